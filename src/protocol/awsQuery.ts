@@ -1,0 +1,200 @@
+/**
+ * The awsQuery protocol (STS, ELBv2, CloudFormation): form-encoded `Action`/`Version`
+ * parameters in, XML out. Input is decoded against the operation's input shape (lists as
+ * `Name.member.N`, maps as `Name.entry.N.key/value`, flattened forms too); output is written
+ * by the output shape inside `<ActionResponse><ActionResult>` with `ResponseMetadata`.
+ */
+import { ServiceError, commonErrors } from './errors.js';
+import type { ServiceModel, ShapeRef } from './model.js';
+import { toDate } from './model.js';
+
+type Tree = { value?: string; children: Map<string, Tree> };
+
+/** Parses `a.b.1=x&...` into a tree of dotted segments. */
+export function parseForm(body: string): { params: URLSearchParams; tree: Tree } {
+  let params: URLSearchParams;
+  try {
+    params = new URLSearchParams(body);
+  } catch {
+    throw commonErrors.malformedQuery('The request body is not valid application/x-www-form-urlencoded data.');
+  }
+  const tree: Tree = { children: new Map() };
+  for (const [k, v] of params) {
+    let node = tree;
+    for (const seg of k.split('.')) {
+      let next = node.children.get(seg);
+      if (!next) node.children.set(seg, (next = { children: new Map() }));
+      node = next;
+    }
+    node.value = v;
+  }
+  return { params, tree };
+}
+
+/** Decodes the form tree into the operation's typed input, then validates constraints. */
+export function decodeQueryInput(model: ServiceModel, opName: string, tree: Tree, validationCode: string): Record<string, unknown> {
+  const op = model.operations[opName]!;
+  if (!op.input) return {};
+  const problems: string[] = [];
+  const out = decodeStruct(model, op.input.shape, tree, '', problems);
+  if (problems.length) throw new ServiceError(validationCode, problems.join('; '));
+  model.validate(op.input.shape, out, validationCode);
+  return out;
+}
+
+function decodeStruct(model: ServiceModel, shapeName: string, node: Tree, path: string, problems: string[]): Record<string, unknown> {
+  const s = model.shape(shapeName);
+  const out: Record<string, unknown> = {};
+  for (const [name, ref] of Object.entries(s.members ?? {})) {
+    const child = node.children.get(ref.locationName ?? name) ?? node.children.get(name);
+    if (!child) continue;
+    const v = decodeValue(model, ref, child, path ? `${path}.${name}` : name, problems);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+function indexed(node: Tree): Tree[] {
+  return [...node.children.entries()]
+    .filter(([k]) => /^\d+$/.test(k))
+    .sort((a, b) => Number(a[0]) - Number(b[0]))
+    .map(([, v]) => v);
+}
+
+function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: string, problems: string[]): unknown {
+  const s = model.shape(ref.shape);
+  switch (s.type) {
+    case 'structure':
+      return decodeStruct(model, ref.shape, node, path, problems);
+    case 'list': {
+      if (node.value === '' && node.children.size === 0) return [];
+      const memberName = s.member!.locationName ?? 'member';
+      const items = s.flattened ? indexed(node) : indexed(node.children.get(memberName) ?? { children: new Map() });
+      return items.map((item, i) => decodeValue(model, s.member!, item, `${path}.${i + 1}`, problems));
+    }
+    case 'map': {
+      const keyName = s.key!.locationName ?? 'key';
+      const valueName = s.value!.locationName ?? 'value';
+      const entries = s.flattened ? indexed(node) : indexed(node.children.get('entry') ?? { children: new Map() });
+      const out: Record<string, unknown> = {};
+      for (const e of entries) {
+        const k = e.children.get(keyName)?.value;
+        const v = e.children.get(valueName);
+        if (k !== undefined && v) out[k] = decodeValue(model, s.value!, v, `${path}.${k}`, problems);
+      }
+      return out;
+    }
+    default: {
+      const raw = node.value;
+      if (raw === undefined) return undefined;
+      switch (s.type) {
+        case 'string':
+          return raw;
+        case 'boolean':
+          if (raw === 'true' || raw === 'false') return raw === 'true';
+          problems.push(`Value '${raw}' at '${path}' failed to satisfy constraint: Member must be a boolean (true or false)`);
+          return undefined;
+        case 'integer':
+        case 'long':
+          if (/^-?\d+$/.test(raw)) return Number(raw);
+          problems.push(`Value '${raw}' at '${path}' failed to satisfy constraint: Member must be an integer`);
+          return undefined;
+        case 'float':
+        case 'double':
+          if (raw.trim() !== '' && !Number.isNaN(Number(raw))) return Number(raw);
+          problems.push(`Value '${raw}' at '${path}' failed to satisfy constraint: Member must be a number`);
+          return undefined;
+        case 'timestamp': {
+          const d = new Date(/^\d+$/.test(raw) ? Number(raw) * 1000 : raw);
+          if (!Number.isNaN(d.getTime())) return d;
+          problems.push(`Value '${raw}' at '${path}' failed to satisfy constraint: Member must be a timestamp`);
+          return undefined;
+        }
+        case 'blob':
+          return Buffer.from(raw, 'base64');
+        default:
+          return raw;
+      }
+    }
+  }
+}
+
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+function encodeXmlValue(model: ServiceModel, shapeName: string, v: unknown, out: string[]): void {
+  const s = model.shape(shapeName);
+  switch (s.type) {
+    case 'structure':
+      for (const [name, ref] of Object.entries(s.members ?? {})) {
+        const mv = (v as Record<string, unknown>)[name];
+        if (mv === undefined || mv === null) continue;
+        const tag = ref.locationName ?? name;
+        const ms = model.shape(ref.shape);
+        if (ms.type === 'list' && ms.flattened) {
+          for (const item of mv as unknown[]) {
+            out.push(`<${tag}>`);
+            encodeXmlValue(model, ms.member!.shape, item, out);
+            out.push(`</${tag}>`);
+          }
+          continue;
+        }
+        out.push(`<${tag}>`);
+        encodeXmlValue(model, ref.shape, mv, out);
+        out.push(`</${tag}>`);
+      }
+      return;
+    case 'list': {
+      const tag = s.member!.locationName ?? 'member';
+      for (const item of v as unknown[]) {
+        out.push(`<${tag}>`);
+        encodeXmlValue(model, s.member!.shape, item, out);
+        out.push(`</${tag}>`);
+      }
+      return;
+    }
+    case 'map': {
+      const k = s.key!.locationName ?? 'key';
+      const val = s.value!.locationName ?? 'value';
+      for (const [mk, mv] of Object.entries(v as Record<string, unknown>)) {
+        out.push(`<entry><${k}>${escapeXml(mk)}</${k}><${val}>`);
+        encodeXmlValue(model, s.value!.shape, mv, out);
+        out.push(`</${val}></entry>`);
+      }
+      return;
+    }
+    case 'timestamp':
+      out.push(toDate(v).toISOString());
+      return;
+    case 'blob':
+      out.push(Buffer.isBuffer(v) ? v.toString('base64') : escapeXml(String(v)));
+      return;
+    default:
+      out.push(escapeXml(String(v)));
+  }
+}
+
+/** Renders a successful query response. */
+export function encodeQueryResponse(model: ServiceModel, opName: string, result: unknown, requestId: string): string {
+  const op = model.operations[opName]!;
+  const ns = model.metadata.xmlNamespace ?? '';
+  const out: string[] = [`<${opName}Response xmlns="${ns}">`];
+  if (op.output) {
+    const wrapper = op.output.resultWrapper ?? `${opName}Result`;
+    out.push(`<${wrapper}>`);
+    encodeXmlValue(model, op.output.shape, result ?? {}, out);
+    out.push(`</${wrapper}>`);
+  }
+  out.push(`<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${opName}Response>`);
+  return out.join('');
+}
+
+/** Renders an error in the query protocol's `<ErrorResponse>` shape. */
+export function encodeQueryError(err: ServiceError, requestId: string, xmlNamespace = ''): string {
+  return (
+    `<ErrorResponse xmlns="${xmlNamespace}"><Error><Type>${err.sender ? 'Sender' : 'Receiver'}</Type>` +
+    `<Code>${escapeXml(err.code)}</Code><Message>${escapeXml(err.message)}</Message></Error>` +
+    `<RequestId>${requestId}</RequestId></ErrorResponse>`
+  );
+}

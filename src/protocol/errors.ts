@@ -1,0 +1,63 @@
+/**
+ * The one error type every handler throws. The protocol layer renders it in the wire shape of
+ * the service that was called (awsJson `__type`, awsQuery `<ErrorResponse>`), so handlers never
+ * think about HTTP. `sender` marks client faults (4xx, `Sender` in query errors).
+ */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    /** Extra members some errors carry (e.g. logs' `expectedSequenceToken`). */
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = code;
+  }
+  get sender(): boolean {
+    return this.status < 500;
+  }
+}
+
+/** Which wire protocol a request arrived on; several errors are spelled differently per protocol. */
+export type WireProtocol = 'json' | 'query';
+
+/**
+ * Errors that belong to the protocol and authentication layers rather than to a service.
+ * Each takes the protocol because AWS spells the same condition differently on JSON and query
+ * services (`UnrecognizedClientException` vs `InvalidClientTokenId`).
+ */
+export const commonErrors = {
+  missingAuthentication: (p: WireProtocol) =>
+    p === 'json'
+      ? new ServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403)
+      : new ServiceError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403),
+  unknownAccessKey: (p: WireProtocol) =>
+    p === 'json'
+      ? new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.', 403)
+      : new ServiceError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403),
+  badSignature: (p: WireProtocol, detail?: string) =>
+    new ServiceError(
+      p === 'json' ? 'InvalidSignatureException' : 'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.' +
+        (detail ? ` ${detail}` : ''),
+      403,
+    ),
+  signatureExpired: (p: WireProtocol, detail: string) =>
+    new ServiceError(p === 'json' ? 'InvalidSignatureException' : 'SignatureDoesNotMatch', `Signature expired: ${detail}`, 403),
+  incompleteSignature: (p: WireProtocol, detail: string) =>
+    new ServiceError(p === 'json' ? 'IncompleteSignatureException' : 'IncompleteSignature', detail, 403),
+  unknownOperation: (p: WireProtocol, name: string) =>
+    p === 'json'
+      ? new ServiceError('UnknownOperationException', `Unknown operation ${name}`)
+      : new ServiceError('InvalidAction', `Could not find operation ${name} for version of this service.`),
+  notImplemented: (service: string, op: string) =>
+    new ServiceError('NotImplementedException', `Berth does not implement ${service} ${op} yet.`, 501),
+  serialization: (message: string) => new ServiceError('SerializationException', message),
+  malformedQuery: (message: string) => new ServiceError('MalformedQueryString', message),
+  tooLarge: (limit: number) =>
+    new ServiceError('RequestEntityTooLargeException', `Request body is larger than the ${limit} bytes this endpoint accepts.`, 413),
+  unsupportedMediaType: (type: string) =>
+    new ServiceError('UnsupportedMediaTypeException', `Content type ${JSON.stringify(type)} is not supported by this endpoint.`, 415),
+  internal: () => new ServiceError('InternalFailure', 'The request processing has failed because of an unknown error.', 500),
+};

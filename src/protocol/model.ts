@@ -1,0 +1,322 @@
+/**
+ * AWS API models (src/models/*.json, derived from AWS's published service descriptions) and the
+ * walks over them that the protocol layer needs: input decoding with type checks, constraint
+ * validation (required, enum, length, range, pattern) and shape-directed output encoding.
+ *
+ * Handlers only ever see input that passed here, and whatever they return is encoded strictly
+ * by the output shape (unknown members are dropped), so the wire shape is the model's.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ServiceError } from './errors.js';
+
+export interface ShapeRef {
+  shape: string;
+  locationName?: string;
+  flattened?: boolean;
+  xmlNamespace?: unknown;
+  location?: string;
+  resultWrapper?: string;
+}
+
+export interface Shape {
+  type: 'structure' | 'list' | 'map' | 'string' | 'integer' | 'long' | 'float' | 'double' | 'boolean' | 'timestamp' | 'blob';
+  members?: Record<string, ShapeRef>;
+  required?: string[];
+  member?: ShapeRef;
+  key?: ShapeRef;
+  value?: ShapeRef;
+  enum?: string[];
+  min?: number;
+  max?: number;
+  pattern?: string;
+  flattened?: boolean;
+  locationName?: string;
+  timestampFormat?: string;
+  error?: { code?: string; httpStatusCode?: number; senderFault?: boolean };
+  exception?: boolean;
+}
+
+export interface Operation {
+  name: string;
+  input?: ShapeRef;
+  output?: ShapeRef;
+  errors?: ShapeRef[];
+}
+
+export interface ModelDocument {
+  metadata: {
+    apiVersion: string;
+    endpointPrefix: string;
+    protocol: string;
+    serviceId: string;
+    signingName?: string;
+    targetPrefix?: string;
+    xmlNamespace?: string;
+    jsonVersion?: string;
+  };
+  operations: Record<string, Operation>;
+  shapes: Record<string, Shape>;
+}
+
+/** A type mismatch found while decoding input; reported as a protocol-level error. */
+interface Problem {
+  path: string;
+  message: string;
+}
+
+const MODELS_DIR = fileURLToPath(new URL('../../../src/models/', import.meta.url));
+
+/** One service's API model with decoding, validation and encoding over its shapes. */
+export class ServiceModel {
+  readonly metadata: ModelDocument['metadata'];
+  readonly operations: Record<string, Operation>;
+  readonly shapes: Record<string, Shape>;
+  private readonly patterns = new Map<string, RegExp | null>();
+
+  constructor(doc: ModelDocument) {
+    this.metadata = doc.metadata;
+    this.operations = doc.operations;
+    this.shapes = doc.shapes;
+  }
+
+  /** Loads src/models/<name>.json. */
+  static load(name: string): ServiceModel {
+    return new ServiceModel(JSON.parse(readFileSync(`${MODELS_DIR}${name}.json`, 'utf8')) as ModelDocument);
+  }
+
+  shape(name: string): Shape {
+    const s = this.shapes[name];
+    if (!s) throw new Error(`model ${this.metadata.serviceId} has no shape ${name}`);
+    return s;
+  }
+
+  /**
+   * Decodes a parsed JSON body against an input shape: type checks (SerializationException on a
+   * mismatch, as AWS's JSON services answer), timestamps to Date, blobs to Buffer, unknown
+   * members dropped. Then constraint validation with the service's validation error code.
+   */
+  decodeJsonInput(opName: string, body: unknown, validationCode: string): Record<string, unknown> {
+    const op = this.operations[opName]!;
+    if (!op.input) return {};
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new ServiceError('SerializationException', 'Start of structure or map found where not expected: the request body must be a JSON object.');
+    }
+    const problems: Problem[] = [];
+    const value = this.decodeJson(op.input.shape, body, '', problems) as Record<string, unknown>;
+    if (problems.length) throw new ServiceError('SerializationException', problems.map((p) => `${p.message}${p.path ? ` at '${p.path}'` : ''}`).join('; '));
+    this.validate(op.input.shape, value, validationCode);
+    return value;
+  }
+
+  private decodeJson(shapeName: string, v: unknown, path: string, problems: Problem[]): unknown {
+    if (v === null || v === undefined) return undefined;
+    const s = this.shape(shapeName);
+    const bad = (what: string) => {
+      problems.push({ path, message: `${describeJson(v)} can not be converted to ${what}` });
+      return undefined;
+    };
+    switch (s.type) {
+      case 'structure': {
+        if (typeof v !== 'object' || Array.isArray(v)) return bad('a structure');
+        const out: Record<string, unknown> = {};
+        for (const [k, ref] of Object.entries(s.members ?? {})) {
+          const mv = (v as Record<string, unknown>)[k];
+          if (mv === undefined || mv === null) continue;
+          out[k] = this.decodeJson(ref.shape, mv, join(path, k), problems);
+        }
+        return out;
+      }
+      case 'list': {
+        if (!Array.isArray(v)) return bad('a list');
+        return v.map((item, i) => this.decodeJson(s.member!.shape, item, join(path, `${i + 1}.member`), problems)).filter((x) => x !== undefined);
+      }
+      case 'map': {
+        if (typeof v !== 'object' || Array.isArray(v)) return bad('a map');
+        const out: Record<string, unknown> = {};
+        for (const [k, mv] of Object.entries(v as Record<string, unknown>)) {
+          const d = this.decodeJson(s.value!.shape, mv, join(path, k), problems);
+          if (d !== undefined) out[k] = d;
+        }
+        return out;
+      }
+      case 'string':
+        return typeof v === 'string' ? v : bad('a String');
+      case 'boolean':
+        return typeof v === 'boolean' ? v : bad('a Boolean');
+      case 'integer':
+      case 'long':
+        return typeof v === 'number' && Number.isInteger(v) ? v : bad(s.type === 'long' ? 'a Long' : 'an Integer');
+      case 'float':
+      case 'double':
+        return typeof v === 'number' ? v : bad('a Double');
+      case 'timestamp': {
+        if (typeof v === 'number') return new Date(v * 1000);
+        if (typeof v === 'string') {
+          const d = new Date(/^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : v);
+          if (!Number.isNaN(d.getTime())) return d;
+        }
+        return bad('a Timestamp');
+      }
+      case 'blob':
+        return typeof v === 'string' ? Buffer.from(v, 'base64') : bad('a Blob');
+      default:
+        return v;
+    }
+  }
+
+  /**
+   * Checks required members, enums, lengths, ranges and patterns the way AWS reports them:
+   * "N validation errors detected: Value 'x' at 'a.b' failed to satisfy constraint: ...".
+   */
+  validate(shapeName: string, value: unknown, code: string): void {
+    const errors: string[] = [];
+    this.check(shapeName, value, '', errors);
+    if (errors.length) {
+      const n = errors.length;
+      throw new ServiceError(code, `${n} validation error${n > 1 ? 's' : ''} detected: ${errors.slice(0, 10).join('; ')}`);
+    }
+  }
+
+  private check(shapeName: string, v: unknown, path: string, errors: string[]): void {
+    const s = this.shape(shapeName);
+    const fail = (constraint: string) => errors.push(`Value ${describeValue(v)} at '${path}' failed to satisfy constraint: ${constraint}`);
+    switch (s.type) {
+      case 'structure': {
+        const obj = v as Record<string, unknown>;
+        for (const r of s.required ?? []) {
+          if (obj[r] === undefined) errors.push(`Value null at '${join(path, r)}' failed to satisfy constraint: Member must not be null`);
+        }
+        for (const [k, ref] of Object.entries(s.members ?? {})) {
+          if (obj[k] !== undefined) this.check(ref.shape, obj[k], join(path, k), errors);
+        }
+        return;
+      }
+      case 'list': {
+        const arr = v as unknown[];
+        if (s.min !== undefined && arr.length < s.min) fail(`Member must have length greater than or equal to ${s.min}`);
+        if (s.max !== undefined && arr.length > s.max) fail(`Member must have length less than or equal to ${s.max}`);
+        arr.forEach((item, i) => this.check(s.member!.shape, item, join(path, `${i + 1}.member`), errors));
+        return;
+      }
+      case 'map': {
+        const obj = v as Record<string, unknown>;
+        const n = Object.keys(obj).length;
+        if (s.min !== undefined && n < s.min) fail(`Member must have length greater than or equal to ${s.min}`);
+        if (s.max !== undefined && n > s.max) fail(`Member must have length less than or equal to ${s.max}`);
+        for (const [k, mv] of Object.entries(obj)) {
+          this.check(s.key!.shape, k, join(path, k), errors);
+          this.check(s.value!.shape, mv, join(path, k), errors);
+        }
+        return;
+      }
+      case 'string': {
+        const str = v as string;
+        if (s.enum && !s.enum.includes(str)) fail(`Member must satisfy enum value set: [${s.enum.join(', ')}]`);
+        const len = [...str].length;
+        if (s.min !== undefined && len < s.min) fail(`Member must have length greater than or equal to ${s.min}`);
+        if (s.max !== undefined && len > s.max) fail(`Member must have length less than or equal to ${s.max}`);
+        if (s.pattern) {
+          const re = this.pattern(s.pattern);
+          if (re && !re.test(str)) fail(`Member must satisfy regular expression pattern: ${s.pattern}`);
+        }
+        return;
+      }
+      case 'integer':
+      case 'long':
+      case 'float':
+      case 'double': {
+        const num = v as number;
+        if (s.min !== undefined && num < s.min) fail(`Member must have value greater than or equal to ${s.min}`);
+        if (s.max !== undefined && num > s.max) fail(`Member must have value less than or equal to ${s.max}`);
+        return;
+      }
+      case 'blob': {
+        const b = v as Buffer;
+        if (s.min !== undefined && b.length < s.min) fail(`Member must have length greater than or equal to ${s.min}`);
+        if (s.max !== undefined && b.length > s.max) fail(`Member must have length less than or equal to ${s.max}`);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private pattern(src: string): RegExp | null {
+    let re = this.patterns.get(src);
+    if (re === undefined) {
+      // Models use Java regular expressions; nearly all are valid JS with the 'u' flag. The
+      // few that are not are skipped rather than guessed at.
+      try {
+        re = new RegExp(`^(?:${src})$`, 'u');
+      } catch {
+        try {
+          re = new RegExp(`^(?:${src})$`);
+        } catch {
+          re = null;
+        }
+      }
+      this.patterns.set(src, re);
+    }
+    return re;
+  }
+
+  /**
+   * Encodes a handler's result for an awsJson response: members by the output shape only,
+   * timestamps as epoch seconds, blobs as base64, absent members omitted.
+   */
+  encodeJson(shapeName: string, v: unknown): unknown {
+    if (v === undefined || v === null) return undefined;
+    const s = this.shape(shapeName);
+    switch (s.type) {
+      case 'structure': {
+        const out: Record<string, unknown> = {};
+        for (const [k, ref] of Object.entries(s.members ?? {})) {
+          const e = this.encodeJson(ref.shape, (v as Record<string, unknown>)[k]);
+          if (e !== undefined) out[k] = e;
+        }
+        return out;
+      }
+      case 'list':
+        return (v as unknown[]).map((item) => this.encodeJson(s.member!.shape, item));
+      case 'map': {
+        const out: Record<string, unknown> = {};
+        for (const [k, mv] of Object.entries(v as Record<string, unknown>)) out[k] = this.encodeJson(s.value!.shape, mv);
+        return out;
+      }
+      case 'timestamp':
+        return toDate(v).getTime() / 1000;
+      case 'blob':
+        return Buffer.isBuffer(v) ? v.toString('base64') : v;
+      default:
+        return v;
+    }
+  }
+}
+
+/** Accepts the forms handlers and stores use for instants (Date, epoch ms, ISO string). */
+export function toDate(v: unknown): Date {
+  if (v instanceof Date) return v;
+  if (typeof v === 'number') return new Date(v);
+  return new Date(String(v));
+}
+
+function join(path: string, k: string): string {
+  return path ? `${path}.${k}` : k;
+}
+
+function describeJson(v: unknown): string {
+  if (Array.isArray(v)) return 'Start of list';
+  if (typeof v === 'object') return 'Start of structure or map';
+  if (typeof v === 'string') return 'STRING_VALUE';
+  if (typeof v === 'boolean') return 'BOOLEAN_VALUE';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'NUMBER_VALUE' : 'DECIMAL_VALUE';
+  return 'VALUE';
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `'${v.length > 256 ? `${v.slice(0, 256)}...` : v}'`;
+  if (Array.isArray(v)) return `[${v.map((x) => (typeof x === 'object' ? '{...}' : String(x))).join(', ')}]`;
+  if (v && typeof v === 'object') return Buffer.isBuffer(v) ? `'java.nio.HeapByteBuffer[len=${v.length}]'` : "'{...}'";
+  return `'${String(v)}'`;
+}

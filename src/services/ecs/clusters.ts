@@ -1,0 +1,175 @@
+/** ECS clusters: create, describe, list, update, delete, and their tags. */
+import type * as ECS from '../../generated/ecs.js';
+import { mergeTags, pageOf } from '../common.js';
+import type { Handlers, RequestContext } from '../types.js';
+import { ecsErrors } from './errors.js';
+import { KIND, clusterArn, clusterKey, clusterNameOf } from './keys.js';
+import { updateRecord } from '../../store/types.js';
+
+/** A cluster as stored. Counts are derived when described, never stored. */
+export interface ClusterRecord {
+  clusterName: string;
+  clusterArn: string;
+  status: 'ACTIVE' | 'INACTIVE';
+  tags: ECS.Tag[];
+  settings: ECS.ClusterSetting[];
+  configuration?: ECS.ClusterConfiguration;
+  capacityProviders: string[];
+  defaultCapacityProviderStrategy: ECS.CapacityProviderStrategyItem[];
+  serviceConnectDefaults?: { namespace?: string };
+  createdAt: number;
+}
+
+const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
+
+/** Counters that other ECS kinds contribute to a cluster's description. */
+export type ClusterCounters = (ctx: RequestContext, clusterName: string) => Promise<{
+  registeredContainerInstancesCount: number;
+  runningTasksCount: number;
+  pendingTasksCount: number;
+  activeServicesCount: number;
+}>;
+
+let counters: ClusterCounters = async () => ({ registeredContainerInstancesCount: 0, runningTasksCount: 0, pendingTasksCount: 0, activeServicesCount: 0 });
+
+/** Lets the task, service and instance modules supply the live counts. */
+export function setClusterCounters(fn: ClusterCounters): void {
+  counters = fn;
+}
+
+/** Loads an ACTIVE cluster or throws ClusterNotFoundException. */
+export async function requireCluster(ctx: RequestContext, ref: string | undefined): Promise<ClusterRecord> {
+  const name = clusterNameOf(ctx, ref);
+  const rec = await ctx.platform.store.get<ClusterRecord>(KIND.cluster, clusterKey(ctx.region, name));
+  if (!rec || rec.value.status !== 'ACTIVE') throw ecsErrors.clusterNotFound();
+  return rec.value;
+}
+
+async function describe(ctx: RequestContext, c: ClusterRecord, include: string[] = []): Promise<ECS.Cluster> {
+  const counts = c.status === 'ACTIVE' ? await counters(ctx, c.clusterName) : { registeredContainerInstancesCount: 0, runningTasksCount: 0, pendingTasksCount: 0, activeServicesCount: 0 };
+  return {
+    clusterArn: c.clusterArn,
+    clusterName: c.clusterName,
+    status: c.status,
+    ...counts,
+    statistics: [],
+    tags: include.includes('TAGS') ? c.tags : [],
+    settings: include.includes('SETTINGS') || include.length === 0 ? c.settings : undefined,
+    configuration: include.includes('CONFIGURATIONS') ? c.configuration : undefined,
+    capacityProviders: c.capacityProviders,
+    defaultCapacityProviderStrategy: c.defaultCapacityProviderStrategy,
+    attachments: include.includes('ATTACHMENTS') ? [] : undefined,
+    serviceConnectDefaults: c.serviceConnectDefaults,
+  };
+}
+
+function validateSettings(settings: ECS.ClusterSetting[] | undefined): ECS.ClusterSetting[] {
+  for (const s of settings ?? []) {
+    if (s.name !== 'containerInsights') throw ecsErrors.invalidParameter(`Unsupported cluster setting '${s.name}'. The only setting is 'containerInsights'.`);
+    if (!['enabled', 'disabled', 'enhanced'].includes(s.value ?? '')) {
+      throw ecsErrors.invalidParameter(`containerInsights must be 'enabled', 'disabled' or 'enhanced': got '${s.value ?? ''}'.`);
+    }
+  }
+  return settings ?? [{ name: 'containerInsights', value: 'disabled' }];
+}
+
+export const clusterHandlers: Handlers<ECS.Operations> = {
+  async CreateCluster(input, ctx) {
+    const name = input.clusterName ?? 'default';
+    if (!NAME_RE.test(name)) {
+      throw ecsErrors.invalidParameter('Cluster name must be 1-255 characters: letters (upper and lower case), numbers, hyphens and underscores.');
+    }
+    const settings = validateSettings(input.settings);
+    const tags = mergeTags([], input.tags ?? [], ecsErrors.invalidParameter);
+    const now = ctx.platform.clock.now();
+    const rec = await updateRecord<ClusterRecord>(ctx.platform.store, KIND.cluster, clusterKey(ctx.region, name), (cur) => {
+      // Creating a cluster that exists and is ACTIVE returns it unchanged, as ECS does.
+      if (cur && cur.status === 'ACTIVE') return undefined;
+      return {
+        clusterName: name,
+        clusterArn: clusterArn(ctx, name),
+        status: 'ACTIVE',
+        tags,
+        settings,
+        configuration: input.configuration,
+        capacityProviders: input.capacityProviders ?? [],
+        defaultCapacityProviderStrategy: input.defaultCapacityProviderStrategy ?? [],
+        serviceConnectDefaults: input.serviceConnectDefaults?.namespace ? { namespace: input.serviceConnectDefaults.namespace } : undefined,
+        createdAt: now,
+      };
+    });
+    const current = rec ?? (await requireCluster(ctx, name));
+    return { cluster: await describe(ctx, current, ['TAGS', 'SETTINGS', 'CONFIGURATIONS']) };
+  },
+
+  async DescribeClusters(input, ctx) {
+    const refs = input.clusters?.length ? input.clusters : ['default'];
+    if (refs.length > 100) throw ecsErrors.invalidParameter('At most 100 clusters can be described at once.');
+    const clusters: ECS.Cluster[] = [];
+    const failures: ECS.Failure[] = [];
+    for (const ref of refs) {
+      const name = clusterNameOf(ctx, ref);
+      const rec = await ctx.platform.store.get<ClusterRecord>(KIND.cluster, clusterKey(ctx.region, name));
+      if (rec) clusters.push(await describe(ctx, rec.value, input.include ?? []));
+      else failures.push({ arn: ref.startsWith('arn:') ? ref : clusterArn(ctx, ref), reason: 'MISSING' });
+    }
+    return { clusters, failures };
+  },
+
+  async ListClusters(input, ctx) {
+    const maxResults = input.maxResults ?? 100;
+    if (maxResults < 1 || maxResults > 100) throw ecsErrors.invalidParameter('maxResults must be between 1 and 100.');
+    const page = await pageOf<ClusterRecord>(ctx.platform.store, KIND.cluster, `${ctx.region}/`, {
+      token: input.nextToken,
+      maxResults,
+      filter: (r) => r.value.status === 'ACTIVE',
+      invalidToken: ecsErrors.invalidToken,
+    });
+    return { clusterArns: page.items.map((r) => r.value.clusterArn), nextToken: page.nextToken };
+  },
+
+  async UpdateCluster(input, ctx) {
+    const name = clusterNameOf(ctx, input.cluster);
+    if (input.settings) validateSettings(input.settings);
+    const rec = await updateRecord<ClusterRecord>(ctx.platform.store, KIND.cluster, clusterKey(ctx.region, name), (cur) => {
+      if (!cur || cur.status !== 'ACTIVE') throw ecsErrors.clusterNotFound();
+      return {
+        ...cur,
+        settings: input.settings ? mergeSettings(cur.settings, input.settings) : cur.settings,
+        configuration: input.configuration ?? cur.configuration,
+        serviceConnectDefaults: input.serviceConnectDefaults ? { namespace: input.serviceConnectDefaults.namespace } : cur.serviceConnectDefaults,
+      };
+    });
+    return { cluster: await describe(ctx, rec!, ['SETTINGS', 'CONFIGURATIONS', 'TAGS']) };
+  },
+
+  async UpdateClusterSettings(input, ctx) {
+    const name = clusterNameOf(ctx, input.cluster);
+    validateSettings(input.settings);
+    const rec = await updateRecord<ClusterRecord>(ctx.platform.store, KIND.cluster, clusterKey(ctx.region, name), (cur) => {
+      if (!cur || cur.status !== 'ACTIVE') throw ecsErrors.clusterNotFound();
+      return { ...cur, settings: mergeSettings(cur.settings, input.settings) };
+    });
+    return { cluster: await describe(ctx, rec!, ['SETTINGS']) };
+  },
+
+  async DeleteCluster(input, ctx) {
+    const name = clusterNameOf(ctx, input.cluster);
+    const cluster = await requireCluster(ctx, name);
+    const counts = await counters(ctx, name);
+    if (counts.registeredContainerInstancesCount > 0) throw ecsErrors.clusterContainsInstances();
+    if (counts.activeServicesCount > 0) throw ecsErrors.clusterContainsServices();
+    if (counts.runningTasksCount + counts.pendingTasksCount > 0) throw ecsErrors.clusterContainsTasks();
+    const rec = await updateRecord<ClusterRecord>(ctx.platform.store, KIND.cluster, clusterKey(ctx.region, name), (cur) => {
+      if (!cur || cur.status !== 'ACTIVE') throw ecsErrors.clusterNotFound();
+      return { ...cur, status: 'INACTIVE' };
+    });
+    return { cluster: await describe(ctx, rec ?? cluster, ['SETTINGS']) };
+  },
+};
+
+function mergeSettings(cur: ECS.ClusterSetting[], next: ECS.ClusterSetting[]): ECS.ClusterSetting[] {
+  const m = new Map(cur.map((s) => [s.name, s]));
+  for (const s of next) m.set(s.name, s);
+  return [...m.values()];
+}

@@ -1,0 +1,96 @@
+/**
+ * The one fixture every test uses: a real Berth server on a loopback port 0 with ephemeral
+ * state, plus ready-made SDK client settings and a runner for the real `aws` CLI.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { startBerth, type Berth, type BerthOptions } from '../../src/berth.js';
+
+export interface TestBerth extends Berth {
+  /** Settings for any @aws-sdk/client-* v3 client. */
+  clientConfig: {
+    endpoint: string;
+    region: string;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+    maxAttempts: number;
+  };
+  /** Environment for the `aws` CLI pointing at this server. */
+  awsEnv: NodeJS.ProcessEnv;
+}
+
+export async function startTestBerth(opts: BerthOptions = {}): Promise<TestBerth> {
+  const berth = await startBerth({ port: 0, ephemeral: true, env: {}, ...opts });
+  const creds = { accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey };
+  return Object.assign(berth, {
+    clientConfig: { endpoint: berth.url, region: 'us-east-1', credentials: creds, maxAttempts: 1 },
+    awsEnv: awsEnvFor(berth.url, creds),
+  });
+}
+
+export function awsEnvFor(url: string, creds: { accessKeyId: string; secretAccessKey: string }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL: url,
+    AWS_PAGER: '',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_MAX_ATTEMPTS: '1',
+  };
+}
+
+/** The aws CLI to test with: BERTH_TEST_AWS, else Debian's /usr/bin/aws, else the one on PATH. */
+export const AWS_CLI = process.env.BERTH_TEST_AWS ?? (existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws');
+
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real aws CLI against a server (asynchronously, so the in-process server can answer). */
+export function aws(env: NodeJS.ProcessEnv, args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(AWS_CLI, ['--endpoint-url', env.AWS_ENDPOINT_URL!, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (status) => resolve({ status: status ?? -1, stdout, stderr }));
+  });
+}
+
+/** aws CLI call that must succeed; returns parsed JSON output (or raw text for --output text). */
+export async function awsOk(env: NodeJS.ProcessEnv, args: string[]): Promise<any> {
+  const r = await aws(env, args);
+  if (r.status !== 0) throw new Error(`aws ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  const out = r.stdout.trim();
+  if (args.includes('text')) return out;
+  return out ? JSON.parse(out) : undefined;
+}
+
+/** Whether the aws CLI is installed at all (so tests can say clearly when it is not). */
+export function hasAwsCli(): boolean {
+  return spawnSync(AWS_CLI, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, { timeoutMs = 10_000, intervalMs = 50, what = 'condition' } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
