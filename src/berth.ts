@@ -11,7 +11,7 @@ import { loadOrCreateCredentials, type RootCredentials } from './config/credenti
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { allServices } from './services/index.js';
-import type { Platform } from './services/types.js';
+import type { Platform, ServiceRuntime } from './services/types.js';
 import { AwsGateway } from './server/gateway.js';
 import { createBerthServer, sendJson, type OperatorRoute } from './server/http.js';
 import { VERSION } from './version.js';
@@ -89,6 +89,13 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     },
   ];
 
+  for (const s of services) if (s.routes) routes.push(...s.routes(platform));
+  const runtimes: ServiceRuntime[] = [];
+  for (const s of services) {
+    const rt = await s.start?.(platform);
+    if (rt) runtimes.push(rt);
+  }
+
   const server = createBerthServer(gateway, routes);
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
@@ -113,6 +120,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         server.close(() => r());
         server.closeAllConnections();
       });
+      for (const rt of runtimes.reverse()) await rt.stop();
       await store.close();
       if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
       else rmSync(join(dataDir, ENDPOINT_FILE), { force: true });

@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js';
 import type { ServiceModel } from '../protocol/model.js';
 import type { WireProtocol } from '../protocol/errors.js';
 import type { Store } from '../store/types.js';
+import type { OperatorRoute } from '../server/http.js';
 
 /** Everything process-wide that handlers may use. One per running Berth. */
 export interface Platform {
@@ -62,4 +63,16 @@ export interface ServiceDefinition {
   // The registry is heterogeneous; each service's own module keeps its handlers fully typed.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   handlers: Record<string, Handler<any, any> | undefined>;
+  /**
+   * Background work the service runs while Berth is up (data planes, sweeps, controllers).
+   * Called once after the store is open; `stop` is awaited at shutdown.
+   */
+  start?(platform: Platform): Promise<ServiceRuntime | void>;
+  /** HTTP routes outside the AWS namespace (e.g. `/_berth/metrics`, `/v2/`), tried in order. */
+  routes?(platform: Platform): OperatorRoute[];
+}
+
+/** A started service's handle for shutdown. */
+export interface ServiceRuntime {
+  stop(): Promise<void>;
 }
