@@ -53,7 +53,7 @@ async function up(argv: string[]): Promise<void> {
     : `  eval "$(berth credentials --export --data-dir ${berth.dataDir})"`;
   process.stdout.write(
     `Berth ${VERSION} listening on ${berth.url}\n` +
-      `  state: ${values.ephemeral ? 'ephemeral (deleted at exit)' : berth.dataDir}\n` +
+      `  state: ${values.ephemeral ? `${berth.dataDir} (ephemeral: deleted at exit)` : berth.dataDir}\n` +
       `  credentials:\n${credsHint}\n` +
       `  try: aws --endpoint-url ${berth.url} --region ${values.region} sts get-caller-identity\n`,
   );

@@ -6,6 +6,17 @@
 import Database from 'better-sqlite3';
 import { ConflictError, type Change, type ListOptions, type Store, type StoredRecord, type Write } from './types.js';
 
+interface ChangeRow {
+  rev: number;
+  kind: string;
+  key: string;
+  value: string | null;
+}
+
+function toChange(r: ChangeRow): Change {
+  return { rev: r.rev, kind: r.kind, key: r.key, value: r.value === null ? null : (JSON.parse(r.value) as unknown) };
+}
+
 /** How many change-feed entries are kept; older ones are pruned (watchers resync by listing). */
 const CHANGE_RETENTION = 100_000;
 
@@ -24,7 +35,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, rev INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS changes (rev INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT);
+      CREATE TABLE IF NOT EXISTS changes (rev INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (rev, seq)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
       INSERT OR IGNORE INTO meta (name, value) VALUES ('rev', 0);
     `);
@@ -32,11 +43,13 @@ export class SqliteStore implements Store {
       get: this.db.prepare<[string, string], { rev: number; value: string }>('SELECT rev, value FROM records WHERE kind = ? AND key = ?'),
       upsert: this.db.prepare('INSERT INTO records (kind, key, rev, value) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET rev = excluded.rev, value = excluded.value'),
       del: this.db.prepare('DELETE FROM records WHERE kind = ? AND key = ?'),
-      change: this.db.prepare('INSERT INTO changes (rev, kind, key, value) VALUES (?, ?, ?, ?)'),
+      change: this.db.prepare('INSERT INTO changes (rev, seq, kind, key, value) VALUES (?, ?, ?, ?, ?)'),
       setRev: this.db.prepare("UPDATE meta SET value = ? WHERE name = 'rev'"),
-      changes: this.db.prepare<[number, number], { rev: number; kind: string; key: string; value: string | null }>(
-        'SELECT rev, kind, key, value FROM changes WHERE rev > ? ORDER BY rev LIMIT ?',
+      changes: this.db.prepare<[number, number], ChangeRow>(
+        'SELECT rev, kind, key, value FROM changes WHERE rev > ? ORDER BY rev, seq LIMIT ?',
       ),
+      changesAll: this.db.prepare<[number], ChangeRow>('SELECT rev, kind, key, value FROM changes WHERE rev > ? ORDER BY rev, seq'),
+      changesOfRev: this.db.prepare<[number], ChangeRow>('SELECT rev, kind, key, value FROM changes WHERE rev = ? ORDER BY seq'),
       prune: this.db.prepare('DELETE FROM changes WHERE rev <= ?'),
     };
     this.rev = (this.db.prepare("SELECT value FROM meta WHERE name = 'rev'").get() as { value: number }).value;
@@ -79,13 +92,13 @@ export class SqliteStore implements Store {
         }
       }
       const rev = this.rev + 1;
-      for (const w of writes) {
+      writes.forEach((w, seq) => {
         const json = w.value === null ? null : JSON.stringify(w.value);
         if (json === null) this.stmts.del.run(w.kind, w.key);
         else this.stmts.upsert.run(w.kind, w.key, rev, json);
-        this.stmts.change.run(rev, w.kind, w.key, json);
+        this.stmts.change.run(rev, seq, w.kind, w.key, json);
         changes.push({ rev, kind: w.kind, key: w.key, value: json === null ? null : (JSON.parse(json) as unknown) });
-      }
+      });
       this.stmts.setRev.run(rev);
       return rev;
     });
@@ -104,19 +117,20 @@ export class SqliteStore implements Store {
   }
 
   async changes(afterRev: number, limit = 10_000): Promise<Change[]> {
-    return this.stmts.changes.all(afterRev, limit).map((r) => ({ rev: r.rev, kind: r.kind, key: r.key, value: r.value === null ? null : (JSON.parse(r.value) as unknown) }));
+    const rows = this.stmts.changes.all(afterRev, limit);
+    // Never end a page in the middle of a revision: callers resume from the last rev seen.
+    if (rows.length === limit && limit > 0) {
+      const last = rows[rows.length - 1]!;
+      const seen = rows.filter((r) => r.rev === last.rev).length;
+      rows.push(...this.stmts.changesOfRev.all(last.rev).slice(seen));
+    }
+    return rows.map(toChange);
   }
 
   watch(afterRev: number, listener: (c: Change) => void): () => void {
     // Replay synchronously, then subscribe; commits are synchronous in this process, so no
     // change can fall between the replay and the subscription.
-    let from = afterRev;
-    for (;;) {
-      const batch = this.stmts.changes.all(from, 10_000);
-      for (const r of batch) listener({ rev: r.rev, kind: r.kind, key: r.key, value: r.value === null ? null : (JSON.parse(r.value) as unknown) });
-      if (batch.length < 10_000) break;
-      from = batch[batch.length - 1]!.rev;
-    }
+    for (const r of this.stmts.changesAll.iterate(afterRev)) listener(toChange(r));
     this.watchers.add(listener);
     return () => this.watchers.delete(listener);
   }

@@ -2,6 +2,7 @@
 import { ServiceError } from '../../protocol/errors.js';
 
 export const ecsErrors = {
+  /** A request AWS rejects as the caller's fault, mostly task definition content. */
   client: (msg: string) => new ServiceError('ClientException', msg),
   invalidParameter: (msg: string) => new ServiceError('InvalidParameterException', msg),
   clusterNotFound: () => new ServiceError('ClusterNotFoundException', 'Cluster not found.'),
@@ -14,4 +15,16 @@ export const ecsErrors = {
   serviceNotActive: () => new ServiceError('ServiceNotActiveException', 'Service was not ACTIVE.'),
   resourceNotFound: (msg = 'The specified resource could not be found.') => new ServiceError('ResourceNotFoundException', msg),
   invalidToken: () => new ServiceError('InvalidParameterException', 'Invalid token: the nextToken is not one this API returned.'),
+  taskDefinitionNotFound: () => new ServiceError('ClientException', 'Unable to describe task definition.'),
+  /** Services and tasks name a task definition that does not exist (AWS: InvalidParameterException). */
+  taskDefinitionMissing: (ref: string) =>
+    new ServiceError('InvalidParameterException', `TaskDefinition not found: '${ref}' names no registered task definition revision in this region.`),
+  taskDefinitionInactive: (ref: string) =>
+    new ServiceError('InvalidParameterException', `TaskDefinition is inactive: '${ref}' was deregistered; register a new revision or name an ACTIVE one.`),
+  taskNotFound: () => new ServiceError('InvalidParameterException', 'The referenced task was not found.'),
+  containerInstanceNotFound: (ref: string) =>
+    new ServiceError('InvalidParameterException', `Container instance '${ref}' was not found in this cluster.`),
+  noContainerInstances: () => new ServiceError('InvalidParameterException', 'No Container Instances were found in your cluster.'),
+  attributeLimit: (msg: string) => new ServiceError('AttributeLimitExceededException', msg),
+  targetNotFound: (msg: string) => new ServiceError('TargetNotFoundException', msg),
 };

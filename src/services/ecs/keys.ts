@@ -3,29 +3,92 @@
  * by region first, so regions are separate as on AWS.
  */
 import { arn, parseArn } from '../common.js';
-import type { RequestContext } from '../types.js';
+import type { Platform, RequestContext } from '../types.js';
 
 export const KIND = {
   cluster: 'ecs.cluster',
+  /** One record per task definition revision: `<region>/<family>/<revision padded to 10>`. */
+  taskDefinition: 'ecs.taskdef',
+  /** Per-family revision counter: `<region>/<family>`. */
+  taskDefinitionFamily: 'ecs.taskdef-family',
+  /** `<region>/<cluster>/<serviceName>`. */
+  service: 'ecs.service',
+  /** `<region>/<cluster>/<taskId>`. */
+  task: 'ecs.task',
+  /** `<region>/<cluster>/<containerInstanceId>`. */
+  containerInstance: 'ecs.container-instance',
+  /** `<region>/<principalArn or '~default'>/<settingName>`. */
+  accountSetting: 'ecs.account-setting',
 } as const;
+
+/**
+ * What code outside a request needs to address ECS records: the platform and a region.
+ * Every `RequestContext` is one, so handlers pass their `ctx` straight through.
+ */
+export interface Scope {
+  platform: Platform;
+  region: string;
+}
 
 export function clusterKey(region: string, name: string): string {
   return `${region}/${name}`;
 }
 
-export function clusterArn(ctx: RequestContext, name: string): string {
+export function clusterArn(ctx: Scope | RequestContext, name: string): string {
   return arn('ecs', ctx.region, ctx.platform.accountId, `cluster/${name}`);
+}
+
+/** Revisions are zero-padded in keys so store order is numeric order. */
+export function taskDefinitionKey(region: string, family: string, revision: number): string {
+  return `${region}/${family}/${String(revision).padStart(10, '0')}`;
+}
+
+export function taskDefinitionArn(s: Scope, family: string, revision: number): string {
+  return arn('ecs', s.region, s.platform.accountId, `task-definition/${family}:${revision}`);
+}
+
+export function clusterScopedKey(region: string, cluster: string, id: string): string {
+  return `${region}/${cluster}/${id}`;
+}
+
+export function serviceArn(s: Scope, cluster: string, name: string): string {
+  return arn('ecs', s.region, s.platform.accountId, `service/${cluster}/${name}`);
+}
+
+export function taskArn(s: Scope, cluster: string, id: string): string {
+  return arn('ecs', s.region, s.platform.accountId, `task/${cluster}/${id}`);
+}
+
+export function containerInstanceArn(s: Scope, cluster: string, id: string): string {
+  return arn('ecs', s.region, s.platform.accountId, `container-instance/${cluster}/${id}`);
 }
 
 /**
  * Resolves the `cluster` parameter of any ECS call (a name, an ARN, or absent for "default")
  * to a cluster name. ARNs of another region or account name no cluster here.
  */
-export function clusterNameOf(ctx: RequestContext, ref: string | undefined): string {
+export function clusterNameOf(ctx: Scope | RequestContext, ref: string | undefined): string {
   if (!ref) return 'default';
   if (!ref.startsWith('arn:')) return ref;
   const p = parseArn(ref);
   if (!p || p.service !== 'ecs' || !p.resource.startsWith('cluster/')) return ref;
   if (p.region !== ctx.region || p.accountId !== ctx.platform.accountId) return `\u0000foreign:${ref}`;
   return p.resource.slice('cluster/'.length);
+}
+
+/**
+ * Resolves a reference to a cluster-scoped resource (service, task, container instance) that
+ * may be a bare name/id or an ARN `arn:aws:ecs:<region>:<acct>:<type>/<cluster>/<id>` (or the
+ * old short form `<type>/<id>`). Returns the id and, if the ARN names one, the cluster; or
+ * undefined for an ARN of the wrong type, region or account.
+ */
+export function resourceRefOf(s: Scope, type: string, ref: string): { id: string; cluster?: string } | undefined {
+  if (!ref.startsWith('arn:')) return { id: ref };
+  const p = parseArn(ref);
+  if (!p || p.service !== 'ecs' || p.region !== s.region || p.accountId !== s.platform.accountId) return undefined;
+  if (!p.resource.startsWith(`${type}/`)) return undefined;
+  const parts = p.resource.slice(type.length + 1).split('/');
+  if (parts.length === 1) return { id: parts[0]! };
+  if (parts.length === 2) return { cluster: parts[0]!, id: parts[1]! };
+  return undefined;
 }

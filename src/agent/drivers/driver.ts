@@ -1,0 +1,132 @@
+/**
+ * The driver interface (modelled on Nomad's task drivers): everything the task runner needs from
+ * a container runtime, and nothing ECS-specific beyond the container spec. A driver is stateless
+ * across agent restarts except for what it puts into a handle's `state`, which the caller persists
+ * and hands back to `recover()` after a restart.
+ */
+import type { ContainerSpec, NetworkBinding } from '../types.js';
+
+/** What a driver reports about itself and the host it runs on. */
+export interface Fingerprint {
+  name: string;
+  available: boolean;
+  /** Why it is not available, when it is not. */
+  detail?: string;
+  capabilities: {
+    /** The memory hard limit is enforced (and OOM kills detected). */
+    memoryLimit: boolean;
+    /** Containers of one task can reach each other by link name / hostname. */
+    links: boolean;
+    /** The driver can run an isolated image (not just host binaries). */
+    images: boolean;
+  };
+  cpus: number;
+  /** Host memory in MiB. */
+  memoryMiB: number;
+}
+
+/** What is started: one container of one task. */
+export interface StartRequest {
+  taskId: string;
+  taskArn?: string;
+  container: ContainerSpec;
+  /** Extra names other containers of the task use for this one (from their `links`). */
+  aliases?: string[];
+}
+
+/**
+ * A started container. JSON-serialisable: persist it as is and pass it to `recover()` after an
+ * agent restart.
+ */
+export interface DriverHandle {
+  driver: string;
+  taskId: string;
+  containerName: string;
+  /** Docker container id, or the host pid as a string. */
+  id: string;
+  networkBindings: NetworkBinding[];
+  /** Epoch ms. */
+  startedAt: number;
+  /** Driver-private data needed to find the container again. */
+  state: Record<string, unknown>;
+}
+
+/** How a container ended. `code` is 128+signal when killed by a signal (as Docker reports). */
+export interface ExitInfo {
+  code: number;
+  signal?: string;
+  oomKilled: boolean;
+  /** Epoch ms. */
+  finishedAt: number;
+  /** Set when the exit could not be observed (e.g. the container vanished while the agent was down). */
+  unknown?: boolean;
+}
+
+/** Result of inspecting a live container. */
+export interface InspectResult {
+  running: boolean;
+  pid?: number;
+  id: string;
+  /** Health as tracked by the engine, if it tracks it. */
+  health?: 'starting' | 'healthy' | 'unhealthy';
+  exit?: ExitInfo;
+}
+
+/** Result of `recover()`: the container still runs, or it is gone and this is how it ended. */
+export type RecoverResult = { status: 'running'; handle: DriverHandle } | { status: 'exited'; handle: DriverHandle; exit: ExitInfo };
+
+/** A line of output from a container. */
+export interface DriverLogLine {
+  stream: 'stdout' | 'stderr';
+  /** Epoch ms. */
+  timestamp: number;
+  line: string;
+}
+
+/** Result of running a command inside (or, for the process driver, alongside) a container. */
+export interface ExecResult {
+  exitCode: number;
+  output: string;
+  timedOut: boolean;
+}
+
+/** A subscription that can be cancelled. */
+export interface Subscription {
+  close(): void;
+}
+
+export interface Driver {
+  readonly name: string;
+  fingerprint(): Promise<Fingerprint>;
+  /** Makes sure the image is present (pulls it when missing). No-op for drivers without images. */
+  pullImage(image: string): Promise<void>;
+  /** Creates per-task resources (e.g. the task network). Idempotent. */
+  prepareTask(taskId: string): Promise<void>;
+  /** Removes per-task resources. Idempotent. */
+  cleanupTask(taskId: string): Promise<void>;
+  /** Creates and starts the container; resolves once it runs, with the assigned host ports. */
+  start(req: StartRequest): Promise<DriverHandle>;
+  /** Resolves when the container has exited (immediately if it already has). */
+  wait(handle: DriverHandle): Promise<ExitInfo>;
+  /** SIGTERM, then SIGKILL after `timeoutMs`. Resolves once the container has exited. No-op if it already has. */
+  stop(handle: DriverHandle, timeoutMs: number): Promise<void>;
+  /** Removes every resource of the container (killing it if needed). Idempotent. */
+  destroy(handle: DriverHandle): Promise<void>;
+  inspect(handle: DriverHandle): Promise<InspectResult>;
+  /** Finds a container again from a persisted handle (after an agent restart). */
+  recover(handle: DriverHandle): Promise<RecoverResult>;
+  /**
+   * Streams output lines to `onLine`, starting after `sinceMs` (epoch ms, exclusive) or from the
+   * beginning, and following until the container exits or the subscription is closed. `onEnd`
+   * fires once everything up to the exit has been delivered.
+   */
+  logs(handle: DriverHandle, onLine: (l: DriverLogLine) => void, opts?: { sinceMs?: number; onEnd?: () => void }): Subscription;
+  /** Runs a command in the container's context (used for health checks). */
+  exec(handle: DriverHandle, cmd: string[], timeoutMs: number): Promise<ExecResult>;
+}
+
+/** ECS's reason for a container killed by the memory limit. */
+export const OOM_REASON = 'OutOfMemoryError: Container killed due to memory usage';
+
+/** Signal number of a name, for exit codes 128+n. */
+export const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };

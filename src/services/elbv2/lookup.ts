@@ -1,0 +1,160 @@
+/**
+ * Resolving ARNs to stored records (each throws the AWS "not found" error of its kind), tag
+ * validation, and attribute catalogs with their defaults and checks.
+ */
+import type * as ELB from '../../generated/elbv2.js';
+import type { StoredRecord } from '../../store/types.js';
+import type { RequestContext } from '../types.js';
+import { elbErrors } from './errors.js';
+import {
+  KIND,
+  lbKey,
+  listenerKey,
+  resourceOf,
+  ruleKey,
+  tgKey,
+  type ListenerRecord,
+  type LoadBalancerRecord,
+  type RuleRecord,
+  type TargetGroupRecord,
+} from './records.js';
+
+export async function findLb(ctx: RequestContext, a: string): Promise<StoredRecord<LoadBalancerRecord> | undefined> {
+  const r = resourceOf(ctx, a, 'loadbalancer');
+  if (!r || r.length !== 3 || r[0] !== 'app') return undefined;
+  const rec = await ctx.platform.store.get<LoadBalancerRecord>(KIND.lb, lbKey(ctx.region, r[1]!));
+  return rec && rec.value.arn === a ? rec : undefined;
+}
+
+export async function requireLb(ctx: RequestContext, a: string): Promise<StoredRecord<LoadBalancerRecord>> {
+  const rec = await findLb(ctx, a);
+  if (!rec) throw elbErrors.loadBalancerNotFound(`Load balancer '${a}' not found`);
+  return rec;
+}
+
+export async function findTg(ctx: RequestContext, a: string): Promise<StoredRecord<TargetGroupRecord> | undefined> {
+  const r = resourceOf(ctx, a, 'targetgroup');
+  if (!r || r.length !== 2) return undefined;
+  const rec = await ctx.platform.store.get<TargetGroupRecord>(KIND.tg, tgKey(ctx.region, r[0]!));
+  return rec && rec.value.arn === a ? rec : undefined;
+}
+
+export async function requireTg(ctx: RequestContext, a: string): Promise<StoredRecord<TargetGroupRecord>> {
+  const rec = await findTg(ctx, a);
+  if (!rec) throw elbErrors.targetGroupNotFound(`Target group '${a}' not found`);
+  return rec;
+}
+
+export async function findListener(ctx: RequestContext, a: string): Promise<StoredRecord<ListenerRecord> | undefined> {
+  const r = resourceOf(ctx, a, 'listener');
+  if (!r || r.length !== 4 || r[0] !== 'app') return undefined;
+  const rec = await ctx.platform.store.get<ListenerRecord>(KIND.listener, listenerKey(ctx.region, r[1]!, r[3]!));
+  return rec && rec.value.arn === a ? rec : undefined;
+}
+
+export async function requireListener(ctx: RequestContext, a: string): Promise<StoredRecord<ListenerRecord>> {
+  const rec = await findListener(ctx, a);
+  if (!rec) throw elbErrors.listenerNotFound(`Listener '${a}' not found`);
+  return rec;
+}
+
+export async function findRule(ctx: RequestContext, a: string): Promise<StoredRecord<RuleRecord> | undefined> {
+  const r = resourceOf(ctx, a, 'listener-rule');
+  if (!r || r.length !== 5 || r[0] !== 'app') return undefined;
+  const rec = await ctx.platform.store.get<RuleRecord>(KIND.rule, ruleKey(ctx.region, r[1]!, r[3]!, r[4]!));
+  return rec && rec.value.arn === a ? rec : undefined;
+}
+
+/** Validates tags as ELBv2 does and merges `added` into `existing` by key. */
+export function mergeElbTags(existing: ELB.Tag[], added: ELB.Tag[]): ELB.Tag[] {
+  const seen = new Set<string>();
+  const byKey = new Map(existing.map((t) => [t.Key, t]));
+  for (const t of added) {
+    if (seen.has(t.Key)) throw elbErrors.duplicateTagKeys(t.Key);
+    seen.add(t.Key);
+    if (!t.Key || t.Key.length > 128) throw elbErrors.validation(`Tag keys must be 1-128 characters: got '${t.Key ?? ''}'`);
+    if ((t.Value ?? '').length > 256) throw elbErrors.validation(`The value of tag '${t.Key}' is longer than 256 characters`);
+    if (t.Key.toLowerCase().startsWith('aws:')) throw elbErrors.validation(`Tag keys starting with 'aws:' are reserved: '${t.Key}'`);
+    byKey.set(t.Key, { Key: t.Key, Value: t.Value ?? '' });
+  }
+  if (byKey.size > 50) throw elbErrors.tooManyTags(byKey.size);
+  return [...byKey.values()];
+}
+
+type AttrCheck = (v: string) => boolean;
+const bool: AttrCheck = (v) => v === 'true' || v === 'false';
+const intIn = (lo: number, hi: number): AttrCheck => (v) => /^\d+$/.test(v) && Number(v) >= lo && Number(v) <= hi;
+const oneOf = (...xs: string[]): AttrCheck => (v) => xs.includes(v);
+const any: AttrCheck = () => true;
+
+/** Application load balancer attributes: default value and the check a new value must pass. */
+export const LB_ATTRIBUTES: Record<string, [string, AttrCheck, string]> = {
+  'deletion_protection.enabled': ['false', bool, 'true or false'],
+  'idle_timeout.timeout_seconds': ['60', intIn(1, 4000), 'an integer from 1 to 4000'],
+  'client_keep_alive.seconds': ['3600', intIn(60, 604800), 'an integer from 60 to 604800'],
+  'routing.http2.enabled': ['true', bool, 'true or false'],
+  'routing.http.drop_invalid_header_fields.enabled': ['false', bool, 'true or false'],
+  'routing.http.preserve_host_header.enabled': ['false', bool, 'true or false'],
+  'routing.http.x_amzn_tls_version_and_cipher_suite.enabled': ['false', bool, 'true or false'],
+  'routing.http.xff_client_port.enabled': ['false', bool, 'true or false'],
+  'routing.http.xff_header_processing.mode': ['append', oneOf('append', 'preserve', 'remove'), 'append, preserve or remove'],
+  'routing.http.desync_mitigation_mode': ['defensive', oneOf('monitor', 'defensive', 'strictest'), 'monitor, defensive or strictest'],
+  'access_logs.s3.enabled': ['false', bool, 'true or false'],
+  'access_logs.s3.bucket': ['', any, 'a bucket name'],
+  'access_logs.s3.prefix': ['', any, 'a prefix'],
+  'connection_logs.s3.enabled': ['false', bool, 'true or false'],
+  'connection_logs.s3.bucket': ['', any, 'a bucket name'],
+  'connection_logs.s3.prefix': ['', any, 'a prefix'],
+  'waf.fail_open.enabled': ['false', bool, 'true or false'],
+  'load_balancing.cross_zone.enabled': ['true', bool, 'true or false'],
+  'zonal_shift.config.enabled': ['false', bool, 'true or false'],
+};
+
+/** Target group attributes (instance and ip targets over HTTP/HTTPS). */
+export const TG_ATTRIBUTES: Record<string, [string, AttrCheck, string]> = {
+  'deregistration_delay.timeout_seconds': ['300', intIn(0, 3600), 'an integer from 0 to 3600'],
+  'stickiness.enabled': ['false', bool, 'true or false'],
+  'stickiness.type': ['lb_cookie', oneOf('lb_cookie', 'app_cookie'), 'lb_cookie or app_cookie'],
+  'stickiness.lb_cookie.duration_seconds': ['86400', intIn(1, 604800), 'an integer from 1 to 604800'],
+  'stickiness.app_cookie.cookie_name': ['', any, 'a cookie name'],
+  'stickiness.app_cookie.duration_seconds': ['86400', intIn(1, 604800), 'an integer from 1 to 604800'],
+  'load_balancing.algorithm.type': [
+    'round_robin',
+    oneOf('round_robin', 'least_outstanding_requests', 'weighted_random'),
+    'round_robin, least_outstanding_requests or weighted_random',
+  ],
+  'load_balancing.algorithm.anomaly_mitigation': ['off', oneOf('on', 'off'), 'on or off'],
+  'slow_start.duration_seconds': ['0', (v) => v === '0' || intIn(30, 900)(v), '0 or an integer from 30 to 900'],
+  'load_balancing.cross_zone.enabled': ['use_load_balancer_configuration', oneOf('true', 'false', 'use_load_balancer_configuration'), 'true, false or use_load_balancer_configuration'],
+  'target_group_health.dns_failover.minimum_healthy_targets.count': ['1', (v) => v === 'off' || intIn(1, 1000)(v), 'off or a positive integer'],
+  'target_group_health.dns_failover.minimum_healthy_targets.percentage': ['off', (v) => v === 'off' || intIn(1, 100)(v), 'off or 1-100'],
+  'target_group_health.unhealthy_state_routing.minimum_healthy_targets.count': ['1', intIn(1, 1000), 'a positive integer'],
+  'target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage': ['off', (v) => v === 'off' || intIn(1, 100)(v), 'off or 1-100'],
+};
+
+export function defaultAttributes(catalog: Record<string, [string, AttrCheck, string]>): Record<string, string> {
+  return Object.fromEntries(Object.entries(catalog).map(([k, [d]]) => [k, d]));
+}
+
+/** Applies attribute changes after checking every key and value; throws ValidationError on the first bad one. */
+export function applyAttributes(
+  catalog: Record<string, [string, AttrCheck, string]>,
+  current: Record<string, string>,
+  changes: { Key?: string; Value?: string }[],
+  what: string,
+): Record<string, string> {
+  const next = { ...current };
+  for (const a of changes) {
+    const key = a.Key ?? '';
+    const spec = catalog[key];
+    if (!spec) throw elbErrors.validation(`${what} attribute key '${key}' is not recognized`);
+    const v = a.Value ?? '';
+    if (!spec[1](v)) throw elbErrors.validation(`${what} attribute '${key}' must be ${spec[2]}: got '${v}'`);
+    next[key] = v;
+  }
+  return next;
+}
+
+export function attributeList(attrs: Record<string, string>): { Key: string; Value: string }[] {
+  return Object.entries(attrs).map(([Key, Value]) => ({ Key, Value }));
+}
