@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConflictError, updateRecord, type Change, type Store } from '../../src/store/types.js';
+import { eventually } from '../helpers/fixture.js';
 
 export function storeConformance(name: string, open: () => Promise<Store>): void {
   const withStore = (title: string, fn: (s: Store) => Promise<void>) =>
@@ -106,9 +107,17 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     const seen: Change[] = [];
     const stop = s.watch(1, (c) => seen.push(c));
     await s.commit([{ kind: 'k', key: 'c', value: 3 }]);
+    // Delivery may be asynchronous (a shared store reads its feed back), but never out of order.
+    await eventually(() => seen.length >= 2, { what: 'watched changes' });
     assert.deepEqual(seen.map((c) => c.key), ['b', 'c']);
     stop();
+    // A second watcher is the sentinel: once it has seen 'e', the stopped one would have too.
+    const probe: string[] = [];
+    const stopProbe = s.watch(await s.revision(), (c) => probe.push(c.key));
     await s.commit([{ kind: 'k', key: 'd', value: 4 }]);
+    await s.commit([{ kind: 'k', key: 'e', value: 5 }]);
+    await eventually(() => probe.includes('e'), { what: 'the sentinel watcher' });
+    stopProbe();
     assert.equal(seen.length, 2);
   });
 

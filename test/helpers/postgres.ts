@@ -1,0 +1,65 @@
+/**
+ * A private PostgreSQL server for tests: BERTH_TEST_POSTGRES_URL if set, else a throwaway
+ * cluster (initdb + pg_ctl from Debian's postgresql package) in a temp dir on a free port,
+ * run as the `postgres` user when the tests run as root. Returns undefined (with the reason)
+ * when no PostgreSQL is installed, so callers can skip saying why.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TestPostgres {
+  url: string;
+  stop(): void;
+}
+
+function pgBin(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base).sort((a, b) => Number(b) - Number(a));
+  for (const v of versions) if (existsSync(join(base, v, 'bin', 'initdb'))) return join(base, v, 'bin');
+  return undefined;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export async function startTestPostgres(): Promise<TestPostgres | string> {
+  if (process.env.BERTH_TEST_POSTGRES_URL) return { url: process.env.BERTH_TEST_POSTGRES_URL, stop: () => undefined };
+  const bin = pgBin();
+  if (!bin) return 'PostgreSQL is not installed (apt-get install postgresql) and BERTH_TEST_POSTGRES_URL is not set';
+  const dir = mkdtempSync(join(tmpdir(), 'berth-pg-'));
+  const asRoot = process.getuid?.() === 0;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  if (asRoot) {
+    uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(dir, uid, gid);
+  }
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(join(bin, cmd), args, { uid, gid, encoding: 'utf8', cwd: dir });
+    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
+  };
+  const data = join(dir, 'data');
+  run('initdb', ['-D', data, '-U', 'berth', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  const port = await freePort();
+  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  return {
+    url: `postgres://berth@127.0.0.1:${port}/postgres`,
+    stop() {
+      spawnSync(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], { uid, gid });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
