@@ -26,6 +26,11 @@ export interface BerthOptions {
   /** Keep state in a temp dir that is deleted at close. */
   ephemeral?: boolean;
   region?: string;
+  /**
+   * Where state is kept: absent for embedded SQLite in the data dir, or a `postgres://` URL for
+   * a PostgreSQL database that several control-plane replicas share.
+   */
+  storeUrl?: string;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
 }
@@ -40,6 +45,12 @@ export interface Berth {
   close(): Promise<void>;
 }
 
+async function openSharedStore(url: string): Promise<Store> {
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`--store must be a postgres:// URL: got '${url}'`);
+  const { PostgresStore } = await import('./store/postgres.js');
+  return PostgresStore.open(url);
+}
+
 /** The file in the data dir that tells `berth credentials` where the server listens. */
 export const ENDPOINT_FILE = 'endpoint';
 
@@ -48,7 +59,9 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const dataDir = ephemeral ? mkdtempSync(join(tmpdir(), 'berth-')) : resolve(opts.dataDir ?? '.berth');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const credentials = loadOrCreateCredentials(dataDir, opts.env ?? process.env);
-  const store: Store = new SqliteStore(join(dataDir, 'state.db'));
+  const store: Store = opts.storeUrl
+    ? await openSharedStore(opts.storeUrl)
+    : new SqliteStore(join(dataDir, 'state.db'));
   const started = Date.now();
   const platform: Platform = {
     store,
@@ -68,7 +81,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         status: 'ok',
         version: VERSION,
         services: services.map((s) => s.name),
-        store: 'sqlite',
+        store: opts.storeUrl ? 'postgres' : 'sqlite',
         ephemeral,
         region: platform.defaultRegion,
         uptimeSeconds: Math.round((Date.now() - started) / 1000),

@@ -19,6 +19,8 @@ Commands:
                    --data-dir DIR  where state lives (default ./.berth)
                    --ephemeral     keep state in a temp dir, deleted at exit
                    --region NAME   default region (default us-east-1)
+                   --store URL     postgres://... to share state between control-plane
+                                   replicas (default: embedded SQLite in the data dir)
   credentials    Print the root credentials of a data dir.
                    --data-dir DIR  (default ./.berth)
                    --export        as AWS_ACCESS_KEY_ID=... lines for eval/env files
@@ -36,6 +38,7 @@ async function up(argv: string[]): Promise<void> {
       'data-dir': { type: 'string' },
       ephemeral: { type: 'boolean', default: false },
       region: { type: 'string', default: 'us-east-1' },
+      store: { type: 'string' },
     },
     strict: true,
   });
@@ -47,6 +50,7 @@ async function up(argv: string[]): Promise<void> {
     dataDir: values['data-dir'] ?? process.env.BERTH_DATA_DIR,
     ephemeral: values.ephemeral,
     region: values.region,
+    storeUrl: values.store ?? process.env.BERTH_STORE_URL,
   });
   const credsHint = values.ephemeral
     ? `  AWS_ACCESS_KEY_ID=${berth.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${berth.credentials.secretAccessKey}`
