@@ -68,6 +68,11 @@ export interface ServiceDefinition {
    * Called once after the store is open; `stop` is awaited at shutdown.
    */
   start?(platform: Platform): Promise<ServiceRuntime | void>;
+  /**
+   * Wipes state the service keeps outside the store (e.g. logs.db) when an ephemeral Berth is
+   * reset (`POST /_berth/reset`); called after the store itself was reset.
+   */
+  reset?(platform: Platform): Promise<void>;
   /** HTTP routes outside the AWS namespace (e.g. `/_berth/metrics`, `/v2/`), tried in order. */
   routes?(platform: Platform): OperatorRoute[];
 }

@@ -1,0 +1,299 @@
+/**
+ * The service reconciler: `decide(desired, observed, now)` is a PURE function from the service as
+ * desired and its tasks as observed to the actions that move one towards the other, with ECS's
+ * rolling-update semantics. The controller applies the actions and calls `decide` again with
+ * the next observation; every action is idempotent under that loop (see README.md for what
+ * applying each action must change so it is not repeated).
+ *
+ * Rules (ECS rolling update, deployment circuit breaker, load-balancer draining):
+ * - A task is *live* until lastStatus STOPPED. Live tasks are classified as
+ *   stopping (desiredStatus STOPPED), draining (we deregistered its target: drainStartedAt set),
+ *   lost (its instance is lost), broken (failed ELB or container health checks after the grace
+ *   period) or active. Active tasks of the PRIMARY deployment not on a DRAINING instance are
+ *   *new*; every other active task is *old* and is replaced.
+ * - Healthy = target healthy in the target group when the service has a load balancer; else
+ *   container health HEALTHY when the task definition has health checks; else RUNNING for at
+ *   least healthCheckGracePeriodSeconds.
+ * - Bounds: live non-lost tasks <= floor(desiredCount * maximumPercent / 100); old healthy tasks are
+ *   only retired while the healthy count stays >= ceil(desiredCount * minimumHealthyPercent / 100).
+ * - Which tasks go first: not-healthy before healthy, then by the service's placement strategy
+ *   (orderForTermination, when the observation carries instance facts), else oldest first
+ *   (old deployments) / newest first (scale-in surplus).
+ * - Retiring a registered task deregisters its target first; it is stopped once its target left
+ *   `draining` or the deregistration delay passed. Unregistered tasks are stopped directly.
+ * - Circuit breaker: PRIMARY failedTasks >= clamp(ceil(desiredCount / 2), 3, 200) -> FAILED, and
+ *   with rollback the most recent ACTIVE deployment whose rollout COMPLETED becomes PRIMARY.
+ *   A FAILED PRIMARY (no rollback) gets no new tasks and old tasks are left running.
+ * - COMPLETED when the PRIMARY has desiredCount healthy tasks and no other deployment has live tasks.
+ * - A DRAINING service (DeleteService) has everything deregistered, drained and stopped, then INACTIVE.
+ */
+import { orderForTermination } from './placement.js';
+import type { DeploymentView, ObservedTask, ReconcileAction, ServiceDesired, ServiceObserved } from './types.js';
+
+/** ECS deployment circuit breaker failure threshold for a desired count. */
+export function circuitBreakerThreshold(desiredCount: number): number {
+  return Math.min(200, Math.max(3, Math.ceil(desiredCount / 2)));
+}
+
+/** Upper bound on live tasks during a deployment. */
+export function maxTasks(desired: Pick<ServiceDesired, 'desiredCount' | 'maximumPercent'>): number {
+  return Math.floor((desired.desiredCount * (desired.maximumPercent ?? 200)) / 100);
+}
+
+/** Lower bound on healthy tasks during a deployment. */
+export function minHealthyTasks(desired: Pick<ServiceDesired, 'desiredCount' | 'minimumHealthyPercent'>): number {
+  return Math.ceil((desired.desiredCount * (desired.minimumHealthyPercent ?? 100)) / 100);
+}
+
+/** How long an instance's agent may stay disconnected before its tasks are considered lost and replaced. */
+export const DEFAULT_AGENT_LOST_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * Whether the tasks on an instance count as lost (for ObservedTask.instanceLost): the instance is
+ * gone (INACTIVE / unknown) or its agent has been disconnected for at least `timeoutMs`.
+ */
+export function isInstanceLost(
+  instance: { status: string; agentConnected: boolean; agentDisconnectedAt?: number } | undefined,
+  now: number,
+  timeoutMs = DEFAULT_AGENT_LOST_TIMEOUT_MS,
+): boolean {
+  if (!instance || instance.status === 'INACTIVE' || instance.status === 'DEREGISTERING') return true;
+  if (instance.agentConnected) return false;
+  return instance.agentDisconnectedAt === undefined || now - instance.agentDisconnectedAt >= timeoutMs;
+}
+
+/** ECS-style service event texts. `startedTasks` is for the controller once it knows the new task ids. */
+export const serviceEvents = {
+  startedTasks: (svc: string, taskIds: readonly string[]) => `(service ${svc}) has started ${taskIds.length} tasks: ${taskIds.map((t) => `(task ${t})`).join(' ')}.`,
+  stoppedTasks: (svc: string, taskIds: readonly string[]) => `(service ${svc}) has stopped ${taskIds.length} running tasks: ${taskIds.map((t) => `(task ${t})`).join(' ')}.`,
+  registeredTargets: (svc: string, n: number, tg: string) => `(service ${svc}) registered ${n} targets in (target-group ${tg})`,
+  deregisteredTargets: (svc: string, n: number, tg: string) => `(service ${svc}) deregistered ${n} targets in (target-group ${tg})`,
+  drainingConnections: (svc: string, n: number) => `(service ${svc}) has begun draining connections on ${n} tasks.`,
+  steadyState: (svc: string) => `(service ${svc}) has reached a steady state.`,
+  deploymentCompleted: (svc: string, dep: string) => `(service ${svc}) (deployment ${dep}) deployment completed.`,
+  deploymentFailed: (svc: string, dep: string) => `(service ${svc}) (deployment ${dep}) deployment failed: tasks failed to start.`,
+  rollingBack: (svc: string, dep: string) => `(service ${svc}) rolling back to deployment ${dep}.`,
+} as const;
+
+/** Stop reasons (Task.stoppedReason) used by the reconciler. */
+export const stopReasons = {
+  scaling: (dep: string) => `Scaling activity initiated by (deployment ${dep})`,
+  elbHealth: (tg: string) => `Task failed ELB health checks in (target-group ${tg})`,
+  containerHealth: () => 'Task failed container health checks',
+  instanceLost: () => 'Task stopped because its container instance was lost (agent disconnected)',
+} as const;
+
+const PENDING_STATES = new Set(['PROVISIONING', 'PENDING', 'ACTIVATING']);
+
+type Kind = 'stopping' | 'draining' | 'lost' | 'broken' | 'active';
+
+/**
+ * Decides what to do next for one service. Pure and deterministic: same inputs, same actions
+ * (in a stable order: target/task actions, deployment state, counts, events).
+ */
+export function decide(desired: ServiceDesired, observed: ServiceObserved, now: number): ReconcileAction[] {
+  const svc = desired.serviceName;
+  const tgs = desired.targetGroupArns ?? [];
+  const lb = tgs.length > 0;
+  const graceMs = (desired.healthCheckGracePeriodSeconds ?? 0) * 1000;
+  const delayMs = (observed.deregistrationDelaySeconds ?? 300) * 1000;
+  const deployments = desired.deployments.filter((d) => d.status !== 'INACTIVE');
+  const depById = new Map(deployments.map((d) => [d.id, d]));
+  const primary = deployments.find((d) => d.status === 'PRIMARY');
+  const scalingReason = stopReasons.scaling(primary?.id ?? deployments[0]?.id ?? 'unknown');
+
+  const actions: ReconcileAction[] = [];
+  const stopped: string[] = [];
+  const deregistered: string[] = [];
+  const registered: string[] = [];
+  const touched = new Set<string>();
+
+  const isRegistered = (t: ObservedTask) => lb && (t.targetHealth === 'initial' || t.targetHealth === 'healthy' || t.targetHealth === 'unhealthy' || t.targetHealth === 'unused');
+  const stop = (t: ObservedTask, reason: string) => {
+    actions.push({ type: 'stopTask', taskId: t.taskId, reason });
+    stopped.push(t.taskId);
+    touched.add(t.taskId);
+  };
+  const deregister = (t: ObservedTask) => {
+    actions.push({ type: 'deregisterTarget', taskId: t.taskId });
+    deregistered.push(t.taskId);
+    touched.add(t.taskId);
+  };
+  /** Take a task out of service: drain it first when it is behind the load balancer. */
+  const retire = (t: ObservedTask, reason: string) => (isRegistered(t) ? deregister(t) : stop(t, reason));
+  const drainDone = (t: ObservedTask) => t.targetHealth !== 'draining' || now >= t.drainStartedAt! + delayMs;
+  const inGrace = (t: ObservedTask) => t.startedAt === undefined || now < t.startedAt + graceMs;
+  const hasHealthCheck = (t: ObservedTask) => depById.get(t.deploymentId)?.hasHealthCheck === true;
+  const healthy = (t: ObservedTask) =>
+    t.lastStatus === 'RUNNING' &&
+    (lb ? t.targetHealth === 'healthy' : hasHealthCheck(t) ? t.healthStatus === 'HEALTHY' : t.startedAt !== undefined && now >= t.startedAt + graceMs);
+
+  const live = observed.tasks.filter((t) => t.lastStatus !== 'STOPPED');
+  const kind = new Map<string, Kind>();
+
+  // 1. Tasks already on their way out, lost or broken.
+  for (const t of live) {
+    if (t.instanceLost) {
+      // Its agent is gone: the task cannot be drained or counted; stop it (once) and replace it.
+      kind.set(t.taskId, 'lost');
+      if (isRegistered(t)) deregister(t);
+      if (t.desiredStatus === 'RUNNING') stop(t, stopReasons.instanceLost());
+    } else if (t.desiredStatus !== 'RUNNING') {
+      kind.set(t.taskId, 'stopping');
+      if (isRegistered(t)) deregister(t);
+    } else if (t.drainStartedAt !== undefined) {
+      kind.set(t.taskId, 'draining');
+      if (drainDone(t)) stop(t, scalingReason);
+    } else if (desired.status !== 'ACTIVE') {
+      kind.set(t.taskId, 'active');
+      retire(t, scalingReason);
+    } else if (lb && t.targetHealth === 'unhealthy' && t.lastStatus === 'RUNNING' && !inGrace(t)) {
+      kind.set(t.taskId, 'broken');
+      deregister(t);
+      stop(t, stopReasons.elbHealth(tgs[0]!));
+    } else if (hasHealthCheck(t) && t.healthStatus === 'UNHEALTHY' && !inGrace(t)) {
+      kind.set(t.taskId, 'broken');
+      if (isRegistered(t)) deregister(t);
+      stop(t, stopReasons.containerHealth());
+    } else {
+      kind.set(t.taskId, 'active');
+    }
+  }
+
+  // 2. A service being deleted: only drain and stop, then become INACTIVE.
+  if (desired.status !== 'ACTIVE') {
+    if (live.length === 0 && desired.status === 'DRAINING') actions.push({ type: 'markServiceInactive' });
+    pushCounts(actions, deployments, live);
+    pushEvents(actions, svc, tgs, registered, deregistered, stopped);
+    return actions;
+  }
+
+  const active = live.filter((t) => kind.get(t.taskId) === 'active');
+  const nonLost = live.filter((t) => kind.get(t.taskId) !== 'lost');
+  const D = Math.max(0, desired.desiredCount);
+
+  // 3. Circuit breaker.
+  const cb = desired.circuitBreaker;
+  if (primary && cb?.enable && primary.rolloutState === 'IN_PROGRESS' && primary.failedTasks >= circuitBreakerThreshold(D)) {
+    actions.push({ type: 'markDeploymentFailed', deploymentId: primary.id, reason: 'tasks failed to start' });
+    const events: string[] = [serviceEvents.deploymentFailed(svc, primary.id)];
+    if (cb.rollback) {
+      const target = deployments
+        .filter((d) => d.id !== primary.id && d.rolloutState === 'COMPLETED')
+        .sort((a, b) => b.createdAt - a.createdAt)[0];
+      if (target) {
+        actions.push({ type: 'rollback', fromDeploymentId: primary.id, toDeploymentId: target.id });
+        events.push(serviceEvents.rollingBack(svc, target.id));
+      }
+    }
+    if (desired.steady) actions.push({ type: 'setSteadyState', steady: false });
+    pushCounts(actions, deployments, live);
+    pushEvents(actions, svc, tgs, registered, deregistered, stopped);
+    for (const m of events) actions.push({ type: 'event', message: m });
+    return actions;
+  }
+
+  // 4. Rolling update / replacement / scaling.
+  const isNew = (t: ObservedTask) => primary !== undefined && t.deploymentId === primary.id && !t.instanceDraining;
+  const newTasks = active.filter(isNew);
+  const oldTasks = active.filter((t) => !isNew(t));
+  const healthyCount = active.filter(healthy).length;
+  let start = 0;
+  const rolling = primary !== undefined && primary.rolloutState !== 'FAILED';
+  if (rolling) {
+    const want = D - newTasks.length;
+    start = Math.max(0, Math.min(want, maxTasks(desired) - nonLost.length));
+    let budget = Math.max(0, healthyCount - minHealthyTasks(desired));
+    const byAge = (a: ObservedTask, b: ObservedTask) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0);
+    const instances = observed.instances ? new Map(Object.entries(observed.instances)) : undefined;
+    const strategy = desired.placementStrategy ?? [];
+    // Which tasks go first: unhealthy before healthy; within each, by the placement strategy
+    // (scale-in keeps the spread) when instance facts are given, else by age.
+    const arrange = (tasks: ObservedTask[], order: (a: ObservedTask, b: ObservedTask) => number) => {
+      const sorted = tasks.sort(order);
+      return instances && strategy.length > 0 ? orderForTermination(sorted, active, instances, strategy) : sorted;
+    };
+    const retireList = (tasks: ObservedTask[], limit: number, order: (a: ObservedTask, b: ObservedTask) => number) => {
+      const ordered = [...arrange(tasks.filter((t) => !healthy(t)), order), ...arrange(tasks.filter(healthy), order)];
+      let n = 0;
+      for (const t of ordered) {
+        if (n >= limit) break;
+        if (healthy(t)) {
+          if (budget <= 0) break;
+          budget--;
+        }
+        retire(t, scalingReason);
+        n++;
+      }
+    };
+    retireList(oldTasks, oldTasks.length, byAge);
+    if (newTasks.length > D) {
+      // Scale-in: the newest surplus tasks go first (unhealthy ones before healthy ones).
+      retireList(newTasks, newTasks.length - D, (a, b) => byAge(b, a));
+    }
+    if (start > 0) actions.push({ type: 'startTasks', deploymentId: primary.id, count: start });
+  }
+
+  // 5. Register running tasks that are not behind the load balancer yet.
+  if (lb) {
+    for (const t of active) {
+      if (touched.has(t.taskId) || t.lastStatus !== 'RUNNING') continue;
+      if (t.targetHealth === undefined || t.targetHealth === 'none') {
+        actions.push({ type: 'registerTarget', taskId: t.taskId });
+        registered.push(t.taskId);
+      }
+    }
+  }
+
+  // 6. Deployment completion and steady state.
+  const otherLive = live.filter((t) => kind.get(t.taskId) !== 'lost' && (primary === undefined || t.deploymentId !== primary.id || t.instanceDraining));
+  const newHealthy = newTasks.filter((t) => healthy(t) && !touched.has(t.taskId)).length;
+  const settled = otherLive.length === 0 && newHealthy >= D && newTasks.length === D && touched.size === 0 && start === 0 && nonLost.length === newTasks.length;
+  const deploymentEvents: string[] = [];
+  let rollout = primary?.rolloutState;
+  if (primary && primary.rolloutState === 'IN_PROGRESS' && otherLive.length === 0 && newHealthy >= D) {
+    actions.push({ type: 'markDeploymentCompleted', deploymentId: primary.id });
+    deploymentEvents.push(serviceEvents.deploymentCompleted(svc, primary.id));
+    rollout = 'COMPLETED';
+  }
+  const steady = primary !== undefined && rollout === 'COMPLETED' && settled;
+  if (steady && !desired.steady) {
+    actions.push({ type: 'setSteadyState', steady: true });
+    deploymentEvents.push(serviceEvents.steadyState(svc));
+  } else if (!steady && desired.steady) {
+    actions.push({ type: 'setSteadyState', steady: false });
+  }
+
+  pushCounts(actions, deployments, live);
+  pushEvents(actions, svc, tgs, registered, deregistered, stopped);
+  for (const m of deploymentEvents) actions.push({ type: 'event', message: m });
+  return actions;
+}
+
+function pushCounts(actions: ReconcileAction[], deployments: readonly DeploymentView[], live: readonly ObservedTask[]): void {
+  const per = deployments.map((d) => ({ deploymentId: d.id, runningCount: 0, pendingCount: 0 }));
+  const idx = new Map(per.map((p, i) => [p.deploymentId, i]));
+  let running = 0;
+  let pending = 0;
+  for (const t of live) {
+    const isRunning = t.lastStatus === 'RUNNING';
+    const isPending = PENDING_STATES.has(t.lastStatus);
+    if (isRunning) running++;
+    if (isPending) pending++;
+    const i = idx.get(t.deploymentId);
+    if (i === undefined) continue;
+    if (isRunning) per[i]!.runningCount++;
+    if (isPending) per[i]!.pendingCount++;
+  }
+  const changed = deployments.some((d, i) => (d.runningCount ?? 0) !== per[i]!.runningCount || (d.pendingCount ?? 0) !== per[i]!.pendingCount);
+  if (changed) actions.push({ type: 'setRunningCounts', runningCount: running, pendingCount: pending, deployments: per });
+}
+
+function pushEvents(actions: ReconcileAction[], svc: string, tgs: readonly string[], registered: string[], deregistered: string[], stopped: string[]): void {
+  if (registered.length > 0) for (const tg of tgs) actions.push({ type: 'event', message: serviceEvents.registeredTargets(svc, registered.length, tg) });
+  if (deregistered.length > 0) {
+    for (const tg of tgs) actions.push({ type: 'event', message: serviceEvents.deregisteredTargets(svc, deregistered.length, tg) });
+    actions.push({ type: 'event', message: serviceEvents.drainingConnections(svc, deregistered.length) });
+  }
+  if (stopped.length > 0) actions.push({ type: 'event', message: serviceEvents.stoppedTasks(svc, stopped) });
+}

@@ -1,0 +1,13 @@
+/** CloudWatch Logs' error catalog: every error the logs handlers throw is made here. */
+import { ServiceError } from '../../protocol/errors.js';
+
+export const logsErrors = {
+  invalidParameter: (msg: string) => new ServiceError('InvalidParameterException', msg),
+  groupNotFound: () => new ServiceError('ResourceNotFoundException', 'The specified log group does not exist.'),
+  streamNotFound: () => new ServiceError('ResourceNotFoundException', 'The specified log stream does not exist.'),
+  resourceNotFound: (msg = 'The specified resource does not exist.') => new ServiceError('ResourceNotFoundException', msg),
+  groupExists: () => new ServiceError('ResourceAlreadyExistsException', 'The specified log group already exists'),
+  streamExists: () => new ServiceError('ResourceAlreadyExistsException', 'The specified log stream already exists'),
+  invalidToken: () => new ServiceError('InvalidParameterException', 'The specified nextToken is invalid: use a token this API returned.'),
+  operationAborted: (msg: string) => new ServiceError('OperationAbortedException', msg),
+};
