@@ -3,7 +3,7 @@ import type * as ECS from '../../generated/ecs.js';
 import { mergeTags, pageOf } from '../common.js';
 import type { Handlers, RequestContext } from '../types.js';
 import { ecsErrors } from './errors.js';
-import { KIND, clusterArn, clusterKey, clusterNameOf } from './keys.js';
+import { KIND, clusterArn, clusterKey, clusterNameOf, type Scope } from './keys.js';
 import { updateRecord } from '../../store/types.js';
 
 /** A cluster as stored. Counts are derived when described, never stored. */
@@ -38,7 +38,7 @@ export function setClusterCounters(fn: ClusterCounters): void {
 }
 
 /** Loads an ACTIVE cluster or throws ClusterNotFoundException. */
-export async function requireCluster(ctx: RequestContext, ref: string | undefined): Promise<ClusterRecord> {
+export async function requireCluster(ctx: Scope | RequestContext, ref: string | undefined): Promise<ClusterRecord> {
   const name = clusterNameOf(ctx, ref);
   const rec = await ctx.platform.store.get<ClusterRecord>(KIND.cluster, clusterKey(ctx.region, name));
   if (!rec || rec.value.status !== 'ACTIVE') throw ecsErrors.clusterNotFound();

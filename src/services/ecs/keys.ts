@@ -30,10 +30,12 @@ export interface Scope {
   region: string;
 }
 
+/** Store key of a cluster. */
 export function clusterKey(region: string, name: string): string {
   return `${region}/${name}`;
 }
 
+/** `arn:aws:ecs:<region>:<account>:cluster/<name>`. */
 export function clusterArn(ctx: Scope | RequestContext, name: string): string {
   return arn('ecs', ctx.region, ctx.platform.accountId, `cluster/${name}`);
 }
@@ -43,22 +45,27 @@ export function taskDefinitionKey(region: string, family: string, revision: numb
   return `${region}/${family}/${String(revision).padStart(10, '0')}`;
 }
 
+/** `arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>`. */
 export function taskDefinitionArn(s: Scope, family: string, revision: number): string {
   return arn('ecs', s.region, s.platform.accountId, `task-definition/${family}:${revision}`);
 }
 
+/** Store key of a service, task or container instance: `<region>/<cluster>/<name or id>`. */
 export function clusterScopedKey(region: string, cluster: string, id: string): string {
   return `${region}/${cluster}/${id}`;
 }
 
+/** Long-format service ARN: `...:service/<cluster>/<name>`. */
 export function serviceArn(s: Scope, cluster: string, name: string): string {
   return arn('ecs', s.region, s.platform.accountId, `service/${cluster}/${name}`);
 }
 
+/** Long-format task ARN: `...:task/<cluster>/<id>`. */
 export function taskArn(s: Scope, cluster: string, id: string): string {
   return arn('ecs', s.region, s.platform.accountId, `task/${cluster}/${id}`);
 }
 
+/** Long-format container instance ARN: `...:container-instance/<cluster>/<id>`. */
 export function containerInstanceArn(s: Scope, cluster: string, id: string): string {
   return arn('ecs', s.region, s.platform.accountId, `container-instance/${cluster}/${id}`);
 }

@@ -1,0 +1,461 @@
+/**
+ * ECS container instances: the machines (agents) that run tasks. Registration records the
+ * instance's total resources and attributes; remaining resources, task counts are derived
+ * from the live tasks placed on it whenever it is described. Attributes (PutAttributes,
+ * DeleteAttributes, ListAttributes) live on the instance record.
+ *
+ * For agents: `recordHeartbeat(scope, cluster, instance, {connected})` sets agentConnected and
+ * lastHeartbeat; `markStaleAgentsDisconnected(scope, maxAgeMs)` flips instances whose agent has
+ * been silent too long.
+ */
+import type * as ECS from '../../generated/ecs.js';
+import { hexId, mergeTags, pageOf } from '../common.js';
+import type { Handlers, RequestContext } from '../types.js';
+import { ConflictError, type StoredRecord } from '../../store/types.js';
+import { ecsErrors } from './errors.js';
+import { requireCluster } from './clusters.js';
+import { KIND, clusterNameOf, clusterScopedKey, containerInstanceArn, resourceRefOf, type Scope } from './keys.js';
+import { compileFilter, type PlacementCandidate } from './placement.js';
+import type { CqlInstance } from '../../control/cql.js';
+import { liveTasksByInstance, type TaskRecord } from './tasks.js';
+
+/** A container instance as stored. Times are epoch ms. */
+export interface ContainerInstanceRecord {
+  id: string;
+  containerInstanceArn: string;
+  clusterName: string;
+  ec2InstanceId?: string;
+  status: 'ACTIVE' | 'DRAINING' | 'INACTIVE';
+  statusReason?: string;
+  registeredResources: ECS.Resource[];
+  attributes: ECS.Attribute[];
+  versionInfo: ECS.VersionInfo;
+  agentConnected: boolean;
+  lastHeartbeat?: number;
+  registeredAt: number;
+  deregisteredAt?: number;
+  /** Bumped on every change, including each task placed on it (placement's concurrency guard). */
+  version: number;
+  tags: ECS.Tag[];
+}
+
+const ATTR_NAME_RE = /^[A-Za-z0-9_.\-/]{1,128}$/;
+const ATTR_VALUE_RE = /^[A-Za-z0-9_.\-/:@ ]{1,128}$/;
+
+/** The instance's registered totals as numbers and port sets. */
+function totals(resources: ECS.Resource[]) {
+  const get = (n: string) => resources.find((r) => r.name === n);
+  const num = (r?: ECS.Resource) => r?.integerValue ?? r?.longValue ?? (r?.doubleValue !== undefined ? Math.floor(r.doubleValue) : 0);
+  return {
+    cpu: num(get('CPU')),
+    memory: num(get('MEMORY')),
+    ports: new Set((get('PORTS')?.stringSetValue ?? []).map(Number)),
+    udpPorts: new Set((get('PORTS_UDP')?.stringSetValue ?? []).map(Number)),
+  };
+}
+
+/** Remaining CPU/memory and the ports in use, given the live tasks on the instance. */
+export function remainingOf(ci: ContainerInstanceRecord, tasks: TaskRecord[]) {
+  const t = totals(ci.registeredResources);
+  let cpu = t.cpu;
+  let memory = t.memory;
+  const usedPorts = new Set(t.ports);
+  const usedUdpPorts = new Set(t.udpPorts);
+  for (const task of tasks) {
+    cpu -= task.needs.cpu;
+    memory -= task.needs.memory;
+    for (const p of task.needs.ports) usedPorts.add(p);
+    for (const p of task.needs.udpPorts) usedUdpPorts.add(p);
+    for (const c of task.containers) {
+      for (const b of c.networkBindings) if (b.hostPort) (b.protocol === 'udp' ? usedUdpPorts : usedPorts).add(b.hostPort);
+    }
+  }
+  return { cpu, memory, usedPorts, usedUdpPorts };
+}
+
+function resourcesOf(v: { cpu: number; memory: number; usedPorts: Set<number>; usedUdpPorts: Set<number> }): ECS.Resource[] {
+  const set = (s: Set<number>) => [...s].sort((a, b) => a - b).map(String);
+  return [
+    { name: 'CPU', type: 'INTEGER', integerValue: v.cpu, doubleValue: 0, longValue: 0 },
+    { name: 'MEMORY', type: 'INTEGER', integerValue: v.memory, doubleValue: 0, longValue: 0 },
+    { name: 'PORTS', type: 'STRINGSET', stringSetValue: set(v.usedPorts), integerValue: 0, doubleValue: 0, longValue: 0 },
+    { name: 'PORTS_UDP', type: 'STRINGSET', stringSetValue: set(v.usedUdpPorts), integerValue: 0, doubleValue: 0, longValue: 0 },
+  ];
+}
+
+/** The instance as the cluster query language sees it. */
+function subjectOf(ci: ContainerInstanceRecord, tasks: TaskRecord[]): CqlInstance {
+  return {
+    attributes: Object.fromEntries(ci.attributes.map((a) => [a.name, a.value ?? null])),
+    ec2InstanceId: ci.ec2InstanceId,
+    agentConnected: ci.agentConnected,
+    agentVersion: ci.versionInfo.agentVersion,
+    registeredAt: ci.registeredAt,
+    runningTasksCount: tasks.filter((t) => t.lastStatus === 'RUNNING').length,
+    taskGroups: tasks.map((t) => t.group),
+  };
+}
+
+/** The API shape of an instance, with counts and remaining resources from its live tasks. */
+export function describeContainerInstance(ci: ContainerInstanceRecord, tasks: TaskRecord[], includeTags = false): ECS.ContainerInstance {
+  const reg = totals(ci.registeredResources);
+  return {
+    containerInstanceArn: ci.containerInstanceArn,
+    ec2InstanceId: ci.ec2InstanceId,
+    version: ci.version,
+    versionInfo: ci.versionInfo,
+    status: ci.status,
+    statusReason: ci.statusReason,
+    agentConnected: ci.agentConnected,
+    registeredAt: ci.registeredAt as unknown as Date,
+    registeredResources: resourcesOf({ cpu: reg.cpu, memory: reg.memory, usedPorts: reg.ports, usedUdpPorts: reg.udpPorts }),
+    remainingResources: resourcesOf(remainingOf(ci, tasks)),
+    runningTasksCount: tasks.filter((t) => t.lastStatus === 'RUNNING').length,
+    pendingTasksCount: tasks.filter((t) => ['PROVISIONING', 'PENDING', 'ACTIVATING'].includes(t.lastStatus)).length,
+    attributes: ci.attributes,
+    attachments: [],
+    tags: includeTags ? ci.tags : undefined,
+  };
+}
+
+/** Loads an instance by id or ARN within a cluster. */
+export async function findContainerInstance(s: Scope, clusterName: string, ref: string): Promise<StoredRecord<ContainerInstanceRecord> | undefined> {
+  const r = resourceRefOf(s, 'container-instance', ref);
+  if (!r || (r.cluster && r.cluster !== clusterName) || !/^[a-f0-9]{32}$/.test(r.id)) return undefined;
+  return s.platform.store.get<ContainerInstanceRecord>(KIND.containerInstance, clusterScopedKey(s.region, clusterName, r.id));
+}
+
+/**
+ * Every non-INACTIVE instance of a cluster as placement candidates, plus the records they
+ * came from (keyed by id) so the caller can commit against their revisions.
+ */
+export async function candidatesFor(s: Scope, clusterName: string): Promise<{ candidates: PlacementCandidate[]; records: Map<string, StoredRecord<ContainerInstanceRecord>> }> {
+  const recs = (await s.platform.store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix: `${s.region}/${clusterName}/` })).filter((r) => r.value.status !== 'INACTIVE');
+  const byInstance = await liveTasksByInstance(s, clusterName);
+  const records = new Map(recs.map((r) => [r.value.id, r]));
+  const candidates = recs.map((r): PlacementCandidate => {
+    const ci = r.value;
+    const tasks = byInstance.get(ci.id) ?? [];
+    const reg = totals(ci.registeredResources);
+    const rem = remainingOf(ci, tasks);
+    return {
+      id: ci.id,
+      arn: ci.containerInstanceArn,
+      ec2InstanceId: ci.ec2InstanceId,
+      status: ci.status,
+      agentConnected: ci.agentConnected,
+      agentVersion: ci.versionInfo.agentVersion,
+      registeredAt: ci.registeredAt,
+      attributes: Object.fromEntries(ci.attributes.map((a) => [a.name, a.value ?? null])),
+      registeredCpu: reg.cpu,
+      registeredMemory: reg.memory,
+      remainingCpu: rem.cpu,
+      remainingMemory: rem.memory,
+      usedPorts: [...[...rem.usedPorts].map((port) => ({ port })), ...[...rem.usedUdpPorts].map((port) => ({ port, protocol: 'udp' as const }))],
+      runningTasksCount: tasks.length,
+      taskGroups: tasks.map((t) => t.group),
+    };
+  });
+  return { candidates, records };
+}
+
+async function mutateInstance(s: Scope, cluster: string, ref: string, fn: (ci: ContainerInstanceRecord) => ContainerInstanceRecord | undefined): Promise<ContainerInstanceRecord> {
+  const clusterName = clusterNameOf(s, cluster);
+  for (let i = 0; i < 30; i++) {
+    const rec = await findContainerInstance(s, clusterName, ref);
+    if (!rec) throw ecsErrors.containerInstanceNotFound(ref);
+    const next = fn(structuredClone(rec.value));
+    if (!next) return rec.value;
+    try {
+      await s.platform.store.commit([{ kind: KIND.containerInstance, key: rec.key, value: next, expectRev: rec.rev }]);
+      return next;
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+    }
+  }
+  throw ecsErrors.invalidParameter('The container instance is being changed concurrently; retry.');
+}
+
+/**
+ * Records an agent heartbeat: agentConnected (default true) and lastHeartbeat = now (platform
+ * clock). For the agent helper; throws InvalidParameterException if the instance is unknown.
+ */
+export async function recordHeartbeat(s: Scope, cluster: string, containerInstance: string, opts: { connected?: boolean; versionInfo?: ECS.VersionInfo } = {}): Promise<ContainerInstanceRecord> {
+  const now = s.platform.clock.now();
+  return mutateInstance(s, cluster, containerInstance, (ci) => ({
+    ...ci,
+    agentConnected: opts.connected ?? true,
+    lastHeartbeat: now,
+    versionInfo: opts.versionInfo ?? ci.versionInfo,
+  }));
+}
+
+/** Marks agentConnected=false on instances whose last heartbeat is older than `maxAgeMs`. Returns their ids. */
+export async function markStaleAgentsDisconnected(s: Scope, maxAgeMs: number): Promise<string[]> {
+  const cutoff = s.platform.clock.now() - maxAgeMs;
+  const out: string[] = [];
+  for (const r of await s.platform.store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix: `${s.region}/` })) {
+    const ci = r.value;
+    if (!ci.agentConnected || ci.status === 'INACTIVE' || (ci.lastHeartbeat ?? ci.registeredAt) >= cutoff) continue;
+    try {
+      await s.platform.store.commit([{ kind: KIND.containerInstance, key: r.key, value: { ...ci, agentConnected: false }, expectRev: r.rev }]);
+      out.push(ci.id);
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+    }
+  }
+  return out;
+}
+
+function validateAttribute(a: ECS.Attribute): void {
+  if (!ATTR_NAME_RE.test(a.name)) {
+    throw ecsErrors.invalidParameter(`Attribute name '${a.name.slice(0, 200)}' is not valid: 1-128 letters, numbers, hyphens, underscores, periods and slashes.`);
+  }
+  if (a.value !== undefined && !ATTR_VALUE_RE.test(a.value)) {
+    throw ecsErrors.invalidParameter(`Attribute value '${a.value.slice(0, 200)}' for '${a.name}' is not valid: 1-128 letters, numbers, spaces and _ . - / : @.`);
+  }
+  if (a.targetType !== undefined && a.targetType !== 'container-instance') throw ecsErrors.invalidParameter("targetType must be 'container-instance'.");
+}
+
+function mergeAttributes(cur: ECS.Attribute[], add: ECS.Attribute[]): ECS.Attribute[] {
+  const m = new Map(cur.map((a) => [a.name, a]));
+  for (const a of add) m.set(a.name, { name: a.name, value: a.value });
+  if ([...m.values()].filter((a) => !a.name.startsWith('ecs.') && !a.name.startsWith('com.amazonaws.')).length > 10) {
+    throw ecsErrors.attributeLimit('A container instance can have at most 10 custom attributes.');
+  }
+  return [...m.values()];
+}
+
+interface IdentityDocument {
+  instanceId?: string;
+  availabilityZone?: string;
+  instanceType?: string;
+  architecture?: string;
+  imageId?: string;
+}
+
+function checkMax(v: number | undefined, dflt: number): number {
+  const n = v ?? dflt;
+  if (n < 1 || n > 100) throw ecsErrors.invalidParameter('maxResults must be between 1 and 100.');
+  return n;
+}
+
+async function tasksOf(s: Scope, clusterName: string): Promise<Map<string, TaskRecord[]>> {
+  return liveTasksByInstance(s, clusterName);
+}
+
+export const containerInstanceHandlers: Handlers<ECS.Operations> = {
+  async RegisterContainerInstance(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    let doc: IdentityDocument = {};
+    if (input.instanceIdentityDocument !== undefined) {
+      try {
+        doc = JSON.parse(input.instanceIdentityDocument) as IdentityDocument;
+        if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not an object');
+      } catch {
+        throw ecsErrors.client('instanceIdentityDocument is not a valid JSON instance identity document.');
+      }
+    }
+    const resources = input.totalResources ?? [];
+    for (const r of resources) {
+      if (!['CPU', 'MEMORY', 'PORTS', 'PORTS_UDP'].includes(r.name ?? '') && !(r.name ?? '').startsWith('GPU')) {
+        throw ecsErrors.invalidParameter(`Unknown resource '${r.name ?? ''}': use CPU, MEMORY, PORTS or PORTS_UDP.`);
+      }
+      if ((r.name === 'CPU' || r.name === 'MEMORY') && (r.integerValue ?? r.longValue ?? r.doubleValue ?? -1) < 0) {
+        throw ecsErrors.invalidParameter(`Resource ${r.name} needs a non-negative integerValue.`);
+      }
+      for (const p of r.stringSetValue ?? []) {
+        if ((r.name === 'PORTS' || r.name === 'PORTS_UDP') && !/^\d{1,5}$/.test(p)) throw ecsErrors.invalidParameter(`Resource ${r.name} has a value '${p}' that is not a port number.`);
+      }
+    }
+    for (const a of input.attributes ?? []) validateAttribute(a);
+    const tags = mergeTags([], input.tags ?? [], ecsErrors.invalidParameter);
+    const builtin: ECS.Attribute[] = [
+      { name: 'ecs.os-type', value: 'linux' },
+      { name: 'ecs.os-family', value: 'LINUX' },
+      { name: 'ecs.cpu-architecture', value: doc.architecture === 'arm64' ? 'arm64' : 'x86_64' },
+      { name: 'ecs.capability.task-eni' },
+      { name: 'ecs.capability.container-health-check' },
+      { name: 'ecs.capability.container-ordering' },
+      { name: 'ecs.capability.execution-role-awslogs' },
+      { name: 'ecs.capability.secrets.ssm.environment-variables' },
+      { name: 'ecs.capability.env-files.s3' },
+      { name: 'com.amazonaws.ecs.capability.task-iam-role' },
+      { name: 'com.amazonaws.ecs.capability.logging-driver.awslogs' },
+      { name: 'com.amazonaws.ecs.capability.logging-driver.json-file' },
+      { name: 'com.amazonaws.ecs.capability.docker-remote-api.1.18' },
+      { name: 'com.amazonaws.ecs.capability.docker-remote-api.1.21' },
+      ...(doc.availabilityZone ? [{ name: 'ecs.availability-zone', value: doc.availabilityZone }] : [{ name: 'ecs.availability-zone', value: `${ctx.region}a` }]),
+      ...(doc.instanceType ? [{ name: 'ecs.instance-type', value: doc.instanceType }] : []),
+      ...(doc.imageId ? [{ name: 'ecs.ami-id', value: doc.imageId }] : []),
+    ];
+    const attributes = mergeAttributes(builtin, input.attributes ?? []);
+    const now = ctx.platform.clock.now();
+    const prefix = `${ctx.region}/${cluster.clusterName}/`;
+    // Re-registration (same containerInstanceArn, or same EC2 instance id) keeps the identity.
+    let existing: StoredRecord<ContainerInstanceRecord> | undefined;
+    if (input.containerInstanceArn) {
+      existing = await findContainerInstance(ctx, cluster.clusterName, input.containerInstanceArn);
+      if (!existing) throw ecsErrors.containerInstanceNotFound(input.containerInstanceArn);
+    } else if (doc.instanceId) {
+      existing = (await ctx.platform.store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix })).find((r) => r.value.ec2InstanceId === doc.instanceId && r.value.status !== 'INACTIVE');
+    }
+    const id = existing?.value.id ?? hexId();
+    const rec: ContainerInstanceRecord = {
+      id,
+      containerInstanceArn: containerInstanceArn(ctx, cluster.clusterName, id),
+      clusterName: cluster.clusterName,
+      ec2InstanceId: doc.instanceId ?? existing?.value.ec2InstanceId,
+      status: 'ACTIVE',
+      registeredResources: resources,
+      attributes: existing ? mergeAttributes(existing.value.attributes, attributes) : attributes,
+      versionInfo: input.versionInfo ?? existing?.value.versionInfo ?? {},
+      agentConnected: true,
+      lastHeartbeat: now,
+      registeredAt: existing?.value.registeredAt ?? now,
+      version: (existing?.value.version ?? 0) + 1,
+      tags: existing ? mergeTags(existing.value.tags, tags, ecsErrors.invalidParameter) : tags,
+    };
+    await ctx.platform.store.commit([{ kind: KIND.containerInstance, key: `${prefix}${id}`, value: rec, expectRev: existing?.rev ?? 0 }]);
+    const tasks = (await tasksOf(ctx, cluster.clusterName)).get(id) ?? [];
+    return { containerInstance: describeContainerInstance(rec, tasks, true) };
+  },
+
+  async DeregisterContainerInstance(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    const rec = await findContainerInstance(ctx, cluster.clusterName, input.containerInstance);
+    if (!rec || rec.value.status === 'INACTIVE') throw ecsErrors.containerInstanceNotFound(input.containerInstance);
+    const tasks = (await tasksOf(ctx, cluster.clusterName)).get(rec.value.id) ?? [];
+    if (tasks.length && !input.force) {
+      throw ecsErrors.invalidParameter(`Found ${tasks.length} live task(s) on the container instance. Stop them first, or pass force to deregister anyway (the tasks are orphaned).`);
+    }
+    const now = ctx.platform.clock.now();
+    const next = await mutateInstance(ctx, cluster.clusterName, rec.value.id, (ci) => ({ ...ci, status: 'INACTIVE', agentConnected: false, deregisteredAt: now, version: ci.version + 1 }));
+    return { containerInstance: describeContainerInstance(next, [], true) };
+  },
+
+  async DescribeContainerInstances(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    if (input.containerInstances.length === 0) throw ecsErrors.invalidParameter('containerInstances cannot be empty.');
+    if (input.containerInstances.length > 100) throw ecsErrors.invalidParameter('At most 100 container instances can be described at once.');
+    const byInstance = await tasksOf(ctx, cluster.clusterName);
+    const containerInstances: ECS.ContainerInstance[] = [];
+    const failures: ECS.Failure[] = [];
+    for (const ref of input.containerInstances) {
+      const rec = await findContainerInstance(ctx, cluster.clusterName, ref);
+      if (rec) containerInstances.push(describeContainerInstance(rec.value, byInstance.get(rec.value.id) ?? [], input.include?.includes('TAGS')));
+      else failures.push({ arn: ref.startsWith('arn:') ? ref : containerInstanceArn(ctx, cluster.clusterName, ref), reason: 'MISSING' });
+    }
+    return { containerInstances, failures };
+  },
+
+  async ListContainerInstances(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    const maxResults = checkMax(input.maxResults, 100);
+    let match: ((s: CqlInstance) => boolean) | undefined;
+    if (input.filter !== undefined) {
+      try {
+        match = compileFilter(input.filter);
+      } catch (e) {
+        throw ecsErrors.invalidParameter(`Invalid filter '${input.filter}': ${(e as Error).message}.`);
+      }
+    }
+    const byInstance = match ? await tasksOf(ctx, cluster.clusterName) : new Map<string, TaskRecord[]>();
+    const page = await pageOf<ContainerInstanceRecord>(ctx.platform.store, KIND.containerInstance, `${ctx.region}/${cluster.clusterName}/`, {
+      token: input.nextToken,
+      maxResults,
+      invalidToken: ecsErrors.invalidToken,
+      filter: (r) => {
+        const ci = r.value;
+        if (input.status ? ci.status !== input.status : ci.status === 'INACTIVE') return false;
+        return match ? match(subjectOf(ci, byInstance.get(ci.id) ?? [])) : true;
+      },
+    });
+    return { containerInstanceArns: page.items.map((r) => r.value.containerInstanceArn), nextToken: page.nextToken };
+  },
+
+  async UpdateContainerInstancesState(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    if (input.status !== 'ACTIVE' && input.status !== 'DRAINING') {
+      throw ecsErrors.invalidParameter(`Container instances can only be set to ACTIVE or DRAINING (got '${input.status}').`);
+    }
+    if (input.containerInstances.length === 0 || input.containerInstances.length > 10) throw ecsErrors.invalidParameter('Between 1 and 10 container instances must be given.');
+    const byInstance = await tasksOf(ctx, cluster.clusterName);
+    const containerInstances: ECS.ContainerInstance[] = [];
+    const failures: ECS.Failure[] = [];
+    for (const ref of input.containerInstances) {
+      const rec = await findContainerInstance(ctx, cluster.clusterName, ref);
+      if (!rec || rec.value.status === 'INACTIVE') {
+        failures.push({ arn: ref, reason: 'MISSING' });
+        continue;
+      }
+      const next = await mutateInstance(ctx, cluster.clusterName, rec.value.id, (ci) => (ci.status === input.status ? undefined : { ...ci, status: input.status as 'ACTIVE' | 'DRAINING', version: ci.version + 1 }));
+      containerInstances.push(describeContainerInstance(next, byInstance.get(next.id) ?? []));
+    }
+    return { containerInstances, failures };
+  },
+
+  async PutAttributes(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    if (input.attributes.length === 0 || input.attributes.length > 10) throw ecsErrors.invalidParameter('Between 1 and 10 attributes can be put at once.');
+    for (const a of input.attributes) {
+      validateAttribute(a);
+      if (!a.targetId) throw ecsErrors.invalidParameter(`Attribute '${a.name}' needs a targetId (the container instance ID or ARN).`);
+    }
+    // Check every target first, so a bad one leaves nothing half-applied.
+    for (const a of input.attributes) {
+      const rec = await findContainerInstance(ctx, cluster.clusterName, a.targetId!);
+      if (!rec || rec.value.status === 'INACTIVE') throw ecsErrors.targetNotFound(`Could not find ${a.targetId}.`);
+    }
+    const byTarget = new Map<string, ECS.Attribute[]>();
+    for (const a of input.attributes) byTarget.set(a.targetId!, [...(byTarget.get(a.targetId!) ?? []), a]);
+    for (const [target, attrs] of byTarget) await mutateInstance(ctx, cluster.clusterName, target, (ci) => ({ ...ci, attributes: mergeAttributes(ci.attributes, attrs) }));
+    return { attributes: input.attributes };
+  },
+
+  async DeleteAttributes(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    if (input.attributes.length === 0 || input.attributes.length > 10) throw ecsErrors.invalidParameter('Between 1 and 10 attributes can be deleted at once.');
+    for (const a of input.attributes) {
+      validateAttribute(a);
+      if (!a.targetId) throw ecsErrors.invalidParameter(`Attribute '${a.name}' needs a targetId (the container instance ID or ARN).`);
+      const rec = await findContainerInstance(ctx, cluster.clusterName, a.targetId);
+      if (!rec || rec.value.status === 'INACTIVE') throw ecsErrors.targetNotFound(`Could not find ${a.targetId}.`);
+    }
+    for (const a of input.attributes) {
+      await mutateInstance(ctx, cluster.clusterName, a.targetId!, (ci) => ({ ...ci, attributes: ci.attributes.filter((x) => x.name !== a.name) }));
+    }
+    return { attributes: input.attributes };
+  },
+
+  async ListAttributes(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    const maxResults = checkMax(input.maxResults, 100);
+    if (input.attributeValue !== undefined && input.attributeName === undefined) {
+      throw ecsErrors.invalidParameter('attributeValue can only be given together with attributeName.');
+    }
+    // One page holds whole instances: the token is the last instance key, as elsewhere.
+    const page = await pageOf<ContainerInstanceRecord>(ctx.platform.store, KIND.containerInstance, `${ctx.region}/${cluster.clusterName}/`, {
+      token: input.nextToken,
+      maxResults,
+      invalidToken: ecsErrors.invalidToken,
+      filter: (r) => r.value.status !== 'INACTIVE' && r.value.attributes.some((a) => matchAttr(a, input)),
+    });
+    const attributes = page.items.flatMap((r) =>
+      r.value.attributes.filter((a) => matchAttr(a, input)).map((a) => ({ name: a.name, value: a.value, targetType: 'container-instance' as const, targetId: r.value.containerInstanceArn })),
+    );
+    return { attributes, nextToken: page.nextToken };
+  },
+};
+
+function matchAttr(a: ECS.Attribute, q: { attributeName?: string; attributeValue?: string }): boolean {
+  if (q.attributeName !== undefined && a.name !== q.attributeName) return false;
+  if (q.attributeValue !== undefined && a.value !== q.attributeValue) return false;
+  return true;
+}
+
+/** Live counts for the cluster description. */
+export async function instanceCount(s: Scope | RequestContext, clusterName: string): Promise<number> {
+  const recs = await s.platform.store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix: `${s.region}/${clusterName}/` });
+  return recs.filter((r) => r.value.status !== 'INACTIVE').length;
+}
