@@ -63,6 +63,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     ? await openSharedStore(opts.storeUrl)
     : new SqliteStore(join(dataDir, 'state.db'));
   const started = Date.now();
+  const shutdown = new AbortController();
   const platform: Platform = {
     store,
     clock: opts.clock ?? systemClock,
@@ -70,6 +71,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     defaultRegion: opts.region ?? 'us-east-1',
     dataDir,
     hooks: {},
+    shutdown: shutdown.signal,
   };
   const services = allServices();
   const gateway = new AwsGateway(services, platform, credentials);
@@ -96,6 +98,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         sendJson(res, 403, { __type: 'AccessDenied', message: 'Reset is only available when Berth runs with --ephemeral.' });
       } else {
         await store.reset();
+        for (const s of services) await s.reset?.(platform);
         sendJson(res, 200, { reset: true });
       }
       return true;
@@ -109,7 +112,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     if (rt) runtimes.push(rt);
   }
 
-  const server = createBerthServer(gateway, routes);
+  const { server, idle } = createBerthServer(gateway, routes);
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 4566, opts.host ?? '127.0.0.1', () => resolveListen());
@@ -129,10 +132,13 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     async close() {
       if (closed) return;
       closed = true;
+      shutdown.abort();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();
       });
+      // Handlers still running (long polls) finish before the store closes under them.
+      await idle(5_000);
       for (const rt of runtimes.reverse()) await rt.stop();
       await store.close();
       if (ephemeral) rmSync(dataDir, { recursive: true, force: true });

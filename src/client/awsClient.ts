@@ -27,7 +27,7 @@ export class AwsApiError extends Error {
  * service's credential-scope name. Resolves with the parsed output or throws AwsApiError
  * (or a network error, which callers treat as "control plane unreachable").
  */
-export async function callJson<T = Record<string, unknown>>(cfg: ClientConfig, signingName: string, target: string, input: unknown, opts: { timeoutMs?: number } = {}): Promise<T> {
+export async function callJson<T = Record<string, unknown>>(cfg: ClientConfig, signingName: string, target: string, input: unknown, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
   const url = new URL(cfg.endpoint.endsWith('/') ? cfg.endpoint : `${cfg.endpoint}/`);
   const body = JSON.stringify(input ?? {});
   const headers = signRequest({
@@ -41,8 +41,20 @@ export async function callJson<T = Record<string, unknown>>(cfg: ClientConfig, s
     service: signingName,
   });
   delete headers.host;
-  const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? cfg.timeoutMs ?? 30_000) });
-  const text = await res.text();
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error(`no answer from ${cfg.endpoint} within ${opts.timeoutMs ?? cfg.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? cfg.timeoutMs ?? 30_000);
+  const onAbort = () => abort.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) abort.abort(opts.signal.reason);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(url, { method: 'POST', headers, body, signal: abort.signal });
+    text = await res.text();
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
   let parsed: Record<string, unknown> = {};
   try {
     parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -66,6 +78,6 @@ export const JSON_SERVICES = {
 /** A typed-enough handle on one JSON service. */
 export function jsonService(cfg: ClientConfig, service: keyof typeof JSON_SERVICES) {
   const s = JSON_SERVICES[service];
-  return <T = Record<string, unknown>>(operation: string, input: unknown, opts?: { timeoutMs?: number }) =>
+  return <T = Record<string, unknown>>(operation: string, input: unknown, opts?: { timeoutMs?: number; signal?: AbortSignal }) =>
     callJson<T>(cfg, s.signingName, `${s.prefix}.${operation}`, input, opts);
 }

@@ -44,8 +44,18 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[]): Server {
+/** The listener plus a way to wait for requests still being handled. */
+export interface BerthServer {
+  server: Server;
+  /** Resolves when no request handler is running (or after `ms`). */
+  idle(ms: number): Promise<void>;
+}
+
+export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[]): BerthServer {
+  let inFlight = 0;
+  let waiters: Array<() => void> = [];
   const server = createServer(async (req, res) => {
+    inFlight++;
     try {
       const url = new URL(req.url ?? '/', 'http://berth.invalid');
       for (const route of routes) if (await route(req, res, url)) return;
@@ -72,9 +82,27 @@ export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[]):
       console.error('berth: request failed:', e);
       if (!res.headersSent) sendJson(res, 500, { __type: 'InternalFailure', message: 'The request processing has failed because of an unknown error.' });
       else res.destroy();
+    } finally {
+      if (--inFlight === 0) {
+        const w = waiters;
+        waiters = [];
+        for (const r of w) r();
+      }
     }
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  return server;
+  return {
+    server,
+    idle: (ms) =>
+      inFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, ms);
+            waiters.push(() => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+  };
 }

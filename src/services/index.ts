@@ -5,7 +5,11 @@
 import type { ServiceDefinition } from './types.js';
 import { ecsService } from './ecs/index.js';
 import { stsService } from './sts/index.js';
+import { elbv2Service } from './elbv2/index.js';
+import { logsService } from './logs/index.js';
+import { ssmService } from './ssm/index.js';
+import { berthAgentService } from './berthagent/index.js';
 
 export function allServices(): ServiceDefinition[] {
-  return [ecsService(), stsService()];
+  return [ecsService(), stsService(), elbv2Service(), logsService(), ssmService(), berthAgentService()];
 }

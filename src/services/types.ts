@@ -19,6 +19,8 @@ export interface Platform {
   defaultRegion: string;
   /** Directory of the persistent state (a temp dir with --ephemeral). */
   dataDir: string;
+  /** Aborted when Berth begins shutting down: long-running handlers (long polls) end early. */
+  shutdown: AbortSignal;
   /** Late-bound hooks between services (e.g. ECS asks the load balancer about target groups). */
   hooks: PlatformHooks;
 }

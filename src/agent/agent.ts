@@ -1,0 +1,334 @@
+/**
+ * The Berth agent: one per host. It registers the host as an ECS container instance, long-polls
+ * the control plane for the tasks placed on it (the poll is its heartbeat), runs them through a
+ * runtime driver, and reports every state change back. Like the ECS agent, each task has one
+ * owner (its runner) that moves the task's known status toward the desired one.
+ *
+ * It talks to the control plane only over the network, through the same endpoint and SigV4
+ * credentials as any client, whether it runs on another host or inside `berth up`. When the
+ * control plane is unreachable, tasks keep running and reports queue up; on reconnect the
+ * agent re-registers if needed and reconciles. Its own state (instance identity, the tasks it
+ * runs and their driver handles) lives in `stateDir`, so a restarted agent recovers its tasks
+ * instead of restarting them.
+ */
+import { mkdirSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { writeAtomic } from './files.js';
+import { join } from 'node:path';
+import { cpus, totalmem } from 'node:os';
+import { AwsApiError, callJson, jsonService, type ClientConfig } from '../client/awsClient.js';
+import { AGENT_TARGET_PREFIX, type AgentTaskSpec, type PolledTask } from './protocol.js';
+import type { Driver } from './drivers/driver.js';
+import { LogShipper } from './logShipper.js';
+import { createTaskRuntime, recoverTaskRuntime, type TaskRuntime, type TaskReport } from './runtime.js';
+import { systemClock, type Clock } from '../clock.js';
+import { VERSION } from '../version.js';
+
+export interface AgentOptions {
+  client: ClientConfig;
+  cluster: string;
+  driver: Driver;
+  /** Where the agent keeps its identity and task handles. */
+  stateDir: string;
+  /** Extra attributes, e.g. { 'ecs.availability-zone': 'us-east-1b' }. */
+  attributes?: Record<string, string>;
+  /** CPU units / MiB to offer; default: the host's. */
+  cpu?: number;
+  memoryMiB?: number;
+  /** Long-poll duration in seconds (default 5; also the heartbeat period). */
+  pollSeconds?: number;
+  clock?: Clock;
+  log?: (msg: string) => void;
+}
+
+interface PersistedAgent {
+  containerInstanceArn: string;
+  cluster: string;
+}
+
+/** Ports no task may claim on a host (ECS reserves the same ones). */
+const RESERVED_PORTS = ['22', '2375', '2376', '51678', '51679'];
+
+export class Agent {
+  private readonly ecs;
+  private readonly ssm;
+  private readonly shipper: LogShipper;
+  private readonly tasks = new Map<string, TaskRuntime>();
+  private readonly pendingReports = new Map<string, TaskReport>();
+  private containerInstanceArn: string | undefined;
+  private fingerprint: string | undefined;
+  private stopped = false;
+  private readonly pollAbort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private reporting: Promise<void> | undefined;
+  private readonly clock: Clock;
+  private readonly log: (msg: string) => void;
+  /** True while the last call to the control plane succeeded. */
+  connected = false;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? ((m) => process.stderr.write(`berth agent: ${m}\n`));
+    this.ecs = jsonService(opts.client, 'ecs');
+    this.ssm = jsonService(opts.client, 'ssm');
+    this.shipper = new LogShipper(jsonService(opts.client, 'logs'), {
+      onError: (e, dest) => {
+        if (!(e instanceof AwsApiError)) return; // unreachable: retried on the next flush
+        this.log(`logs for ${dest.group}/${dest.stream}: ${e.message}`);
+      },
+    });
+    mkdirSync(join(opts.stateDir, 'tasks'), { recursive: true });
+  }
+
+  /** The registered container instance's ARN (after start). */
+  get instanceArn(): string | undefined {
+    return this.containerInstanceArn;
+  }
+
+  /** Recovers persisted tasks, registers, and starts polling. Resolves once registered. */
+  async start(): Promise<void> {
+    this.shipper.start();
+    await this.recover();
+    await this.retry(() => this.register(), 'register');
+    this.loop = this.pollLoop();
+  }
+
+  private agentFile(): string {
+    return join(this.opts.stateDir, 'agent.json');
+  }
+
+  private async register(): Promise<void> {
+    const fp = await this.opts.driver.fingerprint();
+    const prior = existsSync(this.agentFile()) ? (JSON.parse(readFileSync(this.agentFile(), 'utf8')) as PersistedAgent) : undefined;
+    const cpu = this.opts.cpu ?? (fp.cpus || cpus().length) * 1024;
+    const memory = this.opts.memoryMiB ?? (fp.memoryMiB || Math.floor(totalmem() / 1048576));
+    const attributes = [
+      { name: 'ecs.os-type', value: 'linux' },
+      { name: 'ecs.capability.berth.driver', value: fp.name },
+      { name: `ecs.capability.berth.driver.${fp.name}` },
+      ...(fp.capabilities.memoryLimit ? [{ name: 'ecs.capability.berth.memory-limit' }] : []),
+      ...Object.entries(this.opts.attributes ?? {}).map(([name, value]) => ({ name, value })),
+    ];
+    if (!attributes.some((a) => a.name === 'ecs.availability-zone')) attributes.push({ name: 'ecs.availability-zone', value: `${this.opts.client.region}a` });
+    const input = {
+      cluster: this.opts.cluster,
+      containerInstanceArn: prior?.cluster === this.opts.cluster ? prior.containerInstanceArn : undefined,
+      totalResources: [
+        { name: 'CPU', type: 'INTEGER', integerValue: cpu },
+        { name: 'MEMORY', type: 'INTEGER', integerValue: memory },
+        { name: 'PORTS', type: 'STRINGSET', stringSetValue: RESERVED_PORTS },
+        { name: 'PORTS_UDP', type: 'STRINGSET', stringSetValue: [] },
+      ],
+      attributes,
+      versionInfo: { agentVersion: VERSION, agentHash: 'berth', dockerVersion: fp.name },
+    };
+    let out: { containerInstance?: { containerInstanceArn?: string } };
+    try {
+      out = await this.ecs('RegisterContainerInstance', input);
+    } catch (e) {
+      // Like the ECS agent, create the "default" cluster when joining it; other clusters must exist.
+      if (e instanceof AwsApiError && e.code === 'ClusterNotFoundException' && this.opts.cluster === 'default') {
+        await this.ecs('CreateCluster', { clusterName: 'default' });
+        return this.register();
+      }
+      if (e instanceof AwsApiError && e.code === 'ClusterNotFoundException') {
+        throw new Error(`cluster '${this.opts.cluster}' does not exist: create it (aws ecs create-cluster --cluster-name ${this.opts.cluster})`);
+      }
+      // The control plane forgot this instance (deregistered): register as a new one.
+      if (!(e instanceof AwsApiError) || !input.containerInstanceArn || e.status >= 500) throw e;
+      out = await this.ecs('RegisterContainerInstance', { ...input, containerInstanceArn: undefined });
+    }
+    this.containerInstanceArn = out.containerInstance!.containerInstanceArn!;
+    this.fingerprint = undefined;
+    const persisted: PersistedAgent = { containerInstanceArn: this.containerInstanceArn, cluster: this.opts.cluster };
+    writeAtomic(this.agentFile(), JSON.stringify(persisted));
+    this.connected = true;
+    this.log(`registered ${this.containerInstanceArn} (${fp.name} driver, ${cpu} CPU units, ${memory} MiB)`);
+  }
+
+  /** Retries an operation with backoff until it succeeds or the agent stops. */
+  private async retry(fn: () => Promise<void>, what: string): Promise<void> {
+    let delay = 200;
+    for (;;) {
+      try {
+        await fn();
+        return;
+      } catch (e) {
+        if (this.stopped) throw e;
+        this.connected = false;
+        this.log(`${what} failed (${(e as Error).message}); retrying in ${delay} ms`);
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+  }
+
+  private async pollLoop(): Promise<void> {
+    let delay = 200;
+    while (!this.stopped) {
+      try {
+        const out = await callJson<{ fingerprint?: string; tasks?: Array<{ taskArn: string; desiredStatus: string; lastStatus: string; version: number; spec: string }> }>(
+          this.opts.client,
+          'ecs',
+          `${AGENT_TARGET_PREFIX}.Poll`,
+          { cluster: this.opts.cluster, containerInstanceArn: this.containerInstanceArn, fingerprint: this.fingerprint, waitSeconds: this.opts.pollSeconds ?? 5 },
+          { timeoutMs: ((this.opts.pollSeconds ?? 5) + 15) * 1000, signal: this.pollAbort.signal },
+        );
+        this.connected = true;
+        delay = 200;
+        this.fingerprint = out.fingerprint;
+        await this.reconcile(
+          (out.tasks ?? []).map((t) => ({ ...t, desiredStatus: t.desiredStatus as PolledTask['desiredStatus'], spec: JSON.parse(t.spec) as AgentTaskSpec })),
+        );
+        this.kickReports();
+      } catch (e) {
+        if (this.stopped) return;
+        this.connected = false;
+        if (e instanceof AwsApiError && (e.code === 'InvalidParameterException' || e.code === 'ClusterNotFoundException') && /not registered|Cluster not found/.test(e.message)) {
+          this.log(`control plane does not know this instance (${e.message}); registering again`);
+          await this.retry(() => this.register(), 'register').catch(() => undefined);
+          continue;
+        }
+        this.log(`poll failed (${(e as Error).message}); tasks keep running; retrying in ${delay} ms`);
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+  }
+
+  /** Brings local runners in line with what the control plane wants. */
+  private async reconcile(polled: PolledTask[]): Promise<void> {
+    const wanted = new Map(polled.map((p) => [p.spec.taskId, p]));
+    for (const p of polled) {
+      const local = this.tasks.get(p.spec.taskId);
+      if (!local) {
+        if (p.desiredStatus === 'STOPPED') {
+          // Never started here (or already cleaned up): it is simply stopped.
+          this.queueReport(p.spec, { status: 'STOPPED', reason: 'Task stopped before it started on the container instance.' });
+          continue;
+        }
+        this.startTask(p.spec);
+      } else if (p.desiredStatus === 'STOPPED') {
+        local.stop('Task stopped by the control plane');
+      }
+    }
+    // Tasks the control plane no longer lists are over as far as it knows: stop them here too.
+    for (const [id, rt] of this.tasks) if (!wanted.has(id) && rt.isActive()) rt.stop('Task is no longer assigned to this container instance');
+  }
+
+  private startTask(spec: AgentTaskSpec): void {
+    const rt = createTaskRuntime(spec, {
+      driver: this.opts.driver,
+      stateDir: join(this.opts.stateDir, 'tasks'),
+      clock: this.clock,
+      shipper: this.shipper,
+      resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
+      report: (r) => this.queueReport(spec, r),
+      onDone: () => this.tasks.delete(spec.taskId),
+      log: this.log,
+    });
+    this.tasks.set(spec.taskId, rt);
+  }
+
+  private async recover(): Promise<void> {
+    const dir = join(this.opts.stateDir, 'tasks');
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+      try {
+        const rt = await recoverTaskRuntime(join(dir, f), {
+          driver: this.opts.driver,
+          stateDir: dir,
+          clock: this.clock,
+          shipper: this.shipper,
+          resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
+          report: (r, spec) => this.queueReport(spec, r),
+          onDone: (id) => this.tasks.delete(id),
+          log: this.log,
+        });
+        if (rt) this.tasks.set(rt.spec.taskId, rt);
+      } catch (e) {
+        this.log(`could not recover ${f}: ${(e as Error).message}`);
+        rmSync(join(dir, f), { force: true });
+      }
+    }
+    if (this.tasks.size) this.log(`recovered ${this.tasks.size} task(s)`);
+  }
+
+  private async resolveSecret(valueFrom: string): Promise<string> {
+    const isArn = valueFrom.startsWith('arn:');
+    const out = await this.ssm<{ Parameters?: Array<{ Value?: string }>; InvalidParameters?: string[] }>('GetParameters', { Names: [valueFrom], WithDecryption: true });
+    const v = out.Parameters?.[0]?.Value;
+    if (v === undefined) throw new Error(`parameter ${isArn ? valueFrom : `'${valueFrom}'`} does not exist or is not readable`);
+    return v;
+  }
+
+  private queueReport(spec: AgentTaskSpec, r: TaskReport): void {
+    const prev = this.pendingReports.get(spec.taskArn);
+    // Reports are snapshots: the newest supersedes, but keep the furthest status seen.
+    this.pendingReports.set(spec.taskArn, { ...prev, ...r, containers: mergeContainers(prev?.containers, r.containers) });
+    this.kickReports();
+  }
+
+  private kickReports(): void {
+    if (this.reporting || this.pendingReports.size === 0) return;
+    this.reporting = (async () => {
+      let delay = 200;
+      while (this.pendingReports.size > 0) {
+        const [arn, report] = this.pendingReports.entries().next().value as [string, TaskReport];
+        this.pendingReports.delete(arn);
+        try {
+          await callJson(this.opts.client, 'ecs', `${AGENT_TARGET_PREFIX}.ReportTaskState`, { cluster: this.opts.cluster, taskArn: arn, change: JSON.stringify(report) });
+          delay = 200;
+        } catch (e) {
+          if (e instanceof AwsApiError && e.status < 500 && e.code !== 'ThrottlingException') {
+            this.log(`report for ${arn} rejected: ${e.message}`);
+            continue;
+          }
+          // Unreachable: put it back (unless a newer one arrived) and wait.
+          if (!this.pendingReports.has(arn)) this.pendingReports.set(arn, report);
+          if (this.stopped) return;
+          await sleep(delay);
+          delay = Math.min(delay * 2, 5_000);
+        }
+      }
+    })().finally(() => {
+      this.reporting = undefined;
+      if (this.pendingReports.size && !this.stopped) this.kickReports();
+    });
+  }
+
+  /** Resolves when every queued report has been delivered (or `ms` passes). */
+  async drainReports(ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while ((this.pendingReports.size || this.reporting) && Date.now() < deadline) await (this.reporting ?? sleep(20));
+  }
+
+  /**
+   * Stops the agent. By default running tasks are left running (the next agent on this state
+   * dir recovers them), like the ECS agent; with `stopTasks` they are stopped and cleaned up
+   * first (for `berth up --ephemeral`).
+   */
+  async close(opts: { stopTasks?: boolean } = {}): Promise<void> {
+    if (opts.stopTasks) {
+      const all = [...this.tasks.values()];
+      for (const rt of all) rt.stop('Berth is shutting down');
+      await Promise.all(all.map((rt) => rt.done.catch(() => undefined)));
+    }
+    this.stopped = true;
+    this.pollAbort.abort();
+    await this.drainReports(2_000);
+    await this.shipper.close();
+    for (const rt of this.tasks.values()) rt.detach();
+    await this.loop?.catch(() => undefined);
+  }
+}
+
+function mergeContainers(a: TaskReport['containers'], b: TaskReport['containers']): TaskReport['containers'] {
+  if (!a) return b;
+  if (!b) return a;
+  const m = new Map(a.map((c) => [c.containerName, c]));
+  for (const c of b) m.set(c.containerName, { ...m.get(c.containerName), ...c });
+  return [...m.values()];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

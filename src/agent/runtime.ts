@@ -1,0 +1,261 @@
+/**
+ * One task on an agent: what happens between "the control plane placed this task here" and
+ * the TaskRunner driving its containers. Resolves secrets (SSM) and log destinations first, so
+ * a task whose parameters or log group are missing stops before any container starts, with
+ * ECS's ResourceInitializationError; then runs the TaskRunner, forwards its state snapshots as
+ * reports and its output lines to the log shipper, and persists it for recovery.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../clock.js';
+import { AwsApiError } from '../client/awsClient.js';
+import type { Driver } from './drivers/driver.js';
+import type { LogDestination, LogShipper } from './logShipper.js';
+import { logDestinationFor } from './logNaming.js';
+import type { AgentContainerDefinition, AgentTaskSpec } from './protocol.js';
+import { TaskRunner, type PersistedTask } from './taskRunner.js';
+import type { ContainerSpec, TaskSpec, TaskState } from './types.js';
+import { writeAtomic } from './files.js';
+
+/** What the agent reports about a task (the control plane's TaskChange without cluster/task). */
+export interface TaskReport {
+  status?: string;
+  reason?: string;
+  stopCode?: string;
+  containers?: Array<{
+    containerName: string;
+    status?: string;
+    exitCode?: number;
+    reason?: string;
+    networkBindings?: Array<{ bindIP: string; containerPort: number; hostPort: number; protocol: string }>;
+    runtimeId?: string;
+    healthStatus?: string;
+  }>;
+  pullStartedAt?: number;
+  pullStoppedAt?: number;
+  executionStoppedAt?: number;
+}
+
+/** A task the agent owns. */
+export interface TaskRuntime {
+  readonly spec: AgentTaskSpec;
+  /** Asks the task to stop (SIGTERM, then SIGKILL after stopTimeout). */
+  stop(reason: string): void;
+  /** Stops following the task without touching its containers (agent shutdown). */
+  detach(): void;
+  /** False once the task is STOPPED. */
+  isActive(): boolean;
+  /** Resolves when the task is STOPPED and cleaned up (or detached). */
+  readonly done: Promise<void>;
+}
+
+export interface RuntimeDeps {
+  driver: Driver;
+  /** Directory of per-task state files. */
+  stateDir: string;
+  clock: Clock;
+  shipper: LogShipper;
+  resolveSecret: (valueFrom: string) => Promise<string>;
+  report: (r: TaskReport, spec: AgentTaskSpec) => void;
+  onDone: (taskId: string) => void;
+  log: (msg: string) => void;
+}
+
+interface PersistedRuntime {
+  spec: AgentTaskSpec;
+  runner?: PersistedTask;
+}
+
+/** Maps an ECS container definition (secrets already resolved into `env`) to the runtime's spec. */
+export function toContainerSpec(c: AgentContainerDefinition, env: Record<string, string>, networkMode: string): ContainerSpec {
+  return {
+    name: c.name,
+    image: c.image,
+    cpu: c.cpu,
+    memory: c.memory,
+    memoryReservation: c.memoryReservation,
+    portMappings: (c.portMappings ?? [])
+      .filter((p) => p.containerPort !== undefined)
+      .map((p) => ({ containerPort: p.containerPort!, hostPort: p.hostPort, protocol: p.protocol === 'udp' ? 'udp' : 'tcp' })),
+    essential: c.essential,
+    entryPoint: c.entryPoint,
+    command: c.command,
+    workingDirectory: c.workingDirectory,
+    environment: env,
+    dockerLabels: c.dockerLabels,
+    user: c.user,
+    ulimits: c.ulimits,
+    stopTimeout: c.stopTimeout,
+    healthCheck: c.healthCheck,
+    dependsOn: c.dependsOn?.map((d) => ({ containerName: d.containerName, condition: d.condition as 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY' })),
+    links: c.links,
+    hostname: c.hostname,
+    logConfiguration: c.logConfiguration,
+    readonlyRootFilesystem: c.readonlyRootFilesystem,
+    networkMode,
+  };
+}
+
+/** The report for a runner snapshot. */
+export function reportOf(s: TaskState): TaskReport {
+  return {
+    status: s.lastStatus,
+    reason: s.stoppedReason,
+    stopCode: s.stopCode,
+    pullStartedAt: s.pullStartedAt,
+    pullStoppedAt: s.pullStoppedAt,
+    executionStoppedAt: s.executionStoppedAt,
+    containers: s.containers.map((c) => ({
+      containerName: c.name,
+      status: c.lastStatus,
+      exitCode: c.exitCode,
+      reason: c.reason,
+      networkBindings: c.networkBindings.map((b) => ({ bindIP: b.bindIP, containerPort: b.containerPort, hostPort: b.hostPort, protocol: b.protocol })),
+      runtimeId: c.runtimeId,
+      healthStatus: c.healthStatus,
+    })),
+  };
+}
+
+class Runtime implements TaskRuntime {
+  private runner: TaskRunner | undefined;
+  private stopReason: string | undefined;
+  private active = true;
+  private detached = false;
+  readonly done: Promise<void>;
+  private readonly file: string;
+  private readonly dests = new Map<string, LogDestination>();
+
+  constructor(
+    readonly spec: AgentTaskSpec,
+    private readonly deps: RuntimeDeps,
+    restored?: PersistedTask,
+  ) {
+    this.file = join(deps.stateDir, `${spec.taskId}.json`);
+    for (const c of spec.containers) this.dests.set(c.name, logDestinationFor(c, spec));
+    if (!restored) writeAtomic(this.file, JSON.stringify({ spec } satisfies PersistedRuntime));
+    this.done = this.run(restored).catch((e) => {
+      this.deps.log(`task ${spec.taskId}: ${(e as Error).stack ?? e}`);
+    });
+  }
+
+  stop(reason: string): void {
+    this.stopReason ??= reason;
+    this.runner?.stop({ stopCode: 'UserInitiated', reason });
+  }
+
+  detach(): void {
+    this.detached = true;
+    this.runner?.detach();
+  }
+
+  isActive(): boolean {
+    return this.active;
+  }
+
+  private fail(reason: string): void {
+    const now = this.deps.clock.now();
+    this.deps.report(
+      {
+        status: 'STOPPED',
+        stopCode: 'TaskFailedToStart',
+        reason,
+        executionStoppedAt: now,
+        containers: this.spec.containers.map((c) => ({ containerName: c.name, status: 'STOPPED', reason })),
+      },
+      this.spec,
+    );
+  }
+
+  /** Secrets and log destinations: everything that must hold before any container starts. */
+  private async initialize(): Promise<Map<string, Record<string, string>> | undefined> {
+    const envs = new Map<string, Record<string, string>>();
+    for (const c of this.spec.containers) {
+      const env: Record<string, string> = {};
+      for (const e of c.environment ?? []) if (e.name) env[e.name] = e.value ?? '';
+      for (const s of c.secrets ?? []) {
+        try {
+          env[s.name] = await this.deps.resolveSecret(s.valueFrom);
+        } catch (e) {
+          this.fail(`ResourceInitializationError: unable to pull secrets or registry auth: unable to retrieve secret '${s.name}' from ssm: ${(e as Error).message}`);
+          return undefined;
+        }
+      }
+      envs.set(c.name, env);
+    }
+    for (const dest of new Set(this.dests.values())) {
+      try {
+        await this.deps.shipper.prepare(dest);
+      } catch (e) {
+        if (e instanceof AwsApiError && e.code === 'ResourceNotFoundException') {
+          this.fail(`ResourceInitializationError: failed to validate logger args: The specified log group does not exist: ${dest.group} (set awslogs-create-group to "true" or create it)`);
+          return undefined;
+        }
+        // Unreachable control plane: the shipper keeps the lines and creates the stream later.
+      }
+    }
+    return envs;
+  }
+
+  private async run(restored?: PersistedTask): Promise<void> {
+    let runner: TaskRunner;
+    const opts = {
+      driver: this.deps.driver,
+      clock: this.deps.clock,
+      onStateChange: (s: TaskState) => this.deps.report(reportOf(s), this.spec),
+      onLog: (l: { container: string; timestamp: number; line: string }) => {
+        const dest = this.dests.get(l.container);
+        if (dest) this.deps.shipper.push(dest, l.timestamp, l.line);
+      },
+      onPersist: (rec: PersistedTask) => {
+        if (!this.detached) writeAtomic(this.file, JSON.stringify({ spec: this.spec, runner: rec } satisfies PersistedRuntime));
+      },
+    };
+    if (restored) {
+      runner = TaskRunner.resume(opts, restored);
+    } else {
+      this.deps.report({ status: 'PENDING', pullStartedAt: this.deps.clock.now() }, this.spec);
+      const envs = await this.initialize();
+      if (!envs) return this.finish();
+      const task: TaskSpec = {
+        id: this.spec.taskId,
+        arn: this.spec.taskArn,
+        family: this.spec.family,
+        networkMode: this.spec.networkMode,
+        desiredStatus: this.stopReason ? 'STOPPED' : 'RUNNING',
+        containers: this.spec.containers.map((c) => toContainerSpec(c, envs.get(c.name) ?? {}, this.spec.networkMode)),
+      };
+      runner = new TaskRunner({ ...opts, task });
+    }
+    this.runner = runner;
+    if (this.stopReason) runner.stop({ stopCode: 'UserInitiated', reason: this.stopReason });
+    const final = await runner.start();
+    if (this.detached || final.lastStatus !== 'STOPPED') return;
+    await this.deps.shipper.flush().catch(() => undefined);
+    this.finish();
+  }
+
+  private finish(): void {
+    this.active = false;
+    for (const d of this.dests.values()) this.deps.shipper.release(d);
+    rmSync(this.file, { force: true });
+    this.deps.onDone(this.spec.taskId);
+  }
+}
+
+/** Starts a newly placed task. */
+export function createTaskRuntime(spec: AgentTaskSpec, deps: RuntimeDeps): TaskRuntime {
+  return new Runtime(spec, deps);
+}
+
+/**
+ * Re-attaches to a task from its state file after an agent restart: running containers are
+ * recovered (never restarted); a task that had not got as far as starting containers starts
+ * now. Returns undefined for an unreadable file.
+ */
+export async function recoverTaskRuntime(file: string, deps: RuntimeDeps): Promise<TaskRuntime | undefined> {
+  if (!existsSync(file)) return undefined;
+  const rec = JSON.parse(readFileSync(file, 'utf8')) as PersistedRuntime;
+  if (!rec.spec?.taskId) return undefined;
+  return new Runtime(rec.spec, deps, rec.runner);
+}

@@ -1,0 +1,167 @@
+/**
+ * The control plane's side of the agent channel (`BerthAgentV1.Poll`, see src/agent/protocol.ts):
+ * a long poll that records the agent's heartbeat and answers with the tasks placed on its
+ * container instance, each with the full spec the agent needs. Also runs the sweep that marks
+ * instances whose agent stopped polling as disconnected.
+ */
+import { createHash } from 'node:crypto';
+import type * as Agent from '../../generated/berthagent.js';
+import type * as ECS from '../../generated/ecs.js';
+import { ServiceModel } from '../../protocol/model.js';
+import type { Handlers, Platform, ServiceDefinition } from '../types.js';
+import type { Change, Store } from '../../store/types.js';
+import type { AgentContainerDefinition, AgentTaskSpec, PolledTask } from '../../agent/protocol.js';
+import { requireCluster } from '../ecs/clusters.js';
+import { KIND, type Scope } from '../ecs/keys.js';
+import { applyTaskStateChange, listTasksForContainerInstance, type TaskChange, type TaskRecord } from '../ecs/tasks.js';
+import { findTaskDefinition } from '../ecs/taskDefinitions.js';
+import { findContainerInstance, markStaleAgentsDisconnected, recordHeartbeat } from '../ecs/containerInstances.js';
+import { ecsErrors } from '../ecs/errors.js';
+
+/** An agent that has not polled for this long is reported `agentConnected: false`. */
+export const AGENT_TIMEOUT_MS = Number(process.env.BERTH_AGENT_TIMEOUT_MS ?? 15_000);
+
+/** Applies a task's containerOverrides to its task definition's containers, as ECS does. */
+export function applyOverrides(defs: ECS.ContainerDefinition[], overrides: ECS.TaskOverride | undefined): AgentContainerDefinition[] {
+  return defs.map((d) => {
+    const o = overrides?.containerOverrides?.find((c) => c.name === d.name);
+    const c = { ...d } as unknown as AgentContainerDefinition;
+    if (!o) return c;
+    if (o.command) c.command = o.command;
+    if (o.cpu !== undefined) c.cpu = o.cpu;
+    if (o.memory !== undefined) c.memory = o.memory;
+    if (o.memoryReservation !== undefined) c.memoryReservation = o.memoryReservation;
+    if (o.environment?.length) {
+      const env = new Map((c.environment ?? []).map((e) => [e.name, e]));
+      for (const e of o.environment) env.set(e.name, { name: e.name, value: e.value });
+      c.environment = [...env.values()];
+    }
+    return c;
+  });
+}
+
+async function specOf(s: Scope, t: TaskRecord): Promise<AgentTaskSpec | undefined> {
+  const td = await findTaskDefinition(s, t.taskDefinitionArn);
+  if (!td) return undefined;
+  const def = td.value.taskDefinition;
+  return {
+    taskArn: t.taskArn,
+    taskId: t.taskId,
+    cluster: t.clusterName,
+    region: s.region,
+    family: def.family,
+    revision: def.revision,
+    taskDefinitionArn: def.taskDefinitionArn,
+    networkMode: def.networkMode ?? 'bridge',
+    cpu: t.overrides?.cpu ?? def.cpu,
+    memory: t.overrides?.memory ?? def.memory,
+    group: t.group,
+    startedBy: t.startedBy,
+    containers: applyOverrides(def.containerDefinitions ?? [], t.overrides),
+  };
+}
+
+function fingerprintOf(tasks: TaskRecord[], instanceStatus: string): string {
+  const h = createHash('sha256').update(instanceStatus);
+  for (const t of [...tasks].sort((a, b) => a.taskId.localeCompare(b.taskId))) h.update(`|${t.taskId}:${t.version}:${t.desiredStatus}`);
+  return h.digest('base64url').slice(0, 22);
+}
+
+/** Resolves after the next change (after `fromRev`) that `matters`, or after `ms`. */
+function nextChange(store: Store, fromRev: number, matters: (c: Change) => boolean, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    let stop: () => void = () => undefined;
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      stop();
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    stop = store.watch(fromRev, (c) => {
+      if (matters(c)) queueMicrotask(done);
+    });
+    if (finished) stop();
+  });
+}
+
+const handlers: Handlers<Agent.Operations> = {
+  async Poll(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    if (!(await findContainerInstance(ctx, cluster.clusterName, input.containerInstanceArn))) {
+      throw ecsErrors.invalidParameter(`Container instance ${input.containerInstanceArn} is not registered in cluster ${cluster.clusterName}: register it again.`);
+    }
+    regionsSeen.add(ctx.region);
+    // Each poll is one heartbeat; the agent polls again at once when this one returns.
+    const { id: instanceId } = await recordHeartbeat(ctx, cluster.clusterName, input.containerInstanceArn);
+    const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
+    for (;;) {
+      const rev = await ctx.platform.store.revision();
+      const instance = (await findContainerInstance(ctx, cluster.clusterName, instanceId))!.value;
+      const tasks = await listTasksForContainerInstance(ctx, cluster.clusterName, input.containerInstanceArn);
+      const fingerprint = fingerprintOf(tasks, instance.status);
+      const remaining = deadline - Date.now();
+      if (fingerprint !== input.fingerprint || remaining <= 0 || ctx.platform.shutdown.aborted) {
+        const polled: PolledTask[] = [];
+        for (const t of tasks) {
+          const spec = await specOf(ctx, t);
+          if (spec) polled.push({ taskArn: t.taskArn, desiredStatus: t.desiredStatus, lastStatus: t.lastStatus, version: t.version, spec });
+        }
+        return {
+          fingerprint,
+          instanceStatus: instance.status,
+          tasks: polled.map((p) => ({ taskArn: p.taskArn, desiredStatus: p.desiredStatus, lastStatus: p.lastStatus, version: p.version, spec: JSON.stringify(p.spec) })),
+        };
+      }
+      // Only this instance's tasks and status changes wake the poll: heartbeats of other agents must not.
+      await nextChange(
+        ctx.platform.store,
+        rev,
+        (c) =>
+          (c.kind === KIND.task && (c.value as TaskRecord | null)?.containerInstanceId === instanceId) ||
+          (c.kind === KIND.containerInstance && (c.value as { id?: string; status?: string } | null)?.id === instanceId && (c.value as { status?: string }).status !== instance.status),
+        remaining,
+        ctx.platform.shutdown,
+      );
+    }
+  },
+
+  async ReportTaskState(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    let change: Omit<TaskChange, 'cluster' | 'task'>;
+    try {
+      change = JSON.parse(input.change) as Omit<TaskChange, 'cluster' | 'task'>;
+    } catch {
+      throw ecsErrors.invalidParameter('change must be a JSON object describing the task state.');
+    }
+    if (!change || typeof change !== 'object') throw ecsErrors.invalidParameter('change must be a JSON object describing the task state.');
+    const t = await applyTaskStateChange(ctx, { ...change, cluster: cluster.clusterName, task: input.taskArn });
+    return { desiredStatus: t.desiredStatus, lastStatus: t.lastStatus };
+  },
+};
+
+const regionsSeen = new Set<string>();
+
+export function berthAgentService(): ServiceDefinition {
+  return {
+    name: 'berthagent',
+    model: ServiceModel.load('berthagent'),
+    protocol: 'json',
+    signingNames: [],
+    validationErrorCode: 'InvalidParameterException',
+    handlers,
+    async start(platform: Platform) {
+      regionsSeen.add(platform.defaultRegion);
+      const timer = setInterval(() => {
+        for (const region of regionsSeen) void markStaleAgentsDisconnected({ platform, region }, AGENT_TIMEOUT_MS).catch(() => undefined);
+      }, 1_000);
+      timer.unref();
+      return { stop: async () => clearInterval(timer) };
+    },
+  };
+}
