@@ -208,10 +208,11 @@ class Runtime implements TaskRuntime {
         if (dest) this.deps.shipper.push(dest, l.timestamp, l.line);
       },
       onPersist: (rec: PersistedTask) => {
-        if (!this.detached) writeAtomic(this.file, JSON.stringify({ spec: this.spec, runner: rec } satisfies PersistedRuntime));
+        if (!this.detached) writeAtomic(this.file, JSON.stringify({ spec: this.spec, runner: this.redact(rec) } satisfies PersistedRuntime));
       },
     };
     if (restored) {
+      await this.restoreSecrets(restored);
       runner = TaskRunner.resume(opts, restored);
     } else {
       this.deps.report({ status: 'PENDING', pullStartedAt: this.deps.clock.now() }, this.spec);
@@ -233,6 +234,29 @@ class Runtime implements TaskRuntime {
     if (this.detached || final.lastStatus !== 'STOPPED') return;
     await this.deps.shipper.flush().catch(() => undefined);
     this.finish();
+  }
+
+  /** Secret values never go to disk: the persisted record keeps every variable but those. */
+  private redact(rec: PersistedTask): PersistedTask {
+    for (const c of rec.task.containers) {
+      const secrets = this.spec.containers.find((d) => d.name === c.name)?.secrets ?? [];
+      for (const sec of secrets) if (c.environment) delete c.environment[sec.name];
+    }
+    return rec;
+  }
+
+  /** After a restart, fetches the secrets again for containers that have yet to start. */
+  private async restoreSecrets(rec: PersistedTask): Promise<void> {
+    for (const c of rec.task.containers) {
+      for (const sec of this.spec.containers.find((d) => d.name === c.name)?.secrets ?? []) {
+        try {
+          (c.environment ??= {})[sec.name] = await this.deps.resolveSecret(sec.valueFrom);
+        } catch (e) {
+          // Running containers already have it; one that has not started yet would start without it.
+          this.deps.log(`task ${this.spec.taskId}: could not fetch secret ${sec.name} again after restart: ${(e as Error).message}`);
+        }
+      }
+    }
   }
 
   private finish(): void {

@@ -106,8 +106,11 @@ export interface Driver {
   cleanupTask(taskId: string): Promise<void>;
   /** Creates and starts the container; resolves once it runs, with the assigned host ports. */
   start(req: StartRequest): Promise<DriverHandle>;
-  /** Resolves when the container has exited (immediately if it already has). */
-  wait(handle: DriverHandle): Promise<ExitInfo>;
+  /**
+   * Resolves when the container has exited (immediately if it already has). Aborting `signal`
+   * only stops the waiting (rejects with an AbortError); the container is not touched.
+   */
+  wait(handle: DriverHandle, opts?: { signal?: AbortSignal }): Promise<ExitInfo>;
   /** SIGTERM, then SIGKILL after `timeoutMs`. Resolves once the container has exited. No-op if it already has. */
   stop(handle: DriverHandle, timeoutMs: number): Promise<void>;
   /** Removes every resource of the container (killing it if needed). Idempotent. */

@@ -1,7 +1,7 @@
 /**
  * The tiny supervisor the process driver puts between the agent and each container process, so a
  * container survives an agent restart and its exit is still known afterwards. Run as
- * `node processSupervisor.js <dir>`, detached, with <dir>/spec.json describing the process. It:
+ * `node processSupervisor.js <dir>`, detached, with the spec describing the process on stdin. It:
  *  - starts the process in its own process group (moved into a memory cgroup first, when given);
  *  - writes <dir>/child.json ({pid, startTime}) once started, or <dir>/error.json if it cannot start;
  *  - appends every output line to <dir>/output.log as JSON ({t: epoch ms, s: stream, l: line}),
@@ -13,7 +13,7 @@ import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync
 import { constants } from 'node:os';
 import { join } from 'node:path';
 
-/** The contents of spec.json. */
+/** What the supervisor reads from stdin. */
 export interface SupervisorSpec {
   argv: string[];
   env: Record<string, string>;
@@ -22,6 +22,8 @@ export interface SupervisorSpec {
   gid?: number;
   /** cgroup directory to move the process into before it execs. */
   cgroupDir?: string;
+  /** Resource limits applied with the shell's `ulimit` before exec: [flag, soft, hard] in the shell's units. */
+  ulimits?: Array<[string, number, number]>;
   /** File whose `oom_kill N` line counts OOM kills in that cgroup (memory.events or memory.oom_control). */
   oomFile?: string;
 }
@@ -55,9 +57,16 @@ function writeAtomic(path: string, data: unknown): void {
 }
 
 function main(dir: string): void {
-  const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8')) as SupervisorSpec;
+  // The spec (environment, secrets included) arrives on stdin, so it is never written to disk.
+  const spec = JSON.parse(readFileSync(0, 'utf8')) as SupervisorSpec;
   const logFd = openSync(join(dir, 'output.log'), 'a');
-  const argv = spec.cgroupDir ? ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', spec.cgroupDir, ...spec.argv] : spec.argv;
+  // A tiny /bin/sh prologue applies limits and joins the cgroup, then execs the real command
+  // (same pid, same process group), so nothing runs outside the limits.
+  const prologue = [
+    ...(spec.ulimits ?? []).map(([flag, soft, hard]) => `{ ulimit -S -${flag} ${soft} 2>/dev/null; ulimit -H -${flag} ${hard} && ulimit -S -${flag} ${soft}; }`),
+    ...(spec.cgroupDir ? ['echo $$ > "$0/cgroup.procs"'] : []),
+  ];
+  const argv = prologue.length ? ['/bin/sh', '-c', [...prologue, 'exec "$@"'].join(' && '), spec.cgroupDir ?? 'sh', ...spec.argv] : spec.argv;
   const oomBefore = readOomKills(spec.oomFile);
   process.on('SIGHUP', () => {});
   process.on('SIGTERM', () => {});

@@ -1,0 +1,489 @@
+/**
+ * The docker driver: runs containers through the Docker Engine API on the unix socket (dockerd or
+ * podman's compat API), never the CLI.
+ *
+ * - Each task gets a user-defined bridge network `berth-task-<taskId>`; every container joins it
+ *   with network aliases = its container name plus the names other containers link it as, so
+ *   `links` and hostnames resolve inside the task (networkMode host/none are passed through).
+ * - hostPort 0 becomes a free host port in 49153-65535 chosen by Berth (not the engine), reported
+ *   back as network bindings.
+ * - Labels: berth.managed=true, berth.task-id, berth.task-arn, berth.container-name, plus dockerLabels.
+ * - OOM detection does not trust the engine's OOMKilled flag alone: it is OR-ed with the engine's
+ *   `oom` events and the container cgroup's own oom_kill counter (memory.events on cgroup v2,
+ *   memory.oom_control on v1), whose path is found from /proc/<pid>/cgroup while the container runs.
+ */
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import type { ContainerSpec } from '../types.js';
+import { SIGNAL_NUMBERS, type Driver, type DriverHandle, type DriverLogLine, type ExecResult, type ExitInfo, type Fingerprint, type InspectResult, type RecoverResult, type StartRequest, type Subscription } from './driver.js';
+import { DockerEngine, Demuxer, EngineError, readAll } from './dockerApi.js';
+import { assignPorts } from './ports.js';
+import { readOomKills } from './processSupervisor.js';
+
+/** Options of the docker driver. */
+export interface DockerDriverOptions {
+  /** Engine socket path; default from DOCKER_HOST or /var/run/docker.sock. */
+  socketPath?: string;
+  /** Root of the host cgroup filesystem, for OOM counters. Default /sys/fs/cgroup. */
+  cgroupRoot?: string;
+}
+
+interface DockerState {
+  containerId: string;
+  containerName: string;
+  oomFile?: string;
+}
+
+const MiB = 1024 * 1024;
+const enc = encodeURIComponent;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Name-safe form of a string for docker object names. */
+function safe(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]/g, '-');
+}
+
+/** The network of a task. */
+export function taskNetworkName(taskId: string): string {
+  return `berth-task-${safe(taskId)}`;
+}
+
+/** The docker container name of a task's container. */
+export function dockerContainerName(taskId: string, container: string): string {
+  return `berth-${safe(taskId)}-${safe(container)}`;
+}
+
+/** Splits "repo[:tag][@digest]" into the fromImage/tag pair the pull endpoint wants. */
+export function parseImageRef(image: string): { fromImage: string; tag: string } {
+  const at = image.indexOf('@');
+  if (at >= 0) return { fromImage: image.slice(0, at), tag: image.slice(at + 1) };
+  const slash = image.lastIndexOf('/');
+  const colon = image.lastIndexOf(':');
+  if (colon > slash) return { fromImage: image.slice(0, colon), tag: image.slice(colon + 1) };
+  return { fromImage: image, tag: 'latest' };
+}
+
+/** Finds the file counting OOM kills for a pid's memory cgroup (v2 memory.events or v1 memory.oom_control). */
+export function oomFileForPid(pid: number, cgroupRoot = '/sys/fs/cgroup'): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (controllers === undefined || path === undefined) continue;
+    if (controllers.split(',').includes('memory')) {
+      const f = `${cgroupRoot}/memory${path}/memory.oom_control`;
+      if (readable(f)) return f;
+    }
+  }
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('0::')) continue;
+    const path = line.slice(3);
+    for (const root of [cgroupRoot, `${cgroupRoot}/unified`]) {
+      const f = `${root}${path}/memory.events`;
+      if (readable(f)) return f;
+    }
+  }
+  return undefined;
+}
+
+function readable(f: string): boolean {
+  try {
+    readFileSync(f);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An RFC 3339 timestamp with up to nanosecond fraction, as epoch nanoseconds (undefined if unparsable). */
+export function parseNs(s: string): bigint | undefined {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(s);
+  if (!m) return undefined;
+  const secs = Date.parse(`${m[1]}${m[3]}`);
+  if (!Number.isFinite(secs)) return undefined;
+  return BigInt(secs) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+
+function parseTime(s: string | undefined): number {
+  const t = s ? Date.parse(s) : NaN;
+  return Number.isFinite(t) && t > 0 ? t : Date.now();
+}
+
+/** Runs ECS containers as Docker containers. */
+export class DockerDriver implements Driver {
+  readonly name = 'docker';
+  readonly engine: DockerEngine;
+  private readonly cgroupRoot: string;
+  private readonly oomSeen = new Set<string>();
+  private events?: IncomingMessage;
+
+  constructor(opts: DockerDriverOptions = {}) {
+    this.engine = new DockerEngine(opts.socketPath);
+    this.cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
+  }
+
+  /** Stops the driver's background event stream (call when the agent shuts down). */
+  close(): void {
+    this.events?.destroy();
+    this.events = undefined;
+  }
+
+  /** Listens to the engine's `oom` events for Berth's containers (one stream per driver). */
+  private async watchOomEvents(): Promise<void> {
+    if (this.events) return;
+    const filters = JSON.stringify({ type: ['container'], event: ['oom'], label: ['berth.managed=true'] });
+    try {
+      const res = await this.engine.raw({ method: 'GET', path: `/events?filters=${enc(filters)}` });
+      this.events = res;
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buf += d;
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        for (const p of parts) {
+          try {
+            const m = JSON.parse(p);
+            if (m.id) this.oomSeen.add(m.id);
+          } catch {
+            /* partial */
+          }
+        }
+      });
+      res.on('close', () => {
+        if (this.events === res) this.events = undefined;
+      });
+      res.on('error', () => {});
+      // Keep the agent's event loop free to exit: the stream is advisory.
+      (res.socket as { unref?: () => void } | null)?.unref?.();
+    } catch {
+      /* engine down: OOM detection falls back to the other signals */
+    }
+  }
+
+  async fingerprint(): Promise<Fingerprint> {
+    try {
+      const info = await this.engine.call('GET', '/info', undefined, { timeoutMs: 5000 });
+      return {
+        name: this.name,
+        available: true,
+        capabilities: { memoryLimit: info.MemoryLimit !== false, links: true, images: true },
+        cpus: info.NCPU ?? 0,
+        memoryMiB: Math.floor((info.MemTotal ?? 0) / MiB),
+      };
+    } catch (e) {
+      return { name: this.name, available: false, detail: `docker engine at ${this.engine.socketPath}: ${(e as Error).message}`, capabilities: { memoryLimit: false, links: false, images: false }, cpus: 0, memoryMiB: 0 };
+    }
+  }
+
+  async pullImage(image: string): Promise<void> {
+    if (await this.engine.callOr404('GET', `/images/${enc(image)}/json`)) return;
+    const { fromImage, tag } = parseImageRef(image);
+    await this.engine.jsonStream({ method: 'POST', path: `/images/create?fromImage=${enc(fromImage)}&tag=${enc(tag)}`, timeoutMs: 30 * 60_000 });
+  }
+
+  async prepareTask(taskId: string): Promise<void> {
+    const name = taskNetworkName(taskId);
+    if (await this.engine.callOr404('GET', `/networks/${enc(name)}`)) return;
+    try {
+      await this.engine.call('POST', '/networks/create', { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { 'berth.managed': 'true', 'berth.task-id': taskId } });
+    } catch (e) {
+      if (!(e instanceof EngineError && e.statusCode === 409)) throw e;
+    }
+  }
+
+  async cleanupTask(taskId: string): Promise<void> {
+    const filters = JSON.stringify({ label: [`berth.task-id=${taskId}`] });
+    const left: Array<{ Id: string }> = await this.engine.call('GET', `/containers/json?all=1&filters=${enc(filters)}`);
+    for (const c of left) await this.removeContainer(c.Id);
+    try {
+      await this.engine.call('DELETE', `/networks/${enc(taskNetworkName(taskId))}`);
+    } catch (e) {
+      if (!(e instanceof EngineError && e.statusCode === 404)) throw e;
+    }
+  }
+
+  private async removeContainer(id: string): Promise<void> {
+    try {
+      await this.engine.call('DELETE', `/containers/${enc(id)}?force=1&v=1`);
+    } catch (e) {
+      if (e instanceof EngineError && e.statusCode === 404) return;
+      if (e instanceof EngineError && e.statusCode === 409 && /already in progress/.test(e.message)) return;
+      throw e;
+    }
+  }
+
+  private createBody(req: StartRequest, bindings: Awaited<ReturnType<typeof assignPorts>>): Record<string, unknown> {
+    const c: ContainerSpec = req.container;
+    const mode = c.networkMode ?? 'bridge';
+    const hostNet = mode === 'host';
+    const noNet = mode === 'none';
+    const network = hostNet ? 'host' : noNet ? 'none' : taskNetworkName(req.taskId);
+    const exposed: Record<string, object> = {};
+    const portBindings: Record<string, Array<{ HostPort: string }>> = {};
+    for (const b of bindings) {
+      const key = `${b.containerPort}/${b.protocol}`;
+      exposed[key] = {};
+      (portBindings[key] ??= []).push({ HostPort: String(b.hostPort) });
+    }
+    const labels: Record<string, string> = { ...(c.dockerLabels ?? {}), 'berth.managed': 'true', 'berth.task-id': req.taskId, 'berth.container-name': c.name };
+    if (req.taskArn) labels['berth.task-arn'] = req.taskArn;
+    const hostConfig: Record<string, unknown> = {
+      NetworkMode: network,
+      PortBindings: hostNet ? undefined : portBindings,
+      ReadonlyRootfs: !!c.readonlyRootFilesystem,
+      Ulimits: c.ulimits?.map((u) => ({ Name: u.name, Soft: u.softLimit, Hard: u.hardLimit })),
+    };
+    if (c.memory) {
+      hostConfig.Memory = c.memory * MiB;
+      hostConfig.MemorySwap = c.memory * MiB;
+    }
+    if (c.memoryReservation) hostConfig.MemoryReservation = c.memoryReservation * MiB;
+    if (c.cpu) hostConfig.CpuShares = Math.max(2, c.cpu);
+    const body: Record<string, unknown> = {
+      Image: c.image,
+      Env: Object.entries(c.environment ?? {}).map(([k, v]) => `${k}=${v}`),
+      Labels: labels,
+      ExposedPorts: hostNet ? undefined : exposed,
+      HostConfig: hostConfig,
+      Tty: false,
+      AttachStdout: false,
+      AttachStderr: false,
+    };
+    if (c.entryPoint) body.Entrypoint = c.entryPoint;
+    if (c.command) body.Cmd = c.command;
+    if (c.workingDirectory) body.WorkingDir = c.workingDirectory;
+    if (c.user) body.User = c.user;
+    if (c.hostname && !hostNet) body.Hostname = c.hostname;
+    if (!hostNet && !noNet) {
+      const aliases = [...new Set([c.name, ...(c.hostname ? [c.hostname] : []), ...(req.aliases ?? [])])];
+      body.NetworkingConfig = { EndpointsConfig: { [network]: { Aliases: aliases } } };
+    }
+    return body;
+  }
+
+  async start(req: StartRequest): Promise<DriverHandle> {
+    const c = req.container;
+    void this.watchOomEvents();
+    if ((c.networkMode ?? 'bridge') !== 'host' && c.networkMode !== 'none') await this.prepareTask(req.taskId);
+    const name = dockerContainerName(req.taskId, c.name);
+    await this.removeContainer(name);
+    for (let attempt = 0; ; attempt++) {
+      const bindings = await assignPorts(c.portMappings);
+      const created: { Id: string } = await this.engine.call('POST', `/containers/create?name=${enc(name)}`, this.createBody(req, bindings));
+      try {
+        await this.engine.call('POST', `/containers/${created.Id}/start`);
+      } catch (e) {
+        await this.removeContainer(created.Id);
+        // A port we found free was taken before the engine bound it: pick again.
+        if (attempt < 3 && /port is already allocated|address already in use/i.test((e as Error).message)) continue;
+        throw e;
+      }
+      const info = await this.engine.call('GET', `/containers/${created.Id}/json`);
+      const pid: number = info.State?.Pid ?? 0;
+      const state: DockerState = { containerId: created.Id, containerName: name, oomFile: pid ? oomFileForPid(pid, this.cgroupRoot) : undefined };
+      return {
+        driver: this.name,
+        taskId: req.taskId,
+        containerName: c.name,
+        id: created.Id,
+        networkBindings: (c.networkMode ?? 'bridge') === 'host' ? (c.portMappings ?? []).map((m) => ({ bindIP: '0.0.0.0', containerPort: m.containerPort, hostPort: m.hostPort || m.containerPort, protocol: m.protocol ?? 'tcp' })) : bindings,
+        startedAt: parseTime(info.State?.StartedAt),
+        state: state as unknown as Record<string, unknown>,
+      };
+    }
+  }
+
+  private st(h: DriverHandle): DockerState {
+    return h.state as unknown as DockerState;
+  }
+
+  private exitFrom(info: any, oomCount = 0): ExitInfo {
+    const code: number = info.State?.ExitCode ?? -1;
+    const signal = code > 128 ? Object.keys(SIGNAL_NUMBERS).find((k) => SIGNAL_NUMBERS[k] === code - 128) : undefined;
+    const oomKilled = !!info.State?.OOMKilled || this.oomSeen.has(info.Id) || (code === 137 && oomCount > 0);
+    return { code, signal, oomKilled, finishedAt: parseTime(info.State?.FinishedAt) };
+  }
+
+  async wait(h: DriverHandle, opts: { signal?: AbortSignal } = {}): Promise<ExitInfo> {
+    const s = this.st(h);
+    opts.signal?.throwIfAborted();
+    void this.watchOomEvents();
+    let oomCount = readOomKills(s.oomFile);
+    // Sample the cgroup's OOM counter while the container runs: the cgroup vanishes with it.
+    const sample = () => (oomCount = Math.max(oomCount, readOomKills(s.oomFile)));
+    const poll = s.oomFile ? setInterval(sample, 100) : undefined;
+    // cgroup v2 event files notify on change, which catches a kill right before the cgroup goes.
+    let watcher: FSWatcher | undefined;
+    try {
+      if (s.oomFile) watcher = watch(s.oomFile, sample);
+      watcher?.on('error', () => {});
+    } catch {
+      /* not watchable (cgroup v1): polling only */
+    }
+    try {
+      for (;;) {
+        try {
+          await this.engine.call('POST', `/containers/${s.containerId}/wait?condition=not-running`, undefined, { timeoutMs: 0, signal: opts.signal });
+          break;
+        } catch (e) {
+          opts.signal?.throwIfAborted();
+          if (e instanceof EngineError && e.statusCode === 404) return { code: -1, oomKilled: false, finishedAt: Date.now(), unknown: true };
+          if (e instanceof EngineError) throw e;
+          await sleep(500); // connection dropped: the container may still run
+        }
+      }
+      oomCount = Math.max(oomCount, readOomKills(s.oomFile));
+      const info = await this.engine.callOr404('GET', `/containers/${s.containerId}/json`);
+      if (!info) return { code: -1, oomKilled: false, finishedAt: Date.now(), unknown: true };
+      if (info.State?.ExitCode === 137 && !info.State?.OOMKilled && oomCount === 0) await sleep(200); // let a late oom event arrive
+      return this.exitFrom(info, oomCount);
+    } finally {
+      clearInterval(poll);
+      watcher?.close();
+    }
+  }
+
+  async stop(h: DriverHandle, timeoutMs: number): Promise<void> {
+    const s = this.st(h);
+    const secs = Math.max(0, Math.ceil(timeoutMs / 1000));
+    try {
+      await this.engine.call('POST', `/containers/${s.containerId}/stop?t=${secs}`, undefined, { timeoutMs: secs * 1000 + 60_000 });
+    } catch (e) {
+      if (e instanceof EngineError && (e.statusCode === 304 || e.statusCode === 404)) return;
+      throw e;
+    }
+  }
+
+  async destroy(h: DriverHandle): Promise<void> {
+    await this.removeContainer(this.st(h).containerId);
+  }
+
+  async inspect(h: DriverHandle): Promise<InspectResult> {
+    const info = await this.engine.callOr404('GET', `/containers/${this.st(h).containerId}/json`);
+    if (!info) return { running: false, id: h.id, exit: { code: -1, oomKilled: false, finishedAt: Date.now(), unknown: true } };
+    const running = !!info.State?.Running;
+    const hs = info.State?.Health?.Status;
+    return { running, pid: info.State?.Pid || undefined, id: info.Id, health: hs === 'starting' || hs === 'healthy' || hs === 'unhealthy' ? hs : undefined, exit: running ? undefined : this.exitFrom(info) };
+  }
+
+  async recover(h: DriverHandle): Promise<RecoverResult> {
+    void this.watchOomEvents();
+    let info = await this.engine.callOr404('GET', `/containers/${this.st(h).containerId}/json`);
+    if (!info) {
+      const filters = JSON.stringify({ label: [`berth.task-id=${h.taskId}`, `berth.container-name=${h.containerName}`] });
+      const found: Array<{ Id: string }> = await this.engine.call('GET', `/containers/json?all=1&filters=${enc(filters)}`);
+      if (found[0]) info = await this.engine.callOr404('GET', `/containers/${found[0].Id}/json`);
+    }
+    if (!info) return { status: 'exited', handle: h, exit: { code: -1, oomKilled: false, finishedAt: Date.now(), unknown: true } };
+    const handle: DriverHandle = { ...h, id: info.Id, state: { ...h.state, containerId: info.Id } };
+    if (info.State?.Running) {
+      if (!this.st(handle).oomFile && info.State.Pid) handle.state.oomFile = oomFileForPid(info.State.Pid, this.cgroupRoot);
+      return { status: 'running', handle };
+    }
+    return { status: 'exited', handle, exit: this.exitFrom(info) };
+  }
+
+  logs(h: DriverHandle, onLine: (l: DriverLogLine) => void, opts: { sinceMs?: number; onEnd?: () => void } = {}): Subscription {
+    const id = this.st(h).containerId;
+    let closed = false;
+    let res: IncomingMessage | undefined;
+    /** Engine timestamp (ns) of the newest line delivered per stream: each line is delivered once, in stream order. */
+    const start = opts.sinceMs !== undefined ? BigInt(opts.sinceMs) * 1_000_000n + 999_999n : -1n;
+    const lastNs: Record<'stdout' | 'stderr', bigint> = { stdout: start, stderr: start };
+    const since = opts.sinceMs !== undefined ? `&since=${Math.floor(opts.sinceMs / 1000)}` : '';
+    const base = `/containers/${id}/logs?stdout=1&stderr=1&timestamps=1${since}`;
+    const read = (r: IncomingMessage): Promise<void> =>
+      new Promise((resolve) => {
+        const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+        const deliver = (stream: 'stdout' | 'stderr', raw: string): void => {
+          const sp = raw.indexOf(' ');
+          const ns = sp > 0 ? parseNs(raw.slice(0, sp)) : undefined;
+          if (ns === undefined) return;
+          if (ns <= lastNs[stream]) return;
+          lastNs[stream] = ns;
+          if (!closed) onLine({ stream, timestamp: Number(ns / 1_000_000n), line: raw.slice(sp + 1) });
+        };
+        const demux = new Demuxer((stream, data) => {
+          const parts = (pending[stream] + data.toString('utf8')).split('\n');
+          pending[stream] = parts.pop()!;
+          for (const p of parts) deliver(stream, p);
+        });
+        r.on('data', (d: Buffer) => demux.push(d));
+        r.on('end', () => {
+          for (const s of ['stdout', 'stderr'] as const) if (pending[s]) deliver(s, pending[s]);
+          resolve();
+        });
+        r.on('error', () => resolve());
+        r.on('close', () => resolve());
+      });
+    void (async () => {
+      try {
+        const r = await this.engine.raw({ method: 'GET', path: `${base}&follow=1` });
+        res = r;
+        if (closed) r.destroy();
+        if ((r.statusCode ?? 500) < 300) await read(r);
+        else await readAll(r);
+        if (closed) return;
+        // The engine may end a follow stream before it has stored the container's last
+        // (unterminated) line: once the container has stopped, read the tail again.
+        for (let i = 0; i < 50; i++) {
+          const info = await this.engine.callOr404('GET', `/containers/${id}/json`);
+          if (!info?.State?.Running) break;
+          await sleep(100);
+        }
+        if (closed) return;
+        const tail = await this.engine.raw({ method: 'GET', path: base });
+        if ((tail.statusCode ?? 500) < 300) await read(tail);
+        else await readAll(tail);
+      } catch {
+        /* engine gone: deliver what we have */
+      }
+      if (!closed) opts.onEnd?.();
+      closed = true;
+    })();
+    return {
+      close: () => {
+        closed = true;
+        res?.destroy();
+      },
+    };
+  }
+
+  async exec(h: DriverHandle, cmd: string[], timeoutMs: number): Promise<ExecResult> {
+    const id = this.st(h).containerId;
+    let ex: { Id: string };
+    try {
+      ex = await this.engine.call('POST', `/containers/${id}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: cmd });
+    } catch (e) {
+      return { exitCode: 126, output: (e as Error).message, timedOut: false };
+    }
+    const res = await this.engine.raw({ method: 'POST', path: `/exec/${ex.Id}/start`, body: { Detach: false, Tty: false } });
+    let output = '';
+    const demux = new Demuxer((_s, d) => {
+      if (output.length < 65536) output += d.toString('utf8');
+    });
+    const timedOut = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => {
+        res.destroy();
+        resolve(true);
+      }, timeoutMs);
+      res.on('data', (d: Buffer) => demux.push(d));
+      res.on('end', () => {
+        clearTimeout(t);
+        resolve(false);
+      });
+      res.on('error', () => {
+        clearTimeout(t);
+        resolve(false);
+      });
+    });
+    if (timedOut) return { exitCode: 124, output, timedOut: true };
+    const info = await this.engine.call('GET', `/exec/${ex.Id}/json`);
+    return { exitCode: info.ExitCode ?? 1, output, timedOut: false };
+  }
+}

@@ -1,0 +1,415 @@
+/**
+ * The process driver: runs a container's entryPoint+command as a plain host process (no image,
+ * no isolation beyond an optional memory cgroup). Each container gets a directory
+ * <dataDir>/<taskId>/<container> holding the supervisor's files (see processSupervisor.ts), so
+ * processes, their output and their exit codes survive an agent restart.
+ *
+ * Ports: the process must listen on the host port it is given: `PORT` (first mapping) and
+ * `PORT_<containerPort>` for each mapping. Memory: with a writable cgroup v2 (memory controller)
+ * or cgroup v1 memory hierarchy, `memory` (MiB) becomes the hard limit and OOM kills are detected
+ * from the cgroup's oom_kill counter; otherwise the limit is not enforced (fingerprint reports
+ * capabilities.memoryLimit=false). ulimits nofile, core, fsize, cpu, stack, data and memlock are
+ * applied through the shell's `ulimit` (others are rejected at start). The image, links, hostname,
+ * cpu, readonlyRootFilesystem and logConfiguration are ignored by this driver.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmdirSync, readFileSync, rmSync, writeFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ContainerSpec } from '../types.js';
+import type { Driver, DriverHandle, DriverLogLine, ExecResult, ExitInfo, Fingerprint, InspectResult, RecoverResult, StartRequest, Subscription } from './driver.js';
+import { assignPorts } from './ports.js';
+import { procStartTime, readOomKills, type SupervisorSpec } from './processSupervisor.js';
+
+/**
+ * ECS ulimit names the process driver applies, as [POSIX sh `ulimit` flag, unit divisor]: ECS
+ * (like Docker) gives raw setrlimit values; the shell takes KiB for sizes and 512-byte blocks for
+ * core/fsize.
+ */
+const ULIMIT_FLAGS: Record<string, [string, number]> = { nofile: ['n', 1], core: ['c', 512], fsize: ['f', 512], cpu: ['t', 1], stack: ['s', 1024], data: ['d', 1024], memlock: ['l', 1024] };
+
+const SUPERVISOR = fileURLToPath(new URL('./processSupervisor.js', import.meta.url));
+const POLL_MS = 50;
+
+/** Options of the process driver. */
+export interface ProcessDriverOptions {
+  /** Where container directories live; must survive agent restarts. Default: <tmpdir>/berth-process-driver. */
+  dataDir?: string;
+  /** Root of the cgroup hierarchy to use; default /sys/fs/cgroup. Set to '' to disable cgroups. */
+  cgroupRoot?: string;
+}
+
+interface CgroupPaths {
+  version: 1 | 2;
+  dir: string;
+  oomFile: string;
+}
+
+interface ProcState {
+  dir: string;
+  supervisorPid: number;
+  supervisorStart?: number;
+  pid: number;
+  pidStart?: number;
+  cgroupDir?: string;
+  oomFile?: string;
+  cwd: string;
+  uid?: number;
+  gid?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number, start: number | undefined): boolean {
+  const now = procStartTime(pid);
+  return now !== undefined && (start === undefined || now === start);
+}
+
+function readJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The environment of a running process (/proc/<pid>/environ), or undefined if unreadable. */
+function environOf(pid: number): Record<string, string> | undefined {
+  try {
+    const env: Record<string, string> = {};
+    for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+      const i = kv.indexOf('=');
+      if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    return env;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves an ECS `user` ("uid", "uid:gid", "name", "name:group") against /etc/passwd and /etc/group. */
+export function resolveUser(user: string): { uid: number; gid: number } {
+  const [u, g] = user.split(':');
+  const passwd = existsSync('/etc/passwd') ? readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')) : [];
+  const groups = existsSync('/etc/group') ? readFileSync('/etc/group', 'utf8').split('\n').map((l) => l.split(':')) : [];
+  let uid: number;
+  let gid: number | undefined;
+  if (/^\d+$/.test(u!)) {
+    uid = Number(u);
+    const row = passwd.find((r) => r[2] === u);
+    gid = row ? Number(row[3]) : uid;
+  } else {
+    const row = passwd.find((r) => r[0] === u);
+    if (!row) throw new Error(`unknown user ${u}`);
+    uid = Number(row[2]);
+    gid = Number(row[3]);
+  }
+  if (g !== undefined) {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const row = groups.find((r) => r[0] === g);
+      if (!row) throw new Error(`unknown group ${g}`);
+      gid = Number(row[2]);
+    }
+  }
+  return { uid, gid: gid! };
+}
+
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+/** Runs containers as host processes. */
+export class ProcessDriver implements Driver {
+  readonly name = 'process';
+  readonly dataDir: string;
+  private readonly cgroupRoot: string;
+
+  constructor(opts: ProcessDriverOptions = {}) {
+    this.dataDir = opts.dataDir ?? join(tmpdir(), 'berth-process-driver');
+    this.cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
+  }
+
+  /** Creates a memory cgroup for a container, or returns undefined when cgroups are not usable. */
+  private makeCgroup(name: string, memoryMiB: number): CgroupPaths | undefined {
+    if (!this.cgroupRoot) return undefined;
+    const bytes = String(memoryMiB * 1024 * 1024);
+    try {
+      if (existsSync(join(this.cgroupRoot, 'cgroup.controllers'))) {
+        const parent = join(this.cgroupRoot, 'berth');
+        mkdirSync(parent, { recursive: true });
+        if (!readFileSync(join(parent, 'cgroup.subtree_control'), 'utf8').includes('memory')) writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory');
+        const dir = join(parent, name);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'memory.max'), bytes);
+        try {
+          writeFileSync(join(dir, 'memory.swap.max'), '0');
+        } catch {
+          /* no swap accounting */
+        }
+        return { version: 2, dir, oomFile: join(dir, 'memory.events') };
+      }
+      const v1 = join(this.cgroupRoot, 'memory');
+      if (existsSync(join(v1, 'memory.limit_in_bytes'))) {
+        const dir = join(v1, 'berth', name);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'memory.limit_in_bytes'), bytes);
+        try {
+          writeFileSync(join(dir, 'memory.memsw.limit_in_bytes'), bytes);
+        } catch {
+          /* no swap accounting */
+        }
+        return { version: 1, dir, oomFile: join(dir, 'memory.oom_control') };
+      }
+    } catch {
+      return undefined;
+    }
+    return undefined;
+  }
+
+  async fingerprint(): Promise<Fingerprint> {
+    const probe = this.makeCgroup(`probe-${process.pid}`, 64);
+    if (probe) rmdirQuiet(probe.dir);
+    return {
+      name: this.name,
+      available: true,
+      capabilities: { memoryLimit: !!probe, links: false, images: false },
+      cpus: cpus().length,
+      memoryMiB: Math.floor(totalmem() / 1024 / 1024),
+    };
+  }
+
+  async pullImage(): Promise<void> {}
+  async prepareTask(): Promise<void> {}
+  async cleanupTask(taskId: string): Promise<void> {
+    rmSync(join(this.dataDir, safeName(taskId)), { recursive: true, force: true });
+  }
+
+  async start(req: StartRequest): Promise<DriverHandle> {
+    const c: ContainerSpec = req.container;
+    const argv = [...(c.entryPoint ?? []), ...(c.command ?? [])];
+    if (argv.length === 0) throw new Error(`container ${c.name}: the process driver needs an entryPoint or command`);
+    const dir = join(this.dataDir, safeName(req.taskId), safeName(c.name));
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const bindings = await assignPorts(c.portMappings);
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: '/root', HOSTNAME: c.hostname ?? c.name };
+    if (bindings[0]) env.PORT = String(bindings[0].hostPort);
+    for (const b of bindings) env[`PORT_${b.containerPort}`] = String(b.hostPort);
+    Object.assign(env, c.environment ?? {});
+    const cwd = c.workingDirectory ?? dir;
+    let uid: number | undefined;
+    let gid: number | undefined;
+    if (c.user) {
+      const r = resolveUser(c.user);
+      if (process.getuid?.() === 0) ({ uid, gid } = r);
+      else if (r.uid !== process.getuid?.()) throw new Error(`container ${c.name}: cannot run as user ${c.user} without root`);
+    }
+    const cg = c.memory ? this.makeCgroup(`${safeName(req.taskId)}-${safeName(c.name)}`, c.memory) : undefined;
+    const ulimits = (c.ulimits ?? []).map((u): [string, number, number] => {
+      const m = ULIMIT_FLAGS[u.name];
+      if (!m) throw new Error(`container ${c.name}: the process driver does not support ulimit ${u.name}`);
+      return [m[0], Math.floor(u.softLimit / m[1]), Math.floor(u.hardLimit / m[1])];
+    });
+    const spec: SupervisorSpec = { argv, env, cwd, uid, gid, cgroupDir: cg?.dir, oomFile: cg?.oomFile, ulimits };
+    // The spec goes over a pipe: the environment may hold secrets and must not touch the disk.
+    const sup = spawn(process.execPath, [SUPERVISOR, dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    sup.stdin!.on('error', () => undefined);
+    sup.stdin!.end(JSON.stringify(spec));
+    sup.unref();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const child = readJson<{ pid: number; startTime?: number }>(join(dir, 'child.json'));
+      if (child) {
+        const state: ProcState = { dir, supervisorPid: sup.pid!, supervisorStart: procStartTime(sup.pid!), pid: child.pid, pidStart: child.startTime, cgroupDir: cg?.dir, oomFile: cg?.oomFile, cwd, uid, gid };
+        return { driver: this.name, taskId: req.taskId, containerName: c.name, id: String(child.pid), networkBindings: bindings, startedAt: Date.now(), state: state as unknown as Record<string, unknown> };
+      }
+      const err = readJson<{ message: string }>(join(dir, 'error.json'));
+      if (err) {
+        if (cg) rmdirQuiet(cg.dir);
+        throw new Error(`container ${c.name}: ${err.message}`);
+      }
+      if (Date.now() > deadline) throw new Error(`container ${c.name}: supervisor did not start the process within 10 s`);
+      await sleep(10);
+    }
+  }
+
+  private st(h: DriverHandle): ProcState {
+    return h.state as unknown as ProcState;
+  }
+
+  /** The exit if known now: exit.json, or "vanished" when neither the process nor its supervisor lives. */
+  private exitNow(h: DriverHandle): ExitInfo | undefined {
+    const s = this.st(h);
+    const e = readJson<ExitInfo>(join(s.dir, 'exit.json'));
+    if (e) return { code: e.code, signal: e.signal, oomKilled: !!e.oomKilled, finishedAt: e.finishedAt };
+    if (!alive(s.supervisorPid, s.supervisorStart) && !alive(s.pid, s.pidStart)) {
+      // A last look: the supervisor may have written the file just before we checked liveness.
+      const e2 = readJson<ExitInfo>(join(s.dir, 'exit.json'));
+      if (e2) return { code: e2.code, signal: e2.signal, oomKilled: !!e2.oomKilled, finishedAt: e2.finishedAt };
+      return { code: -1, oomKilled: readOomKills(s.oomFile) > 0, finishedAt: Date.now(), unknown: true };
+    }
+    return undefined;
+  }
+
+  async wait(h: DriverHandle, opts: { signal?: AbortSignal } = {}): Promise<ExitInfo> {
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const e = this.exitNow(h);
+      if (e) return e;
+      await sleep(POLL_MS);
+    }
+  }
+
+  private signal(h: DriverHandle, sig: NodeJS.Signals): void {
+    const s = this.st(h);
+    if (!alive(s.pid, s.pidStart)) return;
+    try {
+      process.kill(-s.pid, sig);
+    } catch {
+      try {
+        process.kill(s.pid, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  async stop(h: DriverHandle, timeoutMs: number): Promise<void> {
+    if (this.exitNow(h)) return;
+    this.signal(h, 'SIGTERM');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.exitNow(h)) return;
+      await sleep(POLL_MS);
+    }
+    this.signal(h, 'SIGKILL');
+    await this.wait(h);
+  }
+
+  async destroy(h: DriverHandle): Promise<void> {
+    const s = this.st(h);
+    if (!this.exitNow(h)) {
+      this.signal(h, 'SIGKILL');
+      const deadline = Date.now() + 5000;
+      while (!this.exitNow(h) && Date.now() < deadline) await sleep(POLL_MS);
+    }
+    if (s.cgroupDir) rmdirQuiet(s.cgroupDir);
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+
+  async inspect(h: DriverHandle): Promise<InspectResult> {
+    const s = this.st(h);
+    const exit = this.exitNow(h);
+    return { running: !exit && alive(s.pid, s.pidStart), pid: s.pid, id: h.id, exit };
+  }
+
+  async recover(h: DriverHandle): Promise<RecoverResult> {
+    const s = this.st(h);
+    // The process may have just exited with the supervisor about to write exit.json: give it a moment.
+    for (let i = 0; i < 40; i++) {
+      const exit = this.exitNow(h);
+      if (exit) return { status: 'exited', handle: h, exit };
+      if (alive(s.pid, s.pidStart)) return { status: 'running', handle: h };
+      await sleep(POLL_MS);
+    }
+    return { status: 'exited', handle: h, exit: { code: -1, oomKilled: false, finishedAt: Date.now(), unknown: true } };
+  }
+
+  logs(h: DriverHandle, onLine: (l: DriverLogLine) => void, opts: { sinceMs?: number; onEnd?: () => void } = {}): Subscription {
+    const file = join(this.st(h).dir, 'output.log');
+    let offset = 0;
+    let partial = '';
+    let closed = false;
+    const buf = Buffer.alloc(64 * 1024);
+    const drain = (): void => {
+      let fd: number;
+      try {
+        fd = openSync(file, 'r');
+      } catch {
+        return;
+      }
+      try {
+        const size = fstatSync(fd).size;
+        while (offset < size) {
+          const n = readSync(fd, buf, 0, Math.min(buf.length, size - offset), offset);
+          if (n <= 0) break;
+          offset += n;
+          const parts = (partial + buf.subarray(0, n).toString('utf8')).split('\n');
+          partial = parts.pop()!;
+          for (const p of parts) {
+            if (!p) continue;
+            const r = JSON.parse(p) as { t: number; s: 'stdout' | 'stderr'; l: string };
+            if (opts.sinceMs !== undefined && r.t <= opts.sinceMs) continue;
+            if (!closed) onLine({ stream: r.s, timestamp: r.t, line: r.l });
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const tick = (): void => {
+      if (closed) return;
+      const exited = !!this.exitNow(h);
+      drain();
+      if (exited) {
+        closed = true;
+        opts.onEnd?.();
+        return;
+      }
+      timer = setTimeout(tick, POLL_MS);
+    };
+    let timer = setTimeout(tick, 0);
+    return {
+      close: () => {
+        closed = true;
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  exec(h: DriverHandle, cmd: string[], timeoutMs: number): Promise<ExecResult> {
+    const s = this.st(h);
+    // The environment is read from the live process rather than kept in the (persisted) handle.
+    return runCommand(cmd, { env: environOf(s.pid) ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cwd: existsSync(s.cwd) ? s.cwd : '/', uid: s.uid, gid: s.gid }, timeoutMs);
+  }
+}
+
+function rmdirQuiet(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    /* already gone, or still has processes (then the kernel keeps it until they exit) */
+  }
+}
+
+/** Runs a host command with a timeout, collecting combined output (first 64 KiB). */
+export function runCommand(cmd: string[], o: { env?: Record<string, string>; cwd?: string; uid?: number; gid?: number }, timeoutMs: number): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd[0]!, cmd.slice(1), { env: o.env, cwd: o.cwd, uid: o.uid, gid: o.gid, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    let timedOut = false;
+    const add = (d: Buffer) => {
+      if (output.length < 65536) output += d.toString('utf8');
+    };
+    p.stdout.on('data', add);
+    p.stderr.on('data', add);
+    const t = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-p.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
+    p.on('error', (e) => {
+      clearTimeout(t);
+      resolve({ exitCode: 127, output: e.message, timedOut: false });
+    });
+    p.on('close', (code, signal) => {
+      clearTimeout(t);
+      resolve({ exitCode: code ?? (signal ? 128 + 9 : 1), output, timedOut });
+    });
+  });
+}

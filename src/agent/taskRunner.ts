@@ -1,0 +1,482 @@
+/**
+ * The task runner: the single owner of one task on one instance. It moves the task's known
+ * status toward its desired status through the ECS lifecycle
+ *   PROVISIONING -> PENDING -> ACTIVATING -> RUNNING -> DEACTIVATING -> STOPPING -> DEPROVISIONING -> STOPPED
+ * using a Driver, and reports every change as a whole TaskState snapshot through `onStateChange`
+ * (the agent forwards those to the control plane) and every output line through `onLog`.
+ *
+ * Invariants: statuses only move forward; each timestamp is set once; the first stop reason wins;
+ * containers start in `dependsOn` order (START, COMPLETE, SUCCESS, HEALTHY) and stop in reverse
+ * order (a container is stopped only after every running container depending on it); an essential
+ * container's exit stops the task (EssentialContainerExited). Timestamps come from the injected
+ * Clock; waiting (health check intervals, stop timeouts) uses real timers.
+ *
+ * Restart safety: `persisted()` returns a JSON-serialisable record (spec, state, driver handles,
+ * last log timestamps); `TaskRunner.resume()` recovers the containers through `driver.recover()`
+ * (running ones are re-attached, never restarted) and continues from where the task was.
+ */
+import { systemClock, type Clock } from '../clock.js';
+import { OOM_REASON, type Driver, type DriverHandle, type ExitInfo, type RecoverResult, type Subscription } from './drivers/driver.js';
+import { TASK_STATUSES, type ContainerSpec, type ContainerState, type HealthStatus, type LogLine, type StopCode, type TaskSpec, type TaskState, type TaskStatus } from './types.js';
+
+/** ECS's reason for a task stopped because an essential container exited. */
+export const ESSENTIAL_EXITED_REASON = 'Essential container in task exited';
+/** Default seconds between SIGTERM and SIGKILL when a container has no stopTimeout (as ECS). */
+export const DEFAULT_STOP_TIMEOUT_S = 30;
+
+/** Options of a TaskRunner. */
+export interface TaskRunnerOptions {
+  task: TaskSpec;
+  driver: Driver;
+  clock?: Clock;
+  /** Every change of the task's known state, as a snapshot (never mutated afterwards). */
+  onStateChange?: (state: TaskState) => void;
+  /** Every line of container output. */
+  onLog?: (line: LogLine) => void;
+  /** Called whenever the persisted record changes in a way that matters after a restart (handles, status). */
+  onPersist?: (record: PersistedTask) => void;
+  /** Overrides DEFAULT_STOP_TIMEOUT_S (seconds) for containers without stopTimeout. */
+  defaultStopTimeoutS?: number;
+}
+
+/** What to keep across an agent restart (JSON-serialisable). */
+export interface PersistedTask {
+  task: TaskSpec;
+  state: TaskState;
+  handles: Record<string, DriverHandle>;
+  lastLogTs: Record<string, number>;
+}
+
+/** A request to stop, with the reason reported to ECS. */
+export interface StopRequest {
+  stopCode?: StopCode;
+  reason?: string;
+}
+
+interface Live {
+  spec: ContainerSpec;
+  handle?: DriverHandle;
+  exited?: Promise<void>;
+  logs?: Subscription;
+  logsEnded?: Promise<void>;
+  healthTimer?: NodeJS.Timeout;
+  healthFailures: number;
+  startedAtMs?: number;
+  everRunning: boolean;
+}
+
+const rank = (s: TaskStatus) => TASK_STATUSES.indexOf(s);
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/** Maps an ECS healthCheck command to argv (CMD-SHELL runs through /bin/sh -c, as Docker does). */
+export function healthCheckArgv(command: string[]): string[] {
+  if (command[0] === 'CMD-SHELL') return ['/bin/sh', '-c', command.slice(1).join(' ')];
+  if (command[0] === 'CMD') return command.slice(1);
+  return command;
+}
+
+/** Drives one task to its desired status. See the module comment. */
+export class TaskRunner {
+  private readonly driver: Driver;
+  private readonly clock: Clock;
+  private readonly opts: TaskRunnerOptions;
+  private readonly task: TaskSpec;
+  private st: TaskState;
+  private readonly live = new Map<string, Live>();
+  private readonly lastLogTs: Record<string, number> = {};
+  private waiters: Array<() => void> = [];
+  private lastEmitted = '';
+  private running?: Promise<TaskState>;
+  private detached = false;
+  private readonly abort = new AbortController();
+
+  constructor(opts: TaskRunnerOptions, restored?: PersistedTask) {
+    this.opts = opts;
+    this.driver = opts.driver;
+    this.clock = opts.clock ?? systemClock;
+    this.task = clone(restored?.task ?? opts.task);
+    for (const c of this.task.containers) this.live.set(c.name, { spec: c, healthFailures: 0, everRunning: false, handle: restored?.handles[c.name] });
+    Object.assign(this.lastLogTs, restored?.lastLogTs ?? {});
+    this.st = restored
+      ? clone(restored.state)
+      : {
+          taskId: this.task.id,
+          taskArn: this.task.arn,
+          lastStatus: 'PROVISIONING',
+          desiredStatus: this.task.desiredStatus,
+          healthStatus: 'UNKNOWN',
+          createdAt: this.clock.now(),
+          containers: this.task.containers.map((c) => ({ name: c.name, image: c.image, lastStatus: 'PENDING', healthStatus: 'UNKNOWN', networkBindings: [], essential: c.essential !== false })),
+        };
+    if (this.task.desiredStatus === 'STOPPED' && this.st.desiredStatus !== 'STOPPED') this.requestStop({ stopCode: 'UserInitiated', reason: 'Task stopped by user' });
+  }
+
+  /** Re-creates a runner after an agent restart from `persisted()` output; call `start()` on it. */
+  static resume(opts: Omit<TaskRunnerOptions, 'task'>, record: PersistedTask): TaskRunner {
+    return new TaskRunner({ ...opts, task: record.task }, record);
+  }
+
+  /** The current known state (a copy). */
+  get state(): TaskState {
+    return clone(this.st);
+  }
+
+  /** The record to persist for recovery after a restart. */
+  persisted(): PersistedTask {
+    const handles: Record<string, DriverHandle> = {};
+    for (const [n, l] of this.live) if (l.handle) handles[n] = l.handle;
+    return clone({ task: this.task, state: this.st, handles, lastLogTs: this.lastLogTs });
+  }
+
+  /** Starts driving the task (idempotent); resolves with the final state once STOPPED. */
+  start(): Promise<TaskState> {
+    this.running ??= this.run();
+    return this.running;
+  }
+
+  /** Sets the desired status to STOPPED (the first reason given wins). */
+  stop(req: StopRequest = {}): void {
+    this.requestStop({ stopCode: req.stopCode ?? 'UserInitiated', reason: req.reason ?? 'Task stopped by user' });
+  }
+
+  /**
+   * Stops following the task without touching its containers (agent shutdown): log streams,
+   * health checks and waits end; the containers keep running for a later `resume()`. The
+   * promise from `start()` then resolves with the state as it was.
+   */
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.abort.abort();
+    for (const l of this.live.values()) {
+      l.logs?.close();
+      if (l.healthTimer) clearTimeout(l.healthTimer);
+      l.healthTimer = undefined;
+    }
+    this.notify();
+  }
+
+  /** Resolves once the task's lastStatus has reached `status` (or passed it). */
+  async waitFor(status: TaskStatus): Promise<TaskState> {
+    while (rank(this.st.lastStatus) < rank(status)) await this.changed();
+    return this.state;
+  }
+
+  // ---- internals ----
+
+  private requestStop(r: { stopCode: StopCode; reason: string }): void {
+    if (this.st.desiredStatus !== 'STOPPED') this.st.desiredStatus = 'STOPPED';
+    if (!this.st.stopCode) {
+      this.st.stopCode = r.stopCode;
+      this.st.stoppedReason = r.reason;
+    }
+    this.emit();
+  }
+
+  private changed(): Promise<void> {
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  private notify(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+
+  private emit(persist = false): void {
+    this.st.healthStatus = this.taskHealth();
+    const snap = JSON.stringify(this.st);
+    if (snap !== this.lastEmitted) {
+      const statusChanged = this.lastEmitted === '' || (JSON.parse(this.lastEmitted) as TaskState).lastStatus !== this.st.lastStatus;
+      this.lastEmitted = snap;
+      this.opts.onStateChange?.(JSON.parse(snap) as TaskState);
+      if (statusChanged) persist = true;
+    }
+    if (persist) this.opts.onPersist?.(this.persisted());
+    this.notify();
+  }
+
+  private setStatus(s: TaskStatus): void {
+    if (rank(s) <= rank(this.st.lastStatus)) return;
+    this.st.lastStatus = s;
+    const now = this.clock.now();
+    if (s === 'RUNNING') this.st.startedAt ??= now;
+    if (s === 'STOPPING') this.st.stoppingAt ??= now;
+    if (s === 'STOPPED') this.st.stoppedAt ??= now;
+    this.emit(true);
+  }
+
+  private cstate(name: string): ContainerState {
+    return this.st.containers.find((c) => c.name === name)!;
+  }
+
+  private taskHealth(): HealthStatus {
+    const checked = this.st.containers.filter((c) => c.essential && this.live.get(c.name)?.spec.healthCheck);
+    if (checked.length === 0) return 'UNKNOWN';
+    if (checked.some((c) => c.healthStatus === 'UNHEALTHY')) return 'UNHEALTHY';
+    if (checked.every((c) => c.healthStatus === 'HEALTHY')) return 'HEALTHY';
+    return 'UNKNOWN';
+  }
+
+  private stopWanted(): boolean {
+    return this.st.desiredStatus === 'STOPPED';
+  }
+
+  private async run(): Promise<TaskState> {
+    this.emit(true);
+    try {
+      await this.reattach();
+      if (!this.stopWanted() && rank(this.st.lastStatus) < rank('DEACTIVATING')) {
+        await this.provisionAndStart();
+        if (!this.stopWanted()) {
+          this.setStatus('ACTIVATING');
+          this.setStatus('RUNNING');
+          while (!this.stopWanted() && !this.detached) await this.changed();
+        }
+      }
+    } catch (e) {
+      if (!this.detached) this.requestStop({ stopCode: 'TaskFailedToStart', reason: `Task failed: ${(e as Error).message}` });
+    }
+    if (this.detached) return this.state;
+    await this.stopAll();
+    return this.state;
+  }
+
+  /** After a restart: recover every container that had a handle. */
+  private async reattach(): Promise<void> {
+    for (const [name, l] of this.live) {
+      if (!l.handle || this.cstate(name).lastStatus === 'STOPPED') continue;
+      // The runtime may itself still be coming up after a host restart: retry for a while.
+      let r: RecoverResult | undefined;
+      for (let attempt = 0; !r && !this.detached; attempt++) {
+        try {
+          r = await this.driver.recover(l.handle);
+        } catch {
+          if (attempt >= 9) r = { status: 'exited', handle: l.handle, exit: { code: -1, oomKilled: false, finishedAt: this.clock.now(), unknown: true } };
+          else await new Promise((res) => setTimeout(res, Math.min(200 * 2 ** attempt, 2000)));
+        }
+      }
+      if (!r) return;
+      l.handle = r.handle;
+      if (r.status === 'running') this.attach(name, r.handle);
+      else this.recordExit(name, r.exit);
+    }
+  }
+
+  private async provisionAndStart(): Promise<void> {
+    if (rank(this.st.lastStatus) <= rank('PROVISIONING')) {
+      await this.driver.prepareTask(this.task.id);
+      this.setStatus('PENDING');
+    }
+    if (this.stopWanted()) return;
+    if (this.st.pullStoppedAt === undefined) {
+      this.st.pullStartedAt = this.clock.now();
+      this.emit();
+      for (const image of new Set(this.task.containers.map((c) => c.image))) {
+        if (this.stopWanted()) return;
+        try {
+          await this.driver.pullImage(image);
+        } catch (e) {
+          const reason = `CannotPullContainerError: ${(e as Error).message}`;
+          for (const c of this.task.containers) if (c.image === image) this.cstate(c.name).reason = reason;
+          this.st.pullStoppedAt = this.clock.now();
+          this.requestStop({ stopCode: 'TaskFailedToStart', reason });
+          return;
+        }
+      }
+      this.st.pullStoppedAt = this.clock.now();
+      this.emit(true);
+    }
+    // Start containers as their dependencies allow.
+    for (;;) {
+      if (this.stopWanted() || this.detached) return;
+      const pending = [...this.live.entries()].filter(([, l]) => !l.handle && this.cstate(l.spec.name).lastStatus === 'PENDING');
+      if (pending.length === 0) return;
+      let startedAny = false;
+      for (const [name, l] of pending) {
+        const verdict = this.dependencyVerdict(l.spec);
+        if (verdict === 'wait') continue;
+        if (verdict !== 'ok') {
+          this.cstate(name).reason = verdict;
+          this.requestStop({ stopCode: 'TaskFailedToStart', reason: verdict });
+          return;
+        }
+        await this.startContainer(name, l);
+        startedAny = true;
+        if (this.stopWanted()) return;
+      }
+      if (!startedAny) await this.changed();
+    }
+  }
+
+  /** 'ok' to start, 'wait' to wait, or the reason the dependency can never be met. */
+  private dependencyVerdict(c: ContainerSpec): string {
+    for (const d of c.dependsOn ?? []) {
+      const dep = this.st.containers.find((x) => x.name === d.containerName);
+      const dl = this.live.get(d.containerName);
+      if (!dep || !dl) return `DependencyError: container ${c.name} depends on unknown container ${d.containerName}`;
+      const failed = `DependencyError: dependency condition ${d.condition} of container ${c.name} on ${d.containerName} was not met`;
+      switch (d.condition) {
+        case 'START':
+          if (!dl.everRunning && dep.lastStatus !== 'STOPPED') return 'wait';
+          if (!dl.everRunning) return failed;
+          break;
+        case 'COMPLETE':
+          if (dep.lastStatus !== 'STOPPED') return 'wait';
+          break;
+        case 'SUCCESS':
+          if (dep.lastStatus !== 'STOPPED') return 'wait';
+          if (dep.exitCode !== 0) return failed;
+          break;
+        case 'HEALTHY':
+          if (dep.healthStatus === 'HEALTHY') break;
+          if (dep.healthStatus === 'UNHEALTHY' || dep.lastStatus === 'STOPPED') return failed;
+          return 'wait';
+      }
+    }
+    return 'ok';
+  }
+
+  private aliasesFor(name: string): string[] {
+    const out: string[] = [];
+    for (const c of this.task.containers)
+      for (const link of c.links ?? []) {
+        const [target, alias] = link.split(':');
+        if (target === name && alias) out.push(alias);
+      }
+    return out;
+  }
+
+  private async startContainer(name: string, l: Live): Promise<void> {
+    const spec = { ...l.spec, networkMode: l.spec.networkMode ?? this.task.networkMode };
+    try {
+      l.handle = await this.driver.start({ taskId: this.task.id, taskArn: this.task.arn, container: spec, aliases: this.aliasesFor(name) });
+    } catch (e) {
+      const reason = `CannotStartContainerError: ${(e as Error).message}`;
+      const cs = this.cstate(name);
+      cs.reason = reason;
+      cs.lastStatus = 'STOPPED';
+      this.requestStop({ stopCode: 'TaskFailedToStart', reason });
+      return;
+    }
+    this.attach(name, l.handle);
+  }
+
+  /** Follows a started (or recovered) container: RUNNING state, logs, health checks, exit. */
+  private attach(name: string, h: DriverHandle): void {
+    const l = this.live.get(name)!;
+    const cs = this.cstate(name);
+    l.everRunning = true;
+    l.startedAtMs = this.clock.now();
+    cs.lastStatus = 'RUNNING';
+    cs.runtimeId = h.id;
+    cs.networkBindings = h.networkBindings;
+    if (l.spec.healthCheck && cs.healthStatus !== 'HEALTHY' && cs.healthStatus !== 'UNHEALTHY') cs.healthStatus = 'UNKNOWN';
+    let ended!: () => void;
+    l.logsEnded = new Promise((r) => (ended = r));
+    l.logs = this.driver.logs(
+      h,
+      (line) => {
+        this.lastLogTs[name] = line.timestamp;
+        this.opts.onLog?.({ container: name, stream: line.stream, timestamp: line.timestamp, line: line.line });
+      },
+      { sinceMs: this.lastLogTs[name], onEnd: ended },
+    );
+    if (l.spec.healthCheck) this.scheduleHealthCheck(name, true);
+    l.exited = this.driver.wait(h, { signal: this.abort.signal }).then(
+      (exit) => {
+        if (!this.detached) this.recordExit(name, exit);
+      },
+      () => {
+        if (!this.detached) this.recordExit(name, { code: -1, oomKilled: false, finishedAt: this.clock.now(), unknown: true });
+      },
+    );
+    this.emit(true);
+  }
+
+  private recordExit(name: string, exit: ExitInfo): void {
+    const l = this.live.get(name)!;
+    const cs = this.cstate(name);
+    if (l.healthTimer) clearTimeout(l.healthTimer);
+    l.healthTimer = undefined;
+    cs.lastStatus = 'STOPPED';
+    if (!exit.unknown) cs.exitCode = exit.code;
+    if (exit.oomKilled) cs.reason = OOM_REASON;
+    else if (exit.unknown && !cs.reason) cs.reason = 'The container could not be located when the agent recovered it';
+    if (l.spec.essential !== false && !this.stopWanted()) this.requestStop({ stopCode: 'EssentialContainerExited', reason: ESSENTIAL_EXITED_REASON });
+    this.emit(true);
+  }
+
+  private scheduleHealthCheck(name: string, first: boolean): void {
+    const l = this.live.get(name)!;
+    const hc = l.spec.healthCheck!;
+    const interval = (hc.interval ?? 30) * 1000;
+    // Like Docker, the first probe runs one interval after start (capped at 1 s so status appears early).
+    const delay = first ? Math.min(interval, 1000) : interval;
+    l.healthTimer = setTimeout(() => void this.runHealthCheck(name), delay);
+  }
+
+  private async runHealthCheck(name: string): Promise<void> {
+    if (this.detached) return;
+    const l = this.live.get(name)!;
+    const cs = this.cstate(name);
+    if (!l.handle || cs.lastStatus !== 'RUNNING') return;
+    const hc = l.spec.healthCheck!;
+    const r = await this.driver.exec(l.handle, healthCheckArgv(hc.command), (hc.timeout ?? 5) * 1000).catch((e: Error) => ({ exitCode: 1, output: e.message, timedOut: false }));
+    if (cs.lastStatus !== 'RUNNING') return;
+    if (r.exitCode === 0 && !r.timedOut) {
+      l.healthFailures = 0;
+      cs.healthStatus = 'HEALTHY';
+    } else {
+      const inStartPeriod = this.clock.now() - (l.startedAtMs ?? 0) < (hc.startPeriod ?? 0) * 1000;
+      if (!(inStartPeriod && cs.healthStatus !== 'HEALTHY')) {
+        l.healthFailures++;
+        if (l.healthFailures >= (hc.retries ?? 3)) cs.healthStatus = 'UNHEALTHY';
+      }
+    }
+    this.emit();
+    if (cs.lastStatus === 'RUNNING' && !this.detached) this.scheduleHealthCheck(name, false);
+  }
+
+  /** DEACTIVATING -> STOPPING -> DEPROVISIONING -> STOPPED. */
+  private async stopAll(): Promise<void> {
+    if (this.st.lastStatus === 'STOPPED') return;
+    if (!this.st.stopCode) this.requestStop({ stopCode: 'UserInitiated', reason: 'Task stopped' });
+    this.setStatus('DEACTIVATING');
+    this.setStatus('STOPPING');
+    for (const [name, l] of this.live) {
+      const cs = this.cstate(name);
+      if (!l.handle && cs.lastStatus === 'PENDING') cs.lastStatus = 'STOPPED';
+    }
+    this.emit();
+    for (;;) {
+      const running = [...this.live.entries()].filter(([n, l]) => l.handle && this.cstate(n).lastStatus !== 'STOPPED');
+      if (running.length === 0) break;
+      let batch = running.filter(([n]) => !running.some(([, o]) => (o.spec.dependsOn ?? []).some((d) => d.containerName === n)));
+      if (batch.length === 0) batch = running; // a dependency cycle: stop everything
+      await Promise.all(
+        batch.map(async ([, l]) => {
+          const timeoutS = l.spec.stopTimeout ?? this.opts.defaultStopTimeoutS ?? DEFAULT_STOP_TIMEOUT_S;
+          try {
+            await this.driver.stop(l.handle!, timeoutS * 1000);
+          } catch {
+            /* fall through to wait */
+          }
+          await l.exited;
+        }),
+      );
+    }
+    this.st.executionStoppedAt ??= this.clock.now();
+    this.emit(true);
+    this.setStatus('DEPROVISIONING');
+    // Deliver the last output lines before removing anything.
+    await Promise.all([...this.live.values()].map((l) => (l.logsEnded ? Promise.race([l.logsEnded, new Promise((r) => setTimeout(r, 5000))]) : undefined)));
+    for (const l of this.live.values()) {
+      l.logs?.close();
+      if (l.healthTimer) clearTimeout(l.healthTimer);
+      if (l.handle) await this.driver.destroy(l.handle).catch(() => {});
+    }
+    await this.driver.cleanupTask(this.task.id).catch(() => {});
+    this.setStatus('STOPPED');
+  }
+}

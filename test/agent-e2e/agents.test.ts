@@ -1,0 +1,222 @@
+// Agents as separate `berth agent` processes on one control plane: both register, start-task
+// lands on the chosen one, kill -9 of an agent leaves its tasks running and a restarted agent
+// takes them back without restarting anything; an essential container exiting 1 stops its
+// task with ECS's reason; secrets from SSM reach the container; output lands in CloudWatch Logs,
+// the crash's last line included, and `berth logs -f` follows it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ECSClient, RegisterTaskDefinitionCommand, StartTaskCommand, DescribeTasksCommand, ListContainerInstancesCommand, DescribeContainerInstancesCommand, RunTaskCommand, CreateClusterCommand } from '@aws-sdk/client-ecs';
+import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { startTestBerth, eventually, awsOk, hasAwsCli, type TestBerth } from '../helpers/fixture.js';
+import { BERTH_BIN } from '../helpers/processes.js';
+
+let berth: TestBerth;
+let ecs: ECSClient;
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+
+before(async () => {
+  berth = await startTestBerth();
+  ecs = new ECSClient(berth.clientConfig);
+  await ecs.send(new CreateClusterCommand({ clusterName: 'pair' }));
+});
+after(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  ecs.destroy();
+  await berth.close();
+  // Task processes outlive agents by design; end the ones these tests started.
+  for (const d of dirs) {
+    for (const pid of pidsUnder(d)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+function pidsUnder(dir: string): number[] {
+  const out: number[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/pid$/.test(n)) {
+        const v = Number(readFileSync(p, 'utf8').trim());
+        if (v > 1) out.push(v);
+      }
+    }
+  };
+  try { walk(dir); } catch { /* ignore */ }
+  return out;
+}
+
+function startAgent(stateDir: string, az: string): Promise<{ child: ChildProcess; arn: string }> {
+  const child = spawn(process.execPath, [BERTH_BIN, 'agent', '--server', berth.url, '--cluster', 'pair', '--driver', 'process', '--state-dir', stateDir, '--attribute', `ecs.availability-zone=${az}`], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: berth.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: berth.credentials.secretAccessKey, AWS_REGION: 'us-east-1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stderr!.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`agent did not start: ${out}`)), 20_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /instance (arn:[^\s,]+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ child, arn: m[1]! });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${out}`)));
+  });
+}
+
+async function describeTask(arn: string) {
+  return (await ecs.send(new DescribeTasksCommand({ cluster: 'pair', tasks: [arn] }))).tasks![0]!;
+}
+
+const SERVER_JS = "const h=require('http');let n=0;h.createServer((q,s)=>s.end(JSON.stringify({pid:process.pid,n:++n,secret:process.env.DB_PASSWORD}))).listen(process.env.PORT);console.log('listening')";
+
+test('two agent processes, start-task onto a chosen one, kill -9 and restart: nothing restarted', async () => {
+  const a = mkdtempSync(join(tmpdir(), 'berth-agent-a-'));
+  const b = mkdtempSync(join(tmpdir(), 'berth-agent-b-'));
+  dirs.push(a, b);
+  const agentA = await startAgent(a, 'us-east-1a');
+  const agentB = await startAgent(b, 'us-east-1b');
+  const listed = await ecs.send(new ListContainerInstancesCommand({ cluster: 'pair' }));
+  assert.deepEqual(new Set(listed.containerInstanceArns), new Set([agentA.arn, agentB.arn]));
+
+  const ssm = new SSMClient(berth.clientConfig);
+  await ssm.send(new PutParameterCommand({ Name: '/pair/db-password', Type: 'SecureString', Value: 's3cr3t-value-42' }));
+  ssm.destroy();
+  await ecs.send(new RegisterTaskDefinitionCommand({
+    family: 'api',
+    containerDefinitions: [{
+      name: 'api', image: 'host', memory: 64, essential: true,
+      portMappings: [{ containerPort: 8080, hostPort: 0 }],
+      command: [process.execPath, '-e', SERVER_JS],
+      secrets: [{ name: 'DB_PASSWORD', valueFrom: '/pair/db-password' }],
+    }],
+  }));
+  const started = await ecs.send(new StartTaskCommand({ cluster: 'pair', taskDefinition: 'api', containerInstances: [agentB.arn] }));
+  const taskArn = started.tasks![0]!.taskArn!;
+  assert.equal(started.tasks![0]!.containerInstanceArn, agentB.arn);
+  const running = await eventually(async () => {
+    const t = await describeTask(taskArn);
+    return t.lastStatus === 'RUNNING' ? t : undefined;
+  }, { what: 'the task to run on agent B', timeoutMs: 20_000 });
+  const port = running.containers![0]!.networkBindings![0]!.hostPort!;
+  const first = await eventually(async () => (await fetch(`http://127.0.0.1:${port}/`)).json(), { what: 'the api to answer' });
+  assert.equal(first.secret, 's3cr3t-value-42', 'the SecureString reached the container environment');
+
+  // The secret is nowhere on disk: not in the control plane's data dir, not in the agent's state.
+  for (const dir of [berth.dataDir, b]) {
+    const hits: string[] = [];
+    const walk = (d: string) => {
+      for (const n of readdirSync(d)) {
+        const p = join(d, n);
+        const st = statSync(p);
+        if (st.isDirectory()) walk(p);
+        else if (st.isFile() && readFileSync(p).includes('s3cr3t-value-42')) hits.push(p);
+      }
+    };
+    walk(dir);
+    assert.deepEqual(hits, [], `secret found on disk in ${hits.join(', ')}`);
+  }
+
+  agentB.child.kill('SIGKILL');
+  await new Promise((r) => agentB.child.once('exit', r));
+  // While the agent is gone, the task keeps serving from the same process.
+  const during = await (await fetch(`http://127.0.0.1:${port}/`)).json();
+  assert.equal(during.pid, first.pid);
+  await eventually(async () => {
+    const ci = await ecs.send(new DescribeContainerInstancesCommand({ cluster: 'pair', containerInstances: [agentB.arn] }));
+    return ci.containerInstances?.[0]?.agentConnected === false;
+  }, { what: 'agentConnected to turn false', timeoutMs: 30_000, intervalMs: 250 });
+
+  const again = await startAgent(b, 'us-east-1b');
+  assert.equal(again.arn, agentB.arn, 'the restarted agent keeps its container instance');
+  await eventually(async () => {
+    const ci = await ecs.send(new DescribeContainerInstancesCommand({ cluster: 'pair', containerInstances: [agentB.arn] }));
+    return ci.containerInstances?.[0]?.agentConnected === true;
+  }, { what: 'agentConnected to turn true again' });
+  const after = await (await fetch(`http://127.0.0.1:${port}/`)).json();
+  assert.equal(after.pid, first.pid, 'same process: nothing restarted');
+  assert.ok(after.n > first.n);
+  const t = await describeTask(taskArn);
+  assert.equal(t.lastStatus, 'RUNNING');
+  assert.equal(t.containers![0]!.networkBindings![0]!.hostPort, port);
+});
+
+test('essential container exit 1 stops the task with the reason; every line reaches the logs; berth logs -f follows', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-agent-c-'));
+  dirs.push(dir);
+  const agent = await startAgent(dir, 'us-east-1c');
+  await ecs.send(new RegisterTaskDefinitionCommand({
+    family: 'crasher',
+    containerDefinitions: [{
+      name: 'app', image: 'host', memory: 32, essential: true,
+      command: ['sh', '-c', 'for i in 1 2 3; do echo "line $i"; done; echo "ERROR something broke"; sleep 1.5; echo "late line"; echo "ERROR last words"; exit 1'],
+      logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': '/test/crasher', 'awslogs-create-group': 'true', 'awslogs-stream-prefix': 'app' } },
+    }],
+  }));
+  const run = await ecs.send(new StartTaskCommand({ cluster: 'pair', taskDefinition: 'crasher', containerInstances: [agent.arn] }));
+  const taskArn = run.tasks![0]!.taskArn!;
+  const taskId = taskArn.split('/').pop()!;
+
+  // berth logs -f, started while the task runs, shows lines as they come.
+  const follower = spawn(process.execPath, [BERTH_BIN, 'logs', '-f', '--cluster', 'pair', taskId], {
+    env: { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: berth.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: berth.credentials.secretAccessKey, AWS_ENDPOINT_URL: berth.url, AWS_REGION: 'us-east-1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(follower);
+  let followed = '';
+  follower.stdout!.on('data', (d) => (followed += d));
+  follower.stderr!.on('data', (d) => (followed += d));
+
+  const stopped = await eventually(async () => {
+    const t = await describeTask(taskArn);
+    return t.lastStatus === 'STOPPED' ? t : undefined;
+  }, { what: 'the task to stop', timeoutMs: 20_000 });
+  assert.equal(stopped.stopCode, 'EssentialContainerExited');
+  assert.equal(stopped.stoppedReason, 'Essential container in task exited');
+  assert.equal(stopped.containers![0]!.exitCode, 1);
+
+  const logs = new CloudWatchLogsClient(berth.clientConfig);
+  const lines = await eventually(async () => {
+    const out = await logs.send(new GetLogEventsCommand({ logGroupName: '/test/crasher', logStreamName: `app/app/${taskId}`, startFromHead: true }));
+    const msgs = (out.events ?? []).map((e) => e.message);
+    return msgs.includes('ERROR last words') ? msgs : undefined;
+  }, { what: 'the last line in CloudWatch Logs' });
+  assert.deepEqual(lines, ['line 1', 'line 2', 'line 3', 'ERROR something broke', 'late line', 'ERROR last words']);
+  logs.destroy();
+  if (hasAwsCli()) {
+    const filtered = await awsOk(berth.awsEnv, ['logs', 'filter-log-events', '--log-group-name', '/test/crasher', '--filter-pattern', '"ERROR"']);
+    assert.deepEqual(filtered.events.map((e: { message: string }) => e.message), ['ERROR something broke', 'ERROR last words']);
+  }
+  await eventually(() => followed.includes('ERROR last words'), { what: `berth logs -f to show the last line (got: ${followed})`, timeoutMs: 5_000 });
+  assert.match(followed, /line 1\nline 2\nline 3\nERROR something broke\nlate line\nERROR last words/);
+  follower.kill('SIGTERM');
+});
+
+test('a missing secret stops the task before any container starts, naming the parameter', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-agent-d-'));
+  dirs.push(dir);
+  await startAgent(dir, 'us-east-1d');
+  await ecs.send(new RegisterTaskDefinitionCommand({
+    family: 'needs-secret',
+    containerDefinitions: [{ name: 'app', image: 'host', memory: 32, command: ['sh', '-c', 'echo started; sleep 30'], secrets: [{ name: 'TOKEN', valueFrom: '/does/not/exist' }] }],
+  }));
+  const run = await ecs.send(new RunTaskCommand({ cluster: 'pair', taskDefinition: 'needs-secret', placementConstraints: [{ type: 'memberOf', expression: 'attribute:ecs.availability-zone == us-east-1d' }] }));
+  const taskArn = run.tasks![0]!.taskArn!;
+  const stopped = await eventually(async () => {
+    const t = await describeTask(taskArn);
+    return t.lastStatus === 'STOPPED' ? t : undefined;
+  }, { what: 'the task to stop', timeoutMs: 20_000 });
+  assert.equal(stopped.stopCode, 'TaskFailedToStart');
+  assert.match(stopped.stoppedReason!, /^ResourceInitializationError: unable to pull secrets or registry auth: .*\/does\/not\/exist/);
+  assert.equal(stopped.containers![0]!.exitCode, undefined, 'no container ever ran');
+});
