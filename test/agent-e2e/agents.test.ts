@@ -174,7 +174,11 @@ test('essential container exit 1 stops the task with the reason; every line reac
   });
   children.push(follower);
   let followed = '';
-  follower.stdout!.on('data', (d) => (followed += d));
+  const arrivals: Array<{ at: number; text: string }> = [];
+  follower.stdout!.on('data', (d) => {
+    followed += d;
+    arrivals.push({ at: Date.now(), text: String(d) });
+  });
   follower.stderr!.on('data', (d) => (followed += d));
 
   const stopped = await eventually(async () => {
@@ -200,6 +204,12 @@ test('essential container exit 1 stops the task with the reason; every line reac
   await eventually(() => followed.includes('ERROR last words'), { what: `berth logs -f to show the last line (got: ${followed})`, timeoutMs: 5_000 });
   assert.match(followed, /line 1\nline 2\nline 3\nERROR something broke\nlate line\nERROR last words/);
   follower.kill('SIGTERM');
+  // "late line" was printed 1.5 s after the others, while the follower was already following:
+  // it must have been shown within a second of being written.
+  const events = await new CloudWatchLogsClient(berth.clientConfig).send(new GetLogEventsCommand({ logGroupName: '/test/crasher', logStreamName: `app/app/${taskId}`, startFromHead: true }));
+  const written = events.events!.find((e) => e.message === 'late line')!.timestamp!;
+  const shown = arrivals.find((a) => a.text.includes('late line'))!.at;
+  assert.ok(shown - written <= 1000, `berth logs -f showed a new line ${shown - written} ms after it was written`);
 });
 
 test('a missing secret stops the task before any container starts, naming the parameter', async () => {
