@@ -94,3 +94,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** The AWS error a rejected SDK call carried: its code (`name`), HTTP status and message. */
+export async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: number; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
+    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
+  }
+  throw new Error('expected the call to fail');
+}

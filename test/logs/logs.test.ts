@@ -22,7 +22,7 @@ import {
   UntagResourceCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { ManualClock } from '../../src/clock.js';
-import { aws, awsOk, eventually, startTestBerth, type TestBerth } from '../helpers/fixture.js';
+import { aws, awsOk, eventually, startTestBerth, type TestBerth, errorOf } from '../helpers/fixture.js';
 import { appendLogEvents, defaultLogGroupFor, readLogEventsAfter, LogGroupMissingError } from '../../src/services/logs/index.js';
 
 let berth: TestBerth;
@@ -38,16 +38,6 @@ after(async () => {
   await berth.close();
 });
 
-/** The AWS error code a rejected SDK call carried, and its HTTP status. */
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: number; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function group(name: string, streams: string[] = []): Promise<void> {
   await logs.send(new CreateLogGroupCommand({ logGroupName: name }));

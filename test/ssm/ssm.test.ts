@@ -23,7 +23,7 @@ import {
   type GetParametersByPathCommandOutput,
   type DescribeParametersCommandOutput,
 } from '@aws-sdk/client-ssm';
-import { aws, awsOk, startTestBerth, type TestBerth } from '../helpers/fixture.js';
+import { aws, awsOk, startTestBerth, type TestBerth, errorOf } from '../helpers/fixture.js';
 import { resolveParameterForTask } from '../../src/services/ssm/index.js';
 
 let berth: TestBerth;
@@ -38,15 +38,6 @@ after(async () => {
   await berth.close();
 });
 
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: number; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
-  }
-  throw new Error('expected the call to fail');
-}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
