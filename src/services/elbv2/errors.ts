@@ -16,6 +16,7 @@ export const elbErrors = {
   resourceInUse: (msg: string) => new ServiceError('ResourceInUse', msg),
   tooManyConditions: (n: number) =>
     new ServiceError('TooManyConditions', `A rule can have at most 5 condition values in total; this rule has ${n}`),
+  tooManyRules: (max: number) => new ServiceError('TooManyRules', `A listener can have at most ${max} rules besides the default rule`),
   tooManyActions: (msg: string) => new ServiceError('TooManyActions', msg),
   tooManyTags: (n: number) => new ServiceError('TooManyTags', `A resource can have at most 50 tags; this request would leave ${n}`),
   invalidTarget: (msg: string) => new ServiceError('InvalidTarget', msg),

@@ -4,6 +4,7 @@
  */
 import type * as ELB from '../../generated/elbv2.js';
 import type { StoredRecord } from '../../store/types.js';
+import { decodeToken, encodeToken } from '../common.js';
 import type { RequestContext } from '../types.js';
 import { elbErrors } from './errors.js';
 import {
@@ -157,4 +158,28 @@ export function applyAttributes(
 
 export function attributeList(attrs: Record<string, string>): { Key: string; Value: string }[] {
   return Object.entries(attrs).map(([Key, Value]) => ({ Key, Value }));
+}
+
+/**
+ * One page of `items` (already in key order) after the marker's key. Markers are opaque tokens
+ * naming the last key returned, so pages stay stable while records come and go.
+ */
+export function paginate<T>(items: StoredRecord<T>[], marker: string | undefined, pageSize: number | undefined): { page: T[]; nextMarker?: string } {
+  const after = decodeToken(marker, elbErrors.invalidMarker);
+  const rest = after === undefined ? items : items.filter((r) => r.key > after);
+  const size = pageSize ?? 400;
+  const page = rest.slice(0, size);
+  return { page: page.map((r) => r.value), nextMarker: rest.length > size ? encodeToken(page[page.length - 1]!.key) : undefined };
+}
+
+/** All records of a kind under a key prefix. */
+export async function listAll<T>(ctx: RequestContext, kind: string, prefix: string): Promise<StoredRecord<T>[]> {
+  const out: StoredRecord<T>[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const batch = await ctx.platform.store.list<T>(kind, { prefix, after, limit: 1000 });
+    out.push(...batch);
+    if (batch.length < 1000) return out;
+    after = batch[batch.length - 1]!.key;
+  }
 }

@@ -1,0 +1,226 @@
+/**
+ * Load balancer benchmark: wrk through a Berth ALB listener vs through nginx (1 worker, same
+ * backends, keep-alive upstreams) vs straight to one backend, all in the same run. Prints
+ * requests/s and p99 latency for each and the Berth/nginx ratios.
+ *
+ *   node dist/bench/lb.js [--duration 10] [--rounds 2] [--connections 64] [--backends 1]
+ *
+ * Each contestant gets `duration` seconds of wrk in total, split into `rounds` turns taken in
+ * rotation, so that load from elsewhere on a shared machine falls on all of them alike.
+ *
+ * Needs `wrk` and `nginx` on PATH (apt-get install -y wrk nginx).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import {
+  ElasticLoadBalancingV2Client,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  CreateListenerCommand,
+  RegisterTargetsCommand,
+  DescribeTargetHealthCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { startBerth } from '../src/berth.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const DURATION = opt('duration', 10);
+const CONNECTIONS = opt('connections', 64);
+const BACKENDS = opt('backends', 1);
+const ROUNDS = opt('rounds', 2);
+/** `--only berth` measures just the Berth listener (for profiling). */
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+
+const BACKEND = `
+const http = require('node:http');
+const body = Buffer.from('hello from ' + process.argv[1] + '\\n');
+const s = http.createServer((req, res) => { res.writeHead(200, {'content-type': 'text/plain', 'content-length': body.length}); res.end(body); });
+s.keepAliveTimeout = 65000;
+s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
+`;
+
+function spawnBackend(name: string): Promise<{ port: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, ['-e', BACKEND, name], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve({ port: Number(out.trim()), proc });
+    });
+    proc.once('exit', (c) => reject(new Error(`backend exited ${c}`)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: string;
+}
+
+function toMs(s: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(s.trim());
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+function wrk(url: string, seconds: number): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('close', () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+      const p50 = /\s50%\s+(\S+)/.exec(out)?.[1] ?? '';
+      const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? '';
+      const errors = [/Socket errors:.*$/m.exec(out)?.[0], /Non-2xx or 3xx responses:.*$/m.exec(out)?.[0]].filter(Boolean).join('; ');
+      if (!rps) reject(new Error(`wrk output not understood:\n${out}`));
+      else resolve({ rps, p50ms: toMs(p50), p99ms: toMs(p99), errors });
+    });
+  });
+}
+
+async function startNginx(dir: string, port: number, backends: number[]): Promise<ChildProcess> {
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream backends {
+${backends.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
+    keepalive 128;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://backends;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`,
+  );
+  const proc = spawn('nginx', ['-c', conf, '-p', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/`);
+      await r.text();
+      if (r.ok) return proc;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error('nginx did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function main(): Promise<void> {
+  for (const tool of ['wrk', 'nginx']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+      console.error(`${tool} is not installed: apt-get install -y wrk nginx`);
+      process.exit(2);
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-lb-'));
+  const backends = await Promise.all(Array.from({ length: BACKENDS }, (_, i) => spawnBackend(`b${i + 1}`)));
+  const berth = await startBerth({ port: 0, ephemeral: true, env: {} });
+  const elb = new ElasticLoadBalancingV2Client({
+    endpoint: berth.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
+  });
+  let nginx: ChildProcess | undefined;
+  try {
+    const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'bench', Subnets: ['subnet-a'] }))).LoadBalancers![0]!;
+    const tg = (
+      await elb.send(new CreateTargetGroupCommand({ Name: 'bench', Protocol: 'HTTP', Port: 80, TargetType: 'ip', HealthCheckIntervalSeconds: 5, HealthCheckTimeoutSeconds: 2 }))
+    ).TargetGroups![0]!;
+    await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tg.TargetGroupArn, Targets: backends.map((b) => ({ Id: '127.0.0.1', Port: b.port })) }));
+    const lbPort = await freePort();
+    await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb.LoadBalancerArn, Protocol: 'HTTP', Port: lbPort, DefaultActions: [{ Type: 'forward', TargetGroupArn: tg.TargetGroupArn }] }));
+    for (const deadline = Date.now() + 10_000; ; ) {
+      const h = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg.TargetGroupArn }));
+      if ((h.TargetHealthDescriptions ?? []).every((d) => d.TargetHealth?.State === 'healthy')) break;
+      if (Date.now() > deadline) throw new Error('targets did not become healthy');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const nginxPort = await freePort();
+    nginx = await startNginx(dir, nginxPort, backends.map((b) => b.port));
+
+    console.log(`wrk -t2 -c${CONNECTIONS}, ${DURATION}s each in ${ROUNDS} rounds; ${BACKENDS} node:http backend process(es); Berth and nginx (1 worker) on this ${(await import('node:os')).cpus().length}-core machine`);
+    // Contestants take turns (ROUNDS rounds of DURATION/ROUNDS seconds each) so that load from
+    // elsewhere on the machine falls on all of them alike; figures are means over the rounds.
+    const contestants = (
+      [
+        ['direct', `http://127.0.0.1:${backends[0]!.port}/`],
+        ['nginx', `http://127.0.0.1:${nginxPort}/`],
+        ['berth', `http://127.0.0.1:${lbPort}/`],
+      ] as const
+    ).filter(([name]) => !ONLY || name === ONLY);
+    // Warm-up (not measured): JIT, connection pools on every path.
+    for (const [, url] of contestants) await wrk(url, 2);
+    const runs: Record<string, WrkResult[]> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, url] of contestants) (runs[name] ??= []).push(await wrk(url, Math.max(1, Math.round(DURATION / ROUNDS))));
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const results: Record<string, WrkResult> = {};
+    for (const [name] of contestants) {
+      const rs = runs[name]!;
+      results[name] = { rps: mean(rs.map((r) => r.rps)), p50ms: mean(rs.map((r) => r.p50ms)), p99ms: mean(rs.map((r) => r.p99ms)), errors: rs.map((r) => r.errors).filter(Boolean).join('; ') };
+      const r = results[name]!;
+      console.log(
+        `${name.padEnd(7)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50ms.toFixed(2)} ms   p99 ${r.p99ms.toFixed(2)} ms   (rounds: ${rs.map((x) => x.rps.toFixed(0)).join(', ')} req/s)${r.errors ? `   (${r.errors})` : ''}`,
+      );
+    }
+    if (ONLY) return;
+    const ratio = results.berth!.rps / results.nginx!.rps;
+    const p99x = results.berth!.p99ms / results.nginx!.p99ms;
+    console.log(`berth/nginx throughput ratio: ${ratio.toFixed(2)} (target >= 0.45)`);
+    console.log(`berth/nginx p99 ratio:        ${p99x.toFixed(2)} (target <= 3)`);
+    console.log(ratio >= 0.45 && p99x <= 3 ? 'TARGET MET' : 'TARGET MISSED');
+  } finally {
+    elb.destroy();
+    nginx?.kill('SIGTERM');
+    for (const b of backends) b.proc.kill('SIGTERM');
+    await berth.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,174 @@
+/**
+ * Load balancer metrics with CloudWatch's ALB names, per load balancer and per target group:
+ * cumulative counters for Prometheus, and one bucket per minute (the last 60 kept in memory)
+ * for the console and CLI. Minutes follow the injected clock.
+ */
+import type { Clock } from '../clock.js';
+
+export const COUNTERS = [
+  'RequestCount',
+  'HTTPCode_Target_2XX_Count',
+  'HTTPCode_Target_3XX_Count',
+  'HTTPCode_Target_4XX_Count',
+  'HTTPCode_Target_5XX_Count',
+  'HTTPCode_ELB_4XX_Count',
+  'HTTPCode_ELB_5XX_Count',
+  'HTTPCode_ELB_502_Count',
+  'HTTPCode_ELB_503_Count',
+  'HTTPCode_ELB_504_Count',
+  'HTTP_Fixed_Response_Count',
+  'HTTP_Redirect_Count',
+] as const;
+export type CounterName = (typeof COUNTERS)[number];
+
+/** One minute of one load balancer's or target group's metrics. */
+export interface MinuteMetrics {
+  /** Start of the minute, ms since the epoch. */
+  minute: number;
+  counts: Record<CounterName, number>;
+  /** Seconds, from the target being sent the request to its response headers. */
+  TargetResponseTime: { p50: number; p90: number; p99: number; samples: number } | undefined;
+  HealthyHostCount?: number;
+  UnHealthyHostCount?: number;
+  ActiveConnectionCount?: number;
+}
+
+const RESERVOIR = 1024;
+const KEEP_MINUTES = 60;
+
+function zero(): Record<CounterName, number> {
+  return Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<CounterName, number>;
+}
+
+interface Bucket {
+  minute: number;
+  counts: Record<CounterName, number>;
+  samples: number[];
+  seen: number;
+  gauges: { HealthyHostCount?: number; UnHealthyHostCount?: number; ActiveConnectionCount?: number };
+}
+
+/** Metrics of one load balancer or target group. Hot-path methods do constant work. */
+export class MetricSet {
+  readonly totals = zero();
+  private current: Bucket;
+  private history: Bucket[] = [];
+  /** Live gauges, sampled into each minute. */
+  gauges: { HealthyHostCount?: number; UnHealthyHostCount?: number; ActiveConnectionCount?: number } = {};
+
+  constructor(private clock: Clock) {
+    this.current = this.newBucket(this.minuteOf(clock.now()));
+  }
+
+  private minuteOf(t: number): number {
+    return t - (t % 60_000);
+  }
+
+  private newBucket(minute: number): Bucket {
+    return { minute, counts: zero(), samples: [], seen: 0, gauges: {} };
+  }
+
+  private bucket(): Bucket {
+    const m = this.minuteOf(this.clock.now());
+    if (m !== this.current.minute) {
+      this.current.gauges = { ...this.gauges };
+      this.history.push(this.current);
+      if (this.history.length > KEEP_MINUTES - 1) this.history.splice(0, this.history.length - (KEEP_MINUTES - 1));
+      this.current = this.newBucket(m);
+    }
+    return this.current;
+  }
+
+  count(name: CounterName): void {
+    this.totals[name]++;
+    this.bucket().counts[name]++;
+  }
+
+  /** A target's response: its status class and TargetResponseTime (seconds), in one bucket lookup. */
+  targetResponse(status: number, seconds: number): void {
+    const b = this.bucket();
+    const c = status >= 500 ? 'HTTPCode_Target_5XX_Count' : status >= 400 ? 'HTTPCode_Target_4XX_Count' : status >= 300 ? 'HTTPCode_Target_3XX_Count' : 'HTTPCode_Target_2XX_Count';
+    this.totals[c]++;
+    b.counts[c]++;
+    b.seen++;
+    if (b.samples.length < RESERVOIR) b.samples.push(seconds);
+    else {
+      const i = Math.floor(Math.random() * b.seen);
+      if (i < RESERVOIR) b.samples[i] = seconds;
+    }
+  }
+
+  /** Counts a target response by its status class. */
+  targetStatus(status: number): void {
+    const c = status >= 500 ? 'HTTPCode_Target_5XX_Count' : status >= 400 ? 'HTTPCode_Target_4XX_Count' : status >= 300 ? 'HTTPCode_Target_3XX_Count' : 'HTTPCode_Target_2XX_Count';
+    this.count(c);
+  }
+
+  /** Records a TargetResponseTime sample (seconds), reservoir-sampled per minute. */
+  responseTime(seconds: number): void {
+    const b = this.bucket();
+    b.seen++;
+    if (b.samples.length < RESERVOIR) b.samples.push(seconds);
+    else {
+      const i = Math.floor(Math.random() * b.seen);
+      if (i < RESERVOIR) b.samples[i] = seconds;
+    }
+  }
+
+  /** Response time quantiles over the current and previous minute. */
+  recentQuantiles(): MinuteMetrics['TargetResponseTime'] {
+    this.bucket();
+    const prev = this.history[this.history.length - 1];
+    return quantiles([...this.current.samples, ...(prev && prev.minute === this.current.minute - 60_000 ? prev.samples : [])]);
+  }
+
+  /** The last (up to) 60 minutes, oldest first, the current minute last. */
+  minutes(): MinuteMetrics[] {
+    this.bucket();
+    const cur = { ...this.current, gauges: { ...this.gauges } };
+    return [...this.history, cur].map((b) => ({
+      minute: b.minute,
+      counts: { ...b.counts },
+      TargetResponseTime: quantiles(b.samples),
+      ...b.gauges,
+    }));
+  }
+}
+
+function quantiles(samples: number[]): MinuteMetrics['TargetResponseTime'] {
+  if (samples.length === 0) return undefined;
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return { p50: q(0.5), p90: q(0.9), p99: q(0.99), samples: s.length };
+}
+
+function labelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Renders metric sets in the Prometheus text format; metric names are exactly ALB's CloudWatch names. */
+export function prometheusText(sets: { labels: Record<string, string>; metrics: MetricSet; kind: 'lb' | 'tg' }[]): string {
+  const lines: string[] = [];
+  const labelText = (l: Record<string, string>, extra?: Record<string, string>) =>
+    '{' + Object.entries({ ...l, ...extra }).map(([k, v]) => `${k}="${labelValue(v)}"`).join(',') + '}';
+  for (const c of COUNTERS) {
+    lines.push(`# TYPE ${c} counter`);
+    for (const s of sets) lines.push(`${c}${labelText(s.labels)} ${s.metrics.totals[c]}`);
+  }
+  lines.push('# TYPE TargetResponseTime summary');
+  for (const s of sets) {
+    const q = s.metrics.recentQuantiles();
+    if (!q) continue;
+    lines.push(`TargetResponseTime${labelText(s.labels, { quantile: '0.5' })} ${q.p50}`);
+    lines.push(`TargetResponseTime${labelText(s.labels, { quantile: '0.9' })} ${q.p90}`);
+    lines.push(`TargetResponseTime${labelText(s.labels, { quantile: '0.99' })} ${q.p99}`);
+  }
+  for (const g of ['HealthyHostCount', 'UnHealthyHostCount', 'ActiveConnectionCount'] as const) {
+    lines.push(`# TYPE ${g} gauge`);
+    for (const s of sets) {
+      const v = s.metrics.gauges[g];
+      if (v !== undefined) lines.push(`${g}${labelText(s.labels)} ${v}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,218 @@
+/** Target groups: create, describe, modify, delete, attributes, health check settings. */
+import type * as ELB from '../../generated/elbv2.js';
+import type { Write } from '../../store/types.js';
+import { updateRecord } from '../../store/types.js';
+import type { Handlers, RequestContext } from '../types.js';
+import { elbErrors } from './errors.js';
+import { TG_ATTRIBUTES, applyAttributes, attributeList, defaultAttributes, findTg, listAll, mergeElbTags, paginate, requireLb, requireTg } from './lookup.js';
+import { KIND, elbArn, newId, tgKey, type HealthCheckSettings, type ListenerRecord, type RuleRecord, type TargetGroupRecord } from './records.js';
+
+const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
+
+/** Checks a Matcher HttpCode: "200", "200,202", "200-299"; codes 200-499 as ALB allows. */
+export function validMatcher(code: string): boolean {
+  return code.split(',').every((part) => {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(part.trim());
+    if (!m) return false;
+    const lo = Number(m[1]);
+    const hi = m[2] ? Number(m[2]) : lo;
+    return lo >= 200 && hi <= 499 && lo <= hi;
+  });
+}
+
+/** Every target group ARN used by a listener or rule, with the load balancers using it. */
+export async function targetGroupUsage(ctx: RequestContext): Promise<Map<string, Set<string>>> {
+  const usage = new Map<string, Set<string>>();
+  const listeners = await listAll<ListenerRecord>(ctx, KIND.listener, `${ctx.region}/`);
+  const lbOfListener = new Map(listeners.map((l) => [l.value.arn, l.value.lbArn]));
+  const note = (actions: ELB.Action[], lbArn: string) => {
+    for (const a of actions) {
+      const arns = [a.TargetGroupArn, ...(a.ForwardConfig?.TargetGroups ?? []).map((t) => t.TargetGroupArn)];
+      for (const t of arns) if (t) (usage.get(t) ?? usage.set(t, new Set()).get(t)!).add(lbArn);
+    }
+  };
+  for (const l of listeners) note(l.value.defaultActions, l.value.lbArn);
+  for (const r of await listAll<RuleRecord>(ctx, KIND.rule, `${ctx.region}/`)) {
+    const lbArn = lbOfListener.get(r.value.listenerArn);
+    if (lbArn) note(r.value.actions, lbArn);
+  }
+  return usage;
+}
+
+export function describeTg(tg: TargetGroupRecord, lbArns: string[]): ELB.TargetGroup {
+  const hc = tg.healthCheck;
+  return {
+    TargetGroupArn: tg.arn,
+    TargetGroupName: tg.name,
+    Protocol: tg.protocol as ELB.ProtocolEnum,
+    ProtocolVersion: tg.protocolVersion,
+    Port: tg.port,
+    VpcId: tg.vpcId,
+    HealthCheckProtocol: hc.protocol as ELB.ProtocolEnum,
+    HealthCheckPort: hc.port,
+    HealthCheckEnabled: hc.enabled,
+    HealthCheckIntervalSeconds: hc.intervalSeconds,
+    HealthCheckTimeoutSeconds: hc.timeoutSeconds,
+    HealthyThresholdCount: hc.healthyThreshold,
+    UnhealthyThresholdCount: hc.unhealthyThreshold,
+    HealthCheckPath: hc.path,
+    Matcher: { HttpCode: hc.matcher },
+    LoadBalancerArns: lbArns,
+    TargetType: tg.targetType as ELB.TargetTypeEnum,
+    IpAddressType: tg.ipAddressType as ELB.TargetGroupIpAddressTypeEnum,
+  };
+}
+
+type HcInput = Pick<
+  ELB.CreateTargetGroupInput,
+  | 'HealthCheckEnabled'
+  | 'HealthCheckProtocol'
+  | 'HealthCheckPort'
+  | 'HealthCheckPath'
+  | 'HealthCheckIntervalSeconds'
+  | 'HealthCheckTimeoutSeconds'
+  | 'HealthyThresholdCount'
+  | 'UnhealthyThresholdCount'
+  | 'Matcher'
+>;
+
+function healthCheckOf(base: HealthCheckSettings, input: HcInput): HealthCheckSettings {
+  const hc: HealthCheckSettings = {
+    enabled: input.HealthCheckEnabled ?? base.enabled,
+    protocol: input.HealthCheckProtocol ?? base.protocol,
+    port: input.HealthCheckPort ?? base.port,
+    path: input.HealthCheckPath ?? base.path,
+    intervalSeconds: input.HealthCheckIntervalSeconds ?? base.intervalSeconds,
+    timeoutSeconds: input.HealthCheckTimeoutSeconds ?? base.timeoutSeconds,
+    healthyThreshold: input.HealthyThresholdCount ?? base.healthyThreshold,
+    unhealthyThreshold: input.UnhealthyThresholdCount ?? base.unhealthyThreshold,
+    matcher: input.Matcher?.HttpCode ?? base.matcher,
+  };
+  if (hc.protocol !== 'HTTP' && hc.protocol !== 'HTTPS') throw elbErrors.validation(`Health check protocol '${hc.protocol}' is not valid for an application load balancer target group; use HTTP or HTTPS`);
+  if (hc.port !== 'traffic-port' && !(/^\d+$/.test(hc.port) && Number(hc.port) >= 1 && Number(hc.port) <= 65535)) {
+    throw elbErrors.validation(`Health check port '${hc.port}' must be 'traffic-port' or a port from 1 to 65535`);
+  }
+  if (!hc.path.startsWith('/') || hc.path.length > 1024) throw elbErrors.validation(`Health check path '${hc.path}' must start with '/' and be at most 1024 characters`);
+  if (hc.timeoutSeconds >= hc.intervalSeconds) {
+    throw elbErrors.validation(`Health check timeout (${hc.timeoutSeconds}) must be smaller than the interval (${hc.intervalSeconds})`);
+  }
+  if (input.Matcher?.GrpcCode !== undefined) throw elbErrors.validation('GrpcCode matchers apply to gRPC target groups, which Berth does not provide');
+  if (!validMatcher(hc.matcher)) throw elbErrors.validation(`Health check matcher HttpCode '${hc.matcher}' is not valid: use codes from 200 to 499 like "200", "200,302" or "200-299"`);
+  return hc;
+}
+
+export const targetGroupHandlers: Handlers<ELB.Operations> = {
+  async CreateTargetGroup(input, ctx) {
+    const name = input.Name;
+    if (!NAME_RE.test(name)) {
+      throw elbErrors.validation(`Target group name '${name}' is not valid: use 1-32 letters, digits and hyphens, not starting or ending with a hyphen`);
+    }
+    const targetType = input.TargetType ?? 'instance';
+    if (targetType !== 'instance' && targetType !== 'ip') throw elbErrors.validation(`Berth supports target types 'instance' and 'ip'; '${targetType}' is not supported`);
+    if (input.Protocol === undefined || input.Port === undefined) throw elbErrors.validation(`A protocol and a port are required for target groups of type '${targetType}'`);
+    if (input.Protocol !== 'HTTP' && input.Protocol !== 'HTTPS') throw elbErrors.validation(`Protocol '${input.Protocol}' is not valid for an application load balancer target group; use HTTP or HTTPS`);
+    const version = input.ProtocolVersion ?? 'HTTP1';
+    if (!['HTTP1', 'HTTP2', 'GRPC'].includes(version)) throw elbErrors.validation(`Protocol version '${version}' must be HTTP1, HTTP2 or GRPC`);
+    if (version !== 'HTTP1') throw elbErrors.validation(`Berth forwards to targets over HTTP/1.1; protocol version '${version}' is not supported`);
+    const healthCheck = healthCheckOf(
+      { enabled: true, protocol: input.Protocol, port: 'traffic-port', path: '/', intervalSeconds: 30, timeoutSeconds: 5, healthyThreshold: 5, unhealthyThreshold: 2, matcher: '200' },
+      input,
+    );
+    const tags = mergeElbTags([], input.Tags ?? []);
+    const id = newId();
+    const record: TargetGroupRecord = {
+      name,
+      arn: elbArn(ctx, `targetgroup/${name}/${id}`),
+      id,
+      region: ctx.region,
+      protocol: input.Protocol,
+      protocolVersion: version,
+      port: input.Port,
+      vpcId: input.VpcId ?? 'vpc-berth',
+      targetType,
+      ipAddressType: input.IpAddressType ?? 'ipv4',
+      healthCheck,
+      attributes: defaultAttributes(TG_ATTRIBUTES),
+      tags,
+      createdAt: ctx.platform.clock.now(),
+    };
+    let existing: TargetGroupRecord | undefined;
+    await updateRecord<TargetGroupRecord>(ctx.platform.store, KIND.tg, tgKey(ctx.region, name), (cur) => {
+      if (!cur) return record;
+      const same =
+        cur.protocol === record.protocol &&
+        cur.port === record.port &&
+        cur.targetType === record.targetType &&
+        cur.vpcId === record.vpcId &&
+        JSON.stringify(cur.healthCheck) === JSON.stringify(record.healthCheck);
+      if (!same) throw elbErrors.duplicateTargetGroupName();
+      existing = cur;
+      return undefined;
+    });
+    const usage = existing ? await targetGroupUsage(ctx) : new Map<string, Set<string>>();
+    const tg = existing ?? record;
+    return { TargetGroups: [describeTg(tg, [...(usage.get(tg.arn) ?? [])])] };
+  },
+
+  async DescribeTargetGroups(input, ctx) {
+    const given = [input.LoadBalancerArn ? 1 : 0, input.Names?.length ? 1 : 0, input.TargetGroupArns?.length ? 1 : 0].reduce((a, b) => a + b, 0);
+    if (given > 1) throw elbErrors.validation('Only one of LoadBalancerArn, Names and TargetGroupArns can be specified');
+    let items = await listAll<TargetGroupRecord>(ctx, KIND.tg, `${ctx.region}/`);
+    const usage = await targetGroupUsage(ctx);
+    if (input.LoadBalancerArn) {
+      await requireLb(ctx, input.LoadBalancerArn);
+      items = items.filter((r) => usage.get(r.value.arn)?.has(input.LoadBalancerArn!));
+    }
+    if (input.Names?.length) {
+      for (const n of input.Names) if (!items.some((r) => r.value.name === n)) throw elbErrors.targetGroupNotFound(`Target groups '[${n}]' not found`);
+      items = items.filter((r) => input.Names!.includes(r.value.name));
+    }
+    if (input.TargetGroupArns?.length) {
+      for (const a of input.TargetGroupArns) if (!items.some((r) => r.value.arn === a)) throw elbErrors.targetGroupNotFound(`Target groups '[${a}]' not found`);
+      items = items.filter((r) => input.TargetGroupArns!.includes(r.value.arn));
+    }
+    const { page, nextMarker } = paginate(items, input.Marker, input.PageSize);
+    return { TargetGroups: page.map((tg) => describeTg(tg, [...(usage.get(tg.arn) ?? [])])), NextMarker: nextMarker };
+  },
+
+  async ModifyTargetGroup(input, ctx) {
+    const tg = await requireTg(ctx, input.TargetGroupArn);
+    const next = { ...tg.value, healthCheck: healthCheckOf(tg.value.healthCheck, input) };
+    await ctx.platform.store.commit([{ kind: KIND.tg, key: tg.key, value: next, expectRev: tg.rev }]);
+    const usage = await targetGroupUsage(ctx);
+    return { TargetGroups: [describeTg(next, [...(usage.get(next.arn) ?? [])])] };
+  },
+
+  async DeleteTargetGroup(input, ctx) {
+    const tg = await findTg(ctx, input.TargetGroupArn);
+    if (!tg) {
+      if (!input.TargetGroupArn.startsWith('arn:')) throw elbErrors.validation(`'${input.TargetGroupArn}' is not a valid target group ARN`);
+      return {};
+    }
+    const usage = await targetGroupUsage(ctx);
+    if (usage.has(tg.value.arn)) {
+      throw elbErrors.resourceInUse(`Target group '${tg.value.arn}' is currently in use by a listener or a rule`);
+    }
+    const writes: Write[] = [{ kind: KIND.tg, key: tg.key, value: null, expectRev: tg.rev }];
+    for (const t of await listAll<unknown>(ctx, KIND.target, `${ctx.region}/${tg.value.name}/`)) {
+      writes.push({ kind: KIND.target, key: t.key, value: null, expectRev: t.rev });
+    }
+    await ctx.platform.store.commit(writes);
+    return {};
+  },
+
+  async DescribeTargetGroupAttributes(input, ctx) {
+    const tg = await requireTg(ctx, input.TargetGroupArn);
+    return { Attributes: attributeList(tg.value.attributes) };
+  },
+
+  async ModifyTargetGroupAttributes(input, ctx) {
+    const tg = await requireTg(ctx, input.TargetGroupArn);
+    if (!input.Attributes.length) throw elbErrors.validation('At least one attribute must be given');
+    const rec = await updateRecord<TargetGroupRecord>(ctx.platform.store, KIND.tg, tg.key, (cur) => {
+      if (!cur || cur.arn !== tg.value.arn) throw elbErrors.targetGroupNotFound();
+      return { ...cur, attributes: applyAttributes(TG_ATTRIBUTES, cur.attributes, input.Attributes, 'Target group') };
+    });
+    return { Attributes: attributeList(rec!.attributes) };
+  },
+};

@@ -1,0 +1,152 @@
+/**
+ * Real HTTP backends for load balancer tests: in-process node:http servers, and child-process
+ * servers (for kill -9), plus a free-port finder and a small closed-loop load generator.
+ */
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface Backend {
+  name: string;
+  port: number;
+  hits: number;
+  /** Headers of the last request seen. */
+  lastHeaders?: IncomingHttpHeaders;
+  close(): Promise<void>;
+}
+
+/**
+ * A backend answering `<name> <path>` with 200; `/slow?ms=N` waits N ms first; `/stream`
+ * sends its body in two parts 400 ms apart; `/health`
+ * answers with `healthStatus` (changeable).
+ */
+export async function startBackend(name: string): Promise<Backend & { healthStatus: number; server: Server }> {
+  const b = {
+    name,
+    port: 0,
+    hits: 0,
+    healthStatus: 200,
+    lastHeaders: undefined as IncomingHttpHeaders | undefined,
+    server: undefined as unknown as Server,
+    close: async () => {},
+  };
+  b.server = createServer((req, res) => {
+    if (req.url === '/health') {
+      res.writeHead(b.healthStatus);
+      res.end('ok');
+      return;
+    }
+    b.hits++;
+    b.lastHeaders = req.headers;
+    const url = new URL(req.url ?? '/', 'http://x');
+    const reply = () => {
+      const body = `${name} ${url.pathname}`;
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    if (url.pathname.endsWith('/stream')) {
+      // A streamed body: the first part now, the rest 400 ms later.
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });
+      res.write('first;');
+      setTimeout(() => res.end('second'), 400);
+      return;
+    }
+    if (url.pathname.endsWith('/slow')) setTimeout(reply, Number(url.searchParams.get('ms') ?? '500'));
+    else reply();
+  });
+  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', () => r()));
+  b.port = (b.server.address() as AddressInfo).port;
+  b.close = () =>
+    new Promise<void>((r) => {
+      b.server.close(() => r());
+      b.server.closeAllConnections();
+    });
+  return b;
+}
+
+const CHILD_SCRIPT = `
+const http = require('node:http');
+const name = process.argv[1];
+const s = http.createServer((req, res) => { res.writeHead(200, {'x-backend': name}); res.end(name + ' ' + req.url); });
+s.keepAliveTimeout = 60000;
+s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
+`;
+
+/** A backend in its own node process (so a test can kill -9 it). */
+export async function spawnBackend(name: string): Promise<{ name: string; port: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, ['-e', CHILD_SCRIPT, name], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(Number(out.trim()));
+    });
+    proc.once('exit', (c) => reject(new Error(`backend ${name} exited with ${c}`)));
+  });
+  return { name, port, proc };
+}
+
+/** A port that was free a moment ago (bind 0, read, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export interface Reply {
+  status: number;
+  body: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** One GET through the load balancer (own connection unless an agent is given). */
+export function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET', headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Runs `concurrency` closed loops of GETs until `stop()` is called; counts outcomes by status
+ * ("error" for transport failures) and by backend.
+ */
+export function loadGenerator(port: number, path: string, concurrency: number) {
+  const stats = { total: 0, byStatus: new Map<string, number>(), byBackend: new Map<string, number>() };
+  let running = true;
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      let key: string;
+      try {
+        const r = await get(port, path);
+        key = String(r.status);
+        const b = String(r.headers['x-backend'] ?? '');
+        if (b) stats.byBackend.set(b, (stats.byBackend.get(b) ?? 0) + 1);
+      } catch {
+        key = 'error';
+      }
+      stats.total++;
+      stats.byStatus.set(key, (stats.byStatus.get(key) ?? 0) + 1);
+    }
+  });
+  return {
+    stats,
+    failures: () => [...stats.byStatus].filter(([k]) => k !== '200').reduce((n, [, v]) => n + v, 0),
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
