@@ -11,6 +11,7 @@ import { verifySigV4 } from '../protocol/sigv4.js';
 import { decodeQueryInput, encodeQueryError, encodeQueryResponse, parseForm } from '../protocol/awsQuery.js';
 import type { Platform, Principal, RequestContext, ServiceDefinition } from '../services/types.js';
 import type { RootCredentials } from '../config/credentials.js';
+import { ConflictError } from '../store/types.js';
 
 /** A fully formed HTTP answer. */
 export interface HttpReply {
@@ -142,6 +143,11 @@ export class AwsGateway {
 
   private asServiceError(e: unknown): ServiceError {
     if (e instanceof ServiceError) return e;
+    // A handler that lost an optimistic-concurrency race more often than it retries: nothing of
+    // that commit was written; the caller may simply try again.
+    if (e instanceof ConflictError) {
+      return new ServiceError('ConcurrentModificationException', 'The resource was modified by another request at the same time; retry the request.', 409);
+    }
     this.onInternalError(e);
     return commonErrors.internal();
   }
