@@ -94,7 +94,7 @@ export class AwsGateway {
       } catch {
         throw commonErrors.serialization('The request body is not valid JSON.');
       }
-      const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCode);
+      const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode);
       const handler = service.handlers[opName];
       if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, opName);
       const out = await handler(input, this.context(requestId, identity.region, principal));
@@ -122,7 +122,7 @@ export class AwsGateway {
       if (version && version !== service.model.metadata.apiVersion) {
         throw new ServiceError('InvalidAction', `Version ${version} is not supported; this service speaks ${service.model.metadata.apiVersion}.`);
       }
-      const input = decodeQueryInput(service.model, action, tree, service.validationErrorCode);
+      const input = decodeQueryInput(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode);
       const handler = service.handlers[action];
       if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, action);
       const out = await handler(input, this.context(requestId, identity.region, principal));

@@ -62,6 +62,8 @@ export interface ServiceDefinition {
   signingNames: string[];
   /** Error code for constraint violations (AWS differs per service). */
   validationErrorCode: string;
+  /** Per-operation exceptions to `validationErrorCode`. */
+  validationErrorCodes?: Record<string, string>;
   // The registry is heterogeneous; each service's own module keeps its handlers fully typed.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   handlers: Record<string, Handler<any, any> | undefined>;

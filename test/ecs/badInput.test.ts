@@ -104,11 +104,11 @@ const long = (n: number) => 'x'.repeat(n);
 const cd = [{ name: 'a', image: 'b', memory: 64 }];
 
 const CASES: Case[] = [
-  ['RegisterTaskDefinition', () => ({}), IPE, /family/],
+  ['RegisterTaskDefinition', () => ({}), 'ClientException', /family/],
   ['RegisterTaskDefinition', () => ({ family: 'n', containerDefinitions: 'nope' }), SER],
   ['RegisterTaskDefinition', () => ({ family: 'n', containerDefinitions: [{ name: 'a', image: 'b', memory: 'lots' }] }), SER],
-  ['RegisterTaskDefinition', () => ({ family: 'n', containerDefinitions: cd, networkMode: 'bogus' }), IPE, /enum/],
-  ['RegisterTaskDefinition', () => ({ family: 'n', containerDefinitions: cd, requiresCompatibilities: ['MOON'] }), IPE],
+  ['RegisterTaskDefinition', () => ({ family: 'n', containerDefinitions: cd, networkMode: 'bogus' }), 'ClientException', /enum/],
+  ['RegisterTaskDefinition', () => ({ family: 'n', containerDefinitions: cd, requiresCompatibilities: ['MOON'] }), 'ClientException'],
   ['RegisterTaskDefinition', () => ({ family: long(256), containerDefinitions: cd }), 'ClientException', /255/],
   ['RegisterTaskDefinition', () => ({ family: 'n', containerDefinitions: [{ name: long(256), image: 'b', memory: 64 }] }), 'ClientException', /255/],
   ['RegisterTaskDefinition', () => ({ family: 'n', containerDefinitions: [...cd, ...cd] }), 'ClientException', /unique/],
