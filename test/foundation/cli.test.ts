@@ -17,7 +17,7 @@ test('aws CLI against berth up: identity, clusters, failures, delete; credential
   const dataDir = mkdtempSync(join(tmpdir(), 'berth-cli-'));
   try {
     const env = { BERTH_ROOT_ACCESS_KEY_ID: 'AKIABERTHTESTKEY0001', BERTH_ROOT_SECRET_ACCESS_KEY: 'berth-test-secret-key-000000000000000000' };
-    const up = await spawnBerth(['--data-dir', dataDir], env);
+    const up = await spawnBerth(['--no-agent', '--data-dir', dataDir], env);
     assert.match(up.output(), /credentials/);
     assert.equal(statSync(join(dataDir, 'credentials.json')).mode & 0o777, 0o600);
 
@@ -63,7 +63,7 @@ test('aws CLI against berth up: identity, clusters, failures, delete; credential
     assert.match(up.output(), /shutting down/);
 
     // Same data dir, same credentials (env no longer needed), same clusters.
-    const again = await spawnBerth(['--data-dir', dataDir]);
+    const again = await spawnBerth(['--no-agent', '--data-dir', dataDir]);
     const env2 = { ...awsEnv, AWS_ENDPOINT_URL: again.url };
     const after = await awsOk(env2, ['ecs', 'list-clusters']);
     assert.deepEqual(after.clusterArns, [`arn:aws:ecs:us-east-1:${id.Account}:cluster/keep`]);
@@ -75,7 +75,7 @@ test('aws CLI against berth up: identity, clusters, failures, delete; credential
 });
 
 test('berth up --ephemeral: reset wipes state; the temp dir is gone after exit', async () => {
-  const up = await spawnBerth(['--ephemeral']);
+  const up = await spawnBerth(['--no-agent', '--ephemeral']);
   const creds = /AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)/.exec(up.output())!;
   const { ECSClient, CreateClusterCommand, ListClustersCommand } = await import('@aws-sdk/client-ecs');
   const ecs = new ECSClient({ endpoint: up.url, region: 'us-east-1', credentials: { accessKeyId: creds[1]!, secretAccessKey: creds[2]! }, maxAttempts: 1 });

@@ -12,7 +12,7 @@ import { readCredentials } from '../../src/config/credentials.js';
 test('kill -9 during a stream of CreateCluster calls loses no acknowledged cluster', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'berth-durability-'));
   try {
-    const first = await spawnBerth(['--data-dir', dataDir]);
+    const first = await spawnBerth(['--no-agent', '--data-dir', dataDir]);
     const creds = readCredentials(dataDir)!;
     const config = (url: string) => ({ endpoint: url, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
     const ecs = new ECSClient(config(first.url));
@@ -39,7 +39,7 @@ test('kill -9 during a stream of CreateCluster calls loses no acknowledged clust
     await Promise.all(workers);
     ecs.destroy();
 
-    const second = await spawnBerth(['--data-dir', dataDir]);
+    const second = await spawnBerth(['--no-agent', '--data-dir', dataDir]);
     const ecs2 = new ECSClient(config(second.url));
     const present = new Set<string>();
     let nextToken: string | undefined;
