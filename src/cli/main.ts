@@ -124,6 +124,12 @@ async function up(argv: string[]): Promise<void> {
       `  try: aws --endpoint-url ${berth.url} --region ${values.region} sts get-caller-identity\n`,
   );
   let agent: Agent | undefined;
+  // Signals are handled from the moment the endpoint is up, even while the agent starts.
+  onShutdown(async (signal) => {
+    process.stdout.write(`Berth: ${signal} received, shutting down\n`);
+    await agent?.close({ stopTasks: values.ephemeral });
+    await berth.close();
+  });
   if (!values['no-agent']) {
     const stateDir = join(berth.dataDir, 'agent');
     const driver = await chooseDriver(driverName, stateDir);
@@ -137,11 +143,6 @@ async function up(argv: string[]): Promise<void> {
     await agent.start();
     process.stdout.write(`  agent: ${driver.name} driver, cluster '${values['agent-cluster']}' (${agent.instanceArn})\n`);
   }
-  onShutdown(async (signal) => {
-    process.stdout.write(`Berth: ${signal} received, shutting down\n`);
-    await agent?.close({ stopTasks: values.ephemeral });
-    await berth.close();
-  });
 }
 
 async function agentCommand(argv: string[]): Promise<void> {

@@ -4,6 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
+
+/** Every process started here; whatever a failed test left running is killed when its file ends. */
+const started = new Set<ChildProcess>();
+after(() => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
 export const BERTH_BIN = fileURLToPath(new URL('../../../bin/berth', import.meta.url));
 
@@ -21,6 +28,7 @@ export function spawnBerth(args: string[], env: NodeJS.ProcessEnv = {}): Promise
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
   let out = '';
   const exited = new Promise<number | string>((r) => child.on('exit', (code, signal) => r(code ?? signal ?? -1)));
   return new Promise((resolve, reject) => {
