@@ -21,6 +21,7 @@ import {
 import { awsOk, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
 import { appendServiceEvent, launchServiceTasks, loadService, recordDeploymentCounts, retireDeployment, rollbackDeployment, setServiceSteady, updateDeployment, MAX_SERVICE_EVENTS } from '../../src/services/ecs/services.js';
 import { applyTaskStateChange, launchTasks } from '../../src/services/ecs/tasks.js';
+import { setServiceControllerOptions } from '../../src/control/serviceController.js';
 
 let berth: TestBerth;
 let ecs: ECSClient;
@@ -28,6 +29,8 @@ const C = 'svc';
 
 before(async () => {
   berth = await startTestBerth();
+  // These tests check the service records and helpers themselves, without the scheduler acting.
+  setServiceControllerOptions(berth.platform, { enabled: false });
   ecs = new ECSClient(berth.clientConfig);
   await ecs.send(new CreateClusterCommand({ clusterName: C }));
   for (const img of ['app:1', 'app:2']) {

@@ -3,7 +3,8 @@
  * model of clusters, task definitions, services, tasks and container instances.
  *
  * Besides the API, `start` runs a once-a-minute sweep that removes tasks STOPPED over an hour
- * ago and services INACTIVE over an hour ago (by the platform clock).
+ * ago and services INACTIVE over an hour ago (by the platform clock), and the service controller
+ * (src/control/serviceController.ts) that runs, replaces and drains the tasks of services.
  */
 import { ServiceModel } from '../../protocol/model.js';
 import type { Platform, ServiceDefinition } from '../types.js';
@@ -15,6 +16,7 @@ import { settingHandlers } from './settings.js';
 import { registerTagLocator, tagHandlers } from './tags.js';
 import { taskDefinitionHandlers } from './taskDefinitions.js';
 import { STOPPED_TASK_RETENTION_MS, pruneStoppedTasks, taskHandlers, type TaskRecord } from './tasks.js';
+import { startServiceController, type ServiceController } from '../../control/serviceController.js';
 
 let wired = false;
 
@@ -63,6 +65,8 @@ export function ecsService(): ServiceDefinition {
     protocol: 'json',
     signingNames: ['ecs'],
     validationErrorCode: 'InvalidParameterException',
+    // Task definitions are validated as a whole and every problem with one is a ClientException.
+    validationErrorCodes: { RegisterTaskDefinition: 'ClientException' },
     handlers: {
       ...clusterHandlers,
       ...tagHandlers,
@@ -72,12 +76,23 @@ export function ecsService(): ServiceDefinition {
       ...containerInstanceHandlers,
       ...settingHandlers,
     },
+    async reset(platform) {
+      // The controller caches task lists and timers by key; a wiped store starts it afresh.
+      (platform.hooks['control.serviceController'] as ServiceController | undefined)?.reset();
+    },
     async start(platform) {
       const timer = setInterval(() => {
         sweepExpired(platform).catch(() => undefined);
       }, 60_000);
       timer.unref();
-      return { async stop() { clearInterval(timer); } };
+      // The service scheduler (src/control/serviceController.ts): runs and replaces service tasks.
+      const controller = await startServiceController(platform);
+      return {
+        async stop() {
+          clearInterval(timer);
+          await controller.stop();
+        },
+      };
     },
   };
 }

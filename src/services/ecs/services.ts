@@ -26,6 +26,7 @@ import { requireCluster } from './clusters.js';
 import { KIND, clusterArn, clusterNameOf, clusterScopedKey, resourceRefOf, serviceArn, type Scope } from './keys.js';
 import { findTaskDefinition, requireActiveTaskDefinition, type TaskDefinitionRecord } from './taskDefinitions.js';
 import { checkPlacement } from './placement.js';
+import { DEFAULT_SERVICE_STRATEGY } from '../../control/placement.js';
 import { isLive, launchTasks, type LaunchResult, type TaskRecord } from './tasks.js';
 
 /** Most events a service keeps (ECS shows the latest 100). */
@@ -295,7 +296,8 @@ export async function launchServiceTasks(s: Scope, cluster: string, name: string
       group: `service:${svc.serviceName}`,
       launchType: d.launchType,
       placementConstraints: svc.placementConstraints,
-      placementStrategy: svc.placementStrategy,
+      // Services without a strategy spread over AZs, then instances (ECS's default), not random.
+      placementStrategy: svc.placementStrategy.length ? svc.placementStrategy : DEFAULT_SERVICE_STRATEGY.map((x) => ({ ...x }) as ECS.PlacementStrategy),
       propagatedTags: propagated,
       enableExecuteCommand: svc.enableExecuteCommand,
       allowInactiveTaskDefinition: true,

@@ -1,0 +1,137 @@
+// An agent host lost for real: `berth up` as a process (agent timeout 7 s and lost grace shortened
+// through its environment), two `berth agent` processes with the process driver, a service of
+// 2 tasks; kill -9 of one agent -> its instance is disconnected, its task is marked STOPPED and
+// replaced on the other agent, with events.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, DescribeServicesCommand, ListTasksCommand, DescribeTasksCommand, type Task } from '@aws-sdk/client-ecs';
+import { eventually } from '../helpers/fixture.js';
+import { BERTH_BIN, spawnBerth } from '../helpers/processes.js';
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  // Task processes outlive a killed agent by design; end the ones this test started.
+  for (const d of dirs) {
+    for (const pid of pidsUnder(d)) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+function pidsUnder(dir: string): number[] {
+  const out: number[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (n === 'child.json') {
+        // The process driver's record of a container's process (its supervisor exits with it).
+        const v = Number((JSON.parse(readFileSync(p, 'utf8')) as { pid?: number }).pid);
+        if (v > 1) out.push(v);
+      }
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    /* ignore */
+  }
+  return out;
+}
+
+function startAgent(url: string, creds: { id: string; secret: string }, stateDir: string, az: string): Promise<{ child: ChildProcess; arn: string }> {
+  const child = spawn(process.execPath, [BERTH_BIN, 'agent', '--server', url, '--cluster', 'lost', '--driver', 'process', '--state-dir', stateDir, '--attribute', `ecs.availability-zone=${az}`], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: creds.id, AWS_SECRET_ACCESS_KEY: creds.secret, AWS_REGION: 'us-east-1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stderr!.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`agent did not start: ${out}`)), 20_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /instance (arn:[^\s,]+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ child, arn: m[1]! });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${out}`)));
+  });
+}
+
+test('kill -9 of an agent: its task is marked STOPPED and replaced on the other agent', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-lost-'));
+  dirs.push(dataDir);
+  const creds = { id: 'AKIA' + randomBytes(8).toString('hex').toUpperCase(), secret: randomBytes(20).toString('hex') };
+  const up = await spawnBerth(['--no-agent', '--data-dir', dataDir], {
+    BERTH_ROOT_ACCESS_KEY_ID: creds.id,
+    BERTH_ROOT_SECRET_ACCESS_KEY: creds.secret,
+    BERTH_AGENT_TIMEOUT_MS: '7000', // above the agent's 5 s long poll (its heartbeat)
+    BERTH_INSTANCE_LOST_GRACE_MS: '500',
+  });
+  children.push(up.child);
+  const ecs = new ECSClient({ endpoint: up.url, region: 'us-east-1', credentials: { accessKeyId: creds.id, secretAccessKey: creds.secret }, maxAttempts: 1 });
+  try {
+    await ecs.send(new CreateClusterCommand({ clusterName: 'lost' }));
+    const agents = [];
+    for (const az of ['us-east-1a', 'us-east-1b']) {
+      const stateDir = mkdtempSync(join(tmpdir(), 'berth-lost-agent-'));
+      dirs.push(stateDir);
+      agents.push(await startAgent(up.url, creds, stateDir, az));
+    }
+    await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'sleeper',
+        containerDefinitions: [{ name: 'app', image: 'host', essential: true, cpu: 64, memory: 32, command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'] }],
+      }),
+    );
+    await ecs.send(new CreateServiceCommand({ cluster: 'lost', serviceName: 'app', taskDefinition: 'sleeper', desiredCount: 2 }));
+    const live = async (): Promise<Task[]> => {
+      const arns = (await ecs.send(new ListTasksCommand({ cluster: 'lost', serviceName: 'app' }))).taskArns!;
+      return arns.length ? (await ecs.send(new DescribeTasksCommand({ cluster: 'lost', tasks: arns }))).tasks! : [];
+    };
+    const first = await eventually(async () => {
+      const ts = await live();
+      return ts.length === 2 && ts.every((t) => t.lastStatus === 'RUNNING') && ts;
+    }, { what: '2 tasks running', timeoutMs: 30_000 });
+    assert.deepEqual(new Set(first.map((t) => t.containerInstanceArn)), new Set(agents.map((a) => a.arn)), 'one task per agent (spread)');
+
+    const [victim, survivor] = agents as [{ child: ChildProcess; arn: string }, { child: ChildProcess; arn: string }];
+    const lostTask = first.find((t) => t.containerInstanceArn === victim.arn)!;
+    victim.child.kill('SIGKILL');
+    const t0 = Date.now();
+    const replaced = await eventually(async () => {
+      const ts = await live();
+      return ts.length === 2 && ts.every((t) => t.lastStatus === 'RUNNING' && t.containerInstanceArn === survivor.arn) && ts;
+    }, { what: 'both tasks on the surviving agent', timeoutMs: 30_000 });
+    assert.ok(Date.now() - t0 < 15_000, `replaced within 15 s (${Date.now() - t0} ms)`);
+    assert.equal(replaced.filter((t) => t.taskArn === lostTask.taskArn).length, 0);
+    const old = (await ecs.send(new DescribeTasksCommand({ cluster: 'lost', tasks: [lostTask.taskArn!] }))).tasks![0]!;
+    assert.equal(old.lastStatus, 'STOPPED');
+    assert.equal(old.stoppedReason, 'Task stopped because its container instance was lost (agent disconnected)');
+    const events = (await ecs.send(new DescribeServicesCommand({ cluster: 'lost', services: ['app'] }))).services![0]!.events!.map((e) => e.message!);
+    const id = lostTask.taskArn!.split('/').pop()!;
+    assert.ok(events.some((m) => m === `(service app) has stopped 1 running tasks: (task ${id}).`), JSON.stringify(events));
+  } finally {
+    ecs.destroy();
+    up.child.kill('SIGTERM');
+    await up.exited;
+  }
+});
