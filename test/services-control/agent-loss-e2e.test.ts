@@ -1,7 +1,8 @@
 // An agent host lost for real: `berth up` as a process (agent timeout 7 s and lost grace shortened
-// through its environment), two `berth agent` processes with the process driver, a service of
-// 2 tasks; kill -9 of one agent -> its instance is disconnected, its task is marked STOPPED and
-// replaced on the other agent, with events.
+// through its environment), three `berth agent` processes with the process driver, each in its
+// own availability zone, a service of 6 spread over the zones (2 each); kill -9 of one agent ->
+// its instance is declared lost, its tasks are marked STOPPED and 6 run again on the other two
+// within 15 s, with events.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, DescribeServicesCommand, ListTasksCommand, DescribeTasksCommand, type Task } from '@aws-sdk/client-ecs';
+import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, DescribeServicesCommand, ListTasksCommand, DescribeTasksCommand, DescribeContainerInstancesCommand, type Task } from '@aws-sdk/client-ecs';
 import { eventually } from '../helpers/fixture.js';
 import { BERTH_BIN, spawnBerth } from '../helpers/processes.js';
 
@@ -76,7 +77,7 @@ function startAgent(url: string, creds: { id: string; secret: string }, stateDir
   });
 }
 
-test('kill -9 of an agent: its task is marked STOPPED and replaced on the other agent', async () => {
+test('three agents in three zones, 6 tasks spread 2 per zone; kill -9 of one: 6 run again on the other two within 15 s of it being declared lost', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'berth-lost-'));
   dirs.push(dataDir);
   const creds = { id: 'AKIA' + randomBytes(8).toString('hex').toUpperCase(), secret: randomBytes(20).toString('hex') };
@@ -90,8 +91,8 @@ test('kill -9 of an agent: its task is marked STOPPED and replaced on the other 
   const ecs = new ECSClient({ endpoint: up.url, region: 'us-east-1', credentials: { accessKeyId: creds.id, secretAccessKey: creds.secret }, maxAttempts: 1 });
   try {
     await ecs.send(new CreateClusterCommand({ clusterName: 'lost' }));
-    const agents = [];
-    for (const az of ['us-east-1a', 'us-east-1b']) {
+    const agents: Array<{ child: ChildProcess; arn: string }> = [];
+    for (const az of ['us-east-1a', 'us-east-1b', 'us-east-1c']) {
       const stateDir = mkdtempSync(join(tmpdir(), 'berth-lost-agent-'));
       dirs.push(stateDir);
       agents.push(await startAgent(up.url, creds, stateDir, az));
@@ -102,33 +103,50 @@ test('kill -9 of an agent: its task is marked STOPPED and replaced on the other 
         containerDefinitions: [{ name: 'app', image: 'host', essential: true, cpu: 64, memory: 32, command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'] }],
       }),
     );
-    await ecs.send(new CreateServiceCommand({ cluster: 'lost', serviceName: 'app', taskDefinition: 'sleeper', desiredCount: 2 }));
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster: 'lost',
+        serviceName: 'app',
+        taskDefinition: 'sleeper',
+        desiredCount: 6,
+        placementStrategy: [{ type: 'spread', field: 'attribute:ecs.availability-zone' }],
+      }),
+    );
     const live = async (): Promise<Task[]> => {
       const arns = (await ecs.send(new ListTasksCommand({ cluster: 'lost', serviceName: 'app' }))).taskArns!;
       return arns.length ? (await ecs.send(new DescribeTasksCommand({ cluster: 'lost', tasks: arns }))).tasks! : [];
     };
     const first = await eventually(async () => {
       const ts = await live();
-      return ts.length === 2 && ts.every((t) => t.lastStatus === 'RUNNING') && ts;
-    }, { what: '2 tasks running', timeoutMs: 30_000 });
-    assert.deepEqual(new Set(first.map((t) => t.containerInstanceArn)), new Set(agents.map((a) => a.arn)), 'one task per agent (spread)');
+      return ts.length === 6 && ts.every((t) => t.lastStatus === 'RUNNING') && ts;
+    }, { what: '6 tasks running', timeoutMs: 30_000 });
+    const perInstance = (ts: Task[]) => agents.map((a) => ts.filter((t) => t.containerInstanceArn === a.arn).length);
+    assert.deepEqual(perInstance(first), [2, 2, 2], 'spread over the zones: 2 per zone');
 
-    const [victim, survivor] = agents as [{ child: ChildProcess; arn: string }, { child: ChildProcess; arn: string }];
-    const lostTask = first.find((t) => t.containerInstanceArn === victim.arn)!;
-    victim.child.kill('SIGKILL');
-    const t0 = Date.now();
+    const [victim, ...survivors] = agents;
+    const lostTasks = first.filter((t) => t.containerInstanceArn === victim!.arn);
+    victim!.child.kill('SIGKILL');
+    await eventually(async () => {
+      const ci = await ecs.send(new DescribeContainerInstancesCommand({ cluster: 'lost', containerInstances: [victim!.arn] }));
+      return ci.containerInstances?.[0]?.agentConnected === false;
+    }, { what: 'the instance to be declared lost', timeoutMs: 30_000, intervalMs: 100 });
+    const declaredLost = Date.now();
     const replaced = await eventually(async () => {
       const ts = await live();
-      return ts.length === 2 && ts.every((t) => t.lastStatus === 'RUNNING' && t.containerInstanceArn === survivor.arn) && ts;
-    }, { what: 'both tasks on the surviving agent', timeoutMs: 30_000 });
-    assert.ok(Date.now() - t0 < 15_000, `replaced within 15 s (${Date.now() - t0} ms)`);
-    assert.equal(replaced.filter((t) => t.taskArn === lostTask.taskArn).length, 0);
-    const old = (await ecs.send(new DescribeTasksCommand({ cluster: 'lost', tasks: [lostTask.taskArn!] }))).tasks![0]!;
-    assert.equal(old.lastStatus, 'STOPPED');
-    assert.equal(old.stoppedReason, 'Task stopped because its container instance was lost (agent disconnected)');
+      return ts.length === 6 && ts.every((t) => t.lastStatus === 'RUNNING' && survivors.some((a) => a.arn === t.containerInstanceArn)) && ts;
+    }, { what: '6 tasks on the surviving agents', timeoutMs: 30_000 });
+    const took = Date.now() - declaredLost;
+    assert.ok(took < 15_000, `6 running again within 15 s of the instance being declared lost (${took} ms)`);
+    assert.deepEqual(perInstance(replaced), [0, 3, 3]);
     const events = (await ecs.send(new DescribeServicesCommand({ cluster: 'lost', services: ['app'] }))).services![0]!.events!.map((e) => e.message!);
-    const id = lostTask.taskArn!.split('/').pop()!;
-    assert.ok(events.some((m) => m === `(service app) has stopped 1 running tasks: (task ${id}).`), JSON.stringify(events));
+    for (const lost of lostTasks) {
+      const old = (await ecs.send(new DescribeTasksCommand({ cluster: 'lost', tasks: [lost.taskArn!] }))).tasks![0]!;
+      assert.equal(old.lastStatus, 'STOPPED');
+      assert.equal(old.stoppedReason, 'Task stopped because its container instance was lost (agent disconnected)');
+      const id = lost.taskArn!.split('/').pop()!;
+      assert.ok(events.some((m) => m.startsWith('(service app) has stopped') && m.includes(`(task ${id})`)), JSON.stringify(events));
+    }
+    assert.ok(events.some((m) => /^\(service app\) has started 2 tasks: /.test(m)), JSON.stringify(events));
   } finally {
     ecs.destroy();
     up.child.kill('SIGTERM');
