@@ -263,9 +263,14 @@ export class TaskRunner {
     }
   }
 
+  /** Containers of a multi-container task reach each other on a network of the task's own. */
+  private sharesNetwork(): boolean {
+    return this.task.containers.length > 1;
+  }
+
   private async provisionAndStart(): Promise<void> {
     if (rank(this.st.lastStatus) <= rank('PROVISIONING')) {
-      await this.driver.prepareTask(this.task.id);
+      if (this.sharesNetwork()) await this.driver.prepareTask(this.task.id);
       this.setStatus('PENDING');
     }
     if (this.stopWanted()) return;
@@ -350,7 +355,7 @@ export class TaskRunner {
   private async startContainer(name: string, l: Live): Promise<void> {
     const spec = { ...l.spec, networkMode: l.spec.networkMode ?? this.task.networkMode };
     try {
-      l.handle = await this.driver.start({ taskId: this.task.id, taskArn: this.task.arn, container: spec, aliases: this.aliasesFor(name) });
+      l.handle = await this.driver.start({ taskId: this.task.id, taskArn: this.task.arn, container: spec, aliases: this.aliasesFor(name), taskNetwork: this.sharesNetwork() });
     } catch (e) {
       const reason = `CannotStartContainerError: ${(e as Error).message}`;
       const cs = this.cstate(name);

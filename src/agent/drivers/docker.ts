@@ -222,7 +222,8 @@ export class DockerDriver implements Driver {
     const mode = c.networkMode ?? 'bridge';
     const hostNet = mode === 'host';
     const noNet = mode === 'none';
-    const network = hostNet ? 'host' : noNet ? 'none' : taskNetworkName(req.taskId);
+    const ownNetwork = !hostNet && !noNet && req.taskNetwork !== false;
+    const network = hostNet ? 'host' : noNet ? 'none' : ownNetwork ? taskNetworkName(req.taskId) : 'bridge';
     const exposed: Record<string, object> = {};
     const portBindings: Record<string, Array<{ HostPort: string }>> = {};
     for (const b of bindings) {
@@ -259,7 +260,7 @@ export class DockerDriver implements Driver {
     if (c.workingDirectory) body.WorkingDir = c.workingDirectory;
     if (c.user) body.User = c.user;
     if (c.hostname && !hostNet) body.Hostname = c.hostname;
-    if (!hostNet && !noNet) {
+    if (ownNetwork) {
       const aliases = [...new Set([c.name, ...(c.hostname ? [c.hostname] : []), ...(req.aliases ?? [])])];
       body.NetworkingConfig = { EndpointsConfig: { [network]: { Aliases: aliases } } };
     }
@@ -269,7 +270,7 @@ export class DockerDriver implements Driver {
   async start(req: StartRequest): Promise<DriverHandle> {
     const c = req.container;
     void this.watchOomEvents();
-    if ((c.networkMode ?? 'bridge') !== 'host' && c.networkMode !== 'none') await this.prepareTask(req.taskId);
+    if ((c.networkMode ?? 'bridge') !== 'host' && c.networkMode !== 'none' && req.taskNetwork !== false) await this.prepareTask(req.taskId);
     const name = dockerContainerName(req.taskId, c.name);
     await this.removeContainer(name);
     for (let attempt = 0; ; attempt++) {

@@ -32,6 +32,12 @@ export interface StartRequest {
   container: ContainerSpec;
   /** Extra names other containers of the task use for this one (from their `links`). */
   aliases?: string[];
+  /**
+   * The task has several containers that address each other, so they share a network of the
+   * task's own (prepared by `prepareTask`). A lone container needs none (docker: the default
+   * bridge, which is faster to start on).
+   */
+  taskNetwork?: boolean;
 }
 
 /**
@@ -100,7 +106,7 @@ export interface Driver {
   fingerprint(): Promise<Fingerprint>;
   /** Makes sure the image is present (pulls it when missing). No-op for drivers without images. */
   pullImage(image: string): Promise<void>;
-  /** Creates per-task resources (e.g. the task network). Idempotent. */
+  /** Creates per-task resources (e.g. the task network, for tasks of several containers). Idempotent. */
   prepareTask(taskId: string): Promise<void>;
   /** Removes per-task resources. Idempotent. */
   cleanupTask(taskId: string): Promise<void>;
