@@ -48,7 +48,7 @@ export class LogShipper {
       this.timer = setTimeout(async () => {
         await this.flush().catch(() => undefined);
         if (!this.closed) tick();
-      }, this.opts.intervalMs ?? 200);
+      }, this.opts.intervalMs ?? 100);
       this.timer.unref?.();
     };
     tick();

@@ -129,7 +129,7 @@ export async function logsCommand(argv: string[], write: (s: string) => void = (
   };
   await once();
   while (values.follow) {
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 150));
     if (values.service && Date.now() - lastRefresh > 3_000) {
       streams = await streamsOf(cfg, values.cluster!, { service: values.service });
       lastRefresh = Date.now();

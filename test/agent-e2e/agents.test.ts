@@ -13,7 +13,7 @@ import { ECSClient, RegisterTaskDefinitionCommand, StartTaskCommand, DescribeTas
 import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { startTestBerth, eventually, awsOk, hasAwsCli, type TestBerth } from '../helpers/fixture.js';
-import { BERTH_BIN } from '../helpers/processes.js';
+import { BERTH_BIN, spawnAgent, killTaskProcessesUnder, type AgentProcess } from '../helpers/processes.js';
 
 let berth: TestBerth;
 let ecs: ECSClient;
@@ -31,47 +31,13 @@ after(async () => {
   await berth.close();
   // Task processes outlive agents by design; end the ones these tests started.
   for (const d of dirs) {
-    for (const pid of pidsUnder(d)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    killTaskProcessesUnder(d);
     rmSync(d, { recursive: true, force: true });
   }
 });
 
-function pidsUnder(dir: string): number[] {
-  const out: number[] = [];
-  const walk = (d: string) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/pid$/.test(n)) {
-        const v = Number(readFileSync(p, 'utf8').trim());
-        if (v > 1) out.push(v);
-      }
-    }
-  };
-  try { walk(dir); } catch { /* ignore */ }
-  return out;
-}
-
-function startAgent(stateDir: string, az: string): Promise<{ child: ChildProcess; arn: string }> {
-  const child = spawn(process.execPath, [BERTH_BIN, 'agent', '--server', berth.url, '--cluster', 'pair', '--driver', 'process', '--state-dir', stateDir, '--attribute', `ecs.availability-zone=${az}`], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: berth.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: berth.credentials.secretAccessKey, AWS_REGION: 'us-east-1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stderr!.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`agent did not start: ${out}`)), 20_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /instance (arn:[^\s,]+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve({ child, arn: m[1]! });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${out}`)));
-  });
+function startAgent(stateDir: string, az: string): Promise<AgentProcess> {
+  return spawnAgent({ url: berth.url, accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey, cluster: 'pair', stateDir, az });
 }
 
 async function describeTask(arn: string) {

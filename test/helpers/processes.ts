@@ -3,6 +3,8 @@
  * show (kill -9, signals, restarts, the CLI's own output).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 
@@ -48,4 +50,71 @@ export function spawnBerth(args: string[], env: NodeJS.ProcessEnv = {}): Promise
       reject(new Error(`berth exited (${code}) before listening:\n${out}`));
     });
   });
+}
+
+export interface AgentProcess {
+  child: ChildProcess;
+  /** The container instance it registered. */
+  arn: string;
+}
+
+/**
+ * Starts `bin/berth agent` (process driver) joining `cluster` at `url`, and resolves once it has
+ * registered. The process is killed when the test file ends if the test did not end it.
+ */
+export function spawnAgent(opts: { url: string; accessKeyId: string; secretAccessKey: string; cluster: string; stateDir: string; az: string }): Promise<AgentProcess> {
+  const child = spawn(
+    process.execPath,
+    [BERTH_BIN, 'agent', '--server', opts.url, '--cluster', opts.cluster, '--driver', 'process', '--state-dir', opts.stateDir, '--attribute', `ecs.availability-zone=${opts.az}`],
+    {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: opts.accessKeyId, AWS_SECRET_ACCESS_KEY: opts.secretAccessKey, AWS_REGION: 'us-east-1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  started.add(child);
+  let out = '';
+  child.stderr!.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`agent did not start: ${out}`)), 20_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /instance (arn:[^\s,]+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ child, arn: m[1]! });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${out}`)));
+  });
+}
+
+/**
+ * Kills the task processes the process driver started under `dir` (they outlive a killed agent
+ * by design), found through the driver's child.json records, process group first.
+ */
+export function killTaskProcessesUnder(dir: string): void {
+  const walk = (d: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(d, n);
+      if (statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p);
+      else if (n === 'child.json') {
+        const pid = Number((JSON.parse(readFileSync(p, 'utf8')) as { pid?: number }).pid);
+        if (!(pid > 1)) continue;
+        for (const target of [-pid, pid]) {
+          try {
+            process.kill(target, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      }
+    }
+  };
+  walk(dir);
 }

@@ -5,14 +5,14 @@
 // within 15 s, with events.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, DescribeServicesCommand, ListTasksCommand, DescribeTasksCommand, DescribeContainerInstancesCommand, type Task } from '@aws-sdk/client-ecs';
 import { eventually } from '../helpers/fixture.js';
-import { BERTH_BIN, spawnBerth } from '../helpers/processes.js';
+import { spawnBerth, spawnAgent, killTaskProcessesUnder, type AgentProcess } from '../helpers/processes.js';
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -21,60 +21,13 @@ after(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   // Task processes outlive a killed agent by design; end the ones this test started.
   for (const d of dirs) {
-    for (const pid of pidsUnder(d)) {
-      for (const target of [-pid, pid]) {
-        try {
-          process.kill(target, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
+    killTaskProcessesUnder(d);
     rmSync(d, { recursive: true, force: true });
   }
 });
 
-function pidsUnder(dir: string): number[] {
-  const out: number[] = [];
-  const walk = (d: string) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (n === 'child.json') {
-        // The process driver's record of a container's process (its supervisor exits with it).
-        const v = Number((JSON.parse(readFileSync(p, 'utf8')) as { pid?: number }).pid);
-        if (v > 1) out.push(v);
-      }
-    }
-  };
-  try {
-    walk(dir);
-  } catch {
-    /* ignore */
-  }
-  return out;
-}
-
-function startAgent(url: string, creds: { id: string; secret: string }, stateDir: string, az: string): Promise<{ child: ChildProcess; arn: string }> {
-  const child = spawn(process.execPath, [BERTH_BIN, 'agent', '--server', url, '--cluster', 'lost', '--driver', 'process', '--state-dir', stateDir, '--attribute', `ecs.availability-zone=${az}`], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: creds.id, AWS_SECRET_ACCESS_KEY: creds.secret, AWS_REGION: 'us-east-1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stderr!.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`agent did not start: ${out}`)), 20_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /instance (arn:[^\s,]+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve({ child, arn: m[1]! });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${out}`)));
-  });
+function startAgent(url: string, creds: { id: string; secret: string }, stateDir: string, az: string): Promise<AgentProcess> {
+  return spawnAgent({ url, accessKeyId: creds.id, secretAccessKey: creds.secret, cluster: 'lost', stateDir, az });
 }
 
 test('three agents in three zones, 6 tasks spread 2 per zone; kill -9 of one: 6 run again on the other two within 15 s of it being declared lost', async () => {

@@ -66,15 +66,7 @@ export class DockerEngine {
   async call<T = any>(method: string, path: string, body?: unknown, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
     const res = await this.raw({ method, path, body, timeoutMs: opts.timeoutMs ?? 60_000, signal: opts.signal });
     const text = await readAll(res);
-    if ((res.statusCode ?? 500) >= 300) {
-      let msg = text;
-      try {
-        msg = JSON.parse(text).message ?? text;
-      } catch {
-        /* not JSON */
-      }
-      throw new EngineError(res.statusCode ?? 500, msg.trim());
-    }
+    failOnError(res.statusCode, text);
     if (!text) return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -97,15 +89,7 @@ export class DockerEngine {
   async jsonStream(r: EngineRequest, onMessage?: (m: any) => void): Promise<void> {
     const res = await this.raw(r);
     const text = await readAll(res);
-    if ((res.statusCode ?? 500) >= 300) {
-      let msg = text;
-      try {
-        msg = JSON.parse(text).message ?? text;
-      } catch {
-        /* not JSON */
-      }
-      throw new EngineError(res.statusCode ?? 500, msg.trim());
-    }
+    failOnError(res.statusCode, text);
     for (const line of text.split(/\r?\n/)) {
       if (!line.trim()) continue;
       const m = JSON.parse(line);
@@ -142,4 +126,16 @@ export class Demuxer {
       this.buf = this.buf.subarray(8 + len);
     }
   }
+}
+
+/** Throws the engine's error message as an EngineError for a non-2xx answer. */
+function failOnError(statusCode: number | undefined, text: string): void {
+  if ((statusCode ?? 500) < 300) return;
+  let msg = text;
+  try {
+    msg = (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {
+    /* not JSON */
+  }
+  throw new EngineError(statusCode ?? 500, msg.trim());
 }
