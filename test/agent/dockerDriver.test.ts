@@ -37,7 +37,7 @@ describe('docker driver specifics', { skip }, () => {
       assert.ok(oomFile, 'cgroup memory events file found for the container');
       const lines: string[] = [];
       const sub = driver.logs(h, (l) => lines.push(l.line));
-      await eventually(() => lines.includes('child-exit=137'), { what: 'the child to be OOM-killed' });
+      await eventually(() => lines.includes('child-exit=137'), { what: 'the child to be OOM-killed', timeoutMs: 30_000 });
       sub.close();
       assert.ok(readOomKills(oomFile) >= 1, `oom_kill counter in ${oomFile}`);
       assert.equal((await driver.inspect(h)).running, true);
