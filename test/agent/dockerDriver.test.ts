@@ -31,8 +31,9 @@ describe('docker driver specifics', { skip }, () => {
     const driver = new DockerDriver();
     const taskId = `oomcg${process.pid}${Date.now().toString(36)}`;
     try {
-      // The allocating child is OOM-killed; the container's shell survives and reports it.
-      const h = await driver.start({ taskId, container: { name: 'c', image, memory: 32, entryPoint: ['/bin/sh', '-c', 'head -c 200m /dev/zero | tail; echo "child-exit=$?"; while true; do sleep 1; done'] } });
+      // The allocating child (one process, so it is the one the kernel picks) is OOM-killed;
+      // the container's shell survives and reports it.
+      const h = await driver.start({ taskId, container: { name: 'c', image, memory: 32, entryPoint: ['/bin/sh', '-c', 'dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; echo "child-exit=$?"; while true; do sleep 1; done'] } });
       const oomFile = h.state.oomFile as string | undefined;
       assert.ok(oomFile, 'cgroup memory events file found for the container');
       const lines: string[] = [];
