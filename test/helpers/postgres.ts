@@ -6,9 +6,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './fixture.js';
 
 export interface TestPostgres {
   url: string;
@@ -23,16 +23,6 @@ function pgBin(): string | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 export async function startTestPostgres(): Promise<TestPostgres | string> {
   if (process.env.BERTH_TEST_POSTGRES_URL) return { url: process.env.BERTH_TEST_POSTGRES_URL, stop: () => undefined };

@@ -3,7 +3,8 @@
  * servers (for kill -9), plus a free-port finder and a small closed-loop load generator.
  */
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { CreateTargetGroupCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface Backend {
@@ -86,17 +87,7 @@ export async function spawnBackend(name: string): Promise<{ name: string; port: 
   return { name, port, proc };
 }
 
-/** A port that was free a moment ago (bind 0, read, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort } from '../helpers/fixture.js';
 
 export interface Reply {
   status: number;
@@ -149,4 +140,27 @@ export function loadGenerator(port: number, path: string, concurrency: number) {
       await Promise.all(loops);
     },
   };
+}
+
+/**
+ * Creates an HTTP `ip` target group with the health check the load balancer tests use
+ * (/health, 5 s interval, 2 s timeout, thresholds 2); `extra` overrides any of it.
+ */
+export async function createTestTargetGroup(elb: ElasticLoadBalancingV2Client, name: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const out = await elb.send(
+    new CreateTargetGroupCommand({
+      Name: name,
+      Protocol: 'HTTP',
+      Port: 80,
+      TargetType: 'ip',
+      VpcId: 'vpc-1',
+      HealthCheckPath: '/health',
+      HealthCheckIntervalSeconds: 5,
+      HealthCheckTimeoutSeconds: 2,
+      HealthyThresholdCount: 2,
+      UnhealthyThresholdCount: 2,
+      ...extra,
+    }),
+  );
+  return out.TargetGroups![0]!.TargetGroupArn!;
 }

@@ -19,7 +19,7 @@ import { ManualClock } from '../../src/clock.js';
 import { startTestBerth, awsOk, eventually, type TestBerth } from '../helpers/fixture.js';
 import { setLbOptions } from '../../src/lb/options.js';
 import { registerTarget, deregisterTarget, targetHealth, deregistrationDelaySeconds, describeTargetGroup } from '../../src/services/elbv2/targets.js';
-import { startBackend, spawnBackend, freePort, get, loadGenerator } from './backends.js';
+import { startBackend, spawnBackend, freePort, get, loadGenerator, createTestTargetGroup } from './backends.js';
 
 const SECOND_MS = 50;
 let berth: TestBerth;
@@ -44,22 +44,7 @@ after(async () => {
 
 /** A target group (5 s interval, 2 s timeout, thresholds 2) behind a new listener. */
 async function service(name: string, extra: Record<string, unknown> = {}): Promise<{ tg: string; port: number }> {
-  const tg = (
-    await elb.send(
-      new CreateTargetGroupCommand({
-        Name: name,
-        Protocol: 'HTTP',
-        Port: 80,
-        TargetType: 'ip',
-        HealthCheckPath: '/health',
-        HealthCheckIntervalSeconds: 5,
-        HealthCheckTimeoutSeconds: 2,
-        HealthyThresholdCount: 2,
-        UnhealthyThresholdCount: 2,
-        ...extra,
-      }),
-    )
-  ).TargetGroups![0]!.TargetGroupArn!;
+  const tg = await createTestTargetGroup(elb, name, extra);
   const port = await freePort();
   await elb.send(new CreateListenerCommand({ LoadBalancerArn: lbArn, Protocol: 'HTTP', Port: port, DefaultActions: [{ Type: 'forward', TargetGroupArn: tg }] }));
   return { tg, port };

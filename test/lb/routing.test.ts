@@ -8,7 +8,6 @@ import { connect } from 'node:net';
 import { request } from 'node:http';
 import {
   ElasticLoadBalancingV2Client,
-  CreateTargetGroupCommand,
   RegisterTargetsCommand,
   ModifyListenerCommand,
   ModifyTargetGroupAttributesCommand,
@@ -19,7 +18,7 @@ import {
 import { startTestBerth, awsOk, eventually, type TestBerth } from '../helpers/fixture.js';
 import { setLbOptions } from '../../src/lb/options.js';
 import { loadBalancerMetrics } from '../../src/lb/runtime.js';
-import { startBackend, freePort, get, type Backend } from './backends.js';
+import { startBackend, freePort, get, createTestTargetGroup, type Backend } from './backends.js';
 
 let berth: TestBerth;
 let elb: ElasticLoadBalancingV2Client;
@@ -33,23 +32,8 @@ async function cli(args: string[]) {
   return awsOk(berth.awsEnv, ['elbv2', ...args]);
 }
 
-async function createTg(name: string, extra: Record<string, unknown> = {}) {
-  const out = await elb.send(
-    new CreateTargetGroupCommand({
-      Name: name,
-      Protocol: 'HTTP',
-      Port: 80,
-      TargetType: 'ip',
-      VpcId: 'vpc-1',
-      HealthCheckPath: '/health',
-      HealthCheckIntervalSeconds: 5,
-      HealthCheckTimeoutSeconds: 2,
-      HealthyThresholdCount: 2,
-      UnhealthyThresholdCount: 2,
-      ...extra,
-    }),
-  );
-  return out.TargetGroups![0]!.TargetGroupArn!;
+function createTg(name: string, extra: Record<string, unknown> = {}): Promise<string> {
+  return createTestTargetGroup(elb, name, extra);
 }
 
 async function allHealthy(tgArn: string, n: number) {
