@@ -1,8 +1,9 @@
 /**
  * End-to-end RunTask -> RUNNING latency (issue 4): a real Berth in this process (ephemeral SQLite
- * state, HTTP on loopback) and a real Agent (its own SigV4 client, long poll, reports), for the
- * process driver and the docker driver. For each of N tasks (default 50, one at a time): send
- * RunTask (count 1), poll DescribeTasks every 5 ms until lastStatus is RUNNING; the latency is
+ * state, HTTP on loopback) and a real Agent (its own SigV4 client, long poll, reports), as in
+ * `berth up`, for the process driver and the docker driver; the client is a worker thread
+ * (bench/runtask-client.ts), as a real client is another process. For each of N tasks (default 50, one at a time): send
+ * RunTask (count 1), poll DescribeTasks every 2 ms (--poll-ms) until lastStatus is RUNNING; the latency is
  * from sending RunTask to first seeing RUNNING. Then StopTask and wait for STOPPED before the
  * next task. A few warm-up tasks run first and are not counted.
  *
@@ -19,7 +20,12 @@
  * RUNNING) and a thin timing wrapper around the driver gives the agent's first driver call and
  * the driver's start() duration.
  *
- *   npx tsc -p . && node dist/bench/runtask-e2e.js [tasks] [--only process|docker]
+ * For the process driver the same run is repeated with a driver that starts nothing (start()
+ * resolves at once): what that takes is the platform's own share (RunTask, the agent's wake-up,
+ * its report, the client's polling), which no driver can go below; the difference is the
+ * process driver's share, printed beside the floor for information.
+ *
+ *   npx tsc -p . && node dist/bench/runtask-e2e.js [tasks] [--only process|docker] [--poll-ms 2]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +33,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBerth, type Berth } from '../src/berth.js';
 import { Agent } from '../src/agent/agent.js';
+import { Worker } from 'node:worker_threads';
 import { jsonService, type ClientConfig } from '../src/client/awsClient.js';
+import type { ClientJob, ClientSample } from './runtask-client.js';
 import { DockerDriver } from '../src/agent/drivers/docker.js';
 import { DockerEngine, defaultDockerSocket } from '../src/agent/drivers/dockerApi.js';
 import type { Driver } from '../src/agent/drivers/driver.js';
@@ -39,25 +47,20 @@ const args = process.argv.slice(2);
 const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 50);
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const WARMUP = 3;
-const POLL_MS = 5;
+const POLL_MS = Number(args.includes('--poll-ms') ? args[args.indexOf('--poll-ms') + 1] : 2);
 const TARGET = 1.5;
 const PROCESS_CMD = ['/bin/sh', '-c', 'exec sleep 600'];
 const DOCKER_CMD = ['sleep', '600'];
-
-type Ecs = ReturnType<typeof jsonService>;
-interface Task {
-  taskArn: string;
-  lastStatus?: string;
-}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Epoch ms with sub-ms precision, comparable across threads (the client runs in a worker). */
+const now = () => performance.timeOrigin + performance.now();
 
-/** Per-task timestamps (performance.now()) seen from inside the process. */
+/** Per-task timestamps (now()) seen from inside the process. */
 interface Marks {
   created?: number; // task record committed (RunTask's write)
   firstDriverCall?: number; // the agent has the task and calls the driver
@@ -75,33 +78,21 @@ function timed(driver: Driver, marks: Map<string, Marks>): Driver {
       if (typeof v !== 'function') return v;
       if (prop === 'prepareTask')
         return (taskId: string) => {
-          m(taskId).firstDriverCall ??= performance.now();
+          m(taskId).firstDriverCall ??= now();
           return v.call(target, taskId);
         };
       if (prop === 'start')
         return async (req: { taskId: string }) => {
           const mk = m(req.taskId);
-          mk.firstDriverCall ??= performance.now();
-          mk.startBegin = performance.now();
+          mk.firstDriverCall ??= now();
+          mk.startBegin = now();
           const h = await v.call(target, req);
-          mk.startEnd = performance.now();
+          mk.startEnd = now();
           return h;
         };
       return v.bind(target);
     },
   });
-}
-
-async function waitStatus(ecs: Ecs, taskArn: string, status: string, timeoutMs = 60_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const out = await ecs<{ tasks?: Task[] }>('DescribeTasks', { cluster: 'default', tasks: [taskArn] });
-    const s = out.tasks?.[0]?.lastStatus;
-    if (s === status) return performance.now();
-    if (s === 'STOPPED' && status !== 'STOPPED') throw new Error(`task ${taskArn} stopped before reaching ${status}`);
-    if (Date.now() > deadline) throw new Error(`task ${taskArn} not ${status} within ${timeoutMs} ms (last ${s})`);
-    await sleep(POLL_MS);
-  }
 }
 
 interface BerthResult {
@@ -119,40 +110,35 @@ async function berthRuns(berth: Berth, cfg: ClientConfig, driverName: 'process' 
   await ecs('RegisterTaskDefinition', { family, containerDefinitions: [{ name: 'app', image, essential: true, memory: 64, stopTimeout: 2, command }] });
 
   // The store's change feed: commit times of the task record.
-  const byArn = new Map<string, string>(); // taskArn -> taskId
   const store = berth.platform.store;
   const unwatch = store.watch(await store.revision(), (c) => {
     if (c.kind !== KIND.task || !c.value) return;
     const t = c.value as { taskId: string; lastStatus: string };
     const mk = marks.get(t.taskId) ?? (marks.set(t.taskId, {}), marks.get(t.taskId)!);
-    mk.created ??= performance.now();
-    if (t.lastStatus === 'RUNNING') mk.runningCommit ??= performance.now();
+    mk.created ??= now();
+    if (t.lastStatus === 'RUNNING') mk.runningCommit ??= now();
   });
 
   const r: BerthResult = { latency: [], phases: { runTaskCommit: [], toAgent: [], prepare: [], driverStart: [], toReport: [], toSeen: [], runTaskRtt: [] } };
   try {
-    for (let i = 0; i < WARMUP + N; i++) {
-      const t0 = performance.now();
-      const out = await ecs<{ tasks?: Task[]; failures?: unknown[] }>('RunTask', { cluster: 'default', taskDefinition: family, count: 1 });
-      const tResp = performance.now();
-      const task = out.tasks?.[0];
-      if (!task) throw new Error(`RunTask placed nothing: ${JSON.stringify(out.failures)}`);
-      const taskId = task.taskArn.split('/').pop()!;
-      byArn.set(task.taskArn, taskId);
-      const seen = await waitStatus(ecs, task.taskArn, 'RUNNING');
-      if (i >= WARMUP) {
-        const mk = marks.get(taskId) ?? {};
-        r.latency.push(seen - t0);
-        r.phases.runTaskRtt.push(tResp - t0);
-        if (mk.created !== undefined) r.phases.runTaskCommit.push(mk.created - t0);
-        if (mk.created !== undefined && mk.firstDriverCall !== undefined) r.phases.toAgent.push(mk.firstDriverCall - mk.created);
-        if (mk.firstDriverCall !== undefined && mk.startBegin !== undefined) r.phases.prepare.push(mk.startBegin - mk.firstDriverCall);
-        if (mk.startBegin !== undefined && mk.startEnd !== undefined) r.phases.driverStart.push(mk.startEnd - mk.startBegin);
-        if (mk.startEnd !== undefined && mk.runningCommit !== undefined) r.phases.toReport.push(mk.runningCommit - mk.startEnd);
-        if (mk.runningCommit !== undefined) r.phases.toSeen.push(seen - mk.runningCommit);
-      }
-      await ecs('StopTask', { cluster: 'default', task: task.taskArn, reason: 'bench' });
-      await waitStatus(ecs, task.taskArn, 'STOPPED');
+    const job: ClientJob = { cfg, family, tasks: WARMUP + N, pollMs: POLL_MS };
+    const worker = new Worker(new URL('./runtask-client.js', import.meta.url), { workerData: job });
+    const answer = await new Promise<{ samples?: ClientSample[]; error?: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    if (!answer.samples) throw new Error(`client: ${answer.error}`);
+    for (const smp of answer.samples.slice(WARMUP)) {
+      const mk = marks.get(smp.taskId) ?? {};
+      r.latency.push(smp.running - smp.sent);
+      r.phases.runTaskRtt.push(smp.answered - smp.sent);
+      if (mk.created !== undefined) r.phases.runTaskCommit.push(mk.created - smp.sent);
+      if (mk.created !== undefined && mk.firstDriverCall !== undefined) r.phases.toAgent.push(mk.firstDriverCall - mk.created);
+      if (mk.firstDriverCall !== undefined && mk.startBegin !== undefined) r.phases.prepare.push(mk.startBegin - mk.firstDriverCall);
+      if (mk.startBegin !== undefined && mk.startEnd !== undefined) r.phases.driverStart.push(mk.startEnd - mk.startBegin);
+      if (mk.startEnd !== undefined && mk.runningCommit !== undefined) r.phases.toReport.push(mk.runningCommit - mk.startEnd);
+      if (mk.runningCommit !== undefined) r.phases.toSeen.push(smp.running - mk.runningCommit);
     }
   } finally {
     unwatch();
@@ -164,16 +150,62 @@ async function berthRuns(berth: Berth, cfg: ClientConfig, driverName: 'process' 
   return r;
 }
 
+/**
+ * A driver that starts nothing: start() resolves at once with a handle, wait() resolves when the
+ * container is stopped. Runs through the same agent and control plane as the real drivers.
+ */
+class NullDriver implements Driver {
+  readonly name = 'null';
+  private readonly exits = new Map<string, () => void>();
+  private readonly exited = new Map<string, Promise<void>>();
+  async fingerprint() {
+    return { name: this.name, available: true, capabilities: { memoryLimit: false, links: false, images: false }, cpus: cpus().length, memoryMiB: 1024 };
+  }
+  async pullImage(): Promise<void> {}
+  async prepareTask(): Promise<void> {}
+  async cleanupTask(): Promise<void> {}
+  async start(req: { taskId: string; container: { name: string } }) {
+    const id = `${req.taskId}/${req.container.name}`;
+    this.exited.set(id, new Promise<void>((r) => this.exits.set(id, r)));
+    return { driver: this.name, taskId: req.taskId, containerName: req.container.name, id, networkBindings: [], startedAt: Date.now(), state: {} };
+  }
+  async wait(h: { id: string }) {
+    await this.exited.get(h.id);
+    return { code: 143, oomKilled: false, finishedAt: Date.now() };
+  }
+  async stop(h: { id: string }) {
+    this.exits.get(h.id)?.();
+  }
+  async destroy(h: { id: string }) {
+    this.exits.get(h.id)?.();
+    this.exits.delete(h.id);
+    this.exited.delete(h.id);
+  }
+  async inspect(h: { id: string }) {
+    return { running: this.exits.has(h.id), id: h.id };
+  }
+  async recover(h: DriverHandleLike) {
+    return { status: 'exited' as const, handle: h as never, exit: { code: -1, oomKilled: false, finishedAt: Date.now(), unknown: true } };
+  }
+  logs() {
+    return { close: () => undefined };
+  }
+  async exec() {
+    return { exitCode: 0, output: '', timedOut: false };
+  }
+}
+type DriverHandleLike = { id: string };
+
 async function processFloor(): Promise<number[]> {
   const xs: number[] = [];
   for (let i = 0; i < WARMUP + N; i++) {
-    const t0 = performance.now();
+    const t0 = now();
     const p = spawn(PROCESS_CMD[0]!, PROCESS_CMD.slice(1), { stdio: 'ignore', detached: true });
     await new Promise((res, rej) => {
       p.once('spawn', res);
       p.once('error', rej);
     });
-    if (i >= WARMUP) xs.push(performance.now() - t0);
+    if (i >= WARMUP) xs.push(now() - t0);
     const exited = new Promise((res) => p.once('exit', res));
     p.kill('SIGTERM');
     await exited;
@@ -185,9 +217,9 @@ function dockerCliFloor(image: string): number[] {
   const xs: number[] = [];
   for (let i = 0; i < WARMUP + N; i++) {
     const name = `berth-bench-floor-${process.pid}-${i}`;
-    const t0 = performance.now();
+    const t0 = now();
     const run = spawnSync('docker', ['run', '-d', '--name', name, image, ...DOCKER_CMD], { encoding: 'utf8' });
-    const t1 = performance.now();
+    const t1 = now();
     if (run.status !== 0) throw new Error(`docker run failed: ${run.stderr}`);
     if (i >= WARMUP) xs.push(t1 - t0);
     spawnSync('docker', ['rm', '-f', name]);
@@ -204,11 +236,11 @@ async function dockerApiFloor(image: string, withNetwork: boolean): Promise<numb
   const xs: number[] = [];
   for (let i = 0; i < WARMUP + N; i++) {
     const name = `berth-bench-floor-api-${process.pid}-${withNetwork ? 'n' : 'd'}-${i}`;
-    const t0 = performance.now();
+    const t0 = now();
     const net: { Id: string } | undefined = withNetwork ? await engine.call('POST', '/networks/create', { Name: name, Driver: 'bridge' }) : undefined;
     const c: { Id: string } = await engine.call('POST', `/containers/create?name=${name}`, { Image: image, Cmd: DOCKER_CMD, HostConfig: net ? { NetworkMode: name } : {} });
     await engine.call('POST', `/containers/${c.Id}/start`);
-    const t1 = performance.now();
+    const t1 = now();
     if (i >= WARMUP) xs.push(t1 - t0);
     await engine.call('DELETE', `/containers/${c.Id}?force=true`);
     if (net) await engine.call('DELETE', `/networks/${net.Id}`);
@@ -235,16 +267,31 @@ function report(driver: string, berth: BerthResult, floors: Array<{ name: string
       verdicts.push(`${driver}: p50 ${r50.toFixed(2)}x, p99 ${r99.toFixed(2)}x of the floor (${fl.name}): target <= ${TARGET}x ${ok ? 'MET' : 'NOT MET'}`);
     }
   }
+  printPhases(`${driver} driver`, berth);
+}
+
+function printPhases(label: string, berth: BerthResult): void {
   const ph = berth.phases;
-  const line = (label: string, xs: number[]) => (xs.length ? `    ${label.padEnd(56)} p50 ${f(pct(xs, 50)).padStart(7)} ms   p99 ${f(pct(xs, 99)).padStart(7)} ms` : `    ${label}: not observed`);
-  console.log(`\n${driver} driver: where Berth's time goes (${N} tasks, one at a time)`);
+  const line = (what: string, xs: number[]) => (xs.length ? `    ${what.padEnd(56)} p50 ${f(pct(xs, 50)).padStart(7)} ms   p99 ${f(pct(xs, 99)).padStart(7)} ms` : `    ${what}: not observed`);
+  console.log(`\n${label}: where Berth's time goes (${N} tasks, one at a time)`);
   console.log(line('RunTask sent -> task record committed', ph.runTaskCommit));
   console.log(line('RunTask round trip (client sees the answer)', ph.runTaskRtt));
   console.log(line('task committed -> agent calls the driver', ph.toAgent));
   console.log(line('first driver call -> driver.start() (task network, image)', ph.prepare));
   console.log(line('driver.start() (container created and running)', ph.driverStart));
   console.log(line('driver.start() done -> RUNNING committed (report path)', ph.toReport));
-  console.log(line('RUNNING committed -> client sees it (5 ms poll)', ph.toSeen));
+  console.log(line(`RUNNING committed -> client sees it (${POLL_MS} ms poll)`, ph.toSeen));
+}
+
+/** Rows for the platform's own share (a driver that starts nothing) and the driver's share beside the floor. */
+function reportShares(driver: string, berth: BerthResult, nothing: BerthResult, floor: number[]): void {
+  printPhases('driver that starts nothing', nothing);
+  const n50 = pct(nothing.latency, 50);
+  const n99 = pct(nothing.latency, 99);
+  rows.push([driver, 'Berth, driver that starts nothing (platform share)', f(n50), f(n99), '', '']);
+  const d50 = pct(berth.latency, 50) - n50;
+  const d99 = pct(berth.latency, 99) - n99;
+  rows.push([driver, `Berth minus that (${driver} driver's share, info)`, f(d50), f(d99), `${(d50 / pct(floor, 50)).toFixed(2)}x`, `${(d99 / pct(floor, 99)).toFixed(2)}x`]);
 }
 
 const berth = await startBerth({ port: 0, ephemeral: true, env: {} });
@@ -255,8 +302,10 @@ try {
   if (!ONLY || ONLY === 'process') {
     const dataDir = mkdtempSync(join(tmpdir(), 'berth-bench-proc-'));
     const res = await berthRuns(berth, cfg, 'process', new ProcessDriver({ dataDir }), 'host', PROCESS_CMD);
+    const nothing = await berthRuns(berth, cfg, 'process', new NullDriver() as unknown as Driver, 'host', PROCESS_CMD);
     const floor = await processFloor();
     report('process', res, [{ name: `spawn(${PROCESS_CMD.join(' ')}) until 'spawn'`, xs: floor, primary: true }]);
+    reportShares('process', res, nothing, floor);
     rmSync(dataDir, { recursive: true, force: true });
   }
   if (!ONLY || ONLY === 'docker') {

@@ -45,6 +45,9 @@ interface PersistedAgent {
   cluster: string;
 }
 
+/** At most this many tasks' reports are on the wire at once. */
+const MAX_REPORTS_IN_FLIGHT = 8;
+
 /** Ports no task may claim on a host (ECS reserves the same ones). */
 const RESERVED_PORTS = ['22', '2375', '2376', '51678', '51679'];
 
@@ -54,12 +57,14 @@ export class Agent {
   private readonly shipper: LogShipper;
   private readonly tasks = new Map<string, TaskRuntime>();
   private readonly pendingReports = new Map<string, TaskReport>();
+  private readonly reportsInFlight = new Map<string, Promise<void>>();
+  private reportScheduled = false;
+  private reportDelay = 200;
   private containerInstanceArn: string | undefined;
   private fingerprint: string | undefined;
   private stopped = false;
   private readonly pollAbort = new AbortController();
   private loop: Promise<void> | undefined;
-  private reporting: Promise<void> | undefined;
   private readonly clock: Clock;
   private readonly log: (msg: string) => void;
   /** True while the last call to the control plane succeeded. */
@@ -260,45 +265,63 @@ export class Agent {
     return v;
   }
 
+  /** Reports are snapshots: the newest supersedes, but fields it does not carry are kept from older ones. */
   private queueReport(spec: AgentTaskSpec, r: TaskReport): void {
-    const prev = this.pendingReports.get(spec.taskArn);
-    // Reports are snapshots: the newest supersedes, but keep the furthest status seen.
-    this.pendingReports.set(spec.taskArn, { ...prev, ...r, containers: mergeContainers(prev?.containers, r.containers) });
+    this.pendingReports.set(spec.taskArn, mergeReports(this.pendingReports.get(spec.taskArn), r)!);
     this.kickReports();
   }
 
+  /**
+   * Sends queued reports on the next turn of the event loop, so the state changes of one
+   * synchronous burst (container RUNNING, task ACTIVATING, task RUNNING) go as one report. Tasks
+   * report concurrently (up to MAX_REPORTS_IN_FLIGHT), each task's reports in order, one at a time.
+   */
   private kickReports(): void {
-    if (this.reporting || this.pendingReports.size === 0) return;
-    this.reporting = (async () => {
-      let delay = 200;
-      while (this.pendingReports.size > 0) {
-        const [arn, report] = this.pendingReports.entries().next().value as [string, TaskReport];
-        this.pendingReports.delete(arn);
-        try {
-          await callJson(this.opts.client, 'ecs', `${AGENT_TARGET_PREFIX}.ReportTaskState`, { cluster: this.opts.cluster, taskArn: arn, change: JSON.stringify(report) });
-          delay = 200;
-        } catch (e) {
-          if (e instanceof AwsApiError && e.status < 500 && e.code !== 'ThrottlingException') {
-            this.log(`report for ${arn} rejected: ${e.message}`);
-            continue;
-          }
-          // Unreachable: put it back (unless a newer one arrived) and wait.
-          if (!this.pendingReports.has(arn)) this.pendingReports.set(arn, report);
-          if (this.stopped) return;
-          await sleep(delay);
-          delay = Math.min(delay * 2, 5_000);
-        }
-      }
-    })().finally(() => {
-      this.reporting = undefined;
-      if (this.pendingReports.size && !this.stopped) this.kickReports();
+    if (this.reportScheduled || this.pendingReports.size === 0) return;
+    this.reportScheduled = true;
+    setImmediate(() => {
+      this.reportScheduled = false;
+      this.sendReports();
     });
+  }
+
+  private sendReports(): void {
+    for (const [arn, report] of [...this.pendingReports]) {
+      if (this.reportsInFlight.size >= MAX_REPORTS_IN_FLIGHT) break;
+      if (this.reportsInFlight.has(arn)) continue;
+      this.pendingReports.delete(arn);
+      const sent = this.sendReport(arn, report).finally(() => {
+        this.reportsInFlight.delete(arn);
+        if (this.pendingReports.size && !this.stopped) this.kickReports();
+      });
+      this.reportsInFlight.set(arn, sent);
+    }
+  }
+
+  private async sendReport(arn: string, report: TaskReport): Promise<void> {
+    try {
+      await callJson(this.opts.client, 'ecs', `${AGENT_TARGET_PREFIX}.ReportTaskState`, { cluster: this.opts.cluster, taskArn: arn, change: JSON.stringify(report) });
+      this.reportDelay = 200;
+    } catch (e) {
+      if (e instanceof AwsApiError && e.status < 500 && e.code !== 'ThrottlingException') {
+        this.log(`report for ${arn} rejected: ${e.message}`);
+        return;
+      }
+      // Unreachable: queue it again under anything newer, and wait before the next attempt.
+      this.pendingReports.set(arn, mergeReports(report, this.pendingReports.get(arn))!);
+      if (this.stopped) return;
+      await sleep(this.reportDelay);
+      this.reportDelay = Math.min(this.reportDelay * 2, 5_000);
+    }
   }
 
   /** Resolves when every queued report has been delivered (or `ms` passes). */
   async drainReports(ms = 10_000): Promise<void> {
     const deadline = Date.now() + ms;
-    while ((this.pendingReports.size || this.reporting) && Date.now() < deadline) await (this.reporting ?? sleep(20));
+    while ((this.pendingReports.size || this.reportsInFlight.size) && Date.now() < deadline) {
+      if (this.pendingReports.size && !this.reportsInFlight.size) this.sendReports();
+      await Promise.race([...this.reportsInFlight.values(), sleep(20)]);
+    }
   }
 
   /**
@@ -318,7 +341,15 @@ export class Agent {
     await this.shipper.close();
     for (const rt of this.tasks.values()) rt.detach();
     await this.loop?.catch(() => undefined);
+    this.opts.driver.close?.();
   }
+}
+
+/** `b` over `a`: b's fields win, containers are merged by name. */
+function mergeReports(a: TaskReport | undefined, b: TaskReport | undefined): TaskReport | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return { ...a, ...b, containers: mergeContainers(a.containers, b.containers) };
 }
 
 function mergeContainers(a: TaskReport['containers'], b: TaskReport['containers']): TaskReport['containers'] {

@@ -20,7 +20,8 @@ interface Pending {
   events: Array<{ timestamp: number; message: string }>;
   bytes: number;
   ready: boolean;
-  failed?: string;
+  /** The stream's creation, while under way. */
+  opening?: Promise<void>;
 }
 
 /** AWS limits per PutLogEvents batch. */
@@ -33,6 +34,8 @@ const MAX_EVENT_BYTES = 256 * 1024 - EVENT_OVERHEAD;
 
 export class LogShipper {
   private readonly streams = new Map<string, Pending>();
+  /** Log groups seen to exist (created or used by this shipper). */
+  private readonly knownGroups = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private closed = false;
@@ -56,9 +59,7 @@ export class LogShipper {
 
   /** Queues one line for a destination. Long lines are cut to the event size limit. */
   push(dest: LogDestination, timestamp: number, message: string): void {
-    const id = `${dest.group}\u0000${dest.stream}`;
-    let p = this.streams.get(id);
-    if (!p) this.streams.set(id, (p = { dest, events: [], bytes: 0, ready: false }));
+    const p = this.pendingFor(dest);
     let msg = message;
     if (Buffer.byteLength(msg) > MAX_EVENT_BYTES) msg = Buffer.from(msg).subarray(0, MAX_EVENT_BYTES).toString('utf8');
     p.events.push({ timestamp, message: msg.length ? msg : ' ' });
@@ -69,16 +70,48 @@ export class LogShipper {
     }
   }
 
-  /** Makes sure a destination exists before any line is shipped (so a missing group fails early). */
+  /**
+   * Makes sure a destination can take lines before its container starts, so a missing log group
+   * fails the task early (ECS's ResourceInitializationError). The first task of a group pays a
+   * round trip (CreateLogGroup, or CreateLogStream, which fails if the group is missing); after
+   * that the group is known and the stream is created in the background, off the task's start
+   * path (lines queue until it exists). A group found missing later is checked again.
+   */
   async prepare(dest: LogDestination): Promise<void> {
-    if (dest.createGroup) {
-      await this.logs('CreateLogGroup', { logGroupName: dest.group }).catch((e) => {
+    const p = this.pendingFor(dest);
+    if (this.knownGroups.has(dest.group)) {
+      if (!p.ready) void this.openStream(p).catch(() => undefined);
+      return;
+    }
+    await this.openStream(p);
+  }
+
+  private pendingFor(dest: LogDestination): Pending {
+    const id = `${dest.group}\u0000${dest.stream}`;
+    let p = this.streams.get(id);
+    if (!p) this.streams.set(id, (p = { dest, events: [], bytes: 0, ready: false }));
+    return p;
+  }
+
+  /** Creates the group (when asked to) and the stream; concurrent calls for one stream share one attempt. */
+  private openStream(p: Pending): Promise<void> {
+    p.opening ??= (async () => {
+      const dest = p.dest;
+      if (dest.createGroup && !this.knownGroups.has(dest.group)) {
+        await this.logs('CreateLogGroup', { logGroupName: dest.group }).catch((e) => {
+          if (!(e instanceof AwsApiError && e.code === 'ResourceAlreadyExistsException')) throw e;
+        });
+      }
+      await this.logs('CreateLogStream', { logGroupName: dest.group, logStreamName: dest.stream }).catch((e) => {
+        if (e instanceof AwsApiError && e.code === 'ResourceNotFoundException') this.knownGroups.delete(dest.group);
         if (!(e instanceof AwsApiError && e.code === 'ResourceAlreadyExistsException')) throw e;
       });
-    }
-    await this.logs('CreateLogStream', { logGroupName: dest.group, logStreamName: dest.stream }).catch((e) => {
-      if (!(e instanceof AwsApiError && e.code === 'ResourceAlreadyExistsException')) throw e;
+      this.knownGroups.add(dest.group);
+      p.ready = true;
+    })().finally(() => {
+      p.opening = undefined;
     });
+    return p.opening;
   }
 
   /** Sends everything buffered. Concurrent calls share one flush. */
@@ -96,8 +129,7 @@ export class LogShipper {
       while (p.events.length > 0) {
         if (!p.ready) {
           try {
-            await this.prepare(p.dest);
-            p.ready = true;
+            await this.openStream(p);
           } catch (e) {
             this.opts.onError?.(e, p.dest);
             break;
@@ -118,7 +150,10 @@ export class LogShipper {
           p.events.splice(0, n);
           p.bytes -= bytes;
         } catch (e) {
-          if (e instanceof AwsApiError && e.code === 'ResourceNotFoundException') p.ready = false;
+          if (e instanceof AwsApiError && e.code === 'ResourceNotFoundException') {
+            p.ready = false;
+            this.knownGroups.delete(p.dest.group);
+          }
           this.opts.onError?.(e, p.dest);
           break;
         }

@@ -125,6 +125,8 @@ class Runtime implements TaskRuntime {
   readonly done: Promise<void>;
   private readonly file: string;
   private readonly dests = new Map<string, LogDestination>();
+  /** A record waiting to be written (see persistSoon). */
+  private unpersisted: PersistedTask | undefined;
 
   constructor(
     readonly spec: AgentTaskSpec,
@@ -145,6 +147,7 @@ class Runtime implements TaskRuntime {
   }
 
   detach(): void {
+    this.persistNow();
     this.detached = true;
     this.runner?.detach();
   }
@@ -207,9 +210,7 @@ class Runtime implements TaskRuntime {
         const dest = this.dests.get(l.container);
         if (dest) this.deps.shipper.push(dest, l.timestamp, l.line);
       },
-      onPersist: (rec: PersistedTask) => {
-        if (!this.detached) writeAtomic(this.file, JSON.stringify({ spec: this.spec, runner: this.redact(rec) } satisfies PersistedRuntime));
-      },
+      onPersist: (rec: PersistedTask) => this.persistSoon(rec),
     };
     if (restored) {
       await this.restoreSecrets(restored);
@@ -259,7 +260,25 @@ class Runtime implements TaskRuntime {
     }
   }
 
+  /**
+   * Writes the newest record at the end of this turn of the event loop: the several changes of
+   * one burst (container started, ACTIVATING, RUNNING) cost one file write, made in the same
+   * turn as the burst's report is sent (and a detach writes what is pending first).
+   */
+  private persistSoon(rec: PersistedTask): void {
+    const first = this.unpersisted === undefined;
+    this.unpersisted = rec;
+    if (first) setImmediate(() => this.persistNow());
+  }
+
+  private persistNow(): void {
+    const rec = this.unpersisted;
+    this.unpersisted = undefined;
+    if (rec && !this.detached && this.active) writeAtomic(this.file, JSON.stringify({ spec: this.spec, runner: this.redact(rec) } satisfies PersistedRuntime));
+  }
+
   private finish(): void {
+    this.unpersisted = undefined;
     this.active = false;
     for (const d of this.dests.values()) this.deps.shipper.release(d);
     rmSync(this.file, { force: true });

@@ -132,6 +132,8 @@ export interface Driver {
   logs(handle: DriverHandle, onLine: (l: DriverLogLine) => void, opts?: { sinceMs?: number; onEnd?: () => void }): Subscription;
   /** Runs a command in the container's context (used for health checks). */
   exec(handle: DriverHandle, cmd: string[], timeoutMs: number): Promise<ExecResult>;
+  /** Releases the driver's own connections when the agent stops; running containers are not touched. */
+  close?(): void;
 }
 
 /** ECS's reason for a container killed by the memory limit. */

@@ -16,11 +16,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync, readFileSync, rmSync, writeFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ContainerSpec } from '../types.js';
 import type { Driver, DriverHandle, DriverLogLine, ExecResult, ExitInfo, Fingerprint, InspectResult, RecoverResult, StartRequest, Subscription } from './driver.js';
 import { assignPorts } from './ports.js';
 import { procStartTime, readOomKills, type SupervisorSpec } from './processSupervisor.js';
+import { SupervisorClient } from './supervisorClient.js';
 
 /**
  * ECS ulimit names the process driver applies, as [POSIX sh `ulimit` flag, unit divisor]: ECS
@@ -29,7 +29,7 @@ import { procStartTime, readOomKills, type SupervisorSpec } from './processSuper
  */
 const ULIMIT_FLAGS: Record<string, [string, number]> = { nofile: ['n', 1], core: ['c', 512], fsize: ['f', 512], cpu: ['t', 1], stack: ['s', 1024], data: ['d', 1024], memlock: ['l', 1024] };
 
-const SUPERVISOR = fileURLToPath(new URL('./processSupervisor.js', import.meta.url));
+/** How often exit files are looked at when the supervisor's exit notice cannot arrive (it died, or a recovered task of an older one). */
 const POLL_MS = 50;
 
 /** Options of the process driver. */
@@ -125,10 +125,12 @@ export class ProcessDriver implements Driver {
   readonly name = 'process';
   readonly dataDir: string;
   private readonly cgroupRoot: string;
+  private readonly supervisor: SupervisorClient;
 
   constructor(opts: ProcessDriverOptions = {}) {
     this.dataDir = opts.dataDir ?? join(tmpdir(), 'berth-process-driver');
     this.cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
+    this.supervisor = new SupervisorClient(this.dataDir);
   }
 
   /** Creates a memory cgroup for a container, or returns undefined when cgroups are not usable. */
@@ -171,6 +173,8 @@ export class ProcessDriver implements Driver {
   async fingerprint(): Promise<Fingerprint> {
     const probe = this.makeCgroup(`probe-${process.pid}`, 64);
     if (probe) rmdirQuiet(probe.dir);
+    // The agent fingerprints when it registers: have the supervisor up before the first task comes.
+    void this.supervisor.connect().catch(() => undefined);
     return {
       name: this.name,
       available: true,
@@ -178,6 +182,11 @@ export class ProcessDriver implements Driver {
       cpus: cpus().length,
       memoryMiB: Math.floor(totalmem() / 1024 / 1024),
     };
+  }
+
+  /** Lets go of the supervisor's connection; containers keep running (see processSupervisor.ts). */
+  close(): void {
+    this.supervisor.close();
   }
 
   async pullImage(): Promise<void> {}
@@ -213,26 +222,16 @@ export class ProcessDriver implements Driver {
       return [m[0], Math.floor(u.softLimit / m[1]), Math.floor(u.hardLimit / m[1])];
     });
     const spec: SupervisorSpec = { argv, env, cwd, uid, gid, cgroupDir: cg?.dir, oomFile: cg?.oomFile, ulimits };
-    // The spec goes over a pipe: the environment may hold secrets and must not touch the disk.
-    const sup = spawn(process.execPath, [SUPERVISOR, dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    sup.stdin!.on('error', () => undefined);
-    sup.stdin!.end(JSON.stringify(spec));
-    sup.unref();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const child = readJson<{ pid: number; startTime?: number }>(join(dir, 'child.json'));
-      if (child) {
-        const state: ProcState = { dir, supervisorPid: sup.pid!, supervisorStart: procStartTime(sup.pid!), pid: child.pid, pidStart: child.startTime, cgroupDir: cg?.dir, oomFile: cg?.oomFile, cwd, uid, gid };
-        return { driver: this.name, taskId: req.taskId, containerName: c.name, id: String(child.pid), networkBindings: bindings, startedAt: Date.now(), state: state as unknown as Record<string, unknown> };
-      }
-      const err = readJson<{ message: string }>(join(dir, 'error.json'));
-      if (err) {
-        if (cg) rmdirQuiet(cg.dir);
-        throw new Error(`container ${c.name}: ${err.message}`);
-      }
-      if (Date.now() > deadline) throw new Error(`container ${c.name}: supervisor did not start the process within 10 s`);
-      await sleep(10);
+    // The spec goes over the supervisor's socket: the environment may hold secrets and must not touch the disk.
+    let child: { pid: number; startTime?: number; supervisorPid: number };
+    try {
+      child = await this.supervisor.start(dir, spec);
+    } catch (e) {
+      if (cg) rmdirQuiet(cg.dir);
+      throw new Error(`container ${c.name}: ${(e as Error).message}`);
     }
+    const state: ProcState = { dir, supervisorPid: child.supervisorPid, supervisorStart: procStartTime(child.supervisorPid), pid: child.pid, pidStart: child.startTime, cgroupDir: cg?.dir, oomFile: cg?.oomFile, cwd, uid, gid };
+    return { driver: this.name, taskId: req.taskId, containerName: c.name, id: String(child.pid), networkBindings: bindings, startedAt: Date.now(), state: state as unknown as Record<string, unknown> };
   }
 
   private st(h: DriverHandle): ProcState {
@@ -258,8 +257,23 @@ export class ProcessDriver implements Driver {
       opts.signal?.throwIfAborted();
       const e = this.exitNow(h);
       if (e) return e;
-      await sleep(POLL_MS);
+      await this.exitOrTimeout(h, POLL_MS, opts.signal);
     }
+  }
+
+  /** Resolves when the supervisor says the container exited, after `ms`, or on abort, whichever is first. */
+  private exitOrTimeout(h: DriverHandle, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      const off = this.supervisor.onExit(this.st(h).dir, done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   private signal(h: DriverHandle, sig: NodeJS.Signals): void {
@@ -282,7 +296,7 @@ export class ProcessDriver implements Driver {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.exitNow(h)) return;
-      await sleep(POLL_MS);
+      await this.exitOrTimeout(h, Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
     }
     this.signal(h, 'SIGKILL');
     await this.wait(h);

@@ -1,19 +1,36 @@
 /**
- * The tiny supervisor the process driver puts between the agent and each container process, so a
- * container survives an agent restart and its exit is still known afterwards. Run as
- * `node processSupervisor.js <dir>`, detached, with the spec describing the process on stdin. It:
+ * The supervisor the process driver puts between the agent and the container processes, so a
+ * container survives an agent restart and its exit is still known afterwards. One supervisor
+ * serves every container of a driver data dir: started once (detached, in its own session) as
+ * `node processSupervisor.js <socket>`, it listens on a unix socket (mode 0600) and takes
+ * newline-delimited JSON requests; starting a container is then one message and one fork, not a
+ * new Node process (see bench/runtask-e2e.ts for what that is worth).
+ *
+ * Requests and answers (one JSON object a line):
+ *   -> {id, op: 'start', dir, spec: SupervisorSpec}   <- {id, ok: true, pid, startTime} | {id, ok: false, error}
+ *   -> {id, op: 'ping'}                               <- {id, ok: true, pid, version}
+ *   <- {op: 'exit', dir, exit}    sent to every connected client when a container has exited
+ *
+ * For each container directory `dir` it:
  *  - starts the process in its own process group (moved into a memory cgroup first, when given);
- *  - writes <dir>/child.json ({pid, startTime}) once started, or <dir>/error.json if it cannot start;
+ *  - writes <dir>/child.json ({pid, startTime}) once started;
  *  - appends every output line to <dir>/output.log as JSON ({t: epoch ms, s: stream, l: line}),
  *    synchronously, including a last line without a trailing newline;
- *  - on exit writes <dir>/exit.json ({code, signal, oomKilled, finishedAt}) atomically, then exits.
+ *  - on exit writes <dir>/exit.json ({code, signal, oomKilled, finishedAt}) atomically, then tells
+ *    its clients. The files are the record; the messages only save the driver from polling.
+ *
+ * Invariants: the spec (environment, secrets included) only ever travels over the socket, never to
+ * disk. The supervisor ignores SIGTERM/SIGINT/SIGHUP (it must outlive the agent and its terminal);
+ * it exits by itself once it supervises no process and no client is connected. A second
+ * supervisor started on a socket that a live one answers on leaves at once ("taken").
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 
-/** What the supervisor reads from stdin. */
+/** What a container process is started with. */
 export interface SupervisorSpec {
   argv: string[];
   env: Record<string, string>;
@@ -27,6 +44,23 @@ export interface SupervisorSpec {
   /** File whose `oom_kill N` line counts OOM kills in that cgroup (memory.events or memory.oom_control). */
   oomFile?: string;
 }
+
+/** How a supervised process ended, as written to exit.json and sent in 'exit' messages. */
+export interface SupervisedExit {
+  code: number;
+  signal?: string;
+  oomKilled: boolean;
+  finishedAt: number;
+}
+
+/** A request to the supervisor. */
+export type SupervisorRequest = { id: number; op: 'start'; dir: string; spec: SupervisorSpec } | { id: number; op: 'ping' };
+
+/** A message from the supervisor: an answer to a request, or an exit notice. */
+export type SupervisorMessage =
+  | { id: number; ok: true; pid: number; startTime?: number; version?: string }
+  | { id: number; ok: false; error: string }
+  | { op: 'exit'; dir: string; exit: SupervisedExit };
 
 /** Reads the `oom_kill` counter from a cgroup memory.events / memory.oom_control file (0 if unreadable). */
 export function readOomKills(file: string | undefined): number {
@@ -56,45 +90,180 @@ function writeAtomic(path: string, data: unknown): void {
   renameSync(`${path}.tmp`, path);
 }
 
-function main(dir: string): void {
-  // The spec (environment, secrets included) arrives on stdin, so it is never written to disk.
-  const spec = JSON.parse(readFileSync(0, 'utf8')) as SupervisorSpec;
-  const logFd = openSync(join(dir, 'output.log'), 'a');
-  // A tiny /bin/sh prologue applies limits and joins the cgroup, then execs the real command
-  // (same pid, same process group), so nothing runs outside the limits.
+/** The argv that applies limits and joins the cgroup in a tiny /bin/sh prologue, then execs the command (same pid, same group). */
+function argvOf(spec: SupervisorSpec): string[] {
   const prologue = [
     ...(spec.ulimits ?? []).map(([flag, soft, hard]) => `{ ulimit -S -${flag} ${soft} 2>/dev/null; ulimit -H -${flag} ${hard} && ulimit -S -${flag} ${soft}; }`),
     ...(spec.cgroupDir ? ['echo $$ > "$0/cgroup.procs"'] : []),
   ];
-  const argv = prologue.length ? ['/bin/sh', '-c', [...prologue, 'exec "$@"'].join(' && '), spec.cgroupDir ?? 'sh', ...spec.argv] : spec.argv;
-  const oomBefore = readOomKills(spec.oomFile);
-  process.on('SIGHUP', () => {});
-  process.on('SIGTERM', () => {});
-  process.on('SIGINT', () => {});
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: spec.cwd, env: spec.env, uid: spec.uid, gid: spec.gid, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.on('error', (e) => {
-    writeAtomic(join(dir, 'error.json'), { message: e.message });
-    process.exit(1);
-  });
-  child.on('spawn', () => writeAtomic(join(dir, 'child.json'), { pid: child.pid, startTime: procStartTime(child.pid!) }));
-  const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
-  const emit = (s: 'stdout' | 'stderr', l: string) => writeSync(logFd, JSON.stringify({ t: Date.now(), s, l }) + '\n');
-  for (const s of ['stdout', 'stderr'] as const) {
-    child[s].setEncoding('utf8');
-    child[s].on('data', (chunk: string) => {
-      const parts = (pending[s] + chunk).split('\n');
-      pending[s] = parts.pop()!;
-      for (const l of parts) emit(s, l);
+  return prologue.length ? ['/bin/sh', '-c', [...prologue, 'exec "$@"'].join(' && '), spec.cgroupDir ?? 'sh', ...spec.argv] : spec.argv;
+}
+
+/** The supervisor process itself. */
+class Supervisor {
+  private readonly clients = new Set<Socket>();
+  private readonly running = new Set<string>();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly version: string) {}
+
+  /** Starts one container process; answers once it has started (or failed to). */
+  start(dir: string, spec: SupervisorSpec, answer: (m: SupervisorMessage) => void, id: number): void {
+    if (this.running.has(dir)) return answer({ id, ok: false, error: `a process is already supervised in ${dir}` });
+    let logFd: number;
+    try {
+      logFd = openSync(join(dir, 'output.log'), 'a');
+    } catch (e) {
+      return answer({ id, ok: false, error: (e as Error).message });
+    }
+    const oomBefore = readOomKills(spec.oomFile);
+    const argv = argvOf(spec);
+    let child: ChildProcess;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { cwd: spec.cwd, env: spec.env, uid: spec.uid, gid: spec.gid, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      closeSync(logFd);
+      return answer({ id, ok: false, error: (e as Error).message });
+    }
+    this.running.add(dir);
+    let started = false;
+    child.on('error', (e) => {
+      if (started) return;
+      this.running.delete(dir);
+      closeSync(logFd);
+      answer({ id, ok: false, error: e.message });
+      this.checkIdle();
+    });
+    child.on('spawn', () => {
+      started = true;
+      const startTime = procStartTime(child.pid!);
+      answer({ id, ok: true, pid: child.pid!, startTime });
+      writeAtomic(join(dir, 'child.json'), { pid: child.pid, startTime });
+    });
+    const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+    const emit = (s: 'stdout' | 'stderr', l: string) => {
+      try {
+        writeSync(logFd, JSON.stringify({ t: Date.now(), s, l }) + '\n');
+      } catch {
+        /* the directory was removed under us: the line has nowhere to go */
+      }
+    };
+    for (const s of ['stdout', 'stderr'] as const) {
+      child[s]!.setEncoding('utf8');
+      child[s]!.on('data', (chunk: string) => {
+        const parts = (pending[s] + chunk).split('\n');
+        pending[s] = parts.pop()!;
+        for (const l of parts) emit(s, l);
+      });
+    }
+    child.on('close', (code, signal) => {
+      if (!started) return;
+      for (const s of ['stdout', 'stderr'] as const) if (pending[s]) emit(s, pending[s]);
+      closeSync(logFd);
+      const signum = signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0;
+      const exit: SupervisedExit = { code: signal ? 128 + signum : (code ?? 0), signal: signal ?? undefined, oomKilled: readOomKills(spec.oomFile) > oomBefore, finishedAt: Date.now() };
+      try {
+        writeAtomic(join(dir, 'exit.json'), exit);
+      } catch {
+        /* the directory is gone: nobody is left to read it */
+      }
+      this.running.delete(dir);
+      this.broadcast({ op: 'exit', dir, exit });
+      this.checkIdle();
     });
   }
-  child.on('close', (code, signal) => {
-    for (const s of ['stdout', 'stderr'] as const) if (pending[s]) emit(s, pending[s]);
-    closeSync(logFd);
-    const signum = signal ? (constants.signals as Record<string, number>)[signal] ?? 0 : 0;
-    const oomKilled = readOomKills(spec.oomFile) > oomBefore;
-    writeAtomic(join(dir, 'exit.json'), { code: signal ? 128 + signum : code ?? 0, signal: signal ?? undefined, oomKilled, finishedAt: Date.now() });
-    process.exit(0);
+
+  private broadcast(m: SupervisorMessage): void {
+    const line = JSON.stringify(m) + '\n';
+    for (const c of this.clients) if (!c.destroyed) c.write(line);
+  }
+
+  /** Leaves once nothing is supervised and nobody is connected (after a short grace, for a reconnecting agent). */
+  checkIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.running.size > 0 || this.clients.size > 0) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.running.size === 0 && this.clients.size === 0) process.exit(0);
+    }, 2_000);
+  }
+
+  serve(socket: Socket): void {
+    this.clients.add(socket);
+    this.checkIdle();
+    const answer = (m: SupervisorMessage) => {
+      if (!socket.destroyed) socket.write(JSON.stringify(m) + '\n');
+    };
+    let buf = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let req: SupervisorRequest;
+        try {
+          req = JSON.parse(line) as SupervisorRequest;
+        } catch {
+          continue;
+        }
+        if (req.op === 'start') this.start(req.dir, req.spec, answer, req.id);
+        else if (req.op === 'ping') answer({ id: req.id, ok: true, pid: process.pid, version: this.version });
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.clients.delete(socket);
+      this.checkIdle();
+    });
+  }
+}
+
+/** Is a live supervisor answering on this socket? */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
   });
 }
 
-if (process.argv[2] && process.argv[1]?.endsWith('processSupervisor.js')) main(process.argv[2]);
+async function main(socketPath: string, version: string): Promise<void> {
+  for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGPIPE'] as const) process.on(sig, () => undefined);
+  // One bad request or child must never take the other containers' supervision down with it.
+  process.on('uncaughtException', (e) => process.stderr.write(`berth process supervisor: ${e.stack ?? e}\n`));
+  process.umask(0o077);
+  const sup = new Supervisor(version);
+  const server = createServer((s) => sup.serve(s));
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  try {
+    await listen();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    if (await answers(socketPath)) {
+      process.stdout.write('taken\n');
+      process.exit(0);
+    }
+    unlinkSync(socketPath); // left by a supervisor that died
+    await listen();
+  }
+  process.stdout.write('ready\n');
+  sup.checkIdle();
+}
+
+if (process.argv[1]?.endsWith('processSupervisor.js') && process.argv[2]) {
+  main(process.argv[2], process.argv[3] ?? '').catch((e: Error) => {
+    process.stdout.write(`error ${e.message}\n`);
+    process.exit(1);
+  });
+}
