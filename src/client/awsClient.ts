@@ -3,7 +3,66 @@
  * AWS-shaped APIs over the network, the same way any other client does. Runtime code does not
  * depend on the AWS SDKs; tests use the real SDKs to check the wire format independently.
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { signRequest } from '../protocol/sigv4.js';
+
+/**
+ * Connections are kept alive between calls (agents long-poll and report over and over); an idle
+ * one is closed after IDLE_SOCKET_MS, well before the server's own keep-alive timeout, and its
+ * socket does not keep the process alive.
+ */
+const IDLE_SOCKET_MS = 4_000;
+const httpAgent = new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
+const httpsAgent = new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
+
+/** Errors of a kept-alive connection the server closed just as the request was sent. */
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/**
+ * One POST over node:http(s) with a keep-alive agent (cheaper per call than fetch). Retries once,
+ * on a fresh connection, if a reused idle connection turns out to be closed by the server
+ * before any answer (the request was never processed). Rejects on timeout, abort or network error.
+ */
+function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, endpoint: string, signal?: AbortSignal): Promise<{ status: number; errorType?: string; text: string }> {
+  const attempt = (retry: boolean): Promise<{ status: number; errorType?: string; text: string }> =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      let answered = false;
+      const req = send(
+        url,
+        { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: url.protocol === 'https:' ? httpsAgent : httpAgent },
+        (res: IncomingMessage) => {
+          answered = true;
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            finish();
+            const errorType = res.headers['x-amzn-errortype'];
+            resolve({ status: res.statusCode ?? 0, errorType: Array.isArray(errorType) ? errorType[0] : errorType, text: Buffer.concat(chunks).toString('utf8') });
+          });
+          res.on('error', fail);
+        },
+      );
+      const timer = setTimeout(() => req.destroy(new Error(`no answer from ${endpoint} within ${timeoutMs} ms`)), timeoutMs);
+      const onAbort = () => req.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      function finish() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      }
+      function fail(e: Error) {
+        finish();
+        const code = (e as NodeJS.ErrnoException).code;
+        if (retry && !answered && req.reusedSocket && code && STALE_SOCKET_CODES.has(code) && !signal?.aborted) resolve(attempt(false));
+        else reject(e);
+      }
+      req.on('error', fail);
+      req.end(body);
+    });
+  return attempt(true);
+}
 
 export interface ClientConfig {
   endpoint: string;
@@ -41,29 +100,17 @@ export async function callJson<T = Record<string, unknown>>(cfg: ClientConfig, s
     service: signingName,
   });
   delete headers.host;
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new Error(`no answer from ${cfg.endpoint} within ${opts.timeoutMs ?? cfg.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? cfg.timeoutMs ?? 30_000);
-  const onAbort = () => abort.abort(opts.signal?.reason);
-  if (opts.signal?.aborted) abort.abort(opts.signal.reason);
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  let res: Response;
-  let text: string;
-  try {
-    res = await fetch(url, { method: 'POST', headers, body, signal: abort.signal });
-    text = await res.text();
-  } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onAbort);
-  }
+  const timeoutMs = opts.timeoutMs ?? cfg.timeoutMs ?? 30_000;
+  const { status, errorType, text } = await post(url, headers, body, timeoutMs, cfg.endpoint, opts.signal);
   let parsed: Record<string, unknown> = {};
   try {
     parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   } catch {
-    throw new AwsApiError('InvalidResponse', `non-JSON answer (${res.status}) from ${cfg.endpoint}`, res.status);
+    throw new AwsApiError('InvalidResponse', `non-JSON answer (${status}) from ${cfg.endpoint}`, status);
   }
-  if (!res.ok) {
-    const code = String(parsed.__type ?? res.headers.get('x-amzn-errortype') ?? 'UnknownError').split('#').pop()!;
-    throw new AwsApiError(code, String(parsed.message ?? parsed.Message ?? ''), res.status);
+  if (status < 200 || status > 299) {
+    const code = String(parsed.__type ?? errorType ?? 'UnknownError').split('#').pop()!;
+    throw new AwsApiError(code, String(parsed.message ?? parsed.Message ?? ''), status);
   }
   return parsed as T;
 }

@@ -63,6 +63,19 @@ export class PostgresStore implements Store {
     return row ? { kind, key, rev: Number(row.rev), value: JSON.parse(row.value) as T } : undefined;
   }
 
+  async getMany<T>(kind: string, keys: string[]): Promise<Array<StoredRecord<T> | undefined>> {
+    if (keys.length === 0) return [];
+    const r = await this.pool.query<{ key: string; rev: string; value: string }>(
+      `SELECT key, rev, value FROM ${this.schema}.records WHERE kind = $1 AND key = ANY($2::text[])`,
+      [kind, keys],
+    );
+    const found = new Map(r.rows.map((row) => [row.key, row]));
+    return keys.map((key) => {
+      const row = found.get(key);
+      return row ? { kind, key, rev: Number(row.rev), value: JSON.parse(row.value) as T } : undefined;
+    });
+  }
+
   async list<T>(kind: string, opts: ListOptions = {}): Promise<StoredRecord<T>[]> {
     const where = ['kind = $1'];
     const args: unknown[] = [kind];

@@ -26,6 +26,7 @@ export class SqliteStore implements Store {
   private rev: number;
   private commitsSincePrune = 0;
   private readonly stmts;
+  private readonly listStmts = new Map<string, Database.Statement>();
 
   /** Opens (creating if needed) the database at `path`; ':memory:' for a throwaway store. */
   constructor(path: string) {
@@ -41,6 +42,9 @@ export class SqliteStore implements Store {
     `);
     this.stmts = {
       get: this.db.prepare<[string, string], { rev: number; value: string }>('SELECT rev, value FROM records WHERE kind = ? AND key = ?'),
+      getMany: this.db.prepare<[string, string], { key: string; rev: number; value: string }>(
+        'SELECT key, rev, value FROM records WHERE kind = ? AND key IN (SELECT value FROM json_each(?))',
+      ),
       upsert: this.db.prepare('INSERT INTO records (kind, key, rev, value) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET rev = excluded.rev, value = excluded.value'),
       del: this.db.prepare('DELETE FROM records WHERE kind = ? AND key = ?'),
       change: this.db.prepare('INSERT INTO changes (rev, seq, kind, key, value) VALUES (?, ?, ?, ?, ?)'),
@@ -60,6 +64,16 @@ export class SqliteStore implements Store {
     return row ? { kind, key, rev: row.rev, value: JSON.parse(row.value) as T } : undefined;
   }
 
+  async getMany<T>(kind: string, keys: string[]): Promise<Array<StoredRecord<T> | undefined>> {
+    if (keys.length === 0) return [];
+    const found = new Map<string, { rev: number; value: string }>();
+    for (const r of this.stmts.getMany.all(kind, JSON.stringify(keys))) found.set(r.key, r);
+    return keys.map((key) => {
+      const r = found.get(key);
+      return r ? { kind, key, rev: r.rev, value: JSON.parse(r.value) as T } : undefined;
+    });
+  }
+
   async list<T>(kind: string, opts: ListOptions = {}): Promise<StoredRecord<T>[]> {
     const where = ['kind = ?'];
     const args: unknown[] = [kind];
@@ -73,7 +87,14 @@ export class SqliteStore implements Store {
       args.push(opts.after);
     }
     const limit = opts.limit ? ` LIMIT ${Math.max(0, Math.floor(opts.limit))}` : '';
-    const rows = this.db.prepare(`SELECT key, rev, value FROM records WHERE ${where.join(' AND ')} ORDER BY key${limit}`).all(...args) as Array<{
+    const sql = `SELECT key, rev, value FROM records WHERE ${where.join(' AND ')} ORDER BY key${limit}`;
+    // Statements are prepared once per distinct query text (a handful: prefix/after/limit combos).
+    let stmt = this.listStmts.get(sql);
+    if (!stmt) {
+      if (this.listStmts.size >= 64) this.listStmts.clear();
+      this.listStmts.set(sql, (stmt = this.db.prepare(sql)));
+    }
+    const rows = stmt.all(...args) as Array<{
       key: string;
       rev: number;
       value: string;

@@ -53,6 +53,11 @@ export class ConflictError extends Error {
 
 export interface Store {
   get<T>(kind: string, key: string): Promise<StoredRecord<T> | undefined>;
+  /**
+   * The records of a kind under each of `keys`, in the order asked (undefined where absent):
+   * one read for many keys (an index's entries, say) instead of one `get` each.
+   */
+  getMany<T>(kind: string, keys: string[]): Promise<Array<StoredRecord<T> | undefined>>;
   /** Records of a kind in key order. */
   list<T>(kind: string, opts?: ListOptions): Promise<StoredRecord<T>[]>;
   /** Applies the writes atomically and returns the new store revision. */

@@ -35,6 +35,24 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     assert.equal(await s.revision(), 2);
   });
 
+  withStore('getMany returns the records asked for, in that order, undefined where absent', async (s) => {
+    assert.deepEqual(await s.getMany('k', []), []);
+    await s.commit([{ kind: 'k', key: 'a', value: { n: 1 } }, { kind: 'k', key: 'ü/🔑', value: 'x' }, { kind: 'other', key: 'b', value: 2 }]);
+    await s.commit([{ kind: 'k', key: 'c', value: [3] }]);
+    const got = await s.getMany<unknown>('k', ['c', 'missing', 'ü/🔑', 'b', 'a', 'a']);
+    assert.deepEqual(got, [
+      { kind: 'k', key: 'c', rev: 2, value: [3] },
+      undefined,
+      { kind: 'k', key: 'ü/🔑', rev: 1, value: 'x' },
+      undefined,
+      { kind: 'k', key: 'a', rev: 1, value: { n: 1 } },
+      { kind: 'k', key: 'a', rev: 1, value: { n: 1 } },
+    ]);
+    // Each record is its own copy.
+    (got[4]!.value as { n: number }).n = 9;
+    assert.deepEqual(got[5]!.value, { n: 1 });
+  });
+
   withStore('kinds are separate namespaces', async (s) => {
     await s.commit([{ kind: 'x', key: 'same', value: 1 }, { kind: 'y', key: 'same', value: 2 }]);
     assert.equal((await s.get('x', 'same'))?.value, 1);

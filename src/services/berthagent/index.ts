@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type * as Agent from '../../generated/berthagent.js';
 import type * as ECS from '../../generated/ecs.js';
 import { ServiceModel } from '../../protocol/model.js';
+import { ServiceError } from '../../protocol/errors.js';
 import type { Handlers, Platform, ServiceDefinition } from '../types.js';
 import type { Change, Store } from '../../store/types.js';
 import type { AgentContainerDefinition, AgentTaskSpec, PolledTask } from '../../agent/protocol.js';
@@ -15,11 +16,18 @@ import { requireCluster } from '../ecs/clusters.js';
 import { KIND, type Scope } from '../ecs/keys.js';
 import { applyTaskStateChange, listTasksForContainerInstance, type TaskChange, type TaskRecord } from '../ecs/tasks.js';
 import { findTaskDefinition } from '../ecs/taskDefinitions.js';
-import { findContainerInstance, markStaleAgentsDisconnected, recordHeartbeat } from '../ecs/containerInstances.js';
+import { findContainerInstance, markStaleAgentsDisconnected, recordHeartbeat, type ContainerInstanceRecord } from '../ecs/containerInstances.js';
 import { ecsErrors } from '../ecs/errors.js';
 
 /** An agent that has not polled for this long is reported `agentConnected: false`. */
 export const AGENT_TIMEOUT_MS = Number(process.env.BERTH_AGENT_TIMEOUT_MS ?? 15_000);
+
+/**
+ * A poll within this long of the instance's last recorded heartbeat (and changing nothing else)
+ * does not write it again: agents re-poll at once after every answer, and each write is a
+ * durable commit. Far below AGENT_TIMEOUT_MS, so the stale-agent sweep never sees a gap.
+ */
+export const HEARTBEAT_MIN_INTERVAL_MS = Math.min(1_000, AGENT_TIMEOUT_MS / 5);
 
 /** Applies a task's containerOverrides to its task definition's containers, as ECS does. */
 export function applyOverrides(defs: ECS.ContainerDefinition[], overrides: ECS.TaskOverride | undefined): AgentContainerDefinition[] {
@@ -40,8 +48,13 @@ export function applyOverrides(defs: ECS.ContainerDefinition[], overrides: ECS.T
   });
 }
 
-async function specOf(s: Scope, t: TaskRecord): Promise<AgentTaskSpec | undefined> {
-  const td = await findTaskDefinition(s, t.taskDefinitionArn);
+/** Task definitions already read while building one answer, by ARN (tasks of a family share one). */
+type TaskDefinitionCache = Map<string, Promise<Awaited<ReturnType<typeof findTaskDefinition>>>>;
+
+async function specOf(s: Scope, t: TaskRecord, cache: TaskDefinitionCache): Promise<AgentTaskSpec | undefined> {
+  let pending = cache.get(t.taskDefinitionArn);
+  if (!pending) cache.set(t.taskDefinitionArn, (pending = findTaskDefinition(s, t.taskDefinitionArn)));
+  const td = await pending;
   if (!td) return undefined;
   const def = td.value.taskDefinition;
   return {
@@ -61,9 +74,14 @@ async function specOf(s: Scope, t: TaskRecord): Promise<AgentTaskSpec | undefine
   };
 }
 
+/**
+ * What the agent acts on: which tasks are placed on it and their desired status (a task's spec
+ * never changes). Not the task's version: the agent's own reports change that, and must not wake
+ * its poll for an answer it has no use for.
+ */
 function fingerprintOf(tasks: TaskRecord[], instanceStatus: string): string {
   const h = createHash('sha256').update(instanceStatus);
-  for (const t of [...tasks].sort((a, b) => a.taskId.localeCompare(b.taskId))) h.update(`|${t.taskId}:${t.version}:${t.desiredStatus}`);
+  for (const t of [...tasks].sort((a, b) => a.taskId.localeCompare(b.taskId))) h.update(`|${t.taskId}:${t.desiredStatus}`);
   return h.digest('base64url').slice(0, 22);
 }
 
@@ -93,23 +111,34 @@ function nextChange(store: Store, fromRev: number, matters: (c: Change) => boole
 const handlers: Handlers<Agent.Operations> = {
   async Poll(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
-    if (!(await findContainerInstance(ctx, cluster.clusterName, input.containerInstanceArn))) {
+    // Read before the heartbeat's own read of the instance, so that waiting from this revision
+    // can miss no change to what the first round below reads (it may replay a few: harmless).
+    let rev = await ctx.platform.store.revision();
+    let instance: ContainerInstanceRecord;
+    try {
+      // Each poll is one heartbeat; the agent polls again at once when this one returns.
+      instance = await recordHeartbeat(ctx, cluster.clusterName, input.containerInstanceArn, { minIntervalMs: HEARTBEAT_MIN_INTERVAL_MS });
+    } catch (e) {
+      // An unknown instance gets the answer agents act on (they register again); anything else as is.
+      if (!(e instanceof ServiceError) || (await findContainerInstance(ctx, cluster.clusterName, input.containerInstanceArn))) throw e;
       throw ecsErrors.invalidParameter(`Container instance ${input.containerInstanceArn} is not registered in cluster ${cluster.clusterName}: register it again.`);
     }
     regionsSeen.add(ctx.region);
-    // Each poll is one heartbeat; the agent polls again at once when this one returns.
-    const { id: instanceId } = await recordHeartbeat(ctx, cluster.clusterName, input.containerInstanceArn);
+    const instanceId = instance.id;
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
-    for (;;) {
-      const rev = await ctx.platform.store.revision();
-      const instance = (await findContainerInstance(ctx, cluster.clusterName, instanceId))!.value;
+    for (let first = true; ; first = false) {
+      if (!first) {
+        rev = await ctx.platform.store.revision();
+        instance = (await findContainerInstance(ctx, cluster.clusterName, instanceId))!.value;
+      }
       const tasks = await listTasksForContainerInstance(ctx, cluster.clusterName, input.containerInstanceArn);
       const fingerprint = fingerprintOf(tasks, instance.status);
       const remaining = deadline - Date.now();
       if (fingerprint !== input.fingerprint || remaining <= 0 || ctx.platform.shutdown.aborted) {
         const polled: PolledTask[] = [];
+        const tds: TaskDefinitionCache = new Map();
         for (const t of tasks) {
-          const spec = await specOf(ctx, t);
+          const spec = await specOf(ctx, t, tds);
           if (spec) polled.push({ taskArn: t.taskArn, desiredStatus: t.desiredStatus, lastStatus: t.lastStatus, version: t.version, spec });
         }
         return {

@@ -180,14 +180,34 @@ async function mutateInstance(s: Scope, cluster: string, ref: string, fn: (ci: C
  * Records an agent heartbeat: agentConnected (default true) and lastHeartbeat = now (platform
  * clock). For the agent helper; throws InvalidParameterException if the instance is unknown.
  */
-export async function recordHeartbeat(s: Scope, cluster: string, containerInstance: string, opts: { connected?: boolean; versionInfo?: ECS.VersionInfo } = {}): Promise<ContainerInstanceRecord> {
+export async function recordHeartbeat(
+  s: Scope,
+  cluster: string,
+  containerInstance: string,
+  opts: { connected?: boolean; versionInfo?: ECS.VersionInfo; minIntervalMs?: number } = {},
+): Promise<ContainerInstanceRecord> {
   const now = s.platform.clock.now();
-  return mutateInstance(s, cluster, containerInstance, (ci) => ({
+  const connected = opts.connected ?? true;
+  return mutateInstance(s, cluster, containerInstance, (ci) => {
+    // With `minIntervalMs`, a heartbeat that would change nothing but a lastHeartbeat written less
+    // than that long ago is not written again (saves a durable commit on each rapid re-poll).
+    if (
+      opts.minIntervalMs !== undefined &&
+      ci.agentConnected === connected &&
+      opts.versionInfo === undefined &&
+      ci.lastHeartbeat !== undefined &&
+      now >= ci.lastHeartbeat &&
+      now - ci.lastHeartbeat < opts.minIntervalMs
+    ) {
+      return undefined;
+    }
+    return {
     ...ci,
-    agentConnected: opts.connected ?? true,
+    agentConnected: connected,
     lastHeartbeat: now,
     versionInfo: opts.versionInfo ?? ci.versionInfo,
-  }));
+    };
+  });
 }
 
 /** Marks agentConnected=false on instances whose last heartbeat is older than `maxAgeMs`. Returns their ids. */
@@ -283,6 +303,8 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
       { name: 'com.amazonaws.ecs.capability.task-iam-role' },
       { name: 'com.amazonaws.ecs.capability.logging-driver.awslogs' },
       { name: 'com.amazonaws.ecs.capability.logging-driver.json-file' },
+      // As the ECS agent's default ECS_AVAILABLE_LOGGING_DRIVERS; Berth's agents capture output themselves.
+      { name: 'com.amazonaws.ecs.capability.logging-driver.none' },
       { name: 'com.amazonaws.ecs.capability.docker-remote-api.1.18' },
       { name: 'com.amazonaws.ecs.capability.docker-remote-api.1.21' },
       ...(doc.availabilityZone ? [{ name: 'ecs.availability-zone', value: doc.availabilityZone }] : [{ name: 'ecs.availability-zone', value: `${ctx.region}a` }]),

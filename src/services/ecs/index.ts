@@ -15,7 +15,7 @@ import { activeServiceCount, pruneInactiveServices, serviceHandlers } from './se
 import { settingHandlers } from './settings.js';
 import { registerTagLocator, tagHandlers } from './tags.js';
 import { taskDefinitionHandlers } from './taskDefinitions.js';
-import { STOPPED_TASK_RETENTION_MS, pruneStoppedTasks, taskHandlers, type TaskRecord } from './tasks.js';
+import { STOPPED_TASK_RETENTION_MS, pruneStoppedTasks, rebuildLiveTaskIndex, taskHandlers, type TaskRecord } from './tasks.js';
 import { startServiceController, type ServiceController } from '../../control/serviceController.js';
 
 let wired = false;
@@ -81,6 +81,8 @@ export function ecsService(): ServiceDefinition {
       (platform.hooks['control.serviceController'] as ServiceController | undefined)?.reset();
     },
     async start(platform) {
+      // Tasks stored before the by-instance index existed get their entries (once, cheap after).
+      await rebuildLiveTaskIndex(platform);
       const timer = setInterval(() => {
         sweepExpired(platform).catch(() => undefined);
       }, 60_000);

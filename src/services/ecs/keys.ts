@@ -17,6 +17,13 @@ export const KIND = {
   task: 'ecs.task',
   /** `<region>/<cluster>/<containerInstanceId>`. */
   containerInstance: 'ecs.container-instance',
+  /**
+   * Index of live tasks by the instance they are placed on: `<region>/<cluster>/<containerInstanceId>/<taskId>`,
+   * value `{}`. An entry exists while its task exists, has a container instance and is not
+   * STOPPED; it is written in the same commit as the task change that makes this so (see
+   * `liveIndexWrites` in tasks.ts), so agents' polls and placement need not read stopped tasks.
+   */
+  liveTaskOnInstance: 'ecs.task-live-on-instance',
   /** `<region>/<principalArn or '~default'>/<settingName>`. */
   accountSetting: 'ecs.account-setting',
 } as const;

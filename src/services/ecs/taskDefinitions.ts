@@ -304,6 +304,13 @@ export async function findTaskDefinition(s: Scope, ref: string): Promise<StoredR
   const p = parseTaskDefinitionRef(s, ref);
   if (!p) return undefined;
   if (p.revision !== undefined) return s.platform.store.get<TaskDefinitionRecord>(KIND.taskDefinition, taskDefinitionKey(s.region, p.family, p.revision));
+  // Fast path (RunTask by family on the launch path): the family's newest revision is usually
+  // the ACTIVE one wanted; only if it is not (deregistered, deleted) scan every revision.
+  const fam = await s.platform.store.get<FamilyRecord>(KIND.taskDefinitionFamily, `${s.region}/${p.family}`);
+  if (fam) {
+    const latest = await s.platform.store.get<TaskDefinitionRecord>(KIND.taskDefinition, taskDefinitionKey(s.region, p.family, fam.value.lastRevision));
+    if (latest?.value.taskDefinition.status === 'ACTIVE') return latest;
+  }
   const all = await s.platform.store.list<TaskDefinitionRecord>(KIND.taskDefinition, { prefix: `${s.region}/${p.family}/` });
   for (let i = all.length - 1; i >= 0; i--) if (all[i]!.value.taskDefinition.status === 'ACTIVE') return all[i];
   return undefined;

@@ -11,6 +11,7 @@
  * Placement commits the chosen instance's record (bumping its `version`) in the same batch as
  * the new tasks, so two concurrent launches never overcommit one instance.
  */
+import { missingAttribute } from '../../control/placement.js';
 import type * as ECS from '../../generated/ecs.js';
 import { hexId, mergeTags, pageOf } from '../common.js';
 import type { Handlers } from '../types.js';
@@ -180,6 +181,11 @@ export interface LaunchSpec {
    * RunTask/StartTask never set this.
    */
   allowInactiveTaskDefinition?: boolean;
+  /**
+   * The ACTIVE task definition `taskDefinition` names, when the caller has just resolved it in
+   * the same request (RunTask): saves reading it again. Never set it to anything else.
+   */
+  resolvedTaskDefinition?: TaskDefinitionRecord;
 }
 
 /** The result of a launch: created tasks (API shape + records) and per-task failures. */
@@ -301,15 +307,86 @@ async function requireTaskDefinitionForService(s: Scope, ref: string): Promise<T
   return rec.value;
 }
 
+/** Store key of a live task's entry in the by-instance index (KIND.liveTaskOnInstance). */
+function liveIndexKey(region: string, t: TaskRecord): string {
+  return `${region}/${t.clusterName}/${t.containerInstanceId!}/${t.taskId}`;
+}
+
+function inLiveIndex(t: TaskRecord | undefined): boolean {
+  return !!t && !!t.containerInstanceId && isLive(t);
+}
+
+/**
+ * The writes that keep the by-instance index of live tasks in step with a task going from
+ * `before` to `after` (undefined: absent); commit them in the same batch as the task's write.
+ */
+export function liveIndexWrites(region: string, before: TaskRecord | undefined, after: TaskRecord | undefined): Write[] {
+  const was = inLiveIndex(before);
+  const is = inLiveIndex(after);
+  if (is && !was) return [{ kind: KIND.liveTaskOnInstance, key: liveIndexKey(region, after!), value: {} }];
+  if (was && !is) return [{ kind: KIND.liveTaskOnInstance, key: liveIndexKey(region, before!), value: null }];
+  return [];
+}
+
+/**
+ * Live tasks (not STOPPED) placed on container instances of a cluster, from the by-instance
+ * index: all of the cluster's, or only those of one instance id. In task id order per instance.
+ * Each task is read and checked, so an index entry left behind never yields a stopped task.
+ */
+async function liveTasksFromIndex(s: Scope, clusterName: string, instanceId?: string): Promise<TaskRecord[]> {
+  const { store } = s.platform;
+  const prefix = instanceId === undefined ? `${s.region}/${clusterName}/` : `${s.region}/${clusterName}/${instanceId}/`;
+  const entries = await store.list(KIND.liveTaskOnInstance, { prefix });
+  const instances: string[] = [];
+  const keys: string[] = [];
+  for (const e of entries) {
+    const slash = e.key.lastIndexOf('/');
+    instances.push(e.key.slice(e.key.lastIndexOf('/', slash - 1) + 1, slash));
+    keys.push(clusterScopedKey(s.region, clusterName, e.key.slice(slash + 1)));
+  }
+  const out: TaskRecord[] = [];
+  (await store.getMany<TaskRecord>(KIND.task, keys)).forEach((r, i) => {
+    if (r && isLive(r.value) && r.value.containerInstanceId === instances[i]) out.push(r.value);
+  });
+  return out;
+}
+
+/**
+ * Fills the by-instance index for live tasks that have no entry yet (state written before the
+ * index existed) and drops entries of tasks that are gone or STOPPED. Run once at start.
+ * A missing entry is added together with an unchanged rewrite of its task, conditional on the
+ * task's revision, so a concurrent stop cannot leave a live entry behind.
+ */
+export async function rebuildLiveTaskIndex(platform: Scope['platform']): Promise<void> {
+  const { store } = platform;
+  const entries = new Set((await store.list(KIND.liveTaskOnInstance)).map((e) => e.key));
+  const wanted = new Set<string>();
+  for (const r of await store.list<TaskRecord>(KIND.task)) {
+    const region = r.key.slice(0, r.key.indexOf('/'));
+    if (!inLiveIndex(r.value)) continue;
+    const key = liveIndexKey(region, r.value);
+    wanted.add(key);
+    if (entries.has(key)) continue;
+    for (let rec: StoredRecord<TaskRecord> | undefined = r, i = 0; rec && inLiveIndex(rec.value) && i < 30; i++) {
+      try {
+        await store.commit([{ kind: KIND.task, key: rec.key, value: rec.value, expectRev: rec.rev }, ...liveIndexWrites(region, undefined, rec.value)]);
+        break;
+      } catch (e) {
+        if (!(e instanceof ConflictError)) throw e;
+        rec = await store.get<TaskRecord>(KIND.task, r.key);
+      }
+    }
+  }
+  for (const key of entries) if (!wanted.has(key)) await store.commit([{ kind: KIND.liveTaskOnInstance, key, value: null }]);
+}
+
 /** Live tasks of a cluster, grouped by container instance id. */
 export async function liveTasksByInstance(s: Scope, clusterName: string): Promise<Map<string, TaskRecord[]>> {
   const m = new Map<string, TaskRecord[]>();
-  for (const r of await s.platform.store.list<TaskRecord>(KIND.task, { prefix: `${s.region}/${clusterName}/` })) {
-    const t = r.value;
-    if (!isLive(t) || !t.containerInstanceId) continue;
-    const a = m.get(t.containerInstanceId) ?? [];
+  for (const t of await liveTasksFromIndex(s, clusterName)) {
+    const a = m.get(t.containerInstanceId!) ?? [];
     a.push(t);
-    m.set(t.containerInstanceId, a);
+    m.set(t.containerInstanceId!, a);
   }
   return m;
 }
@@ -324,7 +401,9 @@ export async function liveTasksByInstance(s: Scope, clusterName: string): Promis
 export async function launchTasks(s: Scope, spec: LaunchSpec): Promise<LaunchResult> {
   const clusterName = clusterNameOf(s, spec.cluster);
   await requireCluster(s, clusterName);
-  const td = spec.allowInactiveTaskDefinition ? await requireTaskDefinitionForService(s, spec.taskDefinition) : await requireActiveTaskDefinition(s, spec.taskDefinition);
+  const td =
+    spec.resolvedTaskDefinition ??
+    (spec.allowInactiveTaskDefinition ? await requireTaskDefinitionForService(s, spec.taskDefinition) : await requireActiveTaskDefinition(s, spec.taskDefinition));
   if (spec.count < 1 || spec.count > 10) throw ecsErrors.invalidParameter('count must be between 1 and 10.');
   validateOverrides(td, spec.overrides);
   validatePlacementInput(spec.placementConstraints, spec.placementStrategy);
@@ -348,9 +427,14 @@ export async function launchTasks(s: Scope, spec: LaunchSpec): Promise<LaunchRes
         failures.push({ arn: ref, reason: 'MISSING' });
         continue;
       }
+      const attrs = Object.fromEntries((ci.value.attributes ?? []).map((a) => [a.name, a.value ?? null]));
+      if (missingAttribute(attrs, td.taskDefinition.requiresAttributes)) {
+        failures.push({ arn: ci.value.containerInstanceArn, reason: 'ATTRIBUTE' });
+        continue;
+      }
       const t = newTask(s, clusterName, td, { ...spec, launchType }, ci.value, now);
       tasks.push(t);
-      writes.push({ kind: KIND.task, key: clusterScopedKey(s.region, clusterName, t.taskId), value: t, expectRev: 0 });
+      writes.push({ kind: KIND.task, key: clusterScopedKey(s.region, clusterName, t.taskId), value: t, expectRev: 0 }, ...liveIndexWrites(s.region, undefined, t));
     }
     if (writes.length) await store.commit(writes);
     return { tasks, failures };
@@ -373,6 +457,7 @@ export async function launchTasks(s: Scope, spec: LaunchSpec): Promise<LaunchRes
         group: spec.group ?? `family:${td.taskDefinition.family}`,
         constraints: [...(td.taskDefinition.placementConstraints ?? []).map((c) => ({ type: 'memberOf' as const, expression: c.expression })), ...(spec.placementConstraints ?? [])],
         strategy: spec.placementStrategy ?? [],
+        requiredAttributes: td.taskDefinition.requiresAttributes,
       });
       if (!res.ok) {
         if (res.failures.length) failures.push(...res.failures);
@@ -385,6 +470,7 @@ export async function launchTasks(s: Scope, spec: LaunchSpec): Promise<LaunchRes
         await store.commit([
           { kind: KIND.containerInstance, key: ciRec.key, value: { ...ciRec.value, version: ciRec.value.version + 1 }, expectRev: ciRec.rev },
           { kind: KIND.task, key: clusterScopedKey(s.region, clusterName, t.taskId), value: t, expectRev: 0 },
+          ...liveIndexWrites(s.region, undefined, t),
         ]);
         tasks.push(t);
         placed = true;
@@ -414,7 +500,7 @@ export async function mutateTask(s: Scope, cluster: string, ref: string, fn: (t:
     if (!next) return rec.value;
     next.version = rec.value.version + 1;
     try {
-      await s.platform.store.commit([{ kind: KIND.task, key: rec.key, value: next, expectRev: rec.rev }]);
+      await s.platform.store.commit([{ kind: KIND.task, key: rec.key, value: next, expectRev: rec.rev }, ...liveIndexWrites(s.region, rec.value, next)]);
       return next;
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
@@ -567,8 +653,8 @@ export async function listTasksForContainerInstance(s: Scope, cluster: string, c
   const clusterName = clusterNameOf(s, cluster);
   const ci = resourceRefOf(s, 'container-instance', containerInstance);
   if (!ci) return [];
-  const all = await s.platform.store.list<TaskRecord>(KIND.task, { prefix: `${s.region}/${clusterName}/` });
-  return all.map((r) => r.value).filter((t) => t.containerInstanceId === ci.id && isLive(t));
+  if (ci.id.includes('/')) return [];
+  return liveTasksFromIndex(s, clusterName, ci.id);
 }
 
 /** Deletes tasks STOPPED longer than `retentionMs` ago (by the platform clock). Returns how many. */
@@ -576,6 +662,7 @@ export async function pruneStoppedTasks(s: Scope, retentionMs = STOPPED_TASK_RET
   const cutoff = s.platform.clock.now() - retentionMs;
   const writes: Write[] = [];
   for (const r of await s.platform.store.list<TaskRecord>(KIND.task, { prefix: `${s.region}/` })) {
+    // STOPPED tasks have no by-instance index entry, so deleting the task is the whole change.
     if (r.value.lastStatus === 'STOPPED' && (r.value.stoppedAt ?? 0) < cutoff) writes.push({ kind: KIND.task, key: r.key, value: null, expectRev: r.rev });
   }
   let n = 0;
@@ -638,8 +725,9 @@ export const taskHandlers: Handlers<ECS.Operations> = {
       placementConstraints: input.placementConstraints,
       placementStrategy: input.placementStrategy,
       tags: input.tags,
-      propagatedTags: await propagated(ctx, input.propagateTags, input.taskDefinition),
+      propagatedTags: input.propagateTags === 'TASK_DEFINITION' ? td.tags : [],
       enableExecuteCommand: input.enableExecuteCommand,
+      resolvedTaskDefinition: td,
     });
     return { tasks: r.tasks.map((t) => describeTask(t, true)), failures: r.failures };
   },
