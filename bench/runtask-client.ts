@@ -1,23 +1,26 @@
 /**
  * The client side of bench/runtask-e2e.ts, run in a worker thread so that, as for a real client
  * (the aws CLI, an SDK program), its requests and polling do not share the event loop of the
- * Berth under test. For each task: RunTask (count 1), DescribeTasks every `pollMs` until RUNNING,
+ * Berth under test. Several runs (a driver each, told apart by a placement constraint) are
+ * interleaved task by task, so that noise on the machine hits them alike. For each task: RunTask (count 1), DescribeTasks every `pollMs` until RUNNING,
  * then StopTask and DescribeTasks until STOPPED. Times are epoch ms (performance.timeOrigin +
  * performance.now()) so the main thread can set them beside its own marks.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { jsonService, type ClientConfig } from '../src/client/awsClient.js';
 
-/** What the main thread passes in. */
+/** What the main thread passes in: `rounds` times, one task of each run (in alternating order). */
 export interface ClientJob {
   cfg: ClientConfig;
-  family: string;
-  tasks: number;
+  runs: Array<{ family: string; placementConstraints?: Array<{ type: string; expression: string }> }>;
+  rounds: number;
   pollMs: number;
 }
 
 /** One task as the client saw it. */
 export interface ClientSample {
+  run: number;
+  round: number;
   taskId: string;
   sent: number;
   answered: number;
@@ -41,16 +44,21 @@ async function run(job: ClientJob): Promise<ClientSample[]> {
     }
   };
   const samples: ClientSample[] = [];
-  for (let i = 0; i < job.tasks; i++) {
-    const sent = now();
-    const out = await ecs<{ tasks?: Array<{ taskArn: string }>; failures?: unknown[] }>('RunTask', { cluster: 'default', taskDefinition: job.family, count: 1 });
-    const answered = now();
-    const task = out.tasks?.[0];
-    if (!task) throw new Error(`RunTask placed nothing: ${JSON.stringify(out.failures)}`);
-    const running = await waitStatus(task.taskArn, 'RUNNING');
-    samples.push({ taskId: task.taskArn.split('/').pop()!, sent, answered, running });
-    await ecs('StopTask', { cluster: 'default', task: task.taskArn, reason: 'bench' });
-    await waitStatus(task.taskArn, 'STOPPED');
+  for (let round = 0; round < job.rounds; round++) {
+    const order = job.runs.map((_, i) => i);
+    if (round % 2) order.reverse(); // neither run always goes first
+    for (const run of order) {
+      const { family, placementConstraints } = job.runs[run]!;
+      const sent = now();
+      const out = await ecs<{ tasks?: Array<{ taskArn: string }>; failures?: unknown[] }>('RunTask', { cluster: 'default', taskDefinition: family, count: 1, placementConstraints });
+      const answered = now();
+      const task = out.tasks?.[0];
+      if (!task) throw new Error(`RunTask placed nothing: ${JSON.stringify(out.failures)}`);
+      const running = await waitStatus(task.taskArn, 'RUNNING');
+      samples.push({ run, round, taskId: task.taskArn.split('/').pop()!, sent, answered, running });
+      await ecs('StopTask', { cluster: 'default', task: task.taskArn, reason: 'bench' });
+      await waitStatus(task.taskArn, 'STOPPED');
+    }
   }
   return samples;
 }

@@ -20,8 +20,9 @@
  * RUNNING) and a thin timing wrapper around the driver gives the agent's first driver call and
  * the driver's start() duration.
  *
- * For the process driver the same run is repeated with a driver that starts nothing (start()
- * resolves at once): what that takes is the platform's own share (RunTask, the agent's wake-up,
+ * For the process driver, tasks alternate with those of a driver that starts nothing (start()
+ * resolves at once; its own agent, chosen by a memberOf placement constraint, as the process
+ * driver's tasks are): what that takes is the platform's own share (RunTask, the agent's wake-up,
  * its report, the client's polling), which no driver can go below; the difference is the
  * process driver's share, printed beside the floor for information.
  *
@@ -100,28 +101,43 @@ interface BerthResult {
   phases: { runTaskCommit: number[]; toAgent: number[]; prepare: number[]; driverStart: number[]; toReport: number[]; toSeen: number[]; runTaskRtt: number[] };
 }
 
-async function berthRuns(berth: Berth, cfg: ClientConfig, driverName: 'process' | 'docker', driver: Driver, image: string, command: string[]): Promise<BerthResult> {
+/** One series of tasks: a driver behind its own agent, told apart by the agent attribute bench.run. */
+interface Run {
+  label: string;
+  driver: Driver;
+  image: string;
+  command: string[];
+}
+
+async function berthRuns(berth: Berth, cfg: ClientConfig, runs: Run[]): Promise<BerthResult[]> {
   const marks = new Map<string, Marks>();
-  const stateDir = mkdtempSync(join(tmpdir(), `berth-bench-${driverName}-`));
-  const agent = new Agent({ client: cfg, cluster: 'default', driver: timed(driver, marks), stateDir, pollSeconds: 5, log: () => undefined });
-  await agent.start();
   const ecs = jsonService(cfg, 'ecs');
-  const family = `bench-${driverName}`;
-  await ecs('RegisterTaskDefinition', { family, containerDefinitions: [{ name: 'app', image, essential: true, memory: 64, stopTimeout: 2, command }] });
-
-  // The store's change feed: commit times of the task record.
+  const agents: Array<{ agent: Agent; stateDir: string }> = [];
   const store = berth.platform.store;
-  const unwatch = store.watch(await store.revision(), (c) => {
-    if (c.kind !== KIND.task || !c.value) return;
-    const t = c.value as { taskId: string; lastStatus: string };
-    const mk = marks.get(t.taskId) ?? (marks.set(t.taskId, {}), marks.get(t.taskId)!);
-    mk.created ??= now();
-    if (t.lastStatus === 'RUNNING') mk.runningCommit ??= now();
-  });
-
-  const r: BerthResult = { latency: [], phases: { runTaskCommit: [], toAgent: [], prepare: [], driverStart: [], toReport: [], toSeen: [], runTaskRtt: [] } };
+  let unwatch = () => undefined as void;
+  const results: BerthResult[] = runs.map(() => ({ latency: [], phases: { runTaskCommit: [], toAgent: [], prepare: [], driverStart: [], toReport: [], toSeen: [], runTaskRtt: [] } }));
   try {
-    const job: ClientJob = { cfg, family, tasks: WARMUP + N, pollMs: POLL_MS };
+    for (const run of runs) {
+      const stateDir = mkdtempSync(join(tmpdir(), `berth-bench-${run.label}-`));
+      const agent = new Agent({ client: cfg, cluster: 'default', driver: timed(run.driver, marks), stateDir, pollSeconds: 5, attributes: { 'bench.run': run.label }, log: () => undefined });
+      agents.push({ agent, stateDir });
+      await agent.start();
+      await ecs('RegisterTaskDefinition', { family: `bench-${run.label}`, containerDefinitions: [{ name: 'app', image: run.image, essential: true, memory: 64, stopTimeout: 2, command: run.command }] });
+    }
+    // The store's change feed: commit times of the task record.
+    unwatch = store.watch(await store.revision(), (c) => {
+      if (c.kind !== KIND.task || !c.value) return;
+      const t = c.value as { taskId: string; lastStatus: string };
+      const mk = marks.get(t.taskId) ?? (marks.set(t.taskId, {}), marks.get(t.taskId)!);
+      mk.created ??= now();
+      if (t.lastStatus === 'RUNNING') mk.runningCommit ??= now();
+    });
+    const job: ClientJob = {
+      cfg,
+      runs: runs.map((r) => ({ family: `bench-${r.label}`, placementConstraints: [{ type: 'memberOf', expression: `attribute:bench.run == ${r.label}` }] })),
+      rounds: WARMUP + N,
+      pollMs: POLL_MS,
+    };
     const worker = new Worker(new URL('./runtask-client.js', import.meta.url), { workerData: job });
     const answer = await new Promise<{ samples?: ClientSample[]; error?: string }>((resolve, reject) => {
       worker.once('message', resolve);
@@ -129,7 +145,8 @@ async function berthRuns(berth: Berth, cfg: ClientConfig, driverName: 'process' 
     });
     await worker.terminate();
     if (!answer.samples) throw new Error(`client: ${answer.error}`);
-    for (const smp of answer.samples.slice(WARMUP)) {
+    for (const smp of answer.samples.filter((x) => x.round >= WARMUP)) {
+      const r = results[smp.run]!;
       const mk = marks.get(smp.taskId) ?? {};
       r.latency.push(smp.running - smp.sent);
       r.phases.runTaskRtt.push(smp.answered - smp.sent);
@@ -142,12 +159,14 @@ async function berthRuns(berth: Berth, cfg: ClientConfig, driverName: 'process' 
     }
   } finally {
     unwatch();
-    await agent.close({ stopTasks: true });
-    // Leave no instance behind that looks connected for a while: the next driver's tasks must not land on it.
-    if (agent.instanceArn) await ecs('DeregisterContainerInstance', { cluster: 'default', containerInstance: agent.instanceArn, force: true });
-    rmSync(stateDir, { recursive: true, force: true });
+    for (const { agent, stateDir } of agents) {
+      await agent.close({ stopTasks: true });
+      // Leave no instance behind that looks connected for a while: later runs' tasks must not land on it.
+      if (agent.instanceArn) await ecs('DeregisterContainerInstance', { cluster: 'default', containerInstance: agent.instanceArn, force: true });
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   }
-  return r;
+  return results;
 }
 
 /**
@@ -187,7 +206,9 @@ class NullDriver implements Driver {
   async recover(h: DriverHandleLike) {
     return { status: 'exited' as const, handle: h as never, exit: { code: -1, oomKilled: false, finishedAt: Date.now(), unknown: true } };
   }
-  logs() {
+  logs(h: { id: string }, _onLine: unknown, opts: { onEnd?: () => void } = {}) {
+    // Nothing is ever printed; the stream ends when the container does.
+    void this.exited.get(h.id)?.then(() => opts.onEnd?.());
     return { close: () => undefined };
   }
   async exec() {
@@ -301,8 +322,10 @@ console.log(`RunTask -> RUNNING, ${N} tasks per driver (+${WARMUP} warm-up, not 
 try {
   if (!ONLY || ONLY === 'process') {
     const dataDir = mkdtempSync(join(tmpdir(), 'berth-bench-proc-'));
-    const res = await berthRuns(berth, cfg, 'process', new ProcessDriver({ dataDir }), 'host', PROCESS_CMD);
-    const nothing = await berthRuns(berth, cfg, 'process', new NullDriver() as unknown as Driver, 'host', PROCESS_CMD);
+    const [res, nothing] = await berthRuns(berth, cfg, [
+      { label: 'process', driver: new ProcessDriver({ dataDir }), image: 'host', command: PROCESS_CMD },
+      { label: 'nothing', driver: new NullDriver() as unknown as Driver, image: 'host', command: PROCESS_CMD },
+    ]);
     const floor = await processFloor();
     report('process', res, [{ name: `spawn(${PROCESS_CMD.join(' ')}) until 'spawn'`, xs: floor, primary: true }]);
     reportShares('process', res, nothing, floor);
@@ -315,7 +338,7 @@ try {
     } else {
       const image = await ensureBusyboxImage();
       const driver = new DockerDriver();
-      const res = await berthRuns(berth, cfg, 'docker', driver, image, DOCKER_CMD);
+      const [res] = await berthRuns(berth, cfg, [{ label: 'docker', driver, image, command: DOCKER_CMD }]);
       driver.close();
       const cli = dockerCliFloor(image);
       const api = await dockerApiFloor(image, false);

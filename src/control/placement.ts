@@ -33,6 +33,7 @@ import type {
   PlacementRequest,
   PlacementResult,
   PlacementStrategySpec,
+  RequiredAttribute,
 } from './types.js';
 
 /** ECS's limits on one request. */
@@ -169,23 +170,13 @@ export function place(request: PlacementRequest): PlacementResult {
   const usedPorts: (Set<string> | undefined)[] = new Array(m);
   const staticStage = new Uint8Array(m); // ST_AGENT / ST_ATTRIBUTE if not a candidate, else ST_DISTINCT (constraints next)
   const required = task.requiredAttributes ?? [];
-  const hasRequired = (inst: (typeof insts)[number]) =>
-    required.every((r) => Object.prototype.hasOwnProperty.call(inst.attributes, r.name) && (r.value === undefined || r.value === null || inst.attributes[r.name] === r.value));
+  const hasRequired = (inst: (typeof insts)[number]) => missingAttribute(inst.attributes, required) === undefined;
   const memberOk = new Uint8Array(m);
   const excluded = new Uint8Array(m); // not ACTIVE (DRAINING, INACTIVE, ...): not a candidate at all, no failure entry
   const evalMember = (i: number): boolean => {
     if (exprs.length === 0) return true;
-    const inst = insts[i]!;
-    const view = {
-      attributes: inst.attributes,
-      ec2InstanceId: inst.ec2InstanceId,
-      agentConnected: inst.agentConnected,
-      agentVersion: inst.agentVersion,
-      registeredAt: inst.registeredAt,
-      runningTasksCount: runningCount[i]!,
-      // An iterable (not an iterator): an expression may read task:group several times.
-      taskGroups: groupsOn ? { [Symbol.iterator]: () => groupsOn[i]!.keys() } : undefined,
-    };
+    // An iterable (not an iterator): an expression may read task:group several times.
+    const view = cqlViewOf(insts[i]!, runningCount[i]!, groupsOn ? { [Symbol.iterator]: () => groupsOn[i]!.keys() } : undefined);
     for (const e of exprs) if (!evaluateCql(e, view)) return false;
     return true;
   };
@@ -321,6 +312,120 @@ export function place(request: PlacementRequest): PlacementResult {
     if (closest < 0) result.failures.push({ reason: 'No Container Instances were found in your cluster.' });
   }
   return result;
+}
+
+/** Whether a requiresAttributes entry applies to placement (targetType absent or `container-instance`). */
+function appliesToInstances(r: RequiredAttribute): boolean {
+  return r.targetType === undefined || r.targetType === null || r.targetType === '' || r.targetType === 'container-instance';
+}
+
+/**
+ * The first of `required` (a task definition's `requiresAttributes`) that an instance with these
+ * attributes lacks: the name must be present and, when the entry has a value, the value must be
+ * equal. Entries for other target types are ignored. Undefined when the instance qualifies.
+ */
+export function missingAttribute(attributes: Readonly<Record<string, string | null>>, required: readonly RequiredAttribute[] | undefined): RequiredAttribute | undefined {
+  for (const r of required ?? []) {
+    if (!appliesToInstances(r)) continue;
+    if (!Object.prototype.hasOwnProperty.call(attributes, r.name)) return r;
+    if (r.value !== undefined && r.value !== null && attributes[r.name] !== r.value) return r;
+  }
+  return undefined;
+}
+
+/**
+ * For RunTask / StartTask: the instances (of `instances`, ACTIVE ones only, as placement
+ * considers) that have every required attribute, and an ECS Failure `{arn, reason: 'ATTRIBUTE'}`
+ * (AWS's documented reason: "ATTRIBUTE (container instance ID)") for each that does not.
+ * `qualifying` empty means the task can be placed nowhere for this reason alone.
+ * Wire-up for RunTask: filter `candidates` through this before `placeTask` and, when
+ * `qualifying` is empty, return `failures` (src/services/ecs/tasks.ts, launchTasks).
+ */
+export function filterByRequiredAttributes<T extends Pick<ContainerInstanceView, 'arn' | 'attributes' | 'status'>>(
+  instances: readonly T[],
+  required: readonly RequiredAttribute[] | undefined,
+): { qualifying: T[]; failures: PlacementFailure[] } {
+  const qualifying: T[] = [];
+  const failures: PlacementFailure[] = [];
+  for (const i of instances) {
+    if (missingAttribute(i.attributes, required) === undefined) qualifying.push(i);
+    else if (i.status === 'ACTIVE') failures.push({ arn: i.arn, reason: 'ATTRIBUTE' });
+  }
+  return { qualifying, failures };
+}
+
+/**
+ * A CQL `memberOf` expression equivalent to the required attributes (`attribute:n exists`,
+ * `attribute:n == 'v'`, joined with `and`), or undefined when nothing applies. For callers that
+ * can only pass constraints to placement (services launching through RunTask's path).
+ */
+export function requiredAttributesExpression(required: readonly RequiredAttribute[] | undefined): string | undefined {
+  const parts = (required ?? []).filter(appliesToInstances).map((r) => {
+    if (r.value === undefined || r.value === null) return `attribute:${r.name} exists`;
+    const q = r.value.includes("'") ? '"' : "'";
+    return `attribute:${r.name} == ${q}${r.value}${q}`;
+  });
+  return parts.length ? parts.join(' and ') : undefined;
+}
+
+/**
+ * The instances a DAEMON service must run one task on: ACTIVE, not lost (`isLost`), with every
+ * required attribute and meeting every `memberOf` constraint (evaluated against the instance and
+ * the groups of the other tasks on it; `distinctInstance` holds by construction). Resources are
+ * not checked here: placement on the instance reports a shortage and the service retries, as ECS
+ * keeps trying until resources free up. DRAINING instances are returned with `draining: true`
+ * while `keepOnDraining(id)` says other services' tasks are still on them (ECS stops daemon tasks
+ * last). Throws {@link PlacementValidationError} for an invalid expression.
+ */
+export function daemonInstances(
+  instances: readonly ContainerInstanceView[],
+  opts: {
+    constraints?: readonly PlacementConstraintSpec[];
+    requiredAttributes?: readonly RequiredAttribute[];
+    /** Groups of the live tasks on an instance (for `task:group` expressions). */
+    taskGroupsOn?: (id: string) => readonly string[];
+    isLost?: (id: string) => boolean;
+    keepOnDraining?: (id: string) => boolean;
+  },
+): { id: string; agentConnected: boolean; draining?: boolean }[] {
+  const exprs: CqlExpr[] = [];
+  for (const c of opts.constraints ?? []) {
+    if (c.type !== 'memberOf' || !c.expression) continue;
+    try {
+      exprs.push(parseCql(c.expression));
+    } catch (e) {
+      if (e instanceof CqlError) throw new PlacementValidationError(e.message);
+      throw e;
+    }
+  }
+  const out: { id: string; agentConnected: boolean; draining?: boolean }[] = [];
+  for (const inst of instances) {
+    if (inst.status !== 'ACTIVE' && inst.status !== 'DRAINING') continue;
+    if (opts.isLost?.(inst.id)) continue;
+    if (missingAttribute(inst.attributes, opts.requiredAttributes) !== undefined) continue;
+    const groups = opts.taskGroupsOn?.(inst.id) ?? [];
+    const view = cqlViewOf(inst, inst.runningTasksCount ?? 0, groups);
+    if (!exprs.every((e) => evaluateCql(e, view))) continue;
+    if (inst.status === 'DRAINING') {
+      if (opts.keepOnDraining?.(inst.id)) out.push({ id: inst.id, agentConnected: inst.agentConnected, draining: true });
+      continue;
+    }
+    out.push({ id: inst.id, agentConnected: inst.agentConnected });
+  }
+  return out;
+}
+
+/** What a memberOf expression sees of an instance. */
+function cqlViewOf(inst: ContainerInstanceView, runningTasksCount: number, taskGroups: Iterable<string> | undefined) {
+  return {
+    attributes: inst.attributes,
+    ec2InstanceId: inst.ec2InstanceId,
+    agentConnected: inst.agentConnected,
+    agentVersion: inst.agentVersion,
+    registeredAt: inst.registeredAt,
+    runningTasksCount,
+    taskGroups,
+  };
 }
 
 /**

@@ -26,6 +26,9 @@
  *   A FAILED PRIMARY (no rollback) gets no new tasks and old tasks are left running.
  * - COMPLETED when the PRIMARY has desiredCount healthy tasks and no other deployment has live tasks.
  * - A DRAINING service (DeleteService) has everything deregistered, drained and stopped, then INACTIVE.
+ * - DAEMON services (`schedulingStrategy`): D = the number of `observed.daemonInstances` (not
+ *   counting draining ones; written back with `setDesiredCount`); one task per instance, started
+ *   with `startTasks{containerInstanceIds}`; see `decideDaemon` below.
  */
 import { orderForTermination } from './placement.js';
 import type { DeploymentView, ObservedTask, ReconcileAction, ServiceDesired, ServiceObserved } from './types.js';
@@ -170,7 +173,11 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
 
   const active = live.filter((t) => kind.get(t.taskId) === 'active');
   const nonLost = live.filter((t) => kind.get(t.taskId) !== 'lost');
-  const D = Math.max(0, desired.desiredCount);
+  const daemon = desired.schedulingStrategy === 'DAEMON';
+  const daemonInsts = daemon ? observed.daemonInstances ?? [] : [];
+  const countedIds = new Set(daemonInsts.filter((i) => !i.draining).map((i) => i.id));
+  const D = daemon ? countedIds.size : Math.max(0, desired.desiredCount);
+  if (daemon && desired.desiredCount !== D) actions.push({ type: 'setDesiredCount', desiredCount: D });
 
   // 3. Circuit breaker.
   const cb = desired.circuitBreaker;
@@ -194,13 +201,18 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
   }
 
   // 4. Rolling update / replacement / scaling.
-  const isNew = (t: ObservedTask) => primary !== undefined && t.deploymentId === primary.id && !t.instanceDraining;
+  // A task of the PRIMARY that stays: not on a DRAINING instance (REPLICA); on an instance that
+  // must run the daemon (DAEMON).
+  const isNew = (t: ObservedTask) =>
+    primary !== undefined && t.deploymentId === primary.id && (daemon ? countedIds.has(t.containerInstanceId ?? '') : !t.instanceDraining);
   const newTasks = active.filter(isNew);
   const oldTasks = active.filter((t) => !isNew(t));
   const healthyCount = active.filter(healthy).length;
   let start = 0;
   const rolling = primary !== undefined && primary.rolloutState !== 'FAILED';
-  if (rolling) {
+  if (daemon) {
+    start = decideDaemon();
+  } else if (rolling) {
     const want = D - newTasks.length;
     start = Math.max(0, Math.min(want, maxTasks(desired) - nonLost.length));
     let budget = Math.max(0, healthyCount - minHealthyTasks(desired));
@@ -234,6 +246,54 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
     if (start > 0) actions.push({ type: 'startTasks', deploymentId: primary.id, count: start });
   }
 
+  /**
+   * DAEMON: one task per daemon instance. Tasks on instances that no longer qualify (DRAINING
+   * with nothing else left on it, constraint or attribute no longer met, deregistered) are
+   * retired; an instance with more than one PRIMARY task keeps the healthiest, oldest one. Rolling
+   * update per instance (maximumPercent 100): the old task is retired (healthy ones only while
+   * the healthy count stays >= ceil(D * minimumHealthyPercent / 100), default 0), and an
+   * instance gets its new task once nothing of the service is live on it any more.
+   */
+  function decideDaemon(): number {
+    const keep = new Set(daemonInsts.map((i) => i.id));
+    const byInst = new Map<string, ObservedTask[]>();
+    for (const t of active) {
+      const id = t.containerInstanceId ?? '';
+      if (!keep.has(id)) {
+        retire(t, scalingReason);
+        continue;
+      }
+      const a = byInst.get(id) ?? [];
+      a.push(t);
+      byInst.set(id, a);
+    }
+    if (!rolling) return 0;
+    const countedHealthy = active.filter((t) => countedIds.has(t.containerInstanceId ?? '') && healthy(t)).length;
+    let budget = Math.max(0, countedHealthy - minHealthyTasks({ desiredCount: D, minimumHealthyPercent: desired.minimumHealthyPercent ?? 0 }));
+    const age = (a: ObservedTask, b: ObservedTask) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0);
+    // Anything of the service still live on an instance (stopping, draining, broken) holds it: the
+    // new task starts only after the old one is STOPPED (maximumPercent 100). Lost tasks do not.
+    const occupied = new Set(live.filter((t) => kind.get(t.taskId) !== 'lost').map((t) => t.containerInstanceId ?? ''));
+    const startOn: string[] = [];
+    for (const inst of daemonInsts) {
+      if (inst.draining) continue; // its task stays until the instance's other tasks are gone
+      const here = byInst.get(inst.id) ?? [];
+      const fresh = here.filter(isNew).sort((a, b) => Number(healthy(b)) - Number(healthy(a)) || age(a, b));
+      const stale = here.filter((t) => !isNew(t)).sort((a, b) => Number(healthy(a)) - Number(healthy(b)) || age(a, b));
+      for (const t of fresh.slice(1)) retire(t, scalingReason);
+      for (const t of stale) {
+        if (fresh.length === 0 && healthy(t)) {
+          if (budget <= 0) continue;
+          budget--;
+        }
+        retire(t, scalingReason);
+      }
+      if (here.length === 0 && !occupied.has(inst.id) && inst.agentConnected) startOn.push(inst.id);
+    }
+    if (startOn.length > 0) actions.push({ type: 'startTasks', deploymentId: primary!.id, count: startOn.length, containerInstanceIds: startOn });
+    return startOn.length;
+  }
+
   // 5. Register running tasks that are not behind the load balancer yet.
   if (lb) {
     for (const t of active) {
@@ -246,7 +306,7 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
   }
 
   // 6. Deployment completion and steady state.
-  const otherLive = live.filter((t) => kind.get(t.taskId) !== 'lost' && (primary === undefined || t.deploymentId !== primary.id || t.instanceDraining));
+  const otherLive = live.filter((t) => kind.get(t.taskId) !== 'lost' && !(kind.get(t.taskId) === 'active' && isNew(t)) && (daemon || primary === undefined || t.deploymentId !== primary.id || t.instanceDraining));
   const newHealthy = newTasks.filter((t) => healthy(t) && !touched.has(t.taskId)).length;
   const settled = otherLive.length === 0 && newHealthy >= D && newTasks.length === D && touched.size === 0 && start === 0 && nonLost.length === newTasks.length;
   const deploymentEvents: string[] = [];

@@ -29,17 +29,21 @@ import { KIND, clusterScopedKey, type Scope } from '../services/ecs/keys.js';
 import {
   appendServiceEvent,
   finishDraining,
+  launchDaemonTasks,
   launchServiceTasks,
+  setDaemonDesiredCount,
   mutateService,
   recordDeploymentCounts,
+  servicePlacementConstraints,
+  servicePlacementTask,
   updateDeployment,
   type ServiceRecord,
 } from '../services/ecs/services.js';
 import { mutateTask, requestTaskStop, type TaskRecord } from '../services/ecs/tasks.js';
 import { candidatesFor, remainingOf, type ContainerInstanceRecord } from '../services/ecs/containerInstances.js';
-import { findTaskDefinition, taskNeeds } from '../services/ecs/taskDefinitions.js';
+import { findTaskDefinition } from '../services/ecs/taskDefinitions.js';
 import { decide, isInstanceLost, serviceEvents, stopReasons } from './reconciler.js';
-import { DEFAULT_SERVICE_STRATEGY, place, unableToPlaceMessage } from './placement.js';
+import { DEFAULT_SERVICE_STRATEGY, daemonInstances, place, PlacementValidationError, unableToPlaceMessage } from './placement.js';
 import { elbv2TargetRegistry, type TargetRef, type TargetRegistry } from './targets.js';
 import type { DeploymentView, ObservedTask, ReconcileAction, ServiceDesired, ServiceObserved, TargetHealth } from './types.js';
 
@@ -430,6 +434,7 @@ export class ServiceController {
       targetGroupArns: tgs.map((lb) => lb.targetGroupArn!),
       steady: svc.steady,
       placementStrategy: strategy,
+      schedulingStrategy: svc.schedulingStrategy,
     };
     const observedTasks: ObservedTask[] = live.map((t) => ({
       taskId: t.taskId,
@@ -463,6 +468,8 @@ export class ServiceController {
       );
     }
 
+    if (svc.schedulingStrategy === 'DAEMON' && svc.status === 'ACTIVE') observed.daemonInstances = await this.daemonInstancesOf(s, svc, clusterTasks, lostInstance);
+
     const actions = decide(desired, observed, now);
     const byId = new Map(tasks.map((t) => [t.taskId, t]));
     // State changes first, then the reconciler's events in its order, then the controller's own
@@ -493,6 +500,43 @@ export class ServiceController {
     });
   }
 
+  /**
+   * The instances a DAEMON service must run on (see `daemonInstances` in placement.ts): the
+   * PRIMARY deployment's task definition gives the required attributes and its memberOf
+   * constraints; a DRAINING instance keeps its daemon task while tasks of REPLICA services of
+   * the cluster are still live on it.
+   */
+  private async daemonInstancesOf(s: Scope, svc: ServiceRecord, clusterTasks: TaskRecord[], lostInstance: (id: string | undefined) => boolean) {
+    const primary = svc.deployments.find((d) => d.status === 'PRIMARY');
+    const td = primary ? (await findTaskDefinition(s, primary.taskDefinition))?.value.taskDefinition : undefined;
+    const { candidates } = await candidatesFor(s, svc.clusterName);
+    const liveGroups = new Map<string, string[]>();
+    for (const t of clusterTasks) {
+      if (t.lastStatus === 'STOPPED' || !t.containerInstanceId) continue;
+      const a = liveGroups.get(t.containerInstanceId) ?? [];
+      a.push(t.group);
+      liveGroups.set(t.containerInstanceId, a);
+    }
+    const own = `service:${svc.serviceName}`;
+    let daemonGroups: Set<string> | undefined;
+    if (candidates.some((c) => c.status === 'DRAINING')) {
+      const recs = await s.platform.store.list<ServiceRecord>(KIND.service, { prefix: `${s.region}/${svc.clusterName}/` });
+      daemonGroups = new Set(recs.filter((r) => r.value.schedulingStrategy === 'DAEMON').map((r) => `service:${r.value.serviceName}`));
+    }
+    try {
+      return daemonInstances(candidates, {
+        constraints: [...(td?.placementConstraints ?? []).map((c) => ({ type: 'memberOf', expression: c.expression })), ...svc.placementConstraints],
+        requiredAttributes: td?.requiresAttributes,
+        taskGroupsOn: (id) => (liveGroups.get(id) ?? []).filter((g) => g !== own),
+        isLost: (id) => lostInstance(id),
+        keepOnDraining: (id) => (liveGroups.get(id) ?? []).some((g) => g !== own && !daemonGroups?.has(g)),
+      });
+    } catch (e) {
+      if (e instanceof PlacementValidationError) return [];
+      throw e;
+    }
+  }
+
   private async emitThrottled(s: Scope, svc: ServiceRecord, message: string): Promise<void> {
     const now = s.platform.clock.now();
     // Keyed by the service's incarnation: a service re-created under the same name starts afresh.
@@ -513,20 +557,13 @@ export class ServiceController {
     const d = svc.deployments.find((x) => x.id === deploymentId);
     const td = d ? await findTaskDefinition(s, d.taskDefinition) : undefined;
     if (!td) return unableToPlaceMessage(svc.serviceName);
-    const needs = taskNeeds(td.value.taskDefinition);
     const { candidates } = await candidatesFor(s, svc.clusterName);
     const res = place({
       count: 1,
-      task: {
-        cpu: needs.cpu,
-        memory: needs.memory,
-        hostPorts: [...needs.ports.map((port) => ({ port })), ...needs.udpPorts.map((port) => ({ port, protocol: 'udp' as const }))],
-        group: `service:${svc.serviceName}`,
-        serviceName: svc.serviceName,
-      },
+      task: servicePlacementTask(td.value.taskDefinition, svc.serviceName),
       instances: candidates,
       existingTasks: candidates.flatMap((c) => c.taskGroups.map((group) => ({ containerInstanceId: c.id, group }))),
-      constraints: [...(td.value.taskDefinition.placementConstraints ?? []).map((c) => ({ type: 'memberOf', expression: c.expression })), ...svc.placementConstraints],
+      constraints: servicePlacementConstraints(td.value.taskDefinition, svc),
       strategy: svc.placementStrategy.length ? svc.placementStrategy : DEFAULT_SERVICE_STRATEGY,
     });
     return res.message ?? unableToPlaceMessage(svc.serviceName);
@@ -558,6 +595,24 @@ export class ServiceController {
         const seen = [...tasks.values()].filter((t) => t.lastStatus !== 'STOPPED').map((t) => `${t.taskId}:${t.desiredStatus}`);
         if (current.length !== seen.length || current.some((x) => !seen.includes(x))) {
           void this.schedule(s.region, cluster, name); // decide again on the current tasks
+          return;
+        }
+        if (a.containerInstanceIds) {
+          // DAEMON: one task on each named instance.
+          let r;
+          try {
+            r = await launchDaemonTasks(s, cluster, name, a.deploymentId, a.containerInstanceIds);
+          } catch (e) {
+            if (!(e instanceof ServiceError)) throw e;
+            return;
+          }
+          if (r.tasks.length) later.push(serviceEvents.startedTasks(name, r.tasks.map((t) => t.taskId)));
+          if (r.messages.length) {
+            this.backoffUntil.set(svcKey, now + opts.placementRetryMs);
+            for (const m of new Set(r.messages)) await this.emitThrottled(s, svc, m);
+          } else {
+            this.backoffUntil.delete(svcKey);
+          }
           return;
         }
         let started: TaskRecord[] = [];
@@ -661,6 +716,9 @@ export class ServiceController {
         });
         // Another replica got there first: its event says it already.
         if (!changed) suppress.add(serviceEvents.steadyState(name));
+        return;
+      case 'setDesiredCount':
+        await setDaemonDesiredCount(s, cluster, name, a.desiredCount);
         return;
       case 'markServiceInactive':
         await finishDraining(s, cluster, name);

@@ -67,11 +67,23 @@ export interface TaskRequirements {
    * `service:<serviceName>`, else `family:<family>` (see taskGroupOf).
    */
   group?: string;
-  /** Task definition `requiresAttributes` (name, optional value); instances lacking one fail with ATTRIBUTE. */
-  requiredAttributes?: readonly { name: string; value?: string | null }[];
+  /**
+   * Task definition `requiresAttributes` (name, optional value, optional targetType); instances
+   * lacking one fail with ATTRIBUTE. Entries whose targetType is not `container-instance` are ignored.
+   */
+  requiredAttributes?: readonly RequiredAttribute[];
   family?: string;
   /** Service name when placing for a service (used in the "unable to place" event). */
   serviceName?: string;
+}
+
+/** One entry of a task definition's `requiresAttributes` (ECS Attribute shape). */
+export interface RequiredAttribute {
+  name: string;
+  /** When given, the instance's attribute must have exactly this value. */
+  value?: string | null;
+  /** Only `container-instance` (the default) applies to placement. */
+  targetType?: string;
 }
 
 /** ECS PlacementConstraint shape. */
@@ -183,6 +195,26 @@ export interface ServiceDesired {
   steady?: boolean;
   /** The service's placement strategy; also decides which tasks stop first on scale-in. */
   placementStrategy?: readonly PlacementStrategySpec[];
+  /**
+   * REPLICA (default) keeps `desiredCount` tasks; DAEMON keeps exactly one task on each instance
+   * of `observed.daemonInstances` (and `desiredCount` is ignored: it is their number).
+   */
+  schedulingStrategy?: 'REPLICA' | 'DAEMON' | string;
+}
+
+/**
+ * An instance a DAEMON service must run on (ACTIVE, not lost, meets the service's placement
+ * constraints and the task definition's required attributes; see `daemonInstances` in placement.ts).
+ */
+export interface DaemonInstance {
+  id: string;
+  /** New tasks are only started while the agent is connected (a task already there is kept). */
+  agentConnected: boolean;
+  /**
+   * The instance is DRAINING but other (replica) tasks are still on it: the daemon task stays
+   * until they are gone (ECS stops daemon tasks last); none is started and it is not counted.
+   */
+  draining?: boolean;
 }
 
 /** Target health of a task's target in the service's target group(s); `none` = not registered. */
@@ -215,6 +247,8 @@ export interface ServiceObserved {
   deregistrationDelaySeconds?: number;
   /** Facts about the instances the tasks run on (by container instance id), for strategy-aware scale-in. */
   instances?: Readonly<Record<string, Pick<ContainerInstanceView, 'attributes' | 'remainingCpu' | 'remainingMemory'>>>;
+  /** DAEMON services: the instances that must each run one task (see {@link DaemonInstance}). */
+  daemonInstances?: readonly DaemonInstance[];
 }
 
 /**
@@ -222,7 +256,10 @@ export interface ServiceObserved {
  * observation: once applied, the next `decide` does not repeat it (see src/control/README.md).
  */
 export type ReconcileAction =
-  | { type: 'startTasks'; deploymentId: string; count: number }
+  /** `containerInstanceIds` (DAEMON): start one task on each of these instances (count = their number). */
+  | { type: 'startTasks'; deploymentId: string; count: number; containerInstanceIds?: string[] }
+  /** DAEMON: the service's (and PRIMARY deployment's) desiredCount becomes the number of daemon instances. */
+  | { type: 'setDesiredCount'; desiredCount: number }
   | { type: 'stopTask'; taskId: string; reason: string }
   | { type: 'registerTarget'; taskId: string }
   | { type: 'deregisterTarget'; taskId: string }

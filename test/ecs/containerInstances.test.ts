@@ -23,6 +23,8 @@ import {
   PutAccountSettingDefaultCommand,
   ListAccountSettingsCommand,
   DescribeTasksCommand,
+  StartTaskCommand,
+  StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { awsOk, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
 
@@ -108,6 +110,25 @@ test('draining, attributes as placement constraints, deregistration', async () =
   const desc = await ecs.send(new DescribeContainerInstancesCommand({ cluster: C, containerInstances: [arns.c!], include: ['TAGS'] }));
   assert.equal(desc.containerInstances![0]!.status, 'INACTIVE', 'deregistered instances stay describable');
   assert.deepEqual(desc.containerInstances![0]!.tags, [{ key: 'name', value: 'c' }]);
+});
+
+test("a task definition's requiresAttributes: RunTask and StartTask use only instances that have them (ATTRIBUTE otherwise)", async () => {
+  const td = (await ecs.send(new RegisterTaskDefinitionCommand({ family: 'needs-syslog', containerDefinitions: [{ name: 's', image: 'x', memory: 100, logConfiguration: { logDriver: 'syslog' } }] }))).taskDefinition!;
+  const needed = 'com.amazonaws.ecs.capability.logging-driver.syslog';
+  assert.ok(td.requiresAttributes!.some((a) => a.name === needed));
+  // Only b is ACTIVE now (a drains, c is gone), and it lacks the attribute.
+  const run = await ecs.send(new RunTaskCommand({ cluster: C, taskDefinition: 'needs-syslog' }));
+  assert.deepEqual(run.tasks, []);
+  assert.deepEqual(run.failures, [{ arn: arns.b, reason: 'ATTRIBUTE' }]);
+  const start = await ecs.send(new StartTaskCommand({ cluster: C, taskDefinition: 'needs-syslog', containerInstances: [arns.b!] }));
+  assert.deepEqual(start.tasks, []);
+  assert.deepEqual(start.failures, [{ arn: arns.b, reason: 'ATTRIBUTE' }]);
+
+  await ecs.send(new PutAttributesCommand({ cluster: C, attributes: [{ name: needed, targetId: arns.b! }] }));
+  const placed = await ecs.send(new RunTaskCommand({ cluster: C, taskDefinition: 'needs-syslog' }));
+  assert.equal(placed.tasks![0]!.containerInstanceArn, arns.b);
+  await ecs.send(new StopTaskCommand({ cluster: C, task: placed.tasks![0]!.taskArn! }));
+  await ecs.send(new DeleteAttributesCommand({ cluster: C, attributes: [{ name: needed, targetId: arns.b! }] }));
 });
 
 test('tags on task definitions, services, tasks and container instances', async () => {

@@ -1,49 +1,28 @@
 // Failures the service controller handles: an instance whose agent stops heartbeating is lost
 // and its tasks are replaced elsewhere (spread by AZ), and a revision whose tasks fail trips the
 // deployment circuit breaker, which rolls back to the last completed deployment.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ECSClient,
   CreateClusterCommand,
   RegisterTaskDefinitionCommand,
   CreateServiceCommand,
   UpdateServiceCommand,
-  DescribeServicesCommand,
   ListTasksCommand,
   DescribeTasksCommand,
   DescribeContainerInstancesCommand,
   DeregisterContainerInstanceCommand,
-  type Service,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { startTestBerth, awsOk, eventually, type TestBerth } from '../helpers/fixture.js';
-import { setServiceControllerOptions } from '../../src/control/serviceController.js';
+import { awsOk, eventually } from '../helpers/fixture.js';
+import { useControlledBerth } from './fixture.js';
 import { AgentSimulator } from './simulator.js';
 
-let berth: TestBerth;
-let ecs: ECSClient;
-
-before(async () => {
-  berth = await startTestBerth();
-  // Short agent timeout (the simulator's sweep: 400 ms) and lost grace (300 ms) instead of 15 s + 5 s.
-  setServiceControllerOptions(berth.platform, { intervalMs: 100, instanceLostGraceMs: 300, placementRetryMs: 200 });
-  ecs = new ECSClient(berth.clientConfig);
-});
-after(async () => {
-  const errors = (berth.platform.hooks['control.serviceController'] as { errors: string[] }).errors;
-  assert.deepEqual(errors, [], 'the controller reconciled without errors');
-  ecs.destroy();
-  await berth.close();
-});
-
-async function describe(cluster: string, name: string): Promise<Service> {
-  return (await ecs.send(new DescribeServicesCommand({ cluster, services: [name] }))).services![0]!;
-}
+const ctl = useControlledBerth({ intervalMs: 100, instanceLostGraceMs: 300, placementRetryMs: 200 });
 
 async function liveTasks(cluster: string, name: string): Promise<Task[]> {
-  const arns = (await ecs.send(new ListTasksCommand({ cluster, serviceName: name }))).taskArns ?? [];
-  return arns.length ? (await ecs.send(new DescribeTasksCommand({ cluster, tasks: arns }))).tasks ?? [] : [];
+  const arns = (await ctl.ecs.send(new ListTasksCommand({ cluster, serviceName: name }))).taskArns ?? [];
+  return arns.length ? (await ctl.ecs.send(new DescribeTasksCommand({ cluster, tasks: arns }))).tasks ?? [] : [];
 }
 
 function perAz(tasks: Task[]): Record<string, number> {
@@ -54,16 +33,16 @@ function perAz(tasks: Task[]): Record<string, number> {
 
 test('spread by AZ: 6 tasks as 2 per AZ; a lost instance is replaced on the other two', async () => {
   const C = 'spread';
-  await ecs.send(new CreateClusterCommand({ clusterName: C }));
-  const sim = new AgentSimulator(berth, ecs, { cluster: C, agentTimeoutMs: 400 });
+  await ctl.ecs.send(new CreateClusterCommand({ clusterName: C }));
+  const sim = new AgentSimulator(ctl.berth, ctl.ecs, { cluster: C, agentTimeoutMs: 400 });
   try {
     const ids: Record<string, string> = {};
     for (const az of ['us-east-1a', 'us-east-1b', 'us-east-1c']) ids[az] = await sim.addInstance({ az });
-    await ecs.send(new RegisterTaskDefinitionCommand({ family: 'spread', containerDefinitions: [{ name: 'app', image: 'app:1', cpu: 128, memory: 128 }] }));
-    await ecs.send(
+    await ctl.ecs.send(new RegisterTaskDefinitionCommand({ family: 'spread', containerDefinitions: [{ name: 'app', image: 'app:1', cpu: 128, memory: 128 }] }));
+    await ctl.ecs.send(
       new CreateServiceCommand({ cluster: C, serviceName: 'app', taskDefinition: 'spread', desiredCount: 6, placementStrategy: [{ type: 'spread', field: 'attribute:ecs.availability-zone' }] }),
     );
-    await eventually(async () => (await describe(C, 'app')).runningCount === 6 && (await describe(C, 'app')).events!.some((e) => e.message!.includes('steady state')), { what: '6 running' });
+    await eventually(async () => (await ctl.describe(C, 'app')).runningCount === 6 && (await ctl.describe(C, 'app')).events!.some((e) => e.message!.includes('steady state')), { what: '6 running' });
     assert.deepEqual(perAz(await liveTasks(C, 'app')), { 'us-east-1a': 2, 'us-east-1b': 2, 'us-east-1c': 2 });
 
     // The machine in us-east-1c disappears: no heartbeats -> agentConnected false -> lost.
@@ -71,12 +50,12 @@ test('spread by AZ: 6 tasks as 2 per AZ; a lost instance is replaced on the othe
     const onLost = (await liveTasks(C, 'app')).filter((t) => t.containerInstanceArn!.endsWith(lost)).map((t) => t.taskArn!.split('/').pop()!);
     const t0 = Date.now();
     sim.kill(lost);
-    await eventually(async () => (await ecs.send(new DescribeContainerInstancesCommand({ cluster: C, containerInstances: [lost] }))).containerInstances![0]!.agentConnected === false, { what: 'agent disconnected' });
+    await eventually(async () => (await ctl.ecs.send(new DescribeContainerInstancesCommand({ cluster: C, containerInstances: [lost] }))).containerInstances![0]!.agentConnected === false, { what: 'agent disconnected' });
     const settled = await eventually(
       async () => {
         const tasks = await liveTasks(C, 'app');
         const running = tasks.filter((t) => t.lastStatus === 'RUNNING');
-        const s = await describe(C, 'app');
+        const s = await ctl.describe(C, 'app');
         return running.length === 6 && tasks.length === 6 && tasks.every((t) => !t.containerInstanceArn!.endsWith(lost)) && s.runningCount === 6 && { tasks: running, s };
       },
       { what: '6 running again on the remaining instances' },
@@ -84,7 +63,7 @@ test('spread by AZ: 6 tasks as 2 per AZ; a lost instance is replaced on the othe
     const elapsed = Date.now() - t0;
     assert.ok(elapsed < 15_000, `replaced within 15 s of the loss (${elapsed} ms)`);
     assert.deepEqual(perAz(settled.tasks), { 'us-east-1a': 3, 'us-east-1b': 3 });
-    const old = (await ecs.send(new DescribeTasksCommand({ cluster: C, tasks: onLost }))).tasks!;
+    const old = (await ctl.ecs.send(new DescribeTasksCommand({ cluster: C, tasks: onLost }))).tasks!;
     for (const t of old) {
       assert.equal(t.lastStatus, 'STOPPED', 'tasks of a lost instance are marked STOPPED');
       assert.equal(t.stoppedReason, 'Task stopped because its container instance was lost (agent disconnected)');
@@ -96,7 +75,7 @@ test('spread by AZ: 6 tasks as 2 per AZ; a lost instance is replaced on the othe
 
     // DeregisterContainerInstance --force of a machine with tasks: they are replaced too.
     const gone = ids['us-east-1b']!;
-    await ecs.send(new DeregisterContainerInstanceCommand({ cluster: C, containerInstance: gone, force: true }));
+    await ctl.ecs.send(new DeregisterContainerInstanceCommand({ cluster: C, containerInstance: gone, force: true }));
     sim.kill(gone);
     const after = await eventually(
       async () => {
@@ -113,14 +92,14 @@ test('spread by AZ: 6 tasks as 2 per AZ; a lost instance is replaced on the othe
 
 test('circuit breaker: a revision whose tasks fail is FAILED and rolled back; steady on the old revision', async () => {
   const C = 'breaker';
-  await ecs.send(new CreateClusterCommand({ clusterName: C }));
-  const sim = new AgentSimulator(berth, ecs, { cluster: C });
+  await ctl.ecs.send(new CreateClusterCommand({ clusterName: C }));
+  const sim = new AgentSimulator(ctl.berth, ctl.ecs, { cluster: C });
   try {
     await sim.addInstance();
     await sim.addInstance();
-    await ecs.send(new RegisterTaskDefinitionCommand({ family: 'cb', containerDefinitions: [{ name: 'app', image: 'app:1', cpu: 128, memory: 128, command: ['serve'] }] }));
-    await ecs.send(new RegisterTaskDefinitionCommand({ family: 'cb', containerDefinitions: [{ name: 'app', image: 'app:broken', cpu: 128, memory: 128, command: ['fail'] }] }));
-    await ecs.send(
+    await ctl.ecs.send(new RegisterTaskDefinitionCommand({ family: 'cb', containerDefinitions: [{ name: 'app', image: 'app:1', cpu: 128, memory: 128, command: ['serve'] }] }));
+    await ctl.ecs.send(new RegisterTaskDefinitionCommand({ family: 'cb', containerDefinitions: [{ name: 'app', image: 'app:broken', cpu: 128, memory: 128, command: ['fail'] }] }));
+    await ctl.ecs.send(
       new CreateServiceCommand({
         cluster: C,
         serviceName: 'cb',
@@ -130,20 +109,20 @@ test('circuit breaker: a revision whose tasks fail is FAILED and rolled back; st
       }),
     );
     const first = await eventually(async () => {
-      const s = await describe(C, 'cb');
+      const s = await ctl.describe(C, 'cb');
       return s.deployments!.length === 1 && s.deployments![0]!.rolloutState === 'COMPLETED' && s.runningCount === 2 && s;
     }, { what: 'cb:1 completed' });
     const good = first.deployments![0]!.id!;
 
-    const upd = (await ecs.send(new UpdateServiceCommand({ cluster: C, service: 'cb', taskDefinition: 'cb:2' }))).service!;
+    const upd = (await ctl.ecs.send(new UpdateServiceCommand({ cluster: C, service: 'cb', taskDefinition: 'cb:2' }))).service!;
     const bad = upd.deployments![0]!.id!;
     await eventually(async () => {
-      const s = await describe(C, 'cb');
+      const s = await ctl.describe(C, 'cb');
       return s.events!.some((e) => e.message === `(service cb) (deployment ${bad}) deployment failed: tasks failed to start.`) && s;
     }, { what: 'deployment failed event' });
     // Through the aws CLI: back on cb:1, the good deployment PRIMARY and COMPLETED again, steady.
     const out = await eventually(async () => {
-      const s = (await awsOk(berth.awsEnv, ['ecs', 'describe-services', '--cluster', C, '--services', 'cb'])).services[0];
+      const s = (await awsOk(ctl.berth.awsEnv, ['ecs', 'describe-services', '--cluster', C, '--services', 'cb'])).services[0];
       return s.deployments.length === 1 && s.deployments[0].rolloutState === 'COMPLETED' && s.runningCount === 2 && s.events[0].message.includes('steady state') && s;
     }, { what: 'rolled back and steady' });
     assert.ok(out.taskDefinition.endsWith(':task-definition/cb:1'), out.taskDefinition);
@@ -157,14 +136,14 @@ test('circuit breaker: a revision whose tasks fail is FAILED and rolled back; st
     const rollIdx = msgs.indexOf(`(service cb) rolling back to deployment ${good}.`);
     assert.ok(failedIdx > 0 && rollIdx > 0 && rollIdx < failedIdx, JSON.stringify(msgs));
     // The failed tasks were of cb:2 and never started; the old tasks kept running throughout.
-    const stoppedArns = (await ecs.send(new ListTasksCommand({ cluster: C, serviceName: 'cb', desiredStatus: 'STOPPED' }))).taskArns!;
-    const stopped = (await ecs.send(new DescribeTasksCommand({ cluster: C, tasks: stoppedArns }))).tasks!;
+    const stoppedArns = (await ctl.ecs.send(new ListTasksCommand({ cluster: C, serviceName: 'cb', desiredStatus: 'STOPPED' }))).taskArns!;
+    const stopped = (await ctl.ecs.send(new DescribeTasksCommand({ cluster: C, tasks: stoppedArns }))).tasks!;
     assert.ok(stopped.length >= 3, `at least the threshold (3) of failed tasks: ${stopped.length}`);
     assert.ok(stopped.every((t) => t.taskDefinitionArn!.endsWith('cb:2') && t.stopCode === 'TaskFailedToStart'));
     const live = await liveTasks(C, 'cb');
     assert.equal(live.length, 2);
     assert.ok(live.every((t) => t.taskDefinitionArn!.endsWith('cb:1') && t.startedBy === good && t.lastStatus === 'RUNNING'));
-    await awsOk(berth.awsEnv, ['ecs', 'wait', 'services-stable', '--cluster', C, '--services', 'cb']);
+    await awsOk(ctl.berth.awsEnv, ['ecs', 'wait', 'services-stable', '--cluster', C, '--services', 'cb']);
   } finally {
     await sim.stop();
   }
@@ -172,19 +151,19 @@ test('circuit breaker: a revision whose tasks fail is FAILED and rolled back; st
 
 test('circuit breaker without rollback: tasks that exit at once mark the deployment FAILED, old tasks keep running', async () => {
   const C = 'breaker2';
-  await ecs.send(new CreateClusterCommand({ clusterName: C }));
-  const sim = new AgentSimulator(berth, ecs, { cluster: C });
+  await ctl.ecs.send(new CreateClusterCommand({ clusterName: C }));
+  const sim = new AgentSimulator(ctl.berth, ctl.ecs, { cluster: C });
   try {
     await sim.addInstance();
-    await ecs.send(new RegisterTaskDefinitionCommand({ family: 'crash', containerDefinitions: [{ name: 'app', image: 'app:1', cpu: 128, memory: 128, command: ['serve'] }] }));
-    await ecs.send(new RegisterTaskDefinitionCommand({ family: 'crash', containerDefinitions: [{ name: 'app', image: 'app:2', cpu: 128, memory: 128, command: ['crash'] }] }));
-    await ecs.send(
+    await ctl.ecs.send(new RegisterTaskDefinitionCommand({ family: 'crash', containerDefinitions: [{ name: 'app', image: 'app:1', cpu: 128, memory: 128, command: ['serve'] }] }));
+    await ctl.ecs.send(new RegisterTaskDefinitionCommand({ family: 'crash', containerDefinitions: [{ name: 'app', image: 'app:2', cpu: 128, memory: 128, command: ['crash'] }] }));
+    await ctl.ecs.send(
       new CreateServiceCommand({ cluster: C, serviceName: 'crash', taskDefinition: 'crash:1', desiredCount: 1, deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: false } } }),
     );
-    await eventually(async () => (await describe(C, 'crash')).deployments![0]!.rolloutState === 'COMPLETED', { what: 'crash:1 completed' });
-    await ecs.send(new UpdateServiceCommand({ cluster: C, service: 'crash', taskDefinition: 'crash:2' }));
+    await eventually(async () => (await ctl.describe(C, 'crash')).deployments![0]!.rolloutState === 'COMPLETED', { what: 'crash:1 completed' });
+    await ctl.ecs.send(new UpdateServiceCommand({ cluster: C, service: 'crash', taskDefinition: 'crash:2' }));
     const s = await eventually(async () => {
-      const x = await describe(C, 'crash');
+      const x = await ctl.describe(C, 'crash');
       return x.deployments![0]!.rolloutState === 'FAILED' && x;
     }, { what: 'deployment FAILED' });
     const [primary, old] = s.deployments!;
@@ -193,7 +172,7 @@ test('circuit breaker without rollback: tasks that exit at once mark the deploym
     assert.equal(primary!.rolloutStateReason, 'ECS deployment circuit breaker: tasks failed to start.');
     assert.equal(old!.runningCount, 1, 'the old task keeps running');
     // A FAILED deployment without rollback starts no more tasks.
-    const count = async () => (await ecs.send(new ListTasksCommand({ cluster: C, serviceName: 'crash', desiredStatus: 'STOPPED' }))).taskArns!.length;
+    const count = async () => (await ctl.ecs.send(new ListTasksCommand({ cluster: C, serviceName: 'crash', desiredStatus: 'STOPPED' }))).taskArns!.length;
     const n = await count();
     const t0 = Date.now();
     await eventually(() => Date.now() - t0 > 600, { what: 'a few controller ticks' });

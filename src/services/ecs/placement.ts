@@ -29,6 +29,8 @@ export interface TaskRequirements {
   group: string;
   constraints: ECS.PlacementConstraint[];
   strategy: ECS.PlacementStrategy[];
+  /** The task definition's `requiresAttributes`; instances lacking one fail with ATTRIBUTE. */
+  requiredAttributes?: ECS.Attribute[];
 }
 
 export type PlacementResult =
@@ -78,6 +80,7 @@ export function placeTask(candidates: PlacementCandidate[], req: TaskRequirement
         memory: req.memory,
         hostPorts: [...req.ports.map((port) => ({ port })), ...req.udpPorts.map((port) => ({ port, protocol: 'udp' as const }))],
         group: req.group,
+        requiredAttributes: req.requiredAttributes,
       },
       instances: candidates,
       existingTasks: candidates.flatMap((c) => c.taskGroups.map((group) => ({ containerInstanceId: c.id, group }))),

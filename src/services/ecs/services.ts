@@ -8,7 +8,9 @@
  * - `appendServiceEvent(scope, cluster, name, message)`: newest first, capped at 100;
  * - `updateDeployment(scope, cluster, name, deploymentId, patch)`: rolloutState, failedTasks...;
  * - `retireDeployment(scope, cluster, name, deploymentId)`: drop a drained non-PRIMARY one;
- * - `finishDraining(scope, cluster, name)`: DRAINING -> INACTIVE once no task is live.
+ * - `finishDraining(scope, cluster, name)`: DRAINING -> INACTIVE once no task is live;
+ * - `launchServiceTasks` (REPLICA; the task definition's requiresAttributes are enforced) and
+ *   `launchDaemonTasks` (DAEMON: one task on each named instance), `setDaemonDesiredCount`.
  *
  * Invariants: exactly one PRIMARY deployment while ACTIVE (newest first in `deployments`);
  * every create/update that changes what runs (task definition, forceNewDeployment, network,
@@ -24,9 +26,11 @@ import { ConflictError, type StoredRecord } from '../../store/types.js';
 import { ecsErrors } from './errors.js';
 import { requireCluster } from './clusters.js';
 import { KIND, clusterArn, clusterNameOf, clusterScopedKey, resourceRefOf, serviceArn, type Scope } from './keys.js';
-import { findTaskDefinition, requireActiveTaskDefinition, type TaskDefinitionRecord } from './taskDefinitions.js';
+import { findTaskDefinition, requireActiveTaskDefinition, taskNeeds, type TaskDefinitionRecord } from './taskDefinitions.js';
 import { checkPlacement } from './placement.js';
-import { DEFAULT_SERVICE_STRATEGY } from '../../control/placement.js';
+import { DEFAULT_SERVICE_STRATEGY, MAX_PLACEMENT_CONSTRAINTS, place, requiredAttributesExpression } from '../../control/placement.js';
+import type { PlacementConstraintSpec, PlacementRequest } from '../../control/types.js';
+import { candidatesFor } from './containerInstances.js';
 import { isLive, launchTasks, type LaunchResult, type TaskRecord } from './tasks.js';
 
 /** Most events a service keeps (ECS shows the latest 100). */
@@ -275,17 +279,16 @@ export async function rollbackDeployment(s: Scope, cluster: string, name: string
 /**
  * Starts `count` tasks for a deployment of a service: its task definition, group
  * `service:<name>`, startedBy = the deployment id, the service's placement constraints and
- * strategy, launch type and propagated tags. Placement failures come back in `failures`.
+ * strategy (plus a memberOf for the task definition's requiresAttributes), launch type and
+ * propagated tags. Placement failures come back in `failures`.
  */
 export async function launchServiceTasks(s: Scope, cluster: string, name: string, deploymentId: string, count: number): Promise<LaunchResult> {
-  const loaded = await loadService(s, cluster, name);
-  if (!loaded) throw ecsErrors.serviceNotFound();
-  const svc = loaded.record;
-  const d = svc.deployments.find((x) => x.id === deploymentId);
-  if (!d) throw ecsErrors.invalidParameter(`Deployment ${deploymentId} is not a deployment of this service.`);
-  const tdRec = await findTaskDefinition(s, d.taskDefinition);
+  const { svc, d, tdRec } = await loadDeployment(s, cluster, name, deploymentId);
   const propagated = svc.propagateTags === 'SERVICE' ? svc.tags : svc.propagateTags === 'TASK_DEFINITION' ? tdRec?.value.tags ?? [] : [];
   const out: LaunchResult = { tasks: [], failures: [] };
+  // requiresAttributes of the task definition: only instances having them qualify. RunTask's
+  // placement path takes constraints, so they go in as one more memberOf expression.
+  const constraints = withRequiredAttributes(svc.placementConstraints, tdRec?.value.taskDefinition.requiresAttributes);
   // launchTasks places at most 10 per call (RunTask's limit); services may need more.
   for (let left = count; left > 0; left -= 10) {
     const r = await launchTasks(s, {
@@ -295,7 +298,7 @@ export async function launchServiceTasks(s: Scope, cluster: string, name: string
       startedBy: d.id,
       group: `service:${svc.serviceName}`,
       launchType: d.launchType,
-      placementConstraints: svc.placementConstraints,
+      placementConstraints: constraints,
       // Services without a strategy spread over AZs, then instances (ECS's default), not random.
       placementStrategy: svc.placementStrategy.length ? svc.placementStrategy : DEFAULT_SERVICE_STRATEGY.map((x) => ({ ...x }) as ECS.PlacementStrategy),
       propagatedTags: propagated,
@@ -307,6 +310,120 @@ export async function launchServiceTasks(s: Scope, cluster: string, name: string
     if (r.failures.length) break;
   }
   return out;
+}
+
+/**
+ * The service's constraints plus a memberOf for the task definition's required attributes
+ * (merged into an existing memberOf when the service already has the maximum number).
+ */
+function withRequiredAttributes(constraints: ECS.PlacementConstraint[], required: ECS.Attribute[] | undefined): ECS.PlacementConstraint[] {
+  const expr = requiredAttributesExpression(required);
+  if (!expr) return constraints;
+  if (constraints.length < MAX_PLACEMENT_CONSTRAINTS) return [...constraints, { type: 'memberOf', expression: expr }];
+  const i = constraints.findIndex((c) => c.type === 'memberOf');
+  if (i < 0) return constraints;
+  return constraints.map((c, j) => (j === i ? { ...c, expression: `(${c.expression}) and (${expr})` } : c));
+}
+
+/** Result of {@link launchDaemonTasks}: what started, and the placement message of each instance that could not take its task. */
+export interface DaemonLaunchResult extends LaunchResult {
+  messages: string[];
+}
+
+/** A service, one of its deployments and that deployment's task definition (undefined if deleted). */
+async function loadDeployment(s: Scope, cluster: string, name: string, deploymentId: string) {
+  const loaded = await loadService(s, cluster, name);
+  if (!loaded) throw ecsErrors.serviceNotFound();
+  const svc = loaded.record;
+  const d = svc.deployments.find((x) => x.id === deploymentId);
+  if (!d) throw ecsErrors.invalidParameter(`Deployment ${deploymentId} is not a deployment of this service.`);
+  return { svc, d, tdRec: await findTaskDefinition(s, d.taskDefinition) };
+}
+
+/** What placement needs of a service's task: resources, host ports, group and required attributes. */
+export function servicePlacementTask(td: ECS.TaskDefinition, serviceName: string): PlacementRequest['task'] {
+  const needs = taskNeeds(td);
+  return {
+    cpu: needs.cpu,
+    memory: needs.memory,
+    hostPorts: [...needs.ports.map((port) => ({ port })), ...needs.udpPorts.map((port) => ({ port, protocol: 'udp' as const }))],
+    group: `service:${serviceName}`,
+    serviceName,
+    requiredAttributes: td.requiresAttributes,
+  };
+}
+
+/** The task definition's memberOf constraints and the service's own. */
+export function servicePlacementConstraints(td: ECS.TaskDefinition, svc: Pick<ServiceRecord, 'placementConstraints'>): PlacementConstraintSpec[] {
+  return [...(td.placementConstraints ?? []).map((x) => ({ type: 'memberOf', expression: x.expression })), ...svc.placementConstraints];
+}
+
+/**
+ * DAEMON services: starts one task of a deployment on each of `instanceIds` (StartTask's path,
+ * after checking with the placement engine that the instance still qualifies and has the CPU,
+ * memory and host ports; an instance that already has a live task of the service is skipped).
+ * Instances that do not fit come back in `failures` (ECS reasons) and `messages` (service events).
+ */
+export async function launchDaemonTasks(s: Scope, cluster: string, name: string, deploymentId: string, instanceIds: readonly string[]): Promise<DaemonLaunchResult> {
+  const { svc, d, tdRec } = await loadDeployment(s, cluster, name, deploymentId);
+  if (!tdRec) throw ecsErrors.taskDefinitionMissing(d.taskDefinition);
+  const td = tdRec.value.taskDefinition;
+  const group = `service:${svc.serviceName}`;
+  const { candidates } = await candidatesFor(s, svc.clusterName);
+  const out: DaemonLaunchResult = { tasks: [], failures: [], messages: [] };
+  const fits: string[] = [];
+  for (const id of instanceIds) {
+    const c = candidates.find((x) => x.id === id);
+    if (!c || c.taskGroups.includes(group)) continue;
+    const res = place({
+      count: 1,
+      task: servicePlacementTask(td, svc.serviceName),
+      instances: [c],
+      existingTasks: c.taskGroups.map((g) => ({ containerInstanceId: c.id, group: g })),
+      constraints: servicePlacementConstraints(td, svc),
+      strategy: [{ type: 'random' }],
+    });
+    if (res.placements.length) fits.push(c.arn);
+    else {
+      out.failures.push(...res.failures);
+      if (res.message) out.messages.push(res.message);
+    }
+  }
+  const propagated = svc.propagateTags === 'SERVICE' ? svc.tags : svc.propagateTags === 'TASK_DEFINITION' ? tdRec.value.tags ?? [] : [];
+  for (let i = 0; i < fits.length; i += 10) {
+    const chunk = fits.slice(i, i + 10);
+    const r = await launchTasks(s, {
+      cluster: svc.clusterName,
+      taskDefinition: d.taskDefinition,
+      count: chunk.length,
+      startedBy: d.id,
+      group,
+      launchType: d.launchType,
+      containerInstances: chunk,
+      propagatedTags: propagated,
+      enableExecuteCommand: svc.enableExecuteCommand,
+      allowInactiveTaskDefinition: true,
+    });
+    out.tasks.push(...r.tasks);
+    out.failures.push(...r.failures);
+  }
+  return out;
+}
+
+/** DAEMON: records the number of instances the service runs on as its (and its PRIMARY deployment's) desiredCount. */
+export async function setDaemonDesiredCount(s: Scope, cluster: string, name: string, desiredCount: number): Promise<void> {
+  const now = s.platform.clock.now();
+  await mutateService(s, cluster, name, (svc) => {
+    if (svc.status !== 'ACTIVE' || svc.schedulingStrategy !== 'DAEMON') return undefined;
+    const primary = svc.deployments.find((x) => x.status === 'PRIMARY');
+    if (svc.desiredCount === desiredCount && (!primary || primary.desiredCount === desiredCount)) return undefined;
+    svc.desiredCount = desiredCount;
+    if (primary && primary.desiredCount !== desiredCount) {
+      primary.desiredCount = desiredCount;
+      primary.updatedAt = now;
+    }
+    return svc;
+  });
 }
 
 /** Moves a DRAINING service to INACTIVE when none of its tasks is live. Returns whether it did. */
