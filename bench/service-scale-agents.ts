@@ -4,11 +4,12 @@
  * until the service is steady (N running, one COMPLETED deployment).
  *  - peer, measured in the same run: the same N containers started directly through the process
  *    driver (4 at a time, one per "agent"), no control plane: the floor of running N processes.
- * Prints both times and the ratio (Berth / direct).
+ * Prints both times and the ratio (Berth / direct), and the memory the process driver's
+ * supervisors hold at steady state (one per agent data dir).
  *
  *   npx tsc -p . && node dist/bench/service-scale-agents.js [tasks]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ECSClient, CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, DeleteServiceCommand, ListTasksCommand } from '@aws-sdk/client-ecs';
@@ -35,10 +36,28 @@ async function direct(root: string): Promise<number> {
   );
   const took = performance.now() - t0;
   await Promise.all(handles.map(({ d, h }) => d.stop(h, 2000).then(() => d.destroy(h))));
+  for (const d of drivers) d.close();
   return took;
 }
 
-async function viaBerth(root: string): Promise<{ took: number; berthClose: () => Promise<void> }> {
+/** The process driver's supervisors serving data dirs under `root`: how many, and their resident memory. */
+function supervisorsUnder(root: string): { count: number; rssMiB: number } {
+  let count = 0;
+  let rssKiB = 0;
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('processSupervisor.js') || !cmd.includes(root)) continue;
+      count++;
+      rssKiB += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return { count, rssMiB: rssKiB / 1024 };
+}
+
+async function viaBerth(root: string): Promise<{ took: number; supervisors: { count: number; rssMiB: number }; berthClose: () => Promise<void> }> {
   const berth = await startBerth({ port: 0, ephemeral: true, env: {} });
   const client = { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey };
   const ecs = new ECSClient({ endpoint: berth.url, region: 'us-east-1', credentials: { accessKeyId: client.accessKeyId, secretAccessKey: client.secretAccessKey }, maxAttempts: 1 });
@@ -62,6 +81,7 @@ async function viaBerth(root: string): Promise<{ took: number; berthClose: () =>
   const took = performance.now() - t0;
   return {
     took,
+    supervisors: supervisorsUnder(root),
     berthClose: async () => {
       await ecs.send(new DeleteServiceCommand({ cluster: 'scale', service: 'app', force: true }));
       for (;;) {
@@ -85,6 +105,7 @@ try {
   console.log(`  direct driver starts (peer): ${(floor / 1000).toFixed(2)} s`);
   console.log(`  Berth, UpdateService to steady: ${(berth.took / 1000).toFixed(2)} s`);
   console.log(`  ratio Berth / direct: ${(berth.took / floor).toFixed(2)}`);
+  console.log(`  supervising ${N} containers at steady state: ${berth.supervisors.count} supervisor process(es), ${berth.supervisors.rssMiB.toFixed(0)} MiB resident in all`);
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

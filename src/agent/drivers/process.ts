@@ -13,7 +13,7 @@
  * cpu, readonlyRootFilesystem and logConfiguration are ignored by this driver.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmdirSync, readFileSync, rmSync, writeFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, readFileSync, rmSync, writeFileSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerSpec } from '../types.js';
@@ -31,6 +31,11 @@ const ULIMIT_FLAGS: Record<string, [string, number]> = { nofile: ['n', 1], core:
 
 /** How often exit files are looked at when the supervisor's exit notice cannot arrive (it died, or a recovered task of an older one). */
 const POLL_MS = 50;
+/**
+ * With the supervisor's exit notice on its way, the exit files are still looked at every this
+ * many polls (a notice sent while the connection was down is not sent again).
+ */
+const NOTIFIED_EXIT_CHECK_EVERY = 10;
 
 /** Options of the process driver. */
 export interface ProcessDriverOptions {
@@ -257,7 +262,7 @@ export class ProcessDriver implements Driver {
       opts.signal?.throwIfAborted();
       const e = this.exitNow(h);
       if (e) return e;
-      await this.exitOrTimeout(h, POLL_MS, opts.signal);
+      await this.exitOrTimeout(h, POLL_MS * this.exitCheckTicks(h), opts.signal);
     }
   }
 
@@ -338,6 +343,9 @@ export class ProcessDriver implements Driver {
     let closed = false;
     const buf = Buffer.alloc(64 * 1024);
     const drain = (): void => {
+      // One stat per tick; the file is opened only when it has grown.
+      const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+      if (size <= offset) return;
       let fd: number;
       try {
         fd = openSync(file, 'r');
@@ -345,7 +353,6 @@ export class ProcessDriver implements Driver {
         return;
       }
       try {
-        const size = fstatSync(fd).size;
         while (offset < size) {
           const n = readSync(fd, buf, 0, Math.min(buf.length, size - offset), offset);
           if (n <= 0) break;
@@ -363,12 +370,21 @@ export class ProcessDriver implements Driver {
         closeSync(fd);
       }
     };
+    // The end of the output is the container's exit: told by the supervisor, else looked for every EXIT_CHECK_TICKS.
+    let exitNotified = false;
+    const off = this.supervisor.onExit(this.st(h).dir, () => {
+      exitNotified = true;
+      clearTimeout(timer);
+      timer = setTimeout(tick, 0);
+    });
+    let ticks = 0;
     const tick = (): void => {
       if (closed) return;
-      const exited = !!this.exitNow(h);
+      const exited = (exitNotified || ticks++ % this.exitCheckTicks(h) === 0) && !!this.exitNow(h);
       drain();
       if (exited) {
         closed = true;
+        off();
         opts.onEnd?.();
         return;
       }
@@ -378,9 +394,18 @@ export class ProcessDriver implements Driver {
     return {
       close: () => {
         closed = true;
+        off();
         clearTimeout(timer);
       },
     };
+  }
+
+  /**
+   * How many output polls go by between looks at the exit files: few when the supervisor that
+   * runs the container is not the one connected (no exit notice will come), many otherwise.
+   */
+  private exitCheckTicks(h: DriverHandle): number {
+    return this.st(h).supervisorPid === this.supervisor.pid ? NOTIFIED_EXIT_CHECK_EVERY : 1;
   }
 
   exec(h: DriverHandle, cmd: string[], timeoutMs: number): Promise<ExecResult> {

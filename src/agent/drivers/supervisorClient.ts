@@ -14,7 +14,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SupervisedExit, SupervisorMessage, SupervisorRequest, SupervisorSpec } from './processSupervisor.js';
+import { procStartTime, type SupervisedExit, type SupervisorMessage, type SupervisorRequest, type SupervisorSpec } from './processSupervisor.js';
 
 const SUPERVISOR = fileURLToPath(new URL('./processSupervisor.js', import.meta.url));
 /** Changes whenever the supervisor's code does: an upgraded driver starts a new supervisor beside the old one. */
@@ -38,7 +38,9 @@ type RequestBody = SupervisorRequest extends infer R ? (R extends unknown ? Omit
 export class SupervisorClient {
   private conn: Promise<Socket> | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (m: Answer) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { sock: Socket; resolve: (m: Answer) => void; reject: (e: Error) => void }>();
+  /** The socket of `conn`, once open. */
+  private current: Socket | undefined;
   private readonly exitListeners = new Map<string, Set<(e: SupervisedExit) => void>>();
   /** The pid of the supervisor currently connected (0 before the first connection). */
   pid = 0;
@@ -73,6 +75,7 @@ export class SupervisorClient {
   close(): void {
     const conn = this.conn;
     this.conn = undefined;
+    this.current = undefined;
     void conn?.then((s) => s.destroy()).catch(() => undefined);
   }
 
@@ -86,6 +89,7 @@ export class SupervisorClient {
         sock.destroy();
       }, REQUEST_TIMEOUT_MS);
       this.pending.set(id, {
+        sock,
         resolve: (m) => {
           clearTimeout(timer);
           resolve(m);
@@ -101,6 +105,12 @@ export class SupervisorClient {
   }
 
   private socket(): Promise<Socket> {
+    // A supervisor that died may not have been noticed yet (its socket's close event still queued).
+    if (this.conn && this.pid && procStartTime(this.pid) === undefined) {
+      this.current?.destroy();
+      this.conn = undefined;
+      this.current = undefined;
+    }
     this.conn ??= this.open().catch((e: Error) => {
       this.conn = undefined;
       throw e;
@@ -118,6 +128,7 @@ export class SupervisorClient {
       if (!sock) throw new Error(`the process supervisor did not answer on ${path}`);
     }
     this.attach(sock);
+    this.current = sock;
     const pong = await this.request(sock, { op: 'ping' });
     if (pong.ok) this.pid = pong.pid;
     return sock;
@@ -137,15 +148,21 @@ export class SupervisorClient {
         }
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
-        if (this.pending.size === 0) sock.unref();
+        if (![...this.pending.values()].some((x) => x.sock === sock)) sock.unref();
         p?.resolve(m);
       }
     });
     const lost = () => {
-      this.conn = undefined;
+      if (this.current === sock) {
+        this.conn = undefined;
+        this.current = undefined;
+      }
       const err = new Error('the connection to the process supervisor was lost');
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
+      for (const [id, p] of this.pending) {
+        if (p.sock !== sock) continue;
+        this.pending.delete(id);
+        p.reject(err);
+      }
     };
     sock.on('error', lost);
     sock.on('close', lost);
