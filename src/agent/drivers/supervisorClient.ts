@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,9 @@ export function supervisorSocketPath(dataDir: string): string {
 }
 
 type Answer = Extract<SupervisorMessage, { id: number }>;
+
+/** The supervisor's connection closed with the request unanswered. */
+class ConnectionLost extends Error {}
 type RequestBody = SupervisorRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
 /** A connection to the supervisor of one data dir. */
@@ -54,8 +57,16 @@ export class SupervisorClient {
 
   /** Starts a process under the supervisor; resolves once it has started. */
   async start(dir: string, spec: SupervisorSpec): Promise<{ pid: number; startTime?: number; supervisorPid: number }> {
-    const sock = await this.socket();
-    const a = await this.request(sock, { op: 'start', dir, spec });
+    let a: Answer;
+    try {
+      a = await this.request(await this.socket(), { op: 'start', dir, spec });
+    } catch (e) {
+      // The connection went before an answer. Unless the supervisor got as far as starting the
+      // process (it records child.json right after answering), start it once more through a
+      // fresh connection (and a new supervisor if that one died).
+      if (!(e instanceof ConnectionLost) || existsSync(join(dir, 'child.json'))) throw e;
+      a = await this.request(await this.socket(), { op: 'start', dir, spec });
+    }
     if (!a.ok) throw new Error(a.error);
     return { pid: a.pid, startTime: a.startTime, supervisorPid: this.pid };
   }
@@ -152,12 +163,12 @@ export class SupervisorClient {
         p?.resolve(m);
       }
     });
-    const lost = () => {
+    const lost = (why?: Error) => {
       if (this.current === sock) {
         this.conn = undefined;
         this.current = undefined;
       }
-      const err = new Error('the connection to the process supervisor was lost');
+      const err = new ConnectionLost(`the connection to the process supervisor (pid ${this.pid || 'unknown'}) was lost${why ? `: ${why.message}` : ''}`);
       for (const [id, p] of this.pending) {
         if (p.sock !== sock) continue;
         this.pending.delete(id);
@@ -165,7 +176,7 @@ export class SupervisorClient {
       }
     };
     sock.on('error', lost);
-    sock.on('close', lost);
+    sock.on('close', () => lost());
     sock.unref();
   }
 }
