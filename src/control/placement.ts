@@ -334,41 +334,6 @@ export function missingAttribute(attributes: Readonly<Record<string, string | nu
 }
 
 /**
- * For RunTask / StartTask: the instances (of `instances`, ACTIVE ones only, as placement
- * considers) that have every required attribute, and an ECS Failure `{arn, reason: 'ATTRIBUTE'}`
- * (AWS's documented reason: "ATTRIBUTE (container instance ID)") for each that does not.
- * `qualifying` empty means the task can be placed nowhere for this reason alone.
- * Wire-up for RunTask: filter `candidates` through this before `placeTask` and, when
- * `qualifying` is empty, return `failures` (src/services/ecs/tasks.ts, launchTasks).
- */
-export function filterByRequiredAttributes<T extends Pick<ContainerInstanceView, 'arn' | 'attributes' | 'status'>>(
-  instances: readonly T[],
-  required: readonly RequiredAttribute[] | undefined,
-): { qualifying: T[]; failures: PlacementFailure[] } {
-  const qualifying: T[] = [];
-  const failures: PlacementFailure[] = [];
-  for (const i of instances) {
-    if (missingAttribute(i.attributes, required) === undefined) qualifying.push(i);
-    else if (i.status === 'ACTIVE') failures.push({ arn: i.arn, reason: 'ATTRIBUTE' });
-  }
-  return { qualifying, failures };
-}
-
-/**
- * A CQL `memberOf` expression equivalent to the required attributes (`attribute:n exists`,
- * `attribute:n == 'v'`, joined with `and`), or undefined when nothing applies. For callers that
- * can only pass constraints to placement (services launching through RunTask's path).
- */
-export function requiredAttributesExpression(required: readonly RequiredAttribute[] | undefined): string | undefined {
-  const parts = (required ?? []).filter(appliesToInstances).map((r) => {
-    if (r.value === undefined || r.value === null) return `attribute:${r.name} exists`;
-    const q = r.value.includes("'") ? '"' : "'";
-    return `attribute:${r.name} == ${q}${r.value}${q}`;
-  });
-  return parts.length ? parts.join(' and ') : undefined;
-}
-
-/**
  * The instances a DAEMON service must run one task on: ACTIVE, not lost (`isLost`), with every
  * required attribute and meeting every `memberOf` constraint (evaluated against the instance and
  * the groups of the other tasks on it; `distinctInstance` holds by construction). Resources are

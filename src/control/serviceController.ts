@@ -525,7 +525,7 @@ export class ServiceController {
     }
     try {
       return daemonInstances(candidates, {
-        constraints: [...(td?.placementConstraints ?? []).map((c) => ({ type: 'memberOf', expression: c.expression })), ...svc.placementConstraints],
+        constraints: servicePlacementConstraints(td, svc),
         requiredAttributes: td?.requiresAttributes,
         taskGroupsOn: (id) => (liveGroups.get(id) ?? []).filter((g) => g !== own),
         isLost: (id) => lostInstance(id),

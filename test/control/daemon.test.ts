@@ -3,8 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../src/control/reconciler.js';
-import { daemonInstances, filterByRequiredAttributes, missingAttribute, place, requiredAttributesExpression } from '../../src/control/placement.js';
-import { compileCql } from '../../src/control/cql.js';
+import { daemonInstances, missingAttribute, place } from '../../src/control/placement.js';
 import { placeTask } from '../../src/services/ecs/placement.js';
 import type { ContainerInstanceView, DaemonInstance, DeploymentView, ObservedTask, ReconcileAction, ServiceDesired } from '../../src/control/types.js';
 
@@ -189,31 +188,16 @@ describe('requiresAttributes', () => {
     assert.match(none.message!, /\(service svc\) was unable to place a task .* is missing an attribute required by your task/);
   });
 
-  it('filterByRequiredAttributes: qualifying instances and RunTask failures {arn, reason ATTRIBUTE}', () => {
-    const insts = [ci('a', { stage: 'prod' }), ci('b', { 'ecs.capability.gpu': null, stage: 'prod' }), ci('d', {}, { status: 'DRAINING' })];
-    const r = filterByRequiredAttributes(insts, required);
-    assert.deepEqual(r.qualifying.map((i) => i.id), ['b']);
-    assert.deepEqual(r.failures, [{ arn: insts[0]!.arn, reason: 'ATTRIBUTE' }], 'only ACTIVE instances are reported');
-  });
-
-  it('placeTask (the RunTask placement) with requiredAttributes: RunTask failures are {arn, reason ATTRIBUTE}', () => {
+  it('placeTask (the RunTask placement) with requiredAttributes: RunTask failures are {arn, reason ATTRIBUTE}, for ACTIVE instances only', () => {
     const insts = [ci('a', { stage: 'dev' }), ci('b', {})].map((c) => ({ ...c, taskGroups: [] }));
+    const draining = { ...ci('d', {}, { status: 'DRAINING' }), taskGroups: [] };
     const base = { cpu: 10, memory: 10, ports: [], udpPorts: [], group: 'family:x', constraints: [], strategy: [] };
-    const r = placeTask(insts, { ...base, requiredAttributes: [{ name: 'stage', value: 'prod' }] });
-    assert.deepEqual(r, { ok: false, failures: insts.map((i) => ({ arn: i.arn, reason: 'ATTRIBUTE' })) });
+    const r = placeTask([...insts, draining], { ...base, requiredAttributes: [{ name: 'stage', value: 'prod' }] });
+    assert.deepEqual(r, { ok: false, failures: insts.map((i) => ({ arn: i.arn, reason: 'ATTRIBUTE' })) }, 'only ACTIVE instances are reported');
     const ok = placeTask(insts, { ...base, requiredAttributes: [{ name: 'stage' }] });
     assert.ok(ok.ok && ok.candidate.id === 'a');
   });
 
-  it('requiredAttributesExpression is a CQL expression that selects the same instances', () => {
-    const expr = requiredAttributesExpression([...required, { name: 'owner', value: "o'neil" }])!;
-    const keep = compileCql(expr);
-    const attrs = { 'ecs.capability.gpu': null, stage: 'prod', owner: "o'neil" };
-    assert.equal(keep({ attributes: attrs }), true);
-    assert.equal(keep({ attributes: { ...attrs, stage: 'dev' } }), false);
-    assert.equal(keep({ attributes: { stage: 'prod', owner: "o'neil" } }), false);
-    assert.equal(requiredAttributesExpression([{ name: 'x', targetType: 'task' }]), undefined);
-  });
 });
 
 describe('daemonInstances', () => {

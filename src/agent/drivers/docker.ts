@@ -44,6 +44,12 @@ function safe(s: string): string {
 }
 
 /** The network of a task. */
+/** A container joins its task's own network unless it runs with host or no networking, or is its task's only container. */
+function usesTaskNetwork(req: StartRequest): boolean {
+  const mode = req.container.networkMode ?? 'bridge';
+  return mode !== 'host' && mode !== 'none' && req.taskNetwork !== false;
+}
+
 export function taskNetworkName(taskId: string): string {
   return `berth-task-${safe(taskId)}`;
 }
@@ -222,7 +228,7 @@ export class DockerDriver implements Driver {
     const mode = c.networkMode ?? 'bridge';
     const hostNet = mode === 'host';
     const noNet = mode === 'none';
-    const ownNetwork = !hostNet && !noNet && req.taskNetwork !== false;
+    const ownNetwork = usesTaskNetwork(req);
     const network = hostNet ? 'host' : noNet ? 'none' : ownNetwork ? taskNetworkName(req.taskId) : 'bridge';
     const exposed: Record<string, object> = {};
     const portBindings: Record<string, Array<{ HostPort: string }>> = {};
@@ -270,7 +276,7 @@ export class DockerDriver implements Driver {
   async start(req: StartRequest): Promise<DriverHandle> {
     const c = req.container;
     void this.watchOomEvents();
-    if ((c.networkMode ?? 'bridge') !== 'host' && c.networkMode !== 'none' && req.taskNetwork !== false) await this.prepareTask(req.taskId);
+    if (usesTaskNetwork(req)) await this.prepareTask(req.taskId);
     const name = dockerContainerName(req.taskId, c.name);
     await this.removeContainer(name);
     for (let attempt = 0; ; attempt++) {

@@ -29,7 +29,7 @@ import { SupervisorClient } from './supervisorClient.js';
  */
 const ULIMIT_FLAGS: Record<string, [string, number]> = { nofile: ['n', 1], core: ['c', 512], fsize: ['f', 512], cpu: ['t', 1], stack: ['s', 1024], data: ['d', 1024], memlock: ['l', 1024] };
 
-/** How often exit files are looked at when the supervisor's exit notice cannot arrive (it died, or a recovered task of an older one). */
+/** How often a container's output file is read, and its exit files looked at when no exit notice can come (see exitCheckTicks). */
 const POLL_MS = 50;
 /**
  * With the supervisor's exit notice on its way, the exit files are still looked at every this
@@ -370,7 +370,7 @@ export class ProcessDriver implements Driver {
         closeSync(fd);
       }
     };
-    // The end of the output is the container's exit: told by the supervisor, else looked for every EXIT_CHECK_TICKS.
+    // The end of the output is the container's exit: told by the supervisor, else looked for every exitCheckTicks() polls.
     let exitNotified = false;
     const off = this.supervisor.onExit(this.st(h).dir, () => {
       exitNotified = true;

@@ -13,7 +13,7 @@
  *
  * For each container directory `dir` it:
  *  - starts the process in its own process group (moved into a memory cgroup first, when given);
- *  - writes <dir>/child.json ({pid, startTime}) once started;
+ *  - writes <dir>/child.json ({pid, startTime}) once started, before answering;
  *  - appends every output line to <dir>/output.log as JSON ({t: epoch ms, s: stream, l: line}),
  *    synchronously, including a last line without a trailing newline;
  *  - on exit writes <dir>/exit.json ({code, signal, oomKilled, finishedAt}) atomically, then tells
@@ -25,7 +25,8 @@
  * supervisor started on a socket that a live one answers on leaves at once ("taken").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { writeAtomic } from '../files.js';
 import { connect, createServer, type Socket } from 'node:net';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -85,11 +86,6 @@ export function procStartTime(pid: number): number | undefined {
   }
 }
 
-function writeAtomic(path: string, data: unknown): void {
-  writeFileSync(`${path}.tmp`, JSON.stringify(data));
-  renameSync(`${path}.tmp`, path);
-}
-
 /** The argv that applies limits and joins the cgroup in a tiny /bin/sh prologue, then execs the command (same pid, same group). */
 function argvOf(spec: SupervisorSpec): string[] {
   const prologue = [
@@ -137,8 +133,13 @@ class Supervisor {
     child.on('spawn', () => {
       started = true;
       const startTime = procStartTime(child.pid!);
+      // Recorded before the answer: a driver whose connection went unanswered can tell a started process from one never started.
+      try {
+        writeAtomic(join(dir, 'child.json'), JSON.stringify({ pid: child.pid, startTime }));
+      } catch {
+        /* the directory was removed under us; the answer still says what runs */
+      }
       answer({ id, ok: true, pid: child.pid!, startTime });
-      writeAtomic(join(dir, 'child.json'), { pid: child.pid, startTime });
     });
     const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
     const emit = (s: 'stdout' | 'stderr', l: string) => {
@@ -163,7 +164,7 @@ class Supervisor {
       const signum = signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0;
       const exit: SupervisedExit = { code: signal ? 128 + signum : (code ?? 0), signal: signal ?? undefined, oomKilled: readOomKills(spec.oomFile) > oomBefore, finishedAt: Date.now() };
       try {
-        writeAtomic(join(dir, 'exit.json'), exit);
+        writeAtomic(join(dir, 'exit.json'), JSON.stringify(exit));
       } catch {
         /* the directory is gone: nobody is left to read it */
       }

@@ -62,8 +62,8 @@ export class SupervisorClient {
       a = await this.request(await this.socket(), { op: 'start', dir, spec });
     } catch (e) {
       // The connection went before an answer. Unless the supervisor got as far as starting the
-      // process (it records child.json right after answering), start it once more through a
-      // fresh connection (and a new supervisor if that one died).
+      // process (it records child.json before answering), start it once more through a fresh
+      // connection (and a new supervisor if that one died).
       if (!(e instanceof ConnectionLost) || existsSync(join(dir, 'child.json'))) throw e;
       a = await this.request(await this.socket(), { op: 'start', dir, spec });
     }

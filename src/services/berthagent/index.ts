@@ -11,7 +11,7 @@ import { ServiceModel } from '../../protocol/model.js';
 import { ServiceError } from '../../protocol/errors.js';
 import type { Handlers, Platform, ServiceDefinition } from '../types.js';
 import type { Change, Store } from '../../store/types.js';
-import type { AgentContainerDefinition, AgentTaskSpec, PolledTask } from '../../agent/protocol.js';
+import type { AgentContainerDefinition, AgentTaskSpec } from '../../agent/protocol.js';
 import { requireCluster } from '../ecs/clusters.js';
 import { KIND, type Scope } from '../ecs/keys.js';
 import { applyTaskStateChange, listTasksForContainerInstance, type TaskChange, type TaskRecord } from '../ecs/tasks.js';
@@ -135,17 +135,13 @@ const handlers: Handlers<Agent.Operations> = {
       const fingerprint = fingerprintOf(tasks, instance.status);
       const remaining = deadline - Date.now();
       if (fingerprint !== input.fingerprint || remaining <= 0 || ctx.platform.shutdown.aborted) {
-        const polled: PolledTask[] = [];
+        const polled: Agent.AgentTask[] = [];
         const tds: TaskDefinitionCache = new Map();
         for (const t of tasks) {
           const spec = await specOf(ctx, t, tds);
-          if (spec) polled.push({ taskArn: t.taskArn, desiredStatus: t.desiredStatus, lastStatus: t.lastStatus, version: t.version, spec });
+          if (spec) polled.push({ taskArn: t.taskArn, desiredStatus: t.desiredStatus, lastStatus: t.lastStatus, version: t.version, spec: JSON.stringify(spec) });
         }
-        return {
-          fingerprint,
-          instanceStatus: instance.status,
-          tasks: polled.map((p) => ({ taskArn: p.taskArn, desiredStatus: p.desiredStatus, lastStatus: p.lastStatus, version: p.version, spec: JSON.stringify(p.spec) })),
-        };
+        return { fingerprint, instanceStatus: instance.status, tasks: polled };
       }
       // Only this instance's tasks and status changes wake the poll: heartbeats of other agents must not.
       await nextChange(

@@ -26,9 +26,9 @@ import { ConflictError, type StoredRecord } from '../../store/types.js';
 import { ecsErrors } from './errors.js';
 import { requireCluster } from './clusters.js';
 import { KIND, clusterArn, clusterNameOf, clusterScopedKey, resourceRefOf, serviceArn, type Scope } from './keys.js';
-import { findTaskDefinition, requireActiveTaskDefinition, taskNeeds, type TaskDefinitionRecord } from './taskDefinitions.js';
+import { findTaskDefinition, requireActiveTaskDefinition, taskDefinitionConstraints, taskNeeds, type TaskDefinitionRecord } from './taskDefinitions.js';
 import { checkPlacement } from './placement.js';
-import { DEFAULT_SERVICE_STRATEGY, MAX_PLACEMENT_CONSTRAINTS, place, requiredAttributesExpression } from '../../control/placement.js';
+import { DEFAULT_SERVICE_STRATEGY, place } from '../../control/placement.js';
 import type { PlacementConstraintSpec, PlacementRequest } from '../../control/types.js';
 import { candidatesFor } from './containerInstances.js';
 import { isLive, launchTasks, type LaunchResult, type TaskRecord } from './tasks.js';
@@ -279,16 +279,13 @@ export async function rollbackDeployment(s: Scope, cluster: string, name: string
 /**
  * Starts `count` tasks for a deployment of a service: its task definition, group
  * `service:<name>`, startedBy = the deployment id, the service's placement constraints and
- * strategy (plus a memberOf for the task definition's requiresAttributes), launch type and
- * propagated tags. Placement failures come back in `failures`.
+ * strategy, launch type and propagated tags (RunTask's placement applies the task definition's
+ * requiresAttributes). Placement failures come back in `failures`.
  */
 export async function launchServiceTasks(s: Scope, cluster: string, name: string, deploymentId: string, count: number): Promise<LaunchResult> {
   const { svc, d, tdRec } = await loadDeployment(s, cluster, name, deploymentId);
   const propagated = svc.propagateTags === 'SERVICE' ? svc.tags : svc.propagateTags === 'TASK_DEFINITION' ? tdRec?.value.tags ?? [] : [];
   const out: LaunchResult = { tasks: [], failures: [] };
-  // requiresAttributes of the task definition: only instances having them qualify. RunTask's
-  // placement path takes constraints, so they go in as one more memberOf expression.
-  const constraints = withRequiredAttributes(svc.placementConstraints, tdRec?.value.taskDefinition.requiresAttributes);
   // launchTasks places at most 10 per call (RunTask's limit); services may need more.
   for (let left = count; left > 0; left -= 10) {
     const r = await launchTasks(s, {
@@ -298,7 +295,7 @@ export async function launchServiceTasks(s: Scope, cluster: string, name: string
       startedBy: d.id,
       group: `service:${svc.serviceName}`,
       launchType: d.launchType,
-      placementConstraints: constraints,
+      placementConstraints: svc.placementConstraints,
       // Services without a strategy spread over AZs, then instances (ECS's default), not random.
       placementStrategy: svc.placementStrategy.length ? svc.placementStrategy : DEFAULT_SERVICE_STRATEGY.map((x) => ({ ...x }) as ECS.PlacementStrategy),
       propagatedTags: propagated,
@@ -310,19 +307,6 @@ export async function launchServiceTasks(s: Scope, cluster: string, name: string
     if (r.failures.length) break;
   }
   return out;
-}
-
-/**
- * The service's constraints plus a memberOf for the task definition's required attributes
- * (merged into an existing memberOf when the service already has the maximum number).
- */
-function withRequiredAttributes(constraints: ECS.PlacementConstraint[], required: ECS.Attribute[] | undefined): ECS.PlacementConstraint[] {
-  const expr = requiredAttributesExpression(required);
-  if (!expr) return constraints;
-  if (constraints.length < MAX_PLACEMENT_CONSTRAINTS) return [...constraints, { type: 'memberOf', expression: expr }];
-  const i = constraints.findIndex((c) => c.type === 'memberOf');
-  if (i < 0) return constraints;
-  return constraints.map((c, j) => (j === i ? { ...c, expression: `(${c.expression}) and (${expr})` } : c));
 }
 
 /** Result of {@link launchDaemonTasks}: what started, and the placement message of each instance that could not take its task. */
@@ -354,8 +338,8 @@ export function servicePlacementTask(td: ECS.TaskDefinition, serviceName: string
 }
 
 /** The task definition's memberOf constraints and the service's own. */
-export function servicePlacementConstraints(td: ECS.TaskDefinition, svc: Pick<ServiceRecord, 'placementConstraints'>): PlacementConstraintSpec[] {
-  return [...(td.placementConstraints ?? []).map((x) => ({ type: 'memberOf', expression: x.expression })), ...svc.placementConstraints];
+export function servicePlacementConstraints(td: ECS.TaskDefinition | undefined, svc: Pick<ServiceRecord, 'placementConstraints'>): PlacementConstraintSpec[] {
+  return [...taskDefinitionConstraints(td), ...svc.placementConstraints];
 }
 
 /**

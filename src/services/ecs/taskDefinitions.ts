@@ -65,6 +65,11 @@ function fargateMemoryOk(cpu: number, mem: number): boolean {
   }
 }
 
+/** The task definition's own placement constraints, as placement takes them (memberOf is the only type a task definition may give). */
+export function taskDefinitionConstraints(td: ECS.TaskDefinition | undefined): Array<{ type: 'memberOf'; expression?: string }> {
+  return (td?.placementConstraints ?? []).map((c) => ({ type: 'memberOf' as const, expression: c.expression }));
+}
+
 /** Resources one task of `td` needs, given optional RunTask overrides. */
 export function taskNeeds(td: ECS.TaskDefinition, overrides?: ECS.TaskOverride): TaskResourceNeeds {
   const containers = td.containerDefinitions ?? [];

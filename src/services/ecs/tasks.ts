@@ -19,7 +19,7 @@ import { ConflictError, type StoredRecord, type Write } from '../../store/types.
 import { ecsErrors } from './errors.js';
 import { requireCluster } from './clusters.js';
 import { KIND, clusterArn, clusterNameOf, clusterScopedKey, resourceRefOf, taskArn, type Scope } from './keys.js';
-import { findTaskDefinition, requireActiveTaskDefinition, taskNeeds, type TaskDefinitionRecord, type TaskResourceNeeds } from './taskDefinitions.js';
+import { findTaskDefinition, requireActiveTaskDefinition, taskDefinitionConstraints, taskNeeds, type TaskDefinitionRecord, type TaskResourceNeeds } from './taskDefinitions.js';
 import { candidatesFor, findContainerInstance, type ContainerInstanceRecord } from './containerInstances.js';
 import { checkPlacement, placeTask } from './placement.js';
 
@@ -328,6 +328,11 @@ export function liveIndexWrites(region: string, before: TaskRecord | undefined, 
   return [];
 }
 
+/** The writes that create a task: its record (which must not exist yet) and its index entry. */
+function newTaskWrites(region: string, clusterName: string, t: TaskRecord): Write[] {
+  return [{ kind: KIND.task, key: clusterScopedKey(region, clusterName, t.taskId), value: t, expectRev: 0 }, ...liveIndexWrites(region, undefined, t)];
+}
+
 /**
  * Live tasks (not STOPPED) placed on container instances of a cluster, from the by-instance
  * index: all of the cluster's, or only those of one instance id. In task id order per instance.
@@ -434,7 +439,7 @@ export async function launchTasks(s: Scope, spec: LaunchSpec): Promise<LaunchRes
       }
       const t = newTask(s, clusterName, td, { ...spec, launchType }, ci.value, now);
       tasks.push(t);
-      writes.push({ kind: KIND.task, key: clusterScopedKey(s.region, clusterName, t.taskId), value: t, expectRev: 0 }, ...liveIndexWrites(s.region, undefined, t));
+      writes.push(...newTaskWrites(s.region, clusterName, t));
     }
     if (writes.length) await store.commit(writes);
     return { tasks, failures };
@@ -455,7 +460,7 @@ export async function launchTasks(s: Scope, spec: LaunchSpec): Promise<LaunchRes
       const res = placeTask(candidates, {
         ...needs,
         group: spec.group ?? `family:${td.taskDefinition.family}`,
-        constraints: [...(td.taskDefinition.placementConstraints ?? []).map((c) => ({ type: 'memberOf' as const, expression: c.expression })), ...(spec.placementConstraints ?? [])],
+        constraints: [...taskDefinitionConstraints(td.taskDefinition), ...(spec.placementConstraints ?? [])],
         strategy: spec.placementStrategy ?? [],
         requiredAttributes: td.taskDefinition.requiresAttributes,
       });
@@ -469,8 +474,7 @@ export async function launchTasks(s: Scope, spec: LaunchSpec): Promise<LaunchRes
       try {
         await store.commit([
           { kind: KIND.containerInstance, key: ciRec.key, value: { ...ciRec.value, version: ciRec.value.version + 1 }, expectRev: ciRec.rev },
-          { kind: KIND.task, key: clusterScopedKey(s.region, clusterName, t.taskId), value: t, expectRev: 0 },
-          ...liveIndexWrites(s.region, undefined, t),
+          ...newTaskWrites(s.region, clusterName, t),
         ]);
         tasks.push(t);
         placed = true;
