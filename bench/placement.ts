@@ -7,8 +7,8 @@
  *
  *   npx tsc -p . && node dist/bench/placement.js
  */
-import { place, seededRandom } from '../src/control/placement.js';
-import type { ContainerInstanceView, ExistingTaskRef, PlacementRequest } from '../src/control/types.js';
+import { place, seededRandom } from '../src/domain/placement/placement.js';
+import type { ContainerInstanceView, ExistingTaskRef, PlacementRequest } from '../src/domain/placement/types.js';
 import { placeNaive } from '../test/control/reference-placement.js';
 
 const NOMAD_C1M_PER_SEC = 3750; // 1,000,000 containers in < 5 min, HashiCorp C1M (2016)

@@ -41,7 +41,7 @@ import { DockerDriver } from '../src/agent/drivers/docker.js';
 import { DockerEngine, defaultDockerSocket } from '../src/agent/drivers/dockerApi.js';
 import type { Driver } from '../src/agent/drivers/driver.js';
 import { ProcessDriver } from '../src/agent/drivers/process.js';
-import { KIND } from '../src/services/ecs/keys.js';
+import { KIND } from '../src/domain/ecs/keys.js';
 import { ensureBusyboxImage } from '../test/helpers/images.js';
 
 const args = process.argv.slice(2);

@@ -13,9 +13,9 @@
 import { ECSClient, CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { startTestBerth, type TestBerth } from '../test/helpers/fixture.js';
 import { AgentSimulator } from '../test/services-control/simulator.js';
-import { setServiceControllerOptions, type ServiceController } from '../src/control/serviceController.js';
-import { launchTasks, type TaskRecord } from '../src/services/ecs/tasks.js';
-import { KIND } from '../src/services/ecs/keys.js';
+import { launchTasks } from '../src/domain/ecs/launch.js';
+import { type TaskRecord } from '../src/domain/ecs/records.js';
+import { KIND } from '../src/domain/ecs/keys.js';
 
 const S = Number(process.argv[2] ?? 20);
 const T = Number(process.argv[3] ?? 10);
@@ -24,7 +24,7 @@ const C = 'bench';
 
 async function setup(controller: boolean): Promise<{ berth: TestBerth; ecs: ECSClient; sim: AgentSimulator }> {
   const berth = await startTestBerth();
-  setServiceControllerOptions(berth.platform, { enabled: controller, intervalMs: 200, minHealthyRunningMs: 0 });
+  berth.controller.configure({ enabled: controller, intervalMs: 200, minHealthyRunningMs: 0 });
   const ecs = new ECSClient(berth.clientConfig);
   await ecs.send(new CreateClusterCommand({ clusterName: C }));
   const sim = new AgentSimulator(berth, ecs, { cluster: C, intervalMs: 50, heartbeatMs: 1000 });
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   // Berth: services through the controller.
   env = await setup(true);
   const { berth, ecs, sim } = env;
-  const controller = berth.platform.hooks['control.serviceController'] as ServiceController;
+  const controller = berth.controller;
   t0 = performance.now();
   for (let i = 0; i < S; i++) await ecs.send(new CreateServiceCommand({ cluster: C, serviceName: `svc${i}`, taskDefinition: 'app:1', desiredCount: T }));
   await until('services steady', () => allServices(ecs, (s: any) => s.runningCount === T && s.deployments.length === 1 && s.deployments[0].rolloutState === 'COMPLETED'));

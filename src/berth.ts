@@ -1,6 +1,14 @@
 /**
- * A running Berth control plane: the store, the services, and the HTTP listener, wired
- * together. `startBerth` is what `berth up` and the test fixture both call.
+ * The composition root: builds a running Berth control plane from its parts and passes typed
+ * ports between them. `startBerth` is what `berth up` and the test fixture both call.
+ *
+ *   store ── domain ── API services ── gateway ── HTTP listener
+ *              │
+ *              ├── service controller, agent-timeout sweep, retention sweeps (src/control/)
+ *              └── load balancer data plane (src/lb/)
+ *
+ * Nothing else starts anything: API services are plain handler tables, and every background
+ * loop is created here, on the platform's clock, and stopped here in reverse order.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,12 +16,22 @@ import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from './clock.js';
 import { loadOrCreateCredentials, type RootCredentials } from './config/credentials.js';
+import type { Platform } from './domain/platform.js';
+import { rebuildLiveTaskIndex } from './domain/ecs/liveIndex.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { allServices } from './services/index.js';
-import type { Platform, ServiceRuntime } from './services/types.js';
+import { masterKey } from './services/ssm/crypto.js';
+import { closeLogStore, logStoreFor, sweepRetention } from './services/logs/core.js';
 import { AwsGateway } from './server/gateway.js';
 import { createBerthServer, sendJson, type OperatorRoute } from './server/http.js';
+import { ServiceController, type ServiceControllerOptions } from './control/serviceController.js';
+import { elbv2Targets } from './control/targets.js';
+import { DEFAULT_AGENT_TIMEOUT_MS, startAgentSweep } from './control/agentSweep.js';
+import { startRetentionSweep } from './control/retention.js';
+import { startLoop, type Loop } from './control/loop.js';
+import { LbRuntime } from './lb/runtime.js';
+import { lbOptionsFromEnv, type LbOptions } from './lb/options.js';
 import { VERSION } from './version.js';
 
 export interface BerthOptions {
@@ -32,7 +50,14 @@ export interface BerthOptions {
    */
   storeUrl?: string;
   clock?: Clock;
+  /** Environment for credentials and settings (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Service controller settings (defaults, then env BERTH_SERVICE_CONTROLLER*, then these). */
+  controller?: Partial<ServiceControllerOptions>;
+  /** Load balancer settings (env BERTH_LB_HOST / BERTH_LB_SECOND_MS, then these). */
+  loadBalancer?: Partial<LbOptions>;
+  /** How long an agent may stay silent before its instance is disconnected (default env BERTH_AGENT_TIMEOUT_MS or 15 s). */
+  agentTimeoutMs?: number;
 }
 
 export interface Berth {
@@ -42,6 +67,10 @@ export interface Berth {
   credentials: RootCredentials;
   platform: Platform;
   dataDir: string;
+  /** The service controller (settings, diagnosis). */
+  controller: ServiceController;
+  /** The load balancer's data plane (settings, metrics). */
+  loadBalancer: LbRuntime;
   close(): Promise<void>;
 }
 
@@ -54,27 +83,51 @@ async function openSharedStore(url: string): Promise<Store> {
 /** The file in the data dir that tells `berth credentials` where the server listens. */
 export const ENDPOINT_FILE = 'endpoint';
 
+function envMs(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = Number(env[name]);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
+/** Controller settings from the environment (only those that are set). */
+function controllerEnv(env: NodeJS.ProcessEnv): Partial<ServiceControllerOptions> {
+  const out: Partial<ServiceControllerOptions> = {};
+  if (env.BERTH_SERVICE_CONTROLLER === 'off') out.enabled = false;
+  const interval = envMs(env, 'BERTH_SERVICE_CONTROLLER_INTERVAL_MS');
+  if (interval) out.intervalMs = interval;
+  const lost = envMs(env, 'BERTH_INSTANCE_LOST_AFTER_MS');
+  if (lost) out.instanceLostAfterMs = lost;
+  return out;
+}
+
 export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
+  const env = opts.env ?? process.env;
   const ephemeral = opts.ephemeral ?? false;
   const dataDir = ephemeral ? mkdtempSync(join(tmpdir(), 'berth-')) : resolve(opts.dataDir ?? '.berth');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const credentials = loadOrCreateCredentials(dataDir, opts.env ?? process.env);
-  const store: Store = opts.storeUrl
-    ? await openSharedStore(opts.storeUrl)
-    : new SqliteStore(join(dataDir, 'state.db'));
-  const started = Date.now();
+  const credentials = loadOrCreateCredentials(dataDir, env);
+  // Fail at startup, not at the first SecureString, if BERTH_MASTER_KEY is malformed.
+  if (env.BERTH_MASTER_KEY) masterKey(dataDir);
+  const store: Store = opts.storeUrl ? await openSharedStore(opts.storeUrl) : new SqliteStore(join(dataDir, 'state.db'));
+  const clock = opts.clock ?? systemClock;
+  const started = clock.now();
   const shutdown = new AbortController();
   const platform: Platform = {
     store,
-    clock: opts.clock ?? systemClock,
+    clock,
     accountId: credentials.accountId,
     defaultRegion: opts.region ?? 'us-east-1',
     dataDir,
-    hooks: {},
-    shutdown: shutdown.signal,
   };
-  const services = allServices();
-  const gateway = new AwsGateway(services, platform, credentials);
+  const report = (what: string) => (e: unknown) => console.error(`berth: ${what} failed:`, e);
+
+  // Data planes and controllers, over the domain.
+  const loadBalancer = new LbRuntime(platform, { ...lbOptionsFromEnv(env), ...opts.loadBalancer });
+  const controller = new ServiceController(platform, elbv2Targets(platform, loadBalancer), { ...controllerEnv(env), ...opts.controller });
+  logStoreFor(platform);
+
+  // The API.
+  const services = allServices({ loadBalancer });
+  const gateway = new AwsGateway(services, platform, credentials, shutdown.signal);
 
   const routes: OperatorRoute[] = [
     (req, res, url) => {
@@ -86,8 +139,15 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         store: opts.storeUrl ? 'postgres' : 'sqlite',
         ephemeral,
         region: platform.defaultRegion,
-        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        uptimeSeconds: Math.round((clock.now() - started) / 1000),
       });
+      return true;
+    },
+    (req, res, url) => {
+      if (url.pathname !== '/_berth/metrics' || req.method !== 'GET') return false;
+      const body = loadBalancer.prometheus();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
       return true;
     },
     async (req, res, url) => {
@@ -98,19 +158,24 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         sendJson(res, 403, { __type: 'AccessDenied', message: 'Reset is only available when Berth runs with --ephemeral.' });
       } else {
         await store.reset();
-        for (const s of services) await s.reset?.(platform);
+        logStoreFor(platform).reset();
+        // The controller caches task lists and timers by key; a wiped store starts it afresh.
+        controller.reset();
         sendJson(res, 200, { reset: true });
       }
       return true;
     },
   ];
 
-  for (const s of services) if (s.routes) routes.push(...s.routes(platform));
-  const runtimes: ServiceRuntime[] = [];
-  for (const s of services) {
-    const rt = await s.start?.(platform);
-    if (rt) runtimes.push(rt);
-  }
+  // Tasks stored before the by-instance index existed get their entries (once, cheap after).
+  await rebuildLiveTaskIndex(store);
+  await loadBalancer.start();
+  await controller.start();
+  const loops: Loop[] = [
+    startAgentSweep(platform, { agentTimeoutMs: opts.agentTimeoutMs ?? envMs(env, 'BERTH_AGENT_TIMEOUT_MS') ?? DEFAULT_AGENT_TIMEOUT_MS, onError: report('agent-timeout sweep') }),
+    startRetentionSweep(platform, report('ECS retention sweep')),
+    startLoop(clock, 1_000, () => sweepRetention(platform), report('logs retention sweep')),
+  ];
 
   const { server, idle } = createBerthServer(gateway, routes);
   await new Promise<void>((resolveListen, reject) => {
@@ -129,6 +194,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     credentials,
     platform,
     dataDir,
+    controller,
+    loadBalancer,
     async close() {
       if (closed) return;
       closed = true;
@@ -139,7 +206,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       });
       // Handlers still running (long polls) finish before the store closes under them.
       await idle(5_000);
-      for (const rt of runtimes.reverse()) await rt.stop();
+      for (const l of loops.reverse()) await l.stop();
+      await controller.stop();
+      await loadBalancer.stop();
+      closeLogStore(platform);
       await store.close();
       if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
       else rmSync(join(dataDir, ENDPOINT_FILE), { force: true });

@@ -30,8 +30,8 @@
  *   counting draining ones; written back with `setDesiredCount`); one task per instance, started
  *   with `startTasks{containerInstanceIds}`; see `decideDaemon` below.
  */
-import { orderForTermination } from './placement.js';
-import type { DeploymentView, ObservedTask, ReconcileAction, ServiceDesired, ServiceObserved } from './types.js';
+import { orderForTermination } from '../domain/placement/placement.js';
+import type { DeploymentView, InstanceFacts, ObservedTask, ReconcileAction, ServiceDesired, ServiceObserved } from './types.js';
 
 /** ECS deployment circuit breaker failure threshold for a desired count. */
 export function circuitBreakerThreshold(desiredCount: number): number {
@@ -48,21 +48,26 @@ export function minHealthyTasks(desired: Pick<ServiceDesired, 'desiredCount' | '
   return Math.ceil((desired.desiredCount * (desired.minimumHealthyPercent ?? 100)) / 100);
 }
 
-/** How long an instance's agent may stay disconnected before its tasks are considered lost and replaced. */
-export const DEFAULT_AGENT_LOST_TIMEOUT_MS = 5 * 60_000;
+/** Default of `ServiceDesired.instanceLostAfterMs`. */
+export const DEFAULT_INSTANCE_LOST_AFTER_MS = 5_000;
 
 /**
- * Whether the tasks on an instance count as lost (for ObservedTask.instanceLost): the instance is
- * gone (INACTIVE / unknown) or its agent has been disconnected for at least `timeoutMs`.
+ * Whether the tasks on an instance are lost: the instance is gone (INACTIVE, deregistering or
+ * unknown) or its agent has been disconnected for at least `lostAfterMs`.
  */
-export function isInstanceLost(
-  instance: { status: string; agentConnected: boolean; agentDisconnectedAt?: number } | undefined,
-  now: number,
-  timeoutMs = DEFAULT_AGENT_LOST_TIMEOUT_MS,
-): boolean {
+export function isInstanceLost(instance: Pick<InstanceFacts, 'status' | 'agentConnected' | 'disconnectedAt'> | undefined, now: number, lostAfterMs = DEFAULT_INSTANCE_LOST_AFTER_MS): boolean {
   if (!instance || instance.status === 'INACTIVE' || instance.status === 'DEREGISTERING') return true;
-  if (instance.agentConnected) return false;
-  return instance.agentDisconnectedAt === undefined || now - instance.agentDisconnectedAt >= timeoutMs;
+  if (instance.agentConnected !== false) return false;
+  return instance.disconnectedAt === undefined || now - instance.disconnectedAt >= lostAfterMs;
+}
+
+const FAILED_STOP_CODES = new Set(['TaskFailedToStart', 'EssentialContainerExited']);
+
+/** Whether a stopped task counts against its deployment's circuit breaker. */
+export function countsAsFailed(t: Pick<ObservedTask, 'lastStatus' | 'stopCode' | 'stoppedReason'>): boolean {
+  if (t.lastStatus !== 'STOPPED') return false;
+  if (t.stopCode && FAILED_STOP_CODES.has(t.stopCode)) return true;
+  return (t.stoppedReason ?? '').startsWith('Task failed ');
 }
 
 /** ECS-style service event texts. `startedTasks` is for the controller once it knows the new task ids. */
@@ -98,9 +103,10 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
   const svc = desired.serviceName;
   const tgs = desired.targetGroupArns ?? [];
   const lb = tgs.length > 0;
-  const graceMs = (desired.healthCheckGracePeriodSeconds ?? 0) * 1000;
-  const delayMs = (observed.deregistrationDelaySeconds ?? 300) * 1000;
   const deployments = desired.deployments.filter((d) => d.status !== 'INACTIVE');
+  // Without a load balancer or container health checks, "healthy" means RUNNING for a while.
+  const graceMs = Math.max((desired.healthCheckGracePeriodSeconds ?? 0) * 1000, lb || deployments.some((d) => d.hasHealthCheck) ? 0 : desired.minHealthyRunningMs ?? 0);
+  const delayMs = (observed.deregistrationDelaySeconds ?? 300) * 1000;
   const depById = new Map(deployments.map((d) => [d.id, d]));
   const primary = deployments.find((d) => d.status === 'PRIMARY');
   const scalingReason = stopReasons.scaling(primary?.id ?? deployments[0]?.id ?? 'unknown');
@@ -131,16 +137,40 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
     t.lastStatus === 'RUNNING' &&
     (lb ? t.targetHealth === 'healthy' : hasHealthCheck(t) ? t.healthStatus === 'HEALTHY' : t.startedAt !== undefined && now >= t.startedAt + graceMs);
 
-  const live = observed.tasks.filter((t) => t.lastStatus !== 'STOPPED');
+  // Where the tasks are: lost instances (gone, or agent disconnected too long) and DRAINING ones.
+  const instanceOf = (t: ObservedTask) => (observed.instances && t.containerInstanceId !== undefined ? observed.instances[t.containerInstanceId] : undefined);
+  const isLost = (t: ObservedTask) => observed.instances !== undefined && t.containerInstanceId !== undefined && isInstanceLost(instanceOf(t), now, desired.instanceLostAfterMs);
+  const onDraining = (t: ObservedTask) => instanceOf(t)?.status === 'DRAINING';
+
+  // A target the load balancer already dropped still drains, as on ALB, for the whole delay
+  // after the service deregistered it: connections that are not requests (keep-alive, streams)
+  // can finish.
+  const tasks = observed.tasks.map((t) =>
+    lb && t.targetHealth === 'none' && t.drainStartedAt !== undefined && now < t.drainStartedAt + delayMs ? { ...t, targetHealth: 'draining' as const } : t,
+  );
+
+  // The circuit breaker's counter: the deployment's tasks that failed to start or exited.
+  const failed = new Map<string, number>();
+  for (const t of tasks) if (countsAsFailed(t)) failed.set(t.deploymentId, (failed.get(t.deploymentId) ?? 0) + 1);
+  for (const d of deployments) {
+    const n = failed.get(d.id) ?? 0;
+    if (d.rolloutState === 'IN_PROGRESS' && n > d.failedTasks) actions.push({ type: 'setFailedTasks', deploymentId: d.id, failedTasks: n });
+  }
+  const failedTasksOf = (d: DeploymentView) => Math.max(d.failedTasks, failed.get(d.id) ?? 0);
+
+  const live = tasks.filter((t) => t.lastStatus !== 'STOPPED');
   const kind = new Map<string, Kind>();
 
   // 1. Tasks already on their way out, lost or broken.
   for (const t of live) {
-    if (t.instanceLost) {
-      // Its agent is gone: the task cannot be drained or counted; stop it (once) and replace it.
+    if (isLost(t)) {
+      // Its agent is gone: nobody will report the task again. It cannot be drained or counted:
+      // mark it STOPPED (once) and replace it.
       kind.set(t.taskId, 'lost');
       if (isRegistered(t)) deregister(t);
-      if (t.desiredStatus === 'RUNNING') stop(t, stopReasons.instanceLost());
+      actions.push({ type: 'markTaskStopped', taskId: t.taskId, reason: stopReasons.instanceLost() });
+      touched.add(t.taskId);
+      if (t.desiredStatus === 'RUNNING') stopped.push(t.taskId);
     } else if (t.desiredStatus !== 'RUNNING') {
       kind.set(t.taskId, 'stopping');
       if (isRegistered(t)) deregister(t);
@@ -181,10 +211,12 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
 
   // 3. Circuit breaker.
   const cb = desired.circuitBreaker;
-  if (primary && cb?.enable && primary.rolloutState === 'IN_PROGRESS' && primary.failedTasks >= circuitBreakerThreshold(D)) {
+  if (primary && cb?.enable && primary.rolloutState === 'IN_PROGRESS' && failedTasksOf(primary) >= circuitBreakerThreshold(D)) {
     actions.push({ type: 'markDeploymentFailed', deploymentId: primary.id, reason: 'tasks failed to start' });
     const events: string[] = [serviceEvents.deploymentFailed(svc, primary.id)];
-    if (cb.rollback) {
+    // A rollback deployment that fails too is not rolled back again (ECS: the deployment rolled
+    // back to is not eligible for another rollback until it completes).
+    if (cb.rollback && primary.rollbackOf === undefined) {
       const target = deployments
         .filter((d) => d.id !== primary.id && d.rolloutState === 'COMPLETED')
         .sort((a, b) => b.createdAt - a.createdAt)[0];
@@ -204,7 +236,7 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
   // A task of the PRIMARY that stays: not on a DRAINING instance (REPLICA); on an instance that
   // must run the daemon (DAEMON).
   const isNew = (t: ObservedTask) =>
-    primary !== undefined && t.deploymentId === primary.id && (daemon ? countedIds.has(t.containerInstanceId ?? '') : !t.instanceDraining);
+    primary !== undefined && t.deploymentId === primary.id && (daemon ? countedIds.has(t.containerInstanceId ?? '') : !onDraining(t));
   const newTasks = active.filter(isNew);
   const oldTasks = active.filter((t) => !isNew(t));
   const healthyCount = active.filter(healthy).length;
@@ -306,7 +338,7 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
   }
 
   // 6. Deployment completion and steady state.
-  const otherLive = live.filter((t) => kind.get(t.taskId) !== 'lost' && !(kind.get(t.taskId) === 'active' && isNew(t)) && (daemon || primary === undefined || t.deploymentId !== primary.id || t.instanceDraining));
+  const otherLive = live.filter((t) => kind.get(t.taskId) !== 'lost' && !(kind.get(t.taskId) === 'active' && isNew(t)) && (daemon || primary === undefined || t.deploymentId !== primary.id || onDraining(t)));
   const newHealthy = newTasks.filter((t) => healthy(t) && !touched.has(t.taskId)).length;
   const settled = otherLive.length === 0 && newHealthy >= D && newTasks.length === D && touched.size === 0 && start === 0 && nonLost.length === newTasks.length;
   const deploymentEvents: string[] = [];

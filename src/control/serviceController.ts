@@ -1,150 +1,102 @@
 /**
- * The service controller: the loop between the pure decision core (`decide`, `place`) and the
- * ECS records. For every ACTIVE or DRAINING service it reads the service, its tasks, the
- * cluster's container instances and the target health of its tasks, maps them onto the core's
- * shapes, calls `decide` and applies the actions as src/control/README.md's table says.
+ * The service controller: the loop around the pure decision core. For every ACTIVE or DRAINING
+ * service it
+ *   1. gathers (I/O): the service record, its tasks, the cluster's instances and live tasks, the
+ *      target health of its tasks and the deregistration delays of its target groups;
+ *   2. observes (pure, ./observe.ts): maps those records onto the reconciler's shapes;
+ *   3. decides (pure, ./reconciler.ts): the actions, lost/failed/draining/grace included;
+ *   4. applies each action through the ECS domain (src/domain/ecs/) and the target registry.
  *
- * When it runs: on every store change to a service, one of its tasks or a container instance
- * of its cluster (the change feed), and on a periodic tick (`intervalMs`, default 500 ms) for
- * time-driven decisions (grace periods, draining, target health). Time comes from the
- * platform's injected clock.
+ * When it runs: on every store change to a service, one of its tasks or a container instance of
+ * its cluster (the change feed), and on a periodic tick on the platform clock (`intervalMs`) for
+ * time-driven decisions (grace periods, draining, lost instances, target health).
  *
  * Invariants:
  * - at most one reconcile per service at a time in this process (a change during a reconcile
  *   runs it once more afterwards); several control-plane replicas may run it concurrently: every
- *   write goes through the optimistic mutate helpers, and every action is idempotent given the
- *   next observation, so a duplicate is corrected by the next round;
+ *   write goes through the domain's optimistic transitions, each of which reports whether it
+ *   changed anything, and every action is idempotent given the next observation;
  * - a failing placement neither spins nor spams: the service waits `placementRetryMs` (or until
  *   a container instance of its cluster changes) before trying again, and the same "unable to
- *   place" message is recorded at most once per `placementEventIntervalMs`;
- * - tasks on a lost instance (INACTIVE, gone, or agent disconnected for `instanceLostGraceMs`)
- *   are marked STOPPED at once (nobody is left to report it) and replaced elsewhere.
- *
- * Unlike the rest of src/control/, this module does I/O and imports from src/services/.
+ *   place" message is recorded at most once per `placementEventIntervalMs`.
  */
-import type { Platform, ServiceRuntime } from '../services/types.js';
+import { ServiceError } from '../errors.js';
 import type { Change } from '../store/types.js';
-import { ServiceError } from '../protocol/errors.js';
-import { KIND, clusterScopedKey, type Scope } from '../services/ecs/keys.js';
+import type { Platform, Scope } from '../domain/platform.js';
+import { candidatesFor } from '../domain/ecs/instances.js';
+import { KIND, clusterScopedKey } from '../domain/ecs/keys.js';
+import type { ContainerInstanceRecord, ServiceRecord, TaskRecord } from '../domain/ecs/records.js';
 import {
   appendServiceEvent,
+  completeDeployment,
+  failDeployment,
   finishDraining,
   launchDaemonTasks,
   launchServiceTasks,
-  setDaemonDesiredCount,
-  mutateService,
   recordDeploymentCounts,
+  rollbackDeployment,
   servicePlacementConstraints,
   servicePlacementTask,
-  updateDeployment,
-  type ServiceRecord,
-} from '../services/ecs/services.js';
-import { mutateTask, requestTaskStop, type TaskRecord } from '../services/ecs/tasks.js';
-import { candidatesFor, remainingOf, type ContainerInstanceRecord } from '../services/ecs/containerInstances.js';
-import { findTaskDefinition } from '../services/ecs/taskDefinitions.js';
-import { decide, isInstanceLost, serviceEvents, stopReasons } from './reconciler.js';
-import { DEFAULT_SERVICE_STRATEGY, daemonInstances, place, PlacementValidationError, unableToPlaceMessage } from './placement.js';
-import { elbv2TargetRegistry, type TargetRef, type TargetRegistry } from './targets.js';
-import type { DeploymentView, ObservedTask, ReconcileAction, ServiceDesired, ServiceObserved, TargetHealth } from './types.js';
+  setDaemonDesiredCount,
+  setDeploymentFailedTasks,
+  setServiceSteady,
+} from '../domain/ecs/services.js';
+import { findTaskDefinition } from '../domain/ecs/taskDefinitions.js';
+import { markTaskStopped, mutateTask, requestTaskStop } from '../domain/ecs/tasks.js';
+import { DEFAULT_SERVICE_STRATEGY, daemonInstances, place, PlacementValidationError, unableToPlaceMessage } from '../domain/placement/placement.js';
+import { startLoop, type Loop } from './loop.js';
+import { observeService, targetOf, type ServiceFacts } from './observe.js';
+import { decide, isInstanceLost, serviceEvents } from './reconciler.js';
+import type { TargetRegistry } from './targets.js';
+import type { ReconcileAction, TargetHealth } from './types.js';
 
-/** Settings of the controller on one Berth; read when used, so tests may change them at any time. */
+/** Settings of the controller. They may change while it runs (`configure`) and apply from the next reconcile. */
 export interface ServiceControllerOptions {
-  /**
-   * Whether the controller acts (default true; env BERTH_SERVICE_CONTROLLER=off disables it).
-   * Tests of the bare ECS records turn it off to observe them without a scheduler.
-   */
+  /** Whether the controller acts (tests of the bare ECS records turn it off). Default true. */
   enabled: boolean;
-  /** Period of the reconcile tick (ms). Env BERTH_SERVICE_CONTROLLER_INTERVAL_MS; default 500. */
+  /** Period of the reconcile tick (ms). Default 500. */
   intervalMs: number;
   /**
    * How long an instance's agent may stay disconnected (agentConnected false, set by the agent
-   * sweep after BERTH_AGENT_TIMEOUT_MS) before its tasks are lost and replaced.
-   * Env BERTH_INSTANCE_LOST_GRACE_MS; default 5000.
+   * sweep after its timeout, see ./agentSweep.ts) before the tasks on it are lost and replaced.
+   * Default 5000.
    */
-  instanceLostGraceMs: number;
+  instanceLostAfterMs: number;
   /**
    * For services without a load balancer whose task definitions have no container health check,
-   * how long a task must stay RUNNING before it counts as healthy (so a task that exits at once
-   * counts against the circuit breaker instead of completing the deployment). Default 1000.
+   * how long a task must stay RUNNING before it counts as healthy. Default 1000.
    */
   minHealthyRunningMs: number;
-  /** How many services reconcile at the same time (default 4). */
+  /** How many services reconcile at the same time. Default 4. */
   concurrency: number;
   /** Wait after a placement failure before the service tries to place again (ms). Default 2000. */
   placementRetryMs: number;
   /** The same "unable to place" event is recorded at most once per this many ms. Default 5 min. */
   placementEventIntervalMs: number;
-  /** Where tasks are registered as targets (default: Berth's ELBv2). */
-  targets: TargetRegistry;
-  /** Address registered for a binding on 0.0.0.0 (default the instance attribute `berth.address`, else 127.0.0.1). */
+  /** Address registered for a binding on 0.0.0.0 when the instance has no `berth.address` attribute. Default 127.0.0.1. */
   defaultTargetAddress: string;
 }
 
-const optionsByPlatform = new WeakMap<Platform, ServiceControllerOptions>();
-
-function envMs(name: string, dflt: number): number {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : dflt;
-}
-
-/** The controller settings of a Berth (created with defaults and env overrides on first use). */
-export function serviceControllerOptions(platform: Platform): ServiceControllerOptions {
-  let o = optionsByPlatform.get(platform);
-  if (!o) {
-    o = {
-      enabled: process.env.BERTH_SERVICE_CONTROLLER !== 'off',
-      intervalMs: envMs('BERTH_SERVICE_CONTROLLER_INTERVAL_MS', 500),
-      instanceLostGraceMs: envMs('BERTH_INSTANCE_LOST_GRACE_MS', 5000),
-      placementRetryMs: 2000,
-      concurrency: 4,
-      minHealthyRunningMs: 1000,
-      placementEventIntervalMs: 5 * 60_000,
-      targets: elbv2TargetRegistry,
-      defaultTargetAddress: '127.0.0.1',
-    };
-    optionsByPlatform.set(platform, o);
-  }
-  return o;
-}
-
-/** Changes controller settings of a running Berth (take effect from the next reconcile). */
-export function setServiceControllerOptions(platform: Platform, changes: Partial<ServiceControllerOptions>): void {
-  Object.assign(serviceControllerOptions(platform), changes);
-}
-
-const FAILED_STOP_CODES = new Set(['TaskFailedToStart', 'EssentialContainerExited']);
-
-/** Whether a stopped task counts against its deployment's circuit breaker. */
-export function countsAsFailed(t: TaskRecord): boolean {
-  if (t.lastStatus !== 'STOPPED') return false;
-  if (t.stopCode && FAILED_STOP_CODES.has(t.stopCode)) return true;
-  return (t.stoppedReason ?? '').startsWith('Task failed ');
-}
-
-/** The target (address, host port) of a task for one load balancer entry of its service. */
-export function targetOf(task: TaskRecord, lb: { containerName?: string; containerPort?: number }, instance: ContainerInstanceRecord | undefined, fallback: string): TargetRef | undefined {
-  const c = task.containers.find((x) => x.name === lb.containerName);
-  const b = c?.networkBindings.find((x) => x.containerPort === lb.containerPort && (x.protocol ?? 'tcp') === 'tcp' && x.hostPort);
-  if (!b?.hostPort) return undefined;
-  const addr = b.bindIP && b.bindIP !== '0.0.0.0' && b.bindIP !== '::' ? b.bindIP : instance?.attributes.find((a) => a.name === 'berth.address')?.value ?? fallback;
-  return { id: addr, port: b.hostPort };
-}
-
-function combineHealth(states: TargetHealth[]): TargetHealth {
-  if (states.length === 0) return 'none';
-  for (const s of ['none', 'draining', 'unhealthy', 'initial', 'unused'] as const) if (states.includes(s)) return s;
-  return 'healthy';
-}
+export const DEFAULT_SERVICE_CONTROLLER_OPTIONS: ServiceControllerOptions = {
+  enabled: true,
+  intervalMs: 500,
+  instanceLostAfterMs: 5000,
+  minHealthyRunningMs: 1000,
+  concurrency: 4,
+  placementRetryMs: 2000,
+  placementEventIntervalMs: 5 * 60_000,
+  defaultTargetAddress: '127.0.0.1',
+};
 
 interface Slot {
   running: Promise<void> | undefined;
   again: boolean;
 }
 
-/** One controller per Berth process; `startServiceController` creates and starts it. */
+/** One controller per Berth process; the composition root creates and starts it. */
 export class ServiceController {
+  private readonly options: ServiceControllerOptions;
   private slots = new Map<string, Slot>();
-  private disconnectedSince = new Map<string, number>();
   private backoffUntil = new Map<string, number>();
   private placementEvents = new Map<string, number>();
   private instancePrints = new Map<string, string>();
@@ -157,36 +109,44 @@ export class ServiceController {
   private taskGen = new Map<string, number>();
   /** How many reconciles ran (for diagnosis and tests). */
   reconciles = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private loop: Loop | undefined;
   private unwatch: (() => void) | undefined;
   private stopped = false;
+  private active = 0;
+  private waiting: (() => void)[] = [];
   /** Errors of the last reconciles (newest last, at most 20), for diagnosis. */
   readonly errors: string[] = [];
 
-  constructor(readonly platform: Platform) {}
-
-  private get opts(): ServiceControllerOptions {
-    return serviceControllerOptions(this.platform);
+  constructor(
+    readonly platform: Platform,
+    private readonly targets: TargetRegistry,
+    options: Partial<ServiceControllerOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_SERVICE_CONTROLLER_OPTIONS, ...options };
   }
 
-  /** Starts watching the change feed and ticking. */
+  /** Changes settings; they apply from the next reconcile. */
+  configure(changes: Partial<ServiceControllerOptions>): void {
+    Object.assign(this.options, changes);
+  }
+
+  /** The current settings (a copy). */
+  get settings(): Readonly<ServiceControllerOptions> {
+    return { ...this.options };
+  }
+
+  /** Starts watching the change feed and ticking on the platform clock. */
   async start(): Promise<void> {
     const rev = await this.platform.store.revision();
     this.unwatch = this.platform.store.watch(rev, (c) => this.onChange(c));
-    const loop = () => {
-      if (this.stopped) return;
-      this.tick().catch((e) => this.noteError(e));
-      this.timer = setTimeout(loop, this.opts.intervalMs);
-      this.timer.unref();
-    };
-    loop();
+    this.loop = startLoop(this.platform.clock, this.options.intervalMs, () => this.tick(), (e) => this.noteError(e));
+    void this.loop.runNow();
   }
 
   /** Forgets everything cached (after the store was reset: `POST /_berth/reset`). */
   reset(): void {
     this.taskCache.clear();
     this.taskGen.clear();
-    this.disconnectedSince.clear();
     this.backoffUntil.clear();
     this.placementEvents.clear();
     this.instancePrints.clear();
@@ -196,7 +156,7 @@ export class ServiceController {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unwatch?.();
-    if (this.timer) clearTimeout(this.timer);
+    await this.loop?.stop();
     await Promise.all([...this.slots.values()].map((s) => s.running?.catch(() => undefined)));
   }
 
@@ -213,13 +173,11 @@ export class ServiceController {
     if (c.kind === KIND.task) {
       const k = `${region}/${cluster}/`;
       this.taskGen.set(k, (this.taskGen.get(k) ?? 0) + 1);
-    }
-    if (c.kind === KIND.service) {
-      const v = c.value as ServiceRecord | null;
-      if (v && (v.status === 'ACTIVE' || v.status === 'DRAINING')) this.schedule(region, cluster, id);
-    } else if (c.kind === KIND.task) {
       const v = c.value as TaskRecord | null;
       if (v?.group.startsWith('service:')) this.schedule(region, cluster, v.group.slice('service:'.length));
+    } else if (c.kind === KIND.service) {
+      const v = c.value as ServiceRecord | null;
+      if (v && (v.status === 'ACTIVE' || v.status === 'DRAINING')) this.schedule(region, cluster, id);
     } else if (c.kind === KIND.containerInstance) {
       // Heartbeats change nothing placement cares about; new capacity or a changed instance
       // (status, agent, resources, attributes) lets services of the cluster place again now.
@@ -250,23 +208,19 @@ export class ServiceController {
 
   /** Reconciles every ACTIVE/DRAINING service of every region once (the periodic tick). */
   async tick(): Promise<void> {
-    if (!this.opts.enabled) return;
+    if (!this.options.enabled) return;
     const recs = await this.platform.store.list<ServiceRecord>(KIND.service);
     const running: Promise<void>[] = [];
     for (const r of recs) {
       if (r.value.status !== 'ACTIVE' && r.value.status !== 'DRAINING') continue;
-      const region = r.key.split('/')[0]!;
-      running.push(this.schedule(region, r.value.clusterName, r.value.serviceName));
+      running.push(this.schedule(r.key.split('/')[0]!, r.value.clusterName, r.value.serviceName));
     }
     await Promise.all(running);
   }
 
-  private active = 0;
-  private waiting: (() => void)[] = [];
-
   /** Bounds how many services reconcile at once (they contend for the same instance records). */
   private async acquire(): Promise<void> {
-    if (this.active < this.opts.concurrency) {
+    if (this.active < this.options.concurrency) {
       this.active++;
       return;
     }
@@ -314,87 +268,59 @@ export class ServiceController {
     return s.running;
   }
 
-  /** One round for one service: observe, decide, apply. */
+  /** One round for one service: gather, observe, decide, apply. Returns the actions decided. */
   async reconcile(region: string, clusterName: string, name: string): Promise<ReconcileAction[]> {
-    const { platform } = this;
-    const { store, clock } = platform;
-    const opts = this.opts;
-    if (!opts.enabled) return [];
+    if (!this.options.enabled) return [];
     this.reconciles++;
-    const s: Scope = { platform, region };
-    const svcKey = clusterScopedKey(region, clusterName, name);
-    const rec = await store.get<ServiceRecord>(KIND.service, svcKey);
-    if (!rec || (rec.value.status !== 'ACTIVE' && rec.value.status !== 'DRAINING')) return [];
+    const s: Scope = { platform: this.platform, region };
+    const now = this.platform.clock.now();
+    const facts = await this.gather(s, clusterName, name, now);
+    if (!facts) return [];
+    const { desired, observed } = observeService(facts, this.options);
+    const actions = decide(desired, observed, now);
+    const apply = new Applier(this, s, facts, now);
+    // State changes first, then the reconciler's events in its order, then the controller's own
+    // ("has started", placement failures), so a replacement reads "stopped ..." then "started ...".
+    for (const a of [...actions.filter((x) => x.type !== 'event'), ...actions.filter((x) => x.type === 'event')]) {
+      if (this.stopped) break;
+      await apply.action(a);
+    }
+    for (const m of apply.later) await appendServiceEvent(s, clusterName, name, m);
+    return actions;
+  }
+
+  /** Reads everything `observeService` needs for one service; undefined when it is not ACTIVE or DRAINING. */
+  private async gather(s: Scope, clusterName: string, name: string, now: number): Promise<ServiceFacts | undefined> {
+    const { store } = this.platform;
+    const rec = await store.get<ServiceRecord>(KIND.service, clusterScopedKey(s.region, clusterName, name));
+    if (!rec || (rec.value.status !== 'ACTIVE' && rec.value.status !== 'DRAINING')) return undefined;
     const svc = rec.value;
-    const now = clock.now();
-    const prefix = `${region}/${clusterName}/`;
+    const prefix = `${s.region}/${clusterName}/`;
     const clusterTasks = await this.clusterTasks(prefix);
-    const tasks = clusterTasks.filter((t) => t.group === `service:${name}`).map((t) => ({ ...t }));
-    const instances = new Map((await store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix })).map((r) => [r.value.id, r.value]));
+    const tasks = clusterTasks.filter((t) => t.group === `service:${name}`);
+    const instances = (await store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix })).map((r) => r.value);
+    const byId = new Map(instances.map((ci) => [ci.id, ci]));
 
-    // Which instances are lost: gone/INACTIVE, or agent disconnected for the grace period.
-    for (const ci of instances.values()) {
-      if (ci.agentConnected) this.disconnectedSince.delete(ci.id);
-      else if (!this.disconnectedSince.has(ci.id)) this.disconnectedSince.set(ci.id, now);
-    }
-    const lostInstance = (id: string | undefined) => {
-      if (!id) return false;
-      const ci = instances.get(id);
-      return isInstanceLost(ci && { status: ci.status, agentConnected: ci.agentConnected, agentDisconnectedAt: this.disconnectedSince.get(ci.id) }, now, opts.instanceLostGraceMs);
-    };
-
-    // Tasks already asked to stop whose instance is lost will never be reported: mark them STOPPED.
-    for (const t of tasks) {
-      if (t.lastStatus !== 'STOPPED' && t.desiredStatus === 'STOPPED' && lostInstance(t.containerInstanceId)) {
-        const next = await this.markStopped(s, clusterName, t.taskId, t.stoppedReason ?? stopReasons.instanceLost());
-        Object.assign(t, next);
-      }
-    }
-
-    // The circuit breaker's counter: tasks of the deployment that failed (from the records).
-    for (const d of svc.deployments) {
-      if (d.rolloutState !== 'IN_PROGRESS') continue;
-      const failed = tasks.filter((t) => t.startedBy === d.id && countsAsFailed(t)).length;
-      if (failed > d.failedTasks) {
-        await updateDeployment(s, clusterName, name, d.id, { failedTasks: failed });
-        d.failedTasks = failed;
-      }
-    }
-
-    // Target health of live tasks.
     const tgs = svc.loadBalancers.filter((lb) => lb.targetGroupArn);
-    const live = tasks.filter((t) => t.lastStatus !== 'STOPPED');
-    const health = new Map<string, TargetHealth>();
-    let delaySeconds: number | undefined;
+    const targetHealth = new Map<string, TargetHealth[]>();
+    let deregistrationDelaySeconds: number | undefined;
     if (tgs.length) {
-      delaySeconds = 0;
+      deregistrationDelaySeconds = 0;
       for (const lb of tgs) {
         try {
-          delaySeconds = Math.max(delaySeconds, await opts.targets.deregistrationDelaySeconds(platform, lb.targetGroupArn!));
+          deregistrationDelaySeconds = Math.max(deregistrationDelaySeconds, await this.targets.deregistrationDelaySeconds(lb.targetGroupArn!));
         } catch {
           // A deleted target group has nothing to drain.
         }
       }
-      for (const t of live) {
+      for (const t of tasks) {
+        if (t.lastStatus === 'STOPPED') continue;
         const states: TargetHealth[] = [];
         for (const lb of tgs) {
-          const ref = targetOf(t, lb, instances.get(t.containerInstanceId ?? ''), opts.defaultTargetAddress);
-          if (!ref) {
-            states.push('none');
-            continue;
-          }
-          try {
-            states.push(await opts.targets.health(platform, lb.targetGroupArn!, ref));
-          } catch {
-            states.push('none');
-          }
+          const ref = targetOf(t, lb, byId.get(t.containerInstanceId ?? ''), this.options.defaultTargetAddress);
+          states.push(ref ? await this.targets.health(lb.targetGroupArn!, ref).catch(() => 'none' as const) : 'none');
         }
-        let h = combineHealth(states);
-        // ALB keeps a deregistered target draining for the deregistration delay; Berth's load
-        // balancer may drop an idle one sooner. Keep the task running for the whole delay anyway,
-        // as ECS does, so connections that are not requests (keep-alive, streams) can finish.
-        if (h === 'none' && t.drainStartedAt !== undefined && now < t.drainStartedAt + delaySeconds * 1000) h = 'draining';
-        health.set(t.taskId, h);
+        targetHealth.set(t.taskId, states);
       }
     }
 
@@ -405,108 +331,26 @@ export class ServiceController {
       hasHealthCheck.set(d.taskDefinition, (td?.value.taskDefinition.containerDefinitions ?? []).some((c) => c.essential !== false && !!c.healthCheck));
     }
 
-    const dc = svc.deploymentConfiguration;
-    const strategy = svc.placementStrategy.length ? svc.placementStrategy : DEFAULT_SERVICE_STRATEGY;
-    const desired: ServiceDesired = {
-      serviceName: name,
-      status: svc.status,
-      desiredCount: svc.desiredCount,
-      deployments: svc.deployments.map(
-        (d): DeploymentView => ({
-          id: d.id,
-          status: d.status,
-          taskDefinition: d.taskDefinition,
-          hasHealthCheck: hasHealthCheck.get(d.taskDefinition) ?? false,
-          rolloutState: d.rolloutState as DeploymentView['rolloutState'],
-          createdAt: d.createdAt,
-          failedTasks: d.failedTasks,
-          runningCount: d.recordedRunningCount,
-          pendingCount: d.recordedPendingCount,
-        }),
-      ),
-      minimumHealthyPercent: dc.minimumHealthyPercent,
-      maximumPercent: dc.maximumPercent,
-      circuitBreaker: dc.deploymentCircuitBreaker ? { enable: dc.deploymentCircuitBreaker.enable, rollback: dc.deploymentCircuitBreaker.rollback } : undefined,
-      healthCheckGracePeriodSeconds:
-        tgs.length === 0 && ![...hasHealthCheck.values()].some(Boolean)
-          ? Math.max(svc.healthCheckGracePeriodSeconds ?? 0, opts.minHealthyRunningMs / 1000)
-          : svc.healthCheckGracePeriodSeconds,
-      targetGroupArns: tgs.map((lb) => lb.targetGroupArn!),
-      steady: svc.steady,
-      placementStrategy: strategy,
-      schedulingStrategy: svc.schedulingStrategy,
+    const daemon = svc.schedulingStrategy === 'DAEMON' && svc.status === 'ACTIVE' ? await this.daemonInstancesOf(s, svc, clusterTasks, byId, now) : undefined;
+    return {
+      service: svc,
+      tasks,
+      clusterTasks,
+      instances,
+      targetHealth,
+      deregistrationDelaySeconds,
+      hasHealthCheck,
+      daemonInstances: daemon,
     };
-    const observedTasks: ObservedTask[] = live.map((t) => ({
-      taskId: t.taskId,
-      deploymentId: t.startedBy ?? '',
-      lastStatus: t.lastStatus,
-      desiredStatus: t.desiredStatus,
-      healthStatus: t.healthStatus,
-      startedAt: t.startedAt,
-      createdAt: t.createdAt,
-      containerInstanceId: t.containerInstanceId,
-      instanceLost: lostInstance(t.containerInstanceId),
-      instanceDraining: instances.get(t.containerInstanceId ?? '')?.status === 'DRAINING',
-      targetHealth: tgs.length ? health.get(t.taskId) : undefined,
-      drainStartedAt: t.drainStartedAt,
-    }));
-    const observed: ServiceObserved = { tasks: observedTasks, deregistrationDelaySeconds: delaySeconds };
-    {
-      // Instance facts for strategy-aware scale-in (which tasks stop first keeps the spread).
-      const liveOn = new Map<string, TaskRecord[]>();
-      for (const t of clusterTasks) {
-        if (t.lastStatus === 'STOPPED' || !t.containerInstanceId) continue;
-        const a = liveOn.get(t.containerInstanceId) ?? [];
-        a.push(t);
-        liveOn.set(t.containerInstanceId, a);
-      }
-      observed.instances = Object.fromEntries(
-        [...instances.values()].map((ci) => {
-          const rem = remainingOf(ci, liveOn.get(ci.id) ?? []);
-          return [ci.id, { attributes: Object.fromEntries(ci.attributes.map((a) => [a.name, a.value ?? null])), remainingCpu: rem.cpu, remainingMemory: rem.memory }];
-        }),
-      );
-    }
-
-    if (svc.schedulingStrategy === 'DAEMON' && svc.status === 'ACTIVE') observed.daemonInstances = await this.daemonInstancesOf(s, svc, clusterTasks, lostInstance);
-
-    const actions = decide(desired, observed, now);
-    const byId = new Map(tasks.map((t) => [t.taskId, t]));
-    // State changes first, then the reconciler's events in its order, then the controller's own
-    // ("has started", placement failures), so a replacement reads "stopped ..." then "started ...".
-    const later: string[] = [];
-    const suppress = new Set<string>();
-    for (const a of [...actions.filter((x) => x.type !== 'event'), ...actions.filter((x) => x.type === 'event')]) {
-      if (this.stopped) break;
-      await this.apply(s, svc, a, byId, instances, lostInstance, now, later, suppress);
-    }
-    for (const m of later) await appendServiceEvent(s, clusterName, name, m);
-    return actions;
-  }
-
-  private async markStopped(s: Scope, cluster: string, taskId: string, reason: string): Promise<TaskRecord> {
-    const now = s.platform.clock.now();
-    return mutateTask(s, cluster, taskId, (t) => {
-      if (t.lastStatus === 'STOPPED') return undefined;
-      t.desiredStatus = 'STOPPED';
-      t.lastStatus = 'STOPPED';
-      t.stoppingAt ??= now;
-      t.stoppedAt = now;
-      t.executionStoppedAt ??= now;
-      t.stopCode ??= 'ServiceSchedulerInitiated';
-      t.stoppedReason ??= reason;
-      for (const c of t.containers) c.lastStatus = 'STOPPED';
-      return t;
-    });
   }
 
   /**
    * The instances a DAEMON service must run on (see `daemonInstances` in placement.ts): the
    * PRIMARY deployment's task definition gives the required attributes and its memberOf
    * constraints; a DRAINING instance keeps its daemon task while tasks of REPLICA services of
-   * the cluster are still live on it.
+   * the cluster are still live on it; lost instances get none.
    */
-  private async daemonInstancesOf(s: Scope, svc: ServiceRecord, clusterTasks: TaskRecord[], lostInstance: (id: string | undefined) => boolean) {
+  private async daemonInstancesOf(s: Scope, svc: ServiceRecord, clusterTasks: readonly TaskRecord[], instances: Map<string, ContainerInstanceRecord>, now: number) {
     const primary = svc.deployments.find((d) => d.status === 'PRIMARY');
     const td = primary ? (await findTaskDefinition(s, primary.taskDefinition))?.value.taskDefinition : undefined;
     const { candidates } = await candidatesFor(s, svc.clusterName);
@@ -520,7 +364,7 @@ export class ServiceController {
     const own = `service:${svc.serviceName}`;
     let daemonGroups: Set<string> | undefined;
     if (candidates.some((c) => c.status === 'DRAINING')) {
-      const recs = await s.platform.store.list<ServiceRecord>(KIND.service, { prefix: `${s.region}/${svc.clusterName}/` });
+      const recs = await this.platform.store.list<ServiceRecord>(KIND.service, { prefix: `${s.region}/${svc.clusterName}/` });
       daemonGroups = new Set(recs.filter((r) => r.value.schedulingStrategy === 'DAEMON').map((r) => `service:${r.value.serviceName}`));
     }
     try {
@@ -528,7 +372,7 @@ export class ServiceController {
         constraints: servicePlacementConstraints(td, svc),
         requiredAttributes: td?.requiresAttributes,
         taskGroupsOn: (id) => (liveGroups.get(id) ?? []).filter((g) => g !== own),
-        isLost: (id) => lostInstance(id),
+        isLost: (id) => isInstanceLost(instances.get(id), now, this.options.instanceLostAfterMs),
         keepOnDraining: (id) => (liveGroups.get(id) ?? []).some((g) => g !== own && !daemonGroups?.has(g)),
       });
     } catch (e) {
@@ -537,23 +381,22 @@ export class ServiceController {
     }
   }
 
-  private async emitThrottled(s: Scope, svc: ServiceRecord, message: string): Promise<void> {
-    const now = s.platform.clock.now();
+  /** Records a service event at most once per `placementEventIntervalMs` (placement failures, target errors). */
+  async emitThrottled(s: Scope, svc: ServiceRecord, message: string): Promise<void> {
+    const now = this.platform.clock.now();
     // Keyed by the service's incarnation: a service re-created under the same name starts afresh.
     const key = `${svc.serviceArn}@${svc.createdAt}\n${message}`;
-    const window = this.opts.placementEventIntervalMs;
+    const window = this.options.placementEventIntervalMs;
     const last = this.placementEvents.get(key);
     if (last !== undefined && now - last < window) return;
-    // Another replica (or an earlier run of this one) may have recorded it already.
-    if (svc.events.some((e) => e.message === message && now - e.createdAt < window)) {
-      this.placementEvents.set(key, now);
-      return;
-    }
     this.placementEvents.set(key, now);
+    // Another replica (or an earlier run of this one) may have recorded it already.
+    if (svc.events.some((e) => e.message === message && now - e.createdAt < window)) return;
     await appendServiceEvent(s, svc.clusterName, svc.serviceName, message);
   }
 
-  private async placementMessage(s: Scope, svc: ServiceRecord, deploymentId: string): Promise<string> {
+  /** Why the service's next task fits nowhere, as ECS words it. */
+  async placementMessage(s: Scope, svc: ServiceRecord, deploymentId: string): Promise<string> {
     const d = svc.deployments.find((x) => x.id === deploymentId);
     const td = d ? await findTaskDefinition(s, d.taskDefinition) : undefined;
     if (!td) return unableToPlaceMessage(svc.serviceName);
@@ -569,153 +412,91 @@ export class ServiceController {
     return res.message ?? unableToPlaceMessage(svc.serviceName);
   }
 
-  private async apply(
-    s: Scope,
-    svc: ServiceRecord,
-    a: ReconcileAction,
-    tasks: Map<string, TaskRecord>,
-    instances: Map<string, ContainerInstanceRecord>,
-    lostInstance: (id: string | undefined) => boolean,
-    now: number,
-    later: string[],
-    suppress: Set<string>,
-  ): Promise<void> {
-    let changed = false;
+  /** Whether the service is waiting out a placement failure; `until` sets or clears the wait. */
+  backoff(key: string, until?: number | null): boolean {
+    if (until === null) this.backoffUntil.delete(key);
+    else if (until !== undefined) this.backoffUntil.set(key, until);
+    return (this.backoffUntil.get(key) ?? 0) > this.platform.clock.now();
+  }
+
+  /** The settings `Applier` reads. */
+  get current(): Readonly<ServiceControllerOptions> {
+    return this.options;
+  }
+
+  /** The target registry `Applier` uses. */
+  get registry(): TargetRegistry {
+    return this.targets;
+  }
+
+  /** Whether a decision was taken on the service's current live tasks (a replica or an earlier round may have started some). */
+  async sameLiveTasks(s: Scope, svc: ServiceRecord, seen: readonly TaskRecord[]): Promise<boolean> {
+    const key = (t: TaskRecord) => `${t.taskId}:${t.desiredStatus}`;
+    const current = (await this.clusterTasks(`${s.region}/${svc.clusterName}/`, true)).filter((t) => t.group === `service:${svc.serviceName}` && t.lastStatus !== 'STOPPED').map(key);
+    const before = seen.filter((t) => t.lastStatus !== 'STOPPED').map(key);
+    return current.length === before.length && current.every((x) => before.includes(x));
+  }
+}
+
+/**
+ * Applies one round's actions for one service, each through the domain's transitions. A
+ * transition that reports "nothing changed" (another replica did it first) suppresses the
+ * event that would announce it, so no event is said twice.
+ */
+class Applier {
+  /** The controller's own events, said after the reconciler's. */
+  readonly later: string[] = [];
+  private readonly suppress = new Set<string>();
+  private readonly byId: Map<string, TaskRecord>;
+  private readonly instances: Map<string, ContainerInstanceRecord>;
+
+  constructor(
+    private readonly ctl: ServiceController,
+    private readonly s: Scope,
+    private readonly facts: ServiceFacts,
+    private readonly now: number,
+  ) {
+    this.byId = new Map(facts.tasks.map((t) => [t.taskId, t]));
+    this.instances = new Map(facts.instances.map((ci) => [ci.id, ci]));
+  }
+
+  async action(a: ReconcileAction): Promise<void> {
+    const { s } = this;
+    const svc = this.facts.service;
     const cluster = svc.clusterName;
     const name = svc.serviceName;
-    const svcKey = `${s.region}/${cluster}/${name}`;
-    const opts = this.opts;
-    const tgs = svc.loadBalancers.filter((lb) => lb.targetGroupArn);
     switch (a.type) {
-      case 'startTasks': {
-        if ((this.backoffUntil.get(svcKey) ?? 0) > now) return;
-        // Starting is the one action that is not idempotent by itself: make sure the decision
-        // was taken on the current tasks (a replica or an earlier round may have started some).
-        const current = (await this.clusterTasks(`${s.region}/${cluster}/`, true)).filter((t) => t.group === `service:${name}` && t.lastStatus !== 'STOPPED').map((t) => `${t.taskId}:${t.desiredStatus}`);
-        const seen = [...tasks.values()].filter((t) => t.lastStatus !== 'STOPPED').map((t) => `${t.taskId}:${t.desiredStatus}`);
-        if (current.length !== seen.length || current.some((x) => !seen.includes(x))) {
-          void this.schedule(s.region, cluster, name); // decide again on the current tasks
-          return;
-        }
-        if (a.containerInstanceIds) {
-          // DAEMON: one task on each named instance.
-          let r;
-          try {
-            r = await launchDaemonTasks(s, cluster, name, a.deploymentId, a.containerInstanceIds);
-          } catch (e) {
-            if (!(e instanceof ServiceError)) throw e;
-            return;
-          }
-          if (r.tasks.length) later.push(serviceEvents.startedTasks(name, r.tasks.map((t) => t.taskId)));
-          if (r.messages.length) {
-            this.backoffUntil.set(svcKey, now + opts.placementRetryMs);
-            for (const m of new Set(r.messages)) await this.emitThrottled(s, svc, m);
-          } else {
-            this.backoffUntil.delete(svcKey);
-          }
-          return;
-        }
-        let started: TaskRecord[] = [];
-        try {
-          started = (await launchServiceTasks(s, cluster, name, a.deploymentId, a.count)).tasks;
-        } catch (e) {
-          if (!(e instanceof ServiceError)) throw e;
-        }
-        if (started.length) later.push(serviceEvents.startedTasks(name, started.map((t) => t.taskId)));
-        if (started.length < a.count) {
-          this.backoffUntil.set(svcKey, now + opts.placementRetryMs);
-          await this.emitThrottled(s, svc, await this.placementMessage(s, svc, a.deploymentId));
-        } else {
-          this.backoffUntil.delete(svcKey);
-        }
+      case 'startTasks':
+        return this.start(a.deploymentId, a.count, a.containerInstanceIds);
+      case 'stopTask':
+        await requestTaskStop(s, cluster, a.taskId, { reason: a.reason, stopCode: 'ServiceSchedulerInitiated' });
         return;
-      }
-      case 'stopTask': {
-        const t = tasks.get(a.taskId);
-        if (t && lostInstance(t.containerInstanceId)) await this.markStopped(s, cluster, a.taskId, a.reason);
-        else await requestTaskStop(s, cluster, a.taskId, { reason: a.reason, stopCode: 'ServiceSchedulerInitiated' });
+      case 'markTaskStopped':
+        await markTaskStopped(s, cluster, a.taskId, a.reason);
         return;
-      }
+      case 'setFailedTasks':
+        await setDeploymentFailedTasks(s, cluster, name, a.deploymentId, a.failedTasks);
+        return;
       case 'registerTarget':
-      case 'deregisterTarget': {
-        const t = tasks.get(a.taskId);
-        if (!t) return;
-        for (const lb of tgs) {
-          const ref = targetOf(t, lb, instances.get(t.containerInstanceId ?? ''), opts.defaultTargetAddress);
-          if (!ref) continue;
-          try {
-            if (a.type === 'registerTarget') await opts.targets.register(s.platform, lb.targetGroupArn!, ref);
-            else await opts.targets.deregister(s.platform, lb.targetGroupArn!, ref);
-          } catch (e) {
-            const why = e instanceof Error ? e.message : String(e);
-            await this.emitThrottled(s, svc, `(service ${name}) failed to ${a.type === 'registerTarget' ? 'register' : 'deregister'} targets in (target-group ${lb.targetGroupArn}) with (error ${why})`);
-          }
-        }
-        if (a.type === 'deregisterTarget' && t.drainStartedAt === undefined) {
-          await mutateTask(s, cluster, a.taskId, (x) => (x.drainStartedAt === undefined ? { ...x, drainStartedAt: now } : undefined));
-        }
+      case 'deregisterTarget':
+        return this.target(a.type, a.taskId);
+      case 'markDeploymentCompleted': {
+        const liveDeployments = new Set(this.facts.tasks.filter((t) => t.lastStatus !== 'STOPPED').map((t) => t.startedBy ?? ''));
+        if (!(await completeDeployment(s, cluster, name, a.deploymentId, liveDeployments))) this.suppress.add(serviceEvents.deploymentCompleted(name, a.deploymentId));
         return;
       }
-      case 'markDeploymentCompleted':
-        await mutateService(s, cluster, name, (x) => {
-          const d = x.deployments.find((y) => y.id === a.deploymentId);
-          if (!d || d.status !== 'PRIMARY' || d.rolloutState === 'COMPLETED') return undefined;
-          changed = true;
-          d.rolloutState = 'COMPLETED';
-          if (!d.rolloutStateReason.startsWith('ECS deployment circuit breaker')) d.rolloutStateReason = `ECS deployment ${d.id} completed.`;
-          d.updatedAt = now;
-          const liveDeps = new Set([...tasks.values()].filter((t) => t.lastStatus !== 'STOPPED').map((t) => t.startedBy));
-          x.deployments = x.deployments.filter((y) => y.status === 'PRIMARY' || liveDeps.has(y.id));
-          return x;
-        });
-        if (!changed) suppress.add(serviceEvents.deploymentCompleted(name, a.deploymentId));
-        return;
       case 'markDeploymentFailed':
-        await mutateService(s, cluster, name, (x) => {
-          const d = x.deployments.find((y) => y.id === a.deploymentId);
-          if (!d || d.status !== 'PRIMARY' || d.rolloutState !== 'IN_PROGRESS') return undefined;
-          changed = true;
-          d.rolloutState = 'FAILED';
-          d.rolloutStateReason = `ECS deployment circuit breaker: ${a.reason}.`;
-          d.updatedAt = now;
-          return x;
-        });
-        if (!changed) suppress.add(serviceEvents.deploymentFailed(name, a.deploymentId));
+        if (!(await failDeployment(s, cluster, name, a.deploymentId, a.reason))) this.suppress.add(serviceEvents.deploymentFailed(name, a.deploymentId));
         return;
       case 'rollback':
-        await mutateService(s, cluster, name, (x) => {
-          const from = x.deployments.find((d) => d.id === a.fromDeploymentId);
-          const to = x.deployments.find((d) => d.id === a.toDeploymentId);
-          if (!from || !to || to.status === 'PRIMARY' || from.status !== 'PRIMARY') return undefined;
-          changed = true;
-          from.status = 'ACTIVE';
-          from.rolloutState = 'FAILED';
-          from.updatedAt = now;
-          for (const d of x.deployments) if (d.status === 'PRIMARY') d.status = 'ACTIVE';
-          to.status = 'PRIMARY';
-          to.rolloutState = 'IN_PROGRESS';
-          to.rolloutStateReason = `ECS deployment circuit breaker: rolling back to deploymentId ${to.id}.`;
-          to.failedTasks = 0;
-          to.desiredCount = x.desiredCount;
-          to.updatedAt = now;
-          x.taskDefinition = to.taskDefinition;
-          // Newest first means PRIMARY first.
-          x.deployments = [to, ...x.deployments.filter((d) => d !== to)];
-          return x;
-        });
-        if (!changed) suppress.add(serviceEvents.rollingBack(name, a.toDeploymentId));
+        if (!(await rollbackDeployment(s, cluster, name, a.fromDeploymentId, a.toDeploymentId))) this.suppress.add(serviceEvents.rollingBack(name, a.toDeploymentId));
         return;
       case 'setRunningCounts':
         await recordDeploymentCounts(s, cluster, name, a.deployments);
         return;
       case 'setSteadyState':
-        await mutateService(s, cluster, name, (x) => {
-          if ((x.steady ?? false) === a.steady) return undefined;
-          changed = true;
-          return { ...x, steady: a.steady };
-        });
         // Another replica got there first: its event says it already.
-        if (!changed) suppress.add(serviceEvents.steadyState(name));
+        if (!(await setServiceSteady(s, cluster, name, a.steady))) this.suppress.add(serviceEvents.steadyState(name));
         return;
       case 'setDesiredCount':
         await setDaemonDesiredCount(s, cluster, name, a.desiredCount);
@@ -724,16 +505,70 @@ export class ServiceController {
         await finishDraining(s, cluster, name);
         return;
       case 'event':
-        if (!suppress.has(a.message)) await appendServiceEvent(s, cluster, name, a.message);
+        if (!this.suppress.has(a.message)) await appendServiceEvent(s, cluster, name, a.message);
         return;
     }
   }
-}
 
-/** Creates and starts the controller of a Berth (ECS's `start` hook calls this). */
-export async function startServiceController(platform: Platform): Promise<ServiceRuntime & { controller: ServiceController }> {
-  const controller = new ServiceController(platform);
-  platform.hooks['control.serviceController'] = controller;
-  await controller.start();
-  return { controller, stop: () => controller.stop() };
+  private async start(deploymentId: string, count: number, containerInstanceIds: string[] | undefined): Promise<void> {
+    const { s, now, ctl } = this;
+    const svc = this.facts.service;
+    const key = `${s.region}/${svc.clusterName}/${svc.serviceName}`;
+    if (ctl.backoff(key)) return;
+    // Starting is the one action that is not idempotent by itself: make sure the decision was
+    // taken on the current tasks (a replica or an earlier round may have started some).
+    if (!(await ctl.sameLiveTasks(s, svc, this.facts.tasks))) {
+      void ctl.schedule(s.region, svc.clusterName, svc.serviceName); // decide again on the current tasks
+      return;
+    }
+    const retryAt = now + ctl.current.placementRetryMs;
+    if (containerInstanceIds) {
+      // DAEMON: one task on each named instance.
+      let r;
+      try {
+        r = await launchDaemonTasks(s, svc.clusterName, svc.serviceName, deploymentId, containerInstanceIds);
+      } catch (e) {
+        if (!(e instanceof ServiceError)) throw e;
+        return;
+      }
+      if (r.tasks.length) this.later.push(serviceEvents.startedTasks(svc.serviceName, r.tasks.map((t) => t.taskId)));
+      ctl.backoff(key, r.messages.length ? retryAt : null);
+      for (const m of new Set(r.messages)) await ctl.emitThrottled(s, svc, m);
+      return;
+    }
+    let started: TaskRecord[] = [];
+    try {
+      started = (await launchServiceTasks(s, svc.clusterName, svc.serviceName, deploymentId, count)).tasks;
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+    }
+    if (started.length) this.later.push(serviceEvents.startedTasks(svc.serviceName, started.map((t) => t.taskId)));
+    if (started.length < count) {
+      ctl.backoff(key, retryAt);
+      await ctl.emitThrottled(s, svc, await ctl.placementMessage(s, svc, deploymentId));
+    } else {
+      ctl.backoff(key, null);
+    }
+  }
+
+  private async target(type: 'registerTarget' | 'deregisterTarget', taskId: string): Promise<void> {
+    const { s, now, ctl } = this;
+    const svc = this.facts.service;
+    const t = this.byId.get(taskId);
+    if (!t) return;
+    for (const lb of svc.loadBalancers.filter((x) => x.targetGroupArn)) {
+      const ref = targetOf(t, lb, this.instances.get(t.containerInstanceId ?? ''), ctl.current.defaultTargetAddress);
+      if (!ref) continue;
+      try {
+        if (type === 'registerTarget') await ctl.registry.register(lb.targetGroupArn!, ref);
+        else await ctl.registry.deregister(lb.targetGroupArn!, ref);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        await ctl.emitThrottled(s, svc, `(service ${svc.serviceName}) failed to ${type === 'registerTarget' ? 'register' : 'deregister'} targets in (target-group ${lb.targetGroupArn}) with (error ${why})`);
+      }
+    }
+    if (type === 'deregisterTarget' && t.drainStartedAt === undefined) {
+      await mutateTask(s, svc.clusterName, taskId, (x) => (x.drainStartedAt === undefined ? { ...x, drainStartedAt: now } : undefined));
+    }
+  }
 }

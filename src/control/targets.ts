@@ -1,18 +1,18 @@
 /**
  * Target registration as the service controller needs it: put a task's host:port behind a
- * target group, read its health, take it out again. `TargetRegistry` is the seam between the
- * controller and the load balancer, so the controller can be tested with a fake registry and
- * the ELBv2 implementation (`elbv2TargetRegistry`, over src/services/elbv2/targets.ts) plugs in.
+ * target group, read its health, take it out again. `TargetRegistry` is the controller's port to
+ * the load balancer, so the controller can be tested with a fake registry; `elbv2Targets` is
+ * the implementation over the ELBv2 domain and the data plane's health.
  */
-import type { Platform } from '../services/types.js';
-import { deregisterTarget, deregistrationDelaySeconds, registerTarget, targetHealth } from '../services/elbv2/targets.js';
+import type { DataPlaneView } from '../domain/elbv2/dataPlane.js';
+import { findTg } from '../domain/elbv2/lookup.js';
+import { KIND, targetKey, type TargetRecord } from '../domain/elbv2/records.js';
+import { deregisterTargets, deregistrationDelaySeconds, registerTargets, scopeOfArn, targetHealthOf, type TargetRef } from '../domain/elbv2/targets.js';
+import { targetGroupUsage } from '../domain/elbv2/usage.js';
+import type { Platform } from '../domain/platform.js';
 import type { TargetHealth } from './types.js';
 
-/** A target as a load balancer sees it: an address (or instance id) and a port. */
-export interface TargetRef {
-  id: string;
-  port: number;
-}
+export type { TargetRef } from '../domain/elbv2/targets.js';
 
 /**
  * What the controller does with target groups. Implementations must be idempotent:
@@ -20,26 +20,37 @@ export interface TargetRef {
  * `health` answers `none` for a target that is not (or no longer) registered.
  */
 export interface TargetRegistry {
-  register(platform: Platform, targetGroupArn: string, target: TargetRef): Promise<void>;
-  deregister(platform: Platform, targetGroupArn: string, target: TargetRef): Promise<void>;
-  health(platform: Platform, targetGroupArn: string, target: TargetRef): Promise<TargetHealth>;
+  register(targetGroupArn: string, target: TargetRef): Promise<void>;
+  deregister(targetGroupArn: string, target: TargetRef): Promise<void>;
+  health(targetGroupArn: string, target: TargetRef): Promise<TargetHealth>;
   /** The target group's deregistration delay (seconds). */
-  deregistrationDelaySeconds(platform: Platform, targetGroupArn: string): Promise<number>;
+  deregistrationDelaySeconds(targetGroupArn: string): Promise<number>;
 }
 
 /**
- * The registry backed by Berth's ELBv2 service. Health states map one to one, except: a target
- * that is not registered (`unused` / Target.NotRegistered, e.g. after it drained) is `none`, and
- * `unavailable` (health checks disabled: the load balancer routes to it) counts as `healthy`.
+ * The registry over Berth's ELBv2 records and its data plane. Health states map one to one,
+ * except: a target that is not registered (e.g. after it drained) is `none`, and `unavailable`
+ * (health checks disabled: the load balancer routes to it) counts as `healthy`.
  */
-export const elbv2TargetRegistry: TargetRegistry = {
-  register: (platform, tg, t) => registerTarget(platform, tg, t),
-  deregister: (platform, tg, t) => deregisterTarget(platform, tg, t),
-  async health(platform, tg, t) {
-    const h = await targetHealth(platform, tg, t);
-    if (h.reason === 'Target.NotRegistered') return 'none';
-    if (h.state === 'unavailable') return 'healthy';
-    return h.state as TargetHealth;
-  },
-  deregistrationDelaySeconds: (platform, tg) => deregistrationDelaySeconds(platform, tg),
-};
+export function elbv2Targets(platform: Platform, plane: DataPlaneView): TargetRegistry {
+  return {
+    register: (tg, t) => registerTargets(scopeOfArn(platform, tg), tg, [{ Id: t.id, Port: t.port }]),
+    async deregister(tg, t) {
+      try {
+        await deregisterTargets(scopeOfArn(platform, tg), tg, [{ Id: t.id, Port: t.port }]);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'InvalidTarget') throw e;
+      }
+    },
+    async health(tgArn, t) {
+      const s = scopeOfArn(platform, tgArn);
+      const tg = await findTg(s, tgArn);
+      if (!tg) return 'none';
+      const rec = await platform.store.get<TargetRecord>(KIND.target, targetKey(s.region, tg.value.name, t.id, t.port));
+      if (!rec || rec.value.tgArn !== tgArn) return 'none';
+      const h = targetHealthOf(tg.value, rec.value, (await targetGroupUsage(s)).has(tgArn), plane);
+      return h.state === 'unavailable' ? 'healthy' : (h.state as TargetHealth);
+    },
+    deregistrationDelaySeconds: (tg) => deregistrationDelaySeconds(scopeOfArn(platform, tg), tg),
+  };
+}

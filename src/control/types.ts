@@ -1,155 +1,12 @@
 /**
- * Plain input/output types of Berth's scheduling and service-control decision core
- * (src/control/). They mirror the fields of the ECS records (container instances, tasks,
- * services, deployments) but are deliberately independent of src/services/, so the core stays
- * pure and the ECS handlers / controllers map their records onto these shapes.
+ * Plain input/output types of the service reconciler (./reconciler.ts): the service as desired,
+ * its tasks as observed, and the actions that move one towards the other. They mirror the ECS
+ * records but are independent of them, so `decide` stays pure; ./observe.ts maps the records
+ * onto them and ./serviceController.ts applies the actions.
  *
- * All times are epoch milliseconds. Nothing here is mutated by the core.
+ * All times are epoch milliseconds. Nothing here is mutated by the reconciler.
  */
-
-// ---------------------------------------------------------------------------------------------
-// Container instances and tasks (placement input)
-// ---------------------------------------------------------------------------------------------
-
-/** ECS container instance status values. Only ACTIVE instances receive new tasks. */
-export type InstanceStatus = 'ACTIVE' | 'DRAINING' | 'INACTIVE' | 'REGISTERING' | 'DEREGISTERING' | 'REGISTRATION_FAILED';
-
-/** Transport protocol of a host port. */
-export type PortProtocol = 'tcp' | 'udp';
-
-/** A host port in use or requested (ECS keeps TCP and UDP port sets apart: PORTS / PORTS_UDP). */
-export interface HostPort {
-  port: number;
-  protocol?: PortProtocol; // default tcp
-}
-
-/**
- * A container instance as the scheduler sees it.
- * Invariant: `remaining*` never exceed `registered*`; `attributes` includes the built-in ones
- * (`ecs.availability-zone`, `ecs.instance-type`, `ecs.os-type`, ...) plus custom attributes; an
- * attribute without a value (e.g. `ecs.capability.*`) is present with value `null`.
- */
-export interface ContainerInstanceView {
-  /** Container instance id (the last ARN segment); what placement reports as the chosen instance. */
-  id: string;
-  arn: string;
-  ec2InstanceId?: string;
-  status: InstanceStatus | string;
-  agentConnected: boolean;
-  agentVersion?: string;
-  /** Registration time (for `registeredAt` CQL comparisons). */
-  registeredAt?: number;
-  attributes: Readonly<Record<string, string | null>>;
-  registeredCpu: number;
-  registeredMemory: number;
-  remainingCpu: number;
-  remainingMemory: number;
-  /** Host ports unavailable on the instance (reserved + used by tasks), like ECS remainingResources PORTS/PORTS_UDP. */
-  usedPorts: readonly HostPort[];
-  /** Tasks on the instance that are not STOPPED (for `runningTasksCount`). */
-  runningTasksCount?: number;
-}
-
-/** A not-stopped task already on some instance; placement uses it for spread, distinctInstance and `task:group`. */
-export interface ExistingTaskRef {
-  containerInstanceId: string;
-  /** Task group (`service:<name>` for service tasks, `family:<family>` by default for RunTask). */
-  group?: string;
-}
-
-/** What one copy of the task needs. Dynamic host ports (hostPort 0 / absent) need no entry. */
-export interface TaskRequirements {
-  cpu: number;
-  memory: number;
-  hostPorts?: readonly HostPort[];
-  /**
-   * Task group; spread, distinctInstance and placed copies' `task:group` use it. Defaults to
-   * `service:<serviceName>`, else `family:<family>` (see taskGroupOf).
-   */
-  group?: string;
-  /**
-   * Task definition `requiresAttributes` (name, optional value, optional targetType); instances
-   * lacking one fail with ATTRIBUTE. Entries whose targetType is not `container-instance` are ignored.
-   */
-  requiredAttributes?: readonly RequiredAttribute[];
-  family?: string;
-  /** Service name when placing for a service (used in the "unable to place" event). */
-  serviceName?: string;
-}
-
-/** One entry of a task definition's `requiresAttributes` (ECS Attribute shape). */
-export interface RequiredAttribute {
-  name: string;
-  /** When given, the instance's attribute must have exactly this value. */
-  value?: string | null;
-  /** Only `container-instance` (the default) applies to placement. */
-  targetType?: string;
-}
-
-/** ECS PlacementConstraint shape. */
-export interface PlacementConstraintSpec {
-  type?: 'distinctInstance' | 'memberOf' | string;
-  expression?: string;
-}
-
-/** ECS PlacementStrategy shape. */
-export interface PlacementStrategySpec {
-  type?: 'random' | 'spread' | 'binpack' | string;
-  field?: string;
-}
-
-/** Input of {@link place} (src/control/placement.ts). */
-export interface PlacementRequest {
-  /** How many copies of the task to place. */
-  count: number;
-  task: TaskRequirements;
-  /** Every container instance of the cluster (any status; ineligible ones produce failure reasons). */
-  instances: readonly ContainerInstanceView[];
-  /** Not-stopped tasks already in the cluster (any group; only the task's group counts for spread). */
-  existingTasks?: readonly ExistingTaskRef[];
-  constraints?: readonly PlacementConstraintSpec[];
-  /** Applied in order: the first has priority, later ones break its ties. Empty = random. */
-  strategy?: readonly PlacementStrategySpec[];
-  /** Random source in [0,1) for `random` strategies; defaults to a PRNG seeded with `seed` (default 1). */
-  random?: () => number;
-  seed?: number;
-}
-
-/** ECS RunTask failure reasons for a container instance the task did not fit on. */
-export type PlacementFailureReason =
-  | 'AGENT'
-  | 'ATTRIBUTE'
-  | 'DistinctInstance'
-  | 'MemberOf'
-  | 'RESOURCE:CPU'
-  | 'RESOURCE:MEMORY'
-  | 'RESOURCE:PORTS'
-  | 'RESOURCE:PORTS_UDP';
-
-/** One chosen instance for one task copy. */
-export interface Placement {
-  containerInstanceId: string;
-  containerInstanceArn: string;
-}
-
-/** ECS Failure shape for RunTask: one entry per instance that could not take the next task. */
-export interface PlacementFailure {
-  arn?: string;
-  reason: PlacementFailureReason | string;
-  detail?: string;
-}
-
-/** Result of {@link place}. `placements.length + unplaced === request.count`. */
-export interface PlacementResult {
-  placements: Placement[];
-  unplaced: number;
-  /** Why the first unplaced copy fit nowhere (empty when everything was placed). */
-  failures: PlacementFailure[];
-  /** The instance that came closest to fitting the first unplaced copy, and why it did not. */
-  closest?: { containerInstanceId: string; reason: PlacementFailureReason };
-  /** ECS service-event style explanation for the first unplaced copy (when unplaced > 0). */
-  message?: string;
-}
+import type { ContainerInstanceView, PlacementStrategySpec } from '../domain/placement/types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Services (reconciler input/output)
@@ -167,6 +24,8 @@ export interface DeploymentView {
   taskDefinition: string;
   /** Whether the task definition defines container health checks. */
   hasHealthCheck?: boolean;
+  /** A circuit-breaker rollback deployment (the id it returned to): it is never rolled back again. */
+  rollbackOf?: string;
   rolloutState: RolloutState;
   createdAt: number;
   /** Tasks of this deployment that failed (stopped before RUNNING or failed health checks). */
@@ -200,6 +59,17 @@ export interface ServiceDesired {
    * of `observed.daemonInstances` (and `desiredCount` is ignored: it is their number).
    */
   schedulingStrategy?: 'REPLICA' | 'DAEMON' | string;
+  /**
+   * How long an instance's agent may stay disconnected (see `InstanceFacts.disconnectedAt`)
+   * before the tasks on it are lost: stopped and replaced elsewhere. Default 5 s.
+   */
+  instanceLostAfterMs?: number;
+  /**
+   * For a service without a load balancer whose task definitions have no container health check,
+   * how long a task must stay RUNNING before it counts as healthy (so a task that exits at once
+   * counts against the circuit breaker instead of completing the deployment). Default 0.
+   */
+  minHealthyRunningMs?: number;
 }
 
 /**
@@ -231,22 +101,38 @@ export interface ObservedTask {
   startedAt?: number;
   createdAt?: number;
   containerInstanceId?: string;
-  /** The task's instance lost its agent (disconnected past the timeout) or is gone. */
-  instanceLost?: boolean;
-  /** The task's instance is DRAINING. */
-  instanceDraining?: boolean;
   targetHealth?: TargetHealth;
   /** When the service deregistered this task's target to stop it (set when applying deregisterTarget). */
   drainStartedAt?: number;
+  /** For a STOPPED task: why (a failure to start or an essential exit counts against the circuit breaker). */
+  stopCode?: string;
+  stoppedReason?: string;
+}
+
+/**
+ * What the reconciler knows of a container instance of the service's cluster. A task whose
+ * instance is missing from `ServiceObserved.instances` (when given) is on a lost instance.
+ */
+export interface InstanceFacts extends Pick<ContainerInstanceView, 'attributes' | 'remainingCpu' | 'remainingMemory'> {
+  /** ACTIVE, DRAINING, INACTIVE...; default ACTIVE. */
+  status?: string;
+  /** Default true. */
+  agentConnected?: boolean;
+  /** When the agent was marked disconnected (absent: unknown, counts as long ago). */
+  disconnectedAt?: number;
 }
 
 /** What the service's tasks look like right now. */
 export interface ServiceObserved {
+  /** The service's tasks: live ones, and STOPPED ones (which count towards failedTasks). */
   tasks: readonly ObservedTask[];
   /** Target-group deregistration delay (seconds; the largest of the service's target groups). Default 300. */
   deregistrationDelaySeconds?: number;
-  /** Facts about the instances the tasks run on (by container instance id), for strategy-aware scale-in. */
-  instances?: Readonly<Record<string, Pick<ContainerInstanceView, 'attributes' | 'remainingCpu' | 'remainingMemory'>>>;
+  /**
+   * Facts about the instances of the cluster (by container instance id): whether they are lost
+   * or DRAINING, and where tasks stop first on scale-in. Absent: every instance is ACTIVE.
+   */
+  instances?: Readonly<Record<string, InstanceFacts>>;
   /** DAEMON services: the instances that must each run one task (see {@link DaemonInstance}). */
   daemonInstances?: readonly DaemonInstance[];
 }
@@ -261,6 +147,10 @@ export type ReconcileAction =
   /** DAEMON: the service's (and PRIMARY deployment's) desiredCount becomes the number of daemon instances. */
   | { type: 'setDesiredCount'; desiredCount: number }
   | { type: 'stopTask'; taskId: string; reason: string }
+  /** A task on a lost instance: nobody is left to report it, so it is marked STOPPED at once. */
+  | { type: 'markTaskStopped'; taskId: string; reason: string }
+  /** The circuit breaker's counter of an IN_PROGRESS deployment rises to `failedTasks`. */
+  | { type: 'setFailedTasks'; deploymentId: string; failedTasks: number }
   | { type: 'registerTarget'; taskId: string }
   | { type: 'deregisterTarget'; taskId: string }
   | { type: 'markDeploymentCompleted'; deploymentId: string }

@@ -20,14 +20,15 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import type * as ELB from '../generated/elbv2.js';
-import type { Platform } from '../services/types.js';
+import type { Platform } from '../domain/platform.js';
 import type { Change } from '../store/types.js';
-import type { ListenerRecord, LoadBalancerRecord, RuleRecord, TargetGroupRecord, TargetRecord } from '../services/elbv2/records.js';
-import { KIND } from '../services/elbv2/records.js';
-import { loadCertificate } from './certs.js';
+import type { DataPlaneView, ObservedTargetHealth } from '../domain/elbv2/dataPlane.js';
+import type { ListenerRecord, LoadBalancerRecord, RuleRecord, TargetGroupRecord, TargetRecord } from '../domain/elbv2/records.js';
+import { KIND } from '../domain/elbv2/records.js';
+import { loadCertificate } from '../domain/elbv2/certificates.js';
 import { MetricSet, prometheusText, type MinuteMetrics } from './metrics.js';
 import { compileConditions, compileMatcher, RequestView, type Predicate } from './match.js';
-import { lbOptions } from './options.js';
+import { DEFAULT_LB_OPTIONS, portFree, type LbOptions } from './options.js';
 
 type HealthState = 'initial' | 'healthy' | 'unhealthy';
 
@@ -153,28 +154,6 @@ const ELB_PAGES: Record<number, Buffer> = {
   504: Buffer.from(elbPage(504, 'Gateway Time-out')),
 };
 
-const runtimes = new WeakMap<Platform, LbRuntime>();
-
-/** The running data plane of a Berth, if its ELBv2 service started one. */
-export function runtimeOf(platform: Platform): LbRuntime | undefined {
-  return runtimes.get(platform);
-}
-
-/** What DescribeTargetHealth reports for a registered target. */
-export function targetHealthOf(
-  platform: Platform,
-  tg: TargetGroupRecord,
-  rec: TargetRecord,
-  inUse: boolean,
-): { state: ELB.TargetHealthStateEnum; reason?: ELB.TargetHealthReasonEnum; description?: string } {
-  if (rec.state === 'draining') return { state: 'draining', reason: 'Target.DeregistrationInProgress', description: 'Target deregistration is in progress' };
-  if (!inUse) return { state: 'unused', reason: 'Target.NotInUse', description: 'Target group is not configured to receive traffic from the load balancer' };
-  if (!tg.healthCheck.enabled) return { state: 'unavailable', reason: 'Target.HealthCheckDisabled', description: 'Health checks are disabled' };
-  const st = runtimes.get(platform)?.targetState(tg.arn, rec);
-  if (!st || !st.tgInUse) return { state: 'initial', reason: 'Elb.RegistrationInProgress', description: 'Target registration is in progress' };
-  return { state: st.t.health, reason: st.t.reason, description: st.t.description };
-}
-
 /** Per-minute metrics of every load balancer and target group (the last 60 minutes). */
 export interface MetricSeries {
   loadBalancerArn?: string;
@@ -182,12 +161,7 @@ export interface MetricSeries {
   minutes: MinuteMetrics[];
 }
 
-/** The in-memory per-minute metrics, for the console and CLI. */
-export function loadBalancerMetrics(platform: Platform): MetricSeries[] {
-  return runtimes.get(platform)?.series() ?? [];
-}
-
-export class LbRuntime {
+export class LbRuntime implements DataPlaneView {
   private table: Table = { byPort: new Map() };
   private groups = new Map<string, GroupState>();
   private lbMetrics = new Map<string, MetricSet>();
@@ -203,10 +177,21 @@ export class LbRuntime {
   /** Ports whose listener could not bind, with the error (visible in logs and to tests). */
   readonly bindErrors = new Map<number, string>();
 
-  constructor(private platform: Platform) {}
+  private readonly options: LbOptions;
+
+  constructor(
+    private platform: Platform,
+    options: Partial<LbOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_LB_OPTIONS, ...options };
+  }
+
+  /** Changes data-plane settings (they apply to the next health checks and binds). */
+  configure(changes: Partial<LbOptions>): void {
+    Object.assign(this.options, changes);
+  }
 
   async start(): Promise<void> {
-    runtimes.set(this.platform, this);
     const rev = await this.platform.store.revision();
     await this.rebuild();
     this.unwatch = this.platform.store.watch(rev, (c: Change) => {
@@ -226,7 +211,6 @@ export class LbRuntime {
     this.servers.clear();
     for (const g of this.groups.values()) for (const t of g.targets.values()) this.dropTarget(t);
     this.groups.clear();
-    if (runtimes.get(this.platform) === this) runtimes.delete(this.platform);
   }
 
   /** Resolves when every configuration change seen so far is applied. */
@@ -234,11 +218,15 @@ export class LbRuntime {
     while (this.building || this.dirty) await this.built;
   }
 
-  targetState(tgArn: string, rec: TargetRecord): { t: TargetState; tgInUse: boolean } | undefined {
+  targetHealth(tgArn: string, rec: TargetRecord): ObservedTargetHealth | undefined {
     const g = this.groups.get(tgArn);
     const t = g?.targets.get(`${rec.region}/${rec.tgName}/${rec.id}/${rec.port}`);
-    if (!g || !t || t.registeredAt !== rec.registeredAt) return undefined;
-    return { t, tgInUse: g.inUse };
+    if (!g || !t || t.registeredAt !== rec.registeredAt || !g.inUse) return undefined;
+    return { state: t.health, reason: t.reason, description: t.description };
+  }
+
+  canBind(port: number): Promise<boolean> {
+    return portFree(this.options.bindHost, port);
   }
 
   /** The port a listener is served on right now, if any. */
@@ -444,7 +432,7 @@ export class LbRuntime {
     t.timer = undefined;
     if (this.stopped || t.draining || g.targets.get(t.key) !== t || !g.inUse) return;
     const hc = g.record.healthCheck;
-    const secondMs = lbOptions(this.platform).secondMs;
+    const secondMs = this.options.secondMs;
     const port = hc.port === 'traffic-port' ? t.port : Number(hc.port);
     const started = Date.now();
     t.checking = true;
@@ -533,7 +521,7 @@ export class LbRuntime {
 
   private async reconcileServers(listeners: ListenerRecord[]): Promise<void> {
     if (this.stopped) return;
-    const host = lbOptions(this.platform).bindHost;
+    const host = this.options.bindHost;
     const want = new Map(listeners.map((l) => [l.port, l]));
     for (const [port, s] of this.servers) {
       const l = want.get(port);

@@ -4,7 +4,8 @@
  * `Name.member.N`, maps as `Name.entry.N.key/value`, flattened forms too); output is written
  * by the output shape inside `<ActionResponse><ActionResult>` with `ResponseMetadata`.
  */
-import { ServiceError, commonErrors } from './errors.js';
+import { ServiceError } from '../errors.js';
+import { commonErrors } from './errors.js';
 import type { ServiceModel, ShapeRef } from './model.js';
 import { toDate } from './model.js';
 

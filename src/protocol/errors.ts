@@ -1,23 +1,4 @@
-/**
- * The one error type every handler throws. The protocol layer renders it in the wire shape of
- * the service that was called (awsJson `__type`, awsQuery `<ErrorResponse>`), so handlers never
- * think about HTTP. `sender` marks client faults (4xx, `Sender` in query errors).
- */
-export class ServiceError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-    /** Extra members some errors carry (e.g. logs' `expectedSequenceToken`). */
-    readonly extra?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = code;
-  }
-  get sender(): boolean {
-    return this.status < 500;
-  }
-}
+import { ServiceError } from '../errors.js';
 
 /** Which wire protocol a request arrived on; several errors are spelled differently per protocol. */
 export type WireProtocol = 'json' | 'query';

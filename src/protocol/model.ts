@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ServiceError } from './errors.js';
+import { ServiceError } from '../errors.js';
 
 export interface ShapeRef {
   shape: string;

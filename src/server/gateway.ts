@@ -6,10 +6,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { ServiceError, commonErrors, type WireProtocol } from '../protocol/errors.js';
+import { ServiceError, contentionError } from '../errors.js';
+import { commonErrors, type WireProtocol } from '../protocol/errors.js';
 import { verifySigV4 } from '../protocol/sigv4.js';
 import { decodeQueryInput, encodeQueryError, encodeQueryResponse, parseForm } from '../protocol/awsQuery.js';
-import type { Platform, Principal, RequestContext, ServiceDefinition } from '../services/types.js';
+import type { Platform } from '../domain/platform.js';
+import type { Principal, RequestContext, ServiceDefinition } from '../services/types.js';
 import type { RootCredentials } from '../config/credentials.js';
 import { ConflictError } from '../store/types.js';
 
@@ -30,6 +32,8 @@ export class AwsGateway {
     services: ServiceDefinition[],
     private readonly platform: Platform,
     private readonly credentials: RootCredentials,
+    /** Aborted when Berth shuts down: handed to handlers so long polls end. */
+    private readonly shutdown: AbortSignal,
     private readonly onInternalError: (err: unknown) => void = (e) => console.error(e),
   ) {
     for (const s of services) {
@@ -74,7 +78,7 @@ export class AwsGateway {
   }
 
   private context(requestId: string, region: string, principal: Principal): RequestContext {
-    return { requestId, region, principal, platform: this.platform };
+    return { requestId, region, principal, platform: this.platform, signal: this.shutdown };
   }
 
   private async handleJson(req: IncomingMessage, body: Buffer, target: string, requestId: string): Promise<HttpReply> {
@@ -145,9 +149,7 @@ export class AwsGateway {
     if (e instanceof ServiceError) return e;
     // A handler that lost an optimistic-concurrency race more often than it retries: nothing of
     // that commit was written; the caller may simply try again.
-    if (e instanceof ConflictError) {
-      return new ServiceError('ConcurrentModificationException', 'The resource was modified by another request at the same time; retry the request.', 409);
-    }
+    if (e instanceof ConflictError) return contentionError('The resource');
     this.onInternalError(e);
     return commonErrors.internal();
   }

@@ -1,7 +1,10 @@
 /**
  * The registry of AWS services Berth speaks. Adding a service: a folder under src/services/
- * exporting a `ServiceDefinition` factory, and one line here.
+ * whose index exports a `ServiceDefinition` factory, and one line here; what the factory needs
+ * (a port to a data plane, a store of its own) is a field of `ServiceDeps`, which the
+ * composition root (src/berth.ts) fills in.
  */
+import type { DataPlaneView } from '../domain/elbv2/dataPlane.js';
 import type { ServiceDefinition } from './types.js';
 import { ecsService } from './ecs/index.js';
 import { stsService } from './sts/index.js';
@@ -10,6 +13,12 @@ import { logsService } from './logs/index.js';
 import { ssmService } from './ssm/index.js';
 import { berthAgentService } from './berthagent/index.js';
 
-export function allServices(): ServiceDefinition[] {
-  return [ecsService(), stsService(), elbv2Service(), logsService(), ssmService(), berthAgentService()];
+/** The ports services need, typed; one field per dependency. */
+export interface ServiceDeps {
+  /** The load balancer's data plane, as ELBv2 sees it (target health, ports in use). */
+  loadBalancer: DataPlaneView;
+}
+
+export function allServices(deps: ServiceDeps): ServiceDefinition[] {
+  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(), ssmService(), berthAgentService()];
 }

@@ -1,34 +1,15 @@
 /**
- * What a service provider is: an API model, the wire protocol it speaks, and typed handlers
- * keyed by operation name. Handlers take decoded, validated input and a request context, and
- * return the operation's output or throw a `ServiceError`; they never see HTTP.
+ * What an API service is: an AWS API model, the wire protocol it speaks, and typed handlers
+ * keyed by operation name. Handlers take decoded, validated input and a request context, call
+ * the domain (src/domain/), and return the operation's output or throw a `ServiceError`.
+ *
+ * Handlers never see HTTP and never start anything: background work (controllers, data planes,
+ * sweeps) is started by the composition root (src/berth.ts), which also hands each service the
+ * typed ports it needs (its factory's parameters) instead of a shared bag of hooks.
  */
-import type { Clock } from '../clock.js';
 import type { ServiceModel } from '../protocol/model.js';
 import type { WireProtocol } from '../protocol/errors.js';
-import type { Store } from '../store/types.js';
-import type { OperatorRoute } from '../server/http.js';
-
-/** Everything process-wide that handlers may use. One per running Berth. */
-export interface Platform {
-  store: Store;
-  clock: Clock;
-  /** The 12-digit account id that appears in every ARN. */
-  accountId: string;
-  /** The region used when a caller names none (agents, the CLI). */
-  defaultRegion: string;
-  /** Directory of the persistent state (a temp dir with --ephemeral). */
-  dataDir: string;
-  /** Aborted when Berth begins shutting down: long-running handlers (long polls) end early. */
-  shutdown: AbortSignal;
-  /** Late-bound hooks between services (e.g. ECS asks the load balancer about target groups). */
-  hooks: PlatformHooks;
-}
-
-/** Extension points filled in by the services that provide them. */
-export interface PlatformHooks {
-  [name: string]: unknown;
-}
+import type { Scope } from '../domain/platform.js';
 
 /** The authenticated caller. */
 export interface Principal {
@@ -37,12 +18,15 @@ export interface Principal {
   userId: string;
 }
 
-/** Per-request context passed to every handler. */
-export interface RequestContext {
+/**
+ * Per-request context passed to every handler. It is a domain `Scope` (platform + the region the
+ * request was signed for), so handlers pass it straight to domain operations.
+ */
+export interface RequestContext extends Scope {
   requestId: string;
-  region: string;
   principal: Principal;
-  platform: Platform;
+  /** Aborted when Berth begins shutting down: long-running handlers (long polls) end early. */
+  signal: AbortSignal;
 }
 
 /** A handler for operation K of an `Operations` map generated from a model. */
@@ -67,21 +51,4 @@ export interface ServiceDefinition {
   // The registry is heterogeneous; each service's own module keeps its handlers fully typed.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   handlers: Record<string, Handler<any, any> | undefined>;
-  /**
-   * Background work the service runs while Berth is up (data planes, sweeps, controllers).
-   * Called once after the store is open; `stop` is awaited at shutdown.
-   */
-  start?(platform: Platform): Promise<ServiceRuntime | void>;
-  /**
-   * Wipes state the service keeps outside the store (e.g. logs.db) when an ephemeral Berth is
-   * reset (`POST /_berth/reset`); called after the store itself was reset.
-   */
-  reset?(platform: Platform): Promise<void>;
-  /** HTTP routes outside the AWS namespace (e.g. `/_berth/metrics`, `/v2/`), tried in order. */
-  routes?(platform: Platform): OperatorRoute[];
-}
-
-/** A started service's handle for shutdown. */
-export interface ServiceRuntime {
-  stop(): Promise<void>;
 }

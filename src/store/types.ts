@@ -1,6 +1,7 @@
 /**
- * Berth's state store: one interface for every backend (embedded SQLite now, PostgreSQL for
- * several control-plane replicas later), verified by one conformance suite (test/store).
+ * Berth's state store: one interface for every backend (embedded SQLite; PostgreSQL, which
+ * several control-plane replicas share), verified by one conformance suite (test/store).
+ * Writes with optimistic concurrency go through the domain's one primitive, src/domain/mutate.ts.
  *
  * The model is a versioned key-value store, like etcd's:
  * - every record lives under (kind, key) and carries `rev`, the store revision of its last write;
@@ -74,29 +75,4 @@ export interface Store {
   /** Removes everything (for `berth up --ephemeral` resets between tests). */
   reset(): Promise<void>;
   close(): Promise<void>;
-}
-
-/**
- * Reads, transforms and writes one record with optimistic concurrency, retrying on conflict.
- * `fn` gets the current value (undefined if absent) and returns the new one (null deletes,
- * undefined leaves it unchanged). Returns what `fn` returned.
- */
-export async function updateRecord<T>(
-  store: Store,
-  kind: string,
-  key: string,
-  fn: (current: T | undefined) => T | null | undefined | Promise<T | null | undefined>,
-  attempts = 20,
-): Promise<T | null | undefined> {
-  for (let i = 0; ; i++) {
-    const cur = await store.get<T>(kind, key);
-    const next = await fn(cur?.value);
-    if (next === undefined) return undefined;
-    try {
-      await store.commit([{ kind, key, value: next, expectRev: cur?.rev ?? 0 }]);
-      return next;
-    } catch (e) {
-      if (!(e instanceof ConflictError) || i >= attempts) throw e;
-    }
-  }
 }

@@ -57,7 +57,7 @@ test('lifecycle: every status in order, timestamps from the injected clock, stop
   assert.equal(s.pullStartedAt, Date.UTC(2026, 0, 2));
   await eventually(() => r.logs.length >= 2, { what: 'log lines' });
   assert.deepEqual(r.logs.map((l) => [l.container, l.stream, l.line]).sort(), [['app', 'stderr', 'oops'], ['app', 'stdout', 'hello']]);
-  clock.advance(60_000);
+  await clock.advance(60_000);
   r.runner.stop({ reason: 'Scale down' });
   const end = await r.done;
   assert.deepEqual(statuses(r.states), ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED']);
@@ -177,7 +177,7 @@ test('health check startPeriod (on the injected clock): failures inside it do no
   // Two failing probes run while the clock stays inside the start period.
   await eventually(() => existsSync(probes) && readFileSync(probes, 'utf8').split('\n').length > 2, { what: 'two probes' });
   assert.equal(r.runner.state.containers[0]!.healthStatus, 'UNKNOWN');
-  clock.advance(61_000);
+  await clock.advance(61_000);
   await eventually(() => r.runner.state.containers[0]!.healthStatus === 'UNHEALTHY', { what: 'UNHEALTHY after the start period' });
   r.runner.stop();
   await r.done;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CqlError, compileCql, cqlUsesTaskGroups, parseCql, type CqlInstance } from '../../src/control/cql.js';
+import { CqlError, compileCql, cqlUsesTaskGroups, parseCql, type CqlInstance } from '../../src/domain/placement/cql.js';
 
 const t2a: CqlInstance = {
   attributes: { 'ecs.instance-type': 't2.small', 'ecs.availability-zone': 'us-east-1a', 'ecs.os-type': 'linux', stack: 'prod', 'ecs.capability.docker-remote-api.1.30': null, cores: '8' },

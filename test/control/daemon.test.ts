@@ -3,9 +3,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../src/control/reconciler.js';
-import { daemonInstances, missingAttribute, place } from '../../src/control/placement.js';
-import { placeTask } from '../../src/services/ecs/placement.js';
-import type { ContainerInstanceView, DaemonInstance, DeploymentView, ObservedTask, ReconcileAction, ServiceDesired } from '../../src/control/types.js';
+import { daemonInstances, missingAttribute, place } from '../../src/domain/placement/placement.js';
+import { placeTask } from '../../src/domain/ecs/launch.js';
+import type { ContainerInstanceView } from '../../src/domain/placement/types.js';
+import type { DaemonInstance, DeploymentView, InstanceFacts, ObservedTask, ReconcileAction, ServiceDesired } from '../../src/control/types.js';
 
 const NOW = 1_000_000;
 
@@ -24,6 +25,7 @@ function task(deploymentId: string, instance: string, extra: Partial<ObservedTas
 }
 
 const inst = (id: string, extra: Partial<DaemonInstance> = {}): DaemonInstance => ({ id, agentConnected: true, ...extra });
+const facts = (extra: Partial<InstanceFacts> = {}): InstanceFacts => ({ status: 'ACTIVE', agentConnected: true, attributes: {}, remainingCpu: 1024, remainingMemory: 1024, ...extra });
 const of = <T extends ReconcileAction['type']>(as: ReconcileAction[], type: T) => as.filter((a): a is Extract<ReconcileAction, { type: T }> => a.type === type);
 
 describe('decide: DAEMON services', () => {
@@ -47,24 +49,27 @@ describe('decide: DAEMON services', () => {
 
   it('a DRAINING instance: the task stays while replica tasks remain (draining entry), then is stopped; nothing starts there', () => {
     const d = dep('d1', 'PRIMARY', 'COMPLETED');
-    const t1 = task('d1', 'i1', { instanceDraining: true });
+    const t1 = task('d1', 'i1');
     const t2 = task('d1', 'i2');
-    const held = decide(svc([d], { desiredCount: 2 }), { tasks: [t1, t2], daemonInstances: [inst('i1', { draining: true }), inst('i2')] }, NOW);
+    const instances = { i1: facts({ status: 'DRAINING' }), i2: facts() };
+    const held = decide(svc([d], { desiredCount: 2 }), { tasks: [t1, t2], instances, daemonInstances: [inst('i1', { draining: true }), inst('i2')] }, NOW);
     assert.deepEqual(of(held, 'stopTask'), [], 'kept while other tasks are on the instance');
     assert.deepEqual(of(held, 'startTasks'), []);
     assert.deepEqual(of(held, 'setDesiredCount'), [{ type: 'setDesiredCount', desiredCount: 1 }], 'a draining instance is not counted');
-    const gone = decide(svc([d], { desiredCount: 1 }), { tasks: [t1, t2], daemonInstances: [inst('i2')] }, NOW);
+    const gone = decide(svc([d], { desiredCount: 1 }), { tasks: [t1, t2], instances, daemonInstances: [inst('i2')] }, NOW);
     assert.deepEqual(of(gone, 'stopTask').map((x) => x.taskId), [t1.taskId]);
     assert.deepEqual(of(gone, 'startTasks'), []);
   });
 
   it('a lost instance: its task is stopped and no duplicate is started (on it or elsewhere)', () => {
     const d = dep('d1', 'PRIMARY', 'COMPLETED');
-    const t1 = task('d1', 'i1', { instanceLost: true });
+    const t1 = task('d1', 'i1');
     const t2 = task('d1', 'i2');
-    // The controller leaves a lost instance out of daemonInstances.
-    const a = decide(svc([d], { desiredCount: 2 }), { tasks: [t1, t2], daemonInstances: [inst('i2')] }, NOW);
-    assert.deepEqual(of(a, 'stopTask').map((x) => x.taskId), [t1.taskId]);
+    // The controller leaves a lost instance out of daemonInstances; the task there is marked STOPPED.
+    const lost = { i1: facts({ agentConnected: false, disconnectedAt: NOW - 60_000 }), i2: facts() };
+    const a = decide(svc([d], { desiredCount: 2 }), { tasks: [t1, t2], instances: lost, daemonInstances: [inst('i2')] }, NOW);
+    assert.deepEqual(of(a, 'markTaskStopped').map((x) => x.taskId), [t1.taskId]);
+    assert.deepEqual(of(a, 'stopTask'), []);
     assert.deepEqual(of(a, 'startTasks'), []);
     // Disconnected but not yet lost: the task there is kept; nothing new is started on it.
     const b = decide(svc([d], { desiredCount: 2 }), { tasks: [t2], daemonInstances: [inst('i1', { agentConnected: false }), inst('i2')] }, NOW);

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_SERVICE_STRATEGY, PlacementValidationError, orderForTermination, place, seededRandom, taskGroupOf, validatePlacement } from '../../src/control/placement.js';
-import type { ContainerInstanceView, ExistingTaskRef, PlacementRequest, PlacementStrategySpec } from '../../src/control/types.js';
+import { DEFAULT_SERVICE_STRATEGY, PlacementValidationError, orderForTermination, place, seededRandom, taskGroupOf, validatePlacement } from '../../src/domain/placement/placement.js';
+import type { ContainerInstanceView, ExistingTaskRef, PlacementRequest, PlacementStrategySpec } from '../../src/domain/placement/types.js';
 import { placeNaive } from './reference-placement.js';
 
 function inst(id: string, over: Partial<ContainerInstanceView> & { az?: string; type?: string } = {}): ContainerInstanceView {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock.js';
-import { seededRandom } from '../../src/control/placement.js';
+import { seededRandom } from '../../src/domain/placement/placement.js';
 import { circuitBreakerThreshold, decide, isInstanceLost, maxTasks, minHealthyTasks, serviceEvents } from '../../src/control/reconciler.js';
 import type { DeploymentView, ObservedTask, ReconcileAction, ServiceDesired } from '../../src/control/types.js';
 
@@ -76,7 +76,7 @@ class Sim {
     return this.svc.deployments.find((d) => d.status === 'PRIMARY')!;
   }
   healthy(t: ObservedTask) {
-    if (t.lastStatus !== 'RUNNING' || t.desiredStatus !== 'RUNNING' || t.drainStartedAt !== undefined || t.instanceLost) return false;
+    if (t.lastStatus !== 'RUNNING' || t.desiredStatus !== 'RUNNING' || t.drainStartedAt !== undefined || this.lostInstances.has(t.containerInstanceId ?? '')) return false;
     if (this.o.lb) return t.targetHealth === 'healthy';
     if (this.o.hasHealthCheck) return t.healthStatus === 'HEALTHY';
     return t.startedAt !== undefined && this.now >= t.startedAt + this.o.graceSeconds * 1000;
@@ -107,13 +107,20 @@ class Sim {
   }
 
   observation() {
-    const tasks = [...this.tasks.values()].map((t) => ({
-      ...t,
-      instanceDraining: t.containerInstanceId !== undefined && this.drainingInstances.has(t.containerInstanceId),
-      instanceLost: t.containerInstanceId !== undefined && this.lostInstances.has(t.containerInstanceId),
-    }));
+    const tasks = [...this.tasks.values()].map((t) => ({ ...t }));
+    // A lost instance: its agent disconnected long ago. A DRAINING one: status DRAINING.
     const instances = Object.fromEntries(
-      this.instanceIds().map((id, i) => [id, { attributes: { 'ecs.availability-zone': `us-east-1${'abc'[i % 3]}` }, remainingCpu: 1024, remainingMemory: 1024 * (i + 1) }]),
+      this.instanceIds().map((id, i) => [
+        id,
+        {
+          status: this.drainingInstances.has(id) ? 'DRAINING' : 'ACTIVE',
+          agentConnected: !this.lostInstances.has(id),
+          disconnectedAt: this.lostInstances.has(id) ? this.now - 3_600_000 : undefined,
+          attributes: { 'ecs.availability-zone': `us-east-1${'abc'[i % 3]}` },
+          remainingCpu: 1024,
+          remainingMemory: 1024 * (i + 1),
+        },
+      ]),
     );
     return { tasks, deregistrationDelaySeconds: this.o.deregistrationDelaySeconds, instances };
   }
@@ -180,12 +187,24 @@ class Sim {
           break;
         }
         case 'rollback': {
+          // As the domain does it: a new PRIMARY deployment on the task definition rolled back to.
           const from = this.svc.deployments.find((x) => x.id === a.fromDeploymentId)!;
           const to = this.svc.deployments.find((x) => x.id === a.toDeploymentId)!;
           from.status = 'ACTIVE';
-          to.status = 'PRIMARY';
-          to.rolloutState = 'IN_PROGRESS';
-          to.failedTasks = 0;
+          this.svc.deployments.push(dep(`ecs-svc/rollback-${this.nextId++}`, 'PRIMARY', 'IN_PROGRESS', this.now, { taskDefinition: to.taskDefinition, hasHealthCheck: to.hasHealthCheck, rollbackOf: to.id }));
+          break;
+        }
+        case 'markTaskStopped': {
+          const t = this.tasks.get(a.taskId)!;
+          assert.notEqual(t.lastStatus, 'STOPPED', `markTaskStopped ${a.taskId} repeated`);
+          t.lastStatus = 'STOPPED';
+          t.desiredStatus = 'STOPPED';
+          break;
+        }
+        case 'setFailedTasks': {
+          const d = this.svc.deployments.find((x) => x.id === a.deploymentId)!;
+          assert.ok(a.failedTasks > d.failedTasks, 'failedTasks only rises');
+          d.failedTasks = a.failedTasks;
           break;
         }
         case 'setRunningCounts':
@@ -223,10 +242,10 @@ class Sim {
       if (t.lastStatus === 'PROVISIONING') t.lastStatus = 'PENDING';
       else if (t.lastStatus === 'PENDING') {
         if (this.failing.has(t.deploymentId)) {
+          // The reconciler counts it against the deployment's circuit breaker (setFailedTasks).
           t.lastStatus = 'STOPPED';
           t.desiredStatus = 'STOPPED';
-          const d = this.svc.deployments.find((x) => x.id === t.deploymentId);
-          if (d) d.failedTasks++;
+          t.stopCode = 'TaskFailedToStart';
         } else {
           t.lastStatus = 'RUNNING';
           t.startedAt = now;
@@ -252,7 +271,8 @@ class Sim {
     const again = this.decide();
     for (const a of again) {
       if (a.type === 'startTasks' && actions.some((b) => b.type === 'startTasks' && b.deploymentId === a.deploymentId)) this.violations.push(`startTasks repeated at ${this.now}`);
-      if ((a.type === 'stopTask' || a.type === 'registerTarget' || a.type === 'deregisterTarget') && actions.some((b) => b.type === a.type && (b as { taskId: string }).taskId === a.taskId)) this.violations.push(`${a.type} ${a.taskId} repeated`);
+      if ((a.type === 'stopTask' || a.type === 'markTaskStopped' || a.type === 'registerTarget' || a.type === 'deregisterTarget') && actions.some((b) => b.type === a.type && (b as { taskId: string }).taskId === a.taskId)) this.violations.push(`${a.type} ${a.taskId} repeated`);
+      if (a.type === 'setFailedTasks' && actions.some((b) => b.type === 'setFailedTasks' && b.deploymentId === a.deploymentId)) this.violations.push(`setFailedTasks ${a.deploymentId} repeated`);
       if (a.type === 'event' && actions.some((b) => b.type === 'event' && b.message === a.message)) this.violations.push(`event repeated: ${a.message}`);
     }
     this.apply(again.filter((a) => a.type !== 'event' || !actions.some((b) => b.type === 'event' && b.message === a.message)));
@@ -315,9 +335,11 @@ describe('reconciler: single decisions', () => {
   it('considers an instance lost once its agent stayed disconnected past the timeout', () => {
     const now = Date.UTC(2026, 0, 1);
     assert.equal(isInstanceLost({ status: 'ACTIVE', agentConnected: true }, now), false);
-    assert.equal(isInstanceLost({ status: 'ACTIVE', agentConnected: false, agentDisconnectedAt: now - 60_000 }, now), false);
-    assert.equal(isInstanceLost({ status: 'ACTIVE', agentConnected: false, agentDisconnectedAt: now - 5 * 60_000 }, now), true);
-    assert.equal(isInstanceLost({ status: 'ACTIVE', agentConnected: false, agentDisconnectedAt: now - 60_000 }, now, 30_000), true);
+    assert.equal(isInstanceLost({ status: 'ACTIVE', agentConnected: false, disconnectedAt: now - 4_000 }, now), false, 'default: lost after 5 s');
+    assert.equal(isInstanceLost({ status: 'ACTIVE', agentConnected: false, disconnectedAt: now - 5_000 }, now), true);
+    assert.equal(isInstanceLost({ status: 'ACTIVE', agentConnected: false, disconnectedAt: now - 60_000 }, now, 5 * 60_000), false);
+    assert.equal(isInstanceLost({ status: 'ACTIVE', agentConnected: false, disconnectedAt: now - 60_000 }, now, 30_000), true);
+    assert.equal(isInstanceLost({ status: 'ACTIVE', agentConnected: false }, now), true, 'disconnected since an unknown time');
     assert.equal(isInstanceLost({ status: 'INACTIVE', agentConnected: true }, now), true);
     assert.equal(isInstanceLost(undefined, now), true);
   });
@@ -358,12 +380,15 @@ describe('reconciler: single decisions', () => {
     assert.ok(events(a3).includes(`(service web) has stopped 1 running tasks: (task ${old.taskId}).`));
   });
 
-  it('stops a task right away when its target already left draining', () => {
-    const sim = steadyService({ lb: true, desiredCount: 1, minimumHealthyPercent: 0 });
+  it('keeps a deregistered task for the whole deregistration delay even when its target left draining early (as ALB and ECS do)', () => {
+    const sim = steadyService({ lb: true, desiredCount: 1, minimumHealthyPercent: 0, deregistrationDelaySeconds: 30 });
     const t = [...sim.tasks.values()][0]!;
     Object.assign(t, { targetHealth: 'none', drainStartedAt: sim.now - 1000 });
     sim.svc.desiredCount = 0;
-    assert.deepEqual(sim.decide().filter((x) => x.type === 'stopTask').map((x) => (x as { taskId: string }).taskId), [t.taskId]);
+    const stops = () => sim.decide().filter((x) => x.type === 'stopTask').map((x) => (x as { taskId: string }).taskId);
+    assert.deepEqual(stops(), [], 'still draining');
+    t.drainStartedAt = sim.now - 30_000;
+    assert.deepEqual(stops(), [t.taskId], 'the delay has passed');
   });
 
   it('bounds a rolling update by maximumPercent and minimumHealthyPercent', () => {
@@ -486,10 +511,12 @@ describe('reconciler: simulated convergence', () => {
     for (const d of [1, 3, 10]) {
       const sim = steadyService({ desiredCount: d, circuitBreaker: { enable: true, rollback: true }, lb: true, earlyDrainEnd: true, minimumHealthyPercent: 50 });
       const good = sim.primary().id;
+      const goodTd = sim.primary().taskDefinition;
       sim.deployNew('ecs-svc/9000000000000000009');
       sim.failing.add('ecs-svc/9000000000000000009');
       sim.runUntilSteady(200, false);
-      assert.equal(sim.primary().id, good, 'rolled back');
+      assert.equal(sim.primary().rollbackOf, good, 'rolled back: a new PRIMARY returning to the good deployment');
+      assert.equal(sim.primary().taskDefinition, goodTd);
       const bad = sim.svc.deployments.find((x) => x.id === 'ecs-svc/9000000000000000009');
       assert.ok(bad === undefined || bad.rolloutState === 'FAILED');
       assert.ok(sim.log.includes('(service web) (deployment ecs-svc/9000000000000000009) deployment failed: tasks failed to start.'));

@@ -4,8 +4,8 @@
  * fitting ones. Used by the differential tests of src/control/placement.ts and as the baseline in
  * bench/placement.ts. Deterministic strategies only (no `random`).
  */
-import { evaluateCql, parseCql } from '../../src/control/cql.js';
-import type { Placement, PlacementRequest } from '../../src/control/types.js';
+import { evaluateCql, parseCql } from '../../src/domain/placement/cql.js';
+import type { Placement, PlacementRequest } from '../../src/domain/placement/types.js';
 
 export function placeNaive(req: PlacementRequest): { placements: Placement[]; unplaced: number } {
   const insts = req.instances;

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { startBerth, type Berth } from '../../src/berth.js';
 import { callJson, type ClientConfig } from '../../src/client/awsClient.js';
 import { ManualClock } from '../../src/clock.js';
-import { KIND } from '../../src/services/ecs/keys.js';
-import type { ContainerInstanceRecord } from '../../src/services/ecs/containerInstances.js';
+import { KIND } from '../../src/domain/ecs/keys.js';
+import type { ContainerInstanceRecord } from '../../src/domain/ecs/records.js';
 
 const ECS = 'AmazonEC2ContainerServiceV20141113';
 
@@ -131,10 +131,10 @@ test('rapid re-polls do not rewrite the heartbeat; a later poll or a reconnect d
     const r1 = (await rec())!;
     assert.equal(r1.value.agentConnected, true);
     assert.equal(r1.value.lastHeartbeat, clock.now());
-    clock.advance(100);
+    await clock.advance(100);
     await agent('Poll', { cluster: 'c3', containerInstanceArn: ci, waitSeconds: 0 });
     assert.equal((await rec())!.rev, r1.rev, 'no write 100 ms after the last heartbeat');
-    clock.advance(5_000);
+    await clock.advance(5_000);
     await agent('Poll', { cluster: 'c3', containerInstanceArn: ci, waitSeconds: 0 });
     const r2 = (await rec())!;
     assert.equal(r2.value.lastHeartbeat, clock.now());

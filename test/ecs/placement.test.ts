@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ECSClient, CreateClusterCommand, RegisterContainerInstanceCommand, RegisterTaskDefinitionCommand, RunTaskCommand, DescribeContainerInstancesCommand } from '@aws-sdk/client-ecs';
-import { placeTask, type PlacementCandidate } from '../../src/services/ecs/placement.js';
+import { placeTask } from '../../src/domain/ecs/launch.js';
+import { type PlacementCandidate } from '../../src/domain/ecs/instances.js';
 import { startTestBerth } from '../helpers/fixture.js';
 
 function cand(id: string, cpu: number, memory: number, opts: { attrs?: Record<string, string>; groups?: string[]; agentConnected?: boolean } = {}): PlacementCandidate {

@@ -19,9 +19,10 @@ import {
   waitUntilServicesStable,
 } from '@aws-sdk/client-ecs';
 import { awsOk, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
-import { appendServiceEvent, launchServiceTasks, loadService, recordDeploymentCounts, retireDeployment, rollbackDeployment, setServiceSteady, updateDeployment, MAX_SERVICE_EVENTS } from '../../src/services/ecs/services.js';
-import { applyTaskStateChange, launchTasks } from '../../src/services/ecs/tasks.js';
-import { setServiceControllerOptions } from '../../src/control/serviceController.js';
+import { appendServiceEvent, completeDeployment, launchServiceTasks, loadService, recordDeploymentCounts, rollbackDeployment, setServiceSteady, MAX_SERVICE_EVENTS } from '../../src/domain/ecs/services.js';
+import { applyTaskStateChange } from '../../src/domain/ecs/tasks.js';
+import { launchTasks } from '../../src/domain/ecs/launch.js';
+import {  } from '../../src/control/serviceController.js';
 
 let berth: TestBerth;
 let ecs: ECSClient;
@@ -30,7 +31,7 @@ const C = 'svc';
 before(async () => {
   berth = await startTestBerth();
   // These tests check the service records and helpers themselves, without the scheduler acting.
-  setServiceControllerOptions(berth.platform, { enabled: false });
+  berth.controller.configure({ enabled: false });
   ecs = new ECSClient(berth.clientConfig);
   await ecs.send(new CreateClusterCommand({ clusterName: C }));
   for (const img of ['app:1', 'app:2']) {
@@ -82,8 +83,9 @@ test('create, update (new PRIMARY per task definition change or forced), counts 
   const cl = (await ecs.send(new DescribeClustersCommand({ clusters: [C] }))).clusters![0]!;
   assert.equal(cl.activeServicesCount, 1);
 
-  for (const old of s.deployments!.slice(1)) await retireDeployment(scope(), C, 'web', old.id!);
-  await updateDeployment(scope(), C, 'web', primary.id!, { rolloutState: 'COMPLETED', rolloutStateReason: `ECS deployment ${primary.id} completed.` });
+  // Completing the PRIMARY drops the deployments that have no live task left.
+  assert.equal(await completeDeployment(scope(), C, 'web', primary.id!, new Set([primary.id!])), true);
+  assert.equal(await completeDeployment(scope(), C, 'web', primary.id!, new Set([primary.id!])), false, 'completed once');
   for (let i = 0; i < MAX_SERVICE_EVENTS + 5; i++) await appendServiceEvent(scope(), C, 'web', `(service web) event ${i}`);
   const loaded = await loadService(scope(), C, 'web');
   assert.equal(loaded!.tasks.length, 3);
@@ -144,7 +146,7 @@ test('services-stable waiter: one deployment and runningCount == desiredCount', 
   await assert.rejects(waitUntilServicesStable({ client: ecs, maxWaitTime: 2, minDelay: 1, maxDelay: 1 }, { cluster: C, services: ['idle'] }));
 });
 
-test('controller helpers: launchServiceTasks propagates service tags; rollbackDeployment reverts to the last good revision', async () => {
+test('controller transitions: launchServiceTasks propagates service tags; rollbackDeployment opens a new PRIMARY on the last good revision', async () => {
   await ecs.send(new CreateServiceCommand({ cluster: C, serviceName: 'roll', taskDefinition: 'app:1', desiredCount: 1, propagateTags: 'SERVICE', tags: [{ key: 'svc', value: 'roll' }] }));
   const first = (await loadService(scope(), C, 'roll'))!.record.deployments[0]!;
   const r = await launchServiceTasks(scope(), C, 'roll', first.id, 1);
@@ -152,13 +154,16 @@ test('controller helpers: launchServiceTasks propagates service tags; rollbackDe
   const t = (await ecs.send(new DescribeTasksCommand({ cluster: C, tasks: [r.tasks[0]!.taskArn], include: ['TAGS'] }))).tasks![0]!;
   assert.deepEqual([t.group, t.startedBy], ['service:roll', first.id]);
   assert.deepEqual(t.tags, [{ key: 'svc', value: 'roll' }]);
-  await updateDeployment(scope(), C, 'roll', first.id, { rolloutState: 'COMPLETED' });
-  await setServiceSteady(scope(), C, 'roll', true);
+  assert.equal(await completeDeployment(scope(), C, 'roll', first.id, new Set([first.id])), true);
+  assert.equal(await setServiceSteady(scope(), C, 'roll', true), true);
+  assert.equal(await setServiceSteady(scope(), C, 'roll', true), false, 'already steady: no change, no second event');
   await recordDeploymentCounts(scope(), C, 'roll', [{ deploymentId: first.id, runningCount: 0, pendingCount: 1 }]);
 
   const bad = (await ecs.send(new UpdateServiceCommand({ cluster: C, service: 'roll', taskDefinition: 'app:2' }))).service!.deployments![0]!;
   const newId = await rollbackDeployment(scope(), C, 'roll', bad.id!, first.id);
+  assert.equal(await rollbackDeployment(scope(), C, 'roll', bad.id!, first.id), undefined, 'rolled back once');
   const s = (await ecs.send(new DescribeServicesCommand({ cluster: C, services: ['roll'] }))).services![0]!;
+  assert.equal(s.deployments![0]!.rolloutStateReason, `ECS deployment circuit breaker: rolling back to deploymentId ${first.id}.`);
   assert.equal(s.taskDefinition, first.taskDefinition);
   assert.deepEqual(s.deployments!.map((d) => [d.id, d.status, d.rolloutState, d.taskDefinition!.split('/')[1]]), [
     [newId, 'PRIMARY', 'IN_PROGRESS', 'app:1'],

@@ -22,9 +22,11 @@ import {
   type Resource,
 } from '@aws-sdk/client-ecs';
 import { ManualClock } from '../../src/clock.js';
-import { awsOk, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
-import { applyTaskStateChange, listTasksForContainerInstance, pruneStoppedTasks, resolvedTaskDefinition, STOPPED_TASK_RETENTION_MS } from '../../src/services/ecs/tasks.js';
-import { recordHeartbeat, markStaleAgentsDisconnected } from '../../src/services/ecs/containerInstances.js';
+import { awsOk, eventually, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
+import { applyTaskStateChange, findTask, pruneStoppedTasks, STOPPED_TASK_RETENTION_MS } from '../../src/domain/ecs/tasks.js';
+import { tasksForInstance } from '../../src/domain/ecs/liveIndex.js';
+import { resolvedTaskDefinition } from '../../src/domain/ecs/taskDefinitions.js';
+import { findContainerInstance, recordHeartbeat, markStaleAgentsDisconnected } from '../../src/domain/ecs/instances.js';
 
 let berth: TestBerth;
 let ecs: ECSClient;
@@ -117,7 +119,7 @@ test('register, run, report RUNNING (waiter returns), stop, report STOPPED: ever
 
   // The agent's view: the task is assigned to this instance.
   const scope = { platform: berth.platform, region: 'us-east-1' };
-  const assigned = await listTasksForContainerInstance(scope, CLUSTER, ci.containerInstanceArn!);
+  const assigned = await tasksForInstance(scope, CLUSTER, ci.containerInstanceArn!);
   assert.deepEqual(assigned.map((t) => t.taskArn), [task.taskArn]);
   // What the agent runs: the task definition with the RunTask overrides applied.
   const resolved = await resolvedTaskDefinition(scope, assigned[0]!);
@@ -130,7 +132,7 @@ test('register, run, report RUNNING (waiter returns), stop, report STOPPED: ever
   const waiter = waitUntilTasksRunning({ client: ecs, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { cluster: CLUSTER, tasks: [task.taskArn!] });
   await ecs.send(new SubmitTaskStateChangeCommand({ cluster: CLUSTER, task: task.taskArn, status: 'PENDING', pullStartedAt: new Date(clock.now()) }));
   await ecs.send(new SubmitContainerStateChangeCommand({ cluster: CLUSTER, task: taskId, containerName: 'sidecar', status: 'RUNNING', runtimeId: 'abc123', networkBindings: [{ bindIP: '0.0.0.0', containerPort: 9000, hostPort: 32768, protocol: 'tcp' }] }));
-  clock.advance(2000);
+  await clock.advance(2000);
   await ecs.send(new SubmitTaskStateChangeCommand({
     cluster: CLUSTER,
     task: task.taskArn,
@@ -162,7 +164,7 @@ test('register, run, report RUNNING (waiter returns), stop, report STOPPED: ever
   assert.equal((await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskId] }))).tasks![0]!.lastStatus, 'RUNNING');
 
   // StopTask: desiredStatus STOPPED now; the agent then reports STOPPED.
-  clock.advance(1000);
+  await clock.advance(1000);
   const stopped = (await ecs.send(new StopTaskCommand({ cluster: CLUSTER, task: taskId, reason: 'deploying v2' }))).task!;
   assert.equal(stopped.desiredStatus, 'STOPPED');
   assert.equal(stopped.lastStatus, 'RUNNING');
@@ -171,9 +173,9 @@ test('register, run, report RUNNING (waiter returns), stop, report STOPPED: ever
   assert.deepEqual((await ecs.send(new ListTasksCommand({ cluster: CLUSTER, desiredStatus: 'STOPPED' }))).taskArns, [task.taskArn]);
   assert.deepEqual((await ecs.send(new ListTasksCommand({ cluster: CLUSTER }))).taskArns, []);
   // Still assigned to the instance until it is really stopped (the agent has to stop it).
-  assert.equal((await listTasksForContainerInstance(scope, CLUSTER, ci.containerInstanceArn!))[0]!.desiredStatus, 'STOPPED');
+  assert.equal((await tasksForInstance(scope, CLUSTER, ci.containerInstanceArn!))[0]!.desiredStatus, 'STOPPED');
 
-  clock.advance(1000);
+  await clock.advance(1000);
   await ecs.send(new SubmitTaskStateChangeCommand({
     cluster: CLUSTER,
     task: task.taskArn,
@@ -195,13 +197,15 @@ test('register, run, report RUNNING (waiter returns), stop, report STOPPED: ever
   d = (await ecs.send(new DescribeContainerInstancesCommand({ cluster: CLUSTER, containerInstances: [ci.containerInstanceArn!] }))).containerInstances![0]!;
   assert.equal(num(d.remainingResources, 'MEMORY'), 4096);
   assert.ok(!set(d.remainingResources, 'PORTS')!.includes('8080'));
-  assert.deepEqual(await listTasksForContainerInstance(scope, CLUSTER, ci.containerInstanceArn!), []);
+  assert.deepEqual(await tasksForInstance(scope, CLUSTER, ci.containerInstanceArn!), []);
 
-  // Stopped tasks stay describable for an hour, then are pruned (injected clock).
-  clock.advance(STOPPED_TASK_RETENTION_MS - 5000);
-  assert.equal(await pruneStoppedTasks(scope), 0);
-  clock.advance(10_000);
-  assert.equal(await pruneStoppedTasks(scope), 1);
+  // Stopped tasks stay describable for an hour; the retention sweep, which runs once a minute
+  // on the injected clock, then removes them.
+  await clock.advance(STOPPED_TASK_RETENTION_MS - 5000);
+  assert.equal(await pruneStoppedTasks(scope), 0, 'not yet');
+  assert.ok(await findTask(scope, CLUSTER, taskId));
+  await clock.advance(61_000);
+  await eventually(async () => (await findTask(scope, CLUSTER, taskId)) === undefined, { what: 'the sweep removed the stopped task' });
   clock.set(Date.now()); // back to real time for signed requests
   const gone = await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [task.taskArn!] }));
   assert.equal(gone.failures![0]!.reason, 'MISSING');
@@ -223,10 +227,13 @@ test('agent functions: heartbeats, an essential container exiting stops the task
   assert.equal(t.stoppedReason, 'Essential container in task exited');
   assert.equal(t.containers!.find((c) => c.name === 'web')!.exitCode, 1);
 
-  // Heartbeats: silent agents are marked disconnected, and placement then skips them.
+  // Heartbeats: the agent-timeout sweep (on the injected clock) marks silent agents
+  // disconnected, and placement then skips them.
   clock.set(Date.now());
-  clock.advance(10 * 60_000);
-  assert.ok((await markStaleAgentsDisconnected(scope, 5 * 60_000)).includes(ci.containerInstanceArn!.split('/').pop()!));
+  const id = ci.containerInstanceArn!.split('/').pop()!;
+  assert.deepEqual(await markStaleAgentsDisconnected(scope, 15_000), [], 'heard from just now');
+  await clock.advance(16_000);
+  await eventually(async () => (await findContainerInstance(scope, 'agentfn', id))?.value.agentConnected === false, { what: 'the sweep marked it disconnected' });
   clock.set(Date.now());
   let d = (await ecs.send(new DescribeContainerInstancesCommand({ cluster: 'agentfn', containerInstances: [ci.containerInstanceArn!] }))).containerInstances![0]!;
   assert.equal(d.agentConnected, false);

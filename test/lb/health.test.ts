@@ -17,8 +17,8 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ManualClock } from '../../src/clock.js';
 import { startTestBerth, awsOk, eventually, type TestBerth } from '../helpers/fixture.js';
-import { setLbOptions } from '../../src/lb/options.js';
-import { registerTarget, deregisterTarget, targetHealth, deregistrationDelaySeconds, describeTargetGroup } from '../../src/services/elbv2/targets.js';
+import { deregistrationDelaySeconds, describeTargetGroup, scopeOfArn } from '../../src/domain/elbv2/targets.js';
+import { elbv2Targets } from '../../src/control/targets.js';
 import { startBackend, spawnBackend, freePort, get, loadGenerator, createTestTargetGroup } from './backends.js';
 
 const SECOND_MS = 50;
@@ -31,7 +31,7 @@ const cleanups: (() => Promise<void> | void)[] = [];
 before(async () => {
   clock = new ManualClock(Date.now());
   berth = await startTestBerth({ clock });
-  setLbOptions(berth.platform, { secondMs: SECOND_MS });
+  berth.loadBalancer.configure({ secondMs: SECOND_MS });
   elb = new ElasticLoadBalancingV2Client(berth.clientConfig);
   lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'health', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
 });
@@ -50,8 +50,8 @@ async function service(name: string, extra: Record<string, unknown> = {}): Promi
   return { tg, port };
 }
 
-async function healthOf(tg: string): Promise<TargetHealthDescription[]> {
-  return (await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg }))).TargetHealthDescriptions ?? [];
+async function healthOf(tg: string, targets?: { Id: string; Port: number }[]): Promise<TargetHealthDescription[]> {
+  return (await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg, Targets: targets }))).TargetHealthDescriptions ?? [];
 }
 
 function stateOf(hs: TargetHealthDescription[], port: number): string | undefined {
@@ -130,27 +130,28 @@ test('a draining target with requests still in flight leaves when the deregistra
   cleanups.push(() => b.close());
   const { tg, port } = await service('delay');
   await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: tg, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '30' }] }));
-  await registerTarget(berth.platform, tg, { id: '127.0.0.1', port: b.port });
-  await eventually(async () => (await targetHealth(berth.platform, tg, { id: '127.0.0.1', port: b.port })).state === 'healthy', { what: 'healthy' });
-  assert.equal(await deregistrationDelaySeconds(berth.platform, tg), 30);
-  const info = await describeTargetGroup(berth.platform, tg);
+  // The service controller's interface to target groups (the same records as the API's).
+  const targets = elbv2Targets(berth.platform, berth.loadBalancer);
+  const target = { id: '127.0.0.1', port: b.port };
+  const scope = scopeOfArn(berth.platform, tg);
+  await targets.register(tg, target);
+  await eventually(async () => (await targets.health(tg, target)) === 'healthy', { what: 'healthy' });
+  assert.equal(await deregistrationDelaySeconds(scope, tg), 30);
+  const info = await describeTargetGroup(scope, tg);
   assert.deepEqual({ type: info?.targetType, port: info?.port, lbs: info?.loadBalancerArns }, { type: 'ip', port: 80, lbs: [lbArn] });
-  const hook = berth.platform.hooks['elbv2.describeTargetGroup'] as (arn: string) => Promise<unknown>;
-  assert.equal(await hook(tg.replace(/\/[0-9a-f]+$/, '/0000000000000000')), undefined);
+  assert.equal(await describeTargetGroup(scope, tg.replace(/\/[0-9a-f]+$/, '/0000000000000000')), undefined);
   const inflight = get(port, '/slow?ms=3000');
   await eventually(() => b.hits > 0, { what: 'request in flight' });
-  await deregisterTarget(berth.platform, tg, { id: '127.0.0.1', port: b.port });
+  await targets.deregister(tg, target);
   await new Promise((r) => setTimeout(r, 400)); // several sweeps: the request keeps it draining
-  assert.equal((await targetHealth(berth.platform, tg, { id: '127.0.0.1', port: b.port })).state, 'draining');
-  clock.advance(31_000);
-  const gone = await eventually(async () => {
-    const v = await targetHealth(berth.platform, tg, { id: '127.0.0.1', port: b.port });
-    return v.reason === 'Target.NotRegistered' ? v : undefined;
-  });
-  assert.equal(gone.state, 'unused');
+  assert.equal(await targets.health(tg, target), 'draining');
+  await clock.advance(31_000);
+  await eventually(async () => (await targets.health(tg, target)) === 'none', { what: 'drained' });
+  const [gone] = await healthOf(tg, [{ Id: target.id, Port: target.port }]);
+  assert.deepEqual([gone!.TargetHealth?.State, gone!.TargetHealth?.Reason], ['unused', 'Target.NotRegistered']);
   assert.equal((await inflight).status, 200, 'the request in flight still completed');
   // Deregistering a target that is not registered is a no-op for the scheduler interface.
-  await deregisterTarget(berth.platform, tg, { id: '127.0.0.1', port: b.port });
+  await targets.deregister(tg, target);
 });
 
 test('a backend process killed with kill -9 turns unhealthy within interval × threshold; traffic moves to the rest', async () => {

@@ -16,8 +16,6 @@ import {
   DescribeTargetHealthCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startTestBerth, awsOk, eventually, type TestBerth } from '../helpers/fixture.js';
-import { setLbOptions } from '../../src/lb/options.js';
-import { loadBalancerMetrics } from '../../src/lb/runtime.js';
 import { startBackend, freePort, get, createTestTargetGroup, type Backend } from './backends.js';
 
 let berth: TestBerth;
@@ -50,7 +48,7 @@ async function allHealthy(tgArn: string, n: number) {
 before(async () => {
   berth = await startTestBerth();
   // Health check "seconds" last 50 ms here (a Berth extension), so a 5 s interval is 250 ms.
-  setLbOptions(berth.platform, { secondMs: 50 });
+  berth.loadBalancer.configure({ secondMs: 50 });
   elb = new ElasticLoadBalancingV2Client(berth.clientConfig);
   backends = {};
   for (const n of ['users', 'posts', 'admin', 'w80', 'w20', 's1', 's2']) backends[n] = await startBackend(n);
@@ -344,7 +342,7 @@ test('metrics: Prometheus text at /_berth/metrics with ALB names, and per-minute
   assert.match(text, /^TargetResponseTime\{target_group="targetgroup\/w80\/[0-9a-f]+",quantile="0.99"\} [\d.e-]+$/m);
   assert.match(text, /^HealthyHostCount\{target_group="targetgroup\/tg-users\/[0-9a-f]+"\} 1$/m);
   assert.match(text, /^ActiveConnectionCount\{load_balancer="[^"]+"\} \d+$/m);
-  const series = loadBalancerMetrics(berth.platform);
+  const series = berth.loadBalancer.series();
   const lbSeries = series.find((s) => s.loadBalancerArn === lbArn)!;
   assert.ok(lbSeries.minutes.length >= 1 && lbSeries.minutes.length <= 60);
   const total = lbSeries.minutes.reduce((n, m) => n + m.counts.RequestCount, 0);

@@ -321,10 +321,11 @@ test('retention: the background sweep deletes events older than the policy, driv
   await logs.send(new PutRetentionPolicyCommand({ logGroupName: '/retained', retentionInDays: 1 }));
   const described = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/retained' }))).logGroups![0]!;
   assert.equal(described.retentionInDays, 1);
-  // The sweep runs in the background against the injected clock.
+  // The sweep runs in the background on the injected clock: once a second of its time.
+  await clock.advance(1000);
   await eventually(() => readLogEventsAfter(berth.platform, 'us-east-1', '/retained', {}, undefined).events.length === 1, { what: 'first sweep' });
   // Move the clock two days on: the remaining event expires too.
-  clock.advance(2 * 24 * 3600_000);
+  await clock.advance(2 * 24 * 3600_000);
   try {
     await eventually(() => readLogEventsAfter(berth.platform, 'us-east-1', '/retained', {}, undefined).events.length === 0, { what: 'second sweep' });
   } finally {

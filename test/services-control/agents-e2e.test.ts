@@ -26,8 +26,7 @@ import {
 import { startTestBerth, awsOk, hasAwsCli, eventually } from '../helpers/fixture.js';
 import { Agent } from '../../src/agent/agent.js';
 import { ProcessDriver } from '../../src/agent/drivers/process.js';
-import { setServiceControllerOptions } from '../../src/control/serviceController.js';
-import { setLbOptions } from '../../src/lb/options.js';
+import {  } from '../../src/control/serviceController.js';
 import { freePort } from '../lb/backends.js';
 
 const WEB_JS = "require('http').createServer((q,s)=>s.end(process.env.VERSION)).listen(process.env.PORT)";
@@ -47,8 +46,8 @@ function get(port: number): Promise<{ status: number; body: string }> {
 test('real agents (process driver): service behind a load balancer, rolling update v1 -> v2 without a failed request', async (t) => {
   if (!hasAwsCli()) return t.skip('aws CLI not installed');
   const berth = await startTestBerth();
-  setServiceControllerOptions(berth.platform, { intervalMs: 100 });
-  setLbOptions(berth.platform, { secondMs: 50 });
+  berth.controller.configure({ intervalMs: 100 });
+  berth.loadBalancer.configure({ secondMs: 50 });
   const ecs = new ECSClient(berth.clientConfig);
   const elb = new ElasticLoadBalancingV2Client(berth.clientConfig);
   const dirs: string[] = [];

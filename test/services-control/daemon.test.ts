@@ -15,12 +15,11 @@ import {
 } from '@aws-sdk/client-ecs';
 import { awsOk, eventually } from '../helpers/fixture.js';
 import { useControlledBerth } from './fixture.js';
-import { type ServiceController } from '../../src/control/serviceController.js';
-import { KIND, clusterScopedKey } from '../../src/services/ecs/keys.js';
-import type { TaskRecord } from '../../src/services/ecs/tasks.js';
+import { KIND, clusterScopedKey } from '../../src/domain/ecs/keys.js';
+import type { TaskRecord } from '../../src/domain/ecs/records.js';
 import { AgentSimulator } from './simulator.js';
 
-const ctl = useControlledBerth({ intervalMs: 100, placementRetryMs: 200, instanceLostGraceMs: 300, minHealthyRunningMs: 200 });
+const ctl = useControlledBerth({ intervalMs: 100, placementRetryMs: 200, instanceLostAfterMs: 300, minHealthyRunningMs: 200 });
 
 /** The service's live tasks straight from the records (what every agent would be told). */
 async function liveTasks(cluster: string, name: string): Promise<TaskRecord[]> {
@@ -73,7 +72,7 @@ test('DAEMON: one task per instance through join, drain, rolling update, lost in
     // Idempotent once steady: more rounds write nothing.
     const svcKey = clusterScopedKey('us-east-1', C, 'logd');
     const rev0 = (await ctl.berth.platform.store.get(KIND.service, svcKey))!.rev;
-    const controller = ctl.berth.platform.hooks['control.serviceController'] as ServiceController;
+    const controller = ctl.berth.controller;
     const n0 = controller.reconciles;
     await eventually(() => controller.reconciles >= n0 + 5, { what: '5 more reconciles' });
     assert.equal((await ctl.berth.platform.store.get(KIND.service, svcKey))!.rev, rev0, 'a steady daemon service is not rewritten');

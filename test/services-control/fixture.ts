@@ -7,7 +7,7 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ECSClient, DescribeServicesCommand, type Service } from '@aws-sdk/client-ecs';
 import { startTestBerth, type TestBerth } from '../helpers/fixture.js';
-import { setServiceControllerOptions, type ServiceControllerOptions } from '../../src/control/serviceController.js';
+import { type ServiceControllerOptions } from '../../src/control/serviceController.js';
 
 /** What a test file gets; filled in by the file's `before` hook. */
 export interface ControlledBerth {
@@ -26,12 +26,12 @@ export function useControlledBerth(options: Partial<ServiceControllerOptions>, s
   } as ControlledBerth;
   before(async () => {
     ctl.berth = await startTestBerth();
-    setServiceControllerOptions(ctl.berth.platform, options);
+    ctl.berth.controller.configure(options);
     setup?.(ctl.berth);
     ctl.ecs = new ECSClient(ctl.berth.clientConfig);
   });
   after(async () => {
-    const errors = (ctl.berth.platform.hooks['control.serviceController'] as { errors: string[] }).errors;
+    const errors = ctl.berth.controller.errors;
     assert.deepEqual(errors, [], 'the controller reconciled without errors');
     ctl.ecs.destroy();
     await ctl.berth.close();

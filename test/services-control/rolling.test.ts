@@ -26,10 +26,9 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { request } from 'node:http';
 import { startTestBerth, awsOk, eventually, type TestBerth } from '../helpers/fixture.js';
-import { setServiceControllerOptions } from '../../src/control/serviceController.js';
-import { setLbOptions } from '../../src/lb/options.js';
-import { KIND, clusterScopedKey } from '../../src/services/ecs/keys.js';
-import type { TaskRecord } from '../../src/services/ecs/tasks.js';
+import {  } from '../../src/control/serviceController.js';
+import { KIND, clusterScopedKey } from '../../src/domain/ecs/keys.js';
+import type { TaskRecord } from '../../src/domain/ecs/records.js';
 import { freePort } from '../lb/backends.js';
 import { AgentSimulator } from './simulator.js';
 
@@ -39,13 +38,13 @@ let elb: ElasticLoadBalancingV2Client;
 
 before(async () => {
   berth = await startTestBerth();
-  setServiceControllerOptions(berth.platform, { intervalMs: 100 });
-  setLbOptions(berth.platform, { secondMs: 50 });
+  berth.controller.configure({ intervalMs: 100 });
+  berth.loadBalancer.configure({ secondMs: 50 });
   ecs = new ECSClient(berth.clientConfig);
   elb = new ElasticLoadBalancingV2Client(berth.clientConfig);
 });
 after(async () => {
-  const errors = (berth.platform.hooks['control.serviceController'] as { errors: string[] }).errors;
+  const errors = berth.controller.errors;
   assert.deepEqual(errors, [], 'the controller reconciled without errors');
   ecs.destroy();
   elb.destroy();

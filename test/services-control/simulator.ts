@@ -13,9 +13,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ECSClient, RegisterContainerInstanceCommand } from '@aws-sdk/client-ecs';
 import type { TestBerth } from '../helpers/fixture.js';
-import { applyTaskStateChange, resolvedTaskDefinition, type TaskRecord } from '../../src/services/ecs/tasks.js';
-import { KIND } from '../../src/services/ecs/keys.js';
-import { markStaleAgentsDisconnected, recordHeartbeat } from '../../src/services/ecs/containerInstances.js';
+import { applyTaskStateChange } from '../../src/domain/ecs/tasks.js';
+import { resolvedTaskDefinition } from '../../src/domain/ecs/taskDefinitions.js';
+import { type TaskRecord } from '../../src/domain/ecs/records.js';
+import { KIND } from '../../src/domain/ecs/keys.js';
+import { markStaleAgentsDisconnected, recordHeartbeat } from '../../src/domain/ecs/instances.js';
 
 export interface SimOptions {
   cluster: string;

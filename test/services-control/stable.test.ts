@@ -15,7 +15,8 @@ import {
 import { awsOk, eventually } from '../helpers/fixture.js';
 import { useControlledBerth } from './fixture.js';
 import { ServiceController } from '../../src/control/serviceController.js';
-import { KIND, clusterScopedKey } from '../../src/services/ecs/keys.js';
+import { elbv2Targets } from '../../src/control/targets.js';
+import { KIND, clusterScopedKey } from '../../src/domain/ecs/keys.js';
 import { AgentSimulator } from './simulator.js';
 
 const ctl = useControlledBerth({ intervalMs: 100, placementRetryMs: 200 });
@@ -44,7 +45,7 @@ test('services-stable: 3 tasks on 2 instances, drain an instance, delete --force
     // Idempotent: once steady, further rounds (ticks every 100 ms, heartbeats every 50 ms) write nothing.
     const svcKey = clusterScopedKey('us-east-1', C, 'web');
     const rev0 = (await ctl.berth.platform.store.get(KIND.service, svcKey))!.rev;
-    const controller = ctl.berth.platform.hooks['control.serviceController'] as ServiceController;
+    const controller = ctl.berth.controller;
     const n0 = controller.reconciles;
     await eventually(() => controller.reconciles >= n0 + 5, { what: '5 more reconciles' });
     assert.equal((await ctl.berth.platform.store.get(KIND.service, svcKey))!.rev, rev0, 'a steady service is not rewritten');
@@ -92,7 +93,7 @@ test('a task that fits nowhere: one "unable to place" event, placed once capacit
     await eventually(async () => (await ctl.describe(C, 'big')).events!.some((e) => e.message!.startsWith(expected)), { what: 'unable to place event' });
     // Several retries later (placementRetryMs 200 ms), the message is still recorded once, and
     // heartbeats (every 50 ms) do not make the controller retry placement on every beat.
-    const controller = ctl.berth.platform.hooks['control.serviceController'] as ServiceController;
+    const controller = ctl.berth.controller;
     const n0 = controller.reconciles;
     const t0 = Date.now();
     await eventually(() => Date.now() - t0 > 1000, { what: 'a few retry periods' });
@@ -118,7 +119,7 @@ test('a task that fits nowhere: one "unable to place" event, placed once capacit
 test('two controllers on one store (replicas) converge on exactly desiredCount, one steady-state event', async () => {
   const C = 'replicas';
   await ctl.ecs.send(new CreateClusterCommand({ clusterName: C }));
-  const second = new ServiceController(ctl.berth.platform);
+  const second = new ServiceController(ctl.berth.platform, elbv2Targets(ctl.berth.platform, ctl.berth.loadBalancer), ctl.berth.controller.settings);
   await second.start();
   const sim = new AgentSimulator(ctl.berth, ctl.ecs, { cluster: C });
   try {

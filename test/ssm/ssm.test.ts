@@ -24,7 +24,6 @@ import {
   type DescribeParametersCommandOutput,
 } from '@aws-sdk/client-ssm';
 import { aws, awsOk, startTestBerth, type TestBerth, errorOf } from '../helpers/fixture.js';
-import { resolveParameterForTask } from '../../src/services/ssm/index.js';
 
 let berth: TestBerth;
 let ssm: SSMClient;
@@ -79,11 +78,13 @@ test('aws CLI: SecureString is encrypted at rest and only decrypted on request',
   }
   assert.equal(statSync(join(berth.dataDir, 'master.key')).mode & 0o777, 0o600);
 
-  // The agent's resolver decrypts by name and by ARN, and names a missing parameter.
-  assert.equal(await resolveParameterForTask(berth.platform, 'us-east-1', '/app/db/password'), `${secret}-2`);
-  assert.equal(await resolveParameterForTask(berth.platform, 'us-east-1', plain.Parameter.ARN), `${secret}-2`);
-  assert.equal(await resolveParameterForTask(berth.platform, 'us-east-1', '/app/db/password:1'), secret);
-  await assert.rejects(resolveParameterForTask(berth.platform, 'us-east-1', '/app/db/nope'), /\/app\/db\/nope/);
+  // What an agent asks for a task's secret (GetParameters with decryption): by name, by ARN
+  // and by version; a missing parameter comes back in InvalidParameters.
+  const secretOf = async (valueFrom: string) => (await ssm.send(new GetParametersCommand({ Names: [valueFrom], WithDecryption: true }))).Parameters?.[0]?.Value;
+  assert.equal(await secretOf('/app/db/password'), `${secret}-2`);
+  assert.equal(await secretOf(plain.Parameter.ARN), `${secret}-2`);
+  assert.equal(await secretOf('/app/db/password:1'), secret);
+  assert.deepEqual((await ssm.send(new GetParametersCommand({ Names: ['/app/db/nope'], WithDecryption: true }))).InvalidParameters, ['/app/db/nope']);
 
   const dup = await aws(env, ['ssm', 'put-parameter', '--name', '/app/db/password', '--type', 'String', '--value', 'x']);
   assert.match(dup.stderr, /ParameterAlreadyExists/);

@@ -1,52 +1,33 @@
 /**
- * The control plane's side of the agent channel (`BerthAgentV1.Poll`, see src/agent/protocol.ts):
- * a long poll that records the agent's heartbeat and answers with the tasks placed on its
- * container instance, each with the full spec the agent needs. Also runs the sweep that marks
- * instances whose agent stopped polling as disconnected.
+ * The control plane's side of the agent channel (`BerthAgentV1`, see src/agent/protocol.ts):
+ * `Poll`, a long poll that records the agent's heartbeat and answers with the tasks placed on
+ * its container instance, each with the full spec the agent needs; and `ReportTaskState`, what
+ * the agent saw happen to a task. The sweep that marks instances whose agent stopped polling
+ * as disconnected is a controller (src/control/agentSweep.ts).
  */
 import { createHash } from 'node:crypto';
 import type * as Agent from '../../generated/berthagent.js';
-import type * as ECS from '../../generated/ecs.js';
 import { ServiceModel } from '../../protocol/model.js';
-import { ServiceError } from '../../protocol/errors.js';
-import type { Handlers, Platform, ServiceDefinition } from '../types.js';
+import { ServiceError } from '../../errors.js';
+import type { Handlers, ServiceDefinition } from '../types.js';
 import type { Change, Store } from '../../store/types.js';
 import type { AgentContainerDefinition, AgentTaskSpec } from '../../agent/protocol.js';
-import { requireCluster } from '../ecs/clusters.js';
-import { KIND, type Scope } from '../ecs/keys.js';
-import { applyTaskStateChange, listTasksForContainerInstance, type TaskChange, type TaskRecord } from '../ecs/tasks.js';
-import { findTaskDefinition } from '../ecs/taskDefinitions.js';
-import { findContainerInstance, markStaleAgentsDisconnected, recordHeartbeat, type ContainerInstanceRecord } from '../ecs/containerInstances.js';
-import { ecsErrors } from '../ecs/errors.js';
-
-/** An agent that has not polled for this long is reported `agentConnected: false`. */
-export const AGENT_TIMEOUT_MS = Number(process.env.BERTH_AGENT_TIMEOUT_MS ?? 15_000);
+import { requireCluster } from '../../domain/ecs/clusters.js';
+import { ecsErrors } from '../../domain/ecs/errors.js';
+import { findContainerInstance, recordHeartbeat } from '../../domain/ecs/instances.js';
+import { KIND, type Scope } from '../../domain/ecs/keys.js';
+import { tasksForInstance } from '../../domain/ecs/liveIndex.js';
+import type { ContainerInstanceRecord, TaskRecord } from '../../domain/ecs/records.js';
+import { applyOverrides, findTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
+import { applyTaskStateChange, type TaskChange } from '../../domain/ecs/tasks.js';
 
 /**
  * A poll within this long of the instance's last recorded heartbeat (and changing nothing else)
  * does not write it again: agents re-poll at once after every answer, and each write is a
- * durable commit. Far below AGENT_TIMEOUT_MS, so the stale-agent sweep never sees a gap.
+ * durable commit. Far below the agent timeout (src/control/agentSweep.ts), so the sweep never
+ * sees a gap.
  */
-export const HEARTBEAT_MIN_INTERVAL_MS = Math.min(1_000, AGENT_TIMEOUT_MS / 5);
-
-/** Applies a task's containerOverrides to its task definition's containers, as ECS does. */
-export function applyOverrides(defs: ECS.ContainerDefinition[], overrides: ECS.TaskOverride | undefined): AgentContainerDefinition[] {
-  return defs.map((d) => {
-    const o = overrides?.containerOverrides?.find((c) => c.name === d.name);
-    const c = { ...d } as unknown as AgentContainerDefinition;
-    if (!o) return c;
-    if (o.command) c.command = o.command;
-    if (o.cpu !== undefined) c.cpu = o.cpu;
-    if (o.memory !== undefined) c.memory = o.memory;
-    if (o.memoryReservation !== undefined) c.memoryReservation = o.memoryReservation;
-    if (o.environment?.length) {
-      const env = new Map((c.environment ?? []).map((e) => [e.name, e]));
-      for (const e of o.environment) env.set(e.name, { name: e.name, value: e.value });
-      c.environment = [...env.values()];
-    }
-    return c;
-  });
-}
+export const HEARTBEAT_MIN_INTERVAL_MS = 1_000;
 
 /** Task definitions already read while building one answer, by ARN (tasks of a family share one). */
 type TaskDefinitionCache = Map<string, Promise<Awaited<ReturnType<typeof findTaskDefinition>>>>;
@@ -56,21 +37,22 @@ async function specOf(s: Scope, t: TaskRecord, cache: TaskDefinitionCache): Prom
   if (!pending) cache.set(t.taskDefinitionArn, (pending = findTaskDefinition(s, t.taskDefinitionArn)));
   const td = await pending;
   if (!td) return undefined;
-  const def = td.value.taskDefinition;
+  const rec = td.value.taskDefinition;
+  const def = applyOverrides(rec, t.overrides);
   return {
     taskArn: t.taskArn,
     taskId: t.taskId,
     cluster: t.clusterName,
     region: s.region,
-    family: def.family,
-    revision: def.revision,
-    taskDefinitionArn: def.taskDefinitionArn,
+    family: rec.family,
+    revision: rec.revision,
+    taskDefinitionArn: rec.taskDefinitionArn,
     networkMode: def.networkMode ?? 'bridge',
-    cpu: t.overrides?.cpu ?? def.cpu,
-    memory: t.overrides?.memory ?? def.memory,
+    cpu: def.cpu,
+    memory: def.memory,
     group: t.group,
     startedBy: t.startedBy,
-    containers: applyOverrides(def.containerDefinitions ?? [], t.overrides),
+    containers: (def.containerDefinitions ?? []) as unknown as AgentContainerDefinition[],
   };
 }
 
@@ -123,7 +105,6 @@ const handlers: Handlers<Agent.Operations> = {
       if (!(e instanceof ServiceError) || (await findContainerInstance(ctx, cluster.clusterName, input.containerInstanceArn))) throw e;
       throw ecsErrors.invalidParameter(`Container instance ${input.containerInstanceArn} is not registered in cluster ${cluster.clusterName}: register it again.`);
     }
-    regionsSeen.add(ctx.region);
     const instanceId = instance.id;
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
     for (let first = true; ; first = false) {
@@ -131,10 +112,10 @@ const handlers: Handlers<Agent.Operations> = {
         rev = await ctx.platform.store.revision();
         instance = (await findContainerInstance(ctx, cluster.clusterName, instanceId))!.value;
       }
-      const tasks = await listTasksForContainerInstance(ctx, cluster.clusterName, input.containerInstanceArn);
+      const tasks = await tasksForInstance(ctx, cluster.clusterName, input.containerInstanceArn);
       const fingerprint = fingerprintOf(tasks, instance.status);
       const remaining = deadline - Date.now();
-      if (fingerprint !== input.fingerprint || remaining <= 0 || ctx.platform.shutdown.aborted) {
+      if (fingerprint !== input.fingerprint || remaining <= 0 || ctx.signal.aborted) {
         const polled: Agent.AgentTask[] = [];
         const tds: TaskDefinitionCache = new Map();
         for (const t of tasks) {
@@ -151,7 +132,7 @@ const handlers: Handlers<Agent.Operations> = {
           (c.kind === KIND.task && (c.value as TaskRecord | null)?.containerInstanceId === instanceId) ||
           (c.kind === KIND.containerInstance && (c.value as { id?: string; status?: string } | null)?.id === instanceId && (c.value as { status?: string }).status !== instance.status),
         remaining,
-        ctx.platform.shutdown,
+        ctx.signal,
       );
     }
   },
@@ -170,8 +151,6 @@ const handlers: Handlers<Agent.Operations> = {
   },
 };
 
-const regionsSeen = new Set<string>();
-
 export function berthAgentService(): ServiceDefinition {
   return {
     name: 'berthagent',
@@ -180,13 +159,5 @@ export function berthAgentService(): ServiceDefinition {
     signingNames: [],
     validationErrorCode: 'InvalidParameterException',
     handlers,
-    async start(platform: Platform) {
-      regionsSeen.add(platform.defaultRegion);
-      const timer = setInterval(() => {
-        for (const region of regionsSeen) void markStaleAgentsDisconnected({ platform, region }, AGENT_TIMEOUT_MS).catch(() => undefined);
-      }, 1_000);
-      timer.unref();
-      return { stop: async () => clearInterval(timer) };
-    },
   };
 }

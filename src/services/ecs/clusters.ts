@@ -1,52 +1,17 @@
-/** ECS clusters: create, describe, list, update, delete, and their tags. */
+/** ECS cluster operations: create, describe, list, update, delete. */
 import type * as ECS from '../../generated/ecs.js';
-import { mergeTags, pageOf } from '../common.js';
+import { mergeTags, pageOf } from '../../domain/common.js';
+import { changeCluster, createCluster, findCluster, requireCluster } from '../../domain/ecs/clusters.js';
+import { clusterCounts } from '../../domain/ecs/clusterCounts.js';
+import { ecsErrors } from '../../domain/ecs/errors.js';
+import { KIND, clusterArn, clusterNameOf } from '../../domain/ecs/keys.js';
+import type { ClusterRecord } from '../../domain/ecs/records.js';
 import type { Handlers, RequestContext } from '../types.js';
-import { ecsErrors } from './errors.js';
-import { KIND, clusterArn, clusterKey, clusterNameOf, type Scope } from './keys.js';
-import { updateRecord } from '../../store/types.js';
-
-/** A cluster as stored. Counts are derived when described, never stored. */
-export interface ClusterRecord {
-  clusterName: string;
-  clusterArn: string;
-  status: 'ACTIVE' | 'INACTIVE';
-  tags: ECS.Tag[];
-  settings: ECS.ClusterSetting[];
-  configuration?: ECS.ClusterConfiguration;
-  capacityProviders: string[];
-  defaultCapacityProviderStrategy: ECS.CapacityProviderStrategyItem[];
-  serviceConnectDefaults?: { namespace?: string };
-  createdAt: number;
-}
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
 
-/** Counters that other ECS kinds contribute to a cluster's description. */
-export type ClusterCounters = (ctx: RequestContext, clusterName: string) => Promise<{
-  registeredContainerInstancesCount: number;
-  runningTasksCount: number;
-  pendingTasksCount: number;
-  activeServicesCount: number;
-}>;
-
-let counters: ClusterCounters = async () => ({ registeredContainerInstancesCount: 0, runningTasksCount: 0, pendingTasksCount: 0, activeServicesCount: 0 });
-
-/** Lets the task, service and instance modules supply the live counts. */
-export function setClusterCounters(fn: ClusterCounters): void {
-  counters = fn;
-}
-
-/** Loads an ACTIVE cluster or throws ClusterNotFoundException. */
-export async function requireCluster(ctx: Scope | RequestContext, ref: string | undefined): Promise<ClusterRecord> {
-  const name = clusterNameOf(ctx, ref);
-  const rec = await ctx.platform.store.get<ClusterRecord>(KIND.cluster, clusterKey(ctx.region, name));
-  if (!rec || rec.value.status !== 'ACTIVE') throw ecsErrors.clusterNotFound();
-  return rec.value;
-}
-
 async function describe(ctx: RequestContext, c: ClusterRecord, include: string[] = []): Promise<ECS.Cluster> {
-  const counts = c.status === 'ACTIVE' ? await counters(ctx, c.clusterName) : { registeredContainerInstancesCount: 0, runningTasksCount: 0, pendingTasksCount: 0, activeServicesCount: 0 };
+  const counts = c.status === 'ACTIVE' ? await clusterCounts(ctx, c.clusterName) : { registeredContainerInstancesCount: 0, runningTasksCount: 0, pendingTasksCount: 0, activeServicesCount: 0 };
   return {
     clusterArn: c.clusterArn,
     clusterName: c.clusterName,
@@ -82,23 +47,19 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
     const settings = validateSettings(input.settings);
     const tags = mergeTags([], input.tags ?? [], ecsErrors.invalidParameter);
     const now = ctx.platform.clock.now();
-    const rec = await updateRecord<ClusterRecord>(ctx.platform.store, KIND.cluster, clusterKey(ctx.region, name), (cur) => {
-      // Creating a cluster that exists and is ACTIVE returns it unchanged, as ECS does.
-      if (cur && cur.status === 'ACTIVE') return undefined;
-      return {
-        clusterName: name,
-        clusterArn: clusterArn(ctx, name),
-        status: 'ACTIVE',
-        tags,
-        settings,
-        configuration: input.configuration,
-        capacityProviders: input.capacityProviders ?? [],
-        defaultCapacityProviderStrategy: input.defaultCapacityProviderStrategy ?? [],
-        serviceConnectDefaults: input.serviceConnectDefaults?.namespace ? { namespace: input.serviceConnectDefaults.namespace } : undefined,
-        createdAt: now,
-      };
+    // Creating a cluster that exists and is ACTIVE returns it unchanged, as ECS does.
+    const current = await createCluster(ctx, {
+      clusterName: name,
+      clusterArn: clusterArn(ctx, name),
+      status: 'ACTIVE',
+      tags,
+      settings,
+      configuration: input.configuration,
+      capacityProviders: input.capacityProviders ?? [],
+      defaultCapacityProviderStrategy: input.defaultCapacityProviderStrategy ?? [],
+      serviceConnectDefaults: input.serviceConnectDefaults?.namespace ? { namespace: input.serviceConnectDefaults.namespace } : undefined,
+      createdAt: now,
     });
-    const current = rec ?? (await requireCluster(ctx, name));
     return { cluster: await describe(ctx, current, ['TAGS', 'SETTINGS', 'CONFIGURATIONS']) };
   },
 
@@ -108,9 +69,8 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
     const clusters: ECS.Cluster[] = [];
     const failures: ECS.Failure[] = [];
     for (const ref of refs) {
-      const name = clusterNameOf(ctx, ref);
-      const rec = await ctx.platform.store.get<ClusterRecord>(KIND.cluster, clusterKey(ctx.region, name));
-      if (rec) clusters.push(await describe(ctx, rec.value, input.include ?? []));
+      const rec = await findCluster(ctx, clusterNameOf(ctx, ref));
+      if (rec) clusters.push(await describe(ctx, rec, input.include ?? []));
       else failures.push({ arn: ref.startsWith('arn:') ? ref : clusterArn(ctx, ref), reason: 'MISSING' });
     }
     return { clusters, failures };
@@ -129,10 +89,8 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
   },
 
   async UpdateCluster(input, ctx) {
-    const name = clusterNameOf(ctx, input.cluster);
     if (input.settings) validateSettings(input.settings);
-    const rec = await updateRecord<ClusterRecord>(ctx.platform.store, KIND.cluster, clusterKey(ctx.region, name), (cur) => {
-      if (!cur || cur.status !== 'ACTIVE') throw ecsErrors.clusterNotFound();
+    const rec = await changeCluster(ctx, input.cluster, (cur) => {
       return {
         ...cur,
         settings: input.settings ? mergeSettings(cur.settings, input.settings) : cur.settings,
@@ -140,31 +98,23 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
         serviceConnectDefaults: input.serviceConnectDefaults ? { namespace: input.serviceConnectDefaults.namespace } : cur.serviceConnectDefaults,
       };
     });
-    return { cluster: await describe(ctx, rec!, ['SETTINGS', 'CONFIGURATIONS', 'TAGS']) };
+    return { cluster: await describe(ctx, rec, ['SETTINGS', 'CONFIGURATIONS', 'TAGS']) };
   },
 
   async UpdateClusterSettings(input, ctx) {
-    const name = clusterNameOf(ctx, input.cluster);
     validateSettings(input.settings);
-    const rec = await updateRecord<ClusterRecord>(ctx.platform.store, KIND.cluster, clusterKey(ctx.region, name), (cur) => {
-      if (!cur || cur.status !== 'ACTIVE') throw ecsErrors.clusterNotFound();
-      return { ...cur, settings: mergeSettings(cur.settings, input.settings) };
-    });
-    return { cluster: await describe(ctx, rec!, ['SETTINGS']) };
+    const rec = await changeCluster(ctx, input.cluster, (cur) => ({ ...cur, settings: mergeSettings(cur.settings, input.settings) }));
+    return { cluster: await describe(ctx, rec, ['SETTINGS']) };
   },
 
   async DeleteCluster(input, ctx) {
-    const name = clusterNameOf(ctx, input.cluster);
-    const cluster = await requireCluster(ctx, name);
-    const counts = await counters(ctx, name);
+    const cluster = await requireCluster(ctx, input.cluster);
+    const counts = await clusterCounts(ctx, cluster.clusterName);
     if (counts.registeredContainerInstancesCount > 0) throw ecsErrors.clusterContainsInstances();
     if (counts.activeServicesCount > 0) throw ecsErrors.clusterContainsServices();
     if (counts.runningTasksCount + counts.pendingTasksCount > 0) throw ecsErrors.clusterContainsTasks();
-    const rec = await updateRecord<ClusterRecord>(ctx.platform.store, KIND.cluster, clusterKey(ctx.region, name), (cur) => {
-      if (!cur || cur.status !== 'ACTIVE') throw ecsErrors.clusterNotFound();
-      return { ...cur, status: 'INACTIVE' };
-    });
-    return { cluster: await describe(ctx, rec ?? cluster, ['SETTINGS']) };
+    const rec = await changeCluster(ctx, cluster.clusterName, (cur) => ({ ...cur, status: 'INACTIVE' }));
+    return { cluster: await describe(ctx, rec, ['SETTINGS']) };
   },
 };
 

@@ -1,77 +1,23 @@
 /**
- * ECS container instances: the machines (agents) that run tasks. Registration records the
- * instance's total resources and attributes; remaining resources, task counts are derived
- * from the live tasks placed on it whenever it is described. Attributes (PutAttributes,
- * DeleteAttributes, ListAttributes) live on the instance record.
- *
- * For agents: `recordHeartbeat(scope, cluster, instance, {connected})` sets agentConnected and
- * lastHeartbeat; `markStaleAgentsDisconnected(scope, maxAgeMs)` flips instances whose agent has
- * been silent too long.
+ * ECS container instance operations: registration (what agents call first), describe/list
+ * (remaining resources and task counts derived from the live tasks on each), draining,
+ * deregistration and attributes. The records and their transitions are the domain's
+ * (src/domain/ecs/instances.ts).
  */
 import type * as ECS from '../../generated/ecs.js';
-import { hexId, mergeTags, pageOf } from '../common.js';
-import type { Handlers, RequestContext } from '../types.js';
-import { ConflictError, type StoredRecord } from '../../store/types.js';
-import { ecsErrors } from './errors.js';
-import { requireCluster } from './clusters.js';
-import { KIND, clusterNameOf, clusterScopedKey, containerInstanceArn, resourceRefOf, type Scope } from './keys.js';
-import { compileFilter, type PlacementCandidate } from './placement.js';
-import type { CqlInstance } from '../../control/cql.js';
-import { liveTasksByInstance, type TaskRecord } from './tasks.js';
-
-/** A container instance as stored. Times are epoch ms. */
-export interface ContainerInstanceRecord {
-  id: string;
-  containerInstanceArn: string;
-  clusterName: string;
-  ec2InstanceId?: string;
-  status: 'ACTIVE' | 'DRAINING' | 'INACTIVE';
-  statusReason?: string;
-  registeredResources: ECS.Resource[];
-  attributes: ECS.Attribute[];
-  versionInfo: ECS.VersionInfo;
-  agentConnected: boolean;
-  lastHeartbeat?: number;
-  registeredAt: number;
-  deregisteredAt?: number;
-  /** Bumped on every change, including each task placed on it (placement's concurrency guard). */
-  version: number;
-  tags: ECS.Tag[];
-}
+import { mergeTags, pageOf } from '../../domain/common.js';
+import { requireCluster } from '../../domain/ecs/clusters.js';
+import { ecsErrors } from '../../domain/ecs/errors.js';
+import { cqlViewOf, findContainerInstance, mutateInstance, registerInstance, registeredTotals, remainingOf } from '../../domain/ecs/instances.js';
+import { KIND, containerInstanceArn } from '../../domain/ecs/keys.js';
+import { liveTasksByInstance } from '../../domain/ecs/liveIndex.js';
+import type { ContainerInstanceRecord, TaskRecord } from '../../domain/ecs/records.js';
+import { compileCql, type CqlInstance } from '../../domain/placement/cql.js';
+import type { Handlers } from '../types.js';
+import type { Scope } from '../../domain/platform.js';
 
 const ATTR_NAME_RE = /^[A-Za-z0-9_.\-/]{1,128}$/;
 const ATTR_VALUE_RE = /^[A-Za-z0-9_.\-/:@ ]{1,128}$/;
-
-/** The instance's registered totals as numbers and port sets. */
-function totals(resources: ECS.Resource[]) {
-  const get = (n: string) => resources.find((r) => r.name === n);
-  const num = (r?: ECS.Resource) => r?.integerValue ?? r?.longValue ?? (r?.doubleValue !== undefined ? Math.floor(r.doubleValue) : 0);
-  return {
-    cpu: num(get('CPU')),
-    memory: num(get('MEMORY')),
-    ports: new Set((get('PORTS')?.stringSetValue ?? []).map(Number)),
-    udpPorts: new Set((get('PORTS_UDP')?.stringSetValue ?? []).map(Number)),
-  };
-}
-
-/** Remaining CPU/memory and the ports in use, given the live tasks on the instance. */
-export function remainingOf(ci: ContainerInstanceRecord, tasks: TaskRecord[]) {
-  const t = totals(ci.registeredResources);
-  let cpu = t.cpu;
-  let memory = t.memory;
-  const usedPorts = new Set(t.ports);
-  const usedUdpPorts = new Set(t.udpPorts);
-  for (const task of tasks) {
-    cpu -= task.needs.cpu;
-    memory -= task.needs.memory;
-    for (const p of task.needs.ports) usedPorts.add(p);
-    for (const p of task.needs.udpPorts) usedUdpPorts.add(p);
-    for (const c of task.containers) {
-      for (const b of c.networkBindings) if (b.hostPort) (b.protocol === 'udp' ? usedUdpPorts : usedPorts).add(b.hostPort);
-    }
-  }
-  return { cpu, memory, usedPorts, usedUdpPorts };
-}
 
 function resourcesOf(v: { cpu: number; memory: number; usedPorts: Set<number>; usedUdpPorts: Set<number> }): ECS.Resource[] {
   const set = (s: Set<number>) => [...s].sort((a, b) => a - b).map(String);
@@ -83,22 +29,9 @@ function resourcesOf(v: { cpu: number; memory: number; usedPorts: Set<number>; u
   ];
 }
 
-/** The instance as the cluster query language sees it. */
-function subjectOf(ci: ContainerInstanceRecord, tasks: TaskRecord[]): CqlInstance {
-  return {
-    attributes: Object.fromEntries(ci.attributes.map((a) => [a.name, a.value ?? null])),
-    ec2InstanceId: ci.ec2InstanceId,
-    agentConnected: ci.agentConnected,
-    agentVersion: ci.versionInfo.agentVersion,
-    registeredAt: ci.registeredAt,
-    runningTasksCount: tasks.filter((t) => t.lastStatus === 'RUNNING').length,
-    taskGroups: tasks.map((t) => t.group),
-  };
-}
-
 /** The API shape of an instance, with counts and remaining resources from its live tasks. */
 export function describeContainerInstance(ci: ContainerInstanceRecord, tasks: TaskRecord[], includeTags = false): ECS.ContainerInstance {
-  const reg = totals(ci.registeredResources);
+  const reg = registeredTotals(ci.registeredResources);
   return {
     containerInstanceArn: ci.containerInstanceArn,
     ec2InstanceId: ci.ec2InstanceId,
@@ -116,115 +49,6 @@ export function describeContainerInstance(ci: ContainerInstanceRecord, tasks: Ta
     attachments: [],
     tags: includeTags ? ci.tags : undefined,
   };
-}
-
-/** Loads an instance by id or ARN within a cluster. */
-export async function findContainerInstance(s: Scope, clusterName: string, ref: string): Promise<StoredRecord<ContainerInstanceRecord> | undefined> {
-  const r = resourceRefOf(s, 'container-instance', ref);
-  if (!r || (r.cluster && r.cluster !== clusterName) || !/^[a-f0-9]{32}$/.test(r.id)) return undefined;
-  return s.platform.store.get<ContainerInstanceRecord>(KIND.containerInstance, clusterScopedKey(s.region, clusterName, r.id));
-}
-
-/**
- * Every non-INACTIVE instance of a cluster as placement candidates, plus the records they
- * came from (keyed by id) so the caller can commit against their revisions.
- */
-export async function candidatesFor(s: Scope, clusterName: string): Promise<{ candidates: PlacementCandidate[]; records: Map<string, StoredRecord<ContainerInstanceRecord>> }> {
-  const recs = (await s.platform.store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix: `${s.region}/${clusterName}/` })).filter((r) => r.value.status !== 'INACTIVE');
-  const byInstance = await liveTasksByInstance(s, clusterName);
-  const records = new Map(recs.map((r) => [r.value.id, r]));
-  const candidates = recs.map((r): PlacementCandidate => {
-    const ci = r.value;
-    const tasks = byInstance.get(ci.id) ?? [];
-    const reg = totals(ci.registeredResources);
-    const rem = remainingOf(ci, tasks);
-    return {
-      id: ci.id,
-      arn: ci.containerInstanceArn,
-      ec2InstanceId: ci.ec2InstanceId,
-      status: ci.status,
-      agentConnected: ci.agentConnected,
-      agentVersion: ci.versionInfo.agentVersion,
-      registeredAt: ci.registeredAt,
-      attributes: Object.fromEntries(ci.attributes.map((a) => [a.name, a.value ?? null])),
-      registeredCpu: reg.cpu,
-      registeredMemory: reg.memory,
-      remainingCpu: rem.cpu,
-      remainingMemory: rem.memory,
-      usedPorts: [...[...rem.usedPorts].map((port) => ({ port })), ...[...rem.usedUdpPorts].map((port) => ({ port, protocol: 'udp' as const }))],
-      runningTasksCount: tasks.length,
-      taskGroups: tasks.map((t) => t.group),
-    };
-  });
-  return { candidates, records };
-}
-
-async function mutateInstance(s: Scope, cluster: string, ref: string, fn: (ci: ContainerInstanceRecord) => ContainerInstanceRecord | undefined): Promise<ContainerInstanceRecord> {
-  const clusterName = clusterNameOf(s, cluster);
-  for (let i = 0; i < 30; i++) {
-    const rec = await findContainerInstance(s, clusterName, ref);
-    if (!rec) throw ecsErrors.containerInstanceNotFound(ref);
-    const next = fn(structuredClone(rec.value));
-    if (!next) return rec.value;
-    try {
-      await s.platform.store.commit([{ kind: KIND.containerInstance, key: rec.key, value: next, expectRev: rec.rev }]);
-      return next;
-    } catch (e) {
-      if (!(e instanceof ConflictError)) throw e;
-    }
-  }
-  throw ecsErrors.invalidParameter('The container instance is being changed concurrently; retry.');
-}
-
-/**
- * Records an agent heartbeat: agentConnected (default true) and lastHeartbeat = now (platform
- * clock). For the agent helper; throws InvalidParameterException if the instance is unknown.
- */
-export async function recordHeartbeat(
-  s: Scope,
-  cluster: string,
-  containerInstance: string,
-  opts: { connected?: boolean; versionInfo?: ECS.VersionInfo; minIntervalMs?: number } = {},
-): Promise<ContainerInstanceRecord> {
-  const now = s.platform.clock.now();
-  const connected = opts.connected ?? true;
-  return mutateInstance(s, cluster, containerInstance, (ci) => {
-    // With `minIntervalMs`, a heartbeat that would change nothing but a lastHeartbeat written less
-    // than that long ago is not written again (saves a durable commit on each rapid re-poll).
-    if (
-      opts.minIntervalMs !== undefined &&
-      ci.agentConnected === connected &&
-      opts.versionInfo === undefined &&
-      ci.lastHeartbeat !== undefined &&
-      now >= ci.lastHeartbeat &&
-      now - ci.lastHeartbeat < opts.minIntervalMs
-    ) {
-      return undefined;
-    }
-    return {
-    ...ci,
-    agentConnected: connected,
-    lastHeartbeat: now,
-    versionInfo: opts.versionInfo ?? ci.versionInfo,
-    };
-  });
-}
-
-/** Marks agentConnected=false on instances whose last heartbeat is older than `maxAgeMs`. Returns their ids. */
-export async function markStaleAgentsDisconnected(s: Scope, maxAgeMs: number): Promise<string[]> {
-  const cutoff = s.platform.clock.now() - maxAgeMs;
-  const out: string[] = [];
-  for (const r of await s.platform.store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix: `${s.region}/` })) {
-    const ci = r.value;
-    if (!ci.agentConnected || ci.status === 'INACTIVE' || (ci.lastHeartbeat ?? ci.registeredAt) >= cutoff) continue;
-    try {
-      await s.platform.store.commit([{ kind: KIND.containerInstance, key: r.key, value: { ...ci, agentConnected: false }, expectRev: r.rev }]);
-      out.push(ci.id);
-    } catch (e) {
-      if (!(e instanceof ConflictError)) throw e;
-    }
-  }
-  return out;
 }
 
 function validateAttribute(a: ECS.Attribute): void {
@@ -260,7 +84,7 @@ function checkMax(v: number | undefined, dflt: number): number {
   return n;
 }
 
-async function tasksOf(s: Scope, clusterName: string): Promise<Map<string, TaskRecord[]>> {
+function tasksOf(s: Scope, clusterName: string): Promise<Map<string, TaskRecord[]>> {
   return liveTasksByInstance(s, clusterName);
 }
 
@@ -311,35 +135,16 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
       ...(doc.instanceType ? [{ name: 'ecs.instance-type', value: doc.instanceType }] : []),
       ...(doc.imageId ? [{ name: 'ecs.ami-id', value: doc.imageId }] : []),
     ];
-    const attributes = mergeAttributes(builtin, input.attributes ?? []);
-    const now = ctx.platform.clock.now();
-    const prefix = `${ctx.region}/${cluster.clusterName}/`;
-    // Re-registration (same containerInstanceArn, or same EC2 instance id) keeps the identity.
-    let existing: StoredRecord<ContainerInstanceRecord> | undefined;
-    if (input.containerInstanceArn) {
-      existing = await findContainerInstance(ctx, cluster.clusterName, input.containerInstanceArn);
-      if (!existing) throw ecsErrors.containerInstanceNotFound(input.containerInstanceArn);
-    } else if (doc.instanceId) {
-      existing = (await ctx.platform.store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix })).find((r) => r.value.ec2InstanceId === doc.instanceId && r.value.status !== 'INACTIVE');
-    }
-    const id = existing?.value.id ?? hexId();
-    const rec: ContainerInstanceRecord = {
-      id,
-      containerInstanceArn: containerInstanceArn(ctx, cluster.clusterName, id),
-      clusterName: cluster.clusterName,
-      ec2InstanceId: doc.instanceId ?? existing?.value.ec2InstanceId,
-      status: 'ACTIVE',
+    const rec = await registerInstance(ctx, cluster.clusterName, {
+      containerInstanceArn: input.containerInstanceArn,
+      ec2InstanceId: doc.instanceId,
       registeredResources: resources,
-      attributes: existing ? mergeAttributes(existing.value.attributes, attributes) : attributes,
-      versionInfo: input.versionInfo ?? existing?.value.versionInfo ?? {},
-      agentConnected: true,
-      lastHeartbeat: now,
-      registeredAt: existing?.value.registeredAt ?? now,
-      version: (existing?.value.version ?? 0) + 1,
-      tags: existing ? mergeTags(existing.value.tags, tags, ecsErrors.invalidParameter) : tags,
-    };
-    await ctx.platform.store.commit([{ kind: KIND.containerInstance, key: `${prefix}${id}`, value: rec, expectRev: existing?.rev ?? 0 }]);
-    const tasks = (await tasksOf(ctx, cluster.clusterName)).get(id) ?? [];
+      attributes: mergeAttributes(builtin, input.attributes ?? []),
+      versionInfo: input.versionInfo,
+      tags,
+      merge: { attributes: mergeAttributes, tags: (cur, add) => mergeTags(cur, add, ecsErrors.invalidParameter) },
+    });
+    const tasks = (await tasksOf(ctx, cluster.clusterName)).get(rec.id) ?? [];
     return { containerInstance: describeContainerInstance(rec, tasks, true) };
   },
 
@@ -377,7 +182,7 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
     let match: ((s: CqlInstance) => boolean) | undefined;
     if (input.filter !== undefined) {
       try {
-        match = compileFilter(input.filter);
+        match = compileCql(input.filter);
       } catch (e) {
         throw ecsErrors.invalidParameter(`Invalid filter '${input.filter}': ${(e as Error).message}.`);
       }
@@ -390,7 +195,7 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
       filter: (r) => {
         const ci = r.value;
         if (input.status ? ci.status !== input.status : ci.status === 'INACTIVE') return false;
-        return match ? match(subjectOf(ci, byInstance.get(ci.id) ?? [])) : true;
+        return match ? match(cqlViewOf(ci, byInstance.get(ci.id) ?? [])) : true;
       },
     });
     return { containerInstanceArns: page.items.map((r) => r.value.containerInstanceArn), nextToken: page.nextToken };
@@ -476,8 +281,3 @@ function matchAttr(a: ECS.Attribute, q: { attributeName?: string; attributeValue
   return true;
 }
 
-/** Live counts for the cluster description. */
-export async function instanceCount(s: Scope | RequestContext, clusterName: string): Promise<number> {
-  const recs = await s.platform.store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix: `${s.region}/${clusterName}/` });
-  return recs.filter((r) => r.value.status !== 'INACTIVE').length;
-}

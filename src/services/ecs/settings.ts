@@ -4,10 +4,10 @@
  * '~default'. Unset settings report ECS's current defaults (long ARN formats enabled, etc.).
  */
 import type * as ECS from '../../generated/ecs.js';
-import { decodeToken, encodeToken } from '../common.js';
+import { decodeToken, encodeToken } from '../../domain/common.js';
 import type { Handlers, RequestContext } from '../types.js';
-import { ecsErrors } from './errors.js';
-import { KIND } from './keys.js';
+import { ecsErrors } from '../../domain/ecs/errors.js';
+import { KIND } from '../../domain/ecs/keys.js';
 
 interface SettingRecord {
   name: ECS.SettingName;

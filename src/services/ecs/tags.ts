@@ -1,25 +1,38 @@
 /**
  * ECS tagging (TagResource, UntagResource, ListTagsForResource) for every taggable ECS
- * resource. Each resource module registers how to find its record from an ARN.
+ * resource: clusters, task definitions, services, tasks and container instances.
  */
 import type * as ECS from '../../generated/ecs.js';
-import { mergeTags, parseArn } from '../common.js';
+import { mergeTags, parseArn } from '../../domain/common.js';
+import { ecsErrors } from '../../domain/ecs/errors.js';
+import { KIND, clusterKey, clusterScopedKey, taskDefinitionKey } from '../../domain/ecs/keys.js';
+import { retrying } from '../../domain/mutate.js';
 import type { Handlers, RequestContext } from '../types.js';
-import { ecsErrors } from './errors.js';
-import { ConflictError } from '../../store/types.js';
-import { KIND, clusterKey } from './keys.js';
 
 /** Maps the resource part of an ECS ARN (e.g. `cluster/demo`) to its store location. */
-export type TagLocator = (ctx: RequestContext, resource: string) => { kind: string; key: string } | undefined;
+type TagLocator = (ctx: RequestContext, resource: string) => { kind: string; key: string } | undefined;
+
+const NAME = '[A-Za-z0-9_-]{1,255}';
+const TASK_DEFINITION_RE = new RegExp(`^task-definition/(${NAME}):(\\d{1,10})$`);
+
+function clusterScoped(type: string, kind: string): TagLocator {
+  const re = new RegExp(`^${type}/(${NAME})/(${NAME})$`);
+  return (ctx, resource) => {
+    const m = re.exec(resource);
+    return m ? { kind, key: clusterScopedKey(ctx.region, m[1]!, m[2]!) } : undefined;
+  };
+}
 
 const locators: TagLocator[] = [
   (ctx, resource) => (resource.startsWith('cluster/') ? { kind: KIND.cluster, key: clusterKey(ctx.region, resource.slice(8)) } : undefined),
+  (ctx, resource) => {
+    const m = TASK_DEFINITION_RE.exec(resource);
+    return m ? { kind: KIND.taskDefinition, key: taskDefinitionKey(ctx.region, m[1]!, Number(m[2])) } : undefined;
+  },
+  clusterScoped('service', KIND.service),
+  clusterScoped('task', KIND.task),
+  clusterScoped('container-instance', KIND.containerInstance),
 ];
-
-/** Adds a resource type to ECS tagging. */
-export function registerTagLocator(l: TagLocator): void {
-  locators.push(l);
-}
 
 interface Tagged {
   tags?: ECS.Tag[];
@@ -43,15 +56,10 @@ async function locate(ctx: RequestContext, resourceArn: string): Promise<{ kind:
 }
 
 async function modifyTags(ctx: RequestContext, resourceArn: string, fn: (tags: ECS.Tag[]) => ECS.Tag[]): Promise<void> {
-  for (let i = 0; i < 20; i++) {
+  await retrying(`Resource ${resourceArn}`, async () => {
     const loc = await locate(ctx, resourceArn);
-    try {
-      await ctx.platform.store.commit([{ kind: loc.kind, key: loc.key, value: { ...loc.value, tags: fn(loc.value.tags ?? []) }, expectRev: loc.rev }]);
-      return;
-    } catch (e) {
-      if (!(e instanceof ConflictError)) throw e;
-    }
-  }
+    await ctx.platform.store.commit([{ kind: loc.kind, key: loc.key, value: { ...loc.value, tags: fn(loc.value.tags ?? []) }, expectRev: loc.rev }]);
+  });
 }
 
 export const tagHandlers: Handlers<ECS.Operations> = {

@@ -1,54 +1,19 @@
 /**
- * ECS task definitions: immutable revisions numbered per family. RegisterTaskDefinition
- * validates the way ECS does (ClientException with a message naming the container and field),
- * fills the defaults ECS fills, and adds what ECS adds (revision, status, ARN, registeredAt/By,
- * compatibilities, requiresAttributes).
+ * ECS task definition operations. RegisterTaskDefinition validates the way ECS does
+ * (ClientException with a message naming the container and field), fills the defaults ECS
+ * fills, and adds what ECS adds (compatibilities, requiresAttributes); the domain numbers and
+ * stores the revision (src/domain/ecs/taskDefinitions.ts).
  */
 import type * as ECS from '../../generated/ecs.js';
-import { decodeToken, encodeToken, mergeTags, pageOf, parseArn } from '../common.js';
-import type { Handlers, RequestContext } from '../types.js';
-import { ConflictError, type StoredRecord } from '../../store/types.js';
-import { ecsErrors } from './errors.js';
-import { KIND, taskDefinitionArn, taskDefinitionKey, type Scope } from './keys.js';
-
-/** A registered revision as stored: the described shape plus its tags. Never edited except status. */
-export interface TaskDefinitionRecord {
-  taskDefinition: ECS.TaskDefinition & { family: string; revision: number; taskDefinitionArn: string; status: ECS.TaskDefinitionStatus };
-  tags: ECS.Tag[];
-}
-
-/** Per-family counter, so revision numbers are never reused (even after deletion). */
-interface FamilyRecord {
-  family: string;
-  lastRevision: number;
-}
+import { decodeToken, encodeToken, mergeTags, pageOf } from '../../domain/common.js';
+import { ecsErrors } from '../../domain/ecs/errors.js';
+import { KIND, type Scope } from '../../domain/ecs/keys.js';
+import type { FamilyRecord, TaskDefinitionRecord } from '../../domain/ecs/records.js';
+import { findTaskDefinition, parseCpu, parseMemory, parseTaskDefinitionRef, registerRevision, setTaskDefinitionStatus } from '../../domain/ecs/taskDefinitions.js';
+import type { StoredRecord } from '../../store/types.js';
+import type { Handlers } from '../types.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
-
-/** The resources a task of this definition reserves on a container instance. */
-export interface TaskResourceNeeds {
-  cpu: number;
-  memory: number;
-  /** TCP host ports that must be free (static mappings only; dynamic host ports are not reserved). */
-  ports: number[];
-  udpPorts: number[];
-}
-
-/** CPU units from "1024", "1 vCPU", "0.5 vcpu". */
-export function parseCpu(v: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(vcpu)?\s*$/i.exec(v);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  return m[2] ? Math.round(n * 1024) : Number.isInteger(n) ? n : undefined;
-}
-
-/** MiB from "2048", "2 GB", "0.5GB". */
-export function parseMemory(v: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(gb)?\s*$/i.exec(v);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  return m[2] ? Math.round(n * 1024) : Number.isInteger(n) ? n : undefined;
-}
 
 // Fargate's valid task-size combinations (CPU units -> allowed MiB).
 function fargateMemoryOk(cpu: number, mem: number): boolean {
@@ -63,38 +28,6 @@ function fargateMemoryOk(cpu: number, mem: number): boolean {
     case 16384: return gb(32, 120, 8);
     default: return false;
   }
-}
-
-/** The task definition's own placement constraints, as placement takes them (memberOf is the only type a task definition may give). */
-export function taskDefinitionConstraints(td: ECS.TaskDefinition | undefined): Array<{ type: 'memberOf'; expression?: string }> {
-  return (td?.placementConstraints ?? []).map((c) => ({ type: 'memberOf' as const, expression: c.expression }));
-}
-
-/** Resources one task of `td` needs, given optional RunTask overrides. */
-export function taskNeeds(td: ECS.TaskDefinition, overrides?: ECS.TaskOverride): TaskResourceNeeds {
-  const containers = td.containerDefinitions ?? [];
-  const ov = (name?: string) => overrides?.containerOverrides?.find((o) => o.name === name);
-  const taskCpu = overrides?.cpu ?? td.cpu;
-  const taskMem = overrides?.memory ?? td.memory;
-  const cpu = taskCpu !== undefined ? parseCpu(taskCpu) ?? 0 : containers.reduce((s, c) => s + (ov(c.name)?.cpu ?? c.cpu ?? 0), 0);
-  const memory =
-    taskMem !== undefined
-      ? parseMemory(taskMem) ?? 0
-      : containers.reduce((s, c) => {
-          const o = ov(c.name);
-          return s + (o?.memoryReservation ?? o?.memory ?? c.memoryReservation ?? c.memory ?? 0);
-        }, 0);
-  const ports: number[] = [];
-  const udpPorts: number[] = [];
-  if (td.networkMode !== 'awsvpc') {
-    for (const c of containers) {
-      for (const p of c.portMappings ?? []) {
-        const hp = td.networkMode === 'host' ? p.containerPort : p.hostPort;
-        if (hp) (p.protocol === 'udp' ? udpPorts : ports).push(hp);
-      }
-    }
-  }
-  return { cpu, memory, ports, udpPorts };
 }
 
 function client(msg: string): never {
@@ -286,53 +219,7 @@ function requiredAttributes(input: ECS.RegisterTaskDefinitionRequest, networkMod
   return [...names].sort().map((name) => ({ name }));
 }
 
-/** Splits a task definition reference into family and optional revision; undefined if malformed. */
-export function parseTaskDefinitionRef(s: Scope, ref: string): { family: string; revision?: number } | undefined {
-  let body = ref;
-  if (ref.startsWith('arn:')) {
-    const p = parseArn(ref);
-    if (!p || p.service !== 'ecs' || !p.resource.startsWith('task-definition/')) return undefined;
-    if (p.region !== s.region || p.accountId !== s.platform.accountId) return undefined;
-    body = p.resource.slice('task-definition/'.length);
-    if (!body.includes(':')) return undefined;
-  }
-  const m = /^([A-Za-z0-9_-]{1,255})(?::(\d{1,10}))?$/.exec(body);
-  if (!m) return undefined;
-  return { family: m[1]!, revision: m[2] !== undefined ? Number(m[2]) : undefined };
-}
-
-/**
- * Finds the revision a reference names: `family` (latest ACTIVE), `family:rev` or an ARN.
- * Returns undefined when none exists.
- */
-export async function findTaskDefinition(s: Scope, ref: string): Promise<StoredRecord<TaskDefinitionRecord> | undefined> {
-  const p = parseTaskDefinitionRef(s, ref);
-  if (!p) return undefined;
-  if (p.revision !== undefined) return s.platform.store.get<TaskDefinitionRecord>(KIND.taskDefinition, taskDefinitionKey(s.region, p.family, p.revision));
-  // Fast path (RunTask by family on the launch path): the family's newest revision is usually
-  // the ACTIVE one wanted; only if it is not (deregistered, deleted) scan every revision.
-  const fam = await s.platform.store.get<FamilyRecord>(KIND.taskDefinitionFamily, `${s.region}/${p.family}`);
-  if (fam) {
-    const latest = await s.platform.store.get<TaskDefinitionRecord>(KIND.taskDefinition, taskDefinitionKey(s.region, p.family, fam.value.lastRevision));
-    if (latest?.value.taskDefinition.status === 'ACTIVE') return latest;
-  }
-  const all = await s.platform.store.list<TaskDefinitionRecord>(KIND.taskDefinition, { prefix: `${s.region}/${p.family}/` });
-  for (let i = all.length - 1; i >= 0; i--) if (all[i]!.value.taskDefinition.status === 'ACTIVE') return all[i];
-  return undefined;
-}
-
-/**
- * Resolves a task definition for launching tasks or services: it must exist and be ACTIVE.
- * Throws InvalidParameterException (as CreateService/RunTask do on AWS) otherwise.
- */
-export async function requireActiveTaskDefinition(s: Scope, ref: string): Promise<TaskDefinitionRecord> {
-  const rec = await findTaskDefinition(s, ref);
-  if (!rec) throw ecsErrors.taskDefinitionMissing(ref);
-  if (rec.value.taskDefinition.status !== 'ACTIVE') throw ecsErrors.taskDefinitionInactive(ref);
-  return rec.value;
-}
-
-async function requireTaskDefinition(ctx: RequestContext, ref: string): Promise<StoredRecord<TaskDefinitionRecord>> {
+async function requireTaskDefinition(ctx: Scope, ref: string): Promise<StoredRecord<TaskDefinitionRecord>> {
   const rec = await findTaskDefinition(ctx, ref);
   if (!rec) throw ecsErrors.taskDefinitionNotFound();
   return rec;
@@ -344,54 +231,12 @@ function checkMax(v: number | undefined, dflt: number): number {
   return n;
 }
 
-async function setStatus(ctx: RequestContext, ref: string, from: ECS.TaskDefinitionStatus[], to: ECS.TaskDefinitionStatus, field: 'deregisteredAt' | 'deleteRequestedAt'): Promise<TaskDefinitionRecord | 'wrong-status'> {
-  for (let i = 0; i < 20; i++) {
-    const rec = await requireTaskDefinition(ctx, ref);
-    const td = rec.value.taskDefinition;
-    if (td.status === to) return rec.value;
-    if (!from.includes(td.status)) return 'wrong-status';
-    const next: TaskDefinitionRecord = { ...rec.value, taskDefinition: { ...td, status: to, [field]: ctx.platform.clock.now() } };
-    try {
-      await ctx.platform.store.commit([{ kind: KIND.taskDefinition, key: rec.key, value: next, expectRev: rec.rev }]);
-      return next;
-    } catch (e) {
-      if (!(e instanceof ConflictError)) throw e;
-    }
-  }
-  throw ecsErrors.client('The task definition is being changed concurrently; retry.');
-}
-
 export const taskDefinitionHandlers: Handlers<ECS.Operations> = {
   async RegisterTaskDefinition(input, ctx) {
     const body = normalize(input);
     const tags = mergeTags([], input.tags ?? [], ecsErrors.invalidParameter);
-    const { store, clock } = ctx.platform;
-    const famKey = `${ctx.region}/${input.family}`;
-    for (let i = 0; ; i++) {
-      const fam = await store.get<FamilyRecord>(KIND.taskDefinitionFamily, famKey);
-      const revision = (fam?.value.lastRevision ?? 0) + 1;
-      const rec: TaskDefinitionRecord = {
-        taskDefinition: {
-          ...body,
-          family: input.family,
-          revision,
-          taskDefinitionArn: taskDefinitionArn(ctx, input.family, revision),
-          status: 'ACTIVE',
-          registeredAt: clock.now() as unknown as Date,
-          registeredBy: ctx.principal.arn,
-        },
-        tags,
-      };
-      try {
-        await store.commit([
-          { kind: KIND.taskDefinitionFamily, key: famKey, value: { family: input.family, lastRevision: revision }, expectRev: fam?.rev ?? 0 },
-          { kind: KIND.taskDefinition, key: taskDefinitionKey(ctx.region, input.family, revision), value: rec, expectRev: 0 },
-        ]);
-        return { taskDefinition: rec.taskDefinition, tags: tags.length ? tags : undefined };
-      } catch (e) {
-        if (!(e instanceof ConflictError) || i >= 50) throw e;
-      }
-    }
+    const rec = await registerRevision(ctx, input.family, body, tags, ctx.principal.arn);
+    return { taskDefinition: rec.taskDefinition, tags: tags.length ? tags : undefined };
   },
 
   async DescribeTaskDefinition(input, ctx) {
@@ -445,7 +290,7 @@ export const taskDefinitionHandlers: Handlers<ECS.Operations> = {
   async DeregisterTaskDefinition(input, ctx) {
     const p = parseTaskDefinitionRef(ctx, input.taskDefinition);
     if (!p || p.revision === undefined) throw ecsErrors.client(`Invalid revision number: '${input.taskDefinition}'. Name the revision to deregister as family:revision or a full ARN.`);
-    const r = await setStatus(ctx, input.taskDefinition, ['ACTIVE'], 'INACTIVE', 'deregisteredAt');
+    const r = await setTaskDefinitionStatus(ctx, input.taskDefinition, ['ACTIVE'], 'INACTIVE', 'deregisteredAt');
     if (r === 'wrong-status') throw ecsErrors.client('The task definition is being deleted and cannot be deregistered.');
     return { taskDefinition: r.taskDefinition };
   },
@@ -465,7 +310,7 @@ export const taskDefinitionHandlers: Handlers<ECS.Operations> = {
         failures.push({ arn: ref, reason: 'The specified task definition does not exist. Specify a valid account, family, revision and try again.' });
         continue;
       }
-      const r = await setStatus(ctx, ref, ['INACTIVE'], 'DELETE_IN_PROGRESS', 'deleteRequestedAt');
+      const r = await setTaskDefinitionStatus(ctx, ref, ['INACTIVE'], 'DELETE_IN_PROGRESS', 'deleteRequestedAt');
       if (r === 'wrong-status') failures.push({ arn: rec.value.taskDefinition.taskDefinitionArn, reason: 'The specified task definition is still in ACTIVE status. Please deregister the target and try again.' });
       else taskDefinitions.push(r.taskDefinition);
     }

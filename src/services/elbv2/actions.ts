@@ -7,8 +7,8 @@
 import { isIP } from 'node:net';
 import type * as ELB from '../../generated/elbv2.js';
 import type { RequestContext } from '../types.js';
-import { elbErrors } from './errors.js';
-import { findTg } from './lookup.js';
+import { elbErrors } from '../../domain/elbv2/errors.js';
+import { findTg } from '../../domain/elbv2/lookup.js';
 
 const FIXED_CONTENT_TYPES = ['text/plain', 'text/css', 'text/html', 'application/javascript', 'application/json'];
 

@@ -1,11 +1,12 @@
 /** Application load balancers: create, describe, delete, attributes. */
 import type * as ELB from '../../generated/elbv2.js';
 import type { Write } from '../../store/types.js';
-import { updateRecord } from '../../store/types.js';
+import { mutate } from '../../domain/mutate.js';
 import type { Handlers, RequestContext } from '../types.js';
-import { elbErrors } from './errors.js';
-import { LB_ATTRIBUTES, applyAttributes, attributeList, defaultAttributes, listAll, mergeElbTags, paginate, requireLb, findLb } from './lookup.js';
-import { KIND, elbArn, lbKey, newId, type LoadBalancerRecord } from './records.js';
+import { elbErrors } from '../../domain/elbv2/errors.js';
+import { listAll, requireLb, findLb } from '../../domain/elbv2/lookup.js';
+import { LB_ATTRIBUTES, applyAttributes, attributeList, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
+import { KIND, elbArn, lbKey, newId, type LoadBalancerRecord } from '../../domain/elbv2/records.js';
 
 const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
 
@@ -74,7 +75,7 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
       tags,
     };
     let existing: LoadBalancerRecord | undefined;
-    await updateRecord<LoadBalancerRecord>(ctx.platform.store, KIND.lb, lbKey(ctx.region, name), (cur) => {
+    await mutate<LoadBalancerRecord>(ctx.platform.store, KIND.lb, lbKey(ctx.region, name), (cur) => {
       if (!cur) return record;
       // Same settings: AWS treats the call as idempotent and returns the existing load balancer.
       const same =
@@ -126,11 +127,11 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
   async ModifyLoadBalancerAttributes(input, ctx) {
     await requireLb(ctx, input.LoadBalancerArn);
     if (!input.Attributes.length) throw elbErrors.validation('At least one attribute must be given');
-    const rec = await updateRecord<LoadBalancerRecord>(ctx.platform.store, KIND.lb, lbKey(ctx.region, input.LoadBalancerArn.split('/')[2]!), (cur) => {
+    const rec = await mutate<LoadBalancerRecord>(ctx.platform.store, KIND.lb, lbKey(ctx.region, input.LoadBalancerArn.split('/')[2]!), (cur) => {
       if (!cur || cur.arn !== input.LoadBalancerArn) throw elbErrors.loadBalancerNotFound();
       return { ...cur, attributes: applyAttributes(LB_ATTRIBUTES, cur.attributes, input.Attributes, 'Load balancer') };
     });
-    return { Attributes: attributeList(rec!.attributes) };
+    return { Attributes: attributeList(rec.value!.attributes) };
   },
 
   async SetSecurityGroups(input, ctx) {

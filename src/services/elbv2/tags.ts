@@ -2,9 +2,10 @@
 import type * as ELB from '../../generated/elbv2.js';
 import type { StoredRecord } from '../../store/types.js';
 import type { Handlers, RequestContext } from '../types.js';
-import { elbErrors } from './errors.js';
-import { findLb, findListener, findRule, findTg, mergeElbTags } from './lookup.js';
-import { KIND, arnType } from './records.js';
+import { elbErrors } from '../../domain/elbv2/errors.js';
+import { findLb, findListener, findRule, findTg } from '../../domain/elbv2/lookup.js';
+import { mergeElbTags } from './attributes.js';
+import { KIND, arnType } from '../../domain/elbv2/records.js';
 
 type Tagged = { tags: ELB.Tag[] };
 

@@ -1,11 +1,13 @@
 /** Target groups: create, describe, modify, delete, attributes, health check settings. */
 import type * as ELB from '../../generated/elbv2.js';
 import type { Write } from '../../store/types.js';
-import { updateRecord } from '../../store/types.js';
-import type { Handlers, RequestContext } from '../types.js';
-import { elbErrors } from './errors.js';
-import { TG_ATTRIBUTES, applyAttributes, attributeList, defaultAttributes, findTg, listAll, mergeElbTags, paginate, requireLb, requireTg } from './lookup.js';
-import { KIND, elbArn, newId, tgKey, type HealthCheckSettings, type ListenerRecord, type RuleRecord, type TargetGroupRecord } from './records.js';
+import { mutate } from '../../domain/mutate.js';
+import { targetGroupUsage } from '../../domain/elbv2/usage.js';
+import type { Handlers } from '../types.js';
+import { elbErrors } from '../../domain/elbv2/errors.js';
+import { findTg, listAll, requireLb, requireTg } from '../../domain/elbv2/lookup.js';
+import { TG_ATTRIBUTES, applyAttributes, attributeList, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
+import { KIND, elbArn, newId, tgKey, type HealthCheckSettings, type TargetGroupRecord } from '../../domain/elbv2/records.js';
 
 const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
 
@@ -18,25 +20,6 @@ export function validMatcher(code: string): boolean {
     const hi = m[2] ? Number(m[2]) : lo;
     return lo >= 200 && hi <= 499 && lo <= hi;
   });
-}
-
-/** Every target group ARN used by a listener or rule, with the load balancers using it. */
-export async function targetGroupUsage(ctx: RequestContext): Promise<Map<string, Set<string>>> {
-  const usage = new Map<string, Set<string>>();
-  const listeners = await listAll<ListenerRecord>(ctx, KIND.listener, `${ctx.region}/`);
-  const lbOfListener = new Map(listeners.map((l) => [l.value.arn, l.value.lbArn]));
-  const note = (actions: ELB.Action[], lbArn: string) => {
-    for (const a of actions) {
-      const arns = [a.TargetGroupArn, ...(a.ForwardConfig?.TargetGroups ?? []).map((t) => t.TargetGroupArn)];
-      for (const t of arns) if (t) (usage.get(t) ?? usage.set(t, new Set()).get(t)!).add(lbArn);
-    }
-  };
-  for (const l of listeners) note(l.value.defaultActions, l.value.lbArn);
-  for (const r of await listAll<RuleRecord>(ctx, KIND.rule, `${ctx.region}/`)) {
-    const lbArn = lbOfListener.get(r.value.listenerArn);
-    if (lbArn) note(r.value.actions, lbArn);
-  }
-  return usage;
 }
 
 export function describeTg(tg: TargetGroupRecord, lbArns: string[]): ELB.TargetGroup {
@@ -137,7 +120,7 @@ export const targetGroupHandlers: Handlers<ELB.Operations> = {
       createdAt: ctx.platform.clock.now(),
     };
     let existing: TargetGroupRecord | undefined;
-    await updateRecord<TargetGroupRecord>(ctx.platform.store, KIND.tg, tgKey(ctx.region, name), (cur) => {
+    await mutate<TargetGroupRecord>(ctx.platform.store, KIND.tg, tgKey(ctx.region, name), (cur) => {
       if (!cur) return record;
       const same =
         cur.protocol === record.protocol &&
@@ -209,10 +192,10 @@ export const targetGroupHandlers: Handlers<ELB.Operations> = {
   async ModifyTargetGroupAttributes(input, ctx) {
     const tg = await requireTg(ctx, input.TargetGroupArn);
     if (!input.Attributes.length) throw elbErrors.validation('At least one attribute must be given');
-    const rec = await updateRecord<TargetGroupRecord>(ctx.platform.store, KIND.tg, tg.key, (cur) => {
+    const rec = await mutate<TargetGroupRecord>(ctx.platform.store, KIND.tg, tg.key, (cur) => {
       if (!cur || cur.arn !== tg.value.arn) throw elbErrors.targetGroupNotFound();
       return { ...cur, attributes: applyAttributes(TG_ATTRIBUTES, cur.attributes, input.Attributes, 'Target group') };
     });
-    return { Attributes: attributeList(rec!.attributes) };
+    return { Attributes: attributeList(rec.value!.attributes) };
   },
 };

@@ -3,7 +3,7 @@
  * output with {@link appendLogEvents}, and `berth logs` follows streams with
  * {@link readLogEventsAfter}. Both use the same store and rules as the AWS API.
  */
-import type { Platform } from '../types.js';
+import type { Platform } from '../../domain/platform.js';
 import { LIMITS, logStoreFor, putEvents, type RejectedInfo } from './core.js';
 import type { NewEvent } from './eventStore.js';
 

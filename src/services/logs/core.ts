@@ -4,8 +4,8 @@
  * appending a batch of events with AWS's PutLogEvents rules.
  */
 import { join } from 'node:path';
-import { arn, parseArn } from '../common.js';
-import type { Platform } from '../types.js';
+import { arn, parseArn } from '../../domain/common.js';
+import type { Platform } from '../../domain/platform.js';
 import { logsErrors } from './errors.js';
 import { SqliteLogEventStore, type LogEventStore, type LogGroupRow, type LogStreamRow, type NewEvent } from './eventStore.js';
 

@@ -1,5 +1,5 @@
 /** CloudWatch Logs' error catalog: every error the logs handlers throw is made here. */
-import { ServiceError } from '../../protocol/errors.js';
+import { ServiceError } from '../../errors.js';
 
 export const logsErrors = {
   invalidParameter: (msg: string) => new ServiceError('InvalidParameterException', msg),

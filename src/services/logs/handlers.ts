@@ -1,6 +1,6 @@
 /** CloudWatch Logs API handlers: log groups, streams, events, retention and tags. */
 import type * as Logs from '../../generated/logs.js';
-import { mergeTags } from '../common.js';
+import { mergeTags } from '../../domain/common.js';
 import type { Handlers, RequestContext } from '../types.js';
 import { logsErrors } from './errors.js';
 import type { EventPosition, LogGroupRow, LogStreamRow } from './eventStore.js';

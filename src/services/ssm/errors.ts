@@ -1,5 +1,5 @@
 /** SSM Parameter Store's error catalog: every error the ssm handlers throw is made here. */
-import { ServiceError } from '../../protocol/errors.js';
+import { ServiceError } from '../../errors.js';
 
 export const ssmErrors = {
   validation: (msg: string) => new ServiceError('ValidationException', msg),

@@ -4,8 +4,7 @@
  * SecureString values are encrypted at rest under a master key kept outside the state store.
  */
 import { ServiceModel } from '../../protocol/model.js';
-import type { Platform, ServiceDefinition } from '../types.js';
-import { masterKey } from './crypto.js';
+import type { ServiceDefinition } from '../types.js';
 import { ssmHandlers } from './parameters.js';
 
 /** The SSM Parameter Store service definition for the registry. */
@@ -17,11 +16,5 @@ export function ssmService(): ServiceDefinition {
     signingNames: ['ssm'],
     validationErrorCode: 'ValidationException',
     handlers: { ...ssmHandlers },
-    async start(platform: Platform) {
-      // Fail at startup, not at the first SecureString, if BERTH_MASTER_KEY is malformed.
-      if (process.env.BERTH_MASTER_KEY) masterKey(platform.dataDir);
-    },
   };
 }
-
-export { resolveParameterForTask } from './parameters.js';

@@ -2,8 +2,8 @@
  * Parameter names, ARNs, selectors and labels, validated as Parameter Store does.
  * Store keys are `<region>/<name>`, so regions are separate and names list in order.
  */
-import { arn, parseArn } from '../common.js';
-import type { Platform } from '../types.js';
+import { arn, parseArn } from '../../domain/common.js';
+import type { Platform } from '../../domain/platform.js';
 import { ssmErrors } from './errors.js';
 
 /** The store kind of parameter records. */

@@ -4,9 +4,10 @@
  * the store's change feed, never holds their plaintext.
  */
 import type * as SSM from '../../generated/ssm.js';
-import { mergeTags } from '../common.js';
-import { updateRecord } from '../../store/types.js';
-import type { Platform, Handlers, RequestContext } from '../types.js';
+import { mergeTags } from '../../domain/common.js';
+import { mutate } from '../../domain/mutate.js';
+import type { Platform } from '../../domain/platform.js';
+import type { Handlers, RequestContext } from '../types.js';
 import { masterKey, open, seal } from './crypto.js';
 import { ssmErrors } from './errors.js';
 import { KIND, paramArn, paramKey, parseRef, validLabel, validateName } from './names.js';
@@ -245,7 +246,7 @@ export const ssmHandlers: Handlers<SSM.Operations> = {
     const tags = mergeTags([], (input.Tags ?? []).map((t) => ({ key: t.Key, value: t.Value })), ssmErrors.validation).map((t) => ({ Key: t.key!, Value: t.value ?? '' }));
     const now = platform.clock.now();
     let result: { version: number; tier: SSM.ParameterTier } | undefined;
-    await updateRecord<ParameterRecord>(platform.store, KIND.parameter, paramKey(region, name), (cur) => {
+    await mutate<ParameterRecord>(platform.store, KIND.parameter, paramKey(region, name), (cur) => {
       if (cur && !input.Overwrite) throw ssmErrors.alreadyExists();
       const prev = cur ? latest(cur) : undefined;
       const type = input.Type ?? prev?.type;
@@ -419,7 +420,7 @@ export const ssmHandlers: Handlers<SSM.Operations> = {
     let labelled = 0;
     let found = false;
     for (const name of ref.names) {
-      await updateRecord<ParameterRecord>(ctx.platform.store, KIND.parameter, paramKey(ref.region, name), (cur) => {
+      await mutate<ParameterRecord>(ctx.platform.store, KIND.parameter, paramKey(ref.region, name), (cur) => {
         if (!cur) return undefined;
         found = true;
         const target = input.ParameterVersion ?? latest(cur).version;
@@ -446,7 +447,7 @@ export const ssmHandlers: Handlers<SSM.Operations> = {
     let removed: string[] = [];
     let invalid: string[] = [];
     for (const name of ref.names) {
-      await updateRecord<ParameterRecord>(ctx.platform.store, KIND.parameter, paramKey(ref.region, name), (cur) => {
+      await mutate<ParameterRecord>(ctx.platform.store, KIND.parameter, paramKey(ref.region, name), (cur) => {
         if (!cur) return undefined;
         found = true;
         const idx = cur.versions.findIndex((v) => v.version === input.ParameterVersion);
@@ -494,7 +495,7 @@ export const ssmHandlers: Handlers<SSM.Operations> = {
 
   async AddTagsToResource(input, ctx) {
     const name = await taggedName(ctx, input.ResourceType, input.ResourceId);
-    await updateRecord<ParameterRecord>(ctx.platform.store, KIND.parameter, paramKey(ctx.region, name), (cur) => {
+    await mutate<ParameterRecord>(ctx.platform.store, KIND.parameter, paramKey(ctx.region, name), (cur) => {
       if (!cur) throw ssmErrors.invalidResourceId();
       const existing = cur.tags.map((t) => ({ key: t.Key, value: t.Value }));
       const byKey = new Map(existing.map((t) => [t.key, t]));
@@ -508,7 +509,7 @@ export const ssmHandlers: Handlers<SSM.Operations> = {
 
   async RemoveTagsFromResource(input, ctx) {
     const name = await taggedName(ctx, input.ResourceType, input.ResourceId);
-    await updateRecord<ParameterRecord>(ctx.platform.store, KIND.parameter, paramKey(ctx.region, name), (cur) => {
+    await mutate<ParameterRecord>(ctx.platform.store, KIND.parameter, paramKey(ctx.region, name), (cur) => {
       if (!cur) throw ssmErrors.invalidResourceId();
       return { ...cur, tags: cur.tags.filter((t) => !input.TagKeys.includes(t.Key)) };
     });
@@ -535,27 +536,4 @@ async function taggedName(ctx: RequestContext, type: string, id: string): Promis
   if (ref.region !== ctx.region || ref.selector !== undefined) throw ssmErrors.invalidResourceId();
   for (const n of ref.names) if (await load(ctx.platform, ctx.region, n)) return n;
   throw ssmErrors.invalidResourceId();
-}
-
-/**
- * Resolves an ECS secret's `valueFrom` (a parameter name or full ARN, optionally with a
- * `:version`/`:label` selector) to its plaintext value, decrypting SecureStrings. Throws an
- * Error naming the parameter when it (or the version) does not exist.
- */
-export async function resolveParameterForTask(platform: Platform, region: string, valueFrom: string): Promise<string> {
-  const ctx: RequestContext = {
-    requestId: 'agent',
-    region,
-    platform,
-    principal: { accessKeyId: '', arn: `arn:aws:iam::${platform.accountId}:root`, userId: platform.accountId },
-  };
-  const r = await resolve(ctx, valueFrom);
-  if ('missing' in r) {
-    throw new Error(
-      r.missing === 'version'
-        ? `SSM parameter '${r.display}' has no version or label '${r.selector!.slice(1)}' (secret valueFrom '${valueFrom}').`
-        : `SSM parameter '${r.display}' not found in ${region} (secret valueFrom '${valueFrom}').`,
-    );
-  }
-  return valueOf(platform, r.region, r.p.name, r.v, true);
 }

@@ -6,7 +6,7 @@
  */
 import type * as ELB from '../../generated/elbv2.js';
 import { arn, hexId, parseArn } from '../common.js';
-import type { RequestContext } from '../types.js';
+import type { Scope } from '../platform.js';
 
 export const KIND = {
   lb: 'elbv2.lb',
@@ -119,12 +119,12 @@ export function newId(): string {
   return hexId(8);
 }
 
-export function elbArn(ctx: RequestContext, resource: string): string {
+export function elbArn(ctx: Scope, resource: string): string {
   return arn('elasticloadbalancing', ctx.region, ctx.platform.accountId, resource);
 }
 
 /** The pieces of an ELBv2 ARN of this account and region, or undefined for anything else. */
-export function resourceOf(ctx: RequestContext, s: string, type: string): string[] | undefined {
+export function resourceOf(ctx: Scope, s: string, type: string): string[] | undefined {
   const p = parseArn(s);
   if (!p || p.service !== 'elasticloadbalancing' || p.region !== ctx.region || p.accountId !== ctx.platform.accountId) return undefined;
   const parts = p.resource.split('/');

@@ -2,7 +2,7 @@
  * Small pieces every service uses: ARNs, ids, opaque pagination tokens, tag validation.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ServiceError } from '../protocol/errors.js';
+import { ServiceError } from '../errors.js';
 import type { Store, StoredRecord } from '../store/types.js';
 
 /** `arn:aws:<service>:<region>:<account>:<resource>`, as AWS writes them. */

@@ -1,5 +1,5 @@
 /** ELBv2's error catalog: every error the ELBv2 handlers throw is made here (codes as AWS spells them). */
-import { ServiceError } from '../../protocol/errors.js';
+import { ServiceError } from '../../errors.js';
 
 export const elbErrors = {
   validation: (msg: string) => new ServiceError('ValidationError', msg),

@@ -1,70 +1,11 @@
 /**
- * Resolving ARNs to stored records (each throws the AWS "not found" error of its kind), tag
- * validation, and attribute catalogs with their defaults and checks.
+ * What the ELBv2 handlers share: tag validation, the attribute catalogs of load balancers and
+ * target groups with their defaults and checks, and marker pagination.
  */
 import type * as ELB from '../../generated/elbv2.js';
 import type { StoredRecord } from '../../store/types.js';
-import { decodeToken, encodeToken } from '../common.js';
-import type { RequestContext } from '../types.js';
-import { elbErrors } from './errors.js';
-import {
-  KIND,
-  lbKey,
-  listenerKey,
-  resourceOf,
-  ruleKey,
-  tgKey,
-  type ListenerRecord,
-  type LoadBalancerRecord,
-  type RuleRecord,
-  type TargetGroupRecord,
-} from './records.js';
-
-export async function findLb(ctx: RequestContext, a: string): Promise<StoredRecord<LoadBalancerRecord> | undefined> {
-  const r = resourceOf(ctx, a, 'loadbalancer');
-  if (!r || r.length !== 3 || r[0] !== 'app') return undefined;
-  const rec = await ctx.platform.store.get<LoadBalancerRecord>(KIND.lb, lbKey(ctx.region, r[1]!));
-  return rec && rec.value.arn === a ? rec : undefined;
-}
-
-export async function requireLb(ctx: RequestContext, a: string): Promise<StoredRecord<LoadBalancerRecord>> {
-  const rec = await findLb(ctx, a);
-  if (!rec) throw elbErrors.loadBalancerNotFound(`Load balancer '${a}' not found`);
-  return rec;
-}
-
-export async function findTg(ctx: RequestContext, a: string): Promise<StoredRecord<TargetGroupRecord> | undefined> {
-  const r = resourceOf(ctx, a, 'targetgroup');
-  if (!r || r.length !== 2) return undefined;
-  const rec = await ctx.platform.store.get<TargetGroupRecord>(KIND.tg, tgKey(ctx.region, r[0]!));
-  return rec && rec.value.arn === a ? rec : undefined;
-}
-
-export async function requireTg(ctx: RequestContext, a: string): Promise<StoredRecord<TargetGroupRecord>> {
-  const rec = await findTg(ctx, a);
-  if (!rec) throw elbErrors.targetGroupNotFound(`Target group '${a}' not found`);
-  return rec;
-}
-
-export async function findListener(ctx: RequestContext, a: string): Promise<StoredRecord<ListenerRecord> | undefined> {
-  const r = resourceOf(ctx, a, 'listener');
-  if (!r || r.length !== 4 || r[0] !== 'app') return undefined;
-  const rec = await ctx.platform.store.get<ListenerRecord>(KIND.listener, listenerKey(ctx.region, r[1]!, r[3]!));
-  return rec && rec.value.arn === a ? rec : undefined;
-}
-
-export async function requireListener(ctx: RequestContext, a: string): Promise<StoredRecord<ListenerRecord>> {
-  const rec = await findListener(ctx, a);
-  if (!rec) throw elbErrors.listenerNotFound(`Listener '${a}' not found`);
-  return rec;
-}
-
-export async function findRule(ctx: RequestContext, a: string): Promise<StoredRecord<RuleRecord> | undefined> {
-  const r = resourceOf(ctx, a, 'listener-rule');
-  if (!r || r.length !== 5 || r[0] !== 'app') return undefined;
-  const rec = await ctx.platform.store.get<RuleRecord>(KIND.rule, ruleKey(ctx.region, r[1]!, r[3]!, r[4]!));
-  return rec && rec.value.arn === a ? rec : undefined;
-}
+import { decodeToken, encodeToken } from '../../domain/common.js';
+import { elbErrors } from '../../domain/elbv2/errors.js';
 
 /** Validates tags as ELBv2 does and merges `added` into `existing` by key. */
 export function mergeElbTags(existing: ELB.Tag[], added: ELB.Tag[]): ELB.Tag[] {
@@ -172,14 +113,3 @@ export function paginate<T>(items: StoredRecord<T>[], marker: string | undefined
   return { page: page.map((r) => r.value), nextMarker: rest.length > size ? encodeToken(page[page.length - 1]!.key) : undefined };
 }
 
-/** All records of a kind under a key prefix. */
-export async function listAll<T>(ctx: RequestContext, kind: string, prefix: string): Promise<StoredRecord<T>[]> {
-  const out: StoredRecord<T>[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const batch = await ctx.platform.store.list<T>(kind, { prefix, after, limit: 1000 });
-    out.push(...batch);
-    if (batch.length < 1000) return out;
-    after = batch[batch.length - 1]!.key;
-  }
-}

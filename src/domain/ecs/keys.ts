@@ -3,7 +3,9 @@
  * by region first, so regions are separate as on AWS.
  */
 import { arn, parseArn } from '../common.js';
-import type { Platform, RequestContext } from '../types.js';
+import type { Scope } from '../platform.js';
+
+export type { Scope } from '../platform.js';
 
 export const KIND = {
   cluster: 'ecs.cluster',
@@ -28,22 +30,13 @@ export const KIND = {
   accountSetting: 'ecs.account-setting',
 } as const;
 
-/**
- * What code outside a request needs to address ECS records: the platform and a region.
- * Every `RequestContext` is one, so handlers pass their `ctx` straight through.
- */
-export interface Scope {
-  platform: Platform;
-  region: string;
-}
-
 /** Store key of a cluster. */
 export function clusterKey(region: string, name: string): string {
   return `${region}/${name}`;
 }
 
 /** `arn:aws:ecs:<region>:<account>:cluster/<name>`. */
-export function clusterArn(ctx: Scope | RequestContext, name: string): string {
+export function clusterArn(ctx: Scope, name: string): string {
   return arn('ecs', ctx.region, ctx.platform.accountId, `cluster/${name}`);
 }
 
@@ -81,7 +74,7 @@ export function containerInstanceArn(s: Scope, cluster: string, id: string): str
  * Resolves the `cluster` parameter of any ECS call (a name, an ARN, or absent for "default")
  * to a cluster name. ARNs of another region or account name no cluster here.
  */
-export function clusterNameOf(ctx: Scope | RequestContext, ref: string | undefined): string {
+export function clusterNameOf(ctx: Scope, ref: string | undefined): string {
   if (!ref) return 'default';
   if (!ref.startsWith('arn:')) return ref;
   const p = parseArn(ref);

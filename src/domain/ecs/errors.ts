@@ -1,5 +1,5 @@
 /** ECS's error catalog: every error the ECS handlers throw is made here. */
-import { ServiceError } from '../../protocol/errors.js';
+import { ServiceError } from '../../errors.js';
 
 export const ecsErrors = {
   /** A request AWS rejects as the caller's fault, mostly task definition content. */

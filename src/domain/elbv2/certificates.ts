@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Platform } from '../services/types.js';
+import type { Platform } from '../platform.js';
 
 export interface PemPair {
   cert: string;

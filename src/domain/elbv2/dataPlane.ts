@@ -1,0 +1,34 @@
+/**
+ * What the ELBv2 domain needs to know from the load balancer's data plane (src/lb/), which
+ * implements this port: target health is observed there (ALB semantics: registration lives in
+ * the store, health in the load balancer), and so is which host ports it already serves.
+ * The composition root (src/berth.ts) hands the running data plane to whoever needs it.
+ */
+import type * as ELB from '../../generated/elbv2.js';
+import type { TargetRecord } from './records.js';
+
+/** A target's health as the data plane last observed it. */
+export interface ObservedTargetHealth {
+  state: 'initial' | 'healthy' | 'unhealthy';
+  reason?: ELB.TargetHealthReasonEnum;
+  description?: string;
+}
+
+export interface DataPlaneView {
+  /**
+   * The health of a registered target (the incarnation `rec.registeredAt`) of a target group
+   * the data plane checks, or undefined when it has not picked the target up yet.
+   */
+  targetHealth(tgArn: string, rec: TargetRecord): ObservedTargetHealth | undefined;
+  /** Whether the data plane serves a listener on this port right now. */
+  serving(port: number): boolean;
+  /** Whether a listener could bind this port on the data plane's host right now. */
+  canBind(port: number): Promise<boolean>;
+}
+
+/** A data plane that runs nothing: every target stays `initial` (for tests of the records alone). */
+export const noDataPlane: DataPlaneView = {
+  targetHealth: () => undefined,
+  serving: () => false,
+  canBind: async () => true,
+};
