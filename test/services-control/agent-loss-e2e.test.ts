@@ -43,7 +43,7 @@ test('three agents in three zones, 6 tasks spread 2 per zone; kill -9 of one: 6 
     BERTH_ROOT_ACCESS_KEY_ID: creds.id,
     BERTH_ROOT_SECRET_ACCESS_KEY: creds.secret,
     BERTH_AGENT_TIMEOUT_MS: '7000', // above the agent's 5 s long poll (its heartbeat)
-    BERTH_INSTANCE_LOST_GRACE_MS: '500',
+    BERTH_INSTANCE_LOST_AFTER_MS: '500',
   });
   children.push(up.child);
   const ecs = new ECSClient({ endpoint: up.url, region: 'us-east-1', credentials: { accessKeyId: creds.id, secretAccessKey: creds.secret }, maxAttempts: 1 });

@@ -95,6 +95,13 @@ export async function findTaskDefinition(s: Scope, ref: string): Promise<StoredR
   return undefined;
 }
 
+/** The revision a reference names, whatever its status; throws ClientException ("Unable to describe task definition") if none. */
+export async function requireTaskDefinition(s: Scope, ref: string): Promise<TaskDefinitionRecord> {
+  const rec = await findTaskDefinition(s, ref);
+  if (!rec) throw ecsErrors.taskDefinitionNotFound();
+  return rec.value;
+}
+
 /**
  * Resolves a task definition for launching tasks or services: it must exist and be ACTIVE.
  * Throws InvalidParameterException (as CreateService/RunTask do on AWS) otherwise.

@@ -1,10 +1,11 @@
 /** ECS cluster operations: create, describe, list, update, delete. */
 import type * as ECS from '../../generated/ecs.js';
-import { mergeTags, pageOf } from '../../domain/common.js';
+import { mergeTags } from '../../domain/common.js';
 import { changeCluster, createCluster, findCluster, requireCluster } from '../../domain/ecs/clusters.js';
 import { clusterCounts } from '../../domain/ecs/clusterCounts.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
-import { KIND, clusterArn, clusterNameOf } from '../../domain/ecs/keys.js';
+import { clusterArn, clusterNameOf } from '../../domain/ecs/keys.js';
+import { listClusters } from '../../domain/ecs/listing.js';
 import type { ClusterRecord } from '../../domain/ecs/records.js';
 import type { Handlers, RequestContext } from '../types.js';
 
@@ -79,13 +80,8 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
   async ListClusters(input, ctx) {
     const maxResults = input.maxResults ?? 100;
     if (maxResults < 1 || maxResults > 100) throw ecsErrors.invalidParameter('maxResults must be between 1 and 100.');
-    const page = await pageOf<ClusterRecord>(ctx.platform.store, KIND.cluster, `${ctx.region}/`, {
-      token: input.nextToken,
-      maxResults,
-      filter: (r) => r.value.status === 'ACTIVE',
-      invalidToken: ecsErrors.invalidToken,
-    });
-    return { clusterArns: page.items.map((r) => r.value.clusterArn), nextToken: page.nextToken };
+    const page = await listClusters(ctx, { token: input.nextToken, maxResults, filter: (c) => c.status === 'ACTIVE' });
+    return { clusterArns: page.items.map((c) => c.clusterArn), nextToken: page.nextToken };
   },
 
   async UpdateCluster(input, ctx) {

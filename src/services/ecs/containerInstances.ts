@@ -5,11 +5,12 @@
  * (src/domain/ecs/instances.ts).
  */
 import type * as ECS from '../../generated/ecs.js';
-import { mergeTags, pageOf } from '../../domain/common.js';
+import { mergeTags } from '../../domain/common.js';
 import { requireCluster } from '../../domain/ecs/clusters.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
 import { cqlViewOf, findContainerInstance, mutateInstance, registerInstance, registeredTotals, remainingOf } from '../../domain/ecs/instances.js';
-import { KIND, containerInstanceArn } from '../../domain/ecs/keys.js';
+import { containerInstanceArn } from '../../domain/ecs/keys.js';
+import { listContainerInstances } from '../../domain/ecs/listing.js';
 import { liveTasksByInstance } from '../../domain/ecs/liveIndex.js';
 import type { ContainerInstanceRecord, TaskRecord } from '../../domain/ecs/records.js';
 import { compileCql, type CqlInstance } from '../../domain/placement/cql.js';
@@ -188,17 +189,15 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
       }
     }
     const byInstance = match ? await tasksOf(ctx, cluster.clusterName) : new Map<string, TaskRecord[]>();
-    const page = await pageOf<ContainerInstanceRecord>(ctx.platform.store, KIND.containerInstance, `${ctx.region}/${cluster.clusterName}/`, {
+    const page = await listContainerInstances(ctx, cluster.clusterName, {
       token: input.nextToken,
       maxResults,
-      invalidToken: ecsErrors.invalidToken,
-      filter: (r) => {
-        const ci = r.value;
+      filter: (ci) => {
         if (input.status ? ci.status !== input.status : ci.status === 'INACTIVE') return false;
         return match ? match(cqlViewOf(ci, byInstance.get(ci.id) ?? [])) : true;
       },
     });
-    return { containerInstanceArns: page.items.map((r) => r.value.containerInstanceArn), nextToken: page.nextToken };
+    return { containerInstanceArns: page.items.map((ci) => ci.containerInstanceArn), nextToken: page.nextToken };
   },
 
   async UpdateContainerInstancesState(input, ctx) {
@@ -262,14 +261,13 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
       throw ecsErrors.invalidParameter('attributeValue can only be given together with attributeName.');
     }
     // One page holds whole instances: the token is the last instance key, as elsewhere.
-    const page = await pageOf<ContainerInstanceRecord>(ctx.platform.store, KIND.containerInstance, `${ctx.region}/${cluster.clusterName}/`, {
+    const page = await listContainerInstances(ctx, cluster.clusterName, {
       token: input.nextToken,
       maxResults,
-      invalidToken: ecsErrors.invalidToken,
-      filter: (r) => r.value.status !== 'INACTIVE' && r.value.attributes.some((a) => matchAttr(a, input)),
+      filter: (ci) => ci.status !== 'INACTIVE' && ci.attributes.some((a) => matchAttr(a, input)),
     });
-    const attributes = page.items.flatMap((r) =>
-      r.value.attributes.filter((a) => matchAttr(a, input)).map((a) => ({ name: a.name, value: a.value, targetType: 'container-instance' as const, targetId: r.value.containerInstanceArn })),
+    const attributes = page.items.flatMap((ci) =>
+      ci.attributes.filter((a) => matchAttr(a, input)).map((a) => ({ name: a.name, value: a.value, targetType: 'container-instance' as const, targetId: ci.containerInstanceArn })),
     );
     return { attributes, nextToken: page.nextToken };
   },

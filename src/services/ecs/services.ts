@@ -5,12 +5,13 @@
  * service controller's (src/control/serviceController.ts).
  */
 import type * as ECS from '../../generated/ecs.js';
-import { mergeTags, pageOf, parseArn } from '../../domain/common.js';
+import { mergeTags, parseArn } from '../../domain/common.js';
 import { requireCluster } from '../../domain/ecs/clusters.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
-import { KIND, clusterArn, serviceArn } from '../../domain/ecs/keys.js';
+import { clusterArn, serviceArn } from '../../domain/ecs/keys.js';
+import { listServices } from '../../domain/ecs/listing.js';
 import { checkPlacementInput } from '../../domain/ecs/launch.js';
-import type { ServiceRecord, TaskDefinitionRecord } from '../../domain/ecs/records.js';
+import type { TaskDefinitionRecord } from '../../domain/ecs/records.js';
 import {
   createService,
   deleteService,
@@ -23,7 +24,6 @@ import {
   type LoadedService,
 } from '../../domain/ecs/services.js';
 import { findTaskDefinition, requireActiveTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
-import type { StoredRecord } from '../../store/types.js';
 import type { Handlers, RequestContext } from '../types.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
@@ -268,19 +268,17 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
   async ListServices(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
     const maxResults = checkMax(input.maxResults, 10);
-    const page = await pageOf<ServiceRecord>(ctx.platform.store, KIND.service, `${ctx.region}/${cluster.clusterName}/`, {
+    const page = await listServices(ctx, cluster.clusterName, {
       token: input.nextToken,
       maxResults,
-      invalidToken: ecsErrors.invalidToken,
-      filter: (r: StoredRecord<ServiceRecord>) => {
-        const v = r.value;
+      filter: (v) => {
         if (v.status === 'INACTIVE') return false;
         if (input.launchType && v.launchType !== input.launchType) return false;
         if (input.schedulingStrategy && v.schedulingStrategy !== input.schedulingStrategy) return false;
         return true;
       },
     });
-    return { serviceArns: page.items.map((r) => r.value.serviceArn), nextToken: page.nextToken };
+    return { serviceArns: page.items.map((v) => v.serviceArn), nextToken: page.nextToken };
   },
 };
 

@@ -1,35 +1,13 @@
 /**
- * ECS account settings (PutAccountSetting, PutAccountSettingDefault, ListAccountSettings,
- * DeleteAccountSetting). Stored per region and principal; the account default is stored under
- * '~default'. Unset settings report ECS's current defaults (long ARN formats enabled, etc.).
+ * ECS account settings operations (PutAccountSetting, PutAccountSettingDefault,
+ * ListAccountSettings, DeleteAccountSetting) over src/domain/ecs/settings.ts: the handlers check
+ * names and values the way ECS does.
  */
 import type * as ECS from '../../generated/ecs.js';
 import { decodeToken, encodeToken } from '../../domain/common.js';
 import type { Handlers, RequestContext } from '../types.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
-import { KIND } from '../../domain/ecs/keys.js';
-
-interface SettingRecord {
-  name: ECS.SettingName;
-  value: string;
-  principalArn: string;
-  type: ECS.SettingType;
-}
-
-/** What ECS reports for a setting nobody has set. */
-export const DEFAULT_SETTINGS: Record<ECS.SettingName, string> = {
-  serviceLongArnFormat: 'enabled',
-  taskLongArnFormat: 'enabled',
-  containerInstanceLongArnFormat: 'enabled',
-  awsvpcTrunking: 'disabled',
-  containerInsights: 'disabled',
-  fargateFIPSMode: 'disabled',
-  tagResourceAuthorization: 'on',
-  fargateTaskRetirementWaitPeriod: '7',
-  guardDutyActivate: 'off',
-  defaultLogDriverMode: 'blocking',
-  fargateEventWindows: 'disabled',
-};
+import { DEFAULT_SETTINGS, deleteSetting, effectiveSetting, ownSetting, putAccountDefault, putSetting, type SettingRecord } from '../../domain/ecs/settings.js';
 
 const ALLOWED: Partial<Record<ECS.SettingName, string[]>> = {
   serviceLongArnFormat: ['enabled', 'disabled'],
@@ -44,8 +22,6 @@ const ALLOWED: Partial<Record<ECS.SettingName, string[]>> = {
   fargateEventWindows: ['enabled', 'disabled'],
 };
 
-const DEFAULT_PRINCIPAL = '~default';
-
 function check(name: ECS.SettingName, value: string): void {
   const ok = ALLOWED[name];
   if (name === 'guardDutyActivate') throw ecsErrors.invalidParameter('guardDutyActivate is read-only: it is managed by Amazon GuardDuty.');
@@ -56,41 +32,27 @@ function rootArn(ctx: RequestContext): string {
   return `arn:aws:iam::${ctx.platform.accountId}:root`;
 }
 
-function key(ctx: RequestContext, principal: string, name: string): string {
-  return `${ctx.region}/${principal}/${name}`;
-}
-
-async function effective(ctx: RequestContext, principal: string, name: ECS.SettingName): Promise<SettingRecord> {
-  const own = await ctx.platform.store.get<SettingRecord>(KIND.accountSetting, key(ctx, principal, name));
-  if (own) return own.value;
-  const dflt = await ctx.platform.store.get<SettingRecord>(KIND.accountSetting, key(ctx, DEFAULT_PRINCIPAL, name));
-  if (dflt) return { ...dflt.value, principalArn: principal };
-  return { name, value: DEFAULT_SETTINGS[name], principalArn: principal, type: name === 'guardDutyActivate' ? 'aws_managed' : 'user' };
-}
-
 export const settingHandlers: Handlers<ECS.Operations> = {
   async PutAccountSetting(input, ctx) {
     check(input.name, input.value);
     const principal = input.principalArn ?? ctx.principal.arn;
     if (!principal.startsWith('arn:aws:iam::')) throw ecsErrors.invalidParameter(`principalArn '${principal}' is not an IAM user, role or root ARN.`);
     const rec: SettingRecord = { name: input.name, value: input.value, principalArn: principal, type: 'user' };
-    await ctx.platform.store.commit([{ kind: KIND.accountSetting, key: key(ctx, principal, input.name), value: rec }]);
+    await putSetting(ctx, rec);
     return { setting: rec };
   },
 
   async PutAccountSettingDefault(input, ctx) {
     check(input.name, input.value);
     const rec: SettingRecord = { name: input.name, value: input.value, principalArn: rootArn(ctx), type: 'user' };
-    await ctx.platform.store.commit([{ kind: KIND.accountSetting, key: key(ctx, DEFAULT_PRINCIPAL, input.name), value: rec }]);
+    await putAccountDefault(ctx, rec);
     return { setting: rec };
   },
 
   async DeleteAccountSetting(input, ctx) {
     const principal = input.principalArn ?? ctx.principal.arn;
-    const k = key(ctx, principal, input.name);
-    const cur = await ctx.platform.store.get<SettingRecord>(KIND.accountSetting, k);
-    if (cur) await ctx.platform.store.commit([{ kind: KIND.accountSetting, key: k, value: null }]);
-    return { setting: cur?.value ?? { name: input.name, value: DEFAULT_SETTINGS[input.name], principalArn: principal, type: 'user' } };
+    const cur = await deleteSetting(ctx, principal, input.name);
+    return { setting: cur ?? { name: input.name, value: DEFAULT_SETTINGS[input.name], principalArn: principal, type: 'user' } };
   },
 
   async ListAccountSettings(input, ctx) {
@@ -101,11 +63,8 @@ export const settingHandlers: Handlers<ECS.Operations> = {
     const names = (Object.keys(DEFAULT_SETTINGS) as ECS.SettingName[]).filter((n) => !input.name || n === input.name).sort();
     let all: SettingRecord[] = [];
     for (const n of names) {
-      if (input.effectiveSettings) all.push(await effective(ctx, principal, n));
-      else {
-        const own = await ctx.platform.store.get<SettingRecord>(KIND.accountSetting, key(ctx, principal, n));
-        if (own) all.push(own.value);
-      }
+      const setting = input.effectiveSettings ? await effectiveSetting(ctx, principal, n) : await ownSetting(ctx, principal, n);
+      if (setting) all.push(setting);
     }
     if (input.value !== undefined) all = all.filter((s) => s.value === input.value);
     const after = decodeToken(input.nextToken, ecsErrors.invalidToken);

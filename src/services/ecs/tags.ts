@@ -1,79 +1,21 @@
-/**
- * ECS tagging (TagResource, UntagResource, ListTagsForResource) for every taggable ECS
- * resource: clusters, task definitions, services, tasks and container instances.
- */
+/** ECS tagging operations (TagResource, UntagResource, ListTagsForResource) over src/domain/ecs/tags.ts. */
 import type * as ECS from '../../generated/ecs.js';
-import { mergeTags, parseArn } from '../../domain/common.js';
+import { mergeTags } from '../../domain/common.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
-import { KIND, clusterKey, clusterScopedKey, taskDefinitionKey } from '../../domain/ecs/keys.js';
-import { retrying } from '../../domain/mutate.js';
-import type { Handlers, RequestContext } from '../types.js';
-
-/** Maps the resource part of an ECS ARN (e.g. `cluster/demo`) to its store location. */
-type TagLocator = (ctx: RequestContext, resource: string) => { kind: string; key: string } | undefined;
-
-const NAME = '[A-Za-z0-9_-]{1,255}';
-const TASK_DEFINITION_RE = new RegExp(`^task-definition/(${NAME}):(\\d{1,10})$`);
-
-function clusterScoped(type: string, kind: string): TagLocator {
-  const re = new RegExp(`^${type}/(${NAME})/(${NAME})$`);
-  return (ctx, resource) => {
-    const m = re.exec(resource);
-    return m ? { kind, key: clusterScopedKey(ctx.region, m[1]!, m[2]!) } : undefined;
-  };
-}
-
-const locators: TagLocator[] = [
-  (ctx, resource) => (resource.startsWith('cluster/') ? { kind: KIND.cluster, key: clusterKey(ctx.region, resource.slice(8)) } : undefined),
-  (ctx, resource) => {
-    const m = TASK_DEFINITION_RE.exec(resource);
-    return m ? { kind: KIND.taskDefinition, key: taskDefinitionKey(ctx.region, m[1]!, Number(m[2])) } : undefined;
-  },
-  clusterScoped('service', KIND.service),
-  clusterScoped('task', KIND.task),
-  clusterScoped('container-instance', KIND.containerInstance),
-];
-
-interface Tagged {
-  tags?: ECS.Tag[];
-  status?: string;
-}
-
-async function locate(ctx: RequestContext, resourceArn: string): Promise<{ kind: string; key: string; rev: number; value: Tagged }> {
-  const p = parseArn(resourceArn);
-  if (!p || p.service !== 'ecs') throw ecsErrors.invalidParameter(`Invalid resource ARN '${resourceArn}': expected arn:aws:ecs:<region>:<account>:<type>/<name>.`);
-  if (p.region !== ctx.region || p.accountId !== ctx.platform.accountId) throw ecsErrors.resourceNotFound();
-  for (const l of locators) {
-    const loc = l(ctx, p.resource);
-    if (!loc) continue;
-    const rec = await ctx.platform.store.get<Tagged>(loc.kind, loc.key);
-    if (!rec || rec.value.status === 'INACTIVE' && loc.kind === KIND.cluster) {
-      throw loc.kind === KIND.cluster ? ecsErrors.clusterNotFound() : ecsErrors.resourceNotFound();
-    }
-    return { ...loc, rev: rec.rev, value: rec.value };
-  }
-  throw ecsErrors.invalidParameter(`Unsupported resource type in ARN '${resourceArn}'.`);
-}
-
-async function modifyTags(ctx: RequestContext, resourceArn: string, fn: (tags: ECS.Tag[]) => ECS.Tag[]): Promise<void> {
-  await retrying(`Resource ${resourceArn}`, async () => {
-    const loc = await locate(ctx, resourceArn);
-    await ctx.platform.store.commit([{ kind: loc.kind, key: loc.key, value: { ...loc.value, tags: fn(loc.value.tags ?? []) }, expectRev: loc.rev }]);
-  });
-}
+import { changeResourceTags, resourceTags } from '../../domain/ecs/tags.js';
+import type { Handlers } from '../types.js';
 
 export const tagHandlers: Handlers<ECS.Operations> = {
   async TagResource(input, ctx) {
-    await modifyTags(ctx, input.resourceArn, (tags) => mergeTags(tags, input.tags, ecsErrors.invalidParameter));
+    await changeResourceTags(ctx, input.resourceArn, (tags) => mergeTags(tags, input.tags, ecsErrors.invalidParameter));
     return {};
   },
   async UntagResource(input, ctx) {
     const drop = new Set(input.tagKeys);
-    await modifyTags(ctx, input.resourceArn, (tags) => tags.filter((t) => !drop.has(t.key!)));
+    await changeResourceTags(ctx, input.resourceArn, (tags) => tags.filter((t) => !drop.has(t.key!)));
     return {};
   },
   async ListTagsForResource(input, ctx) {
-    const loc = await locate(ctx, input.resourceArn);
-    return { tags: loc.value.tags ?? [] };
+    return { tags: await resourceTags(ctx, input.resourceArn) };
   },
 };

@@ -5,12 +5,10 @@
  * stores the revision (src/domain/ecs/taskDefinitions.ts).
  */
 import type * as ECS from '../../generated/ecs.js';
-import { decodeToken, encodeToken, mergeTags, pageOf } from '../../domain/common.js';
+import { mergeTags } from '../../domain/common.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
-import { KIND, type Scope } from '../../domain/ecs/keys.js';
-import type { FamilyRecord, TaskDefinitionRecord } from '../../domain/ecs/records.js';
-import { findTaskDefinition, parseCpu, parseMemory, parseTaskDefinitionRef, registerRevision, setTaskDefinitionStatus } from '../../domain/ecs/taskDefinitions.js';
-import type { StoredRecord } from '../../store/types.js';
+import { listTaskDefinitionFamilies, listTaskDefinitions } from '../../domain/ecs/listing.js';
+import { findTaskDefinition, parseCpu, parseMemory, parseTaskDefinitionRef, registerRevision, requireTaskDefinition, setTaskDefinitionStatus } from '../../domain/ecs/taskDefinitions.js';
 import type { Handlers } from '../types.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
@@ -219,12 +217,6 @@ function requiredAttributes(input: ECS.RegisterTaskDefinitionRequest, networkMod
   return [...names].sort().map((name) => ({ name }));
 }
 
-async function requireTaskDefinition(ctx: Scope, ref: string): Promise<StoredRecord<TaskDefinitionRecord>> {
-  const rec = await findTaskDefinition(ctx, ref);
-  if (!rec) throw ecsErrors.taskDefinitionNotFound();
-  return rec;
-}
-
 function checkMax(v: number | undefined, dflt: number): number {
   const n = v ?? dflt;
   if (n < 1 || n > 100) throw ecsErrors.invalidParameter('maxResults must be between 1 and 100.');
@@ -241,50 +233,26 @@ export const taskDefinitionHandlers: Handlers<ECS.Operations> = {
 
   async DescribeTaskDefinition(input, ctx) {
     const rec = await requireTaskDefinition(ctx, input.taskDefinition);
-    return { taskDefinition: rec.value.taskDefinition, tags: input.include?.includes('TAGS') ? rec.value.tags : undefined };
+    return { taskDefinition: rec.taskDefinition, tags: input.include?.includes('TAGS') ? rec.tags : undefined };
   },
 
   async ListTaskDefinitions(input, ctx) {
     const maxResults = checkMax(input.maxResults, 100);
     const status = input.status ?? 'ACTIVE';
-    // Despite its name, familyPrefix names one whole family (as ECS documents it).
-    const prefix = input.familyPrefix !== undefined ? `${ctx.region}/${input.familyPrefix}/` : `${ctx.region}/`;
-    const filter = (r: StoredRecord<TaskDefinitionRecord>) => r.value.taskDefinition.status === status;
-    if ((input.sort ?? 'ASC') === 'ASC') {
-      const page = await pageOf<TaskDefinitionRecord>(ctx.platform.store, KIND.taskDefinition, prefix, { token: input.nextToken, maxResults, filter, invalidToken: ecsErrors.invalidToken });
-      return { taskDefinitionArns: page.items.map((r) => r.value.taskDefinition.taskDefinitionArn), nextToken: page.nextToken };
-    }
-    // Descending: the token is the last key handed out; the next page continues below it.
-    const before = decodeToken(input.nextToken, ecsErrors.invalidToken);
-    if (before !== undefined && !before.startsWith(prefix)) throw ecsErrors.invalidToken();
-    const all = (await ctx.platform.store.list<TaskDefinitionRecord>(KIND.taskDefinition, { prefix })).filter(filter).reverse();
-    const rest = before === undefined ? all : all.filter((r) => r.key < before);
-    const items = rest.slice(0, maxResults);
-    const more = rest.length > maxResults;
-    return { taskDefinitionArns: items.map((r) => r.value.taskDefinition.taskDefinitionArn), nextToken: more ? encodeToken(items[items.length - 1]!.key) : undefined };
+    const page = await listTaskDefinitions(ctx, {
+      family: input.familyPrefix,
+      descending: input.sort === 'DESC',
+      token: input.nextToken,
+      maxResults,
+      filter: (r) => r.taskDefinition.status === status,
+    });
+    return { taskDefinitionArns: page.items.map((r) => r.taskDefinition.taskDefinitionArn), nextToken: page.nextToken };
   },
 
   async ListTaskDefinitionFamilies(input, ctx) {
     const maxResults = checkMax(input.maxResults, 100);
-    const status = input.status ?? 'ACTIVE';
-    const prefix = `${ctx.region}/`;
-    const after = decodeToken(input.nextToken, ecsErrors.invalidToken);
-    const families: string[] = [];
-    const famRecords = await ctx.platform.store.list<FamilyRecord>(KIND.taskDefinitionFamily, { prefix: `${prefix}${input.familyPrefix ?? ''}` });
-    let nextToken: string | undefined;
-    for (const f of famRecords) {
-      if (after !== undefined && f.key <= after) continue;
-      const revs = await ctx.platform.store.list<TaskDefinitionRecord>(KIND.taskDefinition, { prefix: `${f.key}/` });
-      const active = revs.some((r) => r.value.taskDefinition.status === 'ACTIVE');
-      const ok = status === 'ALL' ? revs.length > 0 : status === 'ACTIVE' ? active : revs.length > 0 && !active;
-      if (!ok) continue;
-      if (families.length === maxResults) {
-        nextToken = encodeToken(famRecords.find((x) => x.value.family === families[families.length - 1])!.key);
-        break;
-      }
-      families.push(f.value.family);
-    }
-    return { families, nextToken };
+    const page = await listTaskDefinitionFamilies(ctx, { familyPrefix: input.familyPrefix, status: input.status ?? 'ACTIVE', token: input.nextToken, maxResults });
+    return { families: page.items, nextToken: page.nextToken };
   },
 
   async DeregisterTaskDefinition(input, ctx) {

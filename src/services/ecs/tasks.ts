@@ -4,11 +4,12 @@
  * them, and SubmitTaskStateChange / SubmitContainerStateChange record what agents report.
  */
 import type * as ECS from '../../generated/ecs.js';
-import { mergeTags, pageOf } from '../../domain/common.js';
+import { mergeTags } from '../../domain/common.js';
 import { requireCluster } from '../../domain/ecs/clusters.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
 import { findContainerInstance } from '../../domain/ecs/instances.js';
-import { KIND, taskArn, type Scope } from '../../domain/ecs/keys.js';
+import { taskArn, type Scope } from '../../domain/ecs/keys.js';
+import { listTasks } from '../../domain/ecs/listing.js';
 import { launchTasks } from '../../domain/ecs/launch.js';
 import type { TaskRecord } from '../../domain/ecs/records.js';
 import { requireActiveTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
@@ -180,12 +181,10 @@ export const taskHandlers: Handlers<ECS.Operations> = {
     }
     const desired = input.desiredStatus ?? 'RUNNING';
     const group = input.serviceName ? `service:${input.serviceName.startsWith('arn:') ? input.serviceName.split('/').pop() : input.serviceName}` : undefined;
-    const page = await pageOf<TaskRecord>(ctx.platform.store, KIND.task, `${ctx.region}/${cluster.clusterName}/`, {
+    const page = await listTasks(ctx, cluster.clusterName, {
       token: input.nextToken,
       maxResults,
-      invalidToken: ecsErrors.invalidToken,
-      filter: (r) => {
-        const t = r.value;
+      filter: (t) => {
         // ECS never sets a desired status of PENDING, so filtering on it matches nothing.
         if (desired === 'PENDING' || t.desiredStatus !== desired) return false;
         if (input.family && t.family !== input.family) return false;
@@ -196,7 +195,7 @@ export const taskHandlers: Handlers<ECS.Operations> = {
         return true;
       },
     });
-    return { taskArns: page.items.map((r) => r.value.taskArn), nextToken: page.nextToken };
+    return { taskArns: page.items.map((t) => t.taskArn), nextToken: page.nextToken };
   },
 
   async SubmitTaskStateChange(input, ctx) {
