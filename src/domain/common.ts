@@ -102,3 +102,6 @@ export function mergeTags(existing: Tag[], added: Tag[], error: (msg: string) =>
   if (byKey.size > 50) throw error(`A resource can have at most 50 tags; this request would leave ${byKey.size}.`);
   return [...byKey.values()];
 }
+
+/** A record as the domain hands it out for paging or a later conditional write: its key, revision and value. */
+export type Versioned<T> = StoredRecord<T>;

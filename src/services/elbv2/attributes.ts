@@ -3,8 +3,7 @@
  * target groups with their defaults and checks, and marker pagination.
  */
 import type * as ELB from '../../generated/elbv2.js';
-import type { StoredRecord } from '../../store/types.js';
-import { decodeToken, encodeToken } from '../../domain/common.js';
+import { decodeToken, encodeToken, type Versioned } from '../../domain/common.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
 
 /** Validates tags as ELBv2 does and merges `added` into `existing` by key. */
@@ -105,7 +104,7 @@ export function attributeList(attrs: Record<string, string>): { Key: string; Val
  * One page of `items` (already in key order) after the marker's key. Markers are opaque tokens
  * naming the last key returned, so pages stay stable while records come and go.
  */
-export function paginate<T>(items: StoredRecord<T>[], marker: string | undefined, pageSize: number | undefined): { page: T[]; nextMarker?: string } {
+export function paginate<T>(items: Versioned<T>[], marker: string | undefined, pageSize: number | undefined): { page: T[]; nextMarker?: string } {
   const after = decodeToken(marker, elbErrors.invalidMarker);
   const rest = after === undefined ? items : items.filter((r) => r.key > after);
   const size = pageSize ?? 400;

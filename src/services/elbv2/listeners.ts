@@ -1,14 +1,27 @@
 /** Listeners and their rules: create, describe, modify, delete, priorities. */
 import type * as ELB from '../../generated/elbv2.js';
-import type { StoredRecord, Write } from '../../store/types.js';
+import type { Versioned } from '../../domain/common.js';
 import type { Handlers, RequestContext } from '../types.js';
 import { loadCertificate } from '../../domain/elbv2/certificates.js';
 import type { DataPlaneView } from '../../domain/elbv2/dataPlane.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
 import { normalizeActions, normalizeConditions } from './actions.js';
-import { findRule, listAll, requireListener, requireLb } from '../../domain/elbv2/lookup.js';
+import {
+  changeListener,
+  changeRule,
+  createListener,
+  createRule,
+  deleteListener,
+  deleteRule,
+  listAllListeners,
+  listenersOf,
+  resolveRule,
+  rulesOf,
+  setRulePriorities,
+} from '../../domain/elbv2/listeners.js';
+import { requireListener, requireLb } from '../../domain/elbv2/lookup.js';
 import { mergeElbTags, paginate } from './attributes.js';
-import { KIND, elbArn, listenerKey, newId, resourceOf, ruleKey, type ListenerRecord, type RuleRecord } from '../../domain/elbv2/records.js';
+import { KIND, elbArn, newId, resourceOf, type ListenerRecord, type RuleRecord } from '../../domain/elbv2/records.js';
 
 const MAX_RULES = 100;
 
@@ -47,7 +60,7 @@ function checkProtocol(ctx: RequestContext, protocol: string, certs: ELB.Certifi
 /** Checks that `port` can serve a listener of this load balancer on this host. */
 async function checkPort(ctx: RequestContext, plane: DataPlaneView, lbArn: string, port: number, self?: string): Promise<void> {
   // Listeners of every region share this host's ports.
-  const all = await listAll<ListenerRecord>(ctx, KIND.listener, '');
+  const all = await listAllListeners(ctx);
   const clash = all.find((l) => l.value.port === port && l.value.arn !== self);
   if (clash?.value.lbArn === lbArn) throw elbErrors.duplicateListener();
   if (clash) {
@@ -65,22 +78,6 @@ function listenerIdsOf(ctx: RequestContext, listenerArn: string): { lbName: stri
   return r && r.length === 4 ? { lbName: r[1]!, lbId: r[2]!, listenerId: r[3]! } : undefined;
 }
 
-async function rulesOf(ctx: RequestContext, l: ListenerRecord): Promise<StoredRecord<RuleRecord>[]> {
-  return (await listAll<RuleRecord>(ctx, KIND.rule, `${listenerKey(ctx.region, l.lbName, l.id)}/`)).filter((r) => r.value.listenerArn === l.arn);
-}
-
-/** Resolves a rule ARN to a stored rule, or to the listener whose default rule it is. */
-async function resolveRule(ctx: RequestContext, ruleArn: string): Promise<{ rule?: StoredRecord<RuleRecord>; listener: StoredRecord<ListenerRecord> }> {
-  const rule = await findRule(ctx, ruleArn);
-  if (rule) return { rule, listener: await requireListener(ctx, rule.value.listenerArn) };
-  const r = resourceOf(ctx, ruleArn, 'listener-rule');
-  if (r && r.length === 5) {
-    const l = await ctx.platform.store.get<ListenerRecord>(KIND.listener, listenerKey(ctx.region, r[1]!, r[3]!));
-    if (l && l.value.defaultRuleArn === ruleArn) return { listener: l };
-  }
-  throw elbErrors.ruleNotFound(`Rule '${ruleArn}' not found`);
-}
-
 /** Listener and rule operations; `plane` answers which host ports are free for a new listener. */
 export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations> {
   return {
@@ -90,9 +87,7 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
       const certificates = checkProtocol(ctx, input.Protocol, input.Certificates);
       const defaultActions = await normalizeActions(ctx, input.DefaultActions);
       const tags = mergeElbTags([], input.Tags ?? []);
-      const existing = (await listAll<ListenerRecord>(ctx, KIND.listener, `${ctx.region}/${lb.value.name}/`)).find(
-        (l) => l.value.lbArn === lb.value.arn && l.value.port === input.Port,
-      );
+      const existing = (await listenersOf(ctx, lb.value.name, lb.value.arn)).find((l) => l.value.port === input.Port);
       if (existing) {
         // The same settings again succeed and return the listener, as on AWS.
         const same = existing.value.protocol === input.Protocol && JSON.stringify(existing.value.defaultActions) === JSON.stringify(defaultActions);
@@ -117,21 +112,17 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
         defaultRuleArn: elbArn(ctx, `listener-rule/${path}/${newId()}`),
         tags,
       };
-      await ctx.platform.store.commit([
-        { kind: KIND.listener, key: listenerKey(ctx.region, lb.value.name, id), value: record, expectRev: 0 },
-        // Re-check the parent in the same commit so a concurrent delete cannot orphan the listener.
-        { kind: KIND.lb, key: lb.key, value: lb.value, expectRev: lb.rev },
-      ]);
+      await createListener(ctx, record);
       return { Listeners: [describeListener(record)] };
     },
 
     async DescribeListeners(input, ctx) {
       if (!input.LoadBalancerArn && !input.ListenerArns?.length) throw elbErrors.validation('A load balancer ARN or listener ARNs must be specified');
       if (input.LoadBalancerArn && input.ListenerArns?.length) throw elbErrors.validation('Listener ARNs and a load balancer ARN cannot be specified at the same time');
-      let items: StoredRecord<ListenerRecord>[];
+      let items: Versioned<ListenerRecord>[];
       if (input.LoadBalancerArn) {
         const lb = await requireLb(ctx, input.LoadBalancerArn);
-        items = (await listAll<ListenerRecord>(ctx, KIND.listener, `${ctx.region}/${lb.value.name}/`)).filter((l) => l.value.lbArn === lb.value.arn);
+        items = await listenersOf(ctx, lb.value.name, lb.value.arn);
       } else {
         items = [];
         for (const a of input.ListenerArns!) items.push(await requireListener(ctx, a));
@@ -142,28 +133,26 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
     },
 
     async ModifyListener(input, ctx) {
-      const l = await requireListener(ctx, input.ListenerArn);
-      const next: ListenerRecord = { ...l.value };
-      if (input.Protocol !== undefined || input.Certificates !== undefined) {
-        next.protocol = input.Protocol ?? l.value.protocol;
-        next.certificates = checkProtocol(ctx, next.protocol, input.Certificates ?? l.value.certificates);
-        next.sslPolicy = next.protocol === 'HTTPS' ? (input.SslPolicy ?? l.value.sslPolicy ?? 'ELBSecurityPolicy-2016-08') : undefined;
-      }
-      if (input.Port !== undefined && input.Port !== l.value.port) {
-        await checkPort(ctx, plane, l.value.lbArn, input.Port, l.value.arn);
-        next.port = input.Port;
-      }
-      if (input.DefaultActions !== undefined) next.defaultActions = await normalizeActions(ctx, input.DefaultActions);
-      if (input.AlpnPolicy !== undefined) next.alpnPolicy = input.AlpnPolicy;
-      await ctx.platform.store.commit([{ kind: KIND.listener, key: l.key, value: next, expectRev: l.rev }]);
+      const next = await changeListener(ctx, input.ListenerArn, async (l) => {
+        if (input.Protocol !== undefined || input.Certificates !== undefined) {
+          const protocol = input.Protocol ?? l.protocol;
+          l.certificates = checkProtocol(ctx, protocol, input.Certificates ?? l.certificates);
+          l.sslPolicy = protocol === 'HTTPS' ? (input.SslPolicy ?? l.sslPolicy ?? 'ELBSecurityPolicy-2016-08') : undefined;
+          l.protocol = protocol;
+        }
+        if (input.Port !== undefined && input.Port !== l.port) {
+          await checkPort(ctx, plane, l.lbArn, input.Port, l.arn);
+          l.port = input.Port;
+        }
+        if (input.DefaultActions !== undefined) l.defaultActions = await normalizeActions(ctx, input.DefaultActions);
+        if (input.AlpnPolicy !== undefined) l.alpnPolicy = input.AlpnPolicy;
+        return l;
+      });
       return { Listeners: [describeListener(next)] };
     },
 
     async DeleteListener(input, ctx) {
-      const l = await requireListener(ctx, input.ListenerArn);
-      const writes: Write[] = [{ kind: KIND.listener, key: l.key, value: null, expectRev: l.rev }];
-      for (const r of await rulesOf(ctx, l.value)) writes.push({ kind: KIND.rule, key: r.key, value: null, expectRev: r.rev });
-      await ctx.platform.store.commit(writes);
+      await deleteListener(ctx, input.ListenerArn);
       return {};
     },
 
@@ -176,29 +165,20 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
       const conditions = normalizeConditions(input.Conditions);
       const actions = await normalizeActions(ctx, input.Actions);
       const tags = mergeElbTags([], input.Tags ?? []);
-      const rules = await rulesOf(ctx, l.value);
-      if (rules.some((r) => r.value.priority === input.Priority)) throw elbErrors.priorityInUse(input.Priority);
-      if (rules.length >= MAX_RULES) throw elbErrors.tooManyRules(MAX_RULES);
       const ids = listenerIdsOf(ctx, l.value.arn)!;
       const id = newId();
-      const record: RuleRecord = {
+      const record = await createRule(ctx, l.value.arn, MAX_RULES, (listener) => ({
         arn: elbArn(ctx, `listener-rule/app/${ids.lbName}/${ids.lbId}/${ids.listenerId}/${id}`),
         id,
         region: ctx.region,
-        lbName: l.value.lbName,
-        listenerArn: l.value.arn,
-        listenerId: l.value.id,
+        lbName: listener.lbName,
+        listenerArn: listener.arn,
+        listenerId: listener.id,
         priority: input.Priority,
         conditions,
         actions,
         tags,
-      };
-      await ctx.platform.store.commit([
-        { kind: KIND.rule, key: ruleKey(ctx.region, l.value.lbName, l.value.id, id), value: record, expectRev: 0 },
-        // Committing the listener unchanged with its rev serializes rule changes per listener,
-        // so two concurrent CreateRule calls cannot both take one priority.
-        { kind: KIND.listener, key: l.key, value: l.value, expectRev: l.rev },
-      ]);
+      }));
       return { Rules: [describeRule(record)] };
     },
 
@@ -222,26 +202,23 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
     },
 
     async ModifyRule(input, ctx) {
-      const { rule, listener } = await resolveRule(ctx, input.RuleArn);
       if (input.Transforms?.length) throw elbErrors.validation('Rule transforms are not supported by Berth');
-      if (!rule) {
-        if (input.Conditions?.length) throw elbErrors.operationNotPermitted('The conditions of a default rule cannot be modified');
-        const next = { ...listener.value };
-        if (input.Actions) next.defaultActions = await normalizeActions(ctx, input.Actions);
-        await ctx.platform.store.commit([{ kind: KIND.listener, key: listener.key, value: next, expectRev: listener.rev }]);
-        return { Rules: [defaultRule(next)] };
-      }
-      const next: RuleRecord = { ...rule.value };
-      if (input.Conditions) next.conditions = normalizeConditions(input.Conditions);
-      if (input.Actions) next.actions = await normalizeActions(ctx, input.Actions);
-      await ctx.platform.store.commit([{ kind: KIND.rule, key: rule.key, value: next, expectRev: rule.rev }]);
-      return { Rules: [describeRule(next)] };
+      const changed = await changeRule(ctx, input.RuleArn, async (target) => {
+        if ('listener' in target) {
+          // The default rule: its actions are the listener's; it has no conditions.
+          if (input.Conditions?.length) throw elbErrors.operationNotPermitted('The conditions of a default rule cannot be modified');
+          if (input.Actions) target.listener.defaultActions = await normalizeActions(ctx, input.Actions);
+          return target.listener;
+        }
+        if (input.Conditions) target.rule.conditions = normalizeConditions(input.Conditions);
+        if (input.Actions) target.rule.actions = await normalizeActions(ctx, input.Actions);
+        return target.rule;
+      });
+      return { Rules: ['rule' in changed ? describeRule(changed.rule) : defaultRule(changed.listener)] };
     },
 
     async DeleteRule(input, ctx) {
-      const { rule } = await resolveRule(ctx, input.RuleArn);
-      if (!rule) throw elbErrors.operationNotPermitted('The default rule of a listener cannot be deleted');
-      await ctx.platform.store.commit([{ kind: KIND.rule, key: rule.key, value: null, expectRev: rule.rev }]);
+      await deleteRule(ctx, input.RuleArn);
       return {};
     },
 
@@ -254,27 +231,8 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
         if (changes.has(p.RuleArn)) throw elbErrors.validation(`Rule '${p.RuleArn}' is given more than once`);
         changes.set(p.RuleArn, p.Priority);
       }
-      const resolved: StoredRecord<RuleRecord>[] = [];
-      let listenerArn: string | undefined;
-      for (const a of changes.keys()) {
-        const { rule } = await resolveRule(ctx, a);
-        if (!rule) throw elbErrors.operationNotPermitted('The priority of a default rule cannot be changed');
-        if (listenerArn && rule.value.listenerArn !== listenerArn) throw elbErrors.validation('All rules must belong to the same listener');
-        listenerArn = rule.value.listenerArn;
-        resolved.push(rule);
-      }
-      const l = await requireListener(ctx, listenerArn!);
-      const all = await rulesOf(ctx, l.value);
-      const final = new Map(all.map((r) => [r.value.arn, changes.get(r.value.arn) ?? r.value.priority]));
-      const used = new Map<number, string>();
-      for (const [a, p] of final) {
-        if (used.has(p)) throw elbErrors.priorityInUse(p);
-        used.set(p, a);
-      }
-      const writes: Write[] = resolved.map((r) => ({ kind: KIND.rule, key: r.key, value: { ...r.value, priority: changes.get(r.value.arn)! }, expectRev: r.rev }));
-      writes.push({ kind: KIND.listener, key: l.key, value: l.value, expectRev: l.rev });
-      await ctx.platform.store.commit(writes);
-      return { Rules: resolved.map((r) => describeRule({ ...r.value, priority: changes.get(r.value.arn)! })) };
+      const changed = await setRulePriorities(ctx, changes);
+      return { Rules: changed.map(describeRule) };
     },
   };
 }

@@ -1,12 +1,11 @@
 /** Application load balancers: create, describe, delete, attributes. */
 import type * as ELB from '../../generated/elbv2.js';
-import type { Write } from '../../store/types.js';
-import { mutate } from '../../domain/mutate.js';
-import type { Handlers, RequestContext } from '../types.js';
+import type { Handlers } from '../types.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
-import { listAll, requireLb, findLb } from '../../domain/elbv2/lookup.js';
+import { changeLoadBalancer, createLoadBalancer, deleteLoadBalancer, listLoadBalancers } from '../../domain/elbv2/loadBalancers.js';
+import { requireLb } from '../../domain/elbv2/lookup.js';
 import { LB_ATTRIBUTES, applyAttributes, attributeList, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
-import { KIND, elbArn, lbKey, newId, type LoadBalancerRecord } from '../../domain/elbv2/records.js';
+import { elbArn, newId, type LoadBalancerRecord } from '../../domain/elbv2/records.js';
 
 const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
 
@@ -74,24 +73,21 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
       attributes: defaultAttributes(LB_ATTRIBUTES),
       tags,
     };
-    let existing: LoadBalancerRecord | undefined;
-    await mutate<LoadBalancerRecord>(ctx.platform.store, KIND.lb, lbKey(ctx.region, name), (cur) => {
-      if (!cur) return record;
-      // Same settings: AWS treats the call as idempotent and returns the existing load balancer.
-      const same =
+    // Same settings: AWS treats the call as idempotent and returns the existing load balancer.
+    const { lb, created } = await createLoadBalancer(
+      ctx,
+      record,
+      (cur) =>
         cur.scheme === scheme &&
         JSON.stringify(cur.availabilityZones.map((z) => z.SubnetId)) === JSON.stringify(zones.map((z) => z.SubnetId)) &&
-        JSON.stringify(cur.securityGroups) === JSON.stringify(record.securityGroups);
-      if (!same) throw elbErrors.duplicateLoadBalancerName();
-      existing = cur;
-      return undefined;
-    });
-    return { LoadBalancers: [existing ? describeLb(existing) : describeLb(record, 'provisioning')] };
+        JSON.stringify(cur.securityGroups) === JSON.stringify(record.securityGroups),
+    );
+    return { LoadBalancers: [describeLb(lb, created ? 'provisioning' : 'active')] };
   },
 
   async DescribeLoadBalancers(input, ctx) {
     if (input.Names?.length && input.LoadBalancerArns?.length) throw elbErrors.validation('Load balancer names and load balancer ARNs cannot be specified at the same time');
-    let items = await listAll<LoadBalancerRecord>(ctx, KIND.lb, `${ctx.region}/`);
+    let items = await listLoadBalancers(ctx);
     if (input.Names?.length) {
       for (const n of input.Names) if (!items.some((r) => r.value.name === n)) throw elbErrors.loadBalancerNotFound(`Load balancers '[${n}]' not found`);
       items = items.filter((r) => input.Names!.includes(r.value.name));
@@ -107,15 +103,8 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
 
   async DeleteLoadBalancer(input, ctx) {
     // Deleting a load balancer that does not exist succeeds, as on AWS.
-    const lb = await findLb(ctx, input.LoadBalancerArn);
-    if (!lb) {
-      if (!input.LoadBalancerArn.startsWith('arn:')) throw elbErrors.validation(`'${input.LoadBalancerArn}' is not a valid load balancer ARN`);
-      return {};
-    }
-    if (lb.value.attributes['deletion_protection.enabled'] === 'true') {
-      throw elbErrors.operationNotPermitted(`Load balancer '${lb.value.arn}' cannot be deleted because deletion protection is enabled`);
-    }
-    await deleteLbAndChildren(ctx, lb.value, lb.rev);
+    if (!input.LoadBalancerArn.startsWith('arn:')) throw elbErrors.validation(`'${input.LoadBalancerArn}' is not a valid load balancer ARN`);
+    await deleteLoadBalancer(ctx, input.LoadBalancerArn);
     return {};
   },
 
@@ -127,30 +116,12 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
   async ModifyLoadBalancerAttributes(input, ctx) {
     await requireLb(ctx, input.LoadBalancerArn);
     if (!input.Attributes.length) throw elbErrors.validation('At least one attribute must be given');
-    const rec = await mutate<LoadBalancerRecord>(ctx.platform.store, KIND.lb, lbKey(ctx.region, input.LoadBalancerArn.split('/')[2]!), (cur) => {
-      if (!cur || cur.arn !== input.LoadBalancerArn) throw elbErrors.loadBalancerNotFound();
-      return { ...cur, attributes: applyAttributes(LB_ATTRIBUTES, cur.attributes, input.Attributes, 'Load balancer') };
-    });
-    return { Attributes: attributeList(rec.value!.attributes) };
+    const rec = await changeLoadBalancer(ctx, input.LoadBalancerArn, (cur) => ({ ...cur, attributes: applyAttributes(LB_ATTRIBUTES, cur.attributes, input.Attributes, 'Load balancer') }));
+    return { Attributes: attributeList(rec.attributes) };
   },
 
   async SetSecurityGroups(input, ctx) {
-    const lb = await requireLb(ctx, input.LoadBalancerArn);
-    await ctx.platform.store.commit([{ kind: KIND.lb, key: lb.key, value: { ...lb.value, securityGroups: input.SecurityGroups }, expectRev: lb.rev }]);
+    await changeLoadBalancer(ctx, input.LoadBalancerArn, (cur) => ({ ...cur, securityGroups: input.SecurityGroups }));
     return { SecurityGroupIds: input.SecurityGroups };
   },
 };
-
-/** Deletes a load balancer with its listeners and rules in one commit. */
-async function deleteLbAndChildren(ctx: RequestContext, lb: LoadBalancerRecord, rev: number): Promise<void> {
-  const writes: Write[] = [{ kind: KIND.lb, key: lbKey(ctx.region, lb.name), value: null, expectRev: rev }];
-  for (const l of await listAll<{ lbArn: string }>(ctx, KIND.listener, `${ctx.region}/${lb.name}/`)) {
-    if (l.value.lbArn === lb.arn) writes.push({ kind: KIND.listener, key: l.key, value: null, expectRev: l.rev });
-  }
-  const listenerKeys = new Set(writes.filter((w) => w.kind === KIND.listener).map((w) => w.key));
-  for (const r of await listAll<unknown>(ctx, KIND.rule, `${ctx.region}/${lb.name}/`)) {
-    const parent = r.key.split('/').slice(0, 3).join('/');
-    if (listenerKeys.has(parent)) writes.push({ kind: KIND.rule, key: r.key, value: null, expectRev: r.rev });
-  }
-  await ctx.platform.store.commit(writes);
-}

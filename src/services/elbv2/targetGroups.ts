@@ -1,13 +1,12 @@
 /** Target groups: create, describe, modify, delete, attributes, health check settings. */
 import type * as ELB from '../../generated/elbv2.js';
-import type { Write } from '../../store/types.js';
-import { mutate } from '../../domain/mutate.js';
+import { changeTargetGroup, createTargetGroup, deleteTargetGroup, listTargetGroups } from '../../domain/elbv2/targetGroups.js';
 import { targetGroupUsage } from '../../domain/elbv2/usage.js';
 import type { Handlers } from '../types.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
-import { findTg, listAll, requireLb, requireTg } from '../../domain/elbv2/lookup.js';
+import { requireLb, requireTg } from '../../domain/elbv2/lookup.js';
 import { TG_ATTRIBUTES, applyAttributes, attributeList, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
-import { KIND, elbArn, newId, tgKey, type HealthCheckSettings, type TargetGroupRecord } from '../../domain/elbv2/records.js';
+import { elbArn, newId, type HealthCheckSettings, type TargetGroupRecord } from '../../domain/elbv2/records.js';
 
 const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
 
@@ -119,28 +118,24 @@ export const targetGroupHandlers: Handlers<ELB.Operations> = {
       tags,
       createdAt: ctx.platform.clock.now(),
     };
-    let existing: TargetGroupRecord | undefined;
-    await mutate<TargetGroupRecord>(ctx.platform.store, KIND.tg, tgKey(ctx.region, name), (cur) => {
-      if (!cur) return record;
-      const same =
+    const { tg, created } = await createTargetGroup(
+      ctx,
+      record,
+      (cur) =>
         cur.protocol === record.protocol &&
         cur.port === record.port &&
         cur.targetType === record.targetType &&
         cur.vpcId === record.vpcId &&
-        JSON.stringify(cur.healthCheck) === JSON.stringify(record.healthCheck);
-      if (!same) throw elbErrors.duplicateTargetGroupName();
-      existing = cur;
-      return undefined;
-    });
-    const usage = existing ? await targetGroupUsage(ctx) : new Map<string, Set<string>>();
-    const tg = existing ?? record;
+        JSON.stringify(cur.healthCheck) === JSON.stringify(record.healthCheck),
+    );
+    const usage = created ? new Map<string, Set<string>>() : await targetGroupUsage(ctx);
     return { TargetGroups: [describeTg(tg, [...(usage.get(tg.arn) ?? [])])] };
   },
 
   async DescribeTargetGroups(input, ctx) {
     const given = [input.LoadBalancerArn ? 1 : 0, input.Names?.length ? 1 : 0, input.TargetGroupArns?.length ? 1 : 0].reduce((a, b) => a + b, 0);
     if (given > 1) throw elbErrors.validation('Only one of LoadBalancerArn, Names and TargetGroupArns can be specified');
-    let items = await listAll<TargetGroupRecord>(ctx, KIND.tg, `${ctx.region}/`);
+    let items = await listTargetGroups(ctx);
     const usage = await targetGroupUsage(ctx);
     if (input.LoadBalancerArn) {
       await requireLb(ctx, input.LoadBalancerArn);
@@ -159,28 +154,15 @@ export const targetGroupHandlers: Handlers<ELB.Operations> = {
   },
 
   async ModifyTargetGroup(input, ctx) {
-    const tg = await requireTg(ctx, input.TargetGroupArn);
-    const next = { ...tg.value, healthCheck: healthCheckOf(tg.value.healthCheck, input) };
-    await ctx.platform.store.commit([{ kind: KIND.tg, key: tg.key, value: next, expectRev: tg.rev }]);
+    const next = await changeTargetGroup(ctx, input.TargetGroupArn, (tg) => ({ ...tg, healthCheck: healthCheckOf(tg.healthCheck, input) }));
     const usage = await targetGroupUsage(ctx);
     return { TargetGroups: [describeTg(next, [...(usage.get(next.arn) ?? [])])] };
   },
 
   async DeleteTargetGroup(input, ctx) {
-    const tg = await findTg(ctx, input.TargetGroupArn);
-    if (!tg) {
-      if (!input.TargetGroupArn.startsWith('arn:')) throw elbErrors.validation(`'${input.TargetGroupArn}' is not a valid target group ARN`);
-      return {};
-    }
-    const usage = await targetGroupUsage(ctx);
-    if (usage.has(tg.value.arn)) {
-      throw elbErrors.resourceInUse(`Target group '${tg.value.arn}' is currently in use by a listener or a rule`);
-    }
-    const writes: Write[] = [{ kind: KIND.tg, key: tg.key, value: null, expectRev: tg.rev }];
-    for (const t of await listAll<unknown>(ctx, KIND.target, `${ctx.region}/${tg.value.name}/`)) {
-      writes.push({ kind: KIND.target, key: t.key, value: null, expectRev: t.rev });
-    }
-    await ctx.platform.store.commit(writes);
+    // Deleting a target group that does not exist succeeds, as on AWS.
+    if (!input.TargetGroupArn.startsWith('arn:')) throw elbErrors.validation(`'${input.TargetGroupArn}' is not a valid target group ARN`);
+    await deleteTargetGroup(ctx, input.TargetGroupArn);
     return {};
   },
 
@@ -190,12 +172,9 @@ export const targetGroupHandlers: Handlers<ELB.Operations> = {
   },
 
   async ModifyTargetGroupAttributes(input, ctx) {
-    const tg = await requireTg(ctx, input.TargetGroupArn);
+    await requireTg(ctx, input.TargetGroupArn);
     if (!input.Attributes.length) throw elbErrors.validation('At least one attribute must be given');
-    const rec = await mutate<TargetGroupRecord>(ctx.platform.store, KIND.tg, tg.key, (cur) => {
-      if (!cur || cur.arn !== tg.value.arn) throw elbErrors.targetGroupNotFound();
-      return { ...cur, attributes: applyAttributes(TG_ATTRIBUTES, cur.attributes, input.Attributes, 'Target group') };
-    });
-    return { Attributes: attributeList(rec.value!.attributes) };
+    const rec = await changeTargetGroup(ctx, input.TargetGroupArn, (cur) => ({ ...cur, attributes: applyAttributes(TG_ATTRIBUTES, cur.attributes, input.Attributes, 'Target group') }));
+    return { Attributes: attributeList(rec.attributes) };
   },
 };
