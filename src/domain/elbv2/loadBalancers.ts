@@ -4,7 +4,8 @@
  */
 import type { Write } from '../../store/types.js';
 import type { Versioned } from '../common.js';
-import { mutate, retrying } from '../mutate.js';
+import { retrying } from '../mutate.js';
+import { changeFound, createNamed } from './named.js';
 import type { Scope } from '../platform.js';
 import { elbErrors } from './errors.js';
 import { findLb, listAll } from './lookup.js';
@@ -21,26 +22,13 @@ export function listLoadBalancers(s: Scope): Promise<Versioned<LoadBalancerRecor
  * DuplicateLoadBalancerName. Returns the load balancer and whether it is new.
  */
 export async function createLoadBalancer(s: Scope, record: LoadBalancerRecord, same: (existing: LoadBalancerRecord) => boolean): Promise<{ lb: LoadBalancerRecord; created: boolean }> {
-  let existing: LoadBalancerRecord | undefined;
-  await mutate<LoadBalancerRecord>(s.platform.store, KIND.lb, lbKey(s.region, record.name), (cur) => {
-    existing = undefined;
-    if (!cur) return record;
-    if (!same(cur)) throw elbErrors.duplicateLoadBalancerName();
-    existing = cur;
-    return undefined;
-  });
-  return existing ? { lb: existing, created: false } : { lb: record, created: true };
+  const r = await createNamed(s, KIND.lb, lbKey(s.region, record.name), record, same, elbErrors.duplicateLoadBalancerName);
+  return { lb: r.value, created: r.created };
 }
 
 /** Changes a load balancer (`change` returns the new record); LoadBalancerNotFound if it is gone. */
-export async function changeLoadBalancer(s: Scope, arn: string, change: (lb: LoadBalancerRecord) => LoadBalancerRecord): Promise<LoadBalancerRecord> {
-  return retrying(`Load balancer ${arn}`, async () => {
-    const lb = await findLb(s, arn);
-    if (!lb) throw elbErrors.loadBalancerNotFound(`Load balancer '${arn}' not found`);
-    const next = change(structuredClone(lb.value));
-    await s.platform.store.commit([{ kind: KIND.lb, key: lb.key, value: next, expectRev: lb.rev }]);
-    return next;
-  });
+export function changeLoadBalancer(s: Scope, arn: string, change: (lb: LoadBalancerRecord) => LoadBalancerRecord): Promise<LoadBalancerRecord> {
+  return changeFound(s, KIND.lb, arn, findLb, () => elbErrors.loadBalancerNotFound(`Load balancer '${arn}' not found`), change);
 }
 
 /**

@@ -4,7 +4,8 @@
  */
 import type { Write } from '../../store/types.js';
 import type { Versioned } from '../common.js';
-import { mutate, retrying } from '../mutate.js';
+import { retrying } from '../mutate.js';
+import { changeFound, createNamed } from './named.js';
 import type { Scope } from '../platform.js';
 import { elbErrors } from './errors.js';
 import { findTg, listAll } from './lookup.js';
@@ -21,26 +22,13 @@ export function listTargetGroups(s: Scope): Promise<Versioned<TargetGroupRecord>
  * return the existing one; others are a DuplicateTargetGroupName.
  */
 export async function createTargetGroup(s: Scope, record: TargetGroupRecord, same: (existing: TargetGroupRecord) => boolean): Promise<{ tg: TargetGroupRecord; created: boolean }> {
-  let existing: TargetGroupRecord | undefined;
-  await mutate<TargetGroupRecord>(s.platform.store, KIND.tg, tgKey(s.region, record.name), (cur) => {
-    existing = undefined;
-    if (!cur) return record;
-    if (!same(cur)) throw elbErrors.duplicateTargetGroupName();
-    existing = cur;
-    return undefined;
-  });
-  return existing ? { tg: existing, created: false } : { tg: record, created: true };
+  const r = await createNamed(s, KIND.tg, tgKey(s.region, record.name), record, same, elbErrors.duplicateTargetGroupName);
+  return { tg: r.value, created: r.created };
 }
 
 /** Changes a target group (`change` returns the new record); TargetGroupNotFound if it is gone. */
-export async function changeTargetGroup(s: Scope, arn: string, change: (tg: TargetGroupRecord) => TargetGroupRecord): Promise<TargetGroupRecord> {
-  return retrying(`Target group ${arn}`, async () => {
-    const tg = await findTg(s, arn);
-    if (!tg) throw elbErrors.targetGroupNotFound(`Target group '${arn}' not found`);
-    const next = change(structuredClone(tg.value));
-    await s.platform.store.commit([{ kind: KIND.tg, key: tg.key, value: next, expectRev: tg.rev }]);
-    return next;
-  });
+export function changeTargetGroup(s: Scope, arn: string, change: (tg: TargetGroupRecord) => TargetGroupRecord): Promise<TargetGroupRecord> {
+  return changeFound(s, KIND.tg, arn, findTg, () => elbErrors.targetGroupNotFound(`Target group '${arn}' not found`), change);
 }
 
 /** Deletes a target group and its targets; one that does not exist is no error (as on AWS). ResourceInUse while forwarded to. */

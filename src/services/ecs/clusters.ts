@@ -7,6 +7,7 @@ import { ecsErrors } from '../../domain/ecs/errors.js';
 import { clusterArn, clusterNameOf } from '../../domain/ecs/keys.js';
 import { listClusters } from '../../domain/ecs/listing.js';
 import type { ClusterRecord } from '../../domain/ecs/records.js';
+import { checkMaxResults } from './validation.js';
 import type { Handlers, RequestContext } from '../types.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
@@ -78,8 +79,7 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
   },
 
   async ListClusters(input, ctx) {
-    const maxResults = input.maxResults ?? 100;
-    if (maxResults < 1 || maxResults > 100) throw ecsErrors.invalidParameter('maxResults must be between 1 and 100.');
+    const maxResults = checkMaxResults(input.maxResults, 100);
     const page = await listClusters(ctx, { token: input.nextToken, maxResults, filter: (c) => c.status === 'ACTIVE' });
     return { clusterArns: page.items.map((c) => c.clusterArn), nextToken: page.nextToken };
   },

@@ -14,6 +14,7 @@ import { listContainerInstances } from '../../domain/ecs/listing.js';
 import { liveTasksByInstance } from '../../domain/ecs/liveIndex.js';
 import type { ContainerInstanceRecord, TaskRecord } from '../../domain/ecs/records.js';
 import { compileCql, type CqlInstance } from '../../domain/placement/cql.js';
+import { checkDescribeCount, checkMaxResults } from './validation.js';
 import type { Handlers } from '../types.js';
 import type { Scope } from '../../domain/platform.js';
 
@@ -62,6 +63,16 @@ function validateAttribute(a: ECS.Attribute): void {
   if (a.targetType !== undefined && a.targetType !== 'container-instance') throw ecsErrors.invalidParameter("targetType must be 'container-instance'.");
 }
 
+/** Checks attributes given to Put/DeleteAttributes: valid, each with a targetId naming a registered instance. */
+async function checkAttributeTargets(ctx: Scope, clusterName: string, attributes: ECS.Attribute[]): Promise<void> {
+  for (const a of attributes) {
+    validateAttribute(a);
+    if (!a.targetId) throw ecsErrors.invalidParameter(`Attribute '${a.name}' needs a targetId (the container instance ID or ARN).`);
+    const rec = await findContainerInstance(ctx, clusterName, a.targetId);
+    if (!rec || rec.value.status === 'INACTIVE') throw ecsErrors.targetNotFound(`Could not find ${a.targetId}.`);
+  }
+}
+
 function mergeAttributes(cur: ECS.Attribute[], add: ECS.Attribute[]): ECS.Attribute[] {
   const m = new Map(cur.map((a) => [a.name, a]));
   for (const a of add) m.set(a.name, { name: a.name, value: a.value });
@@ -77,12 +88,6 @@ interface IdentityDocument {
   instanceType?: string;
   architecture?: string;
   imageId?: string;
-}
-
-function checkMax(v: number | undefined, dflt: number): number {
-  const n = v ?? dflt;
-  if (n < 1 || n > 100) throw ecsErrors.invalidParameter('maxResults must be between 1 and 100.');
-  return n;
 }
 
 function tasksOf(s: Scope, clusterName: string): Promise<Map<string, TaskRecord[]>> {
@@ -164,8 +169,7 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
 
   async DescribeContainerInstances(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
-    if (input.containerInstances.length === 0) throw ecsErrors.invalidParameter('containerInstances cannot be empty.');
-    if (input.containerInstances.length > 100) throw ecsErrors.invalidParameter('At most 100 container instances can be described at once.');
+    checkDescribeCount(input.containerInstances, 'Container instances', 100);
     const byInstance = await tasksOf(ctx, cluster.clusterName);
     const containerInstances: ECS.ContainerInstance[] = [];
     const failures: ECS.Failure[] = [];
@@ -179,7 +183,7 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
 
   async ListContainerInstances(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
-    const maxResults = checkMax(input.maxResults, 100);
+    const maxResults = checkMaxResults(input.maxResults, 100);
     let match: ((s: CqlInstance) => boolean) | undefined;
     if (input.filter !== undefined) {
       try {
@@ -224,15 +228,8 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
   async PutAttributes(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
     if (input.attributes.length === 0 || input.attributes.length > 10) throw ecsErrors.invalidParameter('Between 1 and 10 attributes can be put at once.');
-    for (const a of input.attributes) {
-      validateAttribute(a);
-      if (!a.targetId) throw ecsErrors.invalidParameter(`Attribute '${a.name}' needs a targetId (the container instance ID or ARN).`);
-    }
-    // Check every target first, so a bad one leaves nothing half-applied.
-    for (const a of input.attributes) {
-      const rec = await findContainerInstance(ctx, cluster.clusterName, a.targetId!);
-      if (!rec || rec.value.status === 'INACTIVE') throw ecsErrors.targetNotFound(`Could not find ${a.targetId}.`);
-    }
+    // Check every attribute and target first, so a bad one leaves nothing half-applied.
+    await checkAttributeTargets(ctx, cluster.clusterName, input.attributes);
     const byTarget = new Map<string, ECS.Attribute[]>();
     for (const a of input.attributes) byTarget.set(a.targetId!, [...(byTarget.get(a.targetId!) ?? []), a]);
     for (const [target, attrs] of byTarget) await mutateInstance(ctx, cluster.clusterName, target, (ci) => ({ ...ci, attributes: mergeAttributes(ci.attributes, attrs) }));
@@ -242,12 +239,7 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
   async DeleteAttributes(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
     if (input.attributes.length === 0 || input.attributes.length > 10) throw ecsErrors.invalidParameter('Between 1 and 10 attributes can be deleted at once.');
-    for (const a of input.attributes) {
-      validateAttribute(a);
-      if (!a.targetId) throw ecsErrors.invalidParameter(`Attribute '${a.name}' needs a targetId (the container instance ID or ARN).`);
-      const rec = await findContainerInstance(ctx, cluster.clusterName, a.targetId);
-      if (!rec || rec.value.status === 'INACTIVE') throw ecsErrors.targetNotFound(`Could not find ${a.targetId}.`);
-    }
+    await checkAttributeTargets(ctx, cluster.clusterName, input.attributes);
     for (const a of input.attributes) {
       await mutateInstance(ctx, cluster.clusterName, a.targetId!, (ci) => ({ ...ci, attributes: ci.attributes.filter((x) => x.name !== a.name) }));
     }
@@ -256,7 +248,7 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
 
   async ListAttributes(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
-    const maxResults = checkMax(input.maxResults, 100);
+    const maxResults = checkMaxResults(input.maxResults, 100);
     if (input.attributeValue !== undefined && input.attributeName === undefined) {
       throw ecsErrors.invalidParameter('attributeValue can only be given together with attributeName.');
     }

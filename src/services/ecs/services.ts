@@ -24,6 +24,7 @@ import {
   type LoadedService,
 } from '../../domain/ecs/services.js';
 import { findTaskDefinition, requireActiveTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
+import { checkDescribeCount, checkMaxResults } from './validation.js';
 import type { Handlers, RequestContext } from '../types.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
@@ -132,12 +133,6 @@ function validateNetwork(td: TaskDefinitionRecord, nc: ECS.NetworkConfiguration 
   } else if (nc?.awsvpcConfiguration) {
     throw ecsErrors.invalidParameter(`Network Configuration is not valid for the given networkMode of this task definition ('${td.taskDefinition.networkMode}').`);
   }
-}
-
-function checkMax(v: number | undefined, dflt: number): number {
-  const n = v ?? dflt;
-  if (n < 1 || n > 100) throw ecsErrors.invalidParameter('maxResults must be between 1 and 100.');
-  return n;
 }
 
 export const serviceHandlers: Handlers<ECS.Operations> = {
@@ -251,8 +246,7 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
 
   async DescribeServices(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
-    if (input.services.length === 0) throw ecsErrors.invalidParameter('Services cannot be empty.');
-    if (input.services.length > 10) throw ecsErrors.invalidParameter('At most 10 services can be described at once.');
+    checkDescribeCount(input.services, 'Services', 10);
     const services: ECS.Service[] = [];
     const failures: ECS.Failure[] = [];
     for (const ref of input.services) {
@@ -267,7 +261,7 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
 
   async ListServices(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
-    const maxResults = checkMax(input.maxResults, 10);
+    const maxResults = checkMaxResults(input.maxResults, 10);
     const page = await listServices(ctx, cluster.clusterName, {
       token: input.nextToken,
       maxResults,

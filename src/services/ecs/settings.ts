@@ -5,6 +5,7 @@
  */
 import type * as ECS from '../../generated/ecs.js';
 import { decodeToken, encodeToken } from '../../domain/common.js';
+import { checkMaxResults } from './validation.js';
 import type { Handlers, RequestContext } from '../types.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
 import { DEFAULT_SETTINGS, deleteSetting, effectiveSetting, ownSetting, putAccountDefault, putSetting, type SettingRecord } from '../../domain/ecs/settings.js';
@@ -56,8 +57,7 @@ export const settingHandlers: Handlers<ECS.Operations> = {
   },
 
   async ListAccountSettings(input, ctx) {
-    const maxResults = input.maxResults ?? 10;
-    if (maxResults < 1 || maxResults > 10) throw ecsErrors.invalidParameter('maxResults must be between 1 and 10.');
+    const maxResults = checkMaxResults(input.maxResults, 10, 10);
     if (input.value !== undefined && input.name === undefined) throw ecsErrors.invalidParameter('value can only be given together with name.');
     const principal = input.principalArn ?? ctx.principal.arn;
     const names = (Object.keys(DEFAULT_SETTINGS) as ECS.SettingName[]).filter((n) => !input.name || n === input.name).sort();

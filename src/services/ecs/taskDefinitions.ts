@@ -9,6 +9,7 @@ import { mergeTags } from '../../domain/common.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
 import { listTaskDefinitionFamilies, listTaskDefinitions } from '../../domain/ecs/listing.js';
 import { findTaskDefinition, parseCpu, parseMemory, parseTaskDefinitionRef, registerRevision, requireTaskDefinition, setTaskDefinitionStatus } from '../../domain/ecs/taskDefinitions.js';
+import { checkMaxResults } from './validation.js';
 import type { Handlers } from '../types.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
@@ -217,12 +218,6 @@ function requiredAttributes(input: ECS.RegisterTaskDefinitionRequest, networkMod
   return [...names].sort().map((name) => ({ name }));
 }
 
-function checkMax(v: number | undefined, dflt: number): number {
-  const n = v ?? dflt;
-  if (n < 1 || n > 100) throw ecsErrors.invalidParameter('maxResults must be between 1 and 100.');
-  return n;
-}
-
 export const taskDefinitionHandlers: Handlers<ECS.Operations> = {
   async RegisterTaskDefinition(input, ctx) {
     const body = normalize(input);
@@ -237,7 +232,7 @@ export const taskDefinitionHandlers: Handlers<ECS.Operations> = {
   },
 
   async ListTaskDefinitions(input, ctx) {
-    const maxResults = checkMax(input.maxResults, 100);
+    const maxResults = checkMaxResults(input.maxResults, 100);
     const status = input.status ?? 'ACTIVE';
     const page = await listTaskDefinitions(ctx, {
       family: input.familyPrefix,
@@ -250,7 +245,7 @@ export const taskDefinitionHandlers: Handlers<ECS.Operations> = {
   },
 
   async ListTaskDefinitionFamilies(input, ctx) {
-    const maxResults = checkMax(input.maxResults, 100);
+    const maxResults = checkMaxResults(input.maxResults, 100);
     const page = await listTaskDefinitionFamilies(ctx, { familyPrefix: input.familyPrefix, status: input.status ?? 'ACTIVE', token: input.nextToken, maxResults });
     return { families: page.items, nextToken: page.nextToken };
   },

@@ -14,6 +14,7 @@ import { launchTasks } from '../../domain/ecs/launch.js';
 import type { TaskRecord } from '../../domain/ecs/records.js';
 import { requireActiveTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
 import { applyContainerStateChange, applyTaskStateChange, findTask, requestTaskStop } from '../../domain/ecs/tasks.js';
+import { checkDescribeCount, checkMaxResults } from './validation.js';
 import type { Handlers } from '../types.js';
 
 /** The API shape of a stored task. */
@@ -69,12 +70,6 @@ export function describeTask(t: TaskRecord, includeTags = false): ECS.Task {
     stopCode: t.stopCode,
     stoppedReason: t.stoppedReason,
   };
-}
-
-function checkMax(v: number | undefined, dflt: number): number {
-  const n = v ?? dflt;
-  if (n < 1 || n > 100) throw ecsErrors.invalidParameter('maxResults must be between 1 and 100.');
-  return n;
 }
 
 function checkStartedBy(v: string | undefined): void {
@@ -155,8 +150,7 @@ export const taskHandlers: Handlers<ECS.Operations> = {
 
   async DescribeTasks(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
-    if (input.tasks.length === 0) throw ecsErrors.invalidParameter('Tasks cannot be empty.');
-    if (input.tasks.length > 100) throw ecsErrors.invalidParameter('At most 100 tasks can be described at once.');
+    checkDescribeCount(input.tasks, 'Tasks', 100);
     const tasks: ECS.Task[] = [];
     const failures: ECS.Failure[] = [];
     for (const ref of input.tasks) {
@@ -169,7 +163,7 @@ export const taskHandlers: Handlers<ECS.Operations> = {
 
   async ListTasks(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
-    const maxResults = checkMax(input.maxResults, 100);
+    const maxResults = checkMaxResults(input.maxResults, 100);
     if (input.serviceName && (input.family || input.startedBy)) {
       throw ecsErrors.invalidParameter('serviceName cannot be combined with family or startedBy.');
     }
