@@ -1,14 +1,22 @@
 /**
- * The AWS front door: picks the service and wire protocol of a request, verifies its SigV4
- * signature, decodes and validates the input against the model, calls the handler, and
- * renders the result or error in the protocol's shape. The only place that turns HTTP into
- * typed handler calls and errors into HTTP.
+ * The AWS front door, in two steps:
+ *
+ * 1. `admit(req)`, on the headers alone, before a byte of the body is read: picks the service
+ *    and wire protocol, reads the SigV4 signature and checks all of it that does not need the
+ *    body (known access key, time, a scope naming this service and a real region, the headers
+ *    that select the service and the operation signed). A request that fails here is answered
+ *    at once and its body never read. It also says how large a body the operation may have.
+ * 2. `handle(req, body, admission)`: verifies the signature over the body, decodes and
+ *    validates the input against the model, calls the handler, and renders the result or the
+ *    error in the protocol's shape.
+ *
+ * The only place that turns HTTP into typed handler calls and errors into HTTP.
  */
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { ServiceError, contentionError } from '../errors.js';
 import { commonErrors, type WireProtocol } from '../protocol/errors.js';
-import { verifySigV4 } from '../protocol/sigv4.js';
+import { checkSignatureClaim, readSignature, verifySignature, type SignatureClaim } from '../protocol/sigv4.js';
 import { decodeQueryInput, encodeQueryError, encodeQueryResponse, parseForm } from '../protocol/awsQuery.js';
 import type { Platform } from '../domain/platform.js';
 import type { Principal, RequestContext, ServiceDefinition } from '../services/types.js';
@@ -20,6 +28,22 @@ export interface HttpReply {
   status: number;
   headers: Record<string, string>;
   body: string;
+}
+
+/** Largest body of any AWS API request, unless a service says otherwise for an operation. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** A request let in on its headers: what handles it, its claimed signature, and its body limit. */
+export interface Admission {
+  requestId: string;
+  service: ServiceDefinition;
+  protocol: WireProtocol;
+  /** JSON: the operation named by X-Amz-Target (query: read from the body later). */
+  operation?: string;
+  claim: SignatureClaim;
+  secret: string;
+  /** Most body bytes this request may send. */
+  bodyLimit: number;
 }
 
 const JSON_CONTENT = 'application/x-amz-json-1.1';
@@ -49,112 +73,142 @@ export class AwsGateway {
     return (req.url === '/' || req.url?.startsWith('/?')) === true && (req.method === 'POST' || /[?&]Action=/.test(req.url ?? '') || ct.length > 0);
   }
 
-  async handle(req: IncomingMessage, body: Buffer): Promise<HttpReply> {
+  /** Step 1 (headers only): the admission, or the answer that refuses the request. */
+  admit(req: IncomingMessage): Admission | HttpReply {
     const requestId = randomUUID();
     const target = req.headers['x-amz-target'];
-    if (typeof target === 'string') return this.handleJson(req, body, target, requestId);
     const ct = String(req.headers['content-type'] ?? '').toLowerCase();
-    const isForm = ct.startsWith('application/x-www-form-urlencoded');
-    if (isForm || (req.method === 'GET' && /[?&]Action=/.test(req.url ?? ''))) return this.handleQuery(req, body, requestId);
-    if (ct.includes('json')) {
-      return this.jsonError(new ServiceError('UnknownOperationException', 'Missing X-Amz-Target header: JSON requests name their operation there, e.g. AmazonEC2ContainerServiceV20141113.ListClusters.'), requestId);
+    const protocol: WireProtocol = typeof target === 'string' || (ct.includes('json') && !ct.startsWith('application/x-www-form-urlencoded')) ? 'json' : 'query';
+    try {
+      if (typeof target === 'string') return this.admitJson(req, target, ct, requestId);
+      const isForm = ct.startsWith('application/x-www-form-urlencoded');
+      if (isForm || (req.method === 'GET' && /[?&]Action=/.test(req.url ?? ''))) return this.admitQuery(req, isForm, requestId);
+      if (ct.includes('json')) {
+        throw new ServiceError('UnknownOperationException', 'Missing X-Amz-Target header: JSON requests name their operation there, e.g. AmazonEC2ContainerServiceV20141113.ListClusters.');
+      }
+      throw commonErrors.unsupportedMediaType(ct || '(none)');
+    } catch (e) {
+      return this.errorReply(this.asServiceError(e), protocol, requestId, undefined);
     }
-    return this.jsonError(commonErrors.unsupportedMediaType(ct || '(none)'), requestId);
   }
 
-  private authenticate(req: IncomingMessage, body: Buffer, protocol: WireProtocol) {
-    const identity = verifySigV4(
-      { method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers, body },
-      protocol,
-      (id) => (id === this.credentials.accessKeyId ? this.credentials.secretAccessKey : undefined),
+  private admitJson(req: IncomingMessage, target: string, ct: string, requestId: string): Admission {
+    const dot = target.lastIndexOf('.');
+    const service = this.byTarget.get(target.slice(0, dot));
+    const operation = target.slice(dot + 1);
+    if (dot < 0 || !service) throw commonErrors.unknownOperation('json', target.slice(0, 200));
+    if (!/json/i.test(ct)) throw commonErrors.unsupportedMediaType(ct || '(none)');
+    const claim = readSignature(this.signedPart(req), 'json');
+    const secret = checkSignatureClaim(
+      claim,
+      this.signedPart(req),
+      'json',
+      { services: signingNamesOf(service), mustSign: ['x-amz-target', 'content-type'], presignedAllowed: false },
+      (id) => this.secretOf(id),
       this.platform.clock.now(),
     );
-    const principal: Principal = {
-      accessKeyId: identity.accessKeyId,
-      arn: `arn:aws:iam::${this.platform.accountId}:root`,
-      userId: this.platform.accountId,
-    };
-    return { identity, principal };
+    return { requestId, service, protocol: 'json', operation, claim, secret, bodyLimit: service.bodyLimits?.[operation] ?? DEFAULT_BODY_LIMIT };
   }
 
-  private context(requestId: string, region: string, principal: Principal): RequestContext {
-    return { requestId, region, principal, platform: this.platform, signal: this.shutdown };
+  private admitQuery(req: IncomingMessage, isForm: boolean, requestId: string): Admission {
+    const claim = readSignature(this.signedPart(req), 'query');
+    const found = this.bySigningName.get(claim.service);
+    const service = found?.protocol === 'query' ? found : undefined;
+    if (!service) throw commonErrors.unknownOperation('query', `(no service answers for the credential scope '${claim.service.slice(0, 64)}')`);
+    // A presigned URL carries its operation in the signed query; a POST's Action is in its body.
+    const presignedAllowed = req.method === 'GET' && !isForm && claim.signedQuery.some(([k]) => k === 'Action');
+    const secret = checkSignatureClaim(
+      claim,
+      this.signedPart(req),
+      'query',
+      { services: signingNamesOf(service), mustSign: ['content-type'], presignedAllowed },
+      (id) => this.secretOf(id),
+      this.platform.clock.now(),
+    );
+    return { requestId, service, protocol: 'query', claim, secret, bodyLimit: DEFAULT_BODY_LIMIT };
   }
 
-  private async handleJson(req: IncomingMessage, body: Buffer, target: string, requestId: string): Promise<HttpReply> {
+  /** Step 2: the whole request, once its body (within the admission's limit) is in. */
+  async handle(req: IncomingMessage, body: Buffer, admission: Admission): Promise<HttpReply> {
+    const { requestId, service, protocol } = admission;
     try {
-      const dot = target.lastIndexOf('.');
-      const service = this.byTarget.get(target.slice(0, dot));
-      const opName = target.slice(dot + 1);
-      if (dot < 0 || !service) throw commonErrors.unknownOperation('json', target);
-      const ct = String(req.headers['content-type'] ?? '');
-      if (!/json/i.test(ct)) throw commonErrors.unsupportedMediaType(ct || '(none)');
-      const { identity, principal } = this.authenticate(req, body, 'json');
-      const op = service.model.operations[opName];
-      if (!op) throw commonErrors.unknownOperation('json', opName);
-      let parsed: unknown;
-      try {
-        parsed = body.length ? JSON.parse(body.toString('utf8')) : {};
-      } catch {
-        throw commonErrors.serialization('The request body is not valid JSON.');
-      }
-      const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode);
-      const handler = service.handlers[opName];
-      if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, opName);
-      const out = await handler(input, this.context(requestId, identity.region, principal));
-      const encoded = op.output ? service.model.encodeJson(op.output.shape, out ?? {}) : {};
-      return { status: 200, headers: { 'content-type': JSON_CONTENT, 'x-amzn-requestid': requestId }, body: JSON.stringify(encoded) };
+      const identity = verifySignature(admission.claim, { ...this.signedPart(req), body }, protocol, admission.secret);
+      const principal: Principal = { accessKeyId: identity.accessKeyId, arn: `arn:aws:iam::${this.platform.accountId}:root`, userId: this.platform.accountId };
+      const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown };
+      return protocol === 'json' ? await this.handleJson(service, admission.operation!, body, ctx) : await this.handleQuery(req, service, body, ctx);
     } catch (e) {
-      return this.jsonError(this.asServiceError(e), requestId);
+      return this.errorReply(this.asServiceError(e), protocol, requestId, service);
     }
   }
 
-  private async handleQuery(req: IncomingMessage, body: Buffer, requestId: string): Promise<HttpReply> {
-    let service: ServiceDefinition | undefined;
+  /** The answer for a body larger than the admission allows (413, in the protocol's shape). */
+  tooLarge(admission: Admission): HttpReply {
+    return this.errorReply(commonErrors.tooLarge(admission.bodyLimit), admission.protocol, admission.requestId, admission.service);
+  }
+
+  private signedPart(req: IncomingMessage) {
+    return { method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers };
+  }
+
+  private secretOf(accessKeyId: string): string | undefined {
+    return accessKeyId === this.credentials.accessKeyId ? this.credentials.secretAccessKey : undefined;
+  }
+
+  private async handleJson(service: ServiceDefinition, opName: string, body: Buffer, ctx: RequestContext): Promise<HttpReply> {
+    const op = service.model.operations[opName];
+    if (!op) throw commonErrors.unknownOperation('json', opName.slice(0, 200));
+    let parsed: unknown;
     try {
-      service = this.bySigningName.get(signingNameOf(req) ?? '');
-      const { identity, principal } = this.authenticate(req, body, 'query');
-      service ??= this.bySigningName.get(identity.service);
-      const formText = req.method === 'GET' ? (req.url ?? '').split('?')[1] ?? '' : body.toString('utf8');
-      const { params, tree } = parseForm(formText);
-      const action = params.get('Action');
-      if (!service) throw commonErrors.unknownOperation('query', action ?? '(none)');
-      if (!action) throw new ServiceError('MissingAction', 'The request must contain the parameter Action.');
-      const op = service.model.operations[action];
-      if (!op) throw commonErrors.unknownOperation('query', action);
-      const version = params.get('Version');
-      if (version && version !== service.model.metadata.apiVersion) {
-        throw new ServiceError('InvalidAction', `Version ${version} is not supported; this service speaks ${service.model.metadata.apiVersion}.`);
-      }
-      const input = decodeQueryInput(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode);
-      const handler = service.handlers[action];
-      if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, action);
-      const out = await handler(input, this.context(requestId, identity.region, principal));
-      return {
-        status: 200,
-        headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
-        body: encodeQueryResponse(service.model, action, out, requestId),
-      };
-    } catch (e) {
-      const err = this.asServiceError(e);
+      parsed = body.length ? JSON.parse(body.toString('utf8')) : {};
+    } catch {
+      throw commonErrors.serialization('The request body is not valid JSON.');
+    }
+    const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode);
+    const handler = service.handlers[opName];
+    if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, opName);
+    const out = await handler(input, ctx);
+    const encoded = op.output ? service.model.encodeJson(op.output.shape, out ?? {}) : {};
+    return { status: 200, headers: { 'content-type': JSON_CONTENT, 'x-amzn-requestid': ctx.requestId }, body: JSON.stringify(encoded) };
+  }
+
+  private async handleQuery(req: IncomingMessage, service: ServiceDefinition, body: Buffer, ctx: RequestContext): Promise<HttpReply> {
+    const formText = req.method === 'GET' ? (req.url ?? '').split('?')[1] ?? '' : body.toString('utf8');
+    const { params, tree } = parseForm(formText);
+    const action = params.get('Action');
+    if (!action) throw new ServiceError('MissingAction', 'The request must contain the parameter Action.');
+    const op = service.model.operations[action];
+    if (!op) throw commonErrors.unknownOperation('query', action.slice(0, 200));
+    const version = params.get('Version');
+    if (version && version !== service.model.metadata.apiVersion) {
+      throw new ServiceError('InvalidAction', `Version ${version.slice(0, 40)} is not supported; this service speaks ${service.model.metadata.apiVersion}.`);
+    }
+    const input = decodeQueryInput(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode);
+    const handler = service.handlers[action];
+    if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, action);
+    const out = await handler(input, ctx);
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/xml', 'x-amzn-requestid': ctx.requestId },
+      body: encodeQueryResponse(service.model, action, out, ctx.requestId),
+    };
+  }
+
+  private asServiceError(e: unknown): ServiceError {
+    if (e instanceof ServiceError) return e;
+    // A raw store conflict that escaped the domain's retries: nothing of that commit was written.
+    if (e instanceof ConflictError) return contentionError('The resource');
+    this.onInternalError(e);
+    return commonErrors.internal();
+  }
+
+  private errorReply(err: ServiceError, protocol: WireProtocol, requestId: string, service: ServiceDefinition | undefined): HttpReply {
+    if (protocol === 'query') {
       return {
         status: err.status,
         headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
         body: encodeQueryError(err, requestId, service?.model.metadata.xmlNamespace),
       };
     }
-  }
-
-  private asServiceError(e: unknown): ServiceError {
-    if (e instanceof ServiceError) return e;
-    // A handler that lost an optimistic-concurrency race more often than it retries: nothing of
-    // that commit was written; the caller may simply try again.
-    if (e instanceof ConflictError) return contentionError('The resource');
-    this.onInternalError(e);
-    return commonErrors.internal();
-  }
-
-  private jsonError(err: ServiceError, requestId: string): HttpReply {
     const body: Record<string, unknown> = { __type: err.code, message: err.message, ...err.extra };
     return {
       status: err.status,
@@ -164,9 +218,7 @@ export class AwsGateway {
   }
 }
 
-/** The credential scope's service name, read (not verified) to choose the service. */
-function signingNameOf(req: IncomingMessage): string | undefined {
-  const auth = req.headers.authorization;
-  const m = auth ? /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(auth) : /X-Amz-Credential=[^&]*?%2F\d{8}%2F[^%]+%2F([^%]+)%2F/.exec(req.url ?? '');
-  return m?.[1];
+/** The credential-scope service names a service answers to: its query signing names, else its model's signing name. */
+function signingNamesOf(s: ServiceDefinition): string[] {
+  return s.signingNames.length ? s.signingNames : [s.model.metadata.signingName ?? s.model.metadata.endpointPrefix];
 }

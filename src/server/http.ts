@@ -1,20 +1,26 @@
 /**
  * The one HTTP listener of a Berth server. Routes operator endpoints (`/_berth/...`) and
- * everything AWS-shaped to the gateway. Bodies are read with a size limit; nothing a client
- * sends can make this throw past the request.
+ * everything AWS-shaped to the gateway: its admission (on the headers, signature included) comes
+ * before any body is read, and the body is read only up to the operation's limit. Nothing a
+ * client sends can make this throw past the request; a client that goes away mid-upload is
+ * simply dropped.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { AwsGateway } from './gateway.js';
-import { commonErrors } from '../protocol/errors.js';
-
-/** Largest AWS API request body accepted (PutLogEvents allows ~1 MiB; templates up to 1 MiB). */
-export const MAX_API_BODY = 16 * 1024 * 1024;
+import { AwsGateway, type HttpReply } from './gateway.js';
 
 /** A route outside the AWS namespace. Returns false to fall through. */
 export type OperatorRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
 
+/** The body was larger than the limit (nothing more of it is read). */
 export class BodyTooLargeError extends Error {}
 
+/** The client went away while sending the body. */
+export class BodyAbortedError extends Error {}
+
+/**
+ * Reads a request body of at most `limit` bytes. A declared or actual size above it rejects with
+ * BodyTooLargeError at once, without reading the rest (answer, then close the connection).
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? '0');
@@ -24,18 +30,31 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
+        req.off('data', onData);
+        req.pause();
         reject(new BodyTooLargeError());
-        req.destroy();
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('error', () => reject(new BodyAbortedError()));
+    req.on('aborted', () => reject(new BodyAbortedError()));
   });
+}
+
+/**
+ * Writes a whole answer. With `close`, the connection ends after it (the rest of an unread body
+ * is never read: a refused upload costs nothing more).
+ */
+function send(req: IncomingMessage, res: ServerResponse, reply: HttpReply, close = false): void {
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body), ...(close ? { connection: 'close' } : {}) });
+  res.end(reply.body);
+  if (close) res.once('finish', () => req.socket.destroySoon());
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -51,6 +70,9 @@ export interface BerthServer {
   idle(ms: number): Promise<void>;
 }
 
+/** Most client connections the listener holds at once (more are refused by the kernel's backlog and Node). */
+export const MAX_CONNECTIONS = 1024;
+
 export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[]): BerthServer {
   let inFlight = 0;
   let waiters: Array<() => void> = [];
@@ -59,25 +81,24 @@ export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[]):
     try {
       const url = new URL(req.url ?? '/', 'http://berth.invalid');
       for (const route of routes) if (await route(req, res, url)) return;
-      let body: Buffer;
-      try {
-        body = await readBody(req, MAX_API_BODY);
-      } catch (e) {
-        if (e instanceof BodyTooLargeError) {
-          const err = commonErrors.tooLarge(MAX_API_BODY);
-          res.writeHead(413, { 'content-type': 'application/x-amz-json-1.1', connection: 'close', 'x-amzn-errortype': err.code });
-          res.end(JSON.stringify({ __type: err.code, message: err.message }));
-          return;
-        }
-        throw e;
-      }
       if (!AwsGateway.isAwsRequest(req)) {
-        sendJson(res, 404, { __type: 'NotFound', message: `Nothing is served at ${req.method} ${url.pathname}. AWS APIs are at POST /; see /_berth/health.` });
+        send(req, res, { status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ __type: 'NotFound', message: `Nothing is served at ${req.method} ${url.pathname.slice(0, 200)}. AWS APIs are at POST /; see /_berth/health.` }) }, true);
         return;
       }
-      const reply = await gateway.handle(req, body);
-      res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
-      res.end(reply.body);
+      const admission = gateway.admit(req);
+      if ('status' in admission) {
+        send(req, res, admission, true);
+        return;
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(req, admission.bodyLimit);
+      } catch (e) {
+        if (e instanceof BodyTooLargeError) send(req, res, gateway.tooLarge(admission), true);
+        else req.socket.destroy(); // the client went away mid-body: nobody to answer
+        return;
+      }
+      send(req, res, await gateway.handle(req, body, admission));
     } catch (e) {
       console.error('berth: request failed:', e);
       if (!res.headersSent) sendJson(res, 500, { __type: 'InternalFailure', message: 'The request processing has failed because of an unknown error.' });
@@ -92,6 +113,7 @@ export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[]):
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  server.maxConnections = MAX_CONNECTIONS;
   return {
     server,
     idle: (ms) =>

@@ -48,6 +48,11 @@ export interface ServiceDefinition {
   validationErrorCode: string;
   /** Per-operation exceptions to `validationErrorCode`. */
   validationErrorCodes?: Record<string, string>;
+  /**
+   * Per-operation caps on the request body in bytes (AWS's own limits), above the gateway's
+   * default of 1 MiB or below it; a larger body is refused with 413 before it is read.
+   */
+  bodyLimits?: Record<string, number>;
   // The registry is heterogeneous; each service's own module keeps its handlers fully typed.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   handlers: Record<string, Handler<any, any> | undefined>;

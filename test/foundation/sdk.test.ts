@@ -197,8 +197,18 @@ test('garbage bodies, unknown operations and wrong types are clear 4xx errors', 
   assert.equal(badQuery.status, 400);
   assert.match(badQuery.text, /<Code>InvalidAction<\/Code>/);
 
-  const huge = await fetch(berth.url + '/', { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.ListClusters' }, body: Buffer.alloc(17 * 1024 * 1024, 0x20) }).catch((e) => e);
-  if (huge instanceof Response) assert.equal(huge.status, 413);
+  // An unsigned upload is refused on its headers (its body is never read); a signed one larger
+  // than the operation's limit gets a readable 413.
+  const unsigned = await fetch(berth.url + '/', { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.ListClusters' }, body: Buffer.alloc(17 * 1024 * 1024, 0x20) }).catch((e) => e);
+  if (unsigned instanceof Response) {
+    assert.equal(unsigned.status, 403);
+    assert.equal((await unsigned.json()).__type, 'MissingAuthenticationTokenException');
+  }
+  const huge = await raw({ target: 'AmazonEC2ContainerServiceV20141113.ListClusters', body: ' '.repeat(2 * 1024 * 1024) });
+  assert.equal(huge.status, 413);
+  assert.equal(JSON.parse(huge.text).__type, 'RequestEntityTooLargeException');
+  const bigTaskDefinition = await raw({ target: 'AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition', body: JSON.stringify({ family: 'big', containerDefinitions: [{ name: 'a', image: 'x'.repeat(70 * 1024) }] }) });
+  assert.equal(bigTaskDefinition.status, 413, 'task definitions are capped at 64 KiB, as on ECS');
 
   const health = await fetch(`${berth.url}/_berth/health`);
   assert.equal(health.status, 200);

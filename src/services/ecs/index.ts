@@ -23,6 +23,8 @@ export function ecsService(): ServiceDefinition {
     validationErrorCode: 'InvalidParameterException',
     // Task definitions are validated as a whole and every problem with one is a ClientException.
     validationErrorCodes: { RegisterTaskDefinition: 'ClientException' },
+    // ECS's own limit on a task definition is 64 KiB.
+    bodyLimits: { RegisterTaskDefinition: 64 * 1024 },
     handlers: {
       ...clusterHandlers,
       ...tagHandlers,

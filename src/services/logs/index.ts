@@ -14,6 +14,8 @@ export function logsService(): ServiceDefinition {
     protocol: 'json',
     signingNames: ['logs'],
     validationErrorCode: 'InvalidParameterException',
+    // PutLogEvents takes up to 1 MiB of events; JSON escaping can make the request a few times that.
+    bodyLimits: { PutLogEvents: 6 * 1024 * 1024 },
     handlers: { ...logsHandlers },
   };
 }
