@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signRequest } from '../src/protocol/sigv4.js';
-import { SqliteLogEventStore, type NewEvent } from '../src/services/logs/eventStore.js';
+import { SqliteLogEventStore, type NewEvent } from '../src/domain/logs/eventStore.js';
 
 const TOTAL = Number(process.argv[2] ?? 1_000_000);
 const CONCURRENCY = Number(process.argv[3] ?? 4);

@@ -21,8 +21,9 @@ import { rebuildLiveTaskIndex } from './domain/ecs/liveIndex.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { allServices } from './services/index.js';
-import { masterKey } from './services/ssm/crypto.js';
-import { closeLogStore, logStoreFor, sweepRetention } from './services/logs/core.js';
+import { MasterKey } from './domain/ssm/masterKey.js';
+import { openLogEventStore } from './domain/logs/eventStore.js';
+import { RETENTION_SWEEP_INTERVAL_MS, sweepRetention } from './domain/logs/retention.js';
 import { AwsGateway } from './server/gateway.js';
 import { createBerthServer, sendJson, type OperatorRoute } from './server/http.js';
 import { ServiceController, type ServiceControllerOptions } from './control/serviceController.js';
@@ -105,8 +106,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const dataDir = ephemeral ? mkdtempSync(join(tmpdir(), 'berth-')) : resolve(opts.dataDir ?? '.berth');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const credentials = loadOrCreateCredentials(dataDir, env);
-  // Fail at startup, not at the first SecureString, if BERTH_MASTER_KEY is malformed.
-  if (env.BERTH_MASTER_KEY) masterKey(dataDir);
+  // Loaded once; a malformed BERTH_MASTER_KEY or master.key fails the start, not the first SecureString.
+  const masterKey = MasterKey.load(dataDir, env);
   const store: Store = opts.storeUrl ? await openSharedStore(opts.storeUrl) : new SqliteStore(join(dataDir, 'state.db'));
   const clock = opts.clock ?? systemClock;
   const started = clock.now();
@@ -123,10 +124,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Data planes and controllers, over the domain.
   const loadBalancer = new LbRuntime(platform, { ...lbOptionsFromEnv(env), ...opts.loadBalancer });
   const controller = new ServiceController(platform, elbv2Targets(platform, loadBalancer), { ...controllerEnv(env), ...opts.controller });
-  logStoreFor(platform);
+  const logEvents = openLogEventStore(dataDir);
 
   // The API.
-  const services = allServices({ loadBalancer });
+  const services = allServices({ loadBalancer, logEvents, masterKey });
   const gateway = new AwsGateway(services, platform, credentials, shutdown.signal);
 
   const routes: OperatorRoute[] = [
@@ -158,7 +159,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         sendJson(res, 403, { __type: 'AccessDenied', message: 'Reset is only available when Berth runs with --ephemeral.' });
       } else {
         await store.reset();
-        logStoreFor(platform).reset();
+        logEvents.reset();
         // The controller caches task lists and timers by key; a wiped store starts it afresh.
         controller.reset();
         sendJson(res, 200, { reset: true });
@@ -174,7 +175,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const loops: Loop[] = [
     startAgentSweep(platform, { agentTimeoutMs: opts.agentTimeoutMs ?? envMs(env, 'BERTH_AGENT_TIMEOUT_MS') ?? DEFAULT_AGENT_TIMEOUT_MS, onError: report('agent-timeout sweep') }),
     startRetentionSweep(platform, report('ECS retention sweep')),
-    startLoop(clock, 1_000, () => sweepRetention(platform), report('logs retention sweep')),
+    startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep')),
   ];
 
   const { server, idle } = createBerthServer(gateway, routes);
@@ -209,7 +210,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       for (const l of loops.reverse()) await l.stop();
       await controller.stop();
       await loadBalancer.stop();
-      closeLogStore(platform);
+      logEvents.close();
       await store.close();
       if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
       else rmSync(join(dataDir, ENDPOINT_FILE), { force: true });

@@ -5,6 +5,8 @@
  * composition root (src/berth.ts) fills in.
  */
 import type { DataPlaneView } from '../domain/elbv2/dataPlane.js';
+import type { LogEventStore } from '../domain/logs/eventStore.js';
+import type { MasterKey } from '../domain/ssm/masterKey.js';
 import type { ServiceDefinition } from './types.js';
 import { ecsService } from './ecs/index.js';
 import { stsService } from './sts/index.js';
@@ -17,8 +19,12 @@ import { berthAgentService } from './berthagent/index.js';
 export interface ServiceDeps {
   /** The load balancer's data plane, as ELBv2 sees it (target health, ports in use). */
   loadBalancer: DataPlaneView;
+  /** CloudWatch Logs' event store (groups, streams, events), opened by the composition root. */
+  logEvents: LogEventStore;
+  /** The key SecureString parameters are sealed under, loaded once at startup. */
+  masterKey: MasterKey;
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(), ssmService(), berthAgentService()];
+  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), berthAgentService()];
 }

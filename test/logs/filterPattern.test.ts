@@ -1,7 +1,7 @@
 // Unit tests of the CloudWatch Logs filter-pattern compiler (terms, JSON, space-delimited).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileFilterPattern, FilterPatternError } from '../../src/services/logs/filterPattern.js';
+import { compileFilterPattern, FilterPatternError } from '../../src/domain/logs/filterPattern.js';
 
 const m = (pattern: string, message: string) => compileFilterPattern(pattern).matches(message);
 

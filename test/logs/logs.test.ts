@@ -1,8 +1,11 @@
 // CloudWatch Logs end to end: the real aws CLI and the @aws-sdk v3 client against a Berth on
 // loopback: groups, streams, PutLogEvents rules, GetLogEvents paging, FilterLogEvents patterns,
-// retention driven by a ManualClock, tags, and the in-process helpers for the agent and CLI.
+// retention driven by a ManualClock, tags, and the clients Berth itself runs (the agent's log
+// shipper writing with PutLogEvents, `berth logs` reading with FilterLogEvents).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   CloudWatchLogsClient,
   CreateLogGroupCommand,
@@ -23,7 +26,10 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import { ManualClock } from '../../src/clock.js';
 import { aws, awsOk, eventually, startTestBerth, type TestBerth, errorOf } from '../helpers/fixture.js';
-import { appendLogEvents, defaultLogGroupFor, readLogEventsAfter, LogGroupMissingError } from '../../src/services/logs/index.js';
+import { AwsApiError, jsonService } from '../../src/client/awsClient.js';
+import { LogShipper, type LogDestination } from '../../src/agent/logShipper.js';
+import { defaultLogGroup } from '../../src/agent/logNaming.js';
+import { LIMITS } from '../../src/domain/logs/limits.js';
 
 let berth: TestBerth;
 let logs: CloudWatchLogsClient;
@@ -80,6 +86,9 @@ test('aws CLI: create group and stream, put events, describe, get and filter wit
   const filtered = await awsOk(env, ['logs', 'filter-log-events', '--log-group-name', '/cli/app', '--filter-pattern', '"ERROR"']);
   assert.deepEqual(filtered.events.map((e: { message: string }) => e.message), ['[ERROR] disk full', 'ERROR: retry failed']);
   assert.ok(filtered.events.every((e: { logStreamName: string; eventId: string }) => e.logStreamName === 'web/1' && /^\d+$/.test(e.eventId)));
+
+  // Log messages are whatever containers print: the event store is private, WAL included.
+  for (const f of ['logs.db', 'logs.db-wal']) assert.equal(statSync(join(berth.dataDir, f)).mode & 0o777, 0o600, f);
 
   const dup = await aws(env, ['logs', 'create-log-group', '--log-group-name', '/cli/app']);
   assert.notEqual(dup.status, 0);
@@ -321,14 +330,21 @@ test('retention: the background sweep deletes events older than the policy, driv
   await logs.send(new PutRetentionPolicyCommand({ logGroupName: '/retained', retentionInDays: 1 }));
   const described = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/retained' }))).logGroups![0]!;
   assert.equal(described.retentionInDays, 1);
+  const stored = async (client = logs) =>
+    (await client.send(new GetLogEventsCommand({ logGroupName: '/retained', logStreamName: 's', startFromHead: true }))).events!.map((e) => e.message);
+  assert.deepEqual(await stored(), ['three days old', 'an hour old'], 'nothing goes before the sweep runs');
   // The sweep runs in the background on the injected clock: once a second of its time.
   await clock.advance(1000);
-  await eventually(() => readLogEventsAfter(berth.platform, 'us-east-1', '/retained', {}, undefined).events.length === 1, { what: 'first sweep' });
-  // Move the clock two days on: the remaining event expires too.
+  await eventually(async () => (await stored()).length === 1, { what: 'first sweep' });
+  assert.deepEqual(await stored(), ['an hour old']);
+  // Move the clock two days on: the remaining event expires too. Berth checks request signatures
+  // against its clock, so the reader corrects for the skew as SDK clients do.
   await clock.advance(2 * 24 * 3600_000);
+  const skewed = new CloudWatchLogsClient({ ...berth.clientConfig, systemClockOffset: clock.now() - Date.now() });
   try {
-    await eventually(() => readLogEventsAfter(berth.platform, 'us-east-1', '/retained', {}, undefined).events.length === 0, { what: 'second sweep' });
+    await eventually(async () => (await stored(skewed)).length === 0, { what: 'second sweep' });
   } finally {
+    skewed.destroy();
     clock.set(Date.now());
   }
   const g = (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/retained' }))).logGroups![0]!;
@@ -340,31 +356,100 @@ test('retention: the background sweep deletes events older than the policy, driv
   assert.equal(out.rejectedLogEventsInfo?.expiredLogEventEndIndex, 0);
 });
 
-test('appendLogEvents and readLogEventsAfter: the agent and CLI helpers', async () => {
-  const g = defaultLogGroupFor('demo');
-  assert.equal(g, '/berth/demo');
-  assert.throws(() => appendLogEvents(berth.platform, 'us-east-1', g, 'web/c/1', [{ timestamp: clock.now(), message: 'x' }]), LogGroupMissingError);
-  const now = clock.now();
-  const many = Array.from({ length: 12_000 }, (_, i) => ({ timestamp: now - 12_000 + i, message: `out ${i}` }));
-  const r = appendLogEvents(berth.platform, 'us-east-1', g, 'web/c/1', many, { createGroup: true });
-  assert.deepEqual(r, { accepted: 12_000, rejected: 0 });
-  appendLogEvents(berth.platform, 'us-east-1', g, 'web/c/2', [{ timestamp: now, message: 'other stream' }]);
-  // Visible through the API as well.
-  const s = await logs.send(new DescribeLogStreamsCommand({ logGroupName: g }));
-  assert.deepEqual(s.logStreams!.map((x) => x.logStreamName), ['web/c/1', 'web/c/2']);
+test("the agent's log shipper: lines out of order, beyond a batch's limits or an event's size all arrive, through PutLogEvents", async () => {
+  const client = jsonService({ endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey }, 'logs');
+  // What the shipper sends, as the server sees it: each PutLogEvents batch must pass the rules.
+  const batches: Array<{ count: number; bytes: number; sorted: boolean }> = [];
+  const shipper = new LogShipper(async (operation, input) => {
+    if (operation === 'PutLogEvents') {
+      const events = (input as { logEvents: Array<{ timestamp: number; message: string }> }).logEvents;
+      batches.push({
+        count: events.length,
+        bytes: events.reduce((n, e) => n + Buffer.byteLength(e.message) + LIMITS.perEventOverhead, 0),
+        sorted: events.every((e, i) => i === 0 || events[i - 1]!.timestamp <= e.timestamp),
+      });
+    }
+    return client(operation, input);
+  });
 
-  let cursor: string | undefined;
-  let total = 0;
-  for (;;) {
-    const page = readLogEventsAfter(berth.platform, 'us-east-1', g, { names: ['web/c/1'] }, cursor, 5000);
-    if (page.events.length === 0) break;
-    total += page.events.length;
-    cursor = page.cursor;
+  // A group that does not exist and may not be created: the task's logs cannot start.
+  const missing: LogDestination = { group: '/ship/missing', stream: 'web/c/1', createGroup: false };
+  await assert.rejects(shipper.prepare(missing), (e) => e instanceof AwsApiError && e.code === 'ResourceNotFoundException');
+  assert.equal((await errorOf(logs.send(new DescribeLogStreamsCommand({ logGroupName: '/ship/missing' })))).name, 'ResourceNotFoundException');
+
+  // Berth's default destination creates its group.
+  const group = defaultLogGroup('ship');
+  const lines: LogDestination = { group, stream: 'web/c/1', createGroup: true };
+  const big: LogDestination = { group, stream: 'web/c/2', createGroup: true };
+  await shipper.prepare(lines);
+  await shipper.prepare(big);
+  const now = clock.now();
+  // 12,000 lines, newest first: more than one batch can hold, and out of timestamp order.
+  for (let i = 11_999; i >= 0; i--) shipper.push(lines, now - 12_000 + i, `out ${i}`);
+  // An oversize line is cut to the largest event; five 210 KB lines exceed a batch's bytes.
+  shipper.push(big, now - 10, 'y'.repeat(300_000));
+  for (let i = 0; i < 5; i++) shipper.push(big, now - 5 + i, `${i}`.repeat(210_000));
+  await shipper.flush();
+  await shipper.close();
+
+  assert.ok(batches.length >= 4, `sent in ${batches.length} batches`);
+  for (const b of batches) {
+    assert.ok(b.count <= LIMITS.maxEvents && b.bytes <= LIMITS.maxBatchBytes && b.sorted, JSON.stringify(b));
   }
-  assert.equal(total, 12_000);
-  appendLogEvents(berth.platform, 'us-east-1', g, 'web/c/1', [{ timestamp: now + 1, message: 'new line' }]);
-  const next = readLogEventsAfter(berth.platform, 'us-east-1', g, { prefix: 'web/' }, cursor);
-  assert.deepEqual(next.events.map((e) => [e.logStreamName, e.message]), [['web/c/2', 'other stream'], ['web/c/1', 'new line']]);
+  const readAll = async (stream: string) => {
+    const out: string[] = [];
+    let nextToken: string | undefined;
+    for (;;) {
+      const page = await logs.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, startFromHead: true, nextToken }));
+      if (page.events!.length === 0) return out;
+      out.push(...page.events!.map((e) => e.message!));
+      nextToken = page.nextForwardToken;
+    }
+  };
+  assert.deepEqual(await readAll('web/c/1'), Array.from({ length: 12_000 }, (_, i) => `out ${i}`));
+  const bigOnes = await readAll('web/c/2');
+  assert.deepEqual(bigOnes.map((m) => Buffer.byteLength(m)), [LIMITS.maxEventBytes - LIMITS.perEventOverhead, ...Array(5).fill(210_000)]);
+  const s = await logs.send(new DescribeLogStreamsCommand({ logGroupName: group }));
+  assert.deepEqual(s.logStreams!.map((x) => x.logStreamName), ['web/c/1', 'web/c/2']);
+});
+
+test('following streams as `berth logs -f` does: FilterLogEvents by names or prefix, paged, then from a start time', async () => {
+  const logGroupName = defaultLogGroup('follow');
+  await group(logGroupName, ['web/c/1', 'web/c/2', 'db/c/1']);
+  const now = clock.now() - 60_000;
+  const put = (stream: string, from: number, n: number) =>
+    logs.send(
+      new PutLogEventsCommand({ logGroupName, logStreamName: stream, logEvents: Array.from({ length: n }, (_, i) => ({ timestamp: now + from + i, message: `${stream} ${from + i}` })) }),
+    );
+  await put('web/c/1', 0, 10_000);
+  await put('web/c/1', 10_000, 2_000);
+  await put('web/c/2', 5_000, 1);
+  await put('db/c/1', 5_000, 1);
+
+  const follow = async (select: { logStreamNames?: string[]; logStreamNamePrefix?: string }, startTime: number) => {
+    const out: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await logs.send(new FilterLogEventsCommand({ logGroupName, ...select, startTime, nextToken, limit: 5_000 }));
+      out.push(...page.events!.map((e) => e.message!));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return out;
+  };
+  const one = await follow({ logStreamNames: ['web/c/1', 'not-yet'] }, now);
+  assert.equal(one.length, 12_000);
+  assert.deepEqual([one[0], one[11_999]], ['web/c/1 0', 'web/c/1 11999']);
+  const web = await follow({ logStreamNamePrefix: 'web/' }, now);
+  assert.equal(web.length, 12_001);
+  assert.ok(!web.some((m) => m.startsWith('db/')));
+  assert.equal(web[5_001], 'web/c/2 5000', 'interleaved by time across streams');
+
+  // New lines, in a stream created since, show up from the last time seen.
+  await logs.send(new CreateLogStreamCommand({ logGroupName, logStreamName: 'web/c/3' }));
+  await put('web/c/3', 20_000, 1);
+  await put('web/c/1', 20_001, 1);
+  assert.deepEqual(await follow({ logStreamNamePrefix: 'web/' }, now + 12_000), ['web/c/3 20000', 'web/c/1 20001']);
+  assert.equal((await errorOf(logs.send(new FilterLogEventsCommand({ logGroupName: defaultLogGroup('nope') })))).name, 'ResourceNotFoundException');
 });
 
 test('POST /_berth/reset also empties logs.db (ephemeral Berth)', async () => {

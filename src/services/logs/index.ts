@@ -1,13 +1,15 @@
 /**
- * Amazon CloudWatch Logs (awsJson1_1, target prefix Logs_20140328): log groups, streams and
- * events stored in `<dataDir>/logs.db`.
+ * Amazon CloudWatch Logs (awsJson1_1, target prefix Logs_20140328): the API of log groups,
+ * streams and events over the logs domain (src/domain/logs/). The event store is opened by the
+ * composition root and passed in, which also runs the retention sweep.
  */
+import type { LogEventStore } from '../../domain/logs/eventStore.js';
 import { ServiceModel } from '../../protocol/model.js';
 import type { ServiceDefinition } from '../types.js';
 import { logsHandlers } from './handlers.js';
 
-/** The CloudWatch Logs service definition for the registry. */
-export function logsService(): ServiceDefinition {
+/** The CloudWatch Logs service definition for the registry, over the running Berth's event store. */
+export function logsService(events: LogEventStore): ServiceDefinition {
   return {
     name: 'logs',
     model: ServiceModel.load('logs'),
@@ -16,8 +18,6 @@ export function logsService(): ServiceDefinition {
     validationErrorCode: 'InvalidParameterException',
     // PutLogEvents takes up to 1 MiB of events; JSON escaping can make the request a few times that.
     bodyLimits: { PutLogEvents: 6 * 1024 * 1024 },
-    handlers: { ...logsHandlers },
+    handlers: { ...logsHandlers(events) },
   };
 }
-
-export { appendLogEvents, defaultLogGroupFor, readLogEventsAfter, LogGroupMissingError } from './api.js';

@@ -1,6 +1,8 @@
 /**
  * Storage for CloudWatch Logs: log groups, log streams and their events, in a SQLite database
- * of its own (`<dataDir>/logs.db`, WAL) rather than in the generic KV store.
+ * of its own (`<dataDir>/logs.db`, WAL, mode 0600) rather than in the generic KV store. The
+ * composition root (src/berth.ts) opens one per running Berth with {@link openLogEventStore} and
+ * hands it to the logs API and the retention loop; nothing else opens it.
  *
  * Why a separate database, with group and stream metadata in it too:
  * - events arrive in batches of up to 10,000; one KV record per event would write a change-feed
@@ -20,7 +22,13 @@
  * therefore pushed down as `instr(message, term) > 0` and the full pattern is applied in JS to the
  * rows that pass.
  */
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { LIMITS } from './limits.js';
+
+/** The file name of the event store in the data dir. */
+export const LOG_DB_FILE = 'logs.db';
 
 /** A log group as stored. `tags` is the resource's tag map. */
 export interface LogGroupRow {
@@ -123,7 +131,12 @@ export interface FilterOptions {
   maxBytes: number;
 }
 
-/** The storage interface the logs handlers and the agent helpers use. */
+/**
+ * The logs domain's storage. Its queries are what the API reads; its writes apply no rules of
+ * their own (the functions of ./groups.ts, ./events.ts and ./retention.ts do, and are the only
+ * writers). Every call is synchronous on one connection, so a read-check-write made of several
+ * calls in one turn of the event loop cannot interleave with another request's.
+ */
 export interface LogEventStore {
   createGroup(g: Omit<LogGroupRow, 'id' | 'storedBytes'>): LogGroupRow | undefined;
   getGroup(region: string, name: string): LogGroupRow | undefined;
@@ -145,8 +158,6 @@ export interface LogEventStore {
   append(stream: LogStreamRow, events: NewEvent[], ingestionTime: number): LogStreamRow;
   readStream(streamId: number, opts: ReadStreamOptions): StoredEvent[];
   filter(groupId: number, opts: FilterOptions): { events: StoredEvent[]; last?: EventPosition };
-  /** Events with seq > afterSeq from the given streams, in ingestion order (for following). */
-  readAfter(streamIds: number[], afterSeq: number, limit: number): StoredEvent[];
   /**
    * Deletes up to `maxRows` of the group's events with timestamp < cutoff (oldest first, in one
    * transaction, so a large backlog never blocks for long); returns how many went.
@@ -230,13 +241,29 @@ const prefixEnd = (p: string) => `${p}\uffff`;
 
 const EVENT_COLS = 'e.seq, e.stream_id, s.name AS sname, e.ts, e.ingest, e.message, e.bytes';
 
+/** Opens (creating if needed) the event store of a data dir, `<dataDir>/logs.db`. */
+export function openLogEventStore(dataDir: string): SqliteLogEventStore {
+  return new SqliteLogEventStore(join(dataDir, LOG_DB_FILE));
+}
+
+/**
+ * Makes the database file and its WAL companions private (0600) before SQLite opens them:
+ * SQLite creates `-wal` and `-shm` with the mode of the database file, and log messages are
+ * whatever containers printed, secrets included.
+ */
+function makePrivate(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
 /** The SQLite implementation of {@link LogEventStore}. */
 export class SqliteLogEventStore implements LogEventStore {
   private readonly db: Database.Database;
   private readonly s;
 
-  /** Opens (creating if needed) the database at `path`; ':memory:' for a throwaway one. */
+  /** Opens (creating if needed, mode 0600) the database at `path`; ':memory:' for a throwaway one. */
   constructor(path: string) {
+    if (path !== ':memory:') makePrivate(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a crash can lose the last few batches but never corrupts the database;
@@ -451,8 +478,8 @@ export class SqliteLogEventStore implements LogEventStore {
     let bytes = 0;
     for (const r of stmt.iterate(...args) as IterableIterator<EventDbRow>) {
       if (out.length >= opts.limit) break;
-      if (out.length > 0 && bytes + r.bytes + 26 > opts.maxBytes) break;
-      bytes += r.bytes + 26;
+      if (out.length > 0 && bytes + r.bytes + LIMITS.perEventOverhead > opts.maxBytes) break;
+      bytes += r.bytes + LIMITS.perEventOverhead;
       out.push(toEvent(r));
     }
     if (opts.direction === 'backward') out.reverse();
@@ -490,24 +517,14 @@ export class SqliteLogEventStore implements LogEventStore {
     let bytes = 0;
     for (const r of stmt.iterate(...args) as IterableIterator<EventDbRow>) {
       if (!opts.match(r.message)) continue;
-      if (out.length >= opts.limit || (out.length > 0 && bytes + r.bytes + 26 > opts.maxBytes)) {
+      if (out.length >= opts.limit || (out.length > 0 && bytes + r.bytes + LIMITS.perEventOverhead > opts.maxBytes)) {
         const lastEv = out[out.length - 1]!;
         return { events: out, last: { ts: lastEv.timestamp, seq: lastEv.seq } };
       }
-      bytes += r.bytes + 26;
+      bytes += r.bytes + LIMITS.perEventOverhead;
       out.push(toEvent(r));
     }
     return { events: out };
-  }
-
-  readAfter(streamIds: number[], afterSeq: number, limit: number): StoredEvent[] {
-    if (streamIds.length === 0) return [];
-    const rows = this.db
-      .prepare(
-        `SELECT ${EVENT_COLS} FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.seq > ? AND e.stream_id IN (${streamIds.map(() => '?').join(',')}) ORDER BY e.seq LIMIT ?`,
-      )
-      .all(afterSeq, ...streamIds, limit) as EventDbRow[];
-    return rows.map(toEvent);
   }
 
   deleteOlderThan(groupId: number, cutoff: number, maxRows = 50_000): number {

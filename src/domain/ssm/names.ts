@@ -2,8 +2,8 @@
  * Parameter names, ARNs, selectors and labels, validated as Parameter Store does.
  * Store keys are `<region>/<name>`, so regions are separate and names list in order.
  */
-import { arn, parseArn } from '../../domain/common.js';
-import type { Platform } from '../../domain/platform.js';
+import { arn, parseArn } from '../common.js';
+import type { Scope } from '../platform.js';
 import { ssmErrors } from './errors.js';
 
 /** The store kind of parameter records. */
@@ -15,15 +15,15 @@ export function paramKey(region: string, name: string): string {
 }
 
 /** `arn:aws:ssm:<region>:<account>:parameter/<name without its leading slash>`. */
-export function paramArn(platform: Platform, region: string, name: string): string {
-  return arn('ssm', region, platform.accountId, `parameter/${name.startsWith('/') ? name.slice(1) : name}`);
+export function paramArn(s: Scope, name: string): string {
+  return arn('ssm', s.region, s.platform.accountId, `parameter/${name.startsWith('/') ? name.slice(1) : name}`);
 }
 
 /**
  * Checks a name for PutParameter: allowed characters, fully qualified when hierarchical, at
  * most 15 levels, no reserved `aws`/`ssm` prefix, and at most 2048 characters with the ARN prefix.
  */
-export function validateName(platform: Platform, region: string, name: string): void {
+export function validateName(s: Scope, name: string): void {
   if (!/^[a-zA-Z0-9_.\-/]+$/.test(name)) {
     throw ssmErrors.validation(`Parameter name '${name}' is not valid: names can contain only letters, digits and the symbols . - _ and / (for hierarchies).`);
   }
@@ -36,15 +36,16 @@ export function validateName(platform: Platform, region: string, name: string): 
   if (first.startsWith('aws') || first.startsWith('ssm')) {
     throw ssmErrors.validation(`Parameter name '${name}' is not valid: names can't be prefixed with "aws" or "ssm" (case-insensitive).`);
   }
-  if (paramArn(platform, region, name).length > 2048) {
+  if (paramArn(s, name).length > 2048) {
     throw ssmErrors.validation('Parameter name is too long: the full ARN (arn:aws:ssm:<region>:<account>:parameter/<name>) can be at most 2048 characters.');
   }
 }
 
 /** A reference to a parameter as Get* calls accept it: name or ARN, with an optional `:selector`. */
 export interface ParamRef {
+  /** The region it names: the caller's, or an ARN's. */
   region: string;
-  /** Candidate stored names (an ARN without a slash in its path can name `x` or `/x`). */
+  /** Candidate stored names (an ARN without a slash in its path can name `x` or `/x`); none for another account's ARN. */
   names: string[];
   /** The name as the caller wrote it (without selector), for messages and results. */
   display: string;
@@ -52,17 +53,17 @@ export interface ParamRef {
   selector?: string;
 }
 
-/** Parses a name or ARN with an optional `:version` / `:label` selector. */
-export function parseRef(platform: Platform, region: string, raw: string): ParamRef {
+/** Parses a name or ARN with an optional `:version` / `:label` selector; a malformed ARN is a ValidationException. */
+export function parseRef(s: Scope, raw: string): ParamRef {
   let body = raw;
-  let refRegion = region;
+  let refRegion = s.region;
   if (raw.startsWith('arn:')) {
     const p = parseArn(raw);
     if (!p || p.service !== 'ssm' || !p.resource.startsWith('parameter/')) {
       throw ssmErrors.validation(`'${raw}' is not a parameter ARN (arn:aws:ssm:<region>:<account>:parameter/<name>).`);
     }
-    if (p.accountId !== platform.accountId) return { region: p.region, names: [], display: raw };
-    refRegion = p.region || region;
+    if (p.accountId !== s.platform.accountId) return { region: p.region, names: [], display: raw };
+    refRegion = p.region || s.region;
     body = p.resource.slice('parameter/'.length);
   }
   let selector: string | undefined;

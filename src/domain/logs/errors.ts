@@ -1,4 +1,7 @@
-/** CloudWatch Logs' error catalog: every error the logs handlers throw is made here. */
+/**
+ * CloudWatch Logs' error catalog: every error the logs domain and its API handlers throw is made
+ * here, with the codes and messages AWS uses.
+ */
 import { ServiceError } from '../../errors.js';
 
 export const logsErrors = {

@@ -13,8 +13,9 @@
  *   `EXISTS`, `NOT EXISTS`, selectors like `$.a.b[0].c`, combined with `&&`, `||` and
  *   parentheses;
  * - space-delimited patterns `[ip, user, ..., status = 4*, size > 100]`.
- * Anything else throws {@link FilterPatternError} (the handlers turn it into
- * InvalidParameterException).
+ * Anything else throws {@link FilterPatternError} (`compilePattern` in ./events.ts turns it
+ * into InvalidParameterException). Pure: FilterLogEvents uses it, and so will anything else
+ * that matches events against a pattern (subscription and metric filters).
  */
 
 /** A compiled filter pattern. */

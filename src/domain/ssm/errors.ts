@@ -1,4 +1,7 @@
-/** SSM Parameter Store's error catalog: every error the ssm handlers throw is made here. */
+/**
+ * SSM Parameter Store's error catalog: every error the parameters domain and its API handlers
+ * throw is made here, with the codes AWS uses.
+ */
 import { ServiceError } from '../../errors.js';
 
 export const ssmErrors = {
