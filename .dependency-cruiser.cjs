@@ -6,7 +6,7 @@
  *   control, lb (controllers, data planes) -> domain
  *   berth.ts (the composition root) -> anything; cli -> berth.ts, agent, client
  *
- * Kernel modules anyone may import: src/errors.ts, src/clock.ts, src/version.ts, src/generated/.
+ * Kernel modules anyone may import: src/errors.ts, src/clock.ts, src/version.ts, src/privateFiles.ts, src/generated/.
  */
 const layer = (name) => `^src/${name}/`;
 
@@ -26,7 +26,7 @@ module.exports = {
       'store-is-the-bottom',
       'The store knows nothing of Berth above it: no domain, services, controllers or data planes.',
       layer('store'),
-      '^src/(?!store/|errors\\.ts|clock\\.ts|version\\.ts)',
+      '^src/(?!store/|errors\\.ts|clock\\.ts|version\\.ts|privateFiles\\.ts)',
     ),
     forbid(
       'domain-below-handlers',

@@ -10,10 +10,13 @@
  * Nothing else starts anything: API services are plain handler tables, and every background
  * loop is created here, on the platform's clock, and stopped here in reverse order.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { ensurePrivateDir } from './privateFiles.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
 import { loadOrCreateCredentials, type RootCredentials } from './config/credentials.js';
 import type { Platform } from './domain/platform.js';
@@ -25,7 +28,8 @@ import { MasterKey } from './domain/ssm/masterKey.js';
 import { openLogEventStore } from './domain/logs/eventStore.js';
 import { RETENTION_SWEEP_INTERVAL_MS, sweepRetention } from './domain/logs/retention.js';
 import { AwsGateway } from './server/gateway.js';
-import { createBerthServer, sendJson, type OperatorRoute } from './server/http.js';
+import { createBerthServer, readBody, sendJson, type OperatorRoute } from './server/http.js';
+import { ServiceError } from './errors.js';
 import { ServiceController, type ServiceControllerOptions } from './control/serviceController.js';
 import { elbv2Targets } from './control/targets.js';
 import { DEFAULT_AGENT_TIMEOUT_MS, startAgentSweep } from './control/agentSweep.js';
@@ -51,6 +55,11 @@ export interface BerthOptions {
    */
   storeUrl?: string;
   clock?: Clock;
+  /**
+   * When set, /_berth/health and /_berth/metrics need `Authorization: Bearer <token>` (for a
+   * Berth bound to an address others reach). Default env BERTH_OPERATOR_TOKEN; unset: open.
+   */
+  operatorToken?: string;
   /** Environment for credentials and settings (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Service controller settings (defaults, then env BERTH_SERVICE_CONTROLLER*, then these). */
@@ -81,6 +90,13 @@ async function openSharedStore(url: string): Promise<Store> {
   return PostgresStore.open(url);
 }
 
+/** Whether the request carries `Authorization: Bearer <token>` (compared in constant time). */
+function bearerMatches(req: IncomingMessage, token: string): boolean {
+  const given = Buffer.from(String(req.headers.authorization ?? '').replace(/^Bearer /, ''));
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
 /** The file in the data dir that tells `berth credentials` where the server listens. */
 export const ENDPOINT_FILE = 'endpoint';
 
@@ -104,7 +120,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const env = opts.env ?? process.env;
   const ephemeral = opts.ephemeral ?? false;
   const dataDir = ephemeral ? mkdtempSync(join(tmpdir(), 'berth-')) : resolve(opts.dataDir ?? '.berth');
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const openDir = ensurePrivateDir(dataDir);
+  if (openDir) process.emitWarning(openDir);
   const credentials = loadOrCreateCredentials(dataDir, env);
   // Loaded once; a malformed BERTH_MASTER_KEY or master.key fails the start, not the first SecureString.
   const masterKey = MasterKey.load(dataDir, env);
@@ -130,9 +147,17 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const services = allServices({ loadBalancer, logEvents, masterKey });
   const gateway = new AwsGateway(services, platform, credentials, shutdown.signal);
 
+  const operatorToken = opts.operatorToken ?? env.BERTH_OPERATOR_TOKEN;
+  /** /_berth/health and /_berth/metrics are open unless an operator token is set (see SECURITY.md). */
+  const readable = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (!operatorToken || bearerMatches(req, operatorToken)) return true;
+    sendJson(res, 401, { __type: 'Unauthorized', message: 'This endpoint needs Authorization: Bearer <the operator token given to berth up (BERTH_OPERATOR_TOKEN)>.' });
+    return false;
+  };
   const routes: OperatorRoute[] = [
     (req, res, url) => {
       if (url.pathname !== '/_berth/health' || req.method !== 'GET') return false;
+      if (!readable(req, res)) return true;
       sendJson(res, 200, {
         status: 'ok',
         version: VERSION,
@@ -146,6 +171,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     },
     (req, res, url) => {
       if (url.pathname !== '/_berth/metrics' || req.method !== 'GET') return false;
+      if (!readable(req, res)) return true;
       const body = loadBalancer.prometheus();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       res.end(body);
@@ -158,6 +184,14 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       } else if (!ephemeral) {
         sendJson(res, 403, { __type: 'AccessDenied', message: 'Reset is only available when Berth runs with --ephemeral.' });
       } else {
+        // Signed like an API call (credential scope service `berth`): a page in a browser cannot reset it.
+        try {
+          gateway.authenticateOperator(req, await readBody(req, 1024));
+        } catch (e) {
+          const err = e instanceof ServiceError ? e : new ServiceError('AccessDenied', 'Reset needs a request signed with the root credentials (SigV4, service berth).', 403);
+          sendJson(res, err.status, { __type: err.code, message: err.message });
+          return true;
+        }
         await store.reset();
         logEvents.reset();
         // The controller caches task lists and timers by key; a wiped store starts it afresh.
@@ -186,7 +220,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const port = (server.address() as AddressInfo).port;
   const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  writeFileSync(join(dataDir, ENDPOINT_FILE), url + '\n');
+  writeFileSync(join(dataDir, ENDPOINT_FILE), url + '\n', { mode: 0o600 });
 
   let closed = false;
   return {

@@ -6,8 +6,7 @@
  */
 import { ServiceError } from '../errors.js';
 import { commonErrors } from './errors.js';
-import type { ServiceModel, ShapeRef } from './model.js';
-import { toDate } from './model.js';
+import { scalarProblem, toDate, type ServiceModel, type ShapeRef } from './model.js';
 
 type Tree = { value?: string; children: Map<string, Tree> };
 
@@ -90,25 +89,33 @@ function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: strin
       if (raw === undefined) return undefined;
       switch (s.type) {
         case 'string':
-          return raw;
+          if (!scalarProblem('string', raw)) return raw;
+          problems.push(`Value at '${path}' failed to satisfy constraint: Member must be a String of well-formed Unicode`);
+          return undefined;
         case 'boolean':
           if (raw === 'true' || raw === 'false') return raw === 'true';
           problems.push(`Value '${raw}' at '${path}' failed to satisfy constraint: Member must be a boolean (true or false)`);
           return undefined;
         case 'integer':
-        case 'long':
-          if (/^-?\d+$/.test(raw)) return Number(raw);
-          problems.push(`Value '${raw}' at '${path}' failed to satisfy constraint: Member must be an integer`);
+        case 'long': {
+          const n = /^-?\d{1,20}$/.test(raw) ? Number(raw) : NaN;
+          const problem = scalarProblem(s.type, n);
+          if (!problem) return n;
+          problems.push(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be ${problem}`);
           return undefined;
+        }
         case 'float':
-        case 'double':
-          if (raw.trim() !== '' && !Number.isNaN(Number(raw))) return Number(raw);
-          problems.push(`Value '${raw}' at '${path}' failed to satisfy constraint: Member must be a number`);
+        case 'double': {
+          const n = raw.trim() === '' ? NaN : Number(raw);
+          const problem = scalarProblem(s.type, n);
+          if (!problem) return n;
+          problems.push(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be ${problem}`);
           return undefined;
+        }
         case 'timestamp': {
-          const d = new Date(/^\d+$/.test(raw) ? Number(raw) * 1000 : raw);
-          if (!Number.isNaN(d.getTime())) return d;
-          problems.push(`Value '${raw}' at '${path}' failed to satisfy constraint: Member must be a timestamp`);
+          const d = new Date(/^\d{1,15}$/.test(raw) ? Number(raw) * 1000 : raw);
+          if (!scalarProblem('timestamp', d)) return d;
+          problems.push(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be a timestamp (epoch seconds or ISO 8601, years 1 to 9999)`);
           return undefined;
         }
         case 'blob':

@@ -59,6 +59,47 @@ export interface ModelDocument {
   shapes: Record<string, Shape>;
 }
 
+/** Largest and smallest values of the models' number types (Java's int and long, as AWS's services parse them). */
+const INT_RANGE = [-(2 ** 31), 2 ** 31 - 1] as const;
+/** Past these the instant is not a real date (years 0001 to 9999, in epoch seconds). */
+const TIMESTAMP_RANGE_S = [-62135596800, 253402300799] as const;
+
+/**
+ * Why a decoded scalar is not a value of its model type, or undefined when it is: integers in
+ * Java int range, longs exact (safe integers), doubles finite, timestamps within years 1-9999,
+ * strings well-formed Unicode (no lone surrogate). Shared by the JSON and query decoders.
+ */
+export function scalarProblem(type: Shape['type'], v: unknown): string | undefined {
+  switch (type) {
+    case 'integer':
+      return typeof v === 'number' && Number.isInteger(v) && v >= INT_RANGE[0] && v <= INT_RANGE[1] ? undefined : `an Integer (a whole number from ${INT_RANGE[0]} to ${INT_RANGE[1]})`;
+    case 'long':
+      return typeof v === 'number' && Number.isSafeInteger(v) ? undefined : `a Long (a whole number of at most 2^53 in size)`;
+    case 'float':
+    case 'double':
+      return typeof v === 'number' && Number.isFinite(v) ? undefined : 'a Double (a finite number)';
+    case 'timestamp':
+      return v instanceof Date && !Number.isNaN(v.getTime()) && v.getTime() / 1000 >= TIMESTAMP_RANGE_S[0] && v.getTime() / 1000 <= TIMESTAMP_RANGE_S[1] ? undefined : 'a Timestamp (years 1 to 9999)';
+    case 'string':
+      return typeof v === 'string' && isWellFormedUnicode(v) ? undefined : 'a String of well-formed Unicode (no lone surrogate)';
+    default:
+      return undefined;
+  }
+}
+
+/** Whether a string has no lone (unpaired) UTF-16 surrogate, which would not survive storage as UTF-8. */
+export function isWellFormedUnicode(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c > 0xdbff) return false;
+    const next = s.charCodeAt(i + 1);
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+    i++;
+  }
+  return true;
+}
+
 /** A type mismatch found while decoding input; reported as a protocol-level error. */
 interface Problem {
   path: string;
@@ -140,23 +181,19 @@ export class ServiceModel {
         }
         return out;
       }
-      case 'string':
-        return typeof v === 'string' ? v : bad('a String');
       case 'boolean':
         return typeof v === 'boolean' ? v : bad('a Boolean');
+      case 'string':
       case 'integer':
       case 'long':
-        return typeof v === 'number' && Number.isInteger(v) ? v : bad(s.type === 'long' ? 'a Long' : 'an Integer');
       case 'float':
-      case 'double':
-        return typeof v === 'number' ? v : bad('a Double');
+      case 'double': {
+        const problem = scalarProblem(s.type, v);
+        return problem ? bad(problem) : v;
+      }
       case 'timestamp': {
-        if (typeof v === 'number') return new Date(v * 1000);
-        if (typeof v === 'string') {
-          const d = new Date(/^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : v);
-          if (!Number.isNaN(d.getTime())) return d;
-        }
-        return bad('a Timestamp');
+        const d = typeof v === 'number' ? new Date(v * 1000) : typeof v === 'string' ? new Date(/^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : v) : undefined;
+        return d && !scalarProblem('timestamp', d) ? d : bad('a Timestamp (epoch seconds or ISO 8601, years 1 to 9999)');
       }
       case 'blob':
         return typeof v === 'string' ? Buffer.from(v, 'base64') : bad('a Blob');

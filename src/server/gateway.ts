@@ -141,6 +141,16 @@ export class AwsGateway {
     }
   }
 
+  /**
+   * Authenticates a request to an operator endpoint (`POST /_berth/reset`): SigV4 with the root
+   * credentials and the credential-scope service `berth`. Throws the 403 to answer otherwise.
+   */
+  authenticateOperator(req: IncomingMessage, body: Buffer): void {
+    const claim = readSignature(this.signedPart(req), 'json');
+    const secret = checkSignatureClaim(claim, this.signedPart(req), 'json', { services: ['berth'], mustSign: ['content-type'], presignedAllowed: false }, (id) => this.secretOf(id), this.platform.clock.now());
+    verifySignature(claim, { ...this.signedPart(req), body }, 'json', secret);
+  }
+
   /** The answer for a body larger than the admission allows (413, in the protocol's shape). */
   tooLarge(admission: Admission): HttpReply {
     return this.errorReply(commonErrors.tooLarge(admission.bodyLimit), admission.protocol, admission.requestId, admission.service);

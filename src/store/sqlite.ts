@@ -4,6 +4,7 @@
  * change feed is pushed to in-process watchers right after each commit.
  */
 import Database from 'better-sqlite3';
+import { ensurePrivateFile } from '../privateFiles.js';
 import { ConflictError, type Change, type ListOptions, type Store, type StoredRecord, type Write } from './types.js';
 
 interface ChangeRow {
@@ -30,6 +31,8 @@ export class SqliteStore implements Store {
 
   /** Opens (creating if needed) the database at `path`; ':memory:' for a throwaway store. */
   constructor(path: string) {
+    // Private before SQLite creates it (and its WAL), since records hold whatever clients sent.
+    if (path !== ':memory:') ensurePrivateFile(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnBerth, BERTH_BIN } from '../helpers/processes.js';
-import { aws, awsOk, awsEnvFor, hasAwsCli } from '../helpers/fixture.js';
+import { aws, awsOk, awsEnvFor, hasAwsCli, resetBerth } from '../helpers/fixture.js';
 
 function berthCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [BERTH_BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
@@ -84,7 +84,11 @@ test('berth up --ephemeral: reset wipes state; the temp dir is gone after exit',
   const health = await (await fetch(`${up.url}/_berth/health`)).json();
   assert.equal(health.status, 'ok');
   assert.equal(health.ephemeral, true);
-  const reset = await fetch(`${up.url}/_berth/reset`, { method: 'POST' });
+  // Reset needs a signed request (a cross-origin page cannot forge one), then wipes the state.
+  const unsigned = await fetch(`${up.url}/_berth/reset`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+  assert.equal(unsigned.status, 403);
+  assert.equal((await ecs.send(new ListClustersCommand({}))).clusterArns?.length, 1, 'nothing reset');
+  const reset = await resetBerth(up.url, { accessKeyId: creds[1]!, secretAccessKey: creds[2]! });
   assert.equal(reset.status, 200);
   assert.equal((await ecs.send(new ListClustersCommand({}))).clusterArns?.length, 0);
   ecs.destroy();

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { startBerth, type Berth, type BerthOptions } from '../../src/berth.js';
+import { signRequest } from '../../src/protocol/sigv4.js';
 
 export interface TestBerth extends Berth {
   /** Settings for any @aws-sdk/client-* v3 client. */
@@ -105,6 +106,17 @@ export async function errorOf(p: Promise<unknown>): Promise<{ name: string; stat
     return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
   }
   throw new Error('expected the call to fail');
+}
+
+/**
+ * `POST /_berth/reset` as an operator sends it: signed with the root credentials (SigV4, credential
+ * scope service `berth`). Returns the response.
+ */
+export function resetBerth(url: string, creds: { accessKeyId: string; secretAccessKey: string }): Promise<Response> {
+  const target = new URL(`${url}/_berth/reset`);
+  const headers = signRequest({ method: 'POST', url: target, headers: { 'content-type': 'application/json' }, body: '', ...creds, region: 'us-east-1', service: 'berth' });
+  delete headers.host;
+  return fetch(target, { method: 'POST', headers, body: '' });
 }
 
 /** A loopback port that was free a moment ago (bind port 0, read it, close). */

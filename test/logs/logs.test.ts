@@ -25,7 +25,7 @@ import {
   UntagResourceCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { ManualClock } from '../../src/clock.js';
-import { aws, awsOk, eventually, startTestBerth, type TestBerth, errorOf } from '../helpers/fixture.js';
+import { aws, awsOk, eventually, startTestBerth, type TestBerth, errorOf, resetBerth } from '../helpers/fixture.js';
 import { AwsApiError, jsonService } from '../../src/client/awsClient.js';
 import { LogShipper, type LogDestination } from '../../src/agent/logShipper.js';
 import { defaultLogGroup } from '../../src/agent/logNaming.js';
@@ -454,7 +454,7 @@ test('following streams as `berth logs -f` does: FilterLogEvents by names or pre
 
 test('POST /_berth/reset also empties logs.db (ephemeral Berth)', async () => {
   await group('/before-reset', ['s']);
-  const res = await fetch(`${berth.url}/_berth/reset`, { method: 'POST' });
+  const res = await resetBerth(berth.url, berth.credentials);
   assert.equal(res.status, 200);
   const out = await logs.send(new DescribeLogGroupsCommand({}));
   assert.deepEqual(out.logGroups, []);

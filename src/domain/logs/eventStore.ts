@@ -22,7 +22,7 @@
  * therefore pushed down as `instr(message, term) > 0` and the full pattern is applied in JS to the
  * rows that pass.
  */
-import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
+import { ensurePrivateFile } from '../../privateFiles.js';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { LIMITS } from './limits.js';
@@ -246,16 +246,6 @@ export function openLogEventStore(dataDir: string): SqliteLogEventStore {
   return new SqliteLogEventStore(join(dataDir, LOG_DB_FILE));
 }
 
-/**
- * Makes the database file and its WAL companions private (0600) before SQLite opens them:
- * SQLite creates `-wal` and `-shm` with the mode of the database file, and log messages are
- * whatever containers printed, secrets included.
- */
-function makePrivate(path: string): void {
-  closeSync(openSync(path, 'a', 0o600));
-  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
-}
-
 /** The SQLite implementation of {@link LogEventStore}. */
 export class SqliteLogEventStore implements LogEventStore {
   private readonly db: Database.Database;
@@ -263,7 +253,7 @@ export class SqliteLogEventStore implements LogEventStore {
 
   /** Opens (creating if needed, mode 0600) the database at `path`; ':memory:' for a throwaway one. */
   constructor(path: string) {
-    if (path !== ':memory:') makePrivate(path);
+    if (path !== ':memory:') ensurePrivateFile(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a crash can lose the last few batches but never corrupts the database;
