@@ -243,7 +243,13 @@ export class HealthChecker {
     w.inFlight = inFlight;
     const started = clock.now();
     const timeout = clock.setTimeout(() => abort.abort(), w.spec.timeoutSeconds * secondMs());
-    void this.probe(w.target, w.spec, abort.signal)
+    let answer: Promise<CheckOutcome>;
+    try {
+      answer = this.probe(w.target, w.spec, abort.signal);
+    } catch {
+      answer = Promise.resolve(FAILED);
+    }
+    void answer
       .catch((): CheckOutcome => FAILED)
       .then((outcome) => {
         timeout.cancel();

@@ -163,15 +163,13 @@ export class RequestProxy implements ListenerHandlers {
     this.upgraded.add(socket);
     socket.once('close', () => this.upgraded.delete(socket));
     upstream.on('connect', () => {
-      const client = stripMapped(req.socket.remoteAddress ?? '');
       const lines = [`${req.method} ${req.url} HTTP/1.1`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         const k = req.rawHeaders[i]!.toLowerCase();
         if (k === 'x-forwarded-for' || k === 'x-forwarded-proto' || k === 'x-forwarded-port') continue;
         lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
       }
-      const xff = req.headers['x-forwarded-for'];
-      lines.push(`X-Forwarded-For: ${xff ? `${xff}, ${client}` : client}`, `X-Forwarded-Proto: ${l.protocol === 'HTTPS' ? 'https' : 'http'}`, `X-Forwarded-Port: ${l.port}`);
+      lines.push(`X-Forwarded-For: ${forwardedFor(req)}`, `X-Forwarded-Proto: ${forwardedProto(l)}`, `X-Forwarded-Port: ${l.port}`);
       if (!req.headers['x-amzn-trace-id']) lines.push(`X-Amzn-Trace-Id: ${this.traceId()}`);
       upstream.write(lines.join('\r\n') + '\r\n\r\n');
       if (head.length) upstream.write(head);
@@ -290,10 +288,8 @@ export class RequestProxy implements ListenerHandlers {
       const v = inHeaders[k];
       if (v !== undefined) headers[k] = v;
     }
-    const client = stripMapped(req.socket.remoteAddress ?? '');
-    const xff = inHeaders['x-forwarded-for'];
-    headers['x-forwarded-for'] = xff ? `${xff}, ${client}` : client;
-    headers['x-forwarded-proto'] = l.protocol === 'HTTPS' ? 'https' : 'http';
+    headers['x-forwarded-for'] = forwardedFor(req);
+    headers['x-forwarded-proto'] = forwardedProto(l);
     headers['x-forwarded-port'] = String(l.port);
     if (!inHeaders['x-amzn-trace-id']) headers['x-amzn-trace-id'] = this.traceId();
     const hasBody = inHeaders['content-length'] !== undefined ? inHeaders['content-length'] !== '0' : inHeaders['transfer-encoding'] !== undefined;
@@ -436,8 +432,16 @@ function route(l: CompiledListener, view: RequestView): RouteAction {
   return l.defaultAction;
 }
 
-function stripMapped(ip: string): string {
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+/** X-Forwarded-For as the target sees it: the client's chain, then the client's address. */
+function forwardedFor(req: IncomingMessage): string {
+  const addr = req.socket.remoteAddress ?? '';
+  const client = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  const xff = req.headers['x-forwarded-for'];
+  return xff ? `${xff}, ${client}` : client;
+}
+
+function forwardedProto(l: CompiledListener): string {
+  return l.protocol === 'HTTPS' ? 'https' : 'http';
 }
 
 function cookieValue(header: string, name: string): string | undefined {

@@ -121,7 +121,16 @@ export class Upstreams {
       for (const t of config.targets) {
         seen.add(t.identity);
         let u = this.byIdentity.get(t.identity);
-        if (!u) this.byIdentity.set(t.identity, (u = new Upstream(t, config.tls)));
+        if (!u) {
+          try {
+            u = new Upstream(t, config.tls);
+          } catch (e) {
+            // An address undici cannot make a URL of: the target gets no traffic, the rest does.
+            console.error(`berth lb: target ${t.id}:${t.port} of ${t.tgArn} cannot be used: ${e}`);
+            continue;
+          }
+          this.byIdentity.set(t.identity, u);
+        }
         u.draining = t.draining;
         members.push(u);
       }
