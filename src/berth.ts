@@ -4,8 +4,8 @@
  *
  *   store ── domain ── API services ── gateway ── HTTP listener
  *              │
- *              ├── service controller, agent-timeout sweep, retention sweeps (src/control/)
- *              └── load balancer data plane (src/lb/)
+ *              ├── service controller, target drain, agent-timeout sweep, retention sweeps (src/control/)
+ *              └── load balancer data plane (src/lb/; tells the target drain when a target goes idle)
  *
  * Nothing else starts anything: API services are plain handler tables, and every background
  * loop is created here, on the platform's clock, and stopped here in reverse order.
@@ -34,8 +34,9 @@ import { ServiceController, type ServiceControllerOptions } from './control/serv
 import { elbv2Targets } from './control/targets.js';
 import { DEFAULT_AGENT_TIMEOUT_MS, startAgentSweep } from './control/agentSweep.js';
 import { startRetentionSweep } from './control/retention.js';
+import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
-import { LbRuntime } from './lb/runtime.js';
+import { LoadBalancerPlane } from './lb/plane.js';
 import { lbOptionsFromEnv, type LbOptions } from './lb/options.js';
 import { VERSION } from './version.js';
 
@@ -80,7 +81,7 @@ export interface Berth {
   /** The service controller (settings, diagnosis). */
   controller: ServiceController;
   /** The load balancer's data plane (settings, metrics). */
-  loadBalancer: LbRuntime;
+  loadBalancer: LoadBalancerPlane;
   close(): Promise<void>;
 }
 
@@ -139,7 +140,9 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const report = (what: string) => (e: unknown) => console.error(`berth: ${what} failed:`, e);
 
   // Data planes and controllers, over the domain.
-  const loadBalancer = new LbRuntime(platform, { ...lbOptionsFromEnv(env), ...opts.loadBalancer });
+  // The plane wakes the target drain (started below) when a draining target goes idle.
+  let targetDrain: TargetDrain | undefined;
+  const loadBalancer = new LoadBalancerPlane(platform, { ...lbOptionsFromEnv(env), ...opts.loadBalancer }, { onDrainingTargetIdle: () => targetDrain?.wake() });
   const controller = new ServiceController(platform, elbv2Targets(platform, loadBalancer), { ...controllerEnv(env), ...opts.controller });
   const logEvents = openLogEventStore(dataDir);
 
@@ -206,7 +209,9 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   await rebuildLiveTaskIndex(store);
   await loadBalancer.start();
   await controller.start();
+  targetDrain = startTargetDrain(platform, loadBalancer, { onError: report('target drain') });
   const loops: Loop[] = [
+    targetDrain,
     startAgentSweep(platform, { agentTimeoutMs: opts.agentTimeoutMs ?? envMs(env, 'BERTH_AGENT_TIMEOUT_MS') ?? DEFAULT_AGENT_TIMEOUT_MS, onError: report('agent-timeout sweep') }),
     startRetentionSweep(platform, report('ECS retention sweep')),
     startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep')),

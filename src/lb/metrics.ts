@@ -1,7 +1,8 @@
 /**
  * Load balancer metrics with CloudWatch's ALB names, per load balancer and per target group:
  * cumulative counters for Prometheus, and one bucket per minute (the last 60 kept in memory)
- * for the console and CLI. Minutes follow the injected clock.
+ * for the console and CLI. Minutes follow the injected clock. `LoadBalancerMetrics` keeps the
+ * sets of the load balancers and target groups that exist.
  */
 import type { Clock } from '../clock.js';
 
@@ -84,29 +85,15 @@ export class MetricSet {
     this.bucket().counts[name]++;
   }
 
-  /** A target's response: its status class and TargetResponseTime (seconds), in one bucket lookup. */
+  /**
+   * A target's response: counted by status class, its TargetResponseTime (seconds)
+   * reservoir-sampled per minute; one bucket lookup (this runs once per proxied request).
+   */
   targetResponse(status: number, seconds: number): void {
     const b = this.bucket();
     const c = status >= 500 ? 'HTTPCode_Target_5XX_Count' : status >= 400 ? 'HTTPCode_Target_4XX_Count' : status >= 300 ? 'HTTPCode_Target_3XX_Count' : 'HTTPCode_Target_2XX_Count';
     this.totals[c]++;
     b.counts[c]++;
-    b.seen++;
-    if (b.samples.length < RESERVOIR) b.samples.push(seconds);
-    else {
-      const i = Math.floor(Math.random() * b.seen);
-      if (i < RESERVOIR) b.samples[i] = seconds;
-    }
-  }
-
-  /** Counts a target response by its status class. */
-  targetStatus(status: number): void {
-    const c = status >= 500 ? 'HTTPCode_Target_5XX_Count' : status >= 400 ? 'HTTPCode_Target_4XX_Count' : status >= 300 ? 'HTTPCode_Target_3XX_Count' : 'HTTPCode_Target_2XX_Count';
-    this.count(c);
-  }
-
-  /** Records a TargetResponseTime sample (seconds), reservoir-sampled per minute. */
-  responseTime(seconds: number): void {
-    const b = this.bucket();
     b.seen++;
     if (b.samples.length < RESERVOIR) b.samples.push(seconds);
     else {
@@ -171,4 +158,70 @@ export function prometheusText(sets: { labels: Record<string, string>; metrics: 
     }
   }
   return lines.join('\n') + '\n';
+}
+
+/** Per-minute metrics of one load balancer or target group (the last 60 minutes). */
+export interface MetricSeries {
+  loadBalancerArn?: string;
+  targetGroupArn?: string;
+  minutes: MinuteMetrics[];
+}
+
+/**
+ * The metric sets of every load balancer (from its first listener on) and target group, kept
+ * across configuration changes while the resource exists.
+ */
+export class LoadBalancerMetrics {
+  private readonly lbs = new Map<string, MetricSet>();
+  private readonly tgs = new Map<string, MetricSet>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /** The set of a load balancer, made on first use. */
+  loadBalancer(arn: string): MetricSet {
+    let m = this.lbs.get(arn);
+    if (!m) this.lbs.set(arn, (m = new MetricSet(this.clock)));
+    return m;
+  }
+
+  /** The set of a target group, made on first use. */
+  targetGroup(arn: string): MetricSet {
+    let m = this.tgs.get(arn);
+    if (!m) this.tgs.set(arn, (m = new MetricSet(this.clock)));
+    return m;
+  }
+
+  /** Forgets the sets of load balancers and target groups that no longer exist. */
+  retain(loadBalancerArns: Iterable<string>, targetGroupArns: Iterable<string>): void {
+    const lbs = new Set(loadBalancerArns);
+    const tgs = new Set(targetGroupArns);
+    for (const arn of this.lbs.keys()) if (!lbs.has(arn)) this.lbs.delete(arn);
+    for (const arn of this.tgs.keys()) if (!tgs.has(arn)) this.tgs.delete(arn);
+  }
+
+  /** Prometheus text of every set (labels as CloudWatch's dimensions). */
+  prometheus(): string {
+    const sets: Parameters<typeof prometheusText>[0] = [];
+    for (const [arn, m] of this.lbs) sets.push({ kind: 'lb', labels: { load_balancer: lbLabel(arn) }, metrics: m });
+    for (const [arn, m] of this.tgs) sets.push({ kind: 'tg', labels: { target_group: tgLabel(arn) }, metrics: m });
+    return prometheusText(sets);
+  }
+
+  /** The last 60 minutes of every set. */
+  series(): MetricSeries[] {
+    const out: MetricSeries[] = [];
+    for (const [arn, m] of this.lbs) out.push({ loadBalancerArn: arn, minutes: m.minutes() });
+    for (const [arn, m] of this.tgs) out.push({ targetGroupArn: arn, minutes: m.minutes() });
+    return out;
+  }
+}
+
+/** `app/<name>/<id>`, the LoadBalancer dimension CloudWatch uses. */
+function lbLabel(arn: string): string {
+  return arn.slice(arn.indexOf(':loadbalancer/') + ':loadbalancer/'.length);
+}
+
+/** `targetgroup/<name>/<id>`, the TargetGroup dimension CloudWatch uses. */
+function tgLabel(arn: string): string {
+  return arn.slice(arn.lastIndexOf(':') + 1);
 }

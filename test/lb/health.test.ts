@@ -1,7 +1,8 @@
 // Health checks, fail-open, draining and the scheduler-facing target interface, against real
-// backends: in-process servers and child processes killed with kill -9. Health check "seconds"
-// are shortened with the Berth extension `secondMs`; the deregistration delay runs on the
-// injected ManualClock.
+// backends: in-process servers and child processes killed with kill -9. Everything time-driven
+// (health check intervals and timeouts, the deregistration delay, the target-drain sweep) runs
+// on the injected ManualClock, which the tests move on; health check "seconds" are shortened
+// with the Berth extension `secondMs`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -50,6 +51,28 @@ async function service(name: string, extra: Record<string, unknown> = {}): Promi
   return { tg, port };
 }
 
+/**
+ * Moves time on by `ms` (default one health-check second). Health checks in flight are real
+ * requests to real backends: they answer before time moves, so a check never times out while
+ * a quick answer is still on its way.
+ */
+async function tick(ms = SECOND_MS): Promise<void> {
+  await eventually(() => berth.loadBalancer.healthChecksInFlight === 0, { what: 'health checks answered', intervalMs: 5 });
+  await clock.advance(ms);
+}
+
+/** Moves time on, a health-check second at a time, until `cond` holds. */
+function tickUntil<T>(cond: () => Promise<T | undefined | false>, what: string): Promise<T> {
+  return eventually(
+    async () => {
+      const v = await cond();
+      if (!v) await tick();
+      return v;
+    },
+    { what, intervalMs: 5 },
+  );
+}
+
 async function healthOf(tg: string, targets?: { Id: string; Port: number }[]): Promise<TargetHealthDescription[]> {
   return (await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg, Targets: targets }))).TargetHealthDescriptions ?? [];
 }
@@ -68,15 +91,11 @@ test('new targets start initial, turn healthy after one check, unhealthy on bad 
   assert.equal(first.TargetHealth?.State, 'initial');
   assert.ok(['Elb.RegistrationInProgress', 'Elb.InitialHealthChecking'].includes(first.TargetHealth!.Reason!));
   assert.equal(first.HealthCheckPort, String(b.port));
+  await tickUntil(async () => stateOf(await healthOf(tg), b.port) === 'unhealthy', 'unhealthy');
   // Through the aws CLI: the unhealthy state with its reason code and description.
-  const un = await eventually(
-    async () => {
-      const out = await awsOk(berth.awsEnv, ['elbv2', 'describe-target-health', '--target-group-arn', tg]);
-      const h = out.TargetHealthDescriptions[0].TargetHealth;
-      return h.State === 'unhealthy' ? h : undefined;
-    },
-    { what: 'unhealthy' },
-  );
+  const out = await awsOk(berth.awsEnv, ['elbv2', 'describe-target-health', '--target-group-arn', tg]);
+  const un = out.TargetHealthDescriptions[0].TargetHealth;
+  assert.equal(un.State, 'unhealthy');
   assert.equal(un.Reason, 'Target.ResponseCodeMismatch');
   assert.equal(un.Description, 'Health checks failed with these codes: [500]');
   // Every target unhealthy: the load balancer routes to all of them anyway (fail open).
@@ -84,7 +103,10 @@ test('new targets start initial, turn healthy after one check, unhealthy on bad 
   assert.equal(r.status, 200);
   assert.equal(r.body, 'solo /x');
   b.healthStatus = 204;
-  await eventually(async () => stateOf(await healthOf(tg), b.port) === 'healthy', { what: 'healthy again' });
+  // HealthyThresholdCount (2) passing checks, one interval (5 s) apart.
+  const recoveringSince = clock.now();
+  await tickUntil(async () => stateOf(await healthOf(tg), b.port) === 'healthy', 'healthy again');
+  assert.ok(clock.now() - recoveringSince <= 2 * 5 * SECOND_MS, `healthy again after ${clock.now() - recoveringSince} ms of clock time`);
   assert.equal((await healthOf(tg))[0]!.TargetHealth?.Reason, undefined);
 });
 
@@ -104,7 +126,7 @@ test('deregistering a target under load: zero failed requests, the target is dra
   cleanups.push(() => a.close(), () => b.close());
   const { tg, port } = await service('drain');
   await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tg, Targets: [{ Id: '127.0.0.1', Port: a.port }, { Id: '127.0.0.1', Port: b.port }] }));
-  await eventually(async () => (await healthOf(tg)).every((h) => h.TargetHealth?.State === 'healthy'), { what: 'both healthy' });
+  await tickUntil(async () => (await healthOf(tg)).every((h) => h.TargetHealth?.State === 'healthy'), 'both healthy');
   const load = loadGenerator(port, '/work', 8);
   // Slow requests in flight on both targets keep the leaving one draining for a while.
   const slow = Array.from({ length: 4 }, () => get(port, '/slow?ms=1500'));
@@ -113,6 +135,8 @@ test('deregistering a target under load: zero failed requests, the target is dra
   const h = (await healthOf(tg)).find((x) => x.Target?.Port === b.port)!;
   assert.equal(h.TargetHealth?.State, 'draining');
   assert.equal(h.TargetHealth?.Reason, 'Target.DeregistrationInProgress');
+  // The clock stands still: the target goes because its last request finished (the data plane
+  // wakes the target-drain controller), not because a delay passed.
   await eventually(async () => (await healthOf(tg)).length === 1, { what: 'drained target gone', timeoutMs: 15_000 });
   const hitsAfter = b.hits;
   const totalAfter = load.stats.total;
@@ -135,7 +159,7 @@ test('a draining target with requests still in flight leaves when the deregistra
   const target = { id: '127.0.0.1', port: b.port };
   const scope = scopeOfArn(berth.platform, tg);
   await targets.register(tg, target);
-  await eventually(async () => (await targets.health(tg, target)) === 'healthy', { what: 'healthy' });
+  await tickUntil(async () => (await targets.health(tg, target)) === 'healthy', 'healthy');
   assert.equal(await deregistrationDelaySeconds(scope, tg), 30);
   const info = await describeTargetGroup(scope, tg);
   assert.deepEqual({ type: info?.targetType, port: info?.port, lbs: info?.loadBalancerArns }, { type: 'ip', port: 80, lbs: [lbArn] });
@@ -143,10 +167,17 @@ test('a draining target with requests still in flight leaves when the deregistra
   const inflight = get(port, '/slow?ms=3000');
   await eventually(() => b.hits > 0, { what: 'request in flight' });
   await targets.deregister(tg, target);
-  await new Promise((r) => setTimeout(r, 400)); // several sweeps: the request keeps it draining
+  await berth.loadBalancer.settled();
+  // A second of sweeps (every 200 ms): the request in flight keeps it draining.
+  for (let i = 0; i < 1000 / SECOND_MS; i++) await tick();
   assert.equal(await targets.health(tg, target), 'draining');
-  await clock.advance(31_000);
-  await eventually(async () => (await targets.health(tg, target)) === 'none', { what: 'drained' });
+  // Just short of the delay (a jump: timers keep what they had left), then past it.
+  clock.set(clock.now() + 28_000);
+  for (let i = 0; i < 600 / SECOND_MS; i++) await tick();
+  assert.equal(await targets.health(tg, target), 'draining');
+  clock.set(clock.now() + 1_000);
+  await tickUntil(async () => (await targets.health(tg, target)) === 'none', 'drained');
+  assert.equal(b.hits, 1, 'the request in flight is the only one it got');
   const [gone] = await healthOf(tg, [{ Id: target.id, Port: target.port }]);
   assert.deepEqual([gone!.TargetHealth?.State, gone!.TargetHealth?.Reason], ['unused', 'Target.NotRegistered']);
   assert.equal((await inflight).status, 200, 'the request in flight still completed');
@@ -159,18 +190,19 @@ test('a backend process killed with kill -9 turns unhealthy within interval × t
   cleanups.push(() => procs.forEach((p) => p.proc.kill('SIGKILL')));
   const { tg, port } = await service('killed');
   await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tg, Targets: procs.map((p) => ({ Id: '127.0.0.1', Port: p.port })) }));
-  await eventually(async () => (await healthOf(tg)).filter((h) => h.TargetHealth?.State === 'healthy').length === 3, { what: '3 healthy' });
+  await tickUntil(async () => (await healthOf(tg)).filter((h) => h.TargetHealth?.State === 'healthy').length === 3, '3 healthy');
   const concurrency = 6;
   const load = loadGenerator(port, '/', concurrency);
   await eventually(() => load.stats.total > 200, { what: 'warm traffic' });
   const victim = procs[1]!;
   victim.proc.kill('SIGKILL');
-  const killedAt = Date.now();
-  await eventually(async () => stateOf(await healthOf(tg), victim.port) === 'unhealthy', { what: 'unhealthy', intervalMs: 20 });
-  const detectMs = Date.now() - killedAt;
-  // interval (5) × unhealthy threshold (2) "seconds", plus one timeout and polling slack.
-  const bound = (5 * 2 + 2) * SECOND_MS + 500;
-  assert.ok(detectMs <= bound, `unhealthy after ${detectMs} ms (bound ${bound} ms)`);
+  await eventually(() => victim.proc.exitCode !== null || victim.proc.signalCode !== null, { what: 'backend gone' });
+  const killedAt = clock.now();
+  await tickUntil(async () => stateOf(await healthOf(tg), victim.port) === 'unhealthy', 'unhealthy');
+  const detectMs = clock.now() - killedAt;
+  // interval (5) × unhealthy threshold (2) "seconds", plus one timeout, of clock time.
+  const bound = (5 * 2 + 2) * SECOND_MS;
+  assert.ok(detectMs <= bound, `unhealthy after ${detectMs} ms of clock time (bound ${bound} ms)`);
   const reason = (await healthOf(tg)).find((h) => h.Target?.Port === victim.port)!.TargetHealth!.Reason;
   assert.equal(reason, 'Target.FailedHealthChecks');
   const before = new Map(load.stats.byBackend);

@@ -94,8 +94,10 @@ export interface RuleRecord {
 }
 
 /**
- * A registered target. `draining` targets were deregistered: they receive no new requests and
- * are deleted by the data plane when their in-flight requests finish or the delay passes.
+ * A registered target; `registeredAt` tells registrations of the same address apart. `draining`
+ * targets were deregistered (at `drainingSince`): they receive no new requests, and the
+ * target-drain controller (src/control/targetDrain.ts) deletes the record once their in-flight
+ * requests finished or the deregistration delay passed.
  */
 export interface TargetRecord {
   tgArn: string;

@@ -164,6 +164,15 @@ export async function drainingTargets(platform: Platform): Promise<Array<{ key: 
 }
 
 /**
+ * The rule that ends a drain, as on ALB: a draining target may go once the data plane has no
+ * request in flight to it (`requestsInFlight` 0; undefined = the data plane may still send it
+ * some) or once its deregistration delay passed since `drainingSince`, whichever comes first.
+ */
+export function drainFinished(drainingSince: number, delayMs: number, requestsInFlight: number | undefined, now: number): boolean {
+  return requestsInFlight === 0 || now - drainingSince >= delayMs;
+}
+
+/**
  * Removes a drained target's record, if it is still the revision that was read: a target
  * registered again meanwhile is a new registration and stays. Returns whether it went.
  */

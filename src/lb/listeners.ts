@@ -1,0 +1,170 @@
+/**
+ * The host ports the load balancer serves: one node:http or node:https server per listener
+ * port, bound on `bindHost`, following the compiled listeners. What a server does with a
+ * request is the handlers' business (the proxy); this module only binds, tunes and closes.
+ *
+ * Invariants:
+ * - A port is served by at most one server; a listener whose protocol or certificate changes
+ *   gets a new server (the old one closes first), other changes only retune it.
+ * - A port that cannot be bound (held by another program, a certificate that cannot be
+ *   loaded) is reported in `bindErrors` and tried again at the next configuration change.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { PemPair } from '../domain/elbv2/certificates.js';
+import type { CompiledListener } from './compile.js';
+
+/** What the servers hand their traffic to. */
+export interface ListenerHandlers {
+  request(port: number, req: IncomingMessage, res: ServerResponse): void;
+  upgrade(port: number, req: IncomingMessage, socket: Socket, head: Buffer): void;
+  /** A client connection (plain or TLS) closed: whatever it still waited for is abandoned. */
+  clientClosed(socket: Socket): void;
+  /** A client sent something that is not HTTP; the handler answers (or drops) the socket. */
+  clientError(port: number, socket: Socket): void;
+  /** The number of open client connections of a load balancer changed. */
+  connections(lbArn: string, open: number): void;
+}
+
+interface Served {
+  server: Server;
+  protocol: string;
+  certificateArn: string;
+  lbArn: string;
+  open: number;
+}
+
+export class ListenerServers {
+  private readonly servers = new Map<number, Served>();
+  /** Ports whose listener could not bind, with the error (visible in logs and to tests). */
+  readonly bindErrors = new Map<number, string>();
+  private stopped = false;
+
+  constructor(
+    private readonly handlers: ListenerHandlers,
+    /** The address to bind (read at each bind, so it can change). */
+    private readonly bindHost: () => string,
+    /** An HTTPS listener's certificate and key, or why there is none. */
+    private readonly certificate: (certificateArn: string) => PemPair | string,
+  ) {}
+
+  /** Whether a listener is served on this port right now. */
+  serving(port: number): boolean {
+    return this.servers.has(port);
+  }
+
+  /** Binds, retunes and closes servers so exactly `listeners` are served. */
+  async sync(listeners: Iterable<CompiledListener>): Promise<void> {
+    if (this.stopped) return;
+    const want = new Map<number, CompiledListener>();
+    for (const l of listeners) want.set(l.port, l);
+    for (const [port, s] of this.servers) {
+      const l = want.get(port);
+      if (!l || l.protocol !== s.protocol || l.certificateArn !== s.certificateArn) {
+        this.servers.delete(port);
+        await closeServer(s.server);
+      } else {
+        s.lbArn = l.lbArn;
+        tune(s.server, l.idleMs);
+      }
+    }
+    for (const [port, l] of want) {
+      if (this.servers.has(port) || this.stopped) continue;
+      await this.bind(l);
+    }
+  }
+
+  /** Closes every server (connections still busy get a short grace period). */
+  async closeAll(): Promise<void> {
+    this.stopped = true;
+    const all = [...this.servers.values()];
+    this.servers.clear();
+    await Promise.all(all.map((s) => closeServer(s.server)));
+  }
+
+  private async bind(l: CompiledListener): Promise<void> {
+    const { port } = l;
+    const host = this.bindHost();
+    let server: Server;
+    if (l.protocol === 'HTTPS') {
+      const pem = this.certificate(l.certificateArn);
+      if (typeof pem === 'string') {
+        this.bindErrors.set(port, pem);
+        console.error(`berth lb: listener ${l.arn}: ${pem}`);
+        return;
+      }
+      try {
+        server = createHttpsServer({ cert: pem.cert, key: pem.key });
+      } catch (e) {
+        // A PEM node cannot use (a key that does not match the certificate, say).
+        this.bindErrors.set(port, String(e));
+        console.error(`berth lb: listener ${l.arn}: ${e}`);
+        return;
+      }
+    } else {
+      server = createHttpServer();
+    }
+    const served: Served = { server, protocol: l.protocol, certificateArn: l.certificateArn, lbArn: l.lbArn, open: 0 };
+    const h = this.handlers;
+    server.on('request', (req, res) => h.request(port, req, res));
+    server.on('upgrade', (req, socket, head) => h.upgrade(port, req, socket as Socket, head));
+    server.on('connection', (sock: Socket) => {
+      served.open++;
+      this.countConnections(served.lbArn);
+      sock.once('close', () => {
+        h.clientClosed(sock);
+        served.open--;
+        this.countConnections(served.lbArn);
+      });
+    });
+    // On HTTPS the request's socket is the TLS one, which closes on its own.
+    if (l.protocol === 'HTTPS') server.on('secureConnection', (tls: Socket) => tls.once('close', () => h.clientClosed(tls)));
+    server.on('clientError', (_err, sock: Socket) => h.clientError(port, sock));
+    tune(server, l.idleMs);
+    const err = await new Promise<Error | undefined>((resolve) => {
+      server.once('error', resolve);
+      server.listen(port, host, () => {
+        server.off('error', resolve);
+        resolve(undefined);
+      });
+    });
+    if (err) {
+      this.bindErrors.set(port, String(err));
+      console.error(`berth lb: listener ${l.arn} cannot listen on ${host}:${port}: ${err}`);
+      return;
+    }
+    this.bindErrors.delete(port);
+    if (this.stopped) {
+      await closeServer(server);
+      return;
+    }
+    this.servers.set(port, served);
+  }
+
+  private countConnections(lbArn: string): void {
+    let n = 0;
+    for (const s of this.servers.values()) if (s.lbArn === lbArn) n += s.open;
+    this.handlers.connections(lbArn, n);
+  }
+}
+
+/**
+ * Idle client connections close after the load balancer's idle timeout; a request waiting on
+ * its target is bounded by the upstream timeouts instead (answered with 504), as on ALB.
+ */
+function tune(server: Server, idleMs: number): void {
+  server.keepAliveTimeout = idleMs;
+  server.timeout = 0;
+  server.requestTimeout = 0;
+  server.headersTimeout = Math.max(idleMs + 1000, 60_000);
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    // Connections still busy get a short grace period (a network bound, so a real timer), then go.
+    setTimeout(() => server.closeAllConnections(), 2000).unref();
+  });
+}

@@ -1,0 +1,471 @@
+/**
+ * Request routing and forwarding, as ALB does it: the listener's rules pick an action; a forward
+ * picks a target group (weights, `AWSALBTG` stickiness) and a target (round robin, least
+ * outstanding requests or weighted random; `AWSALB` stickiness; slow start), and the request
+ * goes to it over pooled keep-alive connections (undici), or, for a WebSocket upgrade, over a
+ * raw TCP pipe.
+ *
+ * Behaviour: X-Forwarded-For/-Proto/-Port and X-Amzn-Trace-Id are added; 503 when a target
+ * group has no target, 502 when the target refuses, resets or answers garbage, 504 when it does
+ * not answer within the load balancer's idle timeout. A refused connection (the request never
+ * reached the target) is retried on other targets, up to twice, for requests without a body.
+ *
+ * Invariants:
+ * - Routing reads the current `CompiledTable` and the groups' `eligible` lists, both replaced
+ *   whole, so a request sees one configuration; `adopt` swaps the table in one assignment.
+ * - `Upstream.inflight` counts every request and WebSocket connection from when its target is
+ *   picked until it is done; when a draining upstream's count reaches zero, `onDrainingIdle`
+ *   says so (the target-drain controller may then remove its record).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type * as ELB from '../generated/elbv2.js';
+import type { Clock } from '../clock.js';
+import type { CompiledListener, CompiledTable, ForwardAction, RouteAction } from './compile.js';
+import type { ListenerHandlers } from './listeners.js';
+import { RequestView } from './match.js';
+import type { LoadBalancerMetrics, MetricSet } from './metrics.js';
+import type { Upstream, UpstreamGroup, Upstreams } from './upstreams.js';
+
+/** Response headers that belong to one hop (their lengths, 10 and 17, are pre-checked on the hot path). */
+const SKIP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect', 'proxy-authorization']);
+
+/** Where a client socket keeps the abort of its request in flight (one at a time on HTTP/1.1). */
+const ABORT = Symbol('berth.lb.abort');
+type ClientSocket = Socket & { [ABORT]?: (err?: Error) => void };
+
+function elbPage(status: number, text: string): string {
+  return `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status} ${text}</h1></center>\r\n</body>\r\n</html>\r\n`;
+}
+const ELB_PAGES: Record<number, Buffer> = {
+  400: Buffer.from(elbPage(400, 'Bad Request')),
+  502: Buffer.from(elbPage(502, 'Bad Gateway')),
+  503: Buffer.from(elbPage(503, 'Service Temporarily Unavailable')),
+  504: Buffer.from(elbPage(504, 'Gateway Time-out')),
+};
+
+const TRACE_PREFIX = randomBytes(4).toString('hex');
+const EMPTY_TABLE: CompiledTable = { generation: 0, listeners: new Map(), groups: new Map(), loadBalancerArns: [], weightCounters: 0 };
+
+export interface RequestProxyOptions {
+  /** Timestamps (trace ids, cookie expiry) and slow start. */
+  clock: Clock;
+  upstreams: Upstreams;
+  metrics: LoadBalancerMetrics;
+  /** A draining upstream's last request finished. */
+  onDrainingIdle: (u: Upstream) => void;
+}
+
+/** Routes and forwards what the listener servers receive; see the module doc. */
+export class RequestProxy implements ListenerHandlers {
+  private table: CompiledTable = EMPTY_TABLE;
+  /** Smooth weighted round-robin counters of the current table's forward actions (`ForwardAction.cursor`). */
+  private weightCounters = new Float64Array(0);
+  private readonly upgraded = new Set<Socket>();
+  private traceCounter = 0;
+  private readonly clock: Clock;
+  private readonly upstreams: Upstreams;
+  private readonly metrics: LoadBalancerMetrics;
+
+  constructor(private readonly opts: RequestProxyOptions) {
+    this.clock = opts.clock;
+    this.upstreams = opts.upstreams;
+    this.metrics = opts.metrics;
+  }
+
+  /** Routes new requests by `table` from now on. */
+  adopt(table: CompiledTable): void {
+    this.weightCounters = new Float64Array(table.weightCounters);
+    this.table = table;
+  }
+
+  /** Closes the WebSocket connections passed through (plain requests end with their servers). */
+  stop(): void {
+    for (const s of this.upgraded) s.destroy();
+  }
+
+  // ---- ListenerHandlers ----------------------------------------------------------------------
+
+  request(port: number, req: IncomingMessage, res: ServerResponse): void {
+    const l = this.table.listeners.get(port);
+    if (!l) {
+      this.elbError(undefined, res, 503);
+      return;
+    }
+    const lm = this.metrics.loadBalancer(l.lbArn);
+    lm.count('RequestCount');
+    const view = l.rules.length ? new RequestView(req.method ?? 'GET', req.url ?? '/', req.headers, req.socket.remoteAddress ?? '') : undefined;
+    const action = view ? route(l, view) : l.defaultAction;
+    if (action.type === 'fixed') {
+      lm.count('HTTP_Fixed_Response_Count');
+      res.writeHead(action.status, { server: 'awselb/2.0', 'content-type': action.contentType, 'content-length': action.body.length });
+      res.end(action.body);
+      req.resume();
+      return;
+    }
+    if (action.type === 'redirect') {
+      lm.count('HTTP_Redirect_Count');
+      const location = redirectLocation(action.config, l, view ?? new RequestView(req.method ?? 'GET', req.url ?? '/', req.headers, ''));
+      res.writeHead(action.config.StatusCode === 'HTTP_301' ? 301 : 302, { server: 'awselb/2.0', location, 'content-length': 0 });
+      res.end();
+      req.resume();
+      return;
+    }
+    const groupSticky = action.groupStickinessMs > 0;
+    const g = this.pickGroup(action, groupSticky ? String(req.headers.cookie ?? '') : '');
+    if (!g) {
+      this.elbError(lm, res, 503);
+      return;
+    }
+    const cookies = groupSticky || g.config.stickinessMs > 0 ? String(req.headers.cookie ?? '') : '';
+    g.metrics.count('RequestCount');
+    const u = this.pickUpstream(g, cookies, undefined);
+    if (!u) {
+      this.elbError(lm, res, 503);
+      return;
+    }
+    const setCookies: string[] | undefined = groupSticky || g.config.stickinessMs > 0 ? [] : undefined;
+    if (setCookies && groupSticky) {
+      const exp = new Date(this.clock.now() + action.groupStickinessMs).toUTCString();
+      setCookies.push(`AWSALBTG=${g.cookie}; Expires=${exp}; Path=/`, `AWSALBTGCORS=${g.cookie}; Expires=${exp}; Path=/; SameSite=None; Secure`);
+    }
+    this.forward(req, res, l, lm, g, u, setCookies, 2);
+  }
+
+  upgrade(port: number, req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const l = this.table.listeners.get(port);
+    const lm = l && this.metrics.loadBalancer(l.lbArn);
+    const fail = (status: number, text: string) => {
+      lm?.count('HTTPCode_ELB_5XX_Count');
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (!l || !lm) return fail(503, 'Service Unavailable');
+    lm.count('RequestCount');
+    const view = new RequestView(req.method ?? 'GET', req.url ?? '/', req.headers, req.socket.remoteAddress ?? '');
+    const action = route(l, view);
+    if (action.type !== 'forward') return fail(400, 'Bad Request');
+    const cookies = String(req.headers.cookie ?? '');
+    const g = this.pickGroup(action, cookies);
+    const u = g && this.pickUpstream(g, cookies, undefined);
+    if (!g || !u) return fail(503, 'Service Unavailable');
+    g.metrics.count('RequestCount');
+    u.inflight++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.finished(u);
+    };
+    const upstream = connect(u.target.port, u.target.id);
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    upstream.on('connect', () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const k = req.rawHeaders[i]!.toLowerCase();
+        if (k === 'x-forwarded-for' || k === 'x-forwarded-proto' || k === 'x-forwarded-port') continue;
+        lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      }
+      lines.push(`X-Forwarded-For: ${forwardedFor(req)}`, `X-Forwarded-Proto: ${forwardedProto(l)}`, `X-Forwarded-Port: ${l.port}`);
+      if (!req.headers['x-amzn-trace-id']) lines.push(`X-Amzn-Trace-Id: ${this.traceId()}`);
+      upstream.write(lines.join('\r\n') + '\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on('error', () => {
+      if (!upstream.bytesRead) fail(502, 'Bad Gateway');
+      else socket.destroy();
+      release();
+    });
+    upstream.on('close', () => {
+      socket.destroy();
+      release();
+    });
+    socket.on('error', () => upstream.destroy());
+    socket.on('close', () => upstream.destroy());
+  }
+
+  clientClosed(socket: Socket): void {
+    (socket as ClientSocket)[ABORT]?.(new Error('the client closed the connection'));
+  }
+
+  clientError(port: number, sock: Socket): void {
+    const l = this.table.listeners.get(port);
+    if (l) this.metrics.loadBalancer(l.lbArn).count('HTTPCode_ELB_4XX_Count');
+    if (sock.writable) sock.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: ${ELB_PAGES[400]!.length}\r\n\r\n${ELB_PAGES[400]!.toString()}`);
+    else sock.destroy();
+  }
+
+  connections(lbArn: string, open: number): void {
+    this.metrics.loadBalancer(lbArn).gauges.ActiveConnectionCount = open;
+  }
+
+  // ---- choosing --------------------------------------------------------------------------------
+
+  /** A target group: sticky (`AWSALBTG`) if enabled, else by smooth weighted round robin. */
+  private pickGroup(a: ForwardAction, cookies: string): UpstreamGroup | undefined {
+    const n = a.groups.length;
+    const groups = this.upstreams.groups;
+    if (n === 1) return a.weights[0]! > 0 || a.totalWeight === 0 ? groups.get(a.groups[0]!) : undefined;
+    if (n === 0 || a.totalWeight === 0) return undefined;
+    if (a.groupStickinessMs > 0 && cookies) {
+      const v = cookieValue(cookies, 'AWSALBTG');
+      if (v) {
+        for (let i = 0; i < n; i++) {
+          const g = groups.get(a.groups[i]!);
+          if (g && g.cookie === v && a.weights[i]! > 0) return g;
+        }
+      }
+    }
+    const current = this.weightCounters;
+    const base = a.cursor;
+    let best = -1;
+    for (let i = 0; i < n; i++) {
+      current[base + i]! += a.weights[i]!;
+      if (best < 0 || current[base + i]! > current[base + best]!) best = i;
+    }
+    current[base + best]! -= a.totalWeight;
+    return groups.get(a.groups[best]!);
+  }
+
+  /** A target of the group for a new request, other than `exclude` when there is a choice. */
+  private pickUpstream(g: UpstreamGroup, cookies: string, exclude: Upstream | undefined): Upstream | undefined {
+    const list = g.eligible;
+    const n = list.length;
+    if (n === 0) return undefined;
+    const cfg = g.config;
+    if (cfg.stickinessMs > 0 && cookies) {
+      const v = cookieValue(cookies, 'AWSALB');
+      if (v) for (const u of list) if (u.cookie === v && u !== exclude) return u;
+    }
+    if (cfg.algorithm === 'least_outstanding_requests') {
+      let best: Upstream | undefined;
+      const start = g.rr++ % n;
+      for (let i = 0; i < n; i++) {
+        const u = list[(start + i) % n]!;
+        if (u === exclude) continue;
+        if (!best || u.inflight < best.inflight) best = u;
+      }
+      return best;
+    }
+    if (cfg.algorithm === 'weighted_random') {
+      const u = list[Math.floor(Math.random() * n)]!;
+      return u === exclude && n > 1 ? list[(list.indexOf(u) + 1) % n] : u;
+    }
+    const slowStartMs = cfg.slowStartMs;
+    const now = slowStartMs > 0 ? this.clock.now() : 0;
+    for (let i = 0; i < n; i++) {
+      const u = list[g.rr++ % n]!;
+      if (g.rr > 0x3fffffff) g.rr = 0;
+      if (u === exclude && n > 1) continue;
+      // Slow start: a newly healthy target takes a share growing linearly over the window.
+      if (slowStartMs > 0 && u.healthySince > 0 && now - u.healthySince < slowStartMs && Math.random() > (now - u.healthySince) / slowStartMs) continue;
+      return u;
+    }
+    return list[g.rr++ % n];
+  }
+
+  // ---- forwarding ------------------------------------------------------------------------------
+
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    l: CompiledListener,
+    lm: MetricSet,
+    g: UpstreamGroup,
+    u: Upstream,
+    setCookies: string[] | undefined,
+    retries: number,
+  ): void {
+    const headers: Record<string, string | string[]> = {};
+    const inHeaders = req.headers;
+    for (const k in inHeaders) {
+      if (HOP_BY_HOP.has(k)) continue;
+      const v = inHeaders[k];
+      if (v !== undefined) headers[k] = v;
+    }
+    headers['x-forwarded-for'] = forwardedFor(req);
+    headers['x-forwarded-proto'] = forwardedProto(l);
+    headers['x-forwarded-port'] = String(l.port);
+    if (!inHeaders['x-amzn-trace-id']) headers['x-amzn-trace-id'] = this.traceId();
+    const hasBody = inHeaders['content-length'] !== undefined ? inHeaders['content-length'] !== '0' : inHeaders['transfer-encoding'] !== undefined;
+    const stickyMs = g.config.stickinessMs;
+    const clock = this.clock;
+    u.inflight++;
+    const started = performance.now();
+    let responded = false;
+    let done = false;
+    // Small bodies arrive in one chunk: holding it until the end lets node write headers and
+    // body in one syscall.
+    let held: Buffer | undefined;
+    let contentLength = -1;
+    let abort: ((err?: Error) => void) | undefined;
+    let resumeUpstream: (() => void) | undefined;
+    let broken = false;
+    const sock = req.socket as ClientSocket;
+    const finish = (err?: { code?: string }) => {
+      if (done) return;
+      done = true;
+      if (sock[ABORT] === abort) sock[ABORT] = undefined;
+      this.finished(u);
+      if (!err) return;
+      if (responded) {
+        res.destroy();
+        return;
+      }
+      if (sock.destroyed) return; // the client went away (ALB logs this as 460)
+      // A refused connection means the request never reached the target: try another one.
+      if (err.code === 'ECONNREFUSED' && !broken && !hasBody && retries > 0 && !res.destroyed) {
+        const next = this.pickUpstream(g, '', u);
+        if (next && next !== u) {
+          this.forward(req, res, l, lm, g, next, setCookies, retries - 1);
+          return;
+        }
+      }
+      const timeout = err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT';
+      this.elbError(lm, res, timeout ? 504 : 502);
+    };
+    u.pool.dispatch(
+      { path: req.url ?? '/', method: req.method as 'GET', headers, body: hasBody ? req : null, headersTimeout: l.idleMs, bodyTimeout: l.idleMs },
+      {
+        onConnect(a: (err?: Error) => void) {
+          // The client's socket aborts its one request in flight if it closes (see clientClosed).
+          abort = a;
+          sock[ABORT] = a;
+        },
+        onHeaders(statusCode: number, raw: Buffer[], resume: () => void) {
+          if (statusCode < 200) return true; // 1xx informational: wait for the final response
+          responded = true;
+          const rt = (performance.now() - started) / 1000;
+          g.metrics.targetResponse(statusCode, rt);
+          lm.targetResponse(statusCode, rt);
+          const out: string[] = [];
+          for (let i = 0; i < raw.length; i += 2) {
+            const k = raw[i]!.toString('latin1');
+            const kl = k.length;
+            if ((kl === 10 || kl === 17) && SKIP_RESPONSE.has(k.toLowerCase())) continue;
+            const v = raw[i + 1]!.toString('latin1');
+            if (kl === 14 && k.toLowerCase() === 'content-length') contentLength = Number(v);
+            out.push(k, v);
+          }
+          if (setCookies) {
+            if (stickyMs > 0) {
+              const exp = new Date(clock.now() + stickyMs).toUTCString();
+              setCookies.push(`AWSALB=${u.cookie}; Expires=${exp}; Path=/`, `AWSALBCORS=${u.cookie}; Expires=${exp}; Path=/; SameSite=None; Secure`);
+            }
+            for (const c of setCookies) out.push('set-cookie', c);
+          }
+          try {
+            res.writeHead(statusCode, out);
+          } catch (e) {
+            // A header node refuses to send (e.g. invalid characters): answer 502, drop the rest.
+            broken = true;
+            responded = false;
+            abort?.(e as Error);
+            return true;
+          }
+          resumeUpstream = resume;
+          return true;
+        },
+        onData(chunk: Buffer) {
+          if (broken) return true;
+          // The whole body in one chunk: the end follows at once, so write it with the end.
+          if (chunk.length === contentLength) {
+            held = chunk;
+            return true;
+          }
+          if (res.write(chunk)) return true;
+          if (resumeUpstream) res.once('drain', resumeUpstream);
+          return false;
+        },
+        onComplete() {
+          if (broken) {
+            finish({ code: 'BERTH_INVALID_RESPONSE_HEADERS' });
+            return;
+          }
+          if (held) res.end(held);
+          else res.end();
+          held = undefined;
+          finish();
+        },
+        onError(err: Error) {
+          finish(err as { code?: string });
+        },
+      },
+    );
+  }
+
+  private finished(u: Upstream): void {
+    u.inflight--;
+    if (u.draining && u.inflight === 0) this.opts.onDrainingIdle(u);
+  }
+
+  private elbError(lm: MetricSet | undefined, res: ServerResponse, status: number): void {
+    if (lm) {
+      lm.count(status >= 500 ? 'HTTPCode_ELB_5XX_Count' : 'HTTPCode_ELB_4XX_Count');
+      if (status === 502) lm.count('HTTPCode_ELB_502_Count');
+      else if (status === 503) lm.count('HTTPCode_ELB_503_Count');
+      else if (status === 504) lm.count('HTTPCode_ELB_504_Count');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = ELB_PAGES[status]!;
+    res.writeHead(status, { server: 'awselb/2.0', 'content-type': 'text/html', 'content-length': body.length });
+    res.end(body);
+  }
+
+  /** `Root=1-<epoch seconds hex>-<24 hex>`, unique per Berth process. */
+  private traceId(): string {
+    this.traceCounter = (this.traceCounter + 1) % 0x1_0000_0000;
+    return `Root=1-${Math.floor(this.clock.now() / 1000).toString(16)}-${TRACE_PREFIX}${this.traceCounter.toString(16).padStart(16, '0')}`;
+  }
+}
+
+function route(l: CompiledListener, view: RequestView): RouteAction {
+  for (const r of l.rules) if (r.match(view)) return r.action;
+  return l.defaultAction;
+}
+
+/** X-Forwarded-For as the target sees it: the client's chain, then the client's address. */
+function forwardedFor(req: IncomingMessage): string {
+  const addr = req.socket.remoteAddress ?? '';
+  const client = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  const xff = req.headers['x-forwarded-for'];
+  return xff ? `${xff}, ${client}` : client;
+}
+
+function forwardedProto(l: CompiledListener): string {
+  return l.protocol === 'HTTPS' ? 'https' : 'http';
+}
+
+function cookieValue(header: string, name: string): string | undefined {
+  const i = header.indexOf(`${name}=`);
+  if (i < 0 || (i > 0 && header[i - 1] !== ' ' && header[i - 1] !== ';')) {
+    // Not at a cookie boundary (e.g. AWSALBTG when looking for AWSALB): search on.
+    const j = header.indexOf(`; ${name}=`);
+    if (j < 0) return undefined;
+    return header.slice(j + name.length + 3).split(';')[0];
+  }
+  const rest = header.slice(i + name.length + 1);
+  const end = rest.indexOf(';');
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+function redirectLocation(cfg: ELB.RedirectActionConfig, l: CompiledListener, view: RequestView): string {
+  const proto = (cfg.Protocol ?? '#{protocol}').replace('#{protocol}', l.protocol).toLowerCase();
+  const host = (cfg.Host ?? '#{host}').replace('#{host}', view.host);
+  const port = (cfg.Port ?? '#{port}').replace('#{port}', String(l.port));
+  const rawPath = view.path.startsWith('/') ? view.path.slice(1) : view.path;
+  const path = (cfg.Path ?? '/#{path}').replace(/#\{host\}/g, view.host).replace(/#\{port\}/g, String(l.port)).replace(/#\{path\}/g, rawPath);
+  const q = view.url.indexOf('?');
+  const rawQuery = q < 0 ? '' : view.url.slice(q + 1);
+  const query = (cfg.Query ?? '#{query}').replace(/#\{query\}/g, rawQuery).replace(/#\{host\}/g, view.host).replace(/#\{port\}/g, String(l.port));
+  const defaultPort = (proto === 'https' && port === '443') || (proto === 'http' && port === '80');
+  return `${proto}://${host}${defaultPort ? '' : `:${port}`}${path}${query ? `?${query}` : ''}`;
+}
