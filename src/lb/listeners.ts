@@ -121,6 +121,11 @@ export class ListenerServers {
     // On HTTPS the request's socket is the TLS one, which closes on its own.
     if (l.protocol === 'HTTPS') server.on('secureConnection', (tls: Socket) => tls.once('close', () => h.clientClosed(tls)));
     server.on('clientError', (_err, sock: Socket) => h.clientError(port, sock));
+    // A load balancer is not a forward proxy: CONNECT gets an answer, not a dropped socket.
+    server.on('connect', (_req: IncomingMessage, sock: Socket) => {
+      sock.on('error', () => undefined);
+      sock.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
     tune(server, l.idleMs);
     const err = await new Promise<Error | undefined>((resolve) => {
       server.once('error', resolve);
@@ -150,14 +155,17 @@ export class ListenerServers {
 }
 
 /**
- * Idle client connections close after the load balancer's idle timeout; a request waiting on
- * its target is bounded by the upstream timeouts instead (answered with 504), as on ALB.
+ * The load balancer's idle timeout (`idle_timeout.timeout_seconds`, default 60) bounds a client
+ * connection everywhere: an idle keep-alive connection closes after it; a request's headers and
+ * body must both arrive within it (a client trickling its body is cut off, not waited for); a
+ * connection with no traffic either way for it closes. A request waiting on its target is
+ * answered 504 by the upstream timeouts first (1 s earlier).
  */
 function tune(server: Server, idleMs: number): void {
   server.keepAliveTimeout = idleMs;
-  server.timeout = 0;
-  server.requestTimeout = 0;
-  server.headersTimeout = Math.max(idleMs + 1000, 60_000);
+  server.headersTimeout = idleMs;
+  server.requestTimeout = idleMs + 1000;
+  server.timeout = idleMs + 1000;
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -5,14 +5,16 @@
  *
  * Semantics follow ALB: values within one condition are ORed, conditions are ANDed; path
  * patterns are case-sensitive, host/header/query values case-insensitive; `*` matches any run
- * of characters and `?` exactly one.
+ * of characters and `?` exactly one (./glob.ts: linear time, whatever the request holds).
+ * Paths are matched as the target will see them: normalized (see `normalizePath`).
  */
 import { BlockList, isIP } from 'node:net';
 import type * as ELB from '../generated/elbv2.js';
+import { compileGlob, normalizePath, type Glob } from './glob.js';
 
 /** The parts of a request rules look at, computed lazily once per request. */
 export class RequestView {
-  private _path?: string;
+  private _path?: string | null;
   private _query?: [string, string][];
   private _host?: string;
   constructor(
@@ -21,18 +23,24 @@ export class RequestView {
     readonly headers: Record<string, string | string[] | undefined>,
     readonly clientIp: string,
   ) {}
-  get path(): string {
+  /**
+   * The normalized path (dot segments removed, unreserved escapes decoded, absolute-form
+   * reduced), or undefined when the request target is not a path (answered with 400).
+   */
+  get path(): string | undefined {
     if (this._path === undefined) {
       const q = this.url.indexOf('?');
-      this._path = q < 0 ? this.url : this.url.slice(0, q);
+      this._path = normalizePath(q < 0 ? this.url : this.url.slice(0, q)) ?? null;
     }
-    return this._path;
+    return this._path ?? undefined;
+  }
+  /** The query string (after `?`, without it), as received. */
+  get rawQuery(): string {
+    const q = this.url.indexOf('?');
+    return q < 0 ? '' : this.url.slice(q + 1);
   }
   get query(): [string, string][] {
-    if (this._query === undefined) {
-      const q = this.url.indexOf('?');
-      this._query = q < 0 ? [] : [...new URLSearchParams(this.url.slice(q + 1))];
-    }
+    if (this._query === undefined) this._query = [...new URLSearchParams(this.rawQuery)];
     return this._query;
   }
   /** The Host header without its port, lower case. */
@@ -48,35 +56,32 @@ export class RequestView {
 
 export type Predicate = (r: RequestView) => boolean;
 
-/** A wildcard pattern (`*`, `?`) as an anchored regular expression. */
-export function wildcard(pattern: string, caseInsensitive: boolean): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, caseInsensitive ? 'is' : 's');
-}
-
-function anyOf(res: RegExp[], s: string): boolean {
-  for (const re of res) if (re.test(s)) return true;
+function anyOf(globs: Glob[], s: string): boolean {
+  for (const g of globs) if (g(s)) return true;
   return false;
 }
 
 function compileOne(c: ELB.RuleCondition): Predicate {
   switch (c.Field) {
     case 'host-header': {
-      const res = (c.HostHeaderConfig?.Values ?? c.Values ?? []).map((v) => wildcard(v, true));
-      return (r) => anyOf(res, r.host);
+      const globs = (c.HostHeaderConfig?.Values ?? c.Values ?? []).map((v) => compileGlob(v, true));
+      return (r) => anyOf(globs, r.host);
     }
     case 'path-pattern': {
-      const res = (c.PathPatternConfig?.Values ?? c.Values ?? []).map((v) => wildcard(v, false));
-      return (r) => anyOf(res, r.path);
+      const globs = (c.PathPatternConfig?.Values ?? c.Values ?? []).map((v) => compileGlob(v, false));
+      return (r) => {
+        const path = r.path;
+        return path !== undefined && anyOf(globs, path);
+      };
     }
     case 'http-header': {
       const name = (c.HttpHeaderConfig?.HttpHeaderName ?? '').toLowerCase();
-      const res = (c.HttpHeaderConfig?.Values ?? []).map((v) => wildcard(v, true));
+      const globs = (c.HttpHeaderConfig?.Values ?? []).map((v) => compileGlob(v, true));
       return (r) => {
         const v = r.headers[name];
         if (v === undefined) return false;
-        if (Array.isArray(v)) return v.some((x) => anyOf(res, x));
-        return anyOf(res, v);
+        if (Array.isArray(v)) return v.some((x) => anyOf(globs, x));
+        return anyOf(globs, v);
       };
     }
     case 'http-request-method': {
@@ -85,11 +90,11 @@ function compileOne(c: ELB.RuleCondition): Predicate {
     }
     case 'query-string': {
       const pairs = (c.QueryStringConfig?.Values ?? []).map((kv) => ({
-        key: kv.Key === undefined ? undefined : wildcard(kv.Key, true),
-        value: wildcard(kv.Value ?? '*', true),
+        key: kv.Key === undefined ? undefined : compileGlob(kv.Key, true),
+        value: compileGlob(kv.Value ?? '*', true),
       }));
       return (r) => {
-        for (const [k, v] of r.query) for (const p of pairs) if ((!p.key || p.key.test(k)) && p.value.test(v)) return true;
+        for (const [k, v] of r.query) for (const p of pairs) if ((!p.key || p.key(k)) && p.value(v)) return true;
         return false;
       };
     }

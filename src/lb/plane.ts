@@ -74,6 +74,7 @@ export class LoadBalancerPlane implements DataPlaneView {
       upstreams: this.upstreams,
       metrics: this.metrics,
       onDrainingIdle: () => this.events.onDrainingTargetIdle?.(),
+      maxRequestsPerClient: () => this.options.maxRequestsPerClient,
     });
     this.listeners = new ListenerServers(
       this.proxy,

@@ -2,13 +2,22 @@
  * Request routing and forwarding, as ALB does it: the listener's rules pick an action; a forward
  * picks a target group (weights, `AWSALBTG` stickiness) and a target (round robin, least
  * outstanding requests or weighted random; `AWSALB` stickiness; slow start), and the request
- * goes to it over pooled keep-alive connections (undici), or, for a WebSocket upgrade, over a
- * raw TCP pipe.
+ * goes to it over pooled keep-alive connections (undici), or, for a WebSocket upgrade the
+ * target accepts (101), over a raw TCP pipe.
  *
- * Behaviour: X-Forwarded-For/-Proto/-Port and X-Amzn-Trace-Id are added; 503 when a target
- * group has no target, 502 when the target refuses, resets or answers garbage, 504 when it does
- * not answer within the load balancer's idle timeout. A refused connection (the request never
- * reached the target) is retried on other targets, up to twice, for requests without a body.
+ * Behaviour: X-Forwarded-For/-Proto/-Port and X-Amzn-Trace-Id are added; hop-by-hop headers
+ * (and any the client names in `Connection`) are not forwarded; 503 when a target group has no
+ * target, 502 when the target refuses, resets or answers garbage, 504 when it does not answer
+ * within the load balancer's idle timeout. A refused connection (the request never reached the
+ * target) is retried on other targets, up to twice, for requests without a body.
+ *
+ * Paths: rules match, and the target receives, the normalized path (./glob.ts, `normalizePath`:
+ * dot segments removed, unreserved escapes decoded, absolute-form reduced to its path), so
+ * `/x/../admin` is `/admin` to both; a request target that is not a path (`*`) gets 400.
+ *
+ * Slow clients: a request body up to BUFFERED_BODY_BYTES is read whole before the request takes
+ * an upstream connection, so a client trickling its body holds none; and one client address has
+ * at most `maxRequestsPerClient` requests at the targets at once (more get 503).
  *
  * Invariants:
  * - Routing reads the current `CompiledTable` and the groups' `eligible` lists, both replaced
@@ -18,7 +27,8 @@
  *   says so (the target-drain controller may then remove its record).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type * as ELB from '../generated/elbv2.js';
@@ -48,6 +58,12 @@ const ELB_PAGES: Record<number, Buffer> = {
 };
 
 const TRACE_PREFIX = randomBytes(4).toString('hex');
+
+/** Request bodies up to this size are read whole before the request is forwarded. */
+export const BUFFERED_BODY_BYTES = 256 * 1024;
+
+/** Most bytes of a target's answer to an upgrade request read before giving up on it. */
+const MAX_UPGRADE_RESPONSE_HEAD = 16 * 1024;
 const EMPTY_TABLE: CompiledTable = { generation: 0, listeners: new Map(), groups: new Map(), loadBalancerArns: [], weightCounters: 0 };
 
 export interface RequestProxyOptions {
@@ -57,6 +73,8 @@ export interface RequestProxyOptions {
   metrics: LoadBalancerMetrics;
   /** A draining upstream's last request finished. */
   onDrainingIdle: (u: Upstream) => void;
+  /** Most requests one client address may have at the targets at once (read per request). */
+  maxRequestsPerClient: () => number;
 }
 
 /** Routes and forwards what the listener servers receive; see the module doc. */
@@ -65,6 +83,8 @@ export class RequestProxy implements ListenerHandlers {
   /** Smooth weighted round-robin counters of the current table's forward actions (`ForwardAction.cursor`). */
   private weightCounters = new Float64Array(0);
   private readonly upgraded = new Set<Socket>();
+  /** Requests at the targets per client address (absent: none). */
+  private readonly perClient = new Map<string, number>();
   private traceCounter = 0;
   private readonly clock: Clock;
   private readonly upstreams: Upstreams;
@@ -97,8 +117,14 @@ export class RequestProxy implements ListenerHandlers {
     }
     const lm = this.metrics.loadBalancer(l.lbArn);
     lm.count('RequestCount');
-    const view = l.rules.length ? new RequestView(req.method ?? 'GET', req.url ?? '/', req.headers, req.socket.remoteAddress ?? '') : undefined;
-    const action = view ? route(l, view) : l.defaultAction;
+    const view = new RequestView(req.method ?? 'GET', req.url ?? '/', req.headers, req.socket.remoteAddress ?? '');
+    if (view.path === undefined) {
+      // `OPTIONS *`, an authority-form target or a malformed escape: not a path any rule can match.
+      this.elbError(lm, res, 400);
+      req.resume();
+      return;
+    }
+    const action = l.rules.length ? route(l, view) : l.defaultAction;
     if (action.type === 'fixed') {
       lm.count('HTTP_Fixed_Response_Count');
       res.writeHead(action.status, { server: 'awselb/2.0', 'content-type': action.contentType, 'content-length': action.body.length });
@@ -108,7 +134,7 @@ export class RequestProxy implements ListenerHandlers {
     }
     if (action.type === 'redirect') {
       lm.count('HTTP_Redirect_Count');
-      const location = redirectLocation(action.config, l, view ?? new RequestView(req.method ?? 'GET', req.url ?? '/', req.headers, ''));
+      const location = redirectLocation(action.config, l, view, view.path);
       res.writeHead(action.config.StatusCode === 'HTTP_301' ? 301 : 302, { server: 'awselb/2.0', location, 'content-length': 0 });
       res.end();
       req.resume();
@@ -132,19 +158,52 @@ export class RequestProxy implements ListenerHandlers {
       const exp = new Date(this.clock.now() + action.groupStickinessMs).toUTCString();
       setCookies.push(`AWSALBTG=${g.cookie}; Expires=${exp}; Path=/`, `AWSALBTGCORS=${g.cookie}; Expires=${exp}; Path=/; SameSite=None; Secure`);
     }
-    this.forward(req, res, l, lm, g, u, setCookies, 2);
+    const client = req.socket.remoteAddress ?? '';
+    const held = this.perClient.get(client) ?? 0;
+    if (held >= this.opts.maxRequestsPerClient()) {
+      this.elbError(lm, res, 503);
+      req.resume();
+      return;
+    }
+    this.perClient.set(client, held + 1);
+    const release = () => {
+      const n = (this.perClient.get(client) ?? 1) - 1;
+      if (n <= 0) this.perClient.delete(client);
+      else this.perClient.set(client, n);
+    };
+    res.once('close', release);
+    const path = view.rawQuery ? `${view.path}?${view.rawQuery}` : view.path;
+    const length = Number(req.headers['content-length'] ?? '0');
+    if (length > 0 && length <= BUFFERED_BODY_BYTES) {
+      // Read the body before taking an upstream connection (the listener's timeouts bound the wait).
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.once('end', () => this.forward(req, res, path, Buffer.concat(chunks), l, lm, g, u, setCookies, 2));
+      return;
+    }
+    this.forward(req, res, path, undefined, l, lm, g, u, setCookies, 2);
   }
 
+  /**
+   * A request that asks to switch protocols (WebSocket). It goes to the target like any request
+   * (rules, X-Forwarded-*); only if the target answers 101 does the connection become a raw
+   * tunnel, closed after the listener's idle timeout without traffic. Any other answer is passed
+   * back as a normal response and the connection then closed, so nothing after it can skip the
+   * rules as unparsed tunnel bytes.
+   */
   upgrade(port: number, req: IncomingMessage, socket: Socket, head: Buffer): void {
     const l = this.table.listeners.get(port);
     const lm = l && this.metrics.loadBalancer(l.lbArn);
     const fail = (status: number, text: string) => {
-      lm?.count('HTTPCode_ELB_5XX_Count');
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      if (status >= 500) lm?.count('HTTPCode_ELB_5XX_Count');
+      else lm?.count('HTTPCode_ELB_4XX_Count');
+      if (!socket.destroyed) socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
+    socket.on('error', () => undefined);
     if (!l || !lm) return fail(503, 'Service Unavailable');
     lm.count('RequestCount');
     const view = new RequestView(req.method ?? 'GET', req.url ?? '/', req.headers, req.socket.remoteAddress ?? '');
+    if (view.path === undefined) return fail(400, 'Bad Request');
     const action = route(l, view);
     if (action.type !== 'forward') return fail(400, 'Bad Request');
     const cookies = String(req.headers.cookie ?? '');
@@ -159,34 +218,68 @@ export class RequestProxy implements ListenerHandlers {
       released = true;
       this.finished(u);
     };
-    const upstream = connect(u.target.port, u.target.id);
     this.upgraded.add(socket);
-    socket.once('close', () => this.upgraded.delete(socket));
-    upstream.on('connect', () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) {
-        const k = req.rawHeaders[i]!.toLowerCase();
-        if (k === 'x-forwarded-for' || k === 'x-forwarded-proto' || k === 'x-forwarded-port') continue;
-        lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-      }
-      lines.push(`X-Forwarded-For: ${forwardedFor(req)}`, `X-Forwarded-Proto: ${forwardedProto(l)}`, `X-Forwarded-Port: ${l.port}`);
-      if (!req.headers['x-amzn-trace-id']) lines.push(`X-Amzn-Trace-Id: ${this.traceId()}`);
-      upstream.write(lines.join('\r\n') + '\r\n\r\n');
+    socket.once('close', () => {
+      this.upgraded.delete(socket);
+      release();
+    });
+    const headers: Record<string, string | string[]> = {};
+    for (const k in req.headers) {
+      if (k === 'x-forwarded-for' || k === 'x-forwarded-proto' || k === 'x-forwarded-port') continue;
+      const v = req.headers[k];
+      if (v !== undefined) headers[k] = v;
+    }
+    headers['x-forwarded-for'] = forwardedFor(req);
+    headers['x-forwarded-proto'] = forwardedProto(l);
+    headers['x-forwarded-port'] = String(l.port);
+    if (!req.headers['x-amzn-trace-id']) headers['x-amzn-trace-id'] = this.traceId();
+    const path = view.rawQuery ? `${view.path}?${view.rawQuery}` : view.path;
+    const up = httpRequest({ host: u.target.id, port: u.target.port, method: req.method, path, headers, agent: false, maxHeaderSize: MAX_UPGRADE_RESPONSE_HEAD });
+    const idle = (a: Socket, b: Socket) => {
+      a.setTimeout(l.idleMs, () => {
+        a.destroy();
+        b.destroy();
+      });
+    };
+    let answered = false;
+    up.on('upgrade', (res, upstream, upstreamHead) => {
+      // 101: a tunnel from now on, both ways.
+      answered = true;
+      const lines = [`HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}`];
+      for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+      socket.write(lines.join('\r\n') + '\r\n\r\n');
+      if (upstreamHead.length) socket.write(upstreamHead);
       if (head.length) upstream.write(head);
+      idle(socket, upstream);
+      idle(upstream, socket);
+      upstream.on('error', () => socket.destroy());
+      upstream.on('close', () => socket.destroy());
+      socket.on('close', () => upstream.destroy());
       upstream.pipe(socket);
       socket.pipe(upstream);
     });
-    upstream.on('error', () => {
-      if (!upstream.bytesRead) fail(502, 'Bad Gateway');
+    up.on('response', (res) => {
+      // Not switching: a normal response, then the connection closes.
+      answered = true;
+      lm.targetResponse(res.statusCode ?? 502, 0);
+      const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}`];
+      for (let i = 0; i < res.rawHeaders.length; i += 2) {
+        const k = res.rawHeaders[i]!.toLowerCase();
+        if (k === 'connection' || k === 'keep-alive' || k === 'transfer-encoding' || k === 'content-length' || k === 'upgrade') continue;
+        lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+      }
+      lines.push('Connection: close');
+      socket.write(lines.join('\r\n') + '\r\n\r\n');
+      res.pipe(socket);
+      res.on('error', () => socket.destroy());
+    });
+    up.setTimeout(l.idleMs, () => up.destroy(Object.assign(new Error('upgrade timed out'), { code: 'ETIMEDOUT' })));
+    up.on('error', (e: NodeJS.ErrnoException) => {
+      if (!answered) fail(e.code === 'ETIMEDOUT' ? 504 : 502, e.code === 'ETIMEDOUT' ? 'Gateway Time-out' : 'Bad Gateway');
       else socket.destroy();
       release();
     });
-    upstream.on('close', () => {
-      socket.destroy();
-      release();
-    });
-    socket.on('error', () => upstream.destroy());
-    socket.on('close', () => upstream.destroy());
+    up.end();
   }
 
   clientClosed(socket: Socket): void {
@@ -271,9 +364,15 @@ export class RequestProxy implements ListenerHandlers {
 
   // ---- forwarding ------------------------------------------------------------------------------
 
+  /**
+   * Sends one request to `u`: `path` is the normalized path and query; `body` the buffered body,
+   * or undefined to stream the request itself (when it has a body).
+   */
   private forward(
     req: IncomingMessage,
     res: ServerResponse,
+    path: string,
+    body: Buffer | undefined,
     l: CompiledListener,
     lm: MetricSet,
     g: UpstreamGroup,
@@ -283,8 +382,9 @@ export class RequestProxy implements ListenerHandlers {
   ): void {
     const headers: Record<string, string | string[]> = {};
     const inHeaders = req.headers;
+    const named = connectionTokens(inHeaders.connection);
     for (const k in inHeaders) {
-      if (HOP_BY_HOP.has(k)) continue;
+      if (HOP_BY_HOP.has(k) || named?.has(k)) continue;
       const v = inHeaders[k];
       if (v !== undefined) headers[k] = v;
     }
@@ -292,7 +392,7 @@ export class RequestProxy implements ListenerHandlers {
     headers['x-forwarded-proto'] = forwardedProto(l);
     headers['x-forwarded-port'] = String(l.port);
     if (!inHeaders['x-amzn-trace-id']) headers['x-amzn-trace-id'] = this.traceId();
-    const hasBody = inHeaders['content-length'] !== undefined ? inHeaders['content-length'] !== '0' : inHeaders['transfer-encoding'] !== undefined;
+    const hasBody = body !== undefined || (inHeaders['content-length'] !== undefined ? inHeaders['content-length'] !== '0' : inHeaders['transfer-encoding'] !== undefined);
     const stickyMs = g.config.stickinessMs;
     const clock = this.clock;
     u.inflight++;
@@ -318,11 +418,12 @@ export class RequestProxy implements ListenerHandlers {
         return;
       }
       if (sock.destroyed) return; // the client went away (ALB logs this as 460)
-      // A refused connection means the request never reached the target: try another one.
-      if (err.code === 'ECONNREFUSED' && !broken && !hasBody && retries > 0 && !res.destroyed) {
+      // A refused connection means the request never reached the target: try another one
+      // (a body read whole can be sent again; a streamed one is gone).
+      if (err.code === 'ECONNREFUSED' && !broken && (!hasBody || body !== undefined) && retries > 0 && !res.destroyed) {
         const next = this.pickUpstream(g, '', u);
         if (next && next !== u) {
-          this.forward(req, res, l, lm, g, next, setCookies, retries - 1);
+          this.forward(req, res, path, body, l, lm, g, next, setCookies, retries - 1);
           return;
         }
       }
@@ -330,7 +431,7 @@ export class RequestProxy implements ListenerHandlers {
       this.elbError(lm, res, timeout ? 504 : 502);
     };
     u.pool.dispatch(
-      { path: req.url ?? '/', method: req.method as 'GET', headers, body: hasBody ? req : null, headersTimeout: l.idleMs, bodyTimeout: l.idleMs },
+      { path, method: req.method as 'GET', headers, body: body ?? (hasBody ? req : null), headersTimeout: l.idleMs, bodyTimeout: l.idleMs },
       {
         onConnect(a: (err?: Error) => void) {
           // The client's socket aborts its one request in flight if it closes (see clientClosed).
@@ -432,6 +533,17 @@ function route(l: CompiledListener, view: RequestView): RouteAction {
   return l.defaultAction;
 }
 
+/** The header names a client lists in `Connection` (hop-by-hop for this one request), lower case. */
+function connectionTokens(v: string | string[] | undefined): Set<string> | undefined {
+  if (v === undefined) return undefined;
+  const out = new Set<string>();
+  for (const part of (Array.isArray(v) ? v.join(',') : v).split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t && t !== 'keep-alive' && t !== 'close') out.add(t);
+  }
+  return out.size ? out : undefined;
+}
+
 /** X-Forwarded-For as the target sees it: the client's chain, then the client's address. */
 function forwardedFor(req: IncomingMessage): string {
   const addr = req.socket.remoteAddress ?? '';
@@ -457,15 +569,18 @@ function cookieValue(header: string, name: string): string | undefined {
   return end < 0 ? rest : rest.slice(0, end);
 }
 
-function redirectLocation(cfg: ELB.RedirectActionConfig, l: CompiledListener, view: RequestView): string {
-  const proto = (cfg.Protocol ?? '#{protocol}').replace('#{protocol}', l.protocol).toLowerCase();
-  const host = (cfg.Host ?? '#{host}').replace('#{host}', view.host);
-  const port = (cfg.Port ?? '#{port}').replace('#{port}', String(l.port));
-  const rawPath = view.path.startsWith('/') ? view.path.slice(1) : view.path;
-  const path = (cfg.Path ?? '/#{path}').replace(/#\{host\}/g, view.host).replace(/#\{port\}/g, String(l.port)).replace(/#\{path\}/g, rawPath);
-  const q = view.url.indexOf('?');
-  const rawQuery = q < 0 ? '' : view.url.slice(q + 1);
-  const query = (cfg.Query ?? '#{query}').replace(/#\{query\}/g, rawQuery).replace(/#\{host\}/g, view.host).replace(/#\{port\}/g, String(l.port));
+/** Fills ALB's `#{name}` placeholders in a redirect template (values taken literally). */
+function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/#\{(protocol|host|port|path|query)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+function redirectLocation(cfg: ELB.RedirectActionConfig, l: CompiledListener, view: RequestView, path: string): string {
+  const values = { protocol: l.protocol, host: view.host, port: String(l.port), path: path.slice(1), query: view.rawQuery };
+  const proto = fill(cfg.Protocol ?? '#{protocol}', values).toLowerCase();
+  const host = fill(cfg.Host ?? '#{host}', values);
+  const port = fill(cfg.Port ?? '#{port}', values);
+  const target = fill(cfg.Path ?? '/#{path}', values);
+  const query = fill(cfg.Query ?? '#{query}', values);
   const defaultPort = (proto === 'https' && port === '443') || (proto === 'http' && port === '80');
-  return `${proto}://${host}${defaultPort ? '' : `:${port}`}${path}${query ? `?${query}` : ''}`;
+  return `${proto}://${host}${defaultPort ? '' : `:${port}`}${target}${query ? `?${query}` : ''}`;
 }
