@@ -132,13 +132,13 @@ async function main(): Promise<void> {
       if (!polled.tasks.some((t) => t.taskArn === taskArn)) throw new Error('the woken poll did not carry the new task');
 
       await timed('ReportTaskState RUNNING', counted, () =>
-        agent('ReportTaskState', { cluster, taskArn, change: JSON.stringify({ status: 'RUNNING', containers: [{ containerName: 'app', status: 'RUNNING', runtimeId: `pid-${i}` }] }) }),
+        agent('ReportTaskState', { cluster, taskArn, change: { status: 'RUNNING', containers: [{ containerName: 'app', status: 'RUNNING', runtimeId: `pid-${i}` }] } }),
       );
       const d = await timed('DescribeTasks', counted, () => ecs<{ tasks: Array<{ lastStatus: string }> }>('DescribeTasks', { cluster, tasks: [taskArn] }));
       if (d.tasks[0]?.lastStatus !== 'RUNNING') throw new Error(`task is ${d.tasks[0]?.lastStatus}, not RUNNING`);
       fp = (await timed('Poll (immediate, 1 live task)', counted, () => agent<PollOut>('Poll', { cluster, containerInstanceArn: ci, waitSeconds: 0 }))).fingerprint;
       await timed('ReportTaskState STOPPED', counted, () =>
-        agent('ReportTaskState', { cluster, taskArn, change: JSON.stringify({ status: 'STOPPED', containers: [{ containerName: 'app', status: 'STOPPED', exitCode: 0 }] }) }),
+        agent('ReportTaskState', { cluster, taskArn, change: { status: 'STOPPED', containers: [{ containerName: 'app', status: 'STOPPED', exitCode: 0 }] } }),
       );
       fp = (await agent<PollOut>('Poll', { cluster, containerInstanceArn: ci, waitSeconds: 0 })).fingerprint;
     }

@@ -15,11 +15,11 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:f
 import { writeAtomic } from './files.js';
 import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
-import { AwsApiError, callJson, jsonService, type ClientConfig } from '../client/awsClient.js';
-import { AGENT_TARGET_PREFIX, type AgentTaskSpec, type PolledTask } from './protocol.js';
+import { AwsApiError, jsonService, type ClientConfig } from '../client/awsClient.js';
+import { pollTasks, reportTaskState, type AgentTaskSpec, type PolledTask, type TaskReport, type UnusableTask } from './protocol.js';
 import type { Driver } from './drivers/driver.js';
 import { LogShipper } from './logShipper.js';
-import { createTaskRuntime, recoverTaskRuntime, type TaskRuntime, type TaskReport } from './runtime.js';
+import { recoverOwnedTask, startOwnedTask, type OwnedTask } from './ownedTask.js';
 import { systemClock, type Clock } from '../clock.js';
 import { VERSION } from '../version.js';
 
@@ -55,7 +55,7 @@ export class Agent {
   private readonly ecs;
   private readonly ssm;
   private readonly shipper: LogShipper;
-  private readonly tasks = new Map<string, TaskRuntime>();
+  private readonly tasks = new Map<string, OwnedTask>();
   private readonly pendingReports = new Map<string, TaskReport>();
   private readonly reportsInFlight = new Map<string, Promise<void>>();
   private reportScheduled = false;
@@ -171,19 +171,15 @@ export class Agent {
     let delay = 200;
     while (!this.stopped) {
       try {
-        const out = await callJson<{ fingerprint?: string; tasks?: Array<{ taskArn: string; desiredStatus: string; lastStatus: string; version: number; spec: string }> }>(
+        const out = await pollTasks(
           this.opts.client,
-          'ecs',
-          `${AGENT_TARGET_PREFIX}.Poll`,
-          { cluster: this.opts.cluster, containerInstanceArn: this.containerInstanceArn, fingerprint: this.fingerprint, waitSeconds: this.opts.pollSeconds ?? 5 },
+          { cluster: this.opts.cluster, containerInstanceArn: this.containerInstanceArn!, fingerprint: this.fingerprint, waitSeconds: this.opts.pollSeconds ?? 5 },
           { timeoutMs: ((this.opts.pollSeconds ?? 5) + 15) * 1000, signal: this.pollAbort.signal },
         );
         this.connected = true;
         delay = 200;
         this.fingerprint = out.fingerprint;
-        await this.reconcile(
-          (out.tasks ?? []).map((t) => ({ ...t, desiredStatus: t.desiredStatus as PolledTask['desiredStatus'], spec: JSON.parse(t.spec) as AgentTaskSpec })),
-        );
+        await this.reconcile(out.tasks, out.unusable);
         this.kickReports();
       } catch (e) {
         if (this.stopped) return;
@@ -200,15 +196,29 @@ export class Agent {
     }
   }
 
-  /** Brings local runners in line with what the control plane wants. */
-  private async reconcile(polled: PolledTask[]): Promise<void> {
-    const wanted = new Map(polled.map((p) => [p.spec.taskId, p]));
+  /**
+   * Brings local tasks in line with what the control plane wants. A task whose spec the agent
+   * cannot use fails to start, saying why (unless it already runs here: then it is left alone,
+   * neither restarted nor stopped).
+   */
+  private async reconcile(polled: PolledTask[], unusable: UnusableTask[]): Promise<void> {
+    const wanted = new Set(polled.map((p) => p.spec.taskId));
+    const running = new Map([...this.tasks.values()].map((t) => [t.spec.taskArn, t.spec.taskId]));
+    for (const u of unusable) {
+      const local = u.taskArn === undefined ? undefined : running.get(u.taskArn);
+      if (local) wanted.add(local);
+      if (u.taskArn === undefined || local) {
+        this.log(`polled task ${u.taskArn ?? '(unreadable ARN)'} does not fit the agent channel's model: ${u.problem}`);
+        continue;
+      }
+      this.queueReport(u.taskArn, { status: 'STOPPED', stopCode: 'TaskFailedToStart', reason: `The agent cannot run this task, its spec does not fit the agent channel's model: ${u.problem}` });
+    }
     for (const p of polled) {
       const local = this.tasks.get(p.spec.taskId);
       if (!local) {
         if (p.desiredStatus === 'STOPPED') {
           // Never started here (or already cleaned up): it is simply stopped.
-          this.queueReport(p.spec, { status: 'STOPPED', reason: 'Task stopped before it started on the container instance.' });
+          this.queueReport(p.taskArn, { status: 'STOPPED', reason: 'Task stopped before it started on the container instance.' });
           continue;
         }
         this.startTask(p.spec);
@@ -217,38 +227,38 @@ export class Agent {
       }
     }
     // Tasks the control plane no longer lists are over as far as it knows: stop them here too.
-    for (const [id, rt] of this.tasks) if (!wanted.has(id) && rt.isActive()) rt.stop('Task is no longer assigned to this container instance');
+    for (const [id, owned] of this.tasks) if (!wanted.has(id) && owned.isActive()) owned.stop('Task is no longer assigned to this container instance');
   }
 
   private startTask(spec: AgentTaskSpec): void {
-    const rt = createTaskRuntime(spec, {
+    const owned = startOwnedTask(spec, {
       driver: this.opts.driver,
       stateDir: join(this.opts.stateDir, 'tasks'),
       clock: this.clock,
       shipper: this.shipper,
       resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
-      report: (r) => this.queueReport(spec, r),
+      report: (r) => this.queueReport(spec.taskArn, r),
       onDone: () => this.tasks.delete(spec.taskId),
       log: this.log,
     });
-    this.tasks.set(spec.taskId, rt);
+    this.tasks.set(spec.taskId, owned);
   }
 
   private async recover(): Promise<void> {
     const dir = join(this.opts.stateDir, 'tasks');
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
       try {
-        const rt = await recoverTaskRuntime(join(dir, f), {
+        const owned = await recoverOwnedTask(join(dir, f), {
           driver: this.opts.driver,
           stateDir: dir,
           clock: this.clock,
           shipper: this.shipper,
           resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
-          report: (r, spec) => this.queueReport(spec, r),
+          report: (r, spec) => this.queueReport(spec.taskArn, r),
           onDone: (id) => this.tasks.delete(id),
           log: this.log,
         });
-        if (rt) this.tasks.set(rt.spec.taskId, rt);
+        if (owned) this.tasks.set(owned.spec.taskId, owned);
       } catch (e) {
         this.log(`could not recover ${f}: ${(e as Error).message}`);
         rmSync(join(dir, f), { force: true });
@@ -266,8 +276,8 @@ export class Agent {
   }
 
   /** Reports are snapshots: the newest supersedes, but fields it does not carry are kept from older ones. */
-  private queueReport(spec: AgentTaskSpec, r: TaskReport): void {
-    this.pendingReports.set(spec.taskArn, mergeReports(this.pendingReports.get(spec.taskArn), r)!);
+  private queueReport(taskArn: string, r: TaskReport): void {
+    this.pendingReports.set(taskArn, mergeReports(this.pendingReports.get(taskArn), r)!);
     this.kickReports();
   }
 
@@ -300,7 +310,7 @@ export class Agent {
 
   private async sendReport(arn: string, report: TaskReport): Promise<void> {
     try {
-      await callJson(this.opts.client, 'ecs', `${AGENT_TARGET_PREFIX}.ReportTaskState`, { cluster: this.opts.cluster, taskArn: arn, change: JSON.stringify(report) });
+      await reportTaskState(this.opts.client, this.opts.cluster, arn, report);
       this.reportDelay = 200;
     } catch (e) {
       if (e instanceof AwsApiError && e.status < 500 && e.code !== 'ThrottlingException') {
@@ -332,14 +342,14 @@ export class Agent {
   async close(opts: { stopTasks?: boolean } = {}): Promise<void> {
     if (opts.stopTasks) {
       const all = [...this.tasks.values()];
-      for (const rt of all) rt.stop('Berth is shutting down');
-      await Promise.all(all.map((rt) => rt.done.catch(() => undefined)));
+      for (const owned of all) owned.stop('Berth is shutting down');
+      await Promise.all(all.map((owned) => owned.done.catch(() => undefined)));
     }
     this.stopped = true;
     this.pollAbort.abort();
     await this.drainReports(2_000);
     await this.shipper.close();
-    for (const rt of this.tasks.values()) rt.detach();
+    for (const owned of this.tasks.values()) owned.detach();
     await this.loop?.catch(() => undefined);
     this.opts.driver.close?.();
   }

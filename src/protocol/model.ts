@@ -1,7 +1,9 @@
 /**
  * AWS API models (src/models/*.json, derived from AWS's published service descriptions) and the
  * walks over them that the protocol layer needs: input decoding with type checks, constraint
- * validation (required, enum, length, range, pattern) and shape-directed output encoding.
+ * validation (required, enum, length, range, pattern) and shape-directed output encoding; and
+ * `parseJson`, the same checks for a client of Berth's own channel (the agent) on what it receives.
+ * Error messages name the first few problems and count the rest, however large the input.
  *
  * Handlers only ever see input that passed here, and whatever they return is encoded strictly
  * by the output shape (unknown members are dropped), so the wire shape is the model's.
@@ -100,11 +102,29 @@ export function isWellFormedUnicode(s: string): boolean {
   return true;
 }
 
-/** A type mismatch found while decoding input; reported as a protocol-level error. */
-interface Problem {
-  path: string;
-  message: string;
+/**
+ * What is wrong with a value, as counted while walking it: every problem is counted, only the
+ * first MAX_REPORTED are kept, so a body of a million bad items costs a count, not a million
+ * messages (and the error sent back stays short).
+ */
+class Problems {
+  count = 0;
+  readonly first: string[] = [];
+  add(message: string): void {
+    if (this.count++ < MAX_REPORTED) this.first.push(message);
+  }
+  /** "m1; m2; ..." with how many more there were. */
+  summary(): string {
+    const more = this.count - this.first.length;
+    return `${this.first.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+  }
 }
+
+/** How many problems an error message spells out. */
+const MAX_REPORTED = 10;
+
+/** A value decoded and checked against a shape (see `ServiceModel.parseJson`). */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
 
 const MODELS_DIR = fileURLToPath(new URL('../../../src/models/', import.meta.url));
 
@@ -143,18 +163,32 @@ export class ServiceModel {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new ServiceError('SerializationException', 'Start of structure or map found where not expected: the request body must be a JSON object.');
     }
-    const problems: Problem[] = [];
+    const problems = new Problems();
     const value = this.decodeJson(op.input.shape, body, '', problems) as Record<string, unknown>;
-    if (problems.length) throw new ServiceError('SerializationException', problems.map((p) => `${p.message}${p.path ? ` at '${p.path}'` : ''}`).join('; '));
+    if (problems.count) throw new ServiceError('SerializationException', problems.summary());
     this.validate(op.input.shape, value, validationCode);
     return value;
   }
 
-  private decodeJson(shapeName: string, v: unknown, path: string, problems: Problem[]): unknown {
+  /**
+   * Decodes a parsed JSON value against one shape and checks its constraints, as the gateway
+   * does for input, but answers instead of throwing: for a client that checks what it receives
+   * (the agent, each task of a Poll answer on its own, so one bad task does not cost the rest).
+   * `T` must be the generated type of `shapeName`.
+   */
+  parseJson<T>(shapeName: string, v: unknown): Parsed<T> {
+    const problems = new Problems();
+    const value = this.decodeJson(shapeName, v, '', problems);
+    if (value === undefined && !problems.count) problems.add(`a value is required for ${shapeName}`);
+    if (!problems.count) this.check(shapeName, value, '', problems);
+    return problems.count ? { ok: false, problem: problems.summary() } : { ok: true, value: value as T };
+  }
+
+  private decodeJson(shapeName: string, v: unknown, path: string, problems: Problems): unknown {
     if (v === null || v === undefined) return undefined;
     const s = this.shape(shapeName);
     const bad = (what: string) => {
-      problems.push({ path, message: `${describeJson(v)} can not be converted to ${what}` });
+      problems.add(`${describeJson(v)} can not be converted to ${what}${path ? ` at '${path}'` : ''}`);
       return undefined;
     };
     switch (s.type) {
@@ -192,7 +226,10 @@ export class ServiceModel {
         return problem ? bad(problem) : v;
       }
       case 'timestamp': {
-        const d = typeof v === 'number' ? new Date(v * 1000) : typeof v === 'string' ? new Date(/^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : v) : undefined;
+        // Epoch seconds (the awsJson form; rounded to the millisecond, so that a time sent as
+        // ms / 1000 comes back as the same ms), or a numeric or ISO 8601 string; years 1-9999.
+        const fromSeconds = (n: number) => new Date(Math.round(n * 1000));
+        const d = typeof v === 'number' ? fromSeconds(v) : typeof v === 'string' ? (/^\d+(\.\d+)?$/.test(v) ? fromSeconds(Number(v)) : new Date(v)) : undefined;
         return d && !scalarProblem('timestamp', d) ? d : bad('a Timestamp (epoch seconds or ISO 8601, years 1 to 9999)');
       }
       case 'blob':
@@ -207,22 +244,22 @@ export class ServiceModel {
    * "N validation errors detected: Value 'x' at 'a.b' failed to satisfy constraint: ...".
    */
   validate(shapeName: string, value: unknown, code: string): void {
-    const errors: string[] = [];
+    const errors = new Problems();
     this.check(shapeName, value, '', errors);
-    if (errors.length) {
-      const n = errors.length;
-      throw new ServiceError(code, `${n} validation error${n > 1 ? 's' : ''} detected: ${errors.slice(0, 10).join('; ')}`);
+    if (errors.count) {
+      const n = errors.count;
+      throw new ServiceError(code, `${n} validation error${n > 1 ? 's' : ''} detected: ${errors.first.join('; ')}`);
     }
   }
 
-  private check(shapeName: string, v: unknown, path: string, errors: string[]): void {
+  private check(shapeName: string, v: unknown, path: string, errors: Problems): void {
     const s = this.shape(shapeName);
-    const fail = (constraint: string) => errors.push(`Value ${describeValue(v)} at '${path}' failed to satisfy constraint: ${constraint}`);
+    const fail = (constraint: string) => errors.add(`Value ${describeValue(v)} at '${path}' failed to satisfy constraint: ${constraint}`);
     switch (s.type) {
       case 'structure': {
         const obj = v as Record<string, unknown>;
         for (const r of s.required ?? []) {
-          if (obj[r] === undefined) errors.push(`Value null at '${join(path, r)}' failed to satisfy constraint: Member must not be null`);
+          if (obj[r] === undefined) errors.add(`Value null at '${join(path, r)}' failed to satisfy constraint: Member must not be null`);
         }
         for (const [k, ref] of Object.entries(s.members ?? {})) {
           if (obj[k] !== undefined) this.check(ref.shape, obj[k], join(path, k), errors);
@@ -353,7 +390,16 @@ function describeJson(v: unknown): string {
 
 function describeValue(v: unknown): string {
   if (typeof v === 'string') return `'${v.length > 256 ? `${v.slice(0, 256)}...` : v}'`;
-  if (Array.isArray(v)) return `[${v.map((x) => (typeof x === 'object' ? '{...}' : String(x))).join(', ')}]`;
+  if (Array.isArray(v)) {
+    // A list's first items only: the list may be what is too long.
+    const shown = v.slice(0, MAX_REPORTED).map((x) => (typeof x === 'object' ? '{...}' : describeItem(x)));
+    return `[${shown.join(', ')}${v.length > MAX_REPORTED ? `, ... (${v.length} items)` : ''}]`;
+  }
   if (v && typeof v === 'object') return Buffer.isBuffer(v) ? `'java.nio.HeapByteBuffer[len=${v.length}]'` : "'{...}'";
   return `'${String(v)}'`;
+}
+
+function describeItem(x: unknown): string {
+  const s = String(x);
+  return s.length > 64 ? `${s.slice(0, 64)}...` : s;
 }

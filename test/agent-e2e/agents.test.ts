@@ -2,14 +2,15 @@
 // lands on the chosen one, kill -9 of an agent leaves its tasks running and a restarted agent
 // takes them back without restarting anything; an essential container exiting 1 stops its
 // task with ECS's reason; secrets from SSM reach the container; output lands in CloudWatch Logs,
-// the crash's last line included, and `berth logs -f` follows it.
+// the crash's last line included, and `berth logs -f` follows it; a task whose spec the agent
+// cannot use fails to start, saying why, and costs no other task.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ECSClient, RegisterTaskDefinitionCommand, StartTaskCommand, DescribeTasksCommand, ListContainerInstancesCommand, DescribeContainerInstancesCommand, RunTaskCommand, CreateClusterCommand } from '@aws-sdk/client-ecs';
+import { ECSClient, RegisterTaskDefinitionCommand, StartTaskCommand, DescribeTasksCommand, ListContainerInstancesCommand, DescribeContainerInstancesCommand, RunTaskCommand, CreateClusterCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { startTestBerth, eventually, awsOk, hasAwsCli, type TestBerth } from '../helpers/fixture.js';
@@ -183,13 +184,14 @@ test('essential container exit 1 stops the task with the reason; every line reac
   assert.ok(shown - written <= 1000, `berth logs -f showed a new line ${shown - written} ms after it was written`);
 });
 
-test('a missing secret stops the task before any container starts, naming the parameter', async () => {
+test('a missing secret stops the task before any container starts, naming the parameter (a long reason cut to fit the report)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-agent-d-'));
   dirs.push(dir);
   await startAgent(dir, 'us-east-1d');
   await ecs.send(new RegisterTaskDefinitionCommand({
     family: 'needs-secret',
-    containerDefinitions: [{ name: 'app', image: 'host', memory: 32, command: ['sh', '-c', 'echo started; sleep 30'], secrets: [{ name: 'TOKEN', valueFrom: '/does/not/exist' }] }],
+    // A name this long makes a reason longer than a report carries: cut, never refused (which would leave the task PENDING).
+    containerDefinitions: [{ name: 'app', image: 'host', memory: 32, command: ['sh', '-c', 'echo started; sleep 30'], secrets: [{ name: 'TOKEN', valueFrom: `/does/not/exist/${'x'.repeat(300)}` }] }],
   }));
   const run = await ecs.send(new RunTaskCommand({ cluster: 'pair', taskDefinition: 'needs-secret', placementConstraints: [{ type: 'memberOf', expression: 'attribute:ecs.availability-zone == us-east-1d' }] }));
   const taskArn = run.tasks![0]!.taskArn!;
@@ -199,5 +201,33 @@ test('a missing secret stops the task before any container starts, naming the pa
   }, { what: 'the task to stop', timeoutMs: 20_000 });
   assert.equal(stopped.stopCode, 'TaskFailedToStart');
   assert.match(stopped.stoppedReason!, /^ResourceInitializationError: unable to pull secrets or registry auth: .*\/does\/not\/exist/);
+  assert.equal(stopped.stoppedReason!.length, 255);
   assert.equal(stopped.containers![0]!.exitCode, undefined, 'no container ever ran');
+});
+
+test('a task whose spec the agent cannot use fails to start, naming the problem; the next task runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-agent-e-'));
+  dirs.push(dir);
+  await startAgent(dir, 'us-east-1e');
+  const onAgentE = [{ type: 'memberOf' as const, expression: 'attribute:ecs.availability-zone == us-east-1e' }];
+  // RegisterTaskDefinition admits any integer ulimit; the agent channel's model only -1 (unlimited) and up.
+  await ecs.send(new RegisterTaskDefinitionCommand({
+    family: 'bad-ulimit',
+    containerDefinitions: [{ name: 'app', image: 'host', memory: 32, command: ['sh', '-c', 'echo started; sleep 30'], ulimits: [{ name: 'nofile', softLimit: -5, hardLimit: 1024 }] }],
+  }));
+  await ecs.send(new RegisterTaskDefinitionCommand({
+    family: 'fine',
+    containerDefinitions: [{ name: 'app', image: 'host', memory: 32, command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'] }],
+  }));
+  const bad = (await ecs.send(new RunTaskCommand({ cluster: 'pair', taskDefinition: 'bad-ulimit', placementConstraints: onAgentE }))).tasks![0]!.taskArn!;
+  const fine = (await ecs.send(new RunTaskCommand({ cluster: 'pair', taskDefinition: 'fine', placementConstraints: onAgentE }))).tasks![0]!.taskArn!;
+  const stopped = await eventually(async () => {
+    const t = await describeTask(bad);
+    return t.lastStatus === 'STOPPED' ? t : undefined;
+  }, { what: 'the task with the unusable spec to stop', timeoutMs: 20_000 });
+  assert.equal(stopped.stopCode, 'TaskFailedToStart');
+  assert.match(stopped.stoppedReason!, /^The agent cannot run this task, its spec does not fit the agent channel's model: Value '-5' at 'spec\.containers\.1\.member\.ulimits\.1\.member\.softLimit' failed to satisfy constraint: Member must have value greater than or equal to -1/);
+  await eventually(async () => (await describeTask(fine)).lastStatus === 'RUNNING', { what: 'the other task to run', timeoutMs: 20_000 });
+  await ecs.send(new StopTaskCommand({ cluster: 'pair', task: fine }));
+  await eventually(async () => (await describeTask(fine)).lastStatus === 'STOPPED', { what: 'the other task to stop', timeoutMs: 20_000 });
 });

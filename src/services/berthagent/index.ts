@@ -1,21 +1,24 @@
 /**
- * The control plane's side of the agent channel (`BerthAgentV1`, see src/agent/protocol.ts):
- * `Poll`, a long poll that records the agent's heartbeat and answers with the tasks placed on
- * its container instance, each with the full spec the agent needs; and `ReportTaskState`, what
- * the agent saw happen to a task. The sweep that marks instances whose agent stopped polling
- * as disconnected is a controller (src/control/agentSweep.ts).
+ * The control plane's side of the agent channel (`BerthAgentV1`, model
+ * src/models/berthagent.json; the agent's side is src/agent/protocol.ts): `Poll`, a long poll
+ * that records the agent's heartbeat and answers with the tasks placed on its container
+ * instance, each with the full spec the agent needs; and `ReportTaskState`, what the agent saw
+ * happen to a task. Both messages are structures of the model, so the gateway has decoded and
+ * validated every report (types, enums, lengths, ranges, list sizes) before it gets here; this
+ * module only maps between the wire types and the ECS domain. The sweep that marks instances
+ * whose agent stopped polling as disconnected is a controller (src/control/agentSweep.ts).
  */
 import { createHash } from 'node:crypto';
 import type * as Agent from '../../generated/berthagent.js';
+import type * as ECS from '../../generated/ecs.js';
 import { ServiceModel } from '../../protocol/model.js';
 import { ServiceError } from '../../errors.js';
 import type { Handlers, ServiceDefinition } from '../types.js';
-import type { Change, Store } from '../../store/types.js';
-import type { AgentContainerDefinition, AgentTaskSpec } from '../../agent/protocol.js';
 import { requireCluster } from '../../domain/ecs/clusters.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
 import { findContainerInstance, recordHeartbeat } from '../../domain/ecs/instances.js';
-import { KIND, type Scope } from '../../domain/ecs/keys.js';
+import type { Scope } from '../../domain/ecs/keys.js';
+import { currentRevision, nextInstanceChange } from '../../domain/ecs/instanceChanges.js';
 import { tasksForInstance } from '../../domain/ecs/liveIndex.js';
 import type { ContainerInstanceRecord, TaskRecord } from '../../domain/ecs/records.js';
 import { applyOverrides, findTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
@@ -32,7 +35,7 @@ export const HEARTBEAT_MIN_INTERVAL_MS = 1_000;
 /** Task definitions already read while building one answer, by ARN (tasks of a family share one). */
 type TaskDefinitionCache = Map<string, Promise<Awaited<ReturnType<typeof findTaskDefinition>>>>;
 
-async function specOf(s: Scope, t: TaskRecord, cache: TaskDefinitionCache): Promise<AgentTaskSpec | undefined> {
+async function specOf(s: Scope, t: TaskRecord, cache: TaskDefinitionCache): Promise<Agent.AgentTaskSpec | undefined> {
   let pending = cache.get(t.taskDefinitionArn);
   if (!pending) cache.set(t.taskDefinitionArn, (pending = findTaskDefinition(s, t.taskDefinitionArn)));
   const td = await pending;
@@ -52,7 +55,69 @@ async function specOf(s: Scope, t: TaskRecord, cache: TaskDefinitionCache): Prom
     memory: def.memory,
     group: t.group,
     startedBy: t.startedBy,
-    containers: (def.containerDefinitions ?? []) as unknown as AgentContainerDefinition[],
+    containers: (def.containerDefinitions ?? []).map(agentContainerOf),
+  };
+}
+
+/**
+ * The part of an ECS container definition an agent runs. RegisterTaskDefinition has made sure of
+ * name and image; should a stored definition lack them anyway, the agent finds the spec invalid
+ * and fails the task saying so, rather than this answer failing for every task of the instance.
+ */
+function agentContainerOf(c: ECS.ContainerDefinition): Agent.AgentContainerDefinition {
+  return {
+    name: c.name ?? '',
+    image: c.image ?? '',
+    cpu: c.cpu,
+    memory: c.memory,
+    memoryReservation: c.memoryReservation,
+    portMappings: c.portMappings?.map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, protocol: p.protocol, name: p.name })),
+    essential: c.essential,
+    entryPoint: c.entryPoint,
+    command: c.command,
+    workingDirectory: c.workingDirectory,
+    environment: c.environment?.map((e) => ({ name: e.name, value: e.value })),
+    secrets: c.secrets?.map((x) => ({ name: x.name, valueFrom: x.valueFrom })),
+    dockerLabels: c.dockerLabels,
+    user: c.user,
+    ulimits: c.ulimits?.map((u) => ({ name: u.name, softLimit: u.softLimit, hardLimit: u.hardLimit })),
+    stopTimeout: c.stopTimeout,
+    healthCheck: c.healthCheck && {
+      command: c.healthCheck.command,
+      interval: c.healthCheck.interval,
+      timeout: c.healthCheck.timeout,
+      retries: c.healthCheck.retries,
+      startPeriod: c.healthCheck.startPeriod,
+    },
+    dependsOn: c.dependsOn?.map((d) => ({ containerName: d.containerName, condition: d.condition })),
+    links: c.links,
+    hostname: c.hostname,
+    logConfiguration: c.logConfiguration && { logDriver: c.logConfiguration.logDriver, options: c.logConfiguration.options },
+    readonlyRootFilesystem: c.readonlyRootFilesystem,
+  };
+}
+
+/** A validated report as the domain's change (wire timestamps are Dates, the domain's epoch ms). */
+function taskChangeOf(cluster: string, task: string, r: Agent.TaskStateChange): TaskChange {
+  return {
+    cluster,
+    task,
+    status: r.status,
+    reason: r.reason,
+    stopCode: r.stopCode,
+    pullStartedAt: r.pullStartedAt?.getTime(),
+    pullStoppedAt: r.pullStoppedAt?.getTime(),
+    executionStoppedAt: r.executionStoppedAt?.getTime(),
+    containers: r.containers?.map((c) => ({
+      containerName: c.containerName,
+      status: c.status,
+      exitCode: c.exitCode,
+      reason: c.reason,
+      runtimeId: c.runtimeId,
+      imageDigest: c.imageDigest,
+      healthStatus: c.healthStatus,
+      networkBindings: c.networkBindings?.map((b) => ({ bindIP: b.bindIP, containerPort: b.containerPort, hostPort: b.hostPort, protocol: b.protocol })),
+    })),
   };
 }
 
@@ -67,35 +132,12 @@ function fingerprintOf(tasks: TaskRecord[], instanceStatus: string): string {
   return h.digest('base64url').slice(0, 22);
 }
 
-/** Resolves after the next change (after `fromRev`) that `matters`, or after `ms`. */
-function nextChange(store: Store, fromRev: number, matters: (c: Change) => boolean, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    let stop: () => void = () => undefined;
-    let finished = false;
-    const done = () => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      stop();
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    stop = store.watch(fromRev, (c) => {
-      if (matters(c)) queueMicrotask(done);
-    });
-    if (finished) stop();
-  });
-}
-
 const handlers: Handlers<Agent.Operations> = {
   async Poll(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
     // Read before the heartbeat's own read of the instance, so that waiting from this revision
     // can miss no change to what the first round below reads (it may replay a few: harmless).
-    let rev = await ctx.platform.store.revision();
+    let rev = await currentRevision(ctx);
     let instance: ContainerInstanceRecord;
     try {
       // Each poll is one heartbeat; the agent polls again at once when this one returns.
@@ -109,7 +151,7 @@ const handlers: Handlers<Agent.Operations> = {
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
     for (let first = true; ; first = false) {
       if (!first) {
-        rev = await ctx.platform.store.revision();
+        rev = await currentRevision(ctx);
         instance = (await findContainerInstance(ctx, cluster.clusterName, instanceId))!.value;
       }
       const tasks = await tasksForInstance(ctx, cluster.clusterName, input.containerInstanceArn);
@@ -120,37 +162,23 @@ const handlers: Handlers<Agent.Operations> = {
         const tds: TaskDefinitionCache = new Map();
         for (const t of tasks) {
           const spec = await specOf(ctx, t, tds);
-          if (spec) polled.push({ taskArn: t.taskArn, desiredStatus: t.desiredStatus, lastStatus: t.lastStatus, version: t.version, spec: JSON.stringify(spec) });
+          if (spec) polled.push({ taskArn: t.taskArn, desiredStatus: t.desiredStatus, lastStatus: t.lastStatus, version: t.version, spec });
         }
         return { fingerprint, instanceStatus: instance.status, tasks: polled };
       }
       // Only this instance's tasks and status changes wake the poll: heartbeats of other agents must not.
-      await nextChange(
-        ctx.platform.store,
-        rev,
-        (c) =>
-          (c.kind === KIND.task && (c.value as TaskRecord | null)?.containerInstanceId === instanceId) ||
-          (c.kind === KIND.containerInstance && (c.value as { id?: string; status?: string } | null)?.id === instanceId && (c.value as { status?: string }).status !== instance.status),
-        remaining,
-        ctx.signal,
-      );
+      await nextInstanceChange(ctx, instanceId, instance.status, rev, remaining, ctx.signal);
     }
   },
 
   async ReportTaskState(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
-    let change: Omit<TaskChange, 'cluster' | 'task'>;
-    try {
-      change = JSON.parse(input.change) as Omit<TaskChange, 'cluster' | 'task'>;
-    } catch {
-      throw ecsErrors.invalidParameter('change must be a JSON object describing the task state.');
-    }
-    if (!change || typeof change !== 'object') throw ecsErrors.invalidParameter('change must be a JSON object describing the task state.');
-    const t = await applyTaskStateChange(ctx, { ...change, cluster: cluster.clusterName, task: input.taskArn });
+    const t = await applyTaskStateChange(ctx, taskChangeOf(cluster.clusterName, input.taskArn, input.change));
     return { desiredStatus: t.desiredStatus, lastStatus: t.lastStatus };
   },
 };
 
+/** The agent channel's service: its model, and InvalidParameterException for what fails the model's constraints. */
 export function berthAgentService(): ServiceDefinition {
   return {
     name: 'berthagent',

@@ -1,9 +1,10 @@
 /**
- * One task on an agent: what happens between "the control plane placed this task here" and
- * the TaskRunner driving its containers. Resolves secrets (SSM) and log destinations first, so
- * a task whose parameters or log group are missing stops before any container starts, with
+ * One task owned by the agent: what happens between "the control plane placed this task here"
+ * and the TaskRunner driving its containers. Resolves secrets (SSM) and log destinations first,
+ * so a task whose parameters or log group are missing stops before any container starts, with
  * ECS's ResourceInitializationError; then runs the TaskRunner, forwards its state snapshots as
- * reports and its output lines to the log shipper, and persists it for recovery.
+ * reports and its output lines to the log shipper, and persists the task for recovery after an
+ * agent restart (`<state-dir>/tasks/<task id>.json`, secret values never written).
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,32 +13,13 @@ import { AwsApiError } from '../client/awsClient.js';
 import type { Driver } from './drivers/driver.js';
 import type { LogDestination, LogShipper } from './logShipper.js';
 import { logDestinationFor } from './logNaming.js';
-import type { AgentContainerDefinition, AgentTaskSpec } from './protocol.js';
+import { parseTaskSpec, type AgentContainerDefinition, type AgentTaskSpec, type TaskReport } from './protocol.js';
 import { TaskRunner, type PersistedTask } from './taskRunner.js';
 import type { ContainerSpec, TaskSpec, TaskState } from './types.js';
 import { writeAtomic } from './files.js';
 
-/** What the agent reports about a task (the control plane's TaskChange without cluster/task). */
-export interface TaskReport {
-  status?: string;
-  reason?: string;
-  stopCode?: string;
-  containers?: Array<{
-    containerName: string;
-    status?: string;
-    exitCode?: number;
-    reason?: string;
-    networkBindings?: Array<{ bindIP: string; containerPort: number; hostPort: number; protocol: string }>;
-    runtimeId?: string;
-    healthStatus?: string;
-  }>;
-  pullStartedAt?: number;
-  pullStoppedAt?: number;
-  executionStoppedAt?: number;
-}
-
-/** A task the agent owns. */
-export interface TaskRuntime {
+/** A task the agent owns, from placement (or recovery) until it is STOPPED and cleaned up. */
+export interface OwnedTask {
   readonly spec: AgentTaskSpec;
   /** Asks the task to stop (SIGTERM, then SIGKILL after stopTimeout). */
   stop(reason: string): void;
@@ -49,7 +31,8 @@ export interface TaskRuntime {
   readonly done: Promise<void>;
 }
 
-export interface RuntimeDeps {
+/** What an owned task needs of the agent. */
+export interface OwnedTaskDeps {
   driver: Driver;
   /** Directory of per-task state files. */
   stateDir: string;
@@ -61,12 +44,13 @@ export interface RuntimeDeps {
   log: (msg: string) => void;
 }
 
-interface PersistedRuntime {
+/** The task state file: the spec (as polled) and the runner's record once it has one. */
+interface PersistedOwnedTask {
   spec: AgentTaskSpec;
   runner?: PersistedTask;
 }
 
-/** Maps an ECS container definition (secrets already resolved into `env`) to the runtime's spec. */
+/** Maps a container of the spec (secrets already resolved into `env`) to the task runner's ContainerSpec. */
 export function toContainerSpec(c: AgentContainerDefinition, env: Record<string, string>, networkMode: string): ContainerSpec {
   return {
     name: c.name,
@@ -74,9 +58,8 @@ export function toContainerSpec(c: AgentContainerDefinition, env: Record<string,
     cpu: c.cpu,
     memory: c.memory,
     memoryReservation: c.memoryReservation,
-    portMappings: (c.portMappings ?? [])
-      .filter((p) => p.containerPort !== undefined)
-      .map((p) => ({ containerPort: p.containerPort!, hostPort: p.hostPort, protocol: p.protocol === 'udp' ? 'udp' : 'tcp' })),
+    // A mapping without containerPort (ECS's containerPortRange) is not run by Berth.
+    portMappings: (c.portMappings ?? []).flatMap((p) => (p.containerPort === undefined ? [] : [{ containerPort: p.containerPort, hostPort: p.hostPort, protocol: p.protocol ?? 'tcp' }])),
     essential: c.essential,
     entryPoint: c.entryPoint,
     command: c.command,
@@ -87,7 +70,7 @@ export function toContainerSpec(c: AgentContainerDefinition, env: Record<string,
     ulimits: c.ulimits,
     stopTimeout: c.stopTimeout,
     healthCheck: c.healthCheck,
-    dependsOn: c.dependsOn?.map((d) => ({ containerName: d.containerName, condition: d.condition as 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY' })),
+    dependsOn: c.dependsOn?.map((d) => ({ containerName: d.containerName, condition: d.condition })),
     links: c.links,
     hostname: c.hostname,
     logConfiguration: c.logConfiguration,
@@ -96,15 +79,15 @@ export function toContainerSpec(c: AgentContainerDefinition, env: Record<string,
   };
 }
 
-/** The report for a runner snapshot. */
+/** The report for a runner snapshot (the runner's times are epoch ms). */
 export function reportOf(s: TaskState): TaskReport {
   return {
     status: s.lastStatus,
     reason: s.stoppedReason,
     stopCode: s.stopCode,
-    pullStartedAt: s.pullStartedAt,
-    pullStoppedAt: s.pullStoppedAt,
-    executionStoppedAt: s.executionStoppedAt,
+    pullStartedAt: dateOf(s.pullStartedAt),
+    pullStoppedAt: dateOf(s.pullStoppedAt),
+    executionStoppedAt: dateOf(s.executionStoppedAt),
     containers: s.containers.map((c) => ({
       containerName: c.name,
       status: c.lastStatus,
@@ -117,7 +100,12 @@ export function reportOf(s: TaskState): TaskReport {
   };
 }
 
-class Runtime implements TaskRuntime {
+function dateOf(ms: number | undefined): Date | undefined {
+  return ms === undefined ? undefined : new Date(ms);
+}
+
+/** The one implementation of OwnedTask: owns the task's TaskRunner once secrets and log destinations are in place. */
+class AgentOwnedTask implements OwnedTask {
   private runner: TaskRunner | undefined;
   private stopReason: string | undefined;
   private active = true;
@@ -130,12 +118,12 @@ class Runtime implements TaskRuntime {
 
   constructor(
     readonly spec: AgentTaskSpec,
-    private readonly deps: RuntimeDeps,
+    private readonly deps: OwnedTaskDeps,
     restored?: PersistedTask,
   ) {
     this.file = join(deps.stateDir, `${spec.taskId}.json`);
     for (const c of spec.containers) this.dests.set(c.name, logDestinationFor(c, spec));
-    if (!restored) writeAtomic(this.file, JSON.stringify({ spec } satisfies PersistedRuntime));
+    if (!restored) writeAtomic(this.file, JSON.stringify({ spec } satisfies PersistedOwnedTask));
     this.done = this.run(restored).catch((e) => {
       this.deps.log(`task ${spec.taskId}: ${(e as Error).stack ?? e}`);
     });
@@ -163,7 +151,7 @@ class Runtime implements TaskRuntime {
         status: 'STOPPED',
         stopCode: 'TaskFailedToStart',
         reason,
-        executionStoppedAt: now,
+        executionStoppedAt: new Date(now),
         containers: this.spec.containers.map((c) => ({ containerName: c.name, status: 'STOPPED', reason })),
       },
       this.spec,
@@ -216,7 +204,7 @@ class Runtime implements TaskRuntime {
       await this.restoreSecrets(restored);
       runner = TaskRunner.resume(opts, restored);
     } else {
-      this.deps.report({ status: 'PENDING', pullStartedAt: this.deps.clock.now() }, this.spec);
+      this.deps.report({ status: 'PENDING', pullStartedAt: new Date(this.deps.clock.now()) }, this.spec);
       const envs = await this.initialize();
       if (!envs) return this.finish();
       const task: TaskSpec = {
@@ -274,7 +262,7 @@ class Runtime implements TaskRuntime {
   private persistNow(): void {
     const rec = this.unpersisted;
     this.unpersisted = undefined;
-    if (rec && !this.detached && this.active) writeAtomic(this.file, JSON.stringify({ spec: this.spec, runner: this.redact(rec) } satisfies PersistedRuntime));
+    if (rec && !this.detached && this.active) writeAtomic(this.file, JSON.stringify({ spec: this.spec, runner: this.redact(rec) } satisfies PersistedOwnedTask));
   }
 
   private finish(): void {
@@ -286,19 +274,21 @@ class Runtime implements TaskRuntime {
   }
 }
 
-/** Starts a newly placed task. */
-export function createTaskRuntime(spec: AgentTaskSpec, deps: RuntimeDeps): TaskRuntime {
-  return new Runtime(spec, deps);
+/** Starts owning a newly placed task. */
+export function startOwnedTask(spec: AgentTaskSpec, deps: OwnedTaskDeps): OwnedTask {
+  return new AgentOwnedTask(spec, deps);
 }
 
 /**
  * Re-attaches to a task from its state file after an agent restart: running containers are
  * recovered (never restarted); a task that had not got as far as starting containers starts
- * now. Returns undefined for an unreadable file.
+ * now. Returns undefined for a missing file; throws, saying why, for a file whose spec does not
+ * fit the agent channel's model (damaged, or written by an incompatible version).
  */
-export async function recoverTaskRuntime(file: string, deps: RuntimeDeps): Promise<TaskRuntime | undefined> {
+export async function recoverOwnedTask(file: string, deps: OwnedTaskDeps): Promise<OwnedTask | undefined> {
   if (!existsSync(file)) return undefined;
-  const rec = JSON.parse(readFileSync(file, 'utf8')) as PersistedRuntime;
-  if (!rec.spec?.taskId) return undefined;
-  return new Runtime(rec.spec, deps, rec.runner);
+  const rec = JSON.parse(readFileSync(file, 'utf8')) as { spec?: unknown; runner?: PersistedTask };
+  const spec = parseTaskSpec(rec?.spec);
+  if (!spec.ok) throw new Error(`its task spec does not fit the agent channel's model: ${spec.problem}`);
+  return new AgentOwnedTask(spec.value, deps, rec.runner);
 }
