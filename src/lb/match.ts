@@ -5,12 +5,13 @@
  *
  * Semantics follow ALB: values within one condition are ORed, conditions are ANDed; path
  * patterns are case-sensitive, host/header/query values case-insensitive; `*` matches any run
- * of characters and `?` exactly one (./glob.ts: linear time, whatever the request holds).
+ * of characters and `?` exactly one (src/domain/glob.ts: linear time, whatever the request holds).
  * Paths are matched as the target will see them: normalized (see `normalizePath`).
  */
 import { BlockList, isIP } from 'node:net';
 import type * as ELB from '../generated/elbv2.js';
-import { compileGlob, normalizePath, type Glob } from './glob.js';
+import { compileGlob, type Glob } from '../domain/glob.js';
+import { normalizePath } from './paths.js';
 
 /** The parts of a request rules look at, computed lazily once per request. */
 export class RequestView {

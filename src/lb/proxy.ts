@@ -11,7 +11,7 @@
  * within the load balancer's idle timeout. A refused connection (the request never reached the
  * target) is retried on other targets, up to twice, for requests without a body.
  *
- * Paths: rules match, and the target receives, the normalized path (./glob.ts, `normalizePath`:
+ * Paths: rules match, and the target receives, the normalized path (./paths.ts, `normalizePath`:
  * dot segments removed, unreserved escapes decoded, absolute-form reduced to its path), so
  * `/x/../admin` is `/admin` to both; a request target that is not a path (`*`) gets 400.
  *

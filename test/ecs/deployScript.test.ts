@@ -1,14 +1,18 @@
 // The deploy scripts of the ECS Node.js microservices sample, run through the real aws CLI:
 // the ECS calls each script makes (register-task-definition, describe-services, create-service
 // with --load-balancers, update-service) are read from the scripts in place, their shell
-// variables filled in, and each answer must have the shape the script's --query expects.
+// variables filled in, and each answer must have the shape the script's --query expects. The
+// target groups the scripts name are made first, behind a load balancer, as the sample's stack
+// makes them. The sample lives in ../shared (outside this repository): without it these tests
+// skip, saying so (test/ecs/services.test.ts covers the same calls with the project's own data).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { aws, awsOk, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
+import { aws, awsOk, freePort, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
 
 const SAMPLE = fileURLToPath(new URL('../../../../shared/fixtures/cloudformation/amazon-ecs-nodejs-microservices/', import.meta.url));
+const skip = !existsSync(SAMPLE) ? `the sample deploy scripts are not at ${SAMPLE} (optional fixtures from ../shared)` : !hasAwsCli() ? 'aws CLI not installed' : false;
 
 let berth: TestBerth;
 before(async () => {
@@ -44,6 +48,26 @@ function readScript(dir: string): Script {
   return { services, containerDefinitions: heredoc('CONTAINER_DEFINITIONS'), loadBalancers: heredoc('LOAD_BALANCERS'), registerQuery: query('register-task-definition'), describeQuery: query('describe-services'), text };
 }
 
+/**
+ * A load balancer with one target group per service (the first as the listener's default, the
+ * others behind path rules), as the sample's CloudFormation stack provisions them. Returns the
+ * target group ARN of each service.
+ */
+async function targetGroups(env: NodeJS.ProcessEnv, name: string, services: string[]): Promise<Map<string, string>> {
+  const lb = (await awsOk(env, ['elbv2', 'create-load-balancer', '--name', name, '--subnets', 'subnet-a', 'subnet-b'])).LoadBalancers[0].LoadBalancerArn as string;
+  const tgs = new Map<string, string>();
+  for (const s of services) {
+    const out = await awsOk(env, ['elbv2', 'create-target-group', '--name', `${name}-${s}`.slice(0, 32).replace(/-$/, ''), '--protocol', 'HTTP', '--port', '3000', '--vpc-id', 'vpc-sample']);
+    tgs.set(s, out.TargetGroups[0].TargetGroupArn as string);
+  }
+  const [first, ...rest] = [...tgs.values()];
+  const listener = (await awsOk(env, ['elbv2', 'create-listener', '--load-balancer-arn', lb, '--protocol', 'HTTP', '--port', String(await freePort()), '--default-actions', `Type=forward,TargetGroupArn=${first}`])).Listeners[0].ListenerArn as string;
+  for (const [i, tg] of rest.entries()) {
+    await awsOk(env, ['elbv2', 'create-rule', '--listener-arn', listener, '--priority', String(i + 1), '--conditions', `Field=path-pattern,Values=/${services[i + 1]}*`, '--actions', `Type=forward,TargetGroupArn=${tg}`]);
+  }
+  return tgs;
+}
+
 function fill(template: string, vars: Record<string, string>): string {
   return template.replace(/\$([A-Z_]+)/g, (_, v: string) => {
     assert.ok(v in vars, `template variable $${v} is known`);
@@ -54,7 +78,7 @@ function fill(template: string, vars: Record<string, string>): string {
 // The two samples deploy into separate clusters, so they run side by side (the CLI is slow to start).
 describe('ECS microservices sample deploy scripts', { concurrency: 2 }, () => {
 for (const dir of ['2-containerized', '3-microservices']) {
-  test(`deploy.sh of ${dir}: first deploy creates services, the second updates them`, { skip: !hasAwsCli() && 'aws CLI not installed' }, async () => {
+  test(`deploy.sh of ${dir}: first deploy creates services, the second updates them`, { skip }, async () => {
     const script = readScript(dir);
     // The script uses these flags; make sure we exercise the same ones.
     for (const flag of ['--container-definitions', '--load-balancers "$LOAD_BALANCERS"', '--role $ECS_ROLE', '--desired-count 1', '--task-definition $TASK_DEFINITION_ARN']) {
@@ -66,6 +90,7 @@ for (const dir of ['2-containerized', '3-microservices']) {
     const CLUSTER_NAME = `sample-${dir}`;
     const ECS_ROLE = `arn:aws:iam::${acct}:role/${CLUSTER_NAME}-ECSRole`;
     await awsOk(env, ['ecs', 'create-cluster', '--cluster-name', CLUSTER_NAME]);
+    const tgs = await targetGroups(env, `s${dir.slice(0, 1)}`, script.services);
 
     for (const round of [1, 2]) {
       for (const SERVICE_NAME of script.services) {
@@ -83,7 +108,7 @@ for (const dir of ['2-containerized', '3-microservices']) {
         ]);
         if (round === 1) {
           assert.equal(STATUS, 'None', 'an unknown service answers with no services[0] (a MISSING failure)');
-          const TARGET_GROUP_ARN = `arn:aws:elasticloadbalancing:${REGION}:${acct}:targetgroup/${SERVICE_NAME}/0123456789abcdef`;
+          const TARGET_GROUP_ARN = tgs.get(SERVICE_NAME)!;
           const result = await awsOk(env, [
             'ecs', 'create-service', '--region', REGION, '--cluster', CLUSTER_NAME,
             '--load-balancers', fill(script.loadBalancers, { TARGET_GROUP_ARN, SERVICE_NAME }),

@@ -18,11 +18,11 @@ import {
   RegisterContainerInstanceCommand,
   waitUntilServicesStable,
 } from '@aws-sdk/client-ecs';
-import { awsOk, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
+import { awsOk, errorOf, freePort, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
+import { CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { appendServiceEvent, completeDeployment, launchServiceTasks, loadService, recordDeploymentCounts, rollbackDeployment, setServiceSteady, MAX_SERVICE_EVENTS } from '../../src/domain/ecs/services.js';
 import { applyTaskStateChange } from '../../src/domain/ecs/tasks.js';
 import { launchTasks } from '../../src/domain/ecs/launch.js';
-import {  } from '../../src/control/serviceController.js';
 
 let berth: TestBerth;
 let ecs: ECSClient;
@@ -173,4 +173,23 @@ test('controller transitions: launchServiceTasks propagates service tags; rollba
   const loaded = await loadService(scope(), C, 'roll');
   assert.equal(loaded!.record.steady, true);
   assert.equal(loaded!.deployments.find((d) => d.id === first.id)!.pendingCount, 1, 'live count from the task');
+});
+
+test('a service\'s target groups must exist and be used by a load balancer, as on ECS', async () => {
+  const elb = new ElasticLoadBalancingV2Client(berth.clientConfig);
+  try {
+    const lbs = (tg: string) => [{ targetGroupArn: tg, containerName: 'app', containerPort: 3000 }];
+    const missing = `arn:aws:elasticloadbalancing:us-east-1:${berth.platform.accountId}:targetgroup/nope/0123456789abcdef`;
+    const e1 = await errorOf(ecs.send(new CreateServiceCommand({ cluster: C, serviceName: 'lb1', taskDefinition: 'app:1', desiredCount: 1, loadBalancers: lbs(missing) })));
+    assert.deepEqual([e1.name, e1.message], ['InvalidParameterException', `The target group with targetGroupArn ${missing} does not exist.`]);
+    const tg = (await elb.send(new CreateTargetGroupCommand({ Name: 'lonely', Protocol: 'HTTP', Port: 3000, VpcId: 'vpc-1' }))).TargetGroups![0]!.TargetGroupArn!;
+    const e2 = await errorOf(ecs.send(new CreateServiceCommand({ cluster: C, serviceName: 'lb1', taskDefinition: 'app:1', desiredCount: 1, loadBalancers: lbs(tg) })));
+    assert.deepEqual([e2.name, e2.message], ['InvalidParameterException', `The target group with targetGroupArn ${tg} does not have an associated load balancer.`]);
+    const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'svc-lb', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+    await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb, Protocol: 'HTTP', Port: await freePort(), DefaultActions: [{ Type: 'forward', TargetGroupArn: tg }] }));
+    const ok = (await ecs.send(new CreateServiceCommand({ cluster: C, serviceName: 'lb1', taskDefinition: 'app:1', desiredCount: 0, loadBalancers: lbs(tg) }))).service!;
+    assert.deepEqual(ok.loadBalancers, lbs(tg));
+  } finally {
+    elb.destroy();
+  }
 });

@@ -98,7 +98,7 @@ export interface PlacementStrategySpec {
   field?: string;
 }
 
-/** Input of {@link place} (src/control/placement.ts). */
+/** Input of {@link place} (./placement.ts). */
 export interface PlacementRequest {
   /** How many copies of the task to place. */
   count: number;

@@ -24,6 +24,7 @@ import {
   type LoadedService,
 } from '../../domain/ecs/services.js';
 import { findTaskDefinition, requireActiveTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
+import { describeTargetGroup } from '../../domain/elbv2/targets.js';
 import { checkDescribeCount, checkMaxResults } from './validation.js';
 import type { Handlers, RequestContext } from '../types.js';
 
@@ -83,7 +84,12 @@ export function describeService(loaded: Pick<LoadedService, 'record' | 'deployme
   };
 }
 
-function validateLoadBalancers(lbs: ECS.LoadBalancer[], td: TaskDefinitionRecord, ctx: RequestContext): void {
+/**
+ * Checks a service's load balancers as ECS does: at most 5, each a well-formed target group ARN
+ * of this region whose container and port the task definition has, and each target group exists
+ * and is used by a load balancer (a listener or rule forwards to it).
+ */
+async function validateLoadBalancers(lbs: ECS.LoadBalancer[], td: TaskDefinitionRecord, ctx: RequestContext, checkTargetGroups = true): Promise<void> {
   if (lbs.length > 5) throw ecsErrors.invalidParameter('A service can have at most 5 load balancers (target groups).');
   for (const lb of lbs) {
     if (!lb.targetGroupArn && !lb.loadBalancerName) throw ecsErrors.invalidParameter('Each load balancer needs a targetGroupArn (or a Classic loadBalancerName).');
@@ -93,9 +99,6 @@ function validateLoadBalancers(lbs: ECS.LoadBalancer[], td: TaskDefinitionRecord
         throw ecsErrors.invalidParameter(`Target group ARN '${lb.targetGroupArn}' is not valid: expected arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<16 hex digits>.`);
       }
       if (p.region !== ctx.region) throw ecsErrors.invalidParameter(`Target group '${lb.targetGroupArn}' is in region ${p.region}, not ${ctx.region}.`);
-      // TODO(elbv2): once the ELBv2 service exists, check that the target group exists (and
-      // that its target type fits the network mode) through a platform hook it registers, e.g.
-      // ctx.platform.hooks['elbv2.describeTargetGroup']. Until then any well-formed ARN passes.
     }
     if (!lb.containerName) throw ecsErrors.invalidParameter('containerName must be specified for each load balancer.');
     if (lb.containerPort === undefined) throw ecsErrors.invalidParameter('containerPort must be specified for each load balancer.');
@@ -104,6 +107,12 @@ function validateLoadBalancers(lbs: ECS.LoadBalancer[], td: TaskDefinitionRecord
     if (!(c.portMappings ?? []).some((pm) => pm.containerPort === lb.containerPort)) {
       throw ecsErrors.invalidParameter(`The container ${lb.containerName} did not have a container port ${lb.containerPort} defined.`);
     }
+  }
+  for (const lb of checkTargetGroups ? lbs : []) {
+    if (!lb.targetGroupArn) continue;
+    const tg = await describeTargetGroup(ctx, lb.targetGroupArn);
+    if (!tg) throw ecsErrors.invalidParameter(`The target group with targetGroupArn ${lb.targetGroupArn} does not exist.`);
+    if (!tg.loadBalancerArns.length) throw ecsErrors.invalidParameter(`The target group with targetGroupArn ${lb.targetGroupArn} does not have an associated load balancer.`);
   }
 }
 
@@ -158,7 +167,7 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
       if (input.healthCheckGracePeriodSeconds < 0 || input.healthCheckGracePeriodSeconds > 2147483647) throw ecsErrors.invalidParameter('healthCheckGracePeriodSeconds must be between 0 and 2147483647.');
     }
     const td = await requireActiveTaskDefinition(ctx, input.taskDefinition);
-    validateLoadBalancers(input.loadBalancers ?? [], td, ctx);
+    await validateLoadBalancers(input.loadBalancers ?? [], td, ctx);
     validateNetwork(td, input.networkConfiguration);
     validatePlacement(input.placementConstraints, input.placementStrategy, daemon);
     const deploymentConfiguration = validateDeploymentConfiguration(input.deploymentConfiguration ?? {}, daemon);
@@ -208,7 +217,8 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
     if (input.deploymentController && input.deploymentController.type !== 'ECS') throw ecsErrors.invalidParameter('Only the ECS deployment controller is supported.');
     const td = input.taskDefinition ? await requireActiveTaskDefinition(ctx, input.taskDefinition) : await requireTaskDefinitionAny(ctx, cur.taskDefinition);
     const lbs = input.loadBalancers ?? cur.loadBalancers;
-    validateLoadBalancers(lbs, td, ctx);
+    // Target groups are looked up when the update names them (a service keeps those it has).
+    await validateLoadBalancers(lbs, td, ctx, input.loadBalancers !== undefined);
     const nc = input.networkConfiguration ?? cur.networkConfiguration;
     if (input.taskDefinition || input.networkConfiguration) validateNetwork(td, nc);
     validatePlacement(input.placementConstraints ?? cur.placementConstraints, input.placementStrategy ?? cur.placementStrategy, daemon);
