@@ -9,7 +9,7 @@
  * control plane is unreachable, tasks keep running and reports queue up; on reconnect the
  * agent re-registers if needed and reconciles. Its own state (instance identity, the tasks it
  * runs and their driver handles) lives in `stateDir`, so a restarted agent recovers its tasks
- * instead of restarting them.
+ * instead of restarting them; one agent at a time holds it (./stateLock.ts).
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { writeAtomic } from './files.js';
@@ -22,6 +22,7 @@ import { LogShipper } from './logShipper.js';
 import { recoverOwnedTask, startOwnedTask, type OwnedTask } from './ownedTask.js';
 import { systemClock, type Clock } from '../clock.js';
 import { VERSION } from '../version.js';
+import { lockStateDir, type StateDirLock } from './stateLock.js';
 
 export interface AgentOptions {
   client: ClientConfig;
@@ -69,6 +70,7 @@ export class Agent {
   private readonly log: (msg: string) => void;
   /** True while the last call to the control plane succeeded. */
   connected = false;
+  private lock: StateDirLock | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -89,8 +91,12 @@ export class Agent {
     return this.containerInstanceArn;
   }
 
-  /** Recovers persisted tasks, registers, and starts polling. Resolves once registered. */
+  /**
+   * Takes the state dir's lock (throws StateDirLocked (./stateLock.ts) when another live agent holds it),
+   * recovers persisted tasks, registers, and starts polling. Resolves once registered.
+   */
   async start(): Promise<void> {
+    this.lock = lockStateDir(this.opts.stateDir);
     this.shipper.start();
     await this.recover();
     await this.retry(() => this.register(), 'register');
@@ -352,6 +358,8 @@ export class Agent {
     for (const owned of this.tasks.values()) owned.detach();
     await this.loop?.catch(() => undefined);
     this.opts.driver.close?.();
+    this.lock?.release();
+    this.lock = undefined;
   }
 }
 

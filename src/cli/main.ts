@@ -13,6 +13,7 @@ import { Agent } from '../agent/agent.js';
 import { chooseDriver, type DriverName } from '../agent/select.js';
 import { logsCommand } from './logs.js';
 import { clientConfigFrom, UsageError } from './connect.js';
+import { StateDirLocked } from '../agent/stateLock.js';
 
 const USAGE = `Usage: berth <command> [options]
 
@@ -234,6 +235,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`berth: ${(e as Error).message}\n\n${USAGE}`);
       return 2;
+    }
+    if (e instanceof StateDirLocked) {
+      process.stderr.write(`berth: ${e.message}\n`);
+      return 1;
     }
     process.stderr.write(`berth: ${(e as Error).stack ?? e}\n`);
     return 1;

@@ -20,9 +20,10 @@ interface Segment {
   wild: boolean;
 }
 
-function segment(s: string, fold: boolean): Segment {
+function segment(s: string, fold: boolean, questionIsWild: boolean): Segment {
   const chars = fold ? s.toLowerCase() : s;
-  const any = [...chars].map((c) => c === '?');
+  // Indexed by UTF-16 code unit, as matchesAt compares.
+  const any = Array.from({ length: chars.length }, (_, i) => questionIsWild && chars[i] === '?');
   return { chars, any, wild: any.includes(true) };
 }
 
@@ -43,20 +44,22 @@ function find(seg: Segment, text: string, from: number): number {
 
 /**
  * Compiles a wildcard pattern. `foldCase` compares case-insensitively (host names, headers,
- * query strings: as ALB does); path patterns are case-sensitive.
+ * query strings: as ALB does); path patterns are case-sensitive. `questionIsWild` false makes
+ * `?` an ordinary character (CloudWatch Logs values know only `*`).
  */
-export function compileGlob(pattern: string, foldCase: boolean): Glob {
+export function compileGlob(pattern: string, foldCase: boolean, questionIsWild = true): Glob {
+  const seg = (s: string): Segment => segment(s, foldCase, questionIsWild);
   const parts = pattern.split('*');
   if (parts.length === 1) {
-    const only = segment(parts[0]!, foldCase);
+    const only = seg(parts[0]!);
     return (text) => {
       const t = foldCase ? text.toLowerCase() : text;
       return t.length === only.chars.length && matchesAt(only, t, 0);
     };
   }
-  const head = segment(parts[0]!, foldCase);
-  const tail = segment(parts[parts.length - 1]!, foldCase);
-  const middle = parts.slice(1, -1).filter((p) => p.length > 0).map((p) => segment(p, foldCase));
+  const head = seg(parts[0]!);
+  const tail = seg(parts[parts.length - 1]!);
+  const middle = parts.slice(1, -1).filter((p) => p.length > 0).map(seg);
   const minLength = head.chars.length + tail.chars.length + middle.reduce((n, s) => n + s.chars.length, 0);
   return (text) => {
     if (text.length < minLength) return false;

@@ -22,7 +22,7 @@ export interface ListenerHandlers {
   /** A client connection (plain or TLS) closed: whatever it still waited for is abandoned. */
   clientClosed(socket: Socket): void;
   /** A client sent something that is not HTTP; the handler answers (or drops) the socket. */
-  clientError(port: number, socket: Socket): void;
+  clientError(port: number, socket: Socket, err: NodeJS.ErrnoException): void;
   /** The number of open client connections of a load balancer changed. */
   connections(lbArn: string, open: number): void;
 }
@@ -95,7 +95,7 @@ export class ListenerServers {
         return;
       }
       try {
-        server = createHttpsServer({ cert: pem.cert, key: pem.key });
+        server = createHttpsServer({ cert: pem.cert, key: pem.key, connectionsCheckingInterval: TIMEOUT_CHECK_MS, maxHeaderSize: MAX_REQUEST_HEAD_BYTES });
       } catch (e) {
         // A PEM node cannot use (a key that does not match the certificate, say).
         this.bindErrors.set(port, String(e));
@@ -103,7 +103,7 @@ export class ListenerServers {
         return;
       }
     } else {
-      server = createHttpServer();
+      server = createHttpServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS, maxHeaderSize: MAX_REQUEST_HEAD_BYTES });
     }
     const served: Served = { server, protocol: l.protocol, certificateArn: l.certificateArn, lbArn: l.lbArn, open: 0 };
     const h = this.handlers;
@@ -120,7 +120,7 @@ export class ListenerServers {
     });
     // On HTTPS the request's socket is the TLS one, which closes on its own.
     if (l.protocol === 'HTTPS') server.on('secureConnection', (tls: Socket) => tls.once('close', () => h.clientClosed(tls)));
-    server.on('clientError', (_err, sock: Socket) => h.clientError(port, sock));
+    server.on('clientError', (err: NodeJS.ErrnoException, sock: Socket) => h.clientError(port, sock, err));
     // A load balancer is not a forward proxy: CONNECT gets an answer, not a dropped socket.
     server.on('connect', (_req: IncomingMessage, sock: Socket) => {
       sock.on('error', () => undefined);
@@ -155,11 +155,22 @@ export class ListenerServers {
 }
 
 /**
+ * Most bytes of request line and headers together (more: 431). ALB takes 64 KiB of headers;
+ * this leaves room for a request line as long again (rules match any path in linear time).
+ */
+export const MAX_REQUEST_HEAD_BYTES = 72 * 1024;
+
+/** How often Node checks the header and request deadlines below (its default, 30 s, would let a trickling client run 30 s over). */
+const TIMEOUT_CHECK_MS = 250;
+
+/**
  * The load balancer's idle timeout (`idle_timeout.timeout_seconds`, default 60) bounds a client
  * connection everywhere: an idle keep-alive connection closes after it; a request's headers and
  * body must both arrive within it (a client trickling its body is cut off, not waited for); a
  * connection with no traffic either way for it closes. A request waiting on its target is
- * answered 504 by the upstream timeouts first (1 s earlier).
+ * answered 504 by the upstream timeouts first (1 s earlier). The whole request must arrive within
+ * the idle timeout plus a second: stricter than ALB, which times out inactivity only (raise the
+ * attribute for uploads that take longer).
  */
 function tune(server: Server, idleMs: number): void {
   server.keepAliveTimeout = idleMs;

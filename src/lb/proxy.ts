@@ -50,8 +50,11 @@ type ClientSocket = Socket & { [ABORT]?: (err?: Error) => void };
 function elbPage(status: number, text: string): string {
   return `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status} ${text}</h1></center>\r\n</body>\r\n</html>\r\n`;
 }
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 const ELB_PAGES: Record<number, Buffer> = {
   400: Buffer.from(elbPage(400, 'Bad Request')),
+  408: Buffer.from(elbPage(408, 'Request Timeout')),
+  431: Buffer.from(elbPage(431, 'Request Header Fields Too Large')),
   502: Buffer.from(elbPage(502, 'Bad Gateway')),
   503: Buffer.from(elbPage(503, 'Service Temporarily Unavailable')),
   504: Buffer.from(elbPage(504, 'Gateway Time-out')),
@@ -286,11 +289,22 @@ export class RequestProxy implements ListenerHandlers {
     (socket as ClientSocket)[ABORT]?.(new Error('the client closed the connection'));
   }
 
-  clientError(port: number, sock: Socket): void {
+  /**
+   * Bytes Node's parser refused, or a request that did not arrive in time: 408 for a request
+   * cut by the listener's timeouts (a connection that never sent a byte is just closed), 431
+   * for a request head over the limit, 400 for the rest.
+   */
+  clientError(port: number, sock: Socket, err: NodeJS.ErrnoException): void {
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (!sock.writable || err.code === 'ECONNRESET' || (timedOut && sock.bytesRead === 0)) {
+      sock.destroy();
+      return;
+    }
     const l = this.table.listeners.get(port);
     if (l) this.metrics.loadBalancer(l.lbArn).count('HTTPCode_ELB_4XX_Count');
-    if (sock.writable) sock.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: ${ELB_PAGES[400]!.length}\r\n\r\n${ELB_PAGES[400]!.toString()}`);
-    else sock.destroy();
+    const status = timedOut ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const page = ELB_PAGES[status]!;
+    sock.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nServer: awselb/2.0\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ${page.length}\r\n\r\n${page.toString()}`);
   }
 
   connections(lbArn: string, open: number): void {

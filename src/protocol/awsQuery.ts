@@ -70,7 +70,13 @@ function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: strin
       if (node.value === '' && node.children.size === 0) return [];
       const memberName = s.member!.locationName ?? 'member';
       const items = s.flattened ? indexed(node) : indexed(node.children.get(memberName) ?? { children: new Map() });
-      return items.map((item, i) => decodeValue(model, s.member!, item, `${path}.${i + 1}`, problems));
+      const out: unknown[] = [];
+      items.forEach((item, i) => {
+        const v = decodeValue(model, s.member!, item, `${path}.${i + 1}`, problems);
+        if (v === undefined) problems.push(`Value null at '${path}.${i + 1}' failed to satisfy constraint: Member must not be null`);
+        else out.push(v);
+      });
+      return out;
     }
     case 'map': {
       const keyName = s.key!.locationName ?? 'key';
@@ -80,7 +86,9 @@ function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: strin
       for (const e of entries) {
         const k = e.children.get(keyName)?.value;
         const v = e.children.get(valueName);
-        if (k !== undefined && v) out[k] = decodeValue(model, s.value!, v, `${path}.${k}`, problems);
+        if (k === undefined || !v) continue;
+        // Defined, not assigned: a key such as __proto__ is an ordinary key here.
+        Object.defineProperty(out, k, { value: decodeValue(model, s.value!, v, `${path}.${k}`, problems), enumerable: true, writable: true, configurable: true });
       }
       return out;
     }

@@ -129,6 +129,20 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
 const MODELS_DIR = fileURLToPath(new URL('../../../src/models/', import.meta.url));
 
 /** One service's API model with decoding, validation and encoding over its shapes. */
+/** What a decoded value of each shape type must be (checked before its constraints). */
+const EXPECTED_TYPE: Partial<Record<Shape['type'], (v: unknown) => boolean>> = {
+  structure: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  map: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  list: (v) => Array.isArray(v),
+  string: (v) => typeof v === 'string',
+  integer: (v) => typeof v === 'number',
+  long: (v) => typeof v === 'number',
+  float: (v) => typeof v === 'number',
+  double: (v) => typeof v === 'number',
+  boolean: (v) => typeof v === 'boolean',
+  blob: (v) => Buffer.isBuffer(v) || v instanceof Uint8Array,
+};
+
 export class ServiceModel {
   readonly metadata: ModelDocument['metadata'];
   readonly operations: Record<string, Operation>;
@@ -211,7 +225,8 @@ export class ServiceModel {
         const out: Record<string, unknown> = {};
         for (const [k, mv] of Object.entries(v as Record<string, unknown>)) {
           const d = this.decodeJson(s.value!.shape, mv, join(path, k), problems);
-          if (d !== undefined) out[k] = d;
+          // Defined, not assigned: a key such as __proto__ is an ordinary key here.
+          if (d !== undefined) Object.defineProperty(out, k, { value: d, enumerable: true, writable: true, configurable: true });
         }
         return out;
       }
@@ -255,6 +270,12 @@ export class ServiceModel {
   private check(shapeName: string, v: unknown, path: string, errors: Problems): void {
     const s = this.shape(shapeName);
     const fail = (constraint: string) => errors.add(`Value ${describeValue(v)} at '${path}' failed to satisfy constraint: ${constraint}`);
+    // The decoders hand over values of the shape's type; one that is not is refused, never trusted.
+    const expected = EXPECTED_TYPE[s.type];
+    if (expected && !expected(v)) {
+      fail(`Member must be of type ${s.type}`);
+      return;
+    }
     switch (s.type) {
       case 'structure': {
         const obj = v as Record<string, unknown>;

@@ -76,7 +76,8 @@ export const MAX_CONNECTIONS = 1024;
 export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[]): BerthServer {
   let inFlight = 0;
   let waiters: Array<() => void> = [];
-  const server = createServer(async (req, res) => {
+  // Deadlines are checked every second (Node's default is every 30 s).
+  const server = createServer({ connectionsCheckingInterval: 1000, requestTimeout: 120_000 }, async (req, res) => {
     inFlight++;
     try {
       const url = new URL(req.url ?? '/', 'http://berth.invalid');

@@ -116,3 +116,39 @@ test('a supervisor that died is replaced; what it ran is followed through its fi
   for (const h of [first, second]) await driver.destroy(h);
   driver.close();
 });
+
+test('a container ends with its main process: what it left running is killed, even when it holds the output pipes', async () => {
+  const dataDir = join(root, 'leftovers');
+  const driver = new ProcessDriver({ dataDir });
+  // The background sleep inherits stdout: a supervisor that waited for the pipes to close would never record the exit.
+  const h = await driver.start({ taskId: 't', container: { name: 'app', image: 'host', command: ['/bin/sh', '-c', 'sleep 600 & echo $! > leftover.pid; echo bye'] } });
+  const exit = await driver.wait(h);
+  assert.equal(exit.code, 0);
+  const pidFile = filesUnder(dataDir).find((f) => f.endsWith('leftover.pid'));
+  assert.ok(pidFile, 'the container wrote the pid of what it left');
+  const leftover = Number(readFileSync(pidFile, 'utf8'));
+  await eventually(() => !alive(leftover), { what: 'the leftover sleep to be killed' });
+  const sup = supervisorOf(h);
+  await driver.destroy(h);
+  driver.close();
+  await eventually(() => !alive(sup), { what: 'the idle supervisor to leave' });
+});
+
+test('a supervisor whose state dir is deleted stops its containers and leaves', async () => {
+  const dataDir = join(root, 'deleted');
+  // Set before the driver starts its supervisor, which inherits it (a minute otherwise).
+  process.env.BERTH_SUPERVISOR_ORPHANED_AFTER_MS = '400';
+  try {
+    const driver = new ProcessDriver({ dataDir });
+    const h = await driver.start({ taskId: 't', container: sleeper('app') });
+    const sup = supervisorOf(h);
+    driver.close();
+    // While the socket is there the container keeps running without any agent.
+    assert.ok(alive(Number(h.id)));
+    rmSync(dataDir, { recursive: true, force: true });
+    await eventually(() => !alive(Number(h.id)), { what: 'the orphaned container to be stopped', timeoutMs: 15_000 });
+    await eventually(() => !alive(sup), { what: 'the orphaned supervisor to leave', timeoutMs: 15_000 });
+  } finally {
+    delete process.env.BERTH_SUPERVISOR_ORPHANED_AFTER_MS;
+  }
+});

@@ -21,11 +21,14 @@
  *
  * Invariants: the spec (environment, secrets included) only ever travels over the socket, never to
  * disk. The supervisor ignores SIGTERM/SIGINT/SIGHUP (it must outlive the agent and its terminal);
- * it exits by itself once it supervises no process and no client is connected. A second
+ * it exits by itself once it supervises no process and no client is connected, and it stops what
+ * it runs and exits once its socket has been gone a minute with no client (its state dir was
+ * deleted: no agent can reach it again). A container ends with its main process: the rest of
+ * its process group is killed then, as a container engine does. A second
  * supervisor started on a socket that a live one answers on leaves at once ("taken").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { writeAtomic } from '../files.js';
 import { connect, createServer, type Socket } from 'node:net';
 import { constants } from 'node:os';
@@ -95,13 +98,28 @@ function argvOf(spec: SupervisorSpec): string[] {
   return prologue.length ? ['/bin/sh', '-c', [...prologue, 'exec "$@"'].join(' && '), spec.cgroupDir ?? 'sh', ...spec.argv] : spec.argv;
 }
 
+/** How long after a container's main process exits its output may still be drained. */
+const EXIT_DRAIN_MS = 2_000;
+/**
+ * How long a supervisor whose socket is gone waits for a client before it stops what it runs and
+ * leaves (BERTH_SUPERVISOR_ORPHANED_AFTER_MS overrides it, for tests); it looks every quarter of that.
+ */
+const ORPHANED_AFTER_MS = 60_000;
+
 /** The supervisor process itself. */
 class Supervisor {
   private readonly clients = new Set<Socket>();
-  private readonly running = new Set<string>();
+  /** Container dir -> pid of its main process, for every process supervised. */
+  private readonly running = new Map<string, number>();
+  private orphanedSince = 0;
+  /** Set once its processes were told to stop because nobody can reach them. */
+  private abandoned = false;
   private idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly version: string) {}
+  constructor(
+    private readonly version: string,
+    private readonly orphanedAfterMs: number,
+  ) {}
 
   /** Starts one container process; answers once it has started (or failed to). */
   start(dir: string, spec: SupervisorSpec, answer: (m: SupervisorMessage) => void, id: number): void {
@@ -121,7 +139,7 @@ class Supervisor {
       closeSync(logFd);
       return answer({ id, ok: false, error: (e as Error).message });
     }
-    this.running.add(dir);
+    this.running.set(dir, child.pid ?? 0);
     let started = false;
     child.on('error', (e) => {
       if (started) return;
@@ -157,9 +175,18 @@ class Supervisor {
         for (const l of parts) emit(s, l);
       });
     }
-    child.on('close', (code, signal) => {
-      if (!started) return;
-      for (const s of ['stdout', 'stderr'] as const) if (pending[s]) emit(s, pending[s]);
+    // The container ends with its main process, as in a container engine: whatever it left in
+    // its process group is killed, and the record is written once the output pipes are drained
+    // (or after EXIT_DRAIN_MS, if something outside the group still holds them).
+    let finished = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (finished || !started) return;
+      finished = true;
+      clearTimeout(drainTimer);
+      for (const s of ['stdout', 'stderr'] as const) {
+        if (pending[s]) emit(s, pending[s]);
+        child[s]!.destroy();
+      }
       closeSync(logFd);
       const signum = signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0;
       const exit: SupervisedExit = { code: signal ? 128 + signum : (code ?? 0), signal: signal ?? undefined, oomKilled: readOomKills(spec.oomFile) > oomBefore, finishedAt: Date.now() };
@@ -171,7 +198,45 @@ class Supervisor {
       this.running.delete(dir);
       this.broadcast({ op: 'exit', dir, exit });
       this.checkIdle();
+    };
+    let drainTimer: NodeJS.Timeout | undefined;
+    child.on('exit', (code, signal) => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* the group is already empty */
+      }
+      drainTimer = setTimeout(() => finish(code, signal), EXIT_DRAIN_MS);
     });
+    child.on('close', (code, signal) => finish(code, signal));
+  }
+
+  /**
+   * Called now and then with whether the socket is still this supervisor's. Once it has been
+   * gone (the state dir deleted, or another supervisor took the path) with no client for
+   * `orphanedAfterMs`, no agent can ever reach what runs here: it is stopped (SIGTERM, SIGKILL
+   * 10 s later) and the supervisor leaves when it is done.
+   */
+  checkOrphaned(socketIsMine: boolean, now: number): void {
+    if (socketIsMine || this.clients.size > 0) {
+      this.orphanedSince = 0;
+      return;
+    }
+    if (this.orphanedSince === 0) this.orphanedSince = now;
+    if (this.abandoned || now - this.orphanedSince < this.orphanedAfterMs) return;
+    this.abandoned = true;
+    const signalAll = (sig: NodeJS.Signals) => {
+      for (const pid of this.running.values()) {
+        try {
+          if (pid > 0) process.kill(-pid, sig);
+        } catch {
+          /* gone already */
+        }
+      }
+    };
+    signalAll('SIGTERM');
+    setTimeout(() => signalAll('SIGKILL'), 10_000).unref();
+    this.checkIdle();
   }
 
   private broadcast(m: SupervisorMessage): void {
@@ -237,7 +302,8 @@ async function main(socketPath: string, version: string): Promise<void> {
   // One bad request or child must never take the other containers' supervision down with it.
   process.on('uncaughtException', (e) => process.stderr.write(`berth process supervisor: ${e.stack ?? e}\n`));
   process.umask(0o077);
-  const sup = new Supervisor(version);
+  const orphanedAfterMs = Number(process.env.BERTH_SUPERVISOR_ORPHANED_AFTER_MS) > 0 ? Number(process.env.BERTH_SUPERVISOR_ORPHANED_AFTER_MS) : ORPHANED_AFTER_MS;
+  const sup = new Supervisor(version, orphanedAfterMs);
   const server = createServer((s) => sup.serve(s));
   const listen = () =>
     new Promise<void>((resolve, reject) => {
@@ -260,6 +326,15 @@ async function main(socketPath: string, version: string): Promise<void> {
   }
   process.stdout.write('ready\n');
   sup.checkIdle();
+  const inode = statSync(socketPath).ino;
+  const socketIsMine = () => {
+    try {
+      return statSync(socketPath).ino === inode;
+    } catch {
+      return false;
+    }
+  };
+  setInterval(() => sup.checkOrphaned(socketIsMine(), Date.now()), Math.max(50, orphanedAfterMs / 4));
 }
 
 if (process.argv[1]?.endsWith('processSupervisor.js') && process.argv[2]) {

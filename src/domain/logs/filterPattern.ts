@@ -18,6 +18,9 @@
  * that matches events against a pattern (subscription and metric filters).
  */
 
+import { compileGlob, type Glob } from '../glob.js';
+import { compileLinearRegex, type LinearRegex } from '../regex.js';
+
 /** A compiled filter pattern. */
 export interface CompiledPattern {
   /** True if the event message matches. */
@@ -52,11 +55,12 @@ interface Term {
   literal?: string;
 }
 
-function compileRegex(src: string, where: string): RegExp {
+/** A `%regex%` term, compiled for linear-time matching (see ../regex.ts). */
+function compileRegex(src: string, where: string): LinearRegex {
   try {
-    return new RegExp(src);
-  } catch {
-    throw new FilterPatternError(`Invalid regular expression %${src}% in ${where}.`);
+    return compileLinearRegex(src);
+  } catch (e) {
+    throw new FilterPatternError(`Invalid regular expression %${src}% in ${where}: ${(e as Error).message}.`);
   }
 }
 
@@ -140,11 +144,9 @@ interface Value {
   kind: 'string' | 'number' | 'regex';
   text: string;
   num?: number;
-  re?: RegExp;
-}
-
-function wildcardRegex(s: string): RegExp {
-  return new RegExp('^' + s.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 's');
+  re?: LinearRegex;
+  /** For a string with `*` wildcards: its matcher (compiled once, with the pattern). */
+  glob?: Glob;
 }
 
 /** Compares a field's value to a pattern value; `undefined` field never matches. */
@@ -163,7 +165,7 @@ function compare(field: unknown, op: Op, v: Value): boolean {
     eq = false;
   } else {
     const s = String(field);
-    eq = v.kind === 'regex' ? v.re!.test(s) : v.text.includes('*') ? wildcardRegex(v.text).test(s) : s === v.text;
+    eq = v.kind === 'regex' ? v.re!.test(s) : v.glob ? v.glob(s) : s === v.text;
   }
   return op === '=' ? eq : !eq;
 }
@@ -246,7 +248,7 @@ function parseValue(lx: Lexer, stop: RegExp): Value {
   if (s[lx.i] === '"') {
     const [text, next] = readQuoted(s, lx.i);
     lx.i = next;
-    return { kind: 'string', text };
+    return stringValue(text);
   }
   if (s[lx.i] === '%') {
     const end = s.indexOf('%', lx.i + 1);
@@ -261,7 +263,12 @@ function parseValue(lx: Lexer, stop: RegExp): Value {
   if (text === '') throw new FilterPatternError(`Invalid filter pattern: expected a value at position ${lx.i + 1}.`);
   lx.i = j;
   if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(text)) return { kind: 'number', text, num: Number(text) };
-  return { kind: 'string', text };
+  return stringValue(text);
+}
+
+/** A string value; `*` in it matches any run of characters (and `?` is an ordinary character). */
+function stringValue(text: string): Value {
+  return text.includes('*') ? { kind: 'string', text, glob: compileGlob(text, false, false) } : { kind: 'string', text };
 }
 
 function parseOp(lx: Lexer): Op | undefined {
@@ -408,20 +415,30 @@ function compileSpaceDelimited(p: string): CompiledPattern {
     requiredLiterals: [],
     matches(m) {
       const values = splitFields(m);
-      return matchFields(fields, 0, values, 0);
+      return matchFields(fields, values);
     },
   };
 }
 
-function matchFields(fields: Field[], fi: number, values: string[], vi: number): boolean {
-  if (fi === fields.length) return vi === values.length;
-  const f = fields[fi]!;
-  if (f.ellipsis) {
-    for (let k = vi; k <= values.length; k++) if (matchFields(fields, fi + 1, values, k)) return true;
-    return false;
+/**
+ * Whether `fields` match all of `values`: an ellipsis takes any run of values, every other
+ * field exactly one. Computed from the last field back (ok[vi]: fields[fi..] match values[vi..]),
+ * so a pattern with several ellipses costs at most fields x values steps, never a search that
+ * grows exponentially with them.
+ */
+function matchFields(fields: Field[], values: string[]): boolean {
+  const n = values.length;
+  let next: boolean[] = Array.from({ length: n + 1 }, (_, vi) => vi === n);
+  for (let fi = fields.length - 1; fi >= 0; fi--) {
+    const f = fields[fi]!;
+    const cur: boolean[] = new Array<boolean>(n + 1).fill(false);
+    if (f.ellipsis) {
+      cur[n] = next[n]!;
+      for (let vi = n - 1; vi >= 0; vi--) cur[vi] = next[vi]! || cur[vi + 1]!;
+    } else {
+      for (let vi = 0; vi < n; vi++) cur[vi] = next[vi + 1]! && f.conds.every((c) => compare(values[vi]!, c.op, c.v));
+    }
+    next = cur;
   }
-  if (vi >= values.length) return false;
-  const v = values[vi]!;
-  for (const c of f.conds) if (!compare(v, c.op, c.v)) return false;
-  return matchFields(fields, fi + 1, values, vi + 1);
+  return next[0]!;
 }

@@ -14,7 +14,8 @@
  *                 | <= less_than_equal | exists | !exists not_exists | in | !in not_in | =~ matches
  *                 | !~ not_matches            (words are case-insensitive; `not in`, `not exists` too)
  *   argument   := value | '[' value (',' value)* ']'     (values may be 'single' or "double" quoted)
- * `matches` takes a Java-style regular expression that must match the whole value.
+ * `matches` takes a regular expression that must match the whole value; it runs on a
+ * linear-time engine (../regex.ts), so backreferences and lookaround are refused.
  *
  * Negative operators (!=, !in, !~, !exists) are the negation of their positive form, so an
  * instance without the attribute satisfies `attribute:x != y`. `task:group` compares against the
@@ -23,6 +24,8 @@
  * Errors are {@link CqlError}s with a message naming the position and the problem; the ECS API
  * maps them to InvalidParameterException.
  */
+
+import { compileLinearRegex, type LinearRegex } from '../regex.js';
 
 /** A CQL syntax or semantic error (unknown subject, operator not valid for the subject, bad date...). */
 export class CqlError extends Error {
@@ -52,7 +55,7 @@ export type CqlSubject =
 export type CqlExpr =
   | { op: 'and' | 'or'; left: CqlExpr; right: CqlExpr }
   | { op: 'not'; expr: CqlExpr }
-  | { op: 'cmp'; subject: CqlSubject; operator: CqlOperator; values: string[]; regex?: RegExp; dates?: number[] };
+  | { op: 'cmp'; subject: CqlSubject; operator: CqlOperator; values: string[]; regex?: LinearRegex; dates?: number[] };
 
 /** What an expression is evaluated against (ContainerInstanceView satisfies it plus `taskGroups`). */
 export interface CqlInstance {
@@ -306,9 +309,9 @@ class Parser {
     const node: CqlExpr & { op: 'cmp' } = { op: 'cmp', subject, operator, values };
     if (operator === '=~' || operator === '!~') {
       try {
-        node.regex = new RegExp(`^(?:${values[0]})$`, 'u');
-      } catch {
-        this.fail(`'${values[0]}' is not a valid regular expression`, opAt);
+        node.regex = compileLinearRegex(values[0]!);
+      } catch (e) {
+        this.fail(`'${values[0]}' is not a valid regular expression (${(e as Error).message})`, opAt);
       }
     }
     if (subject.kind === 'registeredAt') node.dates = values.map((v) => parseCqlDate(v, this, opAt));
@@ -383,7 +386,7 @@ function positive(op: CqlOperator, v: string, node: CqlExpr & { op: 'cmp' }, cmp
       return node.values.includes(v);
     case '=~':
     case '!~':
-      return node.regex!.test(v);
+      return node.regex!.testWhole(v);
     case '>':
       return cmp(v, node.values[0]!) > 0;
     case '>=':

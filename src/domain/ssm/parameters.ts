@@ -17,6 +17,7 @@
 import type * as SSM from '../../generated/ssm.js';
 import { mergeTags } from '../common.js';
 import { mutate } from '../mutate.js';
+import { compileLinearRegex, type LinearRegex } from '../regex.js';
 import type { Scope } from '../platform.js';
 import { ssmErrors } from './errors.js';
 import type { MasterKey } from './masterKey.js';
@@ -129,13 +130,17 @@ export async function resolveParameter(s: Scope, raw: string): Promise<Resolved>
   return { found: true, region: ref.region, parameter: p, version: v, selector: ref.selector };
 }
 
-/** An AllowedPattern as a RegExp (undefined for none), or InvalidAllowedPatternException. */
-export function compileAllowedPattern(pattern: string | undefined): RegExp | undefined {
+/**
+ * An AllowedPattern compiled for linear-time matching (undefined for none), or
+ * InvalidAllowedPatternException. A value satisfies it when the pattern matches somewhere in
+ * it, so patterns anchor themselves (`^\d+$`), as AWS's examples do.
+ */
+export function compileAllowedPattern(pattern: string | undefined): LinearRegex | undefined {
   if (pattern === undefined || pattern === '') return undefined;
   try {
-    return new RegExp(pattern);
+    return compileLinearRegex(pattern);
   } catch (e) {
-    throw ssmErrors.invalidAllowedPattern(`AllowedPattern is not a valid regular expression: ${(e as Error).message}`);
+    throw ssmErrors.invalidAllowedPattern(`AllowedPattern is not a valid regular expression: ${(e as Error).message}.`);
   }
 }
 
