@@ -141,3 +141,43 @@ test('SSM AllowedPattern: a catastrophic pattern answers at once; an unsupported
     ssm.destroy();
   }
 });
+
+test("the models' own patterns (AWS's, run on RegExp by the validator) stay fast on 100,000-character inputs built against them", async () => {
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const dir = new URL('../../../src/models/', import.meta.url);
+  const patterns = new Set<string>();
+  for (const f of readdirSync(dir)) {
+    const m = JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as { shapes: Record<string, { pattern?: string }> };
+    for (const s of Object.values(m.shapes)) if (s.pattern) patterns.add(s.pattern);
+  }
+  assert.ok(patterns.size > 50, `${patterns.size} patterns`);
+  // Runs of characters the patterns accept, each ended by one they refuse: what makes a
+  // backtracking engine try every split. A super-linear pattern here would not finish.
+  const hostile = ['a', 'a-', 'a.', 'a/', 'a|', 'a:', '0', ' ', 'a_', '-'].map((unit) => unit.repeat(Math.floor(100_000 / unit.length)) + '\u0000!');
+  let tried = 0;
+  for (const p of patterns) {
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${p})$`, 'u');
+    } catch {
+      try {
+        re = new RegExp(`^(?:${p})$`);
+      } catch {
+        continue; // the validator skips these too
+      }
+    }
+    // The answer must be the linear-time engine's (where RE2 takes the pattern); finishing at all is the point.
+    let linear: ReturnType<typeof compileLinearRegex> | undefined;
+    try {
+      linear = compileLinearRegex(`^(?:${p})$`);
+    } catch {
+      linear = undefined;
+    }
+    for (const s of hostile) {
+      const got = re.test(s);
+      if (linear) assert.equal(got, linear.test(s), `${p} on ${JSON.stringify(s.slice(0, 12))}...`);
+    }
+    tried++;
+  }
+  assert.ok(tried > 50);
+});
