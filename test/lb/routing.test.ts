@@ -358,8 +358,10 @@ test('least_outstanding_requests sends new requests to the target with fewer in 
   await elb.send(new CreateRuleCommand({ ListenerArn: listenerArn, Priority: 9, Conditions: [{ Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: 'X-Lor', Values: ['yes'] } }], Actions: [{ Type: 'forward', TargetGroupArn: tg }] }));
   await allHealthy(tg, 2);
   // One slow request occupies a target; the next quick ones all go to the other.
+  const hits = () => backends.s1!.hits + backends.s2!.hits;
+  const before = hits();
   const slow = get(port, '/slow?ms=800', { 'x-lor': 'yes' });
-  await new Promise((r) => setTimeout(r, 100));
+  await eventually(() => hits() > before, { what: 'the slow request to reach its target', intervalMs: 5 });
   const quick: string[] = [];
   for (let i = 0; i < 4; i++) quick.push(String((await get(port, '/q', { 'x-lor': 'yes' })).headers['x-backend']));
   const slowBackend = String((await slow).headers['x-backend']);
