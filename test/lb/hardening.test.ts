@@ -96,6 +96,13 @@ test('OPTIONS * and a malformed escape are 400; CONNECT is 405; nothing reaches 
   assert.equal(app.hits, before);
 });
 
+test('a request head over 72 KiB gets 431; a 64 KiB path is within it', async () => {
+  const big = await exchange(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(80 * 1024)}\r\nConnection: close\r\n\r\n`);
+  assert.match(big.text, /^HTTP\/1\.1 431 Request Header Fields Too Large/);
+  const long = await oneRequest('/admin/' + 'a'.repeat(64 * 1024));
+  assert.equal(statusOf(long.text), 403, 'matched by the deny rule');
+});
+
 test('headers the client names in Connection are not forwarded; X-Forwarded-For keeps the chain', async () => {
   const r = await exchange('GET /h HTTP/1.1\r\nHost: x\r\nConnection: close, X-Internal-Auth\r\nX-Internal-Auth: forged\r\nX-Kept: yes\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n');
   assert.equal(statusOf(r.text), 200);
