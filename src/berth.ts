@@ -29,6 +29,7 @@ import { openLogEventStore } from './domain/logs/eventStore.js';
 import { RETENTION_SWEEP_INTERVAL_MS, sweepRetention } from './domain/logs/retention.js';
 import { AwsGateway } from './server/gateway.js';
 import { createBerthServer, readBody, sendJson, type OperatorRoute } from './server/http.js';
+import { ServerLog, logSettings, type LogSettings } from './server/serverLog.js';
 import { ServiceError } from './errors.js';
 import { ServiceController, type ServiceControllerOptions } from './control/serviceController.js';
 import { elbv2Targets } from './control/targets.js';
@@ -69,6 +70,11 @@ export interface BerthOptions {
   loadBalancer?: Partial<LbOptions>;
   /** How long an agent may stay silent before its instance is disconnected (default env BERTH_AGENT_TIMEOUT_MS or 15 s). */
   agentTimeoutMs?: number;
+  /**
+   * The request log (one line per request) and its level and format; default env
+   * BERTH_LOG_LEVEL / BERTH_LOG_FORMAT, else off (`berth up` turns it on at `info`).
+   */
+  log?: Partial<LogSettings>;
 }
 
 export interface Berth {
@@ -217,7 +223,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep')),
   ];
 
-  const { server, idle } = createBerthServer(gateway, routes);
+  const { server, idle } = createBerthServer(gateway, routes, new ServerLog(logSettings(opts.log, env)));
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 4566, opts.host ?? '127.0.0.1', () => resolveListen());

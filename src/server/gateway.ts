@@ -28,6 +28,8 @@ export interface HttpReply {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** The error code of a refused request (for the request log). */
+  errorCode?: string;
 }
 
 /** Largest body of any AWS API request, unless a service says otherwise for an operation. */
@@ -135,7 +137,7 @@ export class AwsGateway {
       const identity = verifySignature(admission.claim, { ...this.signedPart(req), body }, protocol, admission.secret);
       const principal: Principal = { accessKeyId: identity.accessKeyId, arn: `arn:aws:iam::${this.platform.accountId}:root`, userId: this.platform.accountId };
       const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown };
-      return protocol === 'json' ? await this.handleJson(service, admission.operation!, body, ctx) : await this.handleQuery(req, service, body, ctx);
+      return protocol === 'json' ? await this.handleJson(service, admission.operation!, body, ctx) : await this.handleQuery(req, service, body, ctx, admission);
     } catch (e) {
       return this.errorReply(this.asServiceError(e), protocol, requestId, service);
     }
@@ -149,6 +151,11 @@ export class AwsGateway {
     const claim = readSignature(this.signedPart(req), 'json');
     const secret = checkSignatureClaim(claim, this.signedPart(req), 'json', { services: ['berth'], mustSign: ['content-type'], presignedAllowed: false }, (id) => this.secretOf(id), this.platform.clock.now());
     verifySignature(claim, { ...this.signedPart(req), body }, 'json', secret);
+  }
+
+  /** Who a request claims to come from, for the request log: `root` for the root credentials. */
+  principalOf(admission: Admission): string {
+    return admission.claim.accessKeyId === this.credentials.accessKeyId ? 'root' : admission.claim.accessKeyId.slice(0, 128);
   }
 
   /** The answer for a body larger than the admission allows (413, in the protocol's shape). */
@@ -181,11 +188,12 @@ export class AwsGateway {
     return { status: 200, headers: { 'content-type': JSON_CONTENT, 'x-amzn-requestid': ctx.requestId }, body: JSON.stringify(encoded) };
   }
 
-  private async handleQuery(req: IncomingMessage, service: ServiceDefinition, body: Buffer, ctx: RequestContext): Promise<HttpReply> {
+  private async handleQuery(req: IncomingMessage, service: ServiceDefinition, body: Buffer, ctx: RequestContext, admission: Admission): Promise<HttpReply> {
     const formText = req.method === 'GET' ? (req.url ?? '').split('?')[1] ?? '' : body.toString('utf8');
     const { params, tree } = parseForm(formText);
     const action = params.get('Action');
     if (!action) throw new ServiceError('MissingAction', 'The request must contain the parameter Action.');
+    admission.operation = action.slice(0, 100); // for the request log
     const op = service.model.operations[action];
     if (!op) throw commonErrors.unknownOperation('query', action.slice(0, 200));
     const version = params.get('Version');
@@ -217,10 +225,12 @@ export class AwsGateway {
         status: err.status,
         headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
         body: encodeQueryError(err, requestId, service?.model.metadata.xmlNamespace),
+        errorCode: err.code,
       };
     }
     const body: Record<string, unknown> = { __type: err.code, message: err.message, ...err.extra };
     return {
+      errorCode: err.code,
       status: err.status,
       headers: { 'content-type': JSON_CONTENT, 'x-amzn-requestid': requestId, 'x-amzn-errortype': err.code },
       body: JSON.stringify(body),

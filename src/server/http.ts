@@ -6,7 +6,9 @@
  * simply dropped.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { AwsGateway, type HttpReply } from './gateway.js';
+import { performance } from 'node:perf_hooks';
+import { AwsGateway, type Admission, type HttpReply } from './gateway.js';
+import type { ServerLog } from './serverLog.js';
 
 /** A route outside the AWS namespace. Returns false to fall through. */
 export type OperatorRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -73,33 +75,51 @@ export interface BerthServer {
 /** Most client connections the listener holds at once (more are refused by the kernel's backlog and Node). */
 export const MAX_CONNECTIONS = 1024;
 
-export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[]): BerthServer {
+export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[], log: ServerLog): BerthServer {
   let inFlight = 0;
   let waiters: Array<() => void> = [];
   // Deadlines are checked every second (Node's default is every 30 s).
   const server = createServer({ connectionsCheckingInterval: 1000, requestTimeout: 120_000 }, async (req, res) => {
     inFlight++;
+    const time = Date.now();
+    const started = performance.now();
+    let admitted: Admission | undefined;
+    let errorCode: string | undefined;
+    // One line per answered request, once the answer is written (see serverLog.ts).
+    res.once('finish', () => {
+      if (!log.wantsRequest(res.statusCode)) return;
+      // A request refused before admission is named by what it claims (target, access key).
+      const target = req.headers['x-amz-target'];
+      const operation = admitted ? `${admitted.service.name}.${admitted.operation ?? '?'}` : typeof target === 'string' ? target.slice(0, 200) : `${req.method} ${(req.url ?? '/').split('?')[0]!.slice(0, 200)}`;
+      const claimed = /Credential=([^/,\s]{1,128})\//.exec(String(req.headers.authorization ?? '').slice(0, 512))?.[1];
+      log.request({ time, requestId: admitted?.requestId, principal: admitted ? gateway.principalOf(admitted) : (claimed ?? '-'), operation, status: res.statusCode, ms: performance.now() - started, error: errorCode });
+    });
+    const reply = (r: HttpReply, close = false) => {
+      errorCode = r.errorCode;
+      send(req, res, r, close);
+    };
     try {
       const url = new URL(req.url ?? '/', 'http://berth.invalid');
       for (const route of routes) if (await route(req, res, url)) return;
       if (!AwsGateway.isAwsRequest(req)) {
-        send(req, res, { status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ __type: 'NotFound', message: `Nothing is served at ${req.method} ${url.pathname.slice(0, 200)}. AWS APIs are at POST /; see /_berth/health.` }) }, true);
+        reply({ status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ __type: 'NotFound', message: `Nothing is served at ${req.method} ${url.pathname.slice(0, 200)}. AWS APIs are at POST /; see /_berth/health.` }), errorCode: 'NotFound' }, true);
         return;
       }
       const admission = gateway.admit(req);
       if ('status' in admission) {
-        send(req, res, admission, true);
+        reply(admission, true);
         return;
       }
+      admitted = admission;
       let body: Buffer;
       try {
         body = await readBody(req, admission.bodyLimit);
       } catch (e) {
-        if (e instanceof BodyTooLargeError) send(req, res, gateway.tooLarge(admission), true);
+        if (e instanceof BodyTooLargeError) reply(gateway.tooLarge(admission), true);
         else req.socket.destroy(); // the client went away mid-body: nobody to answer
         return;
       }
-      send(req, res, await gateway.handle(req, body, admission));
+      reply(await gateway.handle(req, body, admission));
     } catch (e) {
       console.error('berth: request failed:', e);
       if (!res.headersSent) sendJson(res, 500, { __type: 'InternalFailure', message: 'The request processing has failed because of an unknown error.' });
