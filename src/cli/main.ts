@@ -114,6 +114,7 @@ async function up(argv: string[]): Promise<void> {
     ephemeral: values.ephemeral,
     region: values.region,
     storeUrl: values.store ?? process.env.BERTH_STORE_URL,
+    log: { level: process.env.BERTH_LOG_LEVEL === undefined ? 'info' : undefined },
   });
   const credsHint = values.ephemeral
     ? `  AWS_ACCESS_KEY_ID=${berth.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${berth.credentials.secretAccessKey}`
@@ -195,7 +196,7 @@ function credentials(argv: string[]): void {
   const endpoint = existsSync(endpointFile) ? readFileSync(endpointFile, 'utf8').trim() : 'http://127.0.0.1:4566';
   if (values.export) {
     process.stdout.write(
-      `AWS_ACCESS_KEY_ID=${creds.accessKeyId}\nAWS_SECRET_ACCESS_KEY=${creds.secretAccessKey}\nAWS_ENDPOINT_URL=${endpoint}\nAWS_REGION=${values.region}\n`,
+      `export AWS_ACCESS_KEY_ID=${creds.accessKeyId}\nexport AWS_SECRET_ACCESS_KEY=${creds.secretAccessKey}\nexport AWS_ENDPOINT_URL=${endpoint}\nexport AWS_REGION=${values.region}\nexport AWS_DEFAULT_REGION=${values.region}\n`,
     );
   } else {
     process.stdout.write(`Access key id:     ${creds.accessKeyId}\nSecret access key: ${creds.secretAccessKey}\nAccount:           ${creds.accountId}\nEndpoint:          ${endpoint}\n`);
