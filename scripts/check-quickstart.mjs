@@ -45,7 +45,7 @@ function quickstartBlocks(readme) {
 
 /** Starts a server block in the background; resolves once Berth's agent line shows. */
 function startServer(name, script, timeoutMs) {
-  const child = spawn('bash', ['-c', `exec ${script.trim()}`], { cwd: clone, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-c', script.trim()], { cwd: clone, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

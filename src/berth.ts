@@ -30,6 +30,7 @@ import { RETENTION_SWEEP_INTERVAL_MS, sweepRetention } from './domain/logs/reten
 import { AwsGateway } from './server/gateway.js';
 import { createBerthServer, readBody, sendJson, type OperatorRoute } from './server/http.js';
 import { ServerLog, logSettings, type LogSettings } from './server/serverLog.js';
+import { followTaskStops } from './control/taskLog.js';
 import { ServiceError } from './errors.js';
 import { ServiceController, type ServiceControllerOptions } from './control/serviceController.js';
 import { elbv2Targets } from './control/targets.js';
@@ -223,7 +224,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep')),
   ];
 
-  const { server, idle } = createBerthServer(gateway, routes, new ServerLog(logSettings(opts.log, env)));
+  const serverLog = new ServerLog(logSettings(opts.log, env));
+  // Tasks that failed to start or whose essential container failed are said in the log too.
+  const stopTaskLog = await followTaskStops(store, (line) => serverLog.warn(line));
+  const { server, idle } = createBerthServer(gateway, routes, serverLog);
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 4566, opts.host ?? '127.0.0.1', () => resolveListen());
@@ -253,6 +257,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       // Handlers still running (long polls) finish before the store closes under them.
       await idle(5_000);
       for (const l of loops.reverse()) await l.stop();
+      stopTaskLog();
       await controller.stop();
       await loadBalancer.stop();
       logEvents.close();
