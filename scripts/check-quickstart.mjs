@@ -77,12 +77,32 @@ function startServer(name, script, timeoutMs) {
   };
 }
 
-/** Runs a client block with bash -e; returns its output. */
+/** Runs a client block with bash -e (asynchronously: the server's output keeps flowing meanwhile); resolves with its output. */
 function runClient(name, script, extraEnv = {}) {
-  const r = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: clone, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 10 * 60_000 });
-  const output = `${r.stdout}${r.stderr}`;
-  if (r.status !== 0) fail(`${name}: the commands failed (exit ${r.status ?? r.signal})`, output);
-  return output;
+  return new Promise((done) => {
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: clone, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10 * 60_000);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        try {
+          fail(`${name}: the commands failed (exit ${code ?? signal})`, output);
+        } catch {
+          /* reported; main stops at the check below */
+        }
+      }
+      done({ ok: code === 0, output });
+    });
+  });
+}
+
+/** Waits until `test()` holds, or `ms` pass. */
+async function until(test, ms) {
+  for (const end = Date.now() + ms; Date.now() < end && !test(); ) await new Promise((r) => setTimeout(r, 100));
+  return test();
 }
 
 /** Scales every service of the Berth whose credentials `credsCmd` prints to 0 and waits, so no task outlives the check. */
@@ -113,12 +133,12 @@ async function main() {
   try {
     await server.ready.catch((e) => fail(e.message, server.output()));
     say('client commands');
-    const out = runClient('client', blocks.client);
+    const { ok, output: out } = await runClient('client', blocks.client);
+    if (!ok) throw new Error('client commands failed');
     for (const expected of ['hello from web v1', 'hola from web v2', 'work item 5 of 5 done', 'worker: all done']) {
       if (!out.includes(expected)) fail(`the output lacks '${expected}'`, out);
     }
-    const requestLog = server.output();
-    if (!/ root ecs\.CreateService 200 /.test(requestLog)) fail('the server logged no request line for CreateService', requestLog);
+    if (!(await until(() => / root ecs\.CreateService 200 /.test(server.output()), 10_000))) fail('the server logged no request line for CreateService', server.output());
     say('process driver: the example answered through the load balancer; rolling update and batch job done');
     scaleDown('npx berth credentials --export');
   } finally {
@@ -135,7 +155,8 @@ async function main() {
     const dserver = startServer('docker server', blocks['docker-server'], 5 * 60_000);
     try {
       await dserver.ready.catch((e) => fail(e.message, dserver.output()));
-      const out = runClient('docker client', blocks['docker-client']);
+      const { ok, output: out } = await runClient('docker client', blocks['docker-client']);
+      if (!ok) throw new Error('docker client commands failed');
       if (!/hello from web v1 \([0-9a-f]{12}, pid 1\)/.test(out)) fail('the Docker variant did not answer from a container', out);
       say('docker driver: the example image answered through the load balancer');
       scaleDown('npx berth credentials --export --data-dir .berth-docker');
