@@ -71,8 +71,15 @@ function startServer(name, script, timeoutMs) {
       new Promise((done) => {
         if (child.exitCode !== null) return done();
         child.once('exit', () => done());
-        process.kill(-child.pid, 'SIGTERM');
-        setTimeout(() => child.exitCode === null && process.kill(-child.pid, 'SIGKILL'), 15_000).unref();
+        const signal = (sig) => {
+          try {
+            process.kill(-child.pid, sig);
+          } catch {
+            /* the group is gone already */
+          }
+        };
+        signal('SIGTERM');
+        setTimeout(() => child.exitCode === null && signal('SIGKILL'), 15_000).unref();
       }),
   };
 }
@@ -119,7 +126,7 @@ function killLeftovers() {
       /* gone */
     }
   }
-  spawnSync('bash', ['-c', 'ids=$(docker ps -aq --filter label=berth.managed=true --filter label=berth.container-name=web 2>/dev/null); [ -z "$ids" ] || docker rm -f $ids'], { env, encoding: 'utf8' });
+  spawnSync('bash', ['-c', 'ids=$(docker ps -aq --filter ancestor=berth-examples:latest 2>/dev/null); [ -z "$ids" ] || docker rm -f $ids'], { env, encoding: 'utf8' });
 }
 
 async function main() {
