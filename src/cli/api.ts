@@ -211,14 +211,14 @@ export function stopReasonOf(task: WireTask): string {
 
 /**
  * Whether a stopped task never ran: it failed to start (image pull, container start, secrets,
- * dependencies), or was stopped before any container ran. A task whose essential container
- * exited did run, even when it ended too fast for a startedAt to be reported.
+ * dependencies), or was stopped before any container ran. A container with an exit code did
+ * run: a task that ends before its RUNNING state is reported is recorded without startedAt and
+ * with stop code TaskFailedToStart, yet its containers' exit codes tell what happened.
  */
 export function neverStarted(task: WireTask): boolean {
   if (task.lastStatus !== 'STOPPED') return false;
-  if (task.stopCode === 'TaskFailedToStart') return true;
-  if (task.stopCode === 'EssentialContainerExited') return false;
-  return task.startedAt === undefined && !(task.containers ?? []).some((c) => typeof c.exitCode === 'number');
+  if ((task.containers ?? []).some((c) => typeof c.exitCode === 'number')) return false;
+  return task.stopCode === 'TaskFailedToStart' || task.startedAt === undefined;
 }
 
 /** `service` for a service's task (group `service:<name>`), else the task's group. */

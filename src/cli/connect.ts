@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ClientConfig } from '../client/awsClient.js';
-import { readCredentials } from '../config/credentials.js';
+import { readCredentials, type RootCredentials } from '../config/credentials.js';
 
 /** A mistake in how a command was called: reported with a hint to use --help, exit status 2. */
 export class UsageError extends Error {}
@@ -38,6 +38,15 @@ export function endpointIn(dataDir: string): string | undefined {
   return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 }
 
+/** The root credentials `berth up` keeps in a data dir; a file that cannot be read is said plainly. */
+export function credentialsIn(dataDir: string): RootCredentials | undefined {
+  try {
+    return readCredentials(dataDir);
+  } catch (e) {
+    throw new Error(`cannot read the credentials in ${dataDir}: ${(e as Error).message}`);
+  }
+}
+
 /**
  * The client settings for a command: endpoint from --server, AWS_ENDPOINT_URL or the data dir's
  * endpoint file (default http://127.0.0.1:4566); credentials from AWS_ACCESS_KEY_ID and
@@ -46,7 +55,7 @@ export function endpointIn(dataDir: string): string | undefined {
  */
 export function clientConfigFrom(values: ConnectionFlags & { 'data-dir'?: string }, env: NodeJS.ProcessEnv = process.env): ClientConfig {
   const dataDir = dataDirFrom(values.dataDir ?? values['data-dir'], env);
-  const stored = readCredentials(dataDir);
+  const stored = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? undefined : credentialsIn(dataDir);
   const endpoint = values.server ?? env.AWS_ENDPOINT_URL ?? endpointIn(dataDir) ?? 'http://127.0.0.1:4566';
   if (!/^https?:\/\/[^/\s]+/.test(endpoint)) throw new UsageError(`The endpoint must be an http:// or https:// URL: got '${endpoint}'.`);
   const accessKeyId = env.AWS_ACCESS_KEY_ID ?? stored?.accessKeyId;

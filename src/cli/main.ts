@@ -14,10 +14,9 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AwsApiError } from '../client/awsClient.js';
-import { readCredentials } from '../config/credentials.js';
 import { VERSION } from '../version.js';
 import { BerthApi } from './api.js';
-import { clientConfigFrom, dataDirFrom, endpointIn, UsageError } from './connect.js';
+import { clientConfigFrom, credentialsIn, dataDirFrom, endpointIn, UsageError } from './connect.js';
 import { deployCommand, parseEnvPairs, rollbackCommand } from './deploy.js';
 import { eventsCommand } from './events.js';
 import { logsCommand, parseDuration } from './logs.js';
@@ -121,7 +120,6 @@ export function buildProgram(term: Terminal, outcome: Outcome): Command {
     .usage('<command> [options]')
     .description('Berth: the ECS deployment model on machines you own, behind the AWS APIs (ECS, ELBv2, CloudWatch Logs, SSM, STS).')
     .version(VERSION, '-v, --version', 'print the version')
-    .helpCommand('help [command]', 'show the help of a command')
     .configureOutput({ writeOut: (s) => term.out(s), writeErr: (s) => term.err(s) })
     .addHelpText(
       'after',
@@ -192,9 +190,8 @@ Run 'berth <command> --help' for a command's flags.`,
     .option('--region <name>', 'the region to export', 'us-east-1')
     .addHelpText('after', '\nIn a shell, exported for the aws CLI and SDKs:\n  set -a; eval "$(npx berth credentials --export)"; set +a')
     .action((opts: { dataDir?: string; export: boolean; region: string }) => {
-      guardClosedOutput({ exit: true });
       const dataDir = dataDirFrom(opts.dataDir);
-      const creds = readCredentials(dataDir);
+      const creds = credentialsIn(dataDir);
       if (!creds) throw new UsageError(`No credentials in ${dataDir}: start Berth there first (berth up --data-dir ${dataDir}).`);
       const endpoint = endpointIn(dataDir) ?? 'http://127.0.0.1:4566';
       if (opts.export) {
@@ -211,12 +208,11 @@ Run 'berth <command> --help' for a command's flags.`,
     .description('Print the version.')
     .action(() => term.out(`${VERSION}\n`));
 
-  program.commandsGroup('Use it:');
+  program.commandsGroup('Use it:').helpCommand('help [command]', 'show the help of a command');
   clientCommand(program, 'ps', 'List the services of a cluster (counts, deployments, health) and its tasks (status, health, ports).')
     .option('-a, --all', 'include stopped tasks (kept for an hour)')
     .addHelpText('after', '\nExamples:\n  npx berth ps\n  npx berth ps --cluster prod --output json')
     .action(async (opts) => {
-      guardClosedOutput({ exit: true });
       outcome.exitCode = await psCommand(api(opts), { cluster: opts.cluster, all: opts.all, output: opts.output }, term);
     });
 
@@ -230,7 +226,6 @@ Run 'berth <command> --help' for a command's flags.`,
       '\nThe task definition is family, family:revision or an ARN. Exit status: the first non-zero exit code of an\nessential container, else 0; 125 when a task did not start (its stop reason is printed). Ctrl-C stops the task.\n\nExamples:\n  npx berth run migrate --env DRY_RUN=1\n  npx berth run report:7 --detach',
     )
     .action(async (taskDefinition: string, opts) => {
-      guardClosedOutput({ exit: true });
       outcome.exitCode = await runCommand(api(opts), taskDefinition, { cluster: opts.cluster, env: opts.env ?? {}, container: opts.container, count: opts.count, detach: opts.detach, output: opts.output }, term);
     });
 
@@ -260,7 +255,6 @@ Examples:
   npx berth deploy web --task-definition web:12`,
     )
     .action(async (service: string, opts) => {
-      guardClosedOutput({ exit: true });
       outcome.exitCode = await deployCommand(
         api(opts),
         service,
@@ -272,14 +266,12 @@ Examples:
   followFlags(clientCommand(program, 'rollback <service>', 'Deploy the task definition a service ran before, and follow the rollout like deploy.'))
     .addHelpText('after', '\nThe previous task definition: that of the service\'s newest other deployment that completed, else the\nnewest ACTIVE revision of its family older than the current one.')
     .action(async (service: string, opts) => {
-      guardClosedOutput({ exit: true });
       outcome.exitCode = await rollbackCommand(api(opts), service, { cluster: opts.cluster, env: {}, detach: opts.detach, timeoutMs: opts.timeout, output: opts.output }, term);
     });
 
   clientCommand(program, 'events <service>', 'Print a service\'s events, newest last; -f follows new ones.')
     .option('-f, --follow', 'keep printing new events (with --output json: one JSON object a line)')
     .action(async (service: string, opts) => {
-      guardClosedOutput({ exit: true });
       outcome.exitCode = await eventsCommand(api(opts), service, { cluster: opts.cluster, follow: opts.follow, output: opts.output }, term);
     });
 
@@ -289,7 +281,6 @@ Examples:
     .option('--no-wait', 'return once the stop is asked for')
     .addHelpText('after', '\nExamples:\n  npx berth stop 0f1e2d3c4b5a69788796a5b4c3d2e1f0 --reason "stuck"\n  npx berth stop --service web')
     .action(async (taskIds: string[], opts) => {
-      guardClosedOutput({ exit: true });
       outcome.exitCode = await stopCommand(api(opts), taskIds, { cluster: opts.cluster, service: opts.service, reason: opts.reason, wait: opts.wait, output: opts.output }, term);
     });
 
@@ -301,7 +292,6 @@ Examples:
     .option('--task <id>', 'a task to read (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .addHelpText('after', '\nA 32-hex-digit id or a task ARN names a task; anything else a service.\n\nExamples:\n  npx berth logs -f 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n  npx berth logs --since 10m web | grep ERROR')
     .action(async (names: string[], opts) => {
-      guardClosedOutput({ exit: true });
       if (opts.since !== undefined) parseDuration(opts.since);
       outcome.exitCode = await logsCommand(api(opts), names, opts, term);
     });
@@ -321,11 +311,15 @@ function describeError(e: unknown, endpoint: string | undefined): string {
 
 /**
  * Runs `berth` with these arguments; resolves with the exit status, or -1 when the command
- * keeps running (up, agent).
+ * keeps running (up, agent). Writes to the process's terminal (and then a closed standard output
+ * ends the process quietly), or to `given`.
  */
-export async function main(argv: string[], term: Terminal = processTerminal()): Promise<number> {
+export async function main(argv: string[], given?: Terminal): Promise<number> {
+  const term = given ?? processTerminal();
   const outcome: Outcome = { keepRunning: false, exitCode: 0 };
   const program = buildProgram(term, outcome);
+  // Help and client commands end quietly when their reader goes away (up and agent say otherwise).
+  if (given === undefined) guardClosedOutput({ exit: true });
   try {
     if (argv.length === 0) {
       program.outputHelp({ error: true });

@@ -7,6 +7,7 @@
 import {
   BerthApi,
   groupLabel,
+  neverStarted,
   healthByTask,
   portBindings,
   targetsOf,
@@ -140,10 +141,10 @@ export async function psCommand(api: BerthApi, flags: PsFlags, term: Terminal): 
   return 0;
 }
 
-/** ` (exit 3)` for a stopped task whose essential container exited, else ` (why)` in short. */
+/** ` (exit 3)` for a stopped task whose containers exited, ` (did not start)` for one that never ran. */
 function exitNote(t: WireTask): string {
   const codes = (t.containers ?? []).filter((c) => typeof c.exitCode === 'number').map((c) => c.exitCode);
-  if (t.stopCode === 'TaskFailedToStart') return ' (failed to start)';
+  if (neverStarted(t)) return ' (did not start)';
   return codes.length ? ` (exit ${codes.join(',')})` : '';
 }
 

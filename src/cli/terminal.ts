@@ -56,17 +56,20 @@ export function processTerminal(env: NodeJS.ProcessEnv = process.env): Terminal 
 }
 
 let guarded = false;
+let exitOnClose = true;
 
 /**
- * Makes a closed standard output end the process quietly: `exit` true (client commands) exits
- * with status 0 on EPIPE; false (`berth up`, `berth agent`) keeps running and drops the output.
- * A closed standard error is always ignored. Installed once.
+ * Makes a closed standard output end the process quietly: `exit` true (client commands, help)
+ * exits with status 0 on EPIPE; false (`berth up`, `berth agent`) keeps running and drops the
+ * output. A closed standard error is always ignored. The handlers are installed once; a later
+ * call changes only the mode.
  */
 export function guardClosedOutput({ exit }: { exit: boolean }): void {
+  exitOnClose = exit;
   if (guarded) return;
   guarded = true;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (exit && (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED')) process.exit(0);
+    if (exitOnClose && (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED')) process.exit(0);
   });
   process.stderr.on('error', () => undefined);
 }
