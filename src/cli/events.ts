@@ -2,7 +2,7 @@
  * `berth events <service> [-f]`: the service's events (what DescribeServices keeps: started and
  * stopped tasks, targets registered and drained, deployments completed or failed, placement
  * failures), oldest first so the newest is last; -f keeps printing new ones as they come until
- * Ctrl-C or until the service is deleted.
+ * Ctrl-C or until the service is deleted. A deleted (INACTIVE) service's events are still shown.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BerthApi, WireServiceEvent } from './api.js';
@@ -24,10 +24,12 @@ export async function eventsCommand(api: BerthApi, serviceName: string, flags: E
   const seen = new Set<string>();
   const json = flags.output === 'json';
   const line = (e: WireServiceEvent) => (json ? JSON.stringify({ id: e.id, createdAt: isoTime(e.createdAt), message: e.message }) : `${isoTime(e.createdAt) ?? '-'}  ${e.message}`);
-  let svc = await api.service(flags.cluster, serviceName);
+  // A deleted service's events stay readable while ECS still describes it (INACTIVE).
+  let svc = await api.service(flags.cluster, serviceName, { allowInactive: true });
   const first = [...(svc.events ?? [])].reverse();
   for (const e of first) seen.add(e.id);
-  if (!flags.follow) {
+  if (!flags.follow || svc.status === 'INACTIVE') {
+    if (flags.follow) term.err(`berth: service ${serviceName} has been deleted\n`);
     // One document: the events as an array (text: one line each).
     if (json) term.out(JSON.stringify(first.map((e) => ({ id: e.id, createdAt: isoTime(e.createdAt), message: e.message })), null, 2) + '\n');
     else for (const e of first) term.out(`${line(e)}\n`);

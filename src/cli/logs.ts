@@ -201,18 +201,24 @@ export async function showLogs(api: BerthApi, opts: ShowLogsOptions): Promise<Sh
   for (;;) {
     if (!(await pause(LOG_POLL_MS, opts.signal))) return { tasks };
     const now = Date.now();
-    let refreshed = false;
+    // The tasks' states are read alongside the lines, so a status check never delays a line.
+    let refresh: Promise<WireTask[]> | undefined;
     if (serviceName !== undefined && now - lastRefresh >= SERVICE_REFRESH_MS) {
-      tasks = await load();
-      await reader.setTasks(tasks);
-      lastRefresh = lastStatus = now;
-      refreshed = true;
+      refresh = load();
+      lastRefresh = now;
     } else if (serviceName === undefined && now - lastStatus >= STATUS_POLL_MS) {
-      tasks = await api.tasks(cluster, tasks.map((t) => t.taskArn));
+      refresh = api.tasks(cluster, tasks.map((t) => t.taskArn));
       lastStatus = now;
-      refreshed = true;
     }
+    // Never left unhandled while the poll runs; rethrown below.
+    const refreshed = refresh?.then((value) => ({ value }), (error: unknown) => ({ error }));
     await reader.poll();
+    if (refreshed) {
+      const r = await refreshed;
+      if ('error' in r) throw r.error;
+      tasks = r.value;
+      if (serviceName !== undefined) await reader.setTasks(tasks);
+    }
     if ((refreshed || serviceName === undefined) && (await over())) break;
   }
   // The tasks stopped: their last lines may still be on their way to CloudWatch Logs.

@@ -33,16 +33,28 @@ export function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs `berth <args>` to the end (stdin closed) and resolves with what it printed. */
-export function berth(args: string[], env: NodeJS.ProcessEnv = {}, opts: { cwd?: string } = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH_BIN, ...args], { env: cliEnv(env), cwd: opts.cwd ?? quietDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+export function berth(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return startBerthCli(args, env).done;
+}
+
+/** A `berth` run in the background: what it printed so far, and its end. */
+export interface RunningCli {
+  output(): string;
+  done: Promise<CliRun>;
+}
+
+/** Starts `berth <args>` without waiting for it (stdin closed). */
+export function startBerthCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
+  const child = spawn(process.execPath, [BERTH_BIN, ...args], { env: cliEnv(env), cwd: quietDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<CliRun>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
   });
+  return { output: () => stdout + stderr, done };
 }
 
 /** Runs a shell pipeline (`sh -c`) in the CLI's environment; `$BERTH` is the berth command. */

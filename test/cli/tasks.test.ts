@@ -6,9 +6,9 @@
 // `berth events` do what they say.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ECSClient, RegisterTaskDefinitionCommand, CreateServiceCommand, RunTaskCommand, DescribeTasksCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs';
+import { ECSClient, RegisterTaskDefinitionCommand, CreateServiceCommand, DeleteServiceCommand, RunTaskCommand, DescribeTasksCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { eventually } from '../helpers/fixture.js';
-import { berth, shell, startCliBerth, type CliBerth } from './helpers.js';
+import { berth, shell, startBerthCli, startCliBerth, type CliBerth } from './helpers.js';
 
 let cb: CliBerth;
 let ecs: ECSClient;
@@ -146,6 +146,15 @@ test('berth ps: services with deployments and health, tasks with status and host
   const eventsJson = JSON.parse((await berth(['events', 'web', '--output', 'json'], cb.env)).stdout);
   // The same events (any newer ones come after).
   assert.deepEqual(eventsJson.map((e: { message: string }) => e.message).slice(0, lines.length), lines.map((l) => l.replace(/^\S+ {2}/, '')));
+
+  // Following a service: its tasks' lines, labelled; it ends once the service is deleted.
+  const following = startBerthCli(['logs', '-f', 'web'], cb.env);
+  await eventually(() => following.output().includes('listening on'), { what: 'berth logs -f web to show the tasks\' lines', timeoutMs: 20_000 });
+  await ecs.send(new DeleteServiceCommand({ cluster: 'default', service: 'web' }));
+  const followed = await following.done;
+  assert.equal(followed.status, 0, followed.stderr);
+  assert.match(followed.stdout, /^web\/[0-9a-f]{8} \| listening on \d+$/m);
+  assert.match(followed.stderr, /^berth: service web is gone and its tasks have stopped\n$/);
 });
 
 test('berth logs -f ends by itself when its task stops, with every line, and says so', async () => {
