@@ -133,11 +133,16 @@ export class TmuxSession {
 
   constructor(env: NodeJS.ProcessEnv) {
     const vars = Object.entries(cliEnv({ ...env, PS1: '$ ', TERM: 'xterm-256color' })).map(([k, v]) => `${k}=${v}`);
-    this.tmux(['new-session', '-d', '-x', '200', '-y', '50', '-s', 'cli', 'env', '-i', ...vars, 'sh']);
+    this.tmux(['new-session', '-d', '-x', '200', '-y', '50', '-s', 'cli', '-c', quietDir, 'env', '-i', ...vars, 'sh']);
+    this.socketPath = this.tmux(['display-message', '-p', '#{socket_path}']).trim();
   }
 
+  /** Where the session's tmux server listens (removed with it). */
+  private readonly socketPath: string;
+
   private tmux(args: string[]): string {
-    const r = spawnSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8', cwd: quietDir });
+    // No cwd: the session must still be killable after the test's temp dirs are gone.
+    const r = spawnSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`tmux ${args[0]} failed (${r.status}): ${r.stderr}`);
     return r.stdout;
   }
@@ -174,13 +179,14 @@ export class TmuxSession {
     }
   }
 
-  /** Ends the session and its tmux server. */
+  /** Ends the session and its tmux server, and removes its socket. */
   close(): void {
     try {
       this.tmux(['kill-server']);
     } catch {
       /* already gone */
     }
+    if (this.socketPath) rmSync(this.socketPath, { force: true });
   }
 }
 
