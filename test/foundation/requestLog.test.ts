@@ -55,7 +55,8 @@ test('warn: only refused requests; json: one object a line with the request id',
 });
 
 test('berth up logs requests at info by default, and says when a task fails to start or its container fails', { skip: !hasAwsCli() && 'aws CLI not installed' }, async () => {
-  const up = await spawnBerth(['--ephemeral', '--driver', 'process'], { BERTH_AGENT_TIMEOUT_MS: '8000' } // above the agent's 5 s long poll, so only the hand-registered instance goes);
+  // An agent timeout above the agent's 5 s long poll: only the hand-registered instance below goes.
+  const up = await spawnBerth(['--ephemeral', '--driver', 'process'], { BERTH_AGENT_TIMEOUT_MS: '8000' });
   try {
     await eventually(() => /agent: process driver/.test(up.output()), { what: 'the local agent' });
     const creds = /AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)/.exec(up.output())!;
