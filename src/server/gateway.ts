@@ -180,7 +180,7 @@ export class AwsGateway {
     } catch {
       throw commonErrors.serialization('The request body is not valid JSON.');
     }
-    const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode);
+    const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode, service.constraintErrors?.[opName]);
     const handler = service.handlers[opName];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, opName);
     const out = await handler(input, ctx);
@@ -200,7 +200,7 @@ export class AwsGateway {
     if (version && version !== service.model.metadata.apiVersion) {
       throw new ServiceError('InvalidAction', `Version ${version.slice(0, 40)} is not supported; this service speaks ${service.model.metadata.apiVersion}.`);
     }
-    const input = decodeQueryInput(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode);
+    const input = decodeQueryInput(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode, service.constraintErrors?.[action]);
     const handler = service.handlers[action];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, action);
     const out = await handler(input, ctx);
