@@ -220,3 +220,18 @@ export function encodeQueryError(err: ServiceError, requestId: string, xmlNamesp
   );
 }
 
+/**
+ * Renders an error as the EC2 query protocol has them (`<Response><Errors><Error>`), for answers
+ * to EC2 clients (see src/server/unserved.ts).
+ */
+export function encodeEc2Error(err: ServiceError, requestId: string): string {
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${escapeXml(err.code)}</Code>` +
+    `<Message>${escapeXml(err.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`
+  );
+}
+
+/** Renders an error as REST-XML services (S3, Route 53, CloudFront) have them: `<Error><Code>`. */
+export function encodeRestXmlError(err: ServiceError, requestId: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${escapeXml(err.code)}</Code><Message>${escapeXml(err.message)}</Message><RequestId>${requestId}</RequestId></Error>`;
+}
