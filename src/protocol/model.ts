@@ -106,13 +106,13 @@ export function isWellFormedUnicode(s: string): boolean {
  * What is wrong with a value, as counted while walking it: every problem is counted, only the
  * first MAX_REPORTED are kept, so a body of a million bad items costs a count, not a million
  * messages (and the error sent back stays short). Each constraint failure also records the
- * top-level input member it is under (by model name), so a service can answer its own error
- * for a member where AWS does (see `ServiceModel.validate`).
+ * member it is about, by model path (see `SpecialErrors`), so a service can answer its own error
+ * for that member where AWS does (see `ServiceModel.validate`).
  */
 export class Problems {
   count = 0;
   readonly first: string[] = [];
-  /** Top-level members (model names) with a failed constraint (not a missing value). */
+  /** Model paths of the members with a failed constraint (not a missing value); as many as the model has. */
   readonly members = new Set<string>();
   add(message: string, member?: string): void {
     if (this.count++ < MAX_REPORTED) this.first.push(message);
@@ -144,7 +144,12 @@ export function wireName(ref: ShapeRef, memberName: string): string {
   return n.charAt(0).toLowerCase() + n.slice(1);
 }
 
-/** Top-level input members (model names) whose failed constraints are a service's own error (see `ServiceModel.validate`). */
+/**
+ * Input members whose failed constraints are a service's own error (see `ServiceModel.validate`),
+ * by model path: member names from the input shape joined by '.', list items and map entries
+ * left out (`Filters.Key` is the Key of any item of Filters); the scalars of a list are
+ * `<list>.member`, a map's keys and values `<map>.key` / `<map>.value`.
+ */
 export type SpecialErrors = Readonly<Record<string, () => ServiceError>>;
 
 /** A value decoded and checked against a shape (see `ServiceModel.parseJson`). */
@@ -219,7 +224,7 @@ export class ServiceModel {
     const problems = new Problems();
     const value = this.decodeJson(shapeName, v, '', problems);
     if (value === undefined && !problems.count) problems.add(`a value is required for ${shapeName}`);
-    if (!problems.count) this.check(shapeName, value, '', problems, undefined);
+    if (!problems.count) this.check(shapeName, value, '', problems, '');
     return problems.count ? { ok: false, problem: problems.summary() } : { ok: true, value: value as T };
   }
 
@@ -287,31 +292,26 @@ export class ServiceModel {
    * list ("Member must satisfy constraint: [...]") or map ("Map keys/value must satisfy
    * constraint: [...]") listing the member shape's constraints.
    *
-   * `special` maps top-level input members (model names) to the service's own error for them:
-   * when a constraint of such a member fails (not a missing value), that error is thrown
-   * instead of the generic one, as AWS answers e.g. SSM's InvalidResourceType for a resource
-   * type outside the enum.
+   * `special` maps input members (by model path, see `SpecialErrors`) to the service's own
+   * error for them: when a constraint of such a member fails (not a missing value), that error
+   * is thrown instead of the generic one (the first listed that applies), as AWS answers e.g.
+   * SSM's InvalidResourceType for a resource type outside the enum.
    */
   validate(shapeName: string, value: unknown, code: string, special?: SpecialErrors): void {
     const errors = new Problems();
-    this.check(shapeName, value, '', errors, undefined);
+    this.check(shapeName, value, '', errors, '');
     if (!errors.count) return;
-    if (special) {
-      for (const m of Object.keys(this.shape(shapeName).members ?? {})) {
-        const make = special[m];
-        if (make && errors.members.has(m)) throw make();
-      }
-    }
+    for (const [member, make] of Object.entries(special ?? {})) if (errors.members.has(member)) throw make();
     throw new ServiceError(code, errors.detected());
   }
 
   /**
-   * Walks `v` against its shape, adding what fails to `errors`. `top` is the top-level member
-   * being walked (undefined at the root), recorded with each constraint failure.
+   * Walks `v` against its shape, adding what fails to `errors`. `mpath` is the model path of the
+   * value (see `SpecialErrors`), recorded with each constraint failure.
    */
-  private check(shapeName: string, v: unknown, path: string, errors: Problems, top: string | undefined): void {
+  private check(shapeName: string, v: unknown, path: string, errors: Problems, mpath: string): void {
     const s = this.shape(shapeName);
-    const fail = (constraint: string) => errors.add(`Value ${describeValue(v)} at '${path}' failed to satisfy constraint: ${constraint}`, top);
+    const fail = (constraint: string, at = mpath) => errors.add(`Value ${describeValue(v)} at '${path}' failed to satisfy constraint: ${constraint}`, at);
     // The decoders hand over values of the shape's type; one that is not is refused, never trusted.
     const expected = EXPECTED_TYPE[s.type];
     if (expected && !expected(v)) {
@@ -327,7 +327,7 @@ export class ServiceModel {
           if (obj[r] === undefined) errors.add(`Value null at '${join(path, ref ? wireName(ref, r) : r)}' failed to satisfy constraint: Member must not be null`);
         }
         for (const [k, ref] of Object.entries(members)) {
-          if (obj[k] !== undefined) this.check(ref.shape, obj[k], join(path, wireName(ref, k)), errors, top ?? k);
+          if (obj[k] !== undefined) this.check(ref.shape, obj[k], join(path, wireName(ref, k)), errors, join(mpath, k));
         }
         return;
       }
@@ -338,10 +338,10 @@ export class ServiceModel {
         const ms = this.shape(s.member!.shape);
         if (isScalar(ms)) {
           // A list of scalars fails once, at the list, with every constraint its members have.
-          if (arr.some((item) => this.scalarFailures(ms, item).length > 0)) fail(`Member must satisfy constraint: [${scalarConstraints(ms).join(', ')}]`);
+          if (arr.some((item) => this.scalarFailures(ms, item).length > 0)) fail(`Member must satisfy constraint: [${scalarConstraints(ms).join(', ')}]`, join(mpath, 'member'));
           return;
         }
-        arr.forEach((item, i) => this.check(s.member!.shape, item, join(path, `${i + 1}.member`), errors, top));
+        arr.forEach((item, i) => this.check(s.member!.shape, item, join(path, `${i + 1}.member`), errors, mpath));
         return;
       }
       case 'map': {
@@ -351,12 +351,12 @@ export class ServiceModel {
         if (s.max !== undefined && keys.length > s.max) fail(`Member must have length less than or equal to ${s.max}`);
         const ks = this.shape(s.key!.shape);
         const vs = this.shape(s.value!.shape);
-        if (keys.some((k) => this.scalarFailures(ks, k).length > 0)) fail(`Map keys must satisfy constraint: [${scalarConstraints(ks).join(', ')}]`);
+        if (keys.some((k) => this.scalarFailures(ks, k).length > 0)) fail(`Map keys must satisfy constraint: [${scalarConstraints(ks).join(', ')}]`, join(mpath, 'key'));
         if (isScalar(vs)) {
-          if (keys.some((k) => this.scalarFailures(vs, obj[k]).length > 0)) fail(`Map value must satisfy constraint: [${scalarConstraints(vs).join(', ')}]`);
+          if (keys.some((k) => this.scalarFailures(vs, obj[k]).length > 0)) fail(`Map value must satisfy constraint: [${scalarConstraints(vs).join(', ')}]`, join(mpath, 'value'));
           return;
         }
-        for (const k of keys) this.check(s.value!.shape, obj[k], join(path, k), errors, top);
+        for (const k of keys) this.check(s.value!.shape, obj[k], join(path, k), errors, join(mpath, 'value'));
         return;
       }
       default:

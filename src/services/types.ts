@@ -49,7 +49,7 @@ export interface ServiceDefinition {
   /** Per-operation exceptions to `validationErrorCode`. */
   validationErrorCodes?: Record<string, string>;
   /**
-   * Per operation, the input members (model names) whose failed constraints AWS answers with
+   * Per operation, the input members (by model path, see `SpecialErrors`) whose failed constraints AWS answers with
    * the service's own error (one the operation's model lists) rather than the generic
    * validation error: e.g. SSM's `InvalidResourceType` for a `ResourceType` outside the enum.
    */
