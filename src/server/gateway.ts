@@ -183,7 +183,7 @@ export class AwsGateway {
     try {
       const identity = verifySignature(admission.claim, { ...this.signedPart(req), body }, protocol, admission.secret);
       const principal: Principal = { accessKeyId: identity.accessKeyId, arn: `arn:aws:iam::${this.platform.accountId}:root`, userId: this.platform.accountId };
-      const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown };
+      const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown, endpoint: endpointOf(req) };
       return protocol === 'json' ? await this.handleJson(service, admission.operation!, body, ctx) : await this.handleQuery(req, service, body, ctx, admission);
     } catch (e) {
       return this.errorReply(this.asServiceError(e), protocol, requestId, service);
@@ -296,6 +296,19 @@ class UnservedAnswer extends Error {
   ) {
     super(error.message);
   }
+}
+
+/** A Host header that names a host (a DNS name or IPv4 address, or an IPv6 one in brackets), with an optional port. */
+const HOST_RE = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+/**
+ * The URL a request reached Berth at: `http://` (or `https://` behind a proxy that says so) and
+ * its Host header, which SigV4 signs; `http://localhost` if the header is not a host.
+ */
+function endpointOf(req: IncomingMessage): string {
+  const host = String(req.headers.host ?? '');
+  const scheme = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+  return `${scheme}://${HOST_RE.test(host) ? host : 'localhost'}`;
 }
 
 /** Whether a request carries a SigV4 signature (an Authorization header, or a presigned query). */

@@ -27,6 +27,11 @@ export interface RequestContext extends Scope {
   principal: Principal;
   /** Aborted when Berth begins shutting down: long-running handlers (long polls) end early. */
   signal: AbortSignal;
+  /**
+   * The URL (scheme, host and port) this request reached Berth at, from its signed Host header:
+   * what ECS's DiscoverPollEndpoint answers, so an agent polls the endpoint it already reached.
+   */
+  endpoint: string;
 }
 
 /** A handler for operation K of an `Operations` map generated from a model. */
