@@ -194,6 +194,8 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
       if (!input.Certificates.length) throw elbErrors.validation('At least one certificate must be specified');
       const arns = input.Certificates.map((c) => c.CertificateArn ?? '');
       if (arns.some((a) => a === '')) throw elbErrors.validation('Each certificate needs a CertificateArn');
+      // More than the quota (and the default) at once cannot fit, whatever the listener has: no need to read them.
+      if (new Set(arns).size > MAX_EXTRA_CERTIFICATES + 1) throw elbErrors.tooManyCertificates(MAX_EXTRA_CERTIFICATES);
       for (const a of new Set(arns)) checkCertificate(ctx, a);
       const next = await changeListener(ctx, input.ListenerArn, (l) => {
         if (l.protocol !== 'HTTPS') throw elbErrors.validation(`Certificates can be added only to HTTPS listeners; this listener's protocol is ${l.protocol}`);
