@@ -37,6 +37,7 @@ import { ServiceController, type ServiceControllerOptions } from './control/serv
 import { elbv2Targets } from './control/targets.js';
 import { DEFAULT_AGENT_TIMEOUT_MS, startAgentSweep } from './control/agentSweep.js';
 import { startRetentionSweep } from './control/retention.js';
+import { startAlarmController } from './control/alarms.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
 import { LoadBalancerPlane } from './lb/plane.js';
@@ -234,6 +235,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   );
   leadership.add(loopDuty('agent-sweep', () => startAgentSweep(leadership.fencedPlatform('agent-sweep'), { agentTimeoutMs, onError: report('agent-timeout sweep') })));
   leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
+  leadership.add(loopDuty('cloudwatch-alarms', () => startAlarmController(leadership.fencedPlatform('cloudwatch-alarms'), { onError: report('CloudWatch alarm evaluation') })));
   await leadership.start();
   // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
   const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];
