@@ -78,6 +78,8 @@ export class Agent {
     this.ecs = jsonService(opts.client, 'ecs');
     this.ssm = jsonService(opts.client, 'ssm');
     this.shipper = new LogShipper(jsonService(opts.client, 'logs'), {
+      stateDir: join(opts.stateDir, 'logs'),
+      log: (m) => this.log(m),
       onError: (e, dest) => {
         if (!(e instanceof AwsApiError)) return; // unreachable: retried on the next flush
         this.log(`logs for ${dest.group}/${dest.stream}: ${e.message}`);
@@ -270,6 +272,8 @@ export class Agent {
         rmSync(join(dir, f), { force: true });
       }
     }
+    // Log cursors of tasks that are no more (their state file went missing or bad) are of no use.
+    this.shipper.pruneStateFiles();
     if (this.tasks.size) this.log(`recovered ${this.tasks.size} task(s)`);
   }
 

@@ -130,10 +130,14 @@ export interface TaskState {
   stoppedAt?: number;
 }
 
-/** One line of container output. `timestamp` is epoch ms when the line was produced. */
+/**
+ * One line of container output. `timestamp` is epoch ms when the line was produced; `cursor` is
+ * the driver's position just after it (see DriverLogLine in ./drivers/driver.ts).
+ */
 export interface LogLine {
   container: string;
   stream: 'stdout' | 'stderr';
   timestamp: number;
   line: string;
+  cursor: string;
 }
