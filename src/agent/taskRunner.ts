@@ -53,6 +53,8 @@ export interface TaskRunnerOptions {
   onPersist?: (record: PersistedTask) => void;
   /** Overrides DEFAULT_STOP_TIMEOUT_S (seconds) for containers without stopTimeout. */
   defaultStopTimeoutS?: number;
+  /** Grace before a running container is first diagnosed (Driver.diagnose) when its health check has no startPeriod (default DIAGNOSE_GRACE_MS). */
+  diagnoseGraceMs?: number;
 }
 
 /** What to keep across an agent restart (JSON-serialisable). */
@@ -79,6 +81,7 @@ interface Live {
   logsEnded?: Promise<void>;
   endLogs?: () => void;
   healthTimer?: NodeJS.Timeout;
+  diagnoseTimer?: NodeJS.Timeout;
   healthFailures: number;
   startedAtMs?: number;
   everRunning: boolean;
@@ -86,6 +89,14 @@ interface Live {
 
 const rank = (s: TaskStatus) => TASK_STATUSES.indexOf(s);
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/**
+ * A running container with port mappings is first diagnosed (Driver.diagnose: the process driver
+ * looks for a listener on each host port) after its health check's startPeriod, or this long.
+ */
+export const DIAGNOSE_GRACE_MS = 10_000;
+/** Then again this often, until the driver finds nothing wrong. */
+const DIAGNOSE_INTERVAL_MS = 5_000;
 
 /** How long a stopped task waits for its containers' last output lines before removing them. */
 const LOGS_END_WAIT_MS = 30_000;
@@ -181,6 +192,8 @@ export class TaskRunner {
       l.logs = undefined;
       if (l.healthTimer) clearTimeout(l.healthTimer);
       l.healthTimer = undefined;
+      if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
+      l.diagnoseTimer = undefined;
     }
     this.notify();
   }
@@ -430,6 +443,7 @@ export class TaskRunner {
     if (l.spec.healthCheck && cs.healthStatus !== 'HEALTHY' && cs.healthStatus !== 'UNHEALTHY') cs.healthStatus = 'UNKNOWN';
     this.followLogs(name, h);
     if (l.spec.healthCheck) this.scheduleHealthCheck(name, true);
+    this.scheduleDiagnosis(name, true);
     l.exited = this.driver.wait(h, { signal: this.abort.signal }).then(
       (exit) => {
         if (!this.detached) this.recordExit(name, exit);
@@ -457,11 +471,58 @@ export class TaskRunner {
     );
   }
 
+  /**
+   * Asks the driver what may be wrong with a running container with port mappings, once its
+   * grace is over, then every DIAGNOSE_INTERVAL_MS until nothing is: the problem is reported as
+   * the container's reason (the task keeps running), and cleared once it is gone.
+   */
+  private scheduleDiagnosis(name: string, first: boolean): void {
+    const l = this.live.get(name)!;
+    if (!this.driver.diagnose || !l.spec.portMappings?.length) return;
+    const startPeriodMs = (l.spec.healthCheck?.startPeriod ?? 0) * 1000;
+    const delay = first ? (startPeriodMs > 0 ? startPeriodMs : (this.opts.diagnoseGraceMs ?? DIAGNOSE_GRACE_MS)) : DIAGNOSE_INTERVAL_MS;
+    if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
+    l.diagnoseTimer = setTimeout(() => void this.runDiagnosis(name), delay);
+  }
+
+  private async runDiagnosis(name: string): Promise<void> {
+    const l = this.live.get(name)!;
+    const cs = this.cstate(name);
+    l.diagnoseTimer = undefined;
+    if (this.detached || !l.handle || cs.lastStatus !== 'RUNNING') return;
+    const problem = await this.driver.diagnose!(l.handle).catch(() => undefined);
+    if (this.detached || cs.lastStatus !== 'RUNNING') return;
+    if (problem) {
+      // A reason of another kind (an earlier one, set by the runner) is not overwritten.
+      if (!cs.reason || cs.diagnosis) {
+        const reason = problem.slice(0, 255);
+        if (cs.reason !== reason) {
+          cs.reason = reason;
+          cs.diagnosis = true;
+          this.emit(true);
+        }
+      }
+      this.scheduleDiagnosis(name, false);
+    } else if (cs.diagnosis) {
+      // An empty reason clears it on the control plane too.
+      cs.reason = '';
+      cs.diagnosis = undefined;
+      this.emit(true);
+    }
+  }
+
   private recordExit(name: string, exit: ExitInfo): void {
     const l = this.live.get(name)!;
     const cs = this.cstate(name);
     if (l.healthTimer) clearTimeout(l.healthTimer);
     l.healthTimer = undefined;
+    if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
+    l.diagnoseTimer = undefined;
+    if (cs.diagnosis) {
+      // What was wrong with the running container is no reason for its exit.
+      cs.reason = '';
+      cs.diagnosis = undefined;
+    }
     cs.lastStatus = 'STOPPED';
     if (!exit.unknown) cs.exitCode = exit.code;
     if (exit.oomKilled) cs.reason = OOM_REASON;
@@ -539,6 +600,7 @@ export class TaskRunner {
       l.logs?.close();
       l.logs = undefined;
       if (l.healthTimer) clearTimeout(l.healthTimer);
+      if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
       if (l.handle) await this.driver.destroy(l.handle).catch(() => {});
     }
     await this.driver.cleanupTask(this.task.id).catch(() => {});

@@ -108,6 +108,11 @@ export interface ContainerState {
   /** Docker container id or host pid. */
   runtimeId?: string;
   essential: boolean;
+  /**
+   * Set while `reason` is the driver's diagnosis of the running container (Driver.diagnose),
+   * which the runner clears (reason '') once it no longer applies. Not reported.
+   */
+  diagnosis?: boolean;
 }
 
 /** The known state of a task; every change is emitted whole (a snapshot) through the runner's callback. */

@@ -156,6 +156,14 @@ export interface Driver {
   logs(handle: DriverHandle, onLine: (l: DriverLogLine) => void, opts?: LogsOptions): Subscription;
   /** Runs a command in the container's context (used for health checks). */
   exec(handle: DriverHandle, cmd: string[], timeoutMs: number): Promise<ExecResult>;
+  /**
+   * A problem with a running container worth showing its owner, in words (at most 255
+   * characters), or undefined when there is none. The runner asks once the container's grace
+   * period is over, then now and then until the answer is undefined, and reports the problem as
+   * the container's reason; the task keeps running. The process driver: a mapped TCP host port
+   * nothing listens on (its processes must listen where PORT / PORT_<containerPort> say).
+   */
+  diagnose?(handle: DriverHandle): Promise<string | undefined>;
   /** Releases the driver's own connections when the agent stops; running containers are not touched. */
   close?(): void;
 }

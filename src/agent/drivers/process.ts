@@ -421,6 +421,23 @@ export class ProcessDriver implements Driver {
     return this.st(h).supervisorPid === this.supervisor.pid ? NOTIFIED_EXIT_CHECK_EVERY : 1;
   }
 
+  /**
+   * A mapped TCP host port nothing listens on (read from /proc/net/tcp and tcp6): the process
+   * must listen where PORT / PORT_<containerPort> say, and a program written for a container
+   * engine often listens on its containerPort instead. Undefined when every port has a listener,
+   * or when the socket tables cannot be read.
+   */
+  async diagnose(h: DriverHandle): Promise<string | undefined> {
+    const tcp = h.networkBindings.filter((b) => b.protocol === 'tcp');
+    if (tcp.length === 0) return undefined;
+    const listening = listeningTcpPorts();
+    if (!listening) return undefined;
+    const missing = tcp.find((b) => !listening.has(b.hostPort));
+    if (!missing) return undefined;
+    const vars = missing === h.networkBindings[0] ? `PORT / PORT_${missing.containerPort}` : `PORT_${missing.containerPort}`;
+    return `nothing listens on host port ${missing.hostPort}: the process driver passes the port in ${vars}; this container may be listening on its containerPort ${missing.containerPort} instead`;
+  }
+
   exec(h: DriverHandle, cmd: string[], timeoutMs: number): Promise<ExecResult> {
     const s = this.st(h);
     // The environment is read from the live process rather than kept in the (persisted) handle.
@@ -458,6 +475,29 @@ function parseOffsetCursor(file: string, cursor: string | undefined): number {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** TCP ports some socket of the host's network namespace listens on, or undefined when /proc/net cannot be read. */
+export function listeningTcpPorts(): Set<number> | undefined {
+  const ports = new Set<number>();
+  let read = false;
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    read = true;
+    for (const line of text.split('\n').slice(1)) {
+      // "  sl  local_address rem_address   st ...": local_address is HEXIP:HEXPORT, st 0A is LISTEN.
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] !== '0A') continue;
+      const port = parseInt(fields[1]?.split(':').pop() ?? '', 16);
+      if (Number.isInteger(port)) ports.add(port);
+    }
+  }
+  return read ? ports : undefined;
 }
 
 function rmdirQuiet(dir: string): void {
