@@ -18,7 +18,7 @@ import { AwsApiError } from '../client/awsClient.js';
 import type { Driver } from './drivers/driver.js';
 import type { LogDestination, LogShipper } from './logShipper.js';
 import { logDestinationFor } from './logNaming.js';
-import { parseTaskSpec, type AgentContainerDefinition, type AgentTaskSpec, type TaskReport } from './protocol.js';
+import { mergeReports, parseTaskSpec, type AgentContainerDefinition, type AgentTaskSpec, type TaskReport } from './protocol.js';
 import { TaskRunner, type PersistedTask } from './taskRunner.js';
 import type { ContainerSpec, LogLine, TaskSpec, TaskState } from './types.js';
 import { writeAtomic } from './files.js';
@@ -52,7 +52,8 @@ export interface OwnedTaskDeps {
   shipper: LogShipper;
   resolveSecret: (valueFrom: string) => Promise<string>;
   report: (r: TaskReport, spec: AgentTaskSpec) => void;
-  onDone: (taskId: string) => void;
+  /** The task is STOPPED and cleaned up (or never started): with everything it reported, merged (its final state). */
+  onDone: (spec: AgentTaskSpec, finalReport: TaskReport | undefined) => void;
   log: (msg: string) => void;
 }
 
@@ -129,6 +130,8 @@ class AgentOwnedTask implements OwnedTask {
   private unpersisted: PersistedTask | undefined;
   /** After a restart: per container, the cursor of its last line CloudWatch Logs acknowledged. */
   private readonly ackedCursors: Record<string, string> = {};
+  /** Everything reported (by this agent process), merged. */
+  private reported: TaskReport | undefined;
 
   constructor(
     readonly spec: AgentTaskSpec,
@@ -167,9 +170,15 @@ class AgentOwnedTask implements OwnedTask {
     return this.active;
   }
 
+  /** Sends a report (through the agent's queue), keeping the merged state for the end. */
+  private report(r: TaskReport): void {
+    this.reported = mergeReports(this.reported, r);
+    this.deps.report(r, this.spec);
+  }
+
   private fail(reason: string): void {
     const now = this.deps.clock.now();
-    this.deps.report(
+    this.report(
       {
         status: 'STOPPED',
         stopCode: 'TaskFailedToStart',
@@ -177,7 +186,6 @@ class AgentOwnedTask implements OwnedTask {
         executionStoppedAt: new Date(now),
         containers: this.spec.containers.map((c) => ({ containerName: c.name, status: 'STOPPED', reason })),
       },
-      this.spec,
     );
   }
 
@@ -216,7 +224,7 @@ class AgentOwnedTask implements OwnedTask {
     const opts = {
       driver: this.deps.driver,
       clock: this.deps.clock,
-      onStateChange: (s: TaskState) => this.deps.report(reportOf(s), this.spec),
+      onStateChange: (s: TaskState) => this.report(reportOf(s)),
       onLog: (l: LogLine) => {
         const dest = this.dests.get(l.container);
         if (dest) this.deps.shipper.push(dest, { timestamp: l.timestamp, message: l.line, source: l.container, cursor: l.cursor });
@@ -231,7 +239,7 @@ class AgentOwnedTask implements OwnedTask {
       await this.restoreSecrets(restored);
       runner = TaskRunner.resume({ ...opts, logCursors: this.ackedCursors }, restored);
     } else {
-      this.deps.report({ status: 'PENDING', pullStartedAt: new Date(this.deps.clock.now()) }, this.spec);
+      this.report({ status: 'PENDING', pullStartedAt: new Date(this.deps.clock.now()) });
       const envs = await this.initialize();
       if (!envs) return this.finish();
       const task: TaskSpec = {
@@ -297,7 +305,7 @@ class AgentOwnedTask implements OwnedTask {
     this.active = false;
     for (const d of this.dests.values()) this.deps.shipper.release(d);
     rmSync(this.file, { force: true });
-    this.deps.onDone(this.spec.taskId);
+    this.deps.onDone(this.spec, this.reported);
   }
 }
 

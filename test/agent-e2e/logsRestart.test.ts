@@ -58,6 +58,18 @@ async function stored(logs: CloudWatchLogsClient, stream: string): Promise<strin
   }
 }
 
+/** The number in the stream's newest line ("line N"), or -1: cheap to poll, unlike reading the whole stream. */
+async function newest(logs: CloudWatchLogsClient, stream: string): Promise<number> {
+  try {
+    const page = await logs.send(new GetLogEventsCommand({ logGroupName: GROUP, logStreamName: stream, startFromHead: false, limit: 1 }));
+    const m = /^line (\d+)$/.exec(page.events?.[0]?.message ?? '');
+    return m ? Number(m[1]) : -1;
+  } catch (e) {
+    if ((e as { name?: string }).name === 'ResourceNotFoundException') return -1;
+    throw e;
+  }
+}
+
 /** Says what is wrong with what was stored, in a readable way. */
 function exactlyOnce(got: string[]): void {
   const seen = new Map<string, number>();
@@ -96,14 +108,14 @@ async function killed(p: { child: import('node:child_process').ChildProcess }): 
   await gone;
 }
 
-/** Waits for the stream to hold at least `n` lines while the task still prints (else the kill would not be mid-stream). */
+/** Waits for line `n` to be shipped while the task still prints (else the kill would not be mid-stream). */
 async function midStream(logs: CloudWatchLogsClient, stream: string, n: number): Promise<number> {
-  const count = await eventually(async () => {
-    const c = (await stored(logs, stream)).length;
-    return c >= n ? c : undefined;
-  }, { what: `${n} lines in CloudWatch Logs`, timeoutMs: 60_000, intervalMs: 100 });
-  assert.ok(count < LINES, `the kill comes mid-stream (${count} of ${LINES} lines shipped)`);
-  return count;
+  const last = await eventually(async () => {
+    const l = await newest(logs, stream);
+    return l >= n ? l : undefined;
+  }, { what: `line ${n} in CloudWatch Logs`, timeoutMs: 60_000, intervalMs: 200 });
+  assert.ok(last < LINES - 1, `the kill comes mid-stream (line ${last} of ${LINES} shipped)`);
+  return last;
 }
 
 async function finished(ecs: ECSClient, logs: CloudWatchLogsClient, cluster: string, taskArn: string, stream: string): Promise<void> {
@@ -112,8 +124,8 @@ async function finished(ecs: ECSClient, logs: CloudWatchLogsClient, cluster: str
     timeoutMs: 120_000,
     intervalMs: 250,
   });
-  // Whatever is shipped by now is final: compare it all.
-  await eventually(async () => (await stored(logs, stream)).length >= LINES, { what: 'every line in CloudWatch Logs', timeoutMs: 30_000, intervalMs: 250 });
+  // A stopped task's containers are removed once their lines are shipped: what is there now is final.
+  await eventually(async () => (await newest(logs, stream)) === LINES - 1, { what: 'the last line in CloudWatch Logs', timeoutMs: 30_000, intervalMs: 250 });
   exactlyOnce(await stored(logs, stream));
 }
 
@@ -128,6 +140,7 @@ for (const driver of ['process', 'docker'] as const) {
     dirs.push(dataDir);
     const args = ['--data-dir', dataDir, '--driver', driver];
     let up: BerthProcess = await spawnBerth(args);
+    const outputs: string[] = [];
     await eventually(() => /agent: \w+ driver/.test(up.output()), { what: 'the local agent', timeoutMs: 20_000 });
     let c = clientsFor(up.url, dataDir);
     const { taskArn, stream } = await runPrinter(c.ecs, 'default', image);
@@ -136,13 +149,18 @@ for (const driver of ['process', 'docker'] as const) {
     for (const n of kills) {
       await midStream(c.logs, stream, n);
       await killed(up);
+      outputs.push(up.output());
       c.ecs.destroy();
       c.logs.destroy();
       up = await spawnBerth(args);
       c = clientsFor(up.url, dataDir);
     }
     try {
-      await finished(c.ecs, c.logs, 'default', taskArn, stream);
+      await finished(c.ecs, c.logs, 'default', taskArn, stream).catch((e: Error) => {
+        // What each berth said (its agent's log included) is the first thing to read on a failure.
+        e.message += `\n--- berth up outputs ---\n${[...outputs, up.output()].join('\n=====\n')}`;
+        throw e;
+      });
     } finally {
       c.ecs.destroy();
       c.logs.destroy();

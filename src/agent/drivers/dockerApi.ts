@@ -27,6 +27,7 @@ export interface EngineRequest {
   path: string;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Fail the request once its connection has been idle this long (ms); absent or 0: never (streams). */
   timeoutMs?: number;
   /** Aborting destroys the request. */
   signal?: AbortSignal;
