@@ -30,6 +30,8 @@ import { RETENTION_SWEEP_INTERVAL_MS, sweepRetention } from './domain/logs/reten
 import { AwsGateway } from './server/gateway.js';
 import { createBerthServer, readBody, sendJson, type OperatorRoute } from './server/http.js';
 import { ServerLog, logSettings, type LogSettings } from './server/serverLog.js';
+import { followTaskStops } from './control/taskLog.js';
+import { Leadership, loopDuty } from './control/leadership.js';
 import { ServiceError } from './errors.js';
 import { ServiceController, type ServiceControllerOptions } from './control/serviceController.js';
 import { elbv2Targets } from './control/targets.js';
@@ -149,7 +151,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // The plane wakes the target drain (started below) when a draining target goes idle.
   let targetDrain: TargetDrain | undefined;
   const loadBalancer = new LoadBalancerPlane(platform, { ...lbOptionsFromEnv(env), ...opts.loadBalancer }, { onDrainingTargetIdle: () => targetDrain?.wake() });
-  const controller = new ServiceController(platform, elbv2Targets(platform, loadBalancer), { ...controllerEnv(env), ...opts.controller });
+  // Controllers and sweeps run on the replica holding their lease, writing through a fenced store.
+  const leadership = new Leadership(platform, { ttlMs: envMs(env, 'BERTH_LEASE_TTL_MS'), onError: report('leadership') });
+  const controlPlatform = leadership.fencedPlatform('service-controller');
+  const controller = new ServiceController(controlPlatform, elbv2Targets(controlPlatform, loadBalancer), { ...controllerEnv(env), ...opts.controller });
   const logEvents = openLogEventStore(dataDir);
 
   // The API.
@@ -175,6 +180,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         ephemeral,
         region: platform.defaultRegion,
         uptimeSeconds: Math.round((clock.now() - started) / 1000),
+        replica: leadership.replicaId,
+        duties: leadership.status(),
       });
       return true;
     },
@@ -205,6 +212,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         logEvents.reset();
         // The controller caches task lists and timers by key; a wiped store starts it afresh.
         controller.reset();
+        // The leases went with everything else: take them again now, not a renewal later.
+        await leadership.claimNow();
         sendJson(res, 200, { reset: true });
       }
       return true;
@@ -214,16 +223,25 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Tasks stored before the by-instance index existed get their entries (once, cheap after).
   await rebuildLiveTaskIndex(store);
   await loadBalancer.start();
-  await controller.start();
-  targetDrain = startTargetDrain(platform, loadBalancer, { onError: report('target drain') });
-  const loops: Loop[] = [
-    targetDrain,
-    startAgentSweep(platform, { agentTimeoutMs: opts.agentTimeoutMs ?? envMs(env, 'BERTH_AGENT_TIMEOUT_MS') ?? DEFAULT_AGENT_TIMEOUT_MS, onError: report('agent-timeout sweep') }),
-    startRetentionSweep(platform, report('ECS retention sweep')),
-    startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep')),
-  ];
+  const agentTimeoutMs = opts.agentTimeoutMs ?? envMs(env, 'BERTH_AGENT_TIMEOUT_MS') ?? DEFAULT_AGENT_TIMEOUT_MS;
+  leadership.add({ name: 'service-controller', start: () => controller.start(), stop: () => controller.stop() });
+  leadership.add(
+    loopDuty(
+      'target-drain',
+      () => (targetDrain = startTargetDrain(leadership.fencedPlatform('target-drain'), loadBalancer, { onError: report('target drain') })),
+      () => (targetDrain = undefined),
+    ),
+  );
+  leadership.add(loopDuty('agent-sweep', () => startAgentSweep(leadership.fencedPlatform('agent-sweep'), { agentTimeoutMs, onError: report('agent-timeout sweep') })));
+  leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
+  await leadership.start();
+  // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
+  const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];
 
-  const { server, idle } = createBerthServer(gateway, routes, new ServerLog(logSettings(opts.log, env)));
+  const serverLog = new ServerLog(logSettings(opts.log, env));
+  // Tasks that failed to start or whose essential container failed are said in the log too.
+  const stopTaskLog = await followTaskStops(store, (line) => serverLog.warn(line));
+  const { server, idle } = createBerthServer(gateway, routes, serverLog);
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 4566, opts.host ?? '127.0.0.1', () => resolveListen());
@@ -253,7 +271,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       // Handlers still running (long polls) finish before the store closes under them.
       await idle(5_000);
       for (const l of loops.reverse()) await l.stop();
-      await controller.stop();
+      stopTaskLog();
+      await leadership.stop();
       await loadBalancer.stop();
       logEvents.close();
       await store.close();

@@ -23,7 +23,18 @@ test('aws CLI against berth up: identity, clusters, failures, delete; credential
 
     const exported = berthCli(['credentials', '--export', '--data-dir', dataDir]);
     assert.equal(exported.status, 0, exported.stderr);
-    const vars = Object.fromEntries(exported.stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]));
+    const vars = Object.fromEntries(exported.stdout.trim().split('\n').map((l) => l.replace(/^export /, '').split(/=(.*)/s).slice(0, 2) as [string, string]));
+    assert.ok(exported.stdout.trim().split('\n').every((l) => l.startsWith('export ')), 'lines a shell can eval');
+    // aws CLI v1 reads only AWS_DEFAULT_REGION.
+    assert.equal(vars.AWS_DEFAULT_REGION, 'us-east-1');
+    assert.equal(vars.AWS_REGION, 'us-east-1');
+    // What a user types: eval the lines in a shell with no AWS settings, then the aws CLI.
+    const shell = spawnSync('bash', ['-c', `eval "$(${JSON.stringify(process.execPath)} ${JSON.stringify(BERTH_BIN)} credentials --export --data-dir ${JSON.stringify(dataDir)})" && aws sts get-caller-identity --query Arn --output text`], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    });
+    assert.equal(shell.status, 0, shell.stderr);
+    assert.match(shell.stdout, /^arn:aws:iam::\d{12}:root$/m);
     assert.equal(vars.AWS_ACCESS_KEY_ID, env.BERTH_ROOT_ACCESS_KEY_ID);
     assert.equal(vars.AWS_SECRET_ACCESS_KEY, env.BERTH_ROOT_SECRET_ACCESS_KEY);
     assert.equal(vars.AWS_ENDPOINT_URL, up.url);
