@@ -1,15 +1,17 @@
 // Container output reaches CloudWatch Logs exactly once across crashes: a task prints 10,000
-// numbered lines (slowly, so shipping is under way) while the agent shipping them is killed with
-// SIGKILL mid-stream and started again on the same state: `berth up` with its in-process agent
-// (process driver, killed twice; docker driver, once), and a standalone `berth agent` against a
-// separate `berth up --no-agent`. Read back with GetLogEvents, the stream holds every line once,
-// in order: nothing the dead agent had in memory is lost, nothing it had shipped is repeated.
+// numbered lines (slowly, so shipping is under way) while what ships them is killed with SIGKILL
+// mid-stream and started again on the same state: `berth up` with its in-process agent (process
+// driver, killed twice; docker driver, once); and, with a standalone `berth agent`, first the
+// server alone (`berth up --no-agent`, started again on the same port while the agent keeps
+// running and keeps sending: batches in flight at the kill are in doubt), then the agent alone.
+// Read back with GetLogEvents and with FilterLogEvents, the stream holds every line once, in
+// order: nothing the dead agent had in memory is lost, nothing it had shipped is repeated.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CloudWatchLogsClient, FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient, CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { eventually } from '../helpers/fixture.js';
 import { spawnAgent, spawnBerth, killTaskProcessesUnder, type BerthProcess } from '../helpers/processes.js';
@@ -56,6 +58,18 @@ async function stored(logs: CloudWatchLogsClient, stream: string): Promise<strin
     out.push(...page.events.map((e) => e.message!));
     nextToken = page.nextForwardToken;
   }
+}
+
+/** Every message of the stream as FilterLogEvents pages it (oldest first). */
+async function filtered(logs: CloudWatchLogsClient, stream: string): Promise<string[]> {
+  const out: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await logs.send(new FilterLogEventsCommand({ logGroupName: GROUP, logStreamNames: [stream], nextToken }));
+    out.push(...(page.events ?? []).map((e) => e.message!));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return out;
 }
 
 /** The number in the stream's newest line ("line N"), or -1: cheap to poll, unlike reading the whole stream. */
@@ -127,6 +141,7 @@ async function finished(ecs: ECSClient, logs: CloudWatchLogsClient, cluster: str
   // A stopped task's containers are removed once their lines are shipped: what is there now is final.
   await eventually(async () => (await newest(logs, stream)) === LINES - 1, { what: 'the last line in CloudWatch Logs', timeoutMs: 30_000, intervalMs: 250 });
   exactlyOnce(await stored(logs, stream));
+  exactlyOnce(await filtered(logs, stream));
 }
 
 for (const driver of ['process', 'docker'] as const) {
@@ -170,27 +185,44 @@ for (const driver of ['process', 'docker'] as const) {
   });
 }
 
-test('a standalone berth agent killed with kill -9 mid-stream and started again: every line in CloudWatch Logs exactly once', async () => {
+test('with a standalone berth agent: the server killed mid-stream and started again, then the agent: every line in CloudWatch Logs exactly once', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'berth-logs-cp-'));
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-logs-agent-'));
   dirs.push(dataDir, stateDir);
-  const up = await spawnBerth(['--data-dir', dataDir, '--no-agent']);
-  const c = clientsFor(up.url, dataDir);
+  let up = await spawnBerth(['--data-dir', dataDir, '--no-agent']);
+  const outputs: string[] = [];
+  // The agent knows one endpoint: the server comes back where it was.
+  const port = new URL(up.url).port;
+  let c = clientsFor(up.url, dataDir);
+  const start = () => spawnAgent({ url: up.url, accessKeyId: c.creds.accessKeyId, secretAccessKey: c.creds.secretAccessKey, cluster: 'restart', stateDir, az: 'us-east-1a' });
+  let agent: Awaited<ReturnType<typeof start>> | undefined;
   try {
     await c.ecs.send(new CreateClusterCommand({ clusterName: 'restart' }));
-    const start = () => spawnAgent({ url: up.url, accessKeyId: c.creds.accessKeyId, secretAccessKey: c.creds.secretAccessKey, cluster: 'restart', stateDir, az: 'us-east-1a' });
-    const agent = await start();
+    agent = await start();
     const { taskArn, stream } = await runPrinter(c.ecs, 'restart', 'host');
-    await midStream(c.logs, stream, 2000);
+
+    // The server dies under the agent, which goes on reading the task's output and sending it.
+    await midStream(c.logs, stream, 1500);
+    await killed(up);
+    outputs.push(up.output());
+    c.ecs.destroy();
+    c.logs.destroy();
+    up = await spawnBerth(['--data-dir', dataDir, '--no-agent', '--port', port]);
+    c = clientsFor(up.url, dataDir);
+
+    // Then the agent dies, and a new one takes over its state.
+    const before = await midStream(c.logs, stream, 5000);
+    assert.ok(before >= 5000, 'the agent shipped past the server restart');
     await killed(agent);
     const again = await start();
     assert.equal(again.arn, agent.arn, 'the same container instance');
-    try {
-      await finished(c.ecs, c.logs, 'restart', taskArn, stream);
-    } finally {
-      again.child.kill('SIGTERM');
-    }
+    agent = again;
+    await finished(c.ecs, c.logs, 'restart', taskArn, stream).catch((e: Error) => {
+      e.message += `\n--- berth up outputs ---\n${[...outputs, up.output()].join('\n=====\n')}`;
+      throw e;
+    });
   } finally {
+    agent?.child.kill('SIGTERM');
     c.ecs.destroy();
     c.logs.destroy();
     up.child.kill('SIGTERM');
