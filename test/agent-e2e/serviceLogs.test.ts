@@ -9,6 +9,9 @@
 // of the container's output, read the tail once and stopped, so nothing it printed afterwards
 // was ever shipped (and a container quiet for its first seconds shipped nothing at all: its
 // stream existed, with 0 bytes). Service tasks are long-lived and often quiet, hence the report.
+// Nothing in it is particular to deployments: the same container started with run-task lost
+// the same lines before the fix (checked); a one-off task that prints and exits at once did not,
+// which is why run-task seemed to ship fine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
