@@ -26,5 +26,10 @@ export const ecsErrors = {
     new ServiceError('InvalidParameterException', `Container instance '${ref}' was not found in this cluster.`),
   noContainerInstances: () => new ServiceError('InvalidParameterException', 'No Container Instances were found in your cluster.'),
   attributeLimit: (msg: string) => new ServiceError('AttributeLimitExceededException', msg),
+  taskSetNotFound: () => new ServiceError('TaskSetNotFoundException', 'The specified task set does not exist.'),
+  limitExceeded: (msg: string) => new ServiceError('LimitExceededException', msg),
+  resourceInUse: (msg: string) => new ServiceError('ResourceInUseException', msg),
+  clusterContainsCapacityProviders: () =>
+    new ServiceError('ClusterContainsCapacityProviderException', 'The cluster contains one or more capacity providers that prevent the requested operation.'),
   targetNotFound: (msg: string) => new ServiceError('TargetNotFoundException', msg),
 };
