@@ -29,7 +29,5 @@ export const ecsErrors = {
   taskSetNotFound: () => new ServiceError('TaskSetNotFoundException', 'The specified task set does not exist.'),
   limitExceeded: (msg: string) => new ServiceError('LimitExceededException', msg),
   resourceInUse: (msg: string) => new ServiceError('ResourceInUseException', msg),
-  clusterContainsCapacityProviders: () =>
-    new ServiceError('ClusterContainsCapacityProviderException', 'The cluster contains one or more capacity providers that prevent the requested operation.'),
   targetNotFound: (msg: string) => new ServiceError('TargetNotFoundException', msg),
 };
