@@ -93,7 +93,7 @@ export function parseTemplateBody(body: string): Record<string, unknown> {
       throw cfnErrors.templateFormat(`JSON not well-formed${where}: ${String((e as Error).message).replace(/ in JSON at position \d+.*$/, '').slice(0, 200)}`);
     }
   } else {
-    const parsed = parseDocument(text, { customTags: TAGS, uniqueKeys: true, prettyErrors: false, strict: false });
+    const parsed = parseDocument(text, { customTags: TAGS, uniqueKeys: true, prettyErrors: true, strict: false });
     const err = parsed.errors[0];
     if (err) {
       const pos = err.linePos?.[0];
