@@ -11,6 +11,7 @@ import gzip, json, os, sys
 
 SERVICES = {  # our name -> botocore folder: the services Berth answers (add one with its folder)
     "ecs": "ecs", "sts": "sts", "elbv2": "elbv2", "logs": "logs", "ssm": "ssm", "cloudwatch": "cloudwatch",
+    "cloudformation": "cloudformation",
 }
 KEEP_META = {"apiVersion", "endpointPrefix", "jsonVersion", "protocol", "serviceId", "signingName",
              "targetPrefix", "xmlNamespace", "uid", "serviceFullName",

@@ -41,6 +41,8 @@ import { startAlarmController } from './control/alarms.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
 import { LoadBalancerPlane } from './lb/plane.js';
+import { InProcessInvoker } from './server/invoker.js';
+import { StackWorker } from './control/stacks/worker.js';
 import { lbOptionsFromEnv, type LbOptions } from './lb/options.js';
 import { VERSION } from './version.js';
 
@@ -159,7 +161,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const logEvents = openLogEventStore(dataDir);
 
   // The API.
-  const services = allServices({ loadBalancer, logEvents, masterKey });
+  // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
+  const invoker = new InProcessInvoker(shutdown.signal);
+  const services = allServices({ loadBalancer, logEvents, masterKey, invoker });
+  invoker.serve(services);
   const gateway = new AwsGateway(services, platform, credentials, shutdown.signal);
 
   const operatorToken = opts.operatorToken ?? env.BERTH_OPERATOR_TOKEN;
@@ -234,6 +239,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     ),
   );
   leadership.add(loopDuty('agent-sweep', () => startAgentSweep(leadership.fencedPlatform('agent-sweep'), { agentTimeoutMs, onError: report('agent-timeout sweep') })));
+  const stackWorker = new StackWorker(leadership.fencedPlatform('stack-worker'), invoker, { onError: report('stack worker') });
+  leadership.add({ name: 'stack-worker', start: () => stackWorker.start(), stop: () => stackWorker.stop() });
   leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
   leadership.add(loopDuty('cloudwatch-alarms', () => startAlarmController(leadership.fencedPlatform('cloudwatch-alarms'), { onError: report('CloudWatch alarm evaluation') })));
   await leadership.start();

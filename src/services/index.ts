@@ -15,6 +15,8 @@ import { logsService } from './logs/index.js';
 import { ssmService } from './ssm/index.js';
 import { berthAgentService } from './berthagent/index.js';
 import { cloudwatchService } from './cloudwatch/index.js';
+import { cloudFormationService } from './cloudformation/index.js';
+import type { ServiceInvoker } from '../domain/invoker.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -24,8 +26,10 @@ export interface ServiceDeps {
   logEvents: LogEventStore;
   /** The key SecureString parameters are sealed under, loaded once at startup. */
   masterKey: MasterKey;
+  /** Berth's own API operations, called in process (CloudFormation reads SSM through it). */
+  invoker: ServiceInvoker;
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), berthAgentService()];
+  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), berthAgentService(), cloudFormationService(deps.invoker)];
 }
