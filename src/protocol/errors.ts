@@ -1,7 +1,8 @@
 import { ServiceError } from '../errors.js';
 
 /** Which wire protocol a request arrived on; several errors are spelled differently per protocol. */
-export type WireProtocol = 'json' | 'query';
+/** `ec2` is EC2's own query dialect (its list encoding, responses and `<Response><Errors>` errors). */
+export type WireProtocol = 'json' | 'query' | 'ec2';
 
 /**
  * Errors that belong to the protocol and authentication layers rather than to a service.
@@ -32,6 +33,9 @@ export const commonErrors = {
     p === 'json'
       ? new ServiceError('UnknownOperationException', `Unknown operation ${name}`)
       : new ServiceError('InvalidAction', `Could not find operation ${name} for version of this service.`),
+  /** An operation of an AWS API Berth serves in part (EC2), that Berth does not provide. */
+  unservedOperation: (service: string, op: string, served: string) =>
+    new ServiceError('UnsupportedOperation', `Berth does not provide ${service} ${op.slice(0, 100)}; of ${service} it serves ${served}.`, 501),
   notImplemented: (service: string, op: string) =>
     new ServiceError('NotImplementedException', `Berth does not implement ${service} ${op} yet.`, 501),
   serialization: (message: string) => new ServiceError('SerializationException', message),

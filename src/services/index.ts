@@ -14,6 +14,7 @@ import { elbv2Service } from './elbv2/index.js';
 import { logsService } from './logs/index.js';
 import { ssmService } from './ssm/index.js';
 import { berthAgentService } from './berthagent/index.js';
+import { ec2Service } from './ec2/index.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -26,5 +27,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), berthAgentService()];
+  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), ec2Service(), berthAgentService()];
 }
