@@ -41,8 +41,9 @@ export function compileFilters<R extends { tags?: Tag[] }>(filters: EC2.Filter[]
 /** The records named by `ids` (all of them, or `<Type>.NotFound` for the first missing), else every record. */
 export function byIds<R extends { id: string }>(all: R[], ids: string[] | undefined, notFound: (id: string) => Error): R[] {
   if (!ids?.length) return all;
-  return ids.map((id) => {
-    const r = all.find((x) => x.id === id);
+  const byId = new Map(all.map((x) => [x.id, x]));
+  return [...new Set(ids)].map((id) => {
+    const r = byId.get(id);
     if (!r) throw notFound(id);
     return r;
   });
