@@ -43,6 +43,7 @@ import {
   DescribeVpcAttributeCommand,
   paginateDescribeSubnets,
 } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client, CreateLoadBalancerCommand, DeleteLoadBalancerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startTestBerth, aws, awsOk, errorOf, hasAwsCli, type TestBerth } from '../helpers/fixture.js';
 
 let berth: TestBerth;
@@ -254,4 +255,35 @@ test('the aws CLI v1: describe, create with tags, security group rules, filters 
   assert.match(unserved.stderr, /UnsupportedOperation.*DescribeImages/);
   const dry = await aws(env, ['ec2', 'create-vpc', '--cidr-block', '10.60.0.0/16', '--dry-run']);
   assert.match(dry.stderr, /DryRunOperation/);
+});
+
+test('load balancers use the model: their subnets and groups must exist in one VPC, and cannot be deleted under them', async () => {
+  const elb = new ElasticLoadBalancingV2Client(berth.clientConfig);
+  try {
+    const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.70.0.0/16' }))).Vpc!.VpcId!;
+    const a = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.70.0.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const a2 = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.70.9.0/24', AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
+    const b = (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.70.1.0/24', AvailabilityZone: 'us-east-1b' }))).Subnet!.SubnetId!;
+    const sg = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'lb', Description: 'lb', VpcId: vpcId }))).GroupId!;
+    const defaultSg = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['default'] }, { Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups![0]!.GroupId!;
+    const otherVpcGroup = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'elsewhere', Description: 'default VPC' }))).GroupId!;
+    const create = (Name: string, Subnets: string[], SecurityGroups?: string[]) => elb.send(new CreateLoadBalancerCommand({ Name, Subnets, SecurityGroups }));
+    assert.equal((await errorOf(create('x', [a, 'subnet-a']))).name, 'InvalidSubnetException');
+    assert.equal((await errorOf(create('x', [a, a2]))).name, 'InvalidConfigurationRequestException');
+    assert.equal((await errorOf(create('x', [a]))).name, 'ValidationError');
+    assert.equal((await errorOf(create('x', [a, b], [otherVpcGroup]))).name, 'InvalidSecurityGroupException');
+    const plain = (await create('plain', [a, b])).LoadBalancers![0]!;
+    assert.deepEqual([plain.VpcId, plain.SecurityGroups], [vpcId, [defaultSg]]);
+    const lb = (await create('with-group', [a, b], [sg])).LoadBalancers![0]!;
+    assert.equal((await errorOf(ec2.send(new DeleteSubnetCommand({ SubnetId: a })))).name, 'DependencyViolation');
+    assert.equal((await errorOf(ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg })))).name, 'DependencyViolation');
+    await elb.send(new DeleteLoadBalancerCommand({ LoadBalancerArn: lb.LoadBalancerArn! }));
+    await elb.send(new DeleteLoadBalancerCommand({ LoadBalancerArn: plain.LoadBalancerArn! }));
+    await ec2.send(new DeleteSecurityGroupCommand({ GroupId: sg }));
+    for (const id of [a, a2, b]) await ec2.send(new DeleteSubnetCommand({ SubnetId: id }));
+    await ec2.send(new DeleteSecurityGroupCommand({ GroupId: otherVpcGroup }));
+    await ec2.send(new DeleteVpcCommand({ VpcId: vpcId }));
+  } finally {
+    elb.destroy();
+  }
 });
