@@ -20,6 +20,7 @@ import { checkSignatureClaim, readSignature, verifySignature, type SignatureClai
 import { CBOR_CONTENT, CBOR_PROTOCOL_HEADER, CBOR_PROTOCOL_VALUE, cborTimestamp, decodeCborBody, encodeCborBody, parseCborPath } from '../protocol/cbor.js';
 import { decodeQueryInput, encodeEc2Error, encodeQueryError, encodeQueryResponse, encodeRestXmlError, parseForm } from '../protocol/awsQuery.js';
 import type { ScalarEncoding } from '../protocol/model.js';
+import { decodeEc2Input, encodeEc2Response } from '../protocol/ec2.js';
 import type { Platform } from '../domain/platform.js';
 import type { Principal, RequestContext, ServiceDefinition } from '../services/types.js';
 import type { RootCredentials } from '../config/credentials.js';
@@ -116,7 +117,19 @@ export class AwsGateway {
       throw commonErrors.unsupportedMediaType(ct || '(none)');
     } catch (e) {
       if (e instanceof UnservedAnswer) return this.errorReply(e.error, e.shape, requestId, undefined);
-      return this.errorReply(this.asServiceError(e), protocol, requestId, undefined);
+      return this.errorReply(this.asServiceError(e), protocol === 'query' ? this.formProtocolOf(req) : protocol, requestId, undefined);
+    }
+  }
+
+  /**
+   * The protocol a form request's errors are spelled in before it is admitted: EC2's when its
+   * signature (if readable) is scoped to a service speaking it, awsQuery's otherwise.
+   */
+  private formProtocolOf(req: IncomingMessage): WireProtocol {
+    try {
+      return this.bySigningName.get(readSignature(this.signedPart(req), 'query').service)?.protocol === 'ec2' ? 'ec2' : 'query';
+    } catch {
+      return 'query';
     }
   }
 
@@ -198,7 +211,7 @@ export class AwsGateway {
   private admitQuery(req: IncomingMessage, isForm: boolean, requestId: string): Admission {
     const claim = readSignature(this.signedPart(req), 'query');
     const found = this.bySigningName.get(claim.service);
-    const service = found && speaks(found, 'query') ? found : undefined;
+    const service = found && (speaks(found, 'query') || speaks(found, 'ec2')) ? found : undefined;
     if (!service) {
       const action = req.method === 'GET' ? new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('Action') ?? undefined : undefined;
       const other = this.unserved(req, 'query', { action, encoding: 'form' });
@@ -215,7 +228,7 @@ export class AwsGateway {
       (id) => this.secretOf(id),
       this.platform.clock.now(),
     );
-    return { requestId, service, protocol: 'query', claim, secret, bodyLimit: DEFAULT_BODY_LIMIT };
+    return { requestId, service, protocol: service.protocol, claim, secret, bodyLimit: DEFAULT_BODY_LIMIT };
   }
 
   /** Step 2: the whole request, once its body (within the admission's limit) is in. */
@@ -293,19 +306,22 @@ export class AwsGateway {
     if (!action) throw new ServiceError('MissingAction', 'The request must contain the parameter Action.');
     admission.operation = action.slice(0, 100); // for the request log
     const op = service.model.operations[action];
-    if (!op) throw commonErrors.unknownOperation('query', action.slice(0, 200));
+    if (!op && service.model.unservedOperations.has(action)) throw commonErrors.unservedOperation(service.model.metadata.serviceId, action, service.servedPart ?? 'the operations its model lists');
+    if (!op) throw commonErrors.unknownOperation(service.protocol, action.slice(0, 200));
     const version = params.get('Version');
     if (version && version !== service.model.metadata.apiVersion) {
       throw new ServiceError('InvalidAction', `Version ${version.slice(0, 40)} is not supported; this service speaks ${service.model.metadata.apiVersion}.`);
     }
-    const input = decodeQueryInput(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode, service.constraintErrors?.[action]);
+    const ec2 = service.protocol === 'ec2';
+    const decode = ec2 ? decodeEc2Input : decodeQueryInput;
+    const input = decode(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode, service.constraintErrors?.[action]);
     const handler = service.handlers[action];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, action);
     const out = await handler(input, ctx);
     return {
       status: 200,
       headers: { 'content-type': 'text/xml', 'x-amzn-requestid': ctx.requestId },
-      body: encodeQueryResponse(service.model, action, out, ctx.requestId),
+      body: (ec2 ? encodeEc2Response : encodeQueryResponse)(service.model, action, out, ctx.requestId),
     };
   }
 

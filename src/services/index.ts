@@ -17,6 +17,7 @@ import { berthAgentService } from './berthagent/index.js';
 import { cloudwatchService } from './cloudwatch/index.js';
 import { cloudFormationService } from './cloudformation/index.js';
 import type { ServiceInvoker } from '../domain/invoker.js';
+import { ec2Service } from './ec2/index.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -31,5 +32,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), berthAgentService(), cloudFormationService(deps.invoker)];
+  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), berthAgentService(), cloudFormationService(deps.invoker)];
 }
