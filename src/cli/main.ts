@@ -87,7 +87,7 @@ function clientCommand(parent: Command, spec: string, description: string, opts:
   const cmd = parent.command(spec).description(description).option('--cluster <name>', 'the cluster', 'default');
   if (opts.output !== false) cmd.addOption(new Option('--output <format>', 'text for people, json for programs (one JSON document)').choices(['text', 'json']).default('text'));
   cmd
-    .addOption(new Option('--server <url>', 'Berth endpoint (default: AWS_ENDPOINT_URL, else the data dir\'s, else http://127.0.0.1:4566)').helpGroup('Connection:'))
+    .addOption(new Option('--server <url>', 'Berth endpoint, or several replicas\' separated by commas (default: AWS_ENDPOINT_URL, else the data dir\'s, else http://127.0.0.1:4566)').helpGroup('Connection:'))
     .addOption(new Option('--data-dir <dir>', 'a local Berth\'s data dir, for its endpoint and credentials (default: BERTH_DATA_DIR or ./.berth)').helpGroup('Connection:'))
     .addOption(new Option('--region <name>', 'region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)').helpGroup('Connection:'));
   cmd.addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.');
@@ -165,7 +165,7 @@ Run 'berth <command> --help' for a command's flags.`,
   program
     .command('agent')
     .description('Run an agent that joins a cluster and runs its tasks on this host.')
-    .option('--server <url>', 'control plane endpoint (default: AWS_ENDPOINT_URL)')
+    .option('--server <urls>', 'control plane endpoint, or several replicas\' separated by commas (moves to the next when one does not answer; default: AWS_ENDPOINT_URL)')
     .option('--cluster <name>', 'cluster to join', 'default')
     .addOption(new Option('--driver <name>', 'docker, process or auto').argParser(driverName))
     .option('--state-dir <dir>', 'where the agent keeps its tasks (survives restarts; default <data-dir>/agent-<cluster>)')
@@ -174,7 +174,7 @@ Run 'berth <command> --help' for a command's flags.`,
     .option('--attribute <key=value>', 'e.g. ecs.availability-zone=us-east-1b (repeatable)', keyValue)
     .addOption(new Option('--cpu <units>', 'CPU units to offer (default: the host\'s)').argParser(wholeNumber(1)))
     .addOption(new Option('--memory <mib>', 'MiB of memory to offer (default: the host\'s)').argParser(wholeNumber(1)))
-    .addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.')
+    .addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.\n\nExample:\n  berth agent --server http://10.0.0.1:4566,http://10.0.0.2:4566 --cluster web')
     .action(async (opts) => {
       const { agentCommand } = await import('./serve.js');
       guardClosedOutput({ exit: false });
