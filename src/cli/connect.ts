@@ -60,6 +60,14 @@ export function endpointList(spec: string): string[] {
 }
 
 /**
+ * The endpoints a command talks to: --server, else AWS_ENDPOINT_URL, else the data dir's endpoint
+ * file, else http://127.0.0.1:4566 (each may list several replicas, separated by commas).
+ */
+export function endpointsFrom(values: ConnectionFlags & { 'data-dir'?: string }, env: NodeJS.ProcessEnv = process.env): string[] {
+  return endpointList(values.server ?? env.AWS_ENDPOINT_URL ?? endpointIn(dataDirFrom(values.dataDir ?? values['data-dir'], env)) ?? 'http://127.0.0.1:4566');
+}
+
+/**
  * The client settings for a command: endpoint from --server, AWS_ENDPOINT_URL or the data dir's
  * endpoint file (default http://127.0.0.1:4566), or several replicas' endpoints separated by
  * commas (the first is used until it does not answer, then the next); credentials from AWS_ACCESS_KEY_ID and
@@ -69,7 +77,7 @@ export function endpointList(spec: string): string[] {
 export function clientConfigFrom(values: ConnectionFlags & { 'data-dir'?: string }, env: NodeJS.ProcessEnv = process.env): ClientConfig {
   const dataDir = dataDirFrom(values.dataDir ?? values['data-dir'], env);
   const stored = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? undefined : credentialsIn(dataDir);
-  const [endpoint, ...failoverEndpoints] = endpointList(values.server ?? env.AWS_ENDPOINT_URL ?? endpointIn(dataDir) ?? 'http://127.0.0.1:4566');
+  const [endpoint, ...failoverEndpoints] = endpointsFrom(values, env);
   const accessKeyId = env.AWS_ACCESS_KEY_ID ?? stored?.accessKeyId;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY ?? stored?.secretAccessKey;
   if (!accessKeyId || !secretAccessKey) {

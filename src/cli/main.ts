@@ -4,7 +4,7 @@
  *
  *   berth up | agent                       run Berth / an agent (serve.ts)
  *   berth ps | run | deploy | rollback     client commands: they reach Berth only over the
- *   berth events | stop | logs             network, through src/client, like any AWS client
+ *   berth events | stop | logs | status    network, through src/client, like any AWS client
  *   berth credentials | version
  *
  * Exit status: 0 done; 1 an error (an API error prints as `berth: <Code>: <message>`, never a
@@ -16,12 +16,13 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { AwsApiError } from '../client/awsClient.js';
 import { VERSION } from '../version.js';
 import { BerthApi } from './api.js';
-import { clientConfigFrom, credentialsIn, dataDirFrom, endpointIn, UsageError } from './connect.js';
+import { clientConfigFrom, credentialsIn, dataDirFrom, endpointIn, endpointsFrom, UsageError } from './connect.js';
 import { deployCommand, parseEnvPairs, rollbackCommand } from './deploy.js';
 import { eventsCommand } from './events.js';
 import { logsCommand, parseDuration } from './logs.js';
 import { psCommand } from './ps.js';
 import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
 import { stopCommand } from './stop.js';
 import { guardClosedOutput, processTerminal, type Terminal } from './terminal.js';
 
@@ -294,6 +295,20 @@ Examples:
     .action(async (names: string[], opts) => {
       if (opts.since !== undefined) parseDuration(opts.since);
       outcome.exitCode = await logsCommand(api(opts), names, opts, term);
+    });
+
+  program
+    .command('status')
+    .description('Show the control plane: its replicas, which replica leads each duty, and the agents with their last heartbeat.')
+    .addOption(new Option('--output <format>', 'text for people, json for programs (the health document)').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--operator-token <token>', 'the operator token, if the server was given one (default: BERTH_OPERATOR_TOKEN)').helpGroup('Connection:'))
+    .addOption(new Option('--server <urls>', 'Berth endpoint, or several replicas\' separated by commas: the first that answers is asked (default: AWS_ENDPOINT_URL, else the data dir\'s, else http://127.0.0.1:4566)').helpGroup('Connection:'))
+    .addOption(new Option('--data-dir <dir>', 'a local Berth\'s data dir, for its endpoint (default: BERTH_DATA_DIR or ./.berth)').helpGroup('Connection:'))
+    .addHelpText('after', '\nNo credentials needed: it reads /_berth/health (with the operator token when the server has one).\n\nExamples:\n  npx berth status\n  npx berth status --server http://10.0.0.1:4566,http://10.0.0.2:4566 --output json')
+    .action(async (opts: { output: 'text' | 'json'; operatorToken?: string; server?: string; dataDir?: string }) => {
+      const endpoints = endpointsFrom(opts);
+      outcome.endpoint = endpoints.join(',');
+      outcome.exitCode = await statusCommand(endpoints, { output: opts.output, operatorToken: opts.operatorToken ?? process.env.BERTH_OPERATOR_TOKEN }, term);
     });
 
   consistentErrors(program, 'berth');
