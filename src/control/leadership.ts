@@ -45,6 +45,8 @@ export interface DutyStatus {
   leading: boolean;
   holder?: string;
   expiresAt?: number;
+  /** Writes of this duty refused on this replica because it no longer held the lease (fenced). */
+  refusedWrites: number;
 }
 
 /** What a status page shows of one replica. */
@@ -77,6 +79,8 @@ export class Leadership {
   /** Duties this replica performs: the fencing token and the lease's end. */
   private readonly held = new Map<string, { epochRev: number; expiresAt: number }>();
   private readonly last = new Map<string, Claim>();
+  /** Fenced writes refused, by duty. */
+  private readonly refused = new Map<string, number>();
   private loop: Loop | undefined;
   private stopping = false;
   private url: string | undefined;
@@ -103,7 +107,7 @@ export class Leadership {
 
   /** The platform a duty writes through: its commits are fenced by the duty's lease. */
   fencedPlatform(duty: string): Platform {
-    return { ...this.platform, store: fencedStore(this.platform.store, duty, () => this.fence(duty)) };
+    return { ...this.platform, store: fencedStore(this.platform.store, duty, () => this.fence(duty), () => this.refused.set(duty, (this.refused.get(duty) ?? 0) + 1)) };
   }
 
   /** The guard of a duty's writes while this replica holds its lease. */
@@ -162,7 +166,7 @@ export class Leadership {
   status(): DutyStatus[] {
     return [...this.duties.keys()].map((duty) => {
       const c = this.last.get(duty);
-      return { duty, leading: this.held.has(duty), holder: c?.holder, expiresAt: c?.expiresAt };
+      return { duty, leading: this.held.has(duty), holder: c?.holder, expiresAt: c?.expiresAt, refusedWrites: this.refused.get(duty) ?? 0 };
     });
   }
 

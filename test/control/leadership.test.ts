@@ -58,6 +58,7 @@ test('a holder paused past its lease loses it to the other replica, and its late
   assert.deepEqual(b.log, ['start']);
   assert.equal(a.leading(), true, 'a has not noticed');
   await assert.rejects(a.write(9), NotLeaderError, 'the fencing token moved: refused');
+  assert.equal(a.l.status()[0]!.refusedWrites, 1, 'the refusal is counted (shown on /_berth/health)');
   await b.write(10);
   assert.deepEqual((await store.get('data', 'x'))?.value, { n: 10 });
   await b.l.stop();
