@@ -261,20 +261,26 @@ export class PostgresStore implements Store {
     this.pumping = (async () => {
       do {
         this.pumpAgain = false;
-        for (const w of [...this.watchers]) {
-          for (;;) {
-            const batch = await this.changes(w.from, 1000).catch(() => {
-              // The database is out of reach: read again once the listener is back.
-              this.reconnectListener();
-              return [] as Change[];
-            });
+        // One read of the feed for every watcher (from the one furthest behind), not one each:
+        // long polls each hold a watcher, and every commit wakes them all.
+        for (;;) {
+          const watchers = [...this.watchers];
+          if (watchers.length === 0) break;
+          const starts = watchers.map((w) => w.from);
+          const batch = await this.changes(Math.min(...starts), 1000).catch(() => {
+            // The database is out of reach: read again once the listener is back.
+            this.reconnectListener();
+            return [] as Change[];
+          });
+          watchers.forEach((w, i) => {
             for (const c of batch) {
               if (!this.watchers.has(w)) break;
+              if (c.rev <= starts[i]!) continue;
               w.fn(c);
               w.from = c.rev;
             }
-            if (batch.length < 1000) break;
-          }
+          });
+          if (batch.length < 1000) break;
         }
       } while (this.pumpAgain && !this.closed);
     })().finally(() => {
