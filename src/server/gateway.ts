@@ -238,7 +238,7 @@ export class AwsGateway {
       const identity = verifySignature(admission.claim, { ...this.signedPart(req), body }, protocol, admission.secret);
       const principal: Principal = { accessKeyId: identity.accessKeyId, arn: `arn:aws:iam::${this.platform.accountId}:root`, userId: this.platform.accountId };
       const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown, endpoint: endpointOf(req) };
-      if (protocol === 'query') return await this.handleQuery(req, service, body, ctx, admission);
+      if (protocol === 'query' || protocol === 'ec2') return await this.handleQuery(req, service, body, ctx, admission);
       return await this.handleJson(service, admission.operation!, body, ctx, protocol);
     } catch (e) {
       return this.errorReply(this.asServiceError(e), protocol, requestId, service);

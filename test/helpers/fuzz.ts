@@ -30,6 +30,7 @@ import { signRequest } from '../../src/protocol/sigv4.js';
 import type { Shape, ShapeRef } from '../../src/protocol/model.js';
 import { allServices, type ServiceDeps } from '../../src/services/index.js';
 import type { ServiceDefinition } from '../../src/services/types.js';
+import { REPLICA_KIND } from '../../src/domain/leases.js';
 
 /** A small deterministic PRNG (mulberry32). */
 export class Rng {
@@ -278,13 +279,13 @@ async function send(url: string, headers: Record<string, string>, body: string, 
 }
 
 /**
- * Whether anything but lease bookkeeping (renewed every few seconds by the replica itself, see
- * src/domain/leases.ts) was written after `rev`.
+ * Whether anything but lease bookkeeping (leases renewed and the replica's heartbeat written
+ * every few seconds by the replica itself, see src/domain/leases.ts) was written after `rev`.
  */
 /** Whether anything but the leases (renewed on their own) was written after store revision `rev`. */
 export async function stateChangedSince(berth: Berth, rev: number): Promise<boolean> {
   if ((await berth.platform.store.revision()) === rev) return false;
-  return (await berth.platform.store.changes(rev)).some((c) => !c.kind.startsWith('berth.lease'));
+  return (await berth.platform.store.changes(rev)).some((c) => !c.kind.startsWith('berth.lease') && c.kind !== REPLICA_KIND);
 }
 
 /** Counts uncaught exceptions and unhandled rejections while `fn` runs. */
