@@ -89,6 +89,3 @@ test('haproxy serves the rules in priority order, fixed responses and redirects'
   assert.equal(forwarded['x-forwarded-port'], String(port));
   assert.equal(forwarded['x-forwarded-for'], '127.0.0.1');
 });
-  backends.users!.healthStatus = 200;
-  await eventually(async () => (await get(port, '/a', { host: 'api.users.test' })).status === 200, { what: 'the target back' });
-});
