@@ -201,10 +201,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       });
       return true;
     },
-    (req, res, url) => {
+    async (req, res, url) => {
       if (url.pathname !== '/_berth/metrics' || req.method !== 'GET') return false;
       if (!readable(req, res)) return true;
-      const body = loadBalancer.prometheus();
+      const body = await loadBalancer.prometheus();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return true;
