@@ -228,7 +228,7 @@ export class AwsGateway {
       (id) => this.secretOf(id),
       this.platform.clock.now(),
     );
-    return { requestId, service, protocol: service.protocol, claim, secret, bodyLimit: DEFAULT_BODY_LIMIT };
+    return { requestId, service, protocol: service.protocol === 'ec2' ? 'ec2' : 'query', claim, secret, bodyLimit: DEFAULT_BODY_LIMIT };
   }
 
   /** Step 2: the whole request, once its body (within the admission's limit) is in. */
