@@ -20,7 +20,9 @@ import { checkSignatureClaim, readSignature, verifySignature, type SignatureClai
 import { decodeQueryInput, encodeEc2Error, encodeQueryError, encodeQueryResponse, encodeRestXmlError, parseForm } from '../protocol/awsQuery.js';
 import type { Platform } from '../domain/platform.js';
 import type { Principal, RequestContext, ServiceDefinition } from '../services/types.js';
-import type { RootCredentials } from '../config/credentials.js';
+import type { CredentialDirectory } from '../domain/iam/credentials.js';
+import { tokenMatches } from '../domain/iam/credentials.js';
+import { authorizeRequest, type AccessGate } from './authorization.js';
 import { ConflictError } from '../store/types.js';
 import { errorShapeOf, isKnownUnservedTarget, unsupportedService, type ErrorShape, type UnservedRequest } from './unserved.js';
 
@@ -62,7 +64,10 @@ export class AwsGateway {
   constructor(
     services: ServiceDefinition[],
     private readonly platform: Platform,
-    private readonly credentials: RootCredentials,
+    /** Whose access keys are which (root, IAM users, STS sessions): src/domain/iam/credentials.ts. */
+    private readonly credentials: CredentialDirectory,
+    /** Decides whether a caller may perform an operation (IAM policy evaluation). */
+    private readonly access: AccessGate,
     /** Aborted when Berth shuts down: handed to handlers so long polls end. */
     private readonly shutdown: AbortSignal,
     private readonly onInternalError: (err: unknown) => void = (e) => console.error(e),
@@ -88,8 +93,24 @@ export class AwsGateway {
     return isSigV4Signed(req);
   }
 
-  /** Step 1 (headers only): the admission, or the answer that refuses the request. */
-  admit(req: IncomingMessage): Admission | HttpReply {
+  /**
+   * Step 1 (headers only): the admission, or the answer that refuses the request. The access key
+   * the request claims is loaded first (from memory, else the store), so the checks below run
+   * on what is known of it.
+   */
+  async admit(req: IncomingMessage): Promise<Admission | HttpReply> {
+    const claimed = claimedAccessKey(req);
+    if (claimed) {
+      try {
+        await this.credentials.load(claimed);
+      } catch (e) {
+        this.onInternalError(e);
+      }
+    }
+    return this.admitLoaded(req);
+  }
+
+  private admitLoaded(req: IncomingMessage): Admission | HttpReply {
     const requestId = randomUUID();
     const target = req.headers['x-amz-target'];
     const ct = String(req.headers['content-type'] ?? '').toLowerCase();
@@ -151,6 +172,7 @@ export class AwsGateway {
       (id) => this.secretOf(id),
       this.platform.clock.now(),
     );
+    this.checkSessionToken(req, claim, 'json');
     return { requestId, service, protocol: 'json', operation, claim, secret, bodyLimit: service.bodyLimits?.[operation] ?? DEFAULT_BODY_LIMIT };
   }
 
@@ -174,6 +196,7 @@ export class AwsGateway {
       (id) => this.secretOf(id),
       this.platform.clock.now(),
     );
+    this.checkSessionToken(req, claim, 'query');
     return { requestId, service, protocol: 'query', claim, secret, bodyLimit: DEFAULT_BODY_LIMIT };
   }
 
@@ -182,8 +205,8 @@ export class AwsGateway {
     const { requestId, service, protocol } = admission;
     try {
       const identity = verifySignature(admission.claim, { ...this.signedPart(req), body }, protocol, admission.secret);
-      const principal: Principal = { accessKeyId: identity.accessKeyId, arn: `arn:aws:iam::${this.platform.accountId}:root`, userId: this.platform.accountId };
-      const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown, endpoint: endpointOf(req) };
+      const principal: Principal = this.credentials.cached(identity.accessKeyId)?.principal ?? this.credentials.rootPrincipal();
+      const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown, endpoint: endpointOf(req), sourceIp: sourceIpOf(req), secureTransport: req.headers['x-forwarded-proto'] === 'https' };
       return protocol === 'json' ? await this.handleJson(service, admission.operation!, body, ctx) : await this.handleQuery(req, service, body, ctx, admission);
     } catch (e) {
       return this.errorReply(this.asServiceError(e), protocol, requestId, service);
@@ -198,11 +221,24 @@ export class AwsGateway {
     const claim = readSignature(this.signedPart(req), 'json');
     const secret = checkSignatureClaim(claim, this.signedPart(req), 'json', { services: ['berth'], mustSign: ['content-type'], presignedAllowed: false }, (id) => this.secretOf(id), this.platform.clock.now());
     verifySignature(claim, { ...this.signedPart(req), body }, 'json', secret);
+    if (this.credentials.cached(claim.accessKeyId)?.principal.kind !== 'root') throw new ServiceError('AccessDenied', 'Only the root user may call operator endpoints.', 403);
+  }
+
+  /**
+   * A request made with session credentials must carry their token (`X-Amz-Security-Token`,
+   * header or presigned query), and a request with long-term keys must not carry one.
+   */
+  private checkSessionToken(req: IncomingMessage, claim: SignatureClaim, protocol: WireProtocol): void {
+    const known = this.credentials.cached(claim.accessKeyId);
+    const header = req.headers['x-amz-security-token'];
+    const presented = typeof header === 'string' ? header : claim.signedQuery.find(([k]) => k === 'X-Amz-Security-Token')?.[1];
+    if (!known || !tokenMatches(known, presented)) throw new ServiceError(protocol === 'json' ? 'UnrecognizedClientException' : 'InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
   }
 
   /** Who a request claims to come from, for the request log: `root` for the root credentials. */
   principalOf(admission: Admission): string {
-    return admission.claim.accessKeyId === this.credentials.accessKeyId ? 'root' : admission.claim.accessKeyId.slice(0, 128);
+    const p = this.credentials.cached(admission.claim.accessKeyId)?.principal;
+    return p?.kind === 'root' ? 'root' : (p?.arn ?? admission.claim.accessKeyId).slice(0, 256);
   }
 
   /** The answer for a body larger than the admission allows (413, in the protocol's shape). */
@@ -214,8 +250,12 @@ export class AwsGateway {
     return { method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers };
   }
 
+  /** The secret of a loaded access key; an inactive key or an expired session throws its error. */
   private secretOf(accessKeyId: string): string | undefined {
-    return accessKeyId === this.credentials.accessKeyId ? this.credentials.secretAccessKey : undefined;
+    const k = this.credentials.cached(accessKeyId);
+    if (!k) return undefined;
+    if (k.refused) throw k.refused;
+    return k.secret;
   }
 
   private async handleJson(service: ServiceDefinition, opName: string, body: Buffer, ctx: RequestContext): Promise<HttpReply> {
@@ -230,6 +270,7 @@ export class AwsGateway {
     const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode, service.constraintErrors?.[opName]);
     const handler = service.handlers[opName];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, opName);
+    await authorizeRequest(this.access, service, opName, input, ctx);
     const out = await handler(input, ctx);
     const encoded = op.output ? service.model.encodeJson(op.output.shape, out ?? {}) : {};
     return { status: 200, headers: { 'content-type': JSON_CONTENT, 'x-amzn-requestid': ctx.requestId }, body: JSON.stringify(encoded) };
@@ -250,6 +291,7 @@ export class AwsGateway {
     const input = decodeQueryInput(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode, service.constraintErrors?.[action]);
     const handler = service.handlers[action];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, action);
+    await authorizeRequest(this.access, service, action, input, ctx);
     const out = await handler(input, ctx);
     return {
       status: 200,
@@ -309,6 +351,21 @@ function endpointOf(req: IncomingMessage): string {
   const host = String(req.headers.host ?? '');
   const scheme = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
   return `${scheme}://${HOST_RE.test(host) ? host : 'localhost'}`;
+}
+
+/** The access key id a request's signature claims (header or presigned query), if any. */
+function claimedAccessKey(req: IncomingMessage): string | undefined {
+  const auth = String(req.headers.authorization ?? '').slice(0, 1024);
+  const fromHeader = /Credential=([^/,\s]{1,128})\//.exec(auth)?.[1];
+  if (fromHeader) return fromHeader;
+  const q = /[?&]X-Amz-Credential=([^&%/]{1,128})(?:%2F|\/)/i.exec((req.url ?? '').slice(0, 8192));
+  return q?.[1];
+}
+
+/** The caller's address, without the IPv4-mapped IPv6 prefix (`::ffff:127.0.0.1` is `127.0.0.1`). */
+function sourceIpOf(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
 /** Whether a request carries a SigV4 signature (an Authorization header, or a presigned query). */

@@ -8,12 +8,14 @@ import type { DataPlaneView } from '../domain/elbv2/dataPlane.js';
 import type { LogEventStore } from '../domain/logs/eventStore.js';
 import type { MasterKey } from '../domain/ssm/masterKey.js';
 import type { ServiceDefinition } from './types.js';
+import type { Authorizer } from '../domain/iam/authorizer.js';
 import { ecsService } from './ecs/index.js';
 import { stsService } from './sts/index.js';
 import { elbv2Service } from './elbv2/index.js';
 import { logsService } from './logs/index.js';
 import { ssmService } from './ssm/index.js';
 import { berthAgentService } from './berthagent/index.js';
+import { iamService } from './iam/index.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -23,8 +25,10 @@ export interface ServiceDeps {
   logEvents: LogEventStore;
   /** The key SecureString parameters are sealed under, loaded once at startup. */
   masterKey: MasterKey;
+  /** IAM's policy evaluator (SimulatePrincipalPolicy, AssumeRole's trust check). */
+  authorizer: Authorizer;
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), berthAgentService()];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), berthAgentService(), iamService(deps.masterKey, deps.authorizer)];
 }
