@@ -6,7 +6,7 @@
  *   control, lb (controllers, data planes) -> domain
  *   berth.ts (the composition root) -> anything; cli -> berth.ts, agent, client
  *
- * Kernel modules anyone may import: src/errors.ts, src/clock.ts, src/version.ts, src/privateFiles.ts, src/generated/.
+ * Kernel modules anyone may import: src/errors.ts, src/clock.ts, src/version.ts, src/privateFiles.ts, src/logsLimits.ts, src/generated/.
  */
 const layer = (name) => `^src/${name}/`;
 
@@ -26,7 +26,7 @@ module.exports = {
       'store-is-the-bottom',
       'The store knows nothing of Berth above it: no domain, services, controllers or data planes.',
       layer('store'),
-      '^src/(?!store/|errors\\.ts|clock\\.ts|version\\.ts|privateFiles\\.ts)',
+      '^src/(?!store/|errors\\.ts|clock\\.ts|version\\.ts|privateFiles\\.ts|logsLimits\\.ts)',
     ),
     forbid(
       'domain-below-handlers',
@@ -80,7 +80,7 @@ module.exports = {
       'client-is-a-client',
       'The signing HTTP client knows the wire (src/protocol) and nothing of the server side.',
       layer('client'),
-      '^src/(?!client/|protocol/|errors\\.ts|clock\\.ts|version\\.ts|generated/)',
+      '^src/(?!client/|protocol/|errors\\.ts|clock\\.ts|version\\.ts|logsLimits\\.ts|generated/)',
     ),
     forbid('only-the-root-composes', 'Only the CLI starts a Berth (src/berth.ts); nothing under src/ imports the composition root.', '^src/(?!cli/)', '^src/berth\\.ts'),
   ],

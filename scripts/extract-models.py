@@ -10,10 +10,14 @@ defines them. Run by hand when a newer API version is wanted:
 import gzip, json, os, sys
 
 SERVICES = {  # our name -> botocore folder: the services Berth answers (add one with its folder)
-    "ecs": "ecs", "sts": "sts", "elbv2": "elbv2", "logs": "logs", "ssm": "ssm", "iam": "iam",
+    "ecs": "ecs", "sts": "sts", "elbv2": "elbv2", "logs": "logs", "ssm": "ssm", "cloudwatch": "cloudwatch",
+    "cloudformation": "cloudformation", "iam": "iam",
 }
 KEEP_META = {"apiVersion", "endpointPrefix", "jsonVersion", "protocol", "serviceId", "signingName",
-             "targetPrefix", "xmlNamespace", "uid", "serviceFullName"}
+             "targetPrefix", "xmlNamespace", "uid", "serviceFullName",
+             # the wire protocols a service speaks, in its clients' order of preference, and
+             # whether its JSON and CBOR errors carry the awsQuery code (x-amzn-query-error)
+             "protocols", "awsQueryCompatible"}
 DROP = {"documentation", "documentationUrl", "examples", "deprecatedMessage", "authtype", "auth",
         "endpointdiscovery", "endpointoperation", "idempotencyToken", "staticContextParams",
         "contextParam", "requestcompression", "httpChecksum", "unsignedPayload"}

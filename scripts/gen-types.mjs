@@ -62,3 +62,6 @@ for (const file of readdirSync(modelsDir).filter((f) => f.endsWith('.json'))) {
   }
   writeFileSync(join(outDir, `${service}.ts`), [...lines, '', ...opLines].join('\n'));
 }
+
+// CloudFormation's resource schemas, for the template engine.
+await import('./gen-cfn-spec.mjs');

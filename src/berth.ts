@@ -39,9 +39,12 @@ import { ServiceController, type ServiceControllerOptions } from './control/serv
 import { elbv2Targets } from './control/targets.js';
 import { DEFAULT_AGENT_TIMEOUT_MS, startAgentSweep } from './control/agentSweep.js';
 import { startRetentionSweep } from './control/retention.js';
+import { startAlarmController } from './control/alarms.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
 import { LoadBalancerPlane } from './lb/plane.js';
+import { InProcessInvoker } from './server/invoker.js';
+import { StackWorker } from './control/stacks/worker.js';
 import { lbOptionsFromEnv, type LbOptions } from './lb/options.js';
 import { VERSION } from './version.js';
 
@@ -165,7 +168,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const authorizer = new Authorizer(platform);
   await credentialDirectory.start();
   await authorizer.start();
-  const services = allServices({ loadBalancer, logEvents, masterKey, authorizer });
+  // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
+  const invoker = new InProcessInvoker(shutdown.signal, authorizer);
+  const services = allServices({ loadBalancer, logEvents, masterKey, invoker, authorizer });
+  invoker.serve(services);
   const gateway = new AwsGateway(services, platform, credentialDirectory, authorizer, shutdown.signal);
 
   const operatorToken = opts.operatorToken ?? env.BERTH_OPERATOR_TOKEN;
@@ -240,7 +246,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     ),
   );
   leadership.add(loopDuty('agent-sweep', () => startAgentSweep(leadership.fencedPlatform('agent-sweep'), { agentTimeoutMs, onError: report('agent-timeout sweep') })));
+  const stackWorker = new StackWorker(leadership.fencedPlatform('stack-worker'), invoker, { onError: report('stack worker') });
+  leadership.add({ name: 'stack-worker', start: () => stackWorker.start(), stop: () => stackWorker.stop() });
   leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
+  leadership.add(loopDuty('cloudwatch-alarms', () => startAlarmController(leadership.fencedPlatform('cloudwatch-alarms'), { onError: report('CloudWatch alarm evaluation') })));
   await leadership.start();
   // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
   const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];

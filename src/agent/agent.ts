@@ -16,7 +16,7 @@ import { writeAtomic } from './files.js';
 import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { AwsApiError, jsonService, type ClientConfig } from '../client/awsClient.js';
-import { pollTasks, reportTaskState, type AgentTaskSpec, type PolledTask, type TaskReport, type UnusableTask } from './protocol.js';
+import { decodeReport, encodeReport, mergeReports, pollTasks, reportTaskState, type AgentTaskSpec, type PolledTask, type TaskReport, type UnusableTask } from './protocol.js';
 import type { Driver } from './drivers/driver.js';
 import { LogShipper } from './logShipper.js';
 import { recoverOwnedTask, startOwnedTask, type OwnedTask } from './ownedTask.js';
@@ -57,6 +57,12 @@ export class Agent {
   private readonly ssm;
   private readonly shipper: LogShipper;
   private readonly tasks = new Map<string, OwnedTask>();
+  /**
+   * Tasks this agent ran to the end, by ARN (their ids as values), until the control plane says
+   * so too: a poll answered before their STOPPED report landed must not start them again. Kept
+   * on disk as `tasks/<id>.stopped` (their final report, sent again by a restarted agent).
+   */
+  private readonly finished = new Map<string, string>();
   private readonly pendingReports = new Map<string, TaskReport>();
   private readonly reportsInFlight = new Map<string, Promise<void>>();
   private reportScheduled = false;
@@ -78,6 +84,8 @@ export class Agent {
     this.ecs = jsonService(opts.client, 'ecs');
     this.ssm = jsonService(opts.client, 'ssm');
     this.shipper = new LogShipper(jsonService(opts.client, 'logs'), {
+      stateDir: join(opts.stateDir, 'logs'),
+      log: (m) => this.log(m),
       onError: (e, dest) => {
         if (!(e instanceof AwsApiError)) return; // unreachable: retried on the next flush
         this.log(`logs for ${dest.group}/${dest.stream}: ${e.message}`);
@@ -219,8 +227,16 @@ export class Agent {
       }
       this.queueReport(u.taskArn, { status: 'STOPPED', stopCode: 'TaskFailedToStart', reason: `The agent cannot run this task, its spec does not fit the agent channel's model: ${u.problem}` });
     }
+    const listed = new Set(polled.map((p) => p.taskArn));
+    for (const [arn, id] of this.finished) if (!listed.has(arn)) this.forgetFinished(arn, id);
     for (const p of polled) {
       const local = this.tasks.get(p.spec.taskId);
+      const done = this.finished.get(p.taskArn);
+      if (!local && done !== undefined) {
+        // Ran to its end here: never again. Its STOPPED report is queued (or on its way).
+        if (p.lastStatus === 'STOPPED') this.forgetFinished(p.taskArn, done);
+        continue;
+      }
       if (!local) {
         if (p.desiredStatus === 'STOPPED') {
           // Never started here (or already cleaned up): it is simply stopped.
@@ -244,13 +260,53 @@ export class Agent {
       shipper: this.shipper,
       resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
       report: (r) => this.queueReport(spec.taskArn, r),
-      onDone: () => this.tasks.delete(spec.taskId),
+      onDone: (s, report) => this.taskDone(s, report),
       log: this.log,
     });
     this.tasks.set(spec.taskId, owned);
   }
 
+  private stoppedFile(taskId: string): string {
+    return join(this.opts.stateDir, 'tasks', `${taskId}.stopped`);
+  }
+
+  /** A task is STOPPED and cleaned up here: remember it (see `finished`) with its final report. */
+  private taskDone(spec: AgentTaskSpec, report: TaskReport | undefined): void {
+    this.tasks.delete(spec.taskId);
+    if (report?.status !== 'STOPPED') return;
+    this.finished.set(spec.taskArn, spec.taskId);
+    try {
+      writeAtomic(this.stoppedFile(spec.taskId), JSON.stringify({ taskArn: spec.taskArn, report: encodeReport(report) }));
+    } catch (e) {
+      this.log(`task ${spec.taskId}: could not record its end: ${(e as Error).message}`);
+    }
+  }
+
+  private forgetFinished(arn: string, taskId: string): void {
+    this.finished.delete(arn);
+    rmSync(this.stoppedFile(taskId), { force: true });
+  }
+
+  /** After a restart: tasks that ended here, whose end the control plane may not know yet. */
+  private recoverFinished(): void {
+    const dir = join(this.opts.stateDir, 'tasks');
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.stopped'))) {
+      const taskId = f.slice(0, -'.stopped'.length);
+      try {
+        const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { taskArn?: unknown; report?: unknown };
+        const report = decodeReport(rec.report);
+        if (typeof rec.taskArn !== 'string' || !report.ok) throw new Error(report.ok ? 'no task ARN' : report.problem);
+        this.finished.set(rec.taskArn, taskId);
+        this.queueReport(rec.taskArn, report.value);
+      } catch (e) {
+        this.log(`could not read ${f}: ${(e as Error).message}`);
+        rmSync(join(dir, f), { force: true });
+      }
+    }
+  }
+
   private async recover(): Promise<void> {
+    this.recoverFinished();
     const dir = join(this.opts.stateDir, 'tasks');
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
       try {
@@ -261,7 +317,7 @@ export class Agent {
           shipper: this.shipper,
           resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
           report: (r, spec) => this.queueReport(spec.taskArn, r),
-          onDone: (id) => this.tasks.delete(id),
+          onDone: (s, report) => this.taskDone(s, report),
           log: this.log,
         });
         if (owned) this.tasks.set(owned.spec.taskId, owned);
@@ -270,6 +326,8 @@ export class Agent {
         rmSync(join(dir, f), { force: true });
       }
     }
+    // Log cursors of tasks that are no more (their state file went missing or bad) are of no use.
+    this.shipper.pruneStateFiles();
     if (this.tasks.size) this.log(`recovered ${this.tasks.size} task(s)`);
   }
 
@@ -361,21 +419,6 @@ export class Agent {
     this.lock?.release();
     this.lock = undefined;
   }
-}
-
-/** `b` over `a`: b's fields win, containers are merged by name. */
-function mergeReports(a: TaskReport | undefined, b: TaskReport | undefined): TaskReport | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return { ...a, ...b, containers: mergeContainers(a.containers, b.containers) };
-}
-
-function mergeContainers(a: TaskReport['containers'], b: TaskReport['containers']): TaskReport['containers'] {
-  if (!a) return b;
-  if (!b) return a;
-  const m = new Map(a.map((c) => [c.containerName, c]));
-  for (const c of b) m.set(c.containerName, { ...m.get(c.containerName), ...c });
-  return [...m.values()];
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,6 +5,11 @@
  * ECS's ResourceInitializationError; then runs the TaskRunner, forwards its state snapshots as
  * reports and its output lines to the log shipper, and persists the task for recovery after an
  * agent restart (`<state-dir>/tasks/<task id>.json`, secret values never written).
+ *
+ * Logs, exactly once: each line goes to the shipper with its container (the source) and driver
+ * cursor; a recovered task reads each container on from the cursor the shipper has on record as
+ * acknowledged by CloudWatch Logs (src/agent/logShipper.ts); a stopped task's containers are
+ * removed only once their lines are shipped (or after DRAIN_WAIT_MS).
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +18,17 @@ import { AwsApiError } from '../client/awsClient.js';
 import type { Driver } from './drivers/driver.js';
 import type { LogDestination, LogShipper } from './logShipper.js';
 import { logDestinationFor } from './logNaming.js';
-import { parseTaskSpec, type AgentContainerDefinition, type AgentTaskSpec, type TaskReport } from './protocol.js';
+import { mergeReports, parseTaskSpec, type AgentContainerDefinition, type AgentTaskSpec, type TaskReport } from './protocol.js';
 import { TaskRunner, type PersistedTask } from './taskRunner.js';
-import type { ContainerSpec, TaskSpec, TaskState } from './types.js';
+import type { ContainerSpec, LogLine, TaskSpec, TaskState } from './types.js';
 import { writeAtomic } from './files.js';
+
+/**
+ * How long a stopped task waits for the shipper to have its last lines acknowledged before its
+ * containers (and their output) are removed. Past it the lines are still shipped from memory, but
+ * an agent crash before then loses them.
+ */
+export const DRAIN_WAIT_MS = 30_000;
 
 /** A task the agent owns, from placement (or recovery) until it is STOPPED and cleaned up. */
 export interface OwnedTask {
@@ -40,7 +52,8 @@ export interface OwnedTaskDeps {
   shipper: LogShipper;
   resolveSecret: (valueFrom: string) => Promise<string>;
   report: (r: TaskReport, spec: AgentTaskSpec) => void;
-  onDone: (taskId: string) => void;
+  /** The task is STOPPED and cleaned up (or never started): with everything it reported, merged (its final state). */
+  onDone: (spec: AgentTaskSpec, finalReport: TaskReport | undefined) => void;
   log: (msg: string) => void;
 }
 
@@ -115,6 +128,10 @@ class AgentOwnedTask implements OwnedTask {
   private readonly dests = new Map<string, LogDestination>();
   /** A record waiting to be written (see persistSoon). */
   private unpersisted: PersistedTask | undefined;
+  /** After a restart: per container, the cursor of its last line CloudWatch Logs acknowledged. */
+  private readonly ackedCursors: Record<string, string> = {};
+  /** Everything reported (by this agent process), merged. */
+  private reported: TaskReport | undefined;
 
   constructor(
     readonly spec: AgentTaskSpec,
@@ -124,6 +141,15 @@ class AgentOwnedTask implements OwnedTask {
     this.file = join(deps.stateDir, `${spec.taskId}.json`);
     for (const c of spec.containers) this.dests.set(c.name, logDestinationFor(c, spec));
     if (!restored) writeAtomic(this.file, JSON.stringify({ spec } satisfies PersistedOwnedTask));
+    else {
+      // Now, before anything is awaited: each container's output is read on from the last line
+      // CloudWatch Logs acknowledged (the agent prunes the log state nobody restored).
+      for (const dest of new Set(this.dests.values())) {
+        for (const [source, cursor] of Object.entries(deps.shipper.restore(dest))) {
+          if (this.dests.get(source) === dest) this.ackedCursors[source] = cursor;
+        }
+      }
+    }
     this.done = this.run(restored).catch((e) => {
       this.deps.log(`task ${spec.taskId}: ${(e as Error).stack ?? e}`);
     });
@@ -144,9 +170,15 @@ class AgentOwnedTask implements OwnedTask {
     return this.active;
   }
 
+  /** Sends a report (through the agent's queue), keeping the merged state for the end. */
+  private report(r: TaskReport): void {
+    this.reported = mergeReports(this.reported, r);
+    this.deps.report(r, this.spec);
+  }
+
   private fail(reason: string): void {
     const now = this.deps.clock.now();
-    this.deps.report(
+    this.report(
       {
         status: 'STOPPED',
         stopCode: 'TaskFailedToStart',
@@ -154,7 +186,6 @@ class AgentOwnedTask implements OwnedTask {
         executionStoppedAt: new Date(now),
         containers: this.spec.containers.map((c) => ({ containerName: c.name, status: 'STOPPED', reason })),
       },
-      this.spec,
     );
   }
 
@@ -193,18 +224,22 @@ class AgentOwnedTask implements OwnedTask {
     const opts = {
       driver: this.deps.driver,
       clock: this.deps.clock,
-      onStateChange: (s: TaskState) => this.deps.report(reportOf(s), this.spec),
-      onLog: (l: { container: string; timestamp: number; line: string }) => {
+      onStateChange: (s: TaskState) => this.report(reportOf(s)),
+      onLog: (l: LogLine) => {
         const dest = this.dests.get(l.container);
-        if (dest) this.deps.shipper.push(dest, l.timestamp, l.line);
+        if (dest) this.deps.shipper.push(dest, { timestamp: l.timestamp, message: l.line, source: l.container, cursor: l.cursor });
       },
       onPersist: (rec: PersistedTask) => this.persistSoon(rec),
+      beforeCleanup: () => this.deps.shipper.drained([...new Set(this.dests.values())], DRAIN_WAIT_MS),
     };
+    for (const [container, dest] of this.dests) {
+      this.deps.shipper.setRereader(dest, container, (after) => this.runner?.rereadLogs(container, after));
+    }
     if (restored) {
       await this.restoreSecrets(restored);
-      runner = TaskRunner.resume(opts, restored);
+      runner = TaskRunner.resume({ ...opts, logCursors: this.ackedCursors }, restored);
     } else {
-      this.deps.report({ status: 'PENDING', pullStartedAt: new Date(this.deps.clock.now()) }, this.spec);
+      this.report({ status: 'PENDING', pullStartedAt: new Date(this.deps.clock.now()) });
       const envs = await this.initialize();
       if (!envs) return this.finish();
       const task: TaskSpec = {
@@ -270,7 +305,7 @@ class AgentOwnedTask implements OwnedTask {
     this.active = false;
     for (const d of this.dests.values()) this.deps.shipper.release(d);
     rmSync(this.file, { force: true });
-    this.deps.onDone(this.spec.taskId);
+    this.deps.onDone(this.spec, this.reported);
   }
 }
 

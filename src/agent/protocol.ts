@@ -110,6 +110,31 @@ export function parseTaskSpec(v: unknown): Parsed<AgentTaskSpec> {
   return channelModel().parseJson<AgentTaskSpec>('AgentTaskSpec', v);
 }
 
+/** A report as it goes on the wire (JSON-serialisable: times as epoch seconds), for keeping it in a state file. */
+export function encodeReport(r: TaskReport): unknown {
+  return channelModel().encodeJson('TaskStateChange', { ...r, reason: fitReason(r.reason), containers: r.containers?.map((c) => ({ ...c, reason: fitReason(c.reason) })) });
+}
+
+/** A report read back from a state file, checked against the model. */
+export function decodeReport(v: unknown): Parsed<TaskReport> {
+  return channelModel().parseJson<TaskReport>('TaskStateChange', v);
+}
+
+/** `b` over `a`: b's fields win, containers are merged by name (reports are snapshots of what changed). */
+export function mergeReports(a: TaskReport | undefined, b: TaskReport | undefined): TaskReport | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return { ...a, ...b, containers: mergeContainers(a.containers, b.containers) };
+}
+
+function mergeContainers(a: TaskReport['containers'], b: TaskReport['containers']): TaskReport['containers'] {
+  if (!a) return b;
+  if (!b) return a;
+  const m = new Map(a.map((c) => [c.containerName, c]));
+  for (const c of b) m.set(c.containerName, { ...m.get(c.containerName), ...c });
+  return [...m.values()];
+}
+
 function fitReason(reason: string | undefined): string | undefined {
   const max = channelModel().shape('Reason').max ?? Infinity;
   return reason !== undefined && [...reason].length > max ? [...reason].slice(0, max).join('') : reason;

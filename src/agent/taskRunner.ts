@@ -12,8 +12,11 @@
  * Clock; waiting (health check intervals, stop timeouts) uses real timers.
  *
  * Restart safety: `persisted()` returns a JSON-serialisable record (spec, state, driver handles,
- * last log timestamps); `TaskRunner.resume()` recovers the containers through `driver.recover()`
- * (running ones are re-attached, never restarted) and continues from where the task was.
+ * the log cursor of the last line handed to `onLog` per container); `TaskRunner.resume()`
+ * recovers the containers through `driver.recover()` (running ones are re-attached, never
+ * restarted) and continues from where the task was. A recovered container's output is read on
+ * from a cursor (`logCursors`, or the record's), whether it still runs or exited meanwhile, so
+ * what it printed while nobody followed is delivered too.
  */
 import { systemClock, type Clock } from '../clock.js';
 import { OOM_REASON, type Driver, type DriverHandle, type ExitInfo, type RecoverResult, type Subscription } from './drivers/driver.js';
@@ -31,12 +34,27 @@ export interface TaskRunnerOptions {
   clock?: Clock;
   /** Every change of the task's known state, as a snapshot (never mutated afterwards). */
   onStateChange?: (state: TaskState) => void;
-  /** Every line of container output. */
+  /** Every line of container output, with its driver cursor, in the order each container wrote it. */
   onLog?: (line: LogLine) => void;
+  /**
+   * On resume, where each container's output is read on from: strictly after this cursor (a
+   * DriverLogLine cursor), from its first line when a container has none. Replaces the record's
+   * own cursors (which only say what was handed to `onLog`): the agent passes the cursors of the
+   * lines CloudWatch Logs acknowledged.
+   */
+  logCursors?: Record<string, string>;
+  /**
+   * Awaited once the task's containers have stopped and their last lines were delivered, before
+   * they are destroyed (their output goes with them): the agent waits here, bounded, for the
+   * lines to be shipped.
+   */
+  beforeCleanup?: () => Promise<void>;
   /** Called whenever the persisted record changes in a way that matters after a restart (handles, status). */
   onPersist?: (record: PersistedTask) => void;
   /** Overrides DEFAULT_STOP_TIMEOUT_S (seconds) for containers without stopTimeout. */
   defaultStopTimeoutS?: number;
+  /** Grace before a running container is first diagnosed (Driver.diagnose) when its health check has no startPeriod (default DIAGNOSE_GRACE_MS). */
+  diagnoseGraceMs?: number;
 }
 
 /** What to keep across an agent restart (JSON-serialisable). */
@@ -44,7 +62,8 @@ export interface PersistedTask {
   task: TaskSpec;
   state: TaskState;
   handles: Record<string, DriverHandle>;
-  lastLogTs: Record<string, number>;
+  /** Per container, the cursor of the last output line handed to `onLog` (as of this record). */
+  logCursors: Record<string, string>;
 }
 
 /** A request to stop, with the reason reported to ECS. */
@@ -58,8 +77,11 @@ interface Live {
   handle?: DriverHandle;
   exited?: Promise<void>;
   logs?: Subscription;
+  /** Resolves once the container's output has been read to its end (one promise, across re-reads). */
   logsEnded?: Promise<void>;
+  endLogs?: () => void;
   healthTimer?: NodeJS.Timeout;
+  diagnoseTimer?: NodeJS.Timeout;
   healthFailures: number;
   startedAtMs?: number;
   everRunning: boolean;
@@ -67,6 +89,23 @@ interface Live {
 
 const rank = (s: TaskStatus) => TASK_STATUSES.indexOf(s);
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/**
+ * A running container with port mappings is first diagnosed (Driver.diagnose: the process driver
+ * looks for a listener on each host port) after its health check's startPeriod, or this long.
+ */
+export const DIAGNOSE_GRACE_MS = 10_000;
+/** Then again this often, until the driver finds nothing wrong. */
+const DIAGNOSE_INTERVAL_MS = 5_000;
+
+/** How long a stopped task waits for its containers' last output lines before removing them. */
+const LOGS_END_WAIT_MS = 30_000;
+
+/** Resolves when `p` does or after `ms`, whichever is first (the timer does not outlive it). */
+function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]).then(() => clearTimeout(timer));
+}
 
 /** Maps an ECS healthCheck command to argv (CMD-SHELL runs through /bin/sh -c, as Docker does). */
 export function healthCheckArgv(command: string[]): string[] {
@@ -83,7 +122,7 @@ export class TaskRunner {
   private readonly task: TaskSpec;
   private st: TaskState;
   private readonly live = new Map<string, Live>();
-  private readonly lastLogTs: Record<string, number> = {};
+  private readonly logCursors: Record<string, string> = {};
   private waiters: Array<() => void> = [];
   private lastEmitted = '';
   private running?: Promise<TaskState>;
@@ -96,7 +135,7 @@ export class TaskRunner {
     this.clock = opts.clock ?? systemClock;
     this.task = clone(restored?.task ?? opts.task);
     for (const c of this.task.containers) this.live.set(c.name, { spec: c, healthFailures: 0, everRunning: false, handle: restored?.handles[c.name] });
-    Object.assign(this.lastLogTs, restored?.lastLogTs ?? {});
+    Object.assign(this.logCursors, restored ? (opts.logCursors ?? restored.logCursors ?? {}) : {});
     this.st = restored
       ? clone(restored.state)
       : {
@@ -125,7 +164,7 @@ export class TaskRunner {
   persisted(): PersistedTask {
     const handles: Record<string, DriverHandle> = {};
     for (const [n, l] of this.live) if (l.handle) handles[n] = l.handle;
-    return clone({ task: this.task, state: this.st, handles, lastLogTs: this.lastLogTs });
+    return clone({ task: this.task, state: this.st, handles, logCursors: this.logCursors });
   }
 
   /** Starts driving the task (idempotent); resolves with the final state once STOPPED. */
@@ -150,10 +189,26 @@ export class TaskRunner {
     this.abort.abort();
     for (const l of this.live.values()) {
       l.logs?.close();
+      l.logs = undefined;
       if (l.healthTimer) clearTimeout(l.healthTimer);
       l.healthTimer = undefined;
+      if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
+      l.diagnoseTimer = undefined;
     }
     this.notify();
+  }
+
+  /**
+   * Reads a container's output again, strictly after `after` (from its first line when
+   * undefined): the current reading is closed first, so no line comes twice from here. The log
+   * shipper asks for it once a stream it had to stop taking lines for has drained.
+   */
+  rereadLogs(container: string, after: string | undefined): void {
+    const l = this.live.get(container);
+    if (!l?.handle || !l.logs || this.detached) return;
+    if (after === undefined) delete this.logCursors[container];
+    else this.logCursors[container] = after;
+    this.followLogs(container, l.handle);
   }
 
   /** Resolves once the task's lastStatus has reached `status` (or passed it). */
@@ -245,7 +300,12 @@ export class TaskRunner {
   /** After a restart: recover every container that had a handle. */
   private async reattach(): Promise<void> {
     for (const [name, l] of this.live) {
-      if (!l.handle || this.cstate(name).lastStatus === 'STOPPED') continue;
+      if (!l.handle) continue;
+      if (this.cstate(name).lastStatus === 'STOPPED') {
+        // Stopped before the restart, maybe with lines not yet delivered: read on to its end.
+        this.followLogs(name, l.handle);
+        continue;
+      }
       // The runtime may itself still be coming up after a host restart: retry for a while.
       let r: RecoverResult | undefined;
       for (let attempt = 0; !r && !this.detached; attempt++) {
@@ -259,7 +319,11 @@ export class TaskRunner {
       if (!r) return;
       l.handle = r.handle;
       if (r.status === 'running') this.attach(name, r.handle);
-      else this.recordExit(name, r.exit);
+      else {
+        // It exited while nobody followed it: what it printed meanwhile is still to be read.
+        this.followLogs(name, r.handle);
+        this.recordExit(name, r.exit);
+      }
     }
   }
 
@@ -377,17 +441,9 @@ export class TaskRunner {
     cs.runtimeId = h.id;
     cs.networkBindings = h.networkBindings;
     if (l.spec.healthCheck && cs.healthStatus !== 'HEALTHY' && cs.healthStatus !== 'UNHEALTHY') cs.healthStatus = 'UNKNOWN';
-    let ended!: () => void;
-    l.logsEnded = new Promise((r) => (ended = r));
-    l.logs = this.driver.logs(
-      h,
-      (line) => {
-        this.lastLogTs[name] = line.timestamp;
-        this.opts.onLog?.({ container: name, stream: line.stream, timestamp: line.timestamp, line: line.line });
-      },
-      { sinceMs: this.lastLogTs[name], onEnd: ended },
-    );
+    this.followLogs(name, h);
     if (l.spec.healthCheck) this.scheduleHealthCheck(name, true);
+    this.scheduleDiagnosis(name, true);
     l.exited = this.driver.wait(h, { signal: this.abort.signal }).then(
       (exit) => {
         if (!this.detached) this.recordExit(name, exit);
@@ -399,11 +455,74 @@ export class TaskRunner {
     this.emit(true);
   }
 
+  /** Reads a container's output from its cursor on, handing each line to onLog; `logsEnded` resolves at its end. */
+  private followLogs(name: string, h: DriverHandle): void {
+    const l = this.live.get(name)!;
+    l.logs?.close();
+    l.logsEnded ??= new Promise((r) => (l.endLogs = r));
+    const ended = l.endLogs!;
+    l.logs = this.driver.logs(
+      h,
+      (line) => {
+        this.logCursors[name] = line.cursor;
+        this.opts.onLog?.({ container: name, stream: line.stream, timestamp: line.timestamp, line: line.line, cursor: line.cursor });
+      },
+      { after: this.logCursors[name], onEnd: ended },
+    );
+  }
+
+  /**
+   * Asks the driver what may be wrong with a running container with port mappings, once its
+   * grace is over, then every DIAGNOSE_INTERVAL_MS until nothing is: the problem is reported as
+   * the container's reason (the task keeps running), and cleared once it is gone.
+   */
+  private scheduleDiagnosis(name: string, first: boolean): void {
+    const l = this.live.get(name)!;
+    if (!this.driver.diagnose || !l.spec.portMappings?.length) return;
+    const startPeriodMs = (l.spec.healthCheck?.startPeriod ?? 0) * 1000;
+    const delay = first ? (startPeriodMs > 0 ? startPeriodMs : (this.opts.diagnoseGraceMs ?? DIAGNOSE_GRACE_MS)) : DIAGNOSE_INTERVAL_MS;
+    if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
+    l.diagnoseTimer = setTimeout(() => void this.runDiagnosis(name), delay);
+  }
+
+  private async runDiagnosis(name: string): Promise<void> {
+    const l = this.live.get(name)!;
+    const cs = this.cstate(name);
+    l.diagnoseTimer = undefined;
+    if (this.detached || !l.handle || cs.lastStatus !== 'RUNNING') return;
+    const problem = await this.driver.diagnose!(l.handle).catch(() => undefined);
+    if (this.detached || cs.lastStatus !== 'RUNNING') return;
+    if (problem) {
+      // A reason of another kind (an earlier one, set by the runner) is not overwritten.
+      if (!cs.reason || cs.diagnosis) {
+        const reason = problem.slice(0, 255);
+        if (cs.reason !== reason) {
+          cs.reason = reason;
+          cs.diagnosis = true;
+          this.emit(true);
+        }
+      }
+      this.scheduleDiagnosis(name, false);
+    } else if (cs.diagnosis) {
+      // An empty reason clears it on the control plane too.
+      cs.reason = '';
+      cs.diagnosis = undefined;
+      this.emit(true);
+    }
+  }
+
   private recordExit(name: string, exit: ExitInfo): void {
     const l = this.live.get(name)!;
     const cs = this.cstate(name);
     if (l.healthTimer) clearTimeout(l.healthTimer);
     l.healthTimer = undefined;
+    if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
+    l.diagnoseTimer = undefined;
+    if (cs.diagnosis) {
+      // What was wrong with the running container is no reason for its exit.
+      cs.reason = '';
+      cs.diagnosis = undefined;
+    }
     cs.lastStatus = 'STOPPED';
     if (!exit.unknown) cs.exitCode = exit.code;
     if (exit.oomKilled) cs.reason = OOM_REASON;
@@ -474,11 +593,14 @@ export class TaskRunner {
     this.st.executionStoppedAt ??= this.clock.now();
     this.emit(true);
     this.setStatus('DEPROVISIONING');
-    // Deliver the last output lines before removing anything.
-    await Promise.all([...this.live.values()].map((l) => (l.logsEnded ? Promise.race([l.logsEnded, new Promise((r) => setTimeout(r, 5000))]) : undefined)));
+    // Deliver the last output lines before removing anything (bounded: a runtime that never ends a stream must not keep the task).
+    await Promise.all([...this.live.values()].map((l) => (l.logsEnded ? boundedWait(l.logsEnded, LOGS_END_WAIT_MS) : undefined)));
+    await this.opts.beforeCleanup?.().catch(() => undefined);
     for (const l of this.live.values()) {
       l.logs?.close();
+      l.logs = undefined;
       if (l.healthTimer) clearTimeout(l.healthTimer);
+      if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
       if (l.handle) await this.driver.destroy(l.handle).catch(() => {});
     }
     await this.driver.cleanupTask(this.task.id).catch(() => {});

@@ -108,6 +108,11 @@ export interface ContainerState {
   /** Docker container id or host pid. */
   runtimeId?: string;
   essential: boolean;
+  /**
+   * Set while `reason` is the driver's diagnosis of the running container (Driver.diagnose),
+   * which the runner clears (reason '') once it no longer applies. Not reported.
+   */
+  diagnosis?: boolean;
 }
 
 /** The known state of a task; every change is emitted whole (a snapshot) through the runner's callback. */
@@ -130,10 +135,14 @@ export interface TaskState {
   stoppedAt?: number;
 }
 
-/** One line of container output. `timestamp` is epoch ms when the line was produced. */
+/**
+ * One line of container output. `timestamp` is epoch ms when the line was produced; `cursor` is
+ * the driver's position just after it (see DriverLogLine in ./drivers/driver.ts).
+ */
 export interface LogLine {
   container: string;
   stream: 'stdout' | 'stderr';
   timestamp: number;
   line: string;
+  cursor: string;
 }

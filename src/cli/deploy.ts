@@ -16,6 +16,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AwsApiError } from '../client/awsClient.js';
 import { BerthApi, healthByTask, targetsOf, type TargetHealth, type WireContainerDefinition, type WireDeployment, type WireService, type WireServiceEvent, type WireTask, type WireTaskDefinition } from './api.js';
+import { blueGreenDeploy } from './blueGreen.js';
 import { UsageError } from './connect.js';
 import { duration, epochMs, isoTime, padVisible, plural, taskDefinitionName, targetGroupName } from './format.js';
 import { stoppedLine } from './logs.js';
@@ -61,6 +62,8 @@ export interface DeployFlags {
   detach?: boolean;
   timeoutMs: number;
   output: 'text' | 'json';
+  /** `--blue-green`: a blue/green deployment with task sets and listener weights (./blueGreen.ts). */
+  blueGreen?: { listener: string; testListener?: string; bakeMs: number; testWaitMs: number };
 }
 
 /** How a followed deployment ended. */
@@ -398,16 +401,23 @@ export async function deployCommand(api: BerthApi, serviceName: string, flags: D
   if (flags.taskDefinition !== undefined && changes) throw new UsageError('--task-definition cannot be combined with --image or --env (they make a new revision of the current one).');
   if (flags.container !== undefined && !changes) throw new UsageError('--container only says which container --image or --env change.');
   const before = await api.service(flags.cluster, serviceName);
+  const bg = flags.blueGreen;
+  if (bg && !changes && flags.taskDefinition === undefined) throw new UsageError('--blue-green needs what to deploy: --task-definition, --image or --env.');
+  if (bg && flags.detach) throw new UsageError('--blue-green cannot --detach: the traffic shift and the bake are driven by this command.');
+  const follow = (change: Change) =>
+    bg
+      ? blueGreenDeploy(api, before, change.taskDefinition!, { cluster: flags.cluster, listener: bg.listener, testListener: bg.testListener, bakeMs: bg.bakeMs, testWaitMs: bg.testWaitMs, timeoutMs: flags.timeoutMs, output: flags.output }, term)
+      : updateAndFollow(api, before, change, flags, term, 'Deploying');
   if (flags.taskDefinition !== undefined) {
     const td = await api.taskDefinition(flags.taskDefinition);
-    return updateAndFollow(api, before, { taskDefinition: td.taskDefinitionArn }, flags, term, 'Deploying');
+    return follow({ taskDefinition: td.taskDefinitionArn });
   }
   if (!changes) return updateAndFollow(api, before, { force: true }, flags, term, 'Deploying');
   const described = await api.ecs<{ taskDefinition: WireTaskDefinition; tags?: unknown[] }>('DescribeTaskDefinition', { taskDefinition: before.taskDefinition, include: ['TAGS'] });
   const input = revisedTaskDefinition(described.taskDefinition, { image: flags.image, env: flags.env, container: flags.container }, described.tags);
   const registered = (await api.ecs<{ taskDefinition: WireTaskDefinition }>('RegisterTaskDefinition', input)).taskDefinition;
   if (flags.output !== 'json') term.out(`Registered ${taskDefinitionName(registered.taskDefinitionArn)} (from ${taskDefinitionName(described.taskDefinition.taskDefinitionArn)}${flags.image !== undefined ? `, image ${flags.image}` : ''}${Object.keys(flags.env).length ? `, env ${Object.keys(flags.env).join(' ')}` : ''})\n`);
-  return updateAndFollow(api, before, { taskDefinition: registered.taskDefinitionArn, registered: taskDefinitionName(registered.taskDefinitionArn) }, flags, term, 'Deploying');
+  return follow({ taskDefinition: registered.taskDefinitionArn, registered: taskDefinitionName(registered.taskDefinitionArn) });
 }
 
 /** The ACTIVE revisions of a family, newest first. */

@@ -68,6 +68,16 @@ function envPair(v: string, previous: Record<string, string> = {}): Record<strin
   }
 }
 
+/** The --blue-green flags, checked: the production listener is needed, the others only go with --blue-green. */
+function blueGreenFlags(opts: { blueGreen?: boolean; listener?: string; testListener?: string; bake: number; testWait: number }): { listener: string; testListener?: string; bakeMs: number; testWaitMs: number } | undefined {
+  if (!opts.blueGreen) {
+    if (opts.listener !== undefined || opts.testListener !== undefined) throw new UsageError('--listener and --test-listener go with --blue-green.');
+    return undefined;
+  }
+  if (!opts.listener) throw new UsageError('--blue-green needs --listener: the production listener (or rule) ARN forwarding to the blue and green target groups.');
+  return { listener: opts.listener, testListener: opts.testListener, bakeMs: opts.bake, testWaitMs: opts.testWait };
+}
+
 function durationMs(v: string): number {
   try {
     return parseDuration(v, 'it');
@@ -239,7 +249,12 @@ Run 'berth <command> --help' for a command's flags.`,
       .option('--task-definition <family:revision>', 'the task definition to run (family, family:revision or ARN)')
       .option('--image <image>', 'register a new revision with this image (of --container)')
       .option('--container <name>', 'the container --image and --env change (needed when there are several)')
-      .option('-e, --env <name=value>', 'register a new revision with this environment variable set (repeatable)', envPair),
+      .option('-e, --env <name=value>', 'register a new revision with this environment variable set (repeatable)', envPair)
+      .option('--blue-green', 'blue/green with task sets (EXTERNAL services): green behind the other target group of --listener, test traffic first, then production by listener weights, bake, then blue goes')
+      .option('--listener <arn>', '--blue-green: the production listener (or listener rule) forwarding to blue\'s and green\'s target groups')
+      .option('--test-listener <arn>', '--blue-green: the test-traffic listener (or rule) that gets green first')
+      .addOption(new Option('--test-wait <duration>', '--blue-green: how long green serves the test listener alone (staying healthy) before production moves').argParser(durationMs).default(60_000, '1m'))
+      .addOption(new Option('--bake <duration>', '--blue-green: how long green must stay healthy with production traffic before blue goes').argParser(durationMs).default(5 * 60_000, '5m')),
   )
     .addHelpText(
       'after',
@@ -252,13 +267,24 @@ Exit status 0 when the deployment completed; 1 when it failed, was rolled back, 
 Examples:
   npx berth deploy web --image registry.example.com/web:2.4.1
   npx berth deploy web --env LOG_LEVEL=debug
-  npx berth deploy web --task-definition web:12`,
+  npx berth deploy web --task-definition web:12
+  npx berth deploy web --image web:2.5 --blue-green --listener <production listener ARN> --test-listener <test listener ARN> --bake 10m`,
     )
     .action(async (service: string, opts) => {
       outcome.exitCode = await deployCommand(
         api(opts),
         service,
-        { cluster: opts.cluster, taskDefinition: opts.taskDefinition, image: opts.image, container: opts.container, env: opts.env ?? {}, detach: opts.detach, timeoutMs: opts.timeout, output: opts.output },
+        {
+          cluster: opts.cluster,
+          taskDefinition: opts.taskDefinition,
+          image: opts.image,
+          container: opts.container,
+          env: opts.env ?? {},
+          detach: opts.detach,
+          timeoutMs: opts.timeout,
+          output: opts.output,
+          blueGreen: blueGreenFlags(opts),
+        },
         term,
       );
     });

@@ -40,8 +40,10 @@ import {
   setDaemonDesiredCount,
   setDeploymentFailedTasks,
   setServiceSteady,
+  taskSetAsDeployment,
 } from '../domain/ecs/services.js';
 import { findTaskDefinition } from '../domain/ecs/taskDefinitions.js';
+import { computedDesiredCount, loadBalancersOfTask, removeDrainedTaskSet, setTaskSetStability, usesTaskSets } from '../domain/ecs/taskSets.js';
 import { markTaskStopped, mutateTask, requestTaskStop } from '../domain/ecs/tasks.js';
 import { DEFAULT_SERVICE_STRATEGY, daemonInstances, place, PlacementValidationError, unableToPlaceMessage } from '../domain/placement/placement.js';
 import { startLoop, type Loop } from './loop.js';
@@ -279,6 +281,7 @@ export class ServiceController {
     const now = this.platform.clock.now();
     const facts = await this.gather(s, clusterName, name, now);
     if (!facts) return [];
+    if (usesTaskSets(facts.service)) return this.reconcileTaskSets(s, facts, now);
     const { desired, observed } = observeService(facts, this.options);
     const actions = decide(desired, observed, now);
     const apply = new Applier(this, s, facts, now);
@@ -290,6 +293,81 @@ export class ServiceController {
     }
     for (const m of apply.later) await appendServiceEvent(s, clusterName, name, m);
     return actions;
+  }
+
+  /**
+   * An EXTERNAL or CODE_DEPLOY service: each task set is reconciled as a service of its own,
+   * through the same `decide`: its desired count is its computed one (scale x the service's
+   * desiredCount), its load balancers its own, its one deployment itself, no circuit breaker. A
+   * DRAINING task set (DeleteTaskSet) has its targets deregistered and its tasks stopped, then
+   * is removed; its stability follows `decide`'s steady verdict. Tasks of no task set are stopped.
+   */
+  private async reconcileTaskSets(s: Scope, facts: ServiceFacts, now: number): Promise<ReconcileAction[]> {
+    const svc = facts.service;
+    const all: ReconcileAction[] = [];
+    const later: string[] = [];
+    const quiet = new Set<string>();
+    let allSteady = svc.status === 'ACTIVE';
+    for (const ts of svc.taskSets ?? []) {
+      const desiredCount = computedDesiredCount(svc, ts);
+      const sub: ServiceRecord = {
+        ...svc,
+        status: svc.status === 'ACTIVE' && ts.status !== 'DRAINING' ? 'ACTIVE' : 'DRAINING',
+        desiredCount,
+        loadBalancers: ts.loadBalancers,
+        launchType: ts.launchType,
+        capacityProviderStrategy: ts.capacityProviderStrategy,
+        deployments: [{ ...taskSetAsDeployment(ts, desiredCount), status: 'PRIMARY' }],
+        deploymentConfiguration: { ...svc.deploymentConfiguration, minimumHealthyPercent: 100, maximumPercent: 200, deploymentCircuitBreaker: { enable: false, rollback: false } },
+        steady: ts.stabilityStatus === 'STEADY_STATE',
+      };
+      const subFacts: ServiceFacts = { ...facts, service: sub, tasks: facts.tasks.filter((t) => t.startedBy === ts.id) };
+      const { desired, observed } = observeService(subFacts, this.options);
+      const actions = decide(desired, observed, now);
+      all.push(...actions);
+      quiet.add(serviceEvents.steadyState(svc.serviceName)).add(serviceEvents.deploymentCompleted(svc.serviceName, ts.id));
+      const apply = new Applier(this, s, subFacts, now, ts.id);
+      let steady = ts.stabilityStatus === 'STEADY_STATE';
+      for (const a of [...actions.filter((x) => x.type !== 'event'), ...actions.filter((x) => x.type === 'event')]) {
+        if (this.stopped) break;
+        switch (a.type) {
+          case 'setSteadyState':
+            steady = a.steady;
+            await setTaskSetStability(s, svc.clusterName, svc.serviceName, ts.id, a.steady);
+            break;
+          case 'markServiceInactive':
+            if (ts.status === 'DRAINING') await removeDrainedTaskSet(s, svc.clusterName, svc.serviceName, ts.id, new Set());
+            break;
+          case 'startTasks':
+          case 'stopTask':
+          case 'markTaskStopped':
+          case 'registerTarget':
+          case 'deregisterTarget':
+            await apply.action(a);
+            break;
+          case 'event':
+            if (!quiet.has(a.message)) await apply.action(a);
+            break;
+          default:
+            // Deployment bookkeeping (rollout states, circuit breaker, recorded counts) is not a task set's.
+            break;
+        }
+      }
+      later.push(...apply.later);
+      if (ts.status !== 'DRAINING' && !steady) allSteady = false;
+    }
+    // Tasks of a task set that is gone: nothing keeps them.
+    const known = new Set((svc.taskSets ?? []).map((ts) => ts.id));
+    for (const t of facts.tasks) {
+      if (t.lastStatus === 'STOPPED' || t.desiredStatus !== 'RUNNING' || known.has(t.startedBy ?? '')) continue;
+      await requestTaskStop(s, svc.clusterName, t.taskId, { reason: `Scaling activity initiated by (service ${svc.serviceName})`, stopCode: 'ServiceSchedulerInitiated' });
+    }
+    for (const m of later) await appendServiceEvent(s, svc.clusterName, svc.serviceName, m);
+    if (svc.status === 'DRAINING') await finishDraining(s, svc.clusterName, svc.serviceName);
+    else if (allSteady !== (svc.steady ?? false) && (await setServiceSteady(s, svc.clusterName, svc.serviceName, allSteady)) && allSteady) {
+      await appendServiceEvent(s, svc.clusterName, svc.serviceName, serviceEvents.steadyState(svc.serviceName));
+    }
+    return all;
   }
 
   /** Reads everything `observeService` needs for one service; undefined when it is not ACTIVE or DRAINING. */
@@ -304,7 +382,9 @@ export class ServiceController {
     const instances = (await store.list<ContainerInstanceRecord>(KIND.containerInstance, { prefix })).map((r) => r.value);
     const byId = new Map(instances.map((ci) => [ci.id, ci]));
 
-    const tgs = svc.loadBalancers.filter((lb) => lb.targetGroupArn);
+    // A task set's tasks are behind the task set's target groups, other services' behind the service's.
+    const allLbs = [...svc.loadBalancers, ...(svc.taskSets ?? []).flatMap((ts) => ts.loadBalancers)];
+    const tgs = allLbs.filter((lb, i) => lb.targetGroupArn && allLbs.findIndex((x) => x.targetGroupArn === lb.targetGroupArn) === i);
     const targetHealth = new Map<string, TargetHealth[]>();
     let deregistrationDelaySeconds: number | undefined;
     if (tgs.length) {
@@ -319,7 +399,7 @@ export class ServiceController {
       for (const t of tasks) {
         if (t.lastStatus === 'STOPPED') continue;
         const states: TargetHealth[] = [];
-        for (const lb of tgs) {
+        for (const lb of loadBalancersOfTask(svc, t).filter((x) => x.targetGroupArn)) {
           const ref = targetOf(t, lb, byId.get(t.containerInstanceId ?? ''), this.options.defaultTargetAddress);
           states.push(ref ? await this.targets.health(lb.targetGroupArn!, ref).catch(() => 'none' as const) : 'none');
         }
@@ -433,9 +513,11 @@ export class ServiceController {
   }
 
   /** Whether a decision was taken on the service's current live tasks (a replica or an earlier round may have started some). */
-  async sameLiveTasks(s: Scope, svc: ServiceRecord, seen: readonly TaskRecord[]): Promise<boolean> {
+  async sameLiveTasks(s: Scope, svc: ServiceRecord, seen: readonly TaskRecord[], taskSetId?: string): Promise<boolean> {
     const key = (t: TaskRecord) => `${t.taskId}:${t.desiredStatus}`;
-    const current = (await this.clusterTasks(`${s.region}/${svc.clusterName}/`, true)).filter((t) => t.group === `service:${svc.serviceName}` && t.lastStatus !== 'STOPPED').map(key);
+    const current = (await this.clusterTasks(`${s.region}/${svc.clusterName}/`, true))
+      .filter((t) => t.group === `service:${svc.serviceName}` && t.lastStatus !== 'STOPPED' && (taskSetId === undefined || t.startedBy === taskSetId))
+      .map(key);
     const before = seen.filter((t) => t.lastStatus !== 'STOPPED').map(key);
     return current.length === before.length && current.every((x) => before.includes(x));
   }
@@ -458,6 +540,8 @@ class Applier {
     private readonly s: Scope,
     private readonly facts: ServiceFacts,
     private readonly now: number,
+    /** When the facts are one task set's (an EXTERNAL or CODE_DEPLOY service): its id. */
+    private readonly taskSetId?: string,
   ) {
     this.byId = new Map(facts.tasks.map((t) => [t.taskId, t]));
     this.instances = new Map(facts.instances.map((ci) => [ci.id, ci]));
@@ -516,11 +600,11 @@ class Applier {
   private async start(deploymentId: string, count: number, containerInstanceIds: string[] | undefined): Promise<void> {
     const { s, now, ctl } = this;
     const svc = this.facts.service;
-    const key = `${s.region}/${svc.clusterName}/${svc.serviceName}`;
+    const key = `${s.region}/${svc.clusterName}/${svc.serviceName}${this.taskSetId ? `#${this.taskSetId}` : ''}`;
     if (ctl.backoff(key)) return;
     // Starting is the one action that is not idempotent by itself: make sure the decision was
     // taken on the current tasks (a replica or an earlier round may have started some).
-    if (!(await ctl.sameLiveTasks(s, svc, this.facts.tasks))) {
+    if (!(await ctl.sameLiveTasks(s, svc, this.facts.tasks, this.taskSetId))) {
       void ctl.schedule(s.region, svc.clusterName, svc.serviceName); // decide again on the current tasks
       return;
     }

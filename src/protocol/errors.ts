@@ -1,7 +1,7 @@
 import { ServiceError } from '../errors.js';
 
 /** Which wire protocol a request arrived on; several errors are spelled differently per protocol. */
-export type WireProtocol = 'json' | 'query';
+export type WireProtocol = 'json' | 'cbor' | 'query';
 
 /**
  * Errors that belong to the protocol and authentication layers rather than to a service.
@@ -10,26 +10,26 @@ export type WireProtocol = 'json' | 'query';
  */
 export const commonErrors = {
   missingAuthentication: (p: WireProtocol) =>
-    p === 'json'
+    p !== 'query'
       ? new ServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403)
       : new ServiceError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403),
   unknownAccessKey: (p: WireProtocol) =>
-    p === 'json'
+    p !== 'query'
       ? new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.', 403)
       : new ServiceError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403),
   badSignature: (p: WireProtocol, detail?: string) =>
     new ServiceError(
-      p === 'json' ? 'InvalidSignatureException' : 'SignatureDoesNotMatch',
+      p !== 'query' ? 'InvalidSignatureException' : 'SignatureDoesNotMatch',
       'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.' +
         (detail ? ` ${detail}` : ''),
       403,
     ),
   signatureExpired: (p: WireProtocol, detail: string) =>
-    new ServiceError(p === 'json' ? 'InvalidSignatureException' : 'SignatureDoesNotMatch', `Signature expired: ${detail}`, 403),
+    new ServiceError(p !== 'query' ? 'InvalidSignatureException' : 'SignatureDoesNotMatch', `Signature expired: ${detail}`, 403),
   incompleteSignature: (p: WireProtocol, detail: string) =>
-    new ServiceError(p === 'json' ? 'IncompleteSignatureException' : 'IncompleteSignature', detail, 403),
+    new ServiceError(p !== 'query' ? 'IncompleteSignatureException' : 'IncompleteSignature', detail, 403),
   unknownOperation: (p: WireProtocol, name: string) =>
-    p === 'json'
+    p !== 'query'
       ? new ServiceError('UnknownOperationException', `Unknown operation ${name}`)
       : new ServiceError('InvalidAction', `Could not find operation ${name} for version of this service.`),
   notImplemented: (service: string, op: string) =>

@@ -56,6 +56,10 @@ export interface ModelDocument {
     targetPrefix?: string;
     xmlNamespace?: string;
     jsonVersion?: string;
+    /** The wire protocols the service speaks, in its clients' order of preference (newer models). */
+    protocols?: string[];
+    /** Present when JSON and CBOR errors also carry the awsQuery error code (`x-amzn-query-error`). */
+    awsQueryCompatible?: Record<string, unknown>;
   };
   operations: Record<string, Operation>;
   shapes: Record<string, Shape>;
@@ -189,6 +193,20 @@ export class ServiceModel {
     return new ServiceModel(JSON.parse(readFileSync(`${MODELS_DIR}${name}.json`, 'utf8')) as ModelDocument);
   }
 
+  /**
+   * The name of the error shape whose awsQuery code is `code` (`InvalidParameterValueException`
+   * for `InvalidParameterValue`), or undefined: how a query-compatible service names its errors
+   * on JSON and CBOR.
+   */
+  errorShapeOfCode(code: string): string | undefined {
+    if (!this.errorShapes) {
+      this.errorShapes = new Map();
+      for (const [name, s] of Object.entries(this.shapes)) if (s.exception && s.error?.code && !this.errorShapes.has(s.error.code)) this.errorShapes.set(s.error.code, name);
+    }
+    return this.errorShapes.get(code);
+  }
+  private errorShapes?: Map<string, string>;
+
   shape(name: string): Shape {
     const s = this.shapes[name];
     if (!s) throw new Error(`model ${this.metadata.serviceId} has no shape ${name}`);
@@ -201,14 +219,14 @@ export class ServiceModel {
    * members dropped. Then constraint validation with the service's validation error code (and
    * its own errors for the members in `special`, see `validate`).
    */
-  decodeJsonInput(opName: string, body: unknown, validationCode: string, special?: SpecialErrors): Record<string, unknown> {
+  decodeJsonInput(opName: string, body: unknown, validationCode: string, special?: SpecialErrors, wire: 'json' | 'cbor' = 'json'): Record<string, unknown> {
     const op = this.operations[opName]!;
     if (!op.input) return {};
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new ServiceError('SerializationException', 'Start of structure or map found where not expected: the request body must be a JSON object.');
     }
     const problems = new Problems();
-    const value = this.decodeJson(op.input.shape, body, '', problems) as Record<string, unknown>;
+    const value = this.decodeJson(op.input.shape, body, '', problems, wire) as Record<string, unknown>;
     if (problems.count) throw new ServiceError('SerializationException', problems.summary());
     this.validate(op.input.shape, value, validationCode, special);
     return value;
@@ -228,7 +246,8 @@ export class ServiceModel {
     return problems.count ? { ok: false, problem: problems.summary() } : { ok: true, value: value as T };
   }
 
-  private decodeJson(shapeName: string, v: unknown, path: string, problems: Problems): unknown {
+  /** `wire` 'cbor': timestamps also as Dates (CBOR tag 1) and blobs as byte strings, not base64 text. */
+  private decodeJson(shapeName: string, v: unknown, path: string, problems: Problems, wire: 'json' | 'cbor' = 'json'): unknown {
     if (v === null || v === undefined) return undefined;
     const s = this.shape(shapeName);
     const bad = (what: string) => {
@@ -242,19 +261,19 @@ export class ServiceModel {
         for (const [k, ref] of Object.entries(s.members ?? {})) {
           const mv = (v as Record<string, unknown>)[k];
           if (mv === undefined || mv === null) continue;
-          out[k] = this.decodeJson(ref.shape, mv, join(path, wireName(ref, k)), problems);
+          out[k] = this.decodeJson(ref.shape, mv, join(path, wireName(ref, k)), problems, wire);
         }
         return out;
       }
       case 'list': {
         if (!Array.isArray(v)) return bad('a list');
-        return v.map((item, i) => this.decodeJson(s.member!.shape, item, join(path, `${i + 1}.member`), problems)).filter((x) => x !== undefined);
+        return v.map((item, i) => this.decodeJson(s.member!.shape, item, join(path, `${i + 1}.member`), problems, wire)).filter((x) => x !== undefined);
       }
       case 'map': {
         if (typeof v !== 'object' || Array.isArray(v)) return bad('a map');
         const out: Record<string, unknown> = {};
         for (const [k, mv] of Object.entries(v as Record<string, unknown>)) {
-          const d = this.decodeJson(s.value!.shape, mv, join(path, k), problems);
+          const d = this.decodeJson(s.value!.shape, mv, join(path, k), problems, wire);
           // Defined, not assigned: a key such as __proto__ is an ordinary key here.
           if (d !== undefined) Object.defineProperty(out, k, { value: d, enumerable: true, writable: true, configurable: true });
         }
@@ -274,10 +293,12 @@ export class ServiceModel {
         // Epoch seconds (the awsJson form; rounded to the millisecond, so that a time sent as
         // ms / 1000 comes back as the same ms), or a numeric or ISO 8601 string; years 1-9999.
         const fromSeconds = (n: number) => new Date(Math.round(n * 1000));
+        if (wire === 'cbor' && v instanceof Date) return scalarProblem('timestamp', v) ? bad('a Timestamp (years 1 to 9999)') : v;
         const d = typeof v === 'number' ? fromSeconds(v) : typeof v === 'string' ? (/^\d+(\.\d+)?$/.test(v) ? fromSeconds(Number(v)) : new Date(v)) : undefined;
         return d && !scalarProblem('timestamp', d) ? d : bad('a Timestamp (epoch seconds or ISO 8601, years 1 to 9999)');
       }
       case 'blob':
+        if (wire === 'cbor') return v instanceof Uint8Array ? Buffer.from(v) : bad('a Blob (a byte string)');
         return typeof v === 'string' ? Buffer.from(v, 'base64') : bad('a Blob');
       default:
         return v;
@@ -425,34 +446,43 @@ export class ServiceModel {
    * Encodes a handler's result for an awsJson response: members by the output shape only,
    * timestamps as epoch seconds, blobs as base64, absent members omitted.
    */
-  encodeJson(shapeName: string, v: unknown): unknown {
+  encodeJson(shapeName: string, v: unknown, as: ScalarEncoding = JSON_SCALARS): unknown {
     if (v === undefined || v === null) return undefined;
     const s = this.shape(shapeName);
     switch (s.type) {
       case 'structure': {
         const out: Record<string, unknown> = {};
         for (const [k, ref] of Object.entries(s.members ?? {})) {
-          const e = this.encodeJson(ref.shape, (v as Record<string, unknown>)[k]);
+          const e = this.encodeJson(ref.shape, (v as Record<string, unknown>)[k], as);
           if (e !== undefined) out[k] = e;
         }
         return out;
       }
       case 'list':
-        return (v as unknown[]).map((item) => this.encodeJson(s.member!.shape, item));
+        return (v as unknown[]).map((item) => this.encodeJson(s.member!.shape, item, as));
       case 'map': {
         const out: Record<string, unknown> = {};
-        for (const [k, mv] of Object.entries(v as Record<string, unknown>)) out[k] = this.encodeJson(s.value!.shape, mv);
+        for (const [k, mv] of Object.entries(v as Record<string, unknown>)) out[k] = this.encodeJson(s.value!.shape, mv, as);
         return out;
       }
       case 'timestamp':
-        return toDate(v).getTime() / 1000;
+        return as.timestamp(toDate(v));
       case 'blob':
-        return Buffer.isBuffer(v) ? v.toString('base64') : v;
+        return Buffer.isBuffer(v) ? as.blob(v) : v;
       default:
         return v;
     }
   }
 }
+
+/** How `encodeJson` writes the scalars the wire formats differ on (awsJson: epoch seconds and base64; CBOR: tag 1 and byte strings). */
+export interface ScalarEncoding {
+  timestamp(d: Date): unknown;
+  blob(b: Buffer): unknown;
+}
+
+/** awsJson's scalars: timestamps as epoch seconds, blobs as base64. */
+export const JSON_SCALARS: ScalarEncoding = { timestamp: (d) => d.getTime() / 1000, blob: (b) => b.toString('base64') };
 
 /** Accepts the forms handlers and stores use for instants (Date, epoch ms, ISO string). */
 export function toDate(v: unknown): Date {

@@ -17,7 +17,9 @@ import { randomUUID } from 'node:crypto';
 import { ServiceError, contentionError } from '../errors.js';
 import { commonErrors, type WireProtocol } from '../protocol/errors.js';
 import { checkSignatureClaim, readSignature, verifySignature, type SignatureClaim } from '../protocol/sigv4.js';
+import { CBOR_CONTENT, CBOR_PROTOCOL_HEADER, CBOR_PROTOCOL_VALUE, cborTimestamp, decodeCborBody, encodeCborBody, parseCborPath } from '../protocol/cbor.js';
 import { decodeQueryInput, encodeEc2Error, encodeQueryError, encodeQueryResponse, encodeRestXmlError, parseForm } from '../protocol/awsQuery.js';
+import type { ScalarEncoding } from '../protocol/model.js';
 import type { Platform } from '../domain/platform.js';
 import type { Principal, RequestContext, ServiceDefinition } from '../services/types.js';
 import type { CredentialDirectory } from '../domain/iam/credentials.js';
@@ -30,7 +32,7 @@ import { errorShapeOf, isKnownUnservedTarget, unsupportedService, type ErrorShap
 export interface HttpReply {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  body: string | Buffer;
   /** The error code of a refused request (for the request log). */
   errorCode?: string;
 }
@@ -43,15 +45,22 @@ export interface Admission {
   requestId: string;
   service: ServiceDefinition;
   protocol: WireProtocol;
-  /** JSON: the operation named by X-Amz-Target (query: read from the body later). */
+  /** JSON and CBOR: the operation named by X-Amz-Target or the path (query: read from the body later). */
   operation?: string;
   claim: SignatureClaim;
   secret: string;
+  /** Who the access key belongs to (root, a user, a role session), resolved at admission. */
+  principal: Principal;
   /** Most body bytes this request may send. */
   bodyLimit: number;
 }
 
 const JSON_CONTENT = 'application/x-amz-json-1.1';
+
+/** The awsJson content type of a service's answers: its model's JSON version (1.0 or 1.1). */
+function jsonContentOf(service: ServiceDefinition | undefined): string {
+  return `application/x-amz-json-${service?.model.metadata.jsonVersion ?? '1.1'}`;
+}
 
 export class AwsGateway {
   private readonly byTarget = new Map<string, ServiceDefinition>();
@@ -114,8 +123,10 @@ export class AwsGateway {
     const requestId = randomUUID();
     const target = req.headers['x-amz-target'];
     const ct = String(req.headers['content-type'] ?? '').toLowerCase();
-    const protocol: WireProtocol = typeof target === 'string' || (ct.includes('json') && !ct.startsWith('application/x-www-form-urlencoded')) ? 'json' : 'query';
+    const rpcV2 = req.headers[CBOR_PROTOCOL_HEADER] !== undefined || (req.url ?? '').startsWith('/service/');
+    const protocol: WireProtocol = rpcV2 ? 'cbor' : typeof target === 'string' || (ct.includes('json') && !ct.startsWith('application/x-www-form-urlencoded')) ? 'json' : 'query';
     try {
+      if (rpcV2) return this.admitCbor(req, ct, requestId);
       if (typeof target === 'string') return this.admitJson(req, target, ct, requestId);
       const isForm = ct.startsWith('application/x-www-form-urlencoded');
       if (isForm || (req.method === 'GET' && /[?&]Action=/.test(req.url ?? ''))) return this.admitQuery(req, isForm, requestId);
@@ -155,7 +166,8 @@ export class AwsGateway {
 
   private admitJson(req: IncomingMessage, target: string, ct: string, requestId: string): Admission {
     const dot = target.lastIndexOf('.');
-    const service = this.byTarget.get(target.slice(0, dot));
+    const found = this.byTarget.get(target.slice(0, dot));
+    const service = found && speaks(found, 'json') ? found : undefined;
     const operation = target.slice(dot + 1);
     if (dot < 0 || !service) {
       const other = this.unserved(req, 'json', { target: target.slice(0, 300), encoding: 'json' });
@@ -172,14 +184,46 @@ export class AwsGateway {
       (id) => this.secretOf(id),
       this.platform.clock.now(),
     );
-    this.checkSessionToken(req, claim, 'json');
-    return { requestId, service, protocol: 'json', operation, claim, secret, bodyLimit: service.bodyLimits?.[operation] ?? DEFAULT_BODY_LIMIT };
+    const principal = this.checkSessionToken(req, claim, 'json');
+    return { requestId, service, protocol: 'json', operation, claim, secret, principal, bodyLimit: service.bodyLimits?.[operation] ?? DEFAULT_BODY_LIMIT };
+  }
+
+  /**
+   * Smithy RPC v2 CBOR: `POST /service/<ServiceName>/operation/<Operation>` with the header
+   * `smithy-protocol: rpc-v2-cbor`; the service is the one whose model's target prefix (its
+   * Smithy service name) the path names, if it speaks CBOR.
+   */
+  private admitCbor(req: IncomingMessage, ct: string, requestId: string): Admission {
+    const path = parseCborPath(req.url ?? '');
+    const found = path ? this.byTarget.get(path.service) : undefined;
+    const service = found && speaks(found, 'cbor') ? found : undefined;
+    if (!path || !service) {
+      const target = path ? `${path.service}.${path.operation}` : undefined;
+      const other = this.unserved(req, 'cbor', { target: target?.slice(0, 300), encoding: 'json' });
+      if (other) throw new UnservedAnswer(other.error, 'cbor');
+      throw commonErrors.unknownOperation('cbor', (req.url ?? '').slice(0, 200));
+    }
+    if (req.headers[CBOR_PROTOCOL_HEADER] !== CBOR_PROTOCOL_VALUE) {
+      throw new ServiceError('SerializationException', `The ${CBOR_PROTOCOL_HEADER} header must be '${CBOR_PROTOCOL_VALUE}' on this path.`);
+    }
+    if (ct && ct !== CBOR_CONTENT) throw commonErrors.unsupportedMediaType(ct);
+    const claim = readSignature(this.signedPart(req), 'cbor');
+    const secret = checkSignatureClaim(
+      claim,
+      this.signedPart(req),
+      'cbor',
+      { services: signingNamesOf(service), mustSign: [CBOR_PROTOCOL_HEADER], presignedAllowed: false },
+      (id) => this.secretOf(id),
+      this.platform.clock.now(),
+    );
+    const principal = this.checkSessionToken(req, claim, 'cbor');
+    return { requestId, service, protocol: 'cbor', operation: path.operation, claim, secret, principal, bodyLimit: service.bodyLimits?.[path.operation] ?? DEFAULT_BODY_LIMIT };
   }
 
   private admitQuery(req: IncomingMessage, isForm: boolean, requestId: string): Admission {
     const claim = readSignature(this.signedPart(req), 'query');
     const found = this.bySigningName.get(claim.service);
-    const service = found?.protocol === 'query' ? found : undefined;
+    const service = found && speaks(found, 'query') ? found : undefined;
     if (!service) {
       const action = req.method === 'GET' ? new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('Action') ?? undefined : undefined;
       const other = this.unserved(req, 'query', { action, encoding: 'form' });
@@ -196,8 +240,8 @@ export class AwsGateway {
       (id) => this.secretOf(id),
       this.platform.clock.now(),
     );
-    this.checkSessionToken(req, claim, 'query');
-    return { requestId, service, protocol: 'query', claim, secret, bodyLimit: DEFAULT_BODY_LIMIT };
+    const principal = this.checkSessionToken(req, claim, 'query');
+    return { requestId, service, protocol: 'query', claim, secret, principal, bodyLimit: DEFAULT_BODY_LIMIT };
   }
 
   /** Step 2: the whole request, once its body (within the admission's limit) is in. */
@@ -205,9 +249,12 @@ export class AwsGateway {
     const { requestId, service, protocol } = admission;
     try {
       const identity = verifySignature(admission.claim, { ...this.signedPart(req), body }, protocol, admission.secret);
-      const principal: Principal = this.credentials.cached(identity.accessKeyId)?.principal ?? this.credentials.rootPrincipal();
+      // The principal resolved at admission, for the key the signature was verified with.
+      const principal: Principal = admission.principal;
+      if (identity.accessKeyId !== principal.accessKeyId) throw commonErrors.unknownAccessKey(protocol);
       const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown, endpoint: endpointOf(req), sourceIp: sourceIpOf(req), secureTransport: req.headers['x-forwarded-proto'] === 'https' };
-      return protocol === 'json' ? await this.handleJson(service, admission.operation!, body, ctx) : await this.handleQuery(req, service, body, ctx, admission);
+      if (protocol === 'query') return await this.handleQuery(req, service, body, ctx, admission);
+      return await this.handleJson(service, admission.operation!, body, ctx, protocol);
     } catch (e) {
       return this.errorReply(this.asServiceError(e), protocol, requestId, service);
     }
@@ -228,11 +275,12 @@ export class AwsGateway {
    * A request made with session credentials must carry their token (`X-Amz-Security-Token`,
    * header or presigned query), and a request with long-term keys must not carry one.
    */
-  private checkSessionToken(req: IncomingMessage, claim: SignatureClaim, protocol: WireProtocol): void {
+  private checkSessionToken(req: IncomingMessage, claim: SignatureClaim, protocol: WireProtocol): Principal {
     const known = this.credentials.cached(claim.accessKeyId);
     const header = req.headers['x-amz-security-token'];
     const presented = typeof header === 'string' ? header : claim.signedQuery.find(([k]) => k === 'X-Amz-Security-Token')?.[1];
-    if (!known || !tokenMatches(known, presented)) throw new ServiceError(protocol === 'json' ? 'UnrecognizedClientException' : 'InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+    if (!known || !tokenMatches(known, presented)) throw new ServiceError(protocol === 'query' ? 'InvalidClientTokenId' : 'UnrecognizedClientException', 'The security token included in the request is invalid.', 403);
+    return known.principal;
   }
 
   /** Who a request claims to come from, for the request log: `root` for the root credentials. */
@@ -258,22 +306,31 @@ export class AwsGateway {
     return k.secret;
   }
 
-  private async handleJson(service: ServiceDefinition, opName: string, body: Buffer, ctx: RequestContext): Promise<HttpReply> {
+  /** awsJson and Smithy RPC v2 CBOR: the same model walk, two encodings of the body. */
+  private async handleJson(service: ServiceDefinition, opName: string, body: Buffer, ctx: RequestContext, wire: 'json' | 'cbor'): Promise<HttpReply> {
     const op = service.model.operations[opName];
-    if (!op) throw commonErrors.unknownOperation('json', opName.slice(0, 200));
+    if (!op) throw commonErrors.unknownOperation(wire, opName.slice(0, 200));
     let parsed: unknown;
-    try {
-      parsed = body.length ? JSON.parse(body.toString('utf8')) : {};
-    } catch {
-      throw commonErrors.serialization('The request body is not valid JSON.');
+    if (wire === 'cbor') {
+      parsed = decodeCborBody(body);
+    } else {
+      try {
+        parsed = body.length ? JSON.parse(body.toString('utf8')) : {};
+      } catch {
+        throw commonErrors.serialization('The request body is not valid JSON.');
+      }
     }
-    const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode, service.constraintErrors?.[opName]);
+    const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode, service.constraintErrors?.[opName], wire);
     const handler = service.handlers[opName];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, opName);
     await authorizeRequest(this.access, service, opName, input, ctx);
     const out = await handler(input, ctx);
+    if (wire === 'cbor') {
+      const encoded = op.output ? service.model.encodeJson(op.output.shape, out ?? {}, CBOR_SCALARS) : {};
+      return { status: 200, headers: { 'content-type': CBOR_CONTENT, [CBOR_PROTOCOL_HEADER]: CBOR_PROTOCOL_VALUE, 'x-amzn-requestid': ctx.requestId }, body: encodeCborBody(encoded) };
+    }
     const encoded = op.output ? service.model.encodeJson(op.output.shape, out ?? {}) : {};
-    return { status: 200, headers: { 'content-type': JSON_CONTENT, 'x-amzn-requestid': ctx.requestId }, body: JSON.stringify(encoded) };
+    return { status: 200, headers: { 'content-type': jsonContentOf(service), 'x-amzn-requestid': ctx.requestId }, body: JSON.stringify(encoded) };
   }
 
   private async handleQuery(req: IncomingMessage, service: ServiceDefinition, body: Buffer, ctx: RequestContext, admission: Admission): Promise<HttpReply> {
@@ -318,16 +375,33 @@ export class AwsGateway {
       case 'rest-xml':
         return { ...xml(encodeRestXmlError(err, requestId)), headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId } };
       default: {
-        const body: Record<string, unknown> = { __type: err.code, message: err.message, ...err.extra };
+        // A service that was awsQuery first (CloudWatch) names the error by its shape on JSON
+        // and CBOR, and sends the query code in x-amzn-query-error, which clients then report.
+        const queryCompatible = service?.model.metadata.awsQueryCompatible !== undefined && (shape === 'json' || shape === 'cbor');
+        const type = queryCompatible ? (service!.model.errorShapeOfCode(err.code) ?? err.code) : err.code;
+        const body: Record<string, unknown> = { __type: type, message: err.message, ...err.extra };
+        const headers: Record<string, string> = { 'x-amzn-requestid': requestId, 'x-amzn-errortype': type };
+        if (queryCompatible) headers['x-amzn-query-error'] = `${err.code};${err.status >= 500 ? 'Receiver' : 'Sender'}`;
+        if (shape === 'cbor') {
+          return { errorCode: err.code, status: err.status, headers: { ...headers, 'content-type': CBOR_CONTENT, [CBOR_PROTOCOL_HEADER]: CBOR_PROTOCOL_VALUE }, body: encodeCborBody(body) };
+        }
         return {
           errorCode: err.code,
           status: err.status,
-          headers: { 'content-type': shape === 'rest-json' ? 'application/json' : JSON_CONTENT, 'x-amzn-requestid': requestId, 'x-amzn-errortype': err.code },
+          headers: { ...headers, 'content-type': shape === 'rest-json' ? 'application/json' : shape === 'json' ? jsonContentOf(service) : JSON_CONTENT },
           body: JSON.stringify(body),
         };
       }
     }
   }
+}
+
+/** CBOR's scalars: timestamps as tag 1 over epoch seconds, blobs as byte strings. */
+const CBOR_SCALARS: ScalarEncoding = { timestamp: cborTimestamp, blob: (b) => b };
+
+/** Whether a service answers on a wire protocol: its main one, or one of the others its model lists. */
+function speaks(s: ServiceDefinition, p: WireProtocol): boolean {
+  return s.protocol === p || (s.alsoSpeaks?.includes(p) ?? false);
 }
 
 /** A request for a service Berth does not provide, answered in that service's error shape (thrown out of admission). */

@@ -12,7 +12,7 @@
 import { ServiceError } from '../errors.js';
 
 /** How an unserved service's client expects an error to look. */
-export type ErrorShape = 'json' | 'query' | 'ec2' | 'rest-xml' | 'rest-json';
+export type ErrorShape = 'json' | 'cbor' | 'query' | 'ec2' | 'rest-xml' | 'rest-json';
 
 /** The error code of every answer to a service Berth does not provide. */
 export const UNSUPPORTED_SERVICE = 'UnsupportedService';

@@ -16,6 +16,9 @@ import { logsService } from './logs/index.js';
 import { ssmService } from './ssm/index.js';
 import { berthAgentService } from './berthagent/index.js';
 import { iamService } from './iam/index.js';
+import { cloudwatchService } from './cloudwatch/index.js';
+import { cloudFormationService } from './cloudformation/index.js';
+import type { ServiceInvoker } from '../domain/invoker.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -27,8 +30,10 @@ export interface ServiceDeps {
   masterKey: MasterKey;
   /** IAM's policy evaluator (SimulatePrincipalPolicy, AssumeRole's trust check). */
   authorizer: Authorizer;
+  /** Berth's own API operations, called in process (CloudFormation reads SSM through it). */
+  invoker: ServiceInvoker;
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), berthAgentService(), iamService(deps.masterKey, deps.authorizer)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer)];
 }

@@ -48,6 +48,8 @@ export interface ServiceDefinition {
   name: string;
   model: ServiceModel;
   protocol: WireProtocol;
+  /** Other wire protocols it answers on (CloudWatch: awsJson 1.0 and awsQuery beside CBOR). */
+  alsoSpeaks?: WireProtocol[];
   /** Credential-scope service names that select this service for query requests. */
   signingNames: string[];
   /** Error code for constraint violations (AWS differs per service). */

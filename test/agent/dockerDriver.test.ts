@@ -23,6 +23,8 @@ driverConformance('docker', {
     };
   },
   skip,
+  // dockerd's json-file driver splits lines at 16 KiB and stores each part as a JSON string.
+  cutsLongLines: 16 * 1024,
 });
 
 describe('docker driver specifics', { skip }, () => {

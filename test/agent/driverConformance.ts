@@ -28,6 +28,12 @@ export interface ConformanceOptions {
   workloads: ConformanceWorkloads | (() => Promise<ConformanceWorkloads>);
   /** When set, every test is skipped with this message. */
   skip?: string;
+  /**
+   * The runtime stores a line longer than this many bytes as several messages and keeps a
+   * character cut at their boundary as U+FFFD (dockerd's json-file log driver, at 16 KiB): long
+   * lines are then checked for everything but those characters.
+   */
+  cutsLongLines?: number;
 }
 
 /** Registers the conformance tests for one driver. */
@@ -43,13 +49,15 @@ export function driverConformance(label: string, opts: ConformanceOptions): void
       handles.push(h);
       return h;
     };
-    const collect = (h: DriverHandle, d: Driver = driver): { lines: DriverLogLine[]; ended: Promise<void> } => {
+    const collect = (h: DriverHandle, d: Driver = driver, after?: string): { lines: DriverLogLine[]; ended: Promise<void>; close: () => void } => {
       const lines: DriverLogLine[] = [];
       let done!: () => void;
       const ended = new Promise<void>((r) => (done = r));
-      d.logs(h, (l) => lines.push(l), { onEnd: done });
-      return { lines, ended };
+      const sub = d.logs(h, (l) => lines.push(l), { after, onEnd: done });
+      return { lines, ended, close: () => sub.close() };
     };
+    /** What a line is, cursor aside. */
+    const text = (l: DriverLogLine) => `${l.stream}:${l.line}`;
 
     before(async () => {
       driver = opts.factory();
@@ -156,6 +164,92 @@ export function driverConformance(label: string, opts: ConformanceOptions): void
       const again = collect(h);
       await again.ended;
       assert.deepEqual(again.lines, logs.lines);
+    });
+
+    test('log cursors: after any line, exactly the lines that follow it, same-millisecond lines included, from any driver instance', async () => {
+      // A burst on both streams: many lines share a millisecond.
+      const h = await start(w.shell('i=0; while [ $i -lt 400 ]; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); done; printf "no newline"'));
+      const all = collect(h);
+      assert.equal((await driver.wait(h)).code, 0);
+      await all.ended;
+      const lines = all.lines;
+      assert.equal(lines.length, 801, `got ${lines.length} lines`);
+      assert.deepEqual(lines.filter((l) => l.stream === 'stdout').map((l) => l.line), [...Array.from({ length: 400 }, (_, i) => `out ${i}`), 'no newline']);
+      assert.deepEqual(lines.filter((l) => l.stream === 'stderr').map((l) => l.line), Array.from({ length: 400 }, (_, i) => `err ${i}`));
+      const sameMs = lines.filter((l, i) => i > 0 && l.stream === lines[i - 1]!.stream && l.timestamp === lines[i - 1]!.timestamp).length;
+      const sameMsAcross = lines.filter((l, i) => i > 0 && l.timestamp === lines[i - 1]!.timestamp).length;
+      assert.ok(sameMs + sameMsAcross > 0, 'the burst has lines of the same millisecond (else this test shows nothing about them)');
+      for (const l of lines) assert.ok(typeof l.cursor === 'string' && l.cursor.length > 0 && l.cursor.length < 200 && /^[\x21-\x7e]+$/.test(l.cursor), `cursor ${JSON.stringify(l.cursor)}`);
+      // Resume after a sample of lines (the first, the last, and lines that share their millisecond
+      // with the next), each time from a new driver instance as after an agent restart.
+      const picks = new Set([0, 1, 399, 400, 799, 800]);
+      for (let i = 0; i < lines.length - 1 && picks.size < 16; i++) if (lines[i]!.timestamp === lines[i + 1]!.timestamp && i % 7 === 0) picks.add(i);
+      const restarted = opts.factory();
+      try {
+        for (const i of [...picks].sort((a, b) => a - b)) {
+          const again = collect(h, restarted, lines[i]!.cursor);
+          await again.ended;
+          assert.deepEqual(again.lines.map(text), lines.slice(i + 1).map(text), `resumed after line ${i}`);
+          assert.deepEqual(again.lines.map((l) => l.cursor), lines.slice(i + 1).map((l) => l.cursor), `the same cursors after line ${i}`);
+        }
+        // A cursor that is not one of the driver's reads from the first line.
+        const bogus = collect(h, restarted, 'not a cursor');
+        await bogus.ended;
+        assert.deepEqual(bogus.lines.map(text), lines.map(text));
+      } finally {
+        (restarted as { close?: () => void }).close?.();
+      }
+    });
+
+    test('log cursors: following a running container, stopping, and resuming from the last cursor loses and repeats nothing', async () => {
+      const h = await start(w.shell('i=0; while [ $i -lt 60 ]; do echo "line $i"; i=$((i+1)); sleep 0.05; done'));
+      const first = collect(h);
+      await eventually(() => first.lines.length >= 10, { what: 'ten lines' });
+      first.close();
+      const upTo = first.lines.slice();
+      const restarted = opts.factory();
+      try {
+        const rest = collect(h, restarted, upTo[upTo.length - 1]!.cursor);
+        await rest.ended;
+        assert.deepEqual([...upTo, ...rest.lines].map((l) => l.line), Array.from({ length: 60 }, (_, i) => `line ${i}`));
+      } finally {
+        (restarted as { close?: () => void }).close?.();
+      }
+    });
+
+    test('logs: a quiet spell is not the end of the output', async () => {
+      // Longer than an idle HTTP connection lives in Node's global agent (5 s).
+      const h = await start(w.shell('echo before; sleep 6; echo after; sleep 0.5'));
+      const logs = collect(h);
+      await logs.ended;
+      assert.deepEqual(logs.lines.map((l) => l.line), ['before', 'after']);
+    });
+
+    test('logs: long lines of multi-byte UTF-8 arrive whole, whatever the read or message boundaries', async () => {
+      // 'x' then 2^16 two-byte characters (past a 64 KiB read and several 16 KiB engine messages, at odd offsets), then three- and four-byte ones.
+      const h = await start(w.shell('a=é; b=€; c=🙂; i=0; while [ $i -lt 16 ]; do a="$a$a"; i=$((i+1)); done; i=0; while [ $i -lt 14 ]; do b="$b$b"; c="$c$c"; i=$((i+1)); done; echo "x$a"; echo "ünïcødé 🙂"; echo "$b$c"; echo "x$c"; echo "xy$c"; echo end'));
+      const logs = collect(h);
+      assert.equal((await driver.wait(h)).code, 0);
+      await logs.ended;
+      // (several long lines at different offsets, so that some read boundary cuts a character whatever the reads' alignment)
+      const [long1, short, long2, long3, long4, end] = logs.lines.map((l) => l.line);
+      assert.equal(logs.lines.length, 6, 'each long line arrives as one line');
+      assert.equal(short, 'ünïcødé 🙂');
+      assert.equal(end, 'end');
+      const expected = [`x${'é'.repeat(65536)}`, `${'€'.repeat(16384)}${'🙂'.repeat(16384)}`, `x${'🙂'.repeat(16384)}`, `xy${'🙂'.repeat(16384)}`];
+      const got = [long1!, long2!, long3!, long4!];
+      if (opts.cutsLongLines === undefined) {
+        for (const [i, want] of expected.entries()) assert.ok(got[i] === want, `long line ${i + 1}, whole (${(got[i]!.match(/\ufffd/g) ?? []).length} replacement characters)`);
+      } else {
+        // The runtime itself stores a character cut by its own message boundary as U+FFFD: only those may differ.
+        for (const [i, want] of expected.entries()) {
+          const got_ = got[i]!;
+          const cuts = Math.ceil(Buffer.byteLength(want) / opts.cutsLongLines);
+          const kept = got_.replace(/\ufffd/g, '');
+          assert.ok([...kept].length >= [...want].length - cuts && [...kept].every((ch) => want.includes(ch)), `long line ${i + 1} of ${got_.length} characters (${got_.length - kept.length} replacement characters)`);
+          assert.equal(got_.slice(0, 100), want.slice(0, 100));
+        }
+      }
     });
 
     test('recover after an agent restart: running stays, exited reports its exit code', async () => {

@@ -80,11 +80,12 @@ test('the supervisor outlives the agent that started it, then leaves once idle',
   assert.equal(rec.status, 'running');
   const lines: string[] = [];
   const sub = driver.logs(h, (l) => lines.push(l.line));
+  // (on a busy machine the shell may not have printed yet: a SIGTERM before its echo would leave nothing to read)
+  await eventually(() => lines.length > 0, { what: 'the output line' });
   await driver.stop(h, 2000);
   const exit = await driver.wait(h);
   assert.equal(exit.code, 143, 'SIGTERM, seen by the supervisor that started it');
   assert.equal(exit.unknown, undefined);
-  await eventually(() => lines.length > 0, { what: 'the output line' });
   assert.deepEqual(lines, ['started']);
   sub.close();
   await driver.destroy(h);

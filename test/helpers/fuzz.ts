@@ -259,7 +259,8 @@ async function send(url: string, headers: Record<string, string>, body: string, 
  * Whether anything but lease bookkeeping (renewed every few seconds by the replica itself, see
  * src/domain/leases.ts) was written after `rev`.
  */
-async function stateChangedSince(berth: Berth, rev: number): Promise<boolean> {
+/** Whether anything but the leases (renewed on their own) was written after store revision `rev`. */
+export async function stateChangedSince(berth: Berth, rev: number): Promise<boolean> {
   if ((await berth.platform.store.revision()) === rev) return false;
   return (await berth.platform.store.changes(rev)).some((c) => !c.kind.startsWith('berth.lease'));
 }

@@ -385,10 +385,10 @@ test("the agent's log shipper: lines out of order, beyond a batch's limits or an
   await shipper.prepare(big);
   const now = clock.now();
   // 12,000 lines, newest first: more than one batch can hold, and out of timestamp order.
-  for (let i = 11_999; i >= 0; i--) shipper.push(lines, now - 12_000 + i, `out ${i}`);
+  for (let i = 11_999; i >= 0; i--) shipper.push(lines, { timestamp: now - 12_000 + i, message: `out ${i}` });
   // An oversize line is cut to the largest event; five 210 KB lines exceed a batch's bytes.
-  shipper.push(big, now - 10, 'y'.repeat(300_000));
-  for (let i = 0; i < 5; i++) shipper.push(big, now - 5 + i, `${i}`.repeat(210_000));
+  shipper.push(big, { timestamp: now - 10, message: 'y'.repeat(300_000) });
+  for (let i = 0; i < 5; i++) shipper.push(big, { timestamp: now - 5 + i, message: `${i}`.repeat(210_000) });
   await shipper.flush();
   await shipper.close();
 

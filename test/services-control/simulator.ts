@@ -51,7 +51,7 @@ export class AgentSimulator {
   }
 
   /** Registers an instance through the API; returns its id. */
-  async addInstance(o: { cpu?: number; memory?: number; az?: string } = {}): Promise<string> {
+  async addInstance(o: { cpu?: number; memory?: number; az?: string; attributes?: Record<string, string> } = {}): Promise<string> {
     const r = await this.ecs.send(
       new RegisterContainerInstanceCommand({
         cluster: this.opts.cluster,
@@ -59,7 +59,7 @@ export class AgentSimulator {
           { name: 'CPU', type: 'INTEGER', integerValue: o.cpu ?? 1024 },
           { name: 'MEMORY', type: 'INTEGER', integerValue: o.memory ?? 2048 },
         ],
-        attributes: o.az ? [{ name: 'ecs.availability-zone', value: o.az }] : undefined,
+        attributes: [...(o.az ? [{ name: 'ecs.availability-zone', value: o.az }] : []), ...Object.entries(o.attributes ?? {}).map(([name, value]) => ({ name, value }))],
       }),
     );
     const id = r.containerInstance!.containerInstanceArn!.split('/').pop()!;

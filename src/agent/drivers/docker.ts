@@ -15,7 +15,8 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { ContainerSpec } from '../types.js';
-import { SIGNAL_NUMBERS, type Driver, type DriverHandle, type DriverLogLine, type ExecResult, type ExitInfo, type Fingerprint, type InspectResult, type RecoverResult, type StartRequest, type Subscription } from './driver.js';
+import { SIGNAL_NUMBERS, type Driver, type DriverHandle, type DriverLogLine, type ExecResult, type ExitInfo, type Fingerprint, type InspectResult, type LogsOptions, type RecoverResult, type StartRequest, type Subscription } from './driver.js';
+import { DockerLogPass, parseCursor as parseLogCursor, sinceSeconds } from './dockerLogs.js';
 import { DockerEngine, Demuxer, EngineError, readAll } from './dockerApi.js';
 import { assignPorts } from './ports.js';
 import { readOomKills } from './processSupervisor.js';
@@ -105,14 +106,7 @@ function readable(f: string): boolean {
   }
 }
 
-/** An RFC 3339 timestamp with up to nanosecond fraction, as epoch nanoseconds (undefined if unparsable). */
-export function parseNs(s: string): bigint | undefined {
-  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(s);
-  if (!m) return undefined;
-  const secs = Date.parse(`${m[1]}${m[3]}`);
-  if (!Number.isFinite(secs)) return undefined;
-  return BigInt(secs) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
-}
+export { parseNs } from './dockerLogs.js';
 
 function parseTime(s: string | undefined): number {
   const t = s ? Date.parse(s) : NaN;
@@ -395,60 +389,79 @@ export class DockerDriver implements Driver {
     return { status: 'exited', handle, exit: this.exitFrom(info) };
   }
 
-  logs(h: DriverHandle, onLine: (l: DriverLogLine) => void, opts: { sinceMs?: number; onEnd?: () => void } = {}): Subscription {
+  /**
+   * Follows `/containers/<id>/logs?follow&timestamps` (see ./dockerLogs.ts for the cursor). A
+   * follow answer that ends while the container still runs (a dropped connection, an engine
+   * restart) is not the end of its output: the stream is opened again from the cursor. Once the
+   * container has stopped, the output is read once more to its end (the engine can end a follow
+   * answer before it has stored a last line without newline) and `onEnd` fires.
+   */
+  logs(h: DriverHandle, onLine: (l: DriverLogLine) => void, opts: LogsOptions = {}): Subscription {
     const id = this.st(h).containerId;
     let closed = false;
     let res: IncomingMessage | undefined;
-    /** Engine timestamp (ns) of the newest line delivered per stream: each line is delivered once, in stream order. */
-    const start = opts.sinceMs !== undefined ? BigInt(opts.sinceMs) * 1_000_000n + 999_999n : -1n;
-    const lastNs: Record<'stdout' | 'stderr', bigint> = { stdout: start, stderr: start };
-    const since = opts.sinceMs !== undefined ? `&since=${Math.floor(opts.sinceMs / 1000)}` : '';
-    const base = `/containers/${id}/logs?stdout=1&stderr=1&timestamps=1${since}`;
-    const read = (r: IncomingMessage): Promise<void> =>
-      new Promise((resolve) => {
-        const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
-        const deliver = (stream: 'stdout' | 'stderr', raw: string): void => {
-          const sp = raw.indexOf(' ');
-          const ns = sp > 0 ? parseNs(raw.slice(0, sp)) : undefined;
-          if (ns === undefined) return;
-          if (ns <= lastNs[stream]) return;
-          lastNs[stream] = ns;
-          if (!closed) onLine({ stream, timestamp: Number(ns / 1_000_000n), line: raw.slice(sp + 1) });
-        };
-        const demux = new Demuxer((stream, data) => {
-          const parts = (pending[stream] + data.toString('utf8')).split('\n');
-          pending[stream] = parts.pop()!;
-          for (const p of parts) deliver(stream, p);
-        });
-        r.on('data', (d: Buffer) => demux.push(d));
-        r.on('end', () => {
-          for (const s of ['stdout', 'stderr'] as const) if (pending[s]) deliver(s, pending[s]);
-          resolve();
-        });
-        r.on('error', () => resolve());
-        r.on('close', () => resolve());
-      });
-    void (async () => {
+    const position = parseLogCursor(opts.after);
+    const path = (follow: boolean) => {
+      const since = sinceSeconds(position);
+      return `/containers/${id}/logs?stdout=1&stderr=1&timestamps=1${follow ? '&follow=1' : ''}${since !== undefined ? `&since=${since}` : ''}`;
+    };
+    /** Reads one answer; resolves with whether it was a log stream read to its end. */
+    const pass = async (follow: boolean): Promise<'read' | 'gone' | 'failed'> => {
+      let r: IncomingMessage;
       try {
-        const r = await this.engine.raw({ method: 'GET', path: `${base}&follow=1` });
-        res = r;
-        if (closed) r.destroy();
-        if ((r.statusCode ?? 500) < 300) await read(r);
-        else await readAll(r);
+        r = await this.engine.raw({ method: 'GET', path: path(follow) });
+      } catch {
+        return 'failed';
+      }
+      res = r;
+      if (closed) {
+        r.destroy();
+        return 'failed';
+      }
+      if ((r.statusCode ?? 500) >= 300) {
+        await readAll(r).catch(() => '');
+        return r.statusCode === 404 ? 'gone' : 'failed';
+      }
+      const p = new DockerLogPass(position, (l) => {
+        if (!closed) onLine(l);
+      });
+      const demux = new Demuxer((stream, data) => p.frame(stream, data));
+      const complete = await new Promise<boolean>((resolve) => {
+        r.on('data', (d: Buffer) => demux.push(d));
+        r.on('end', () => resolve(true));
+        r.on('error', () => resolve(false));
+        r.on('close', () => resolve(r.complete));
+      });
+      p.end(!follow && complete);
+      return complete ? 'read' : 'failed';
+    };
+    void (async () => {
+      let backoff = 100;
+      for (;;) {
+        const began = Date.now();
+        const got = await pass(true);
         if (closed) return;
-        // The engine may end a follow stream before it has stored the container's last
-        // (unterminated) line: once the container has stopped, read the tail again.
-        for (let i = 0; i < 50; i++) {
+        if (got === 'gone') break;
+        let state: 'running' | 'stopped' | 'unknown';
+        try {
           const info = await this.engine.callOr404('GET', `/containers/${id}/json`);
-          if (!info?.State?.Running) break;
-          await sleep(100);
+          state = !info ? 'stopped' : info.State?.Running ? 'running' : 'stopped';
+        } catch {
+          state = 'unknown'; // the engine is away (restarting): try again
         }
         if (closed) return;
-        const tail = await this.engine.raw({ method: 'GET', path: base });
-        if ((tail.statusCode ?? 500) < 300) await read(tail);
-        else await readAll(tail);
-      } catch {
-        /* engine gone: deliver what we have */
+        if (state === 'stopped') {
+          // The last look: read to the end, a last line without newline included.
+          for (let attempt = 0; attempt < 5 && !closed; attempt++) {
+            const last = await pass(false);
+            if (last !== 'failed') break;
+            await sleep(200 * (attempt + 1));
+          }
+          break;
+        }
+        // Still running (or the engine unreachable): follow again from the cursor, not in a hot loop.
+        backoff = got === 'read' && Date.now() - began > 1000 ? 100 : Math.min(backoff * 2, 2000);
+        await sleep(backoff);
       }
       if (!closed) opts.onEnd?.();
       closed = true;

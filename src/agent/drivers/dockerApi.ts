@@ -2,7 +2,7 @@
  * A minimal Docker Engine API client over the unix socket (node:http with socketPath); no docker
  * CLI. Works with dockerd and podman's compat API. DOCKER_HOST=unix:///path overrides the socket.
  */
-import { request, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request, type IncomingMessage } from 'node:http';
 
 /** An error answer from the engine. */
 export class EngineError extends Error {
@@ -27,13 +27,24 @@ export interface EngineRequest {
   path: string;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Fail the request once its connection has been idle this long (ms); absent or 0: never (streams). */
   timeoutMs?: number;
   /** Aborting destroys the request. */
   signal?: AbortSignal;
 }
 
-/** Thin client: JSON calls and raw streaming calls. */
+/**
+ * Thin client: JSON calls and raw streaming calls.
+ *
+ * It has an HTTP agent of its own, without an idle timeout: Node's global agent (since Node 19)
+ * closes a socket idle for 5 s, which cut every long-lived answer (a container's log stream, the
+ * event stream, a wait) as soon as the container was quiet for 5 s. A request times out only
+ * when it says so (`timeoutMs`). Connections are not kept alive between calls (a unix socket
+ * connects in microseconds), so no idle connection lingers either.
+ */
 export class DockerEngine {
+  private readonly agent = new HttpAgent({ keepAlive: false });
+
   constructor(readonly socketPath: string = defaultDockerSocket()) {}
 
   /** Sends a request and returns the raw response (caller consumes it). Rejects on connection errors only. */
@@ -51,6 +62,7 @@ export class DockerEngine {
             ...(payload ? { 'content-type': isBuf ? 'application/x-tar' : 'application/json', 'content-length': String(payload.length) } : {}),
             ...r.headers,
           },
+          agent: this.agent,
           timeout: r.timeoutMs,
           signal: r.signal,
         },

@@ -81,12 +81,34 @@ export interface InspectResult {
 /** Result of `recover()`: the container still runs, or it is gone and this is how it ended. */
 export type RecoverResult = { status: 'running'; handle: DriverHandle } | { status: 'exited'; handle: DriverHandle; exit: ExitInfo };
 
-/** A line of output from a container. */
+/**
+ * A line of output from a container.
+ *
+ * `cursor` is the position just after this line in the container's output, opaque to everyone
+ * but the driver that made it: `logs(h, onLine, { after: cursor })` resumes with exactly the
+ * lines that follow this one, in the same order, none repeated and none skipped (two lines of
+ * the same millisecond included), whichever driver instance reads (a restarted agent's too).
+ * Re-reading from the same cursor yields the same lines with the same cursors. A cursor is a
+ * short printable string, safe to persist as is.
+ */
 export interface DriverLogLine {
   stream: 'stdout' | 'stderr';
   /** Epoch ms. */
   timestamp: number;
   line: string;
+  /** Where this line ends in the container's output (see above). */
+  cursor: string;
+}
+
+/** Options of `Driver.logs`. */
+export interface LogsOptions {
+  /**
+   * Resume strictly after this cursor (from a DriverLogLine of the same container). Absent, or
+   * a string that is not one of this driver's cursors: from the first line.
+   */
+  after?: string;
+  /** Fires once, after every line up to the container's exit has been delivered. */
+  onEnd?: () => void;
 }
 
 /** Result of running a command inside (or, for the process driver, alongside) a container. */
@@ -125,13 +147,23 @@ export interface Driver {
   /** Finds a container again from a persisted handle (after an agent restart). */
   recover(handle: DriverHandle): Promise<RecoverResult>;
   /**
-   * Streams output lines to `onLine`, starting after `sinceMs` (epoch ms, exclusive) or from the
-   * beginning, and following until the container exits or the subscription is closed. `onEnd`
-   * fires once everything up to the exit has been delivered.
+   * Streams output lines to `onLine`, in the order the container wrote them (per stream),
+   * starting after `opts.after` or from the first line, and following until the container exits
+   * or the subscription is closed: a quiet spell or a dropped connection to the runtime is not an
+   * end. `onEnd` fires once everything up to the exit has been delivered. Works on a container
+   * that has already exited (delivers what it wrote, then ends) until it is destroyed.
    */
-  logs(handle: DriverHandle, onLine: (l: DriverLogLine) => void, opts?: { sinceMs?: number; onEnd?: () => void }): Subscription;
+  logs(handle: DriverHandle, onLine: (l: DriverLogLine) => void, opts?: LogsOptions): Subscription;
   /** Runs a command in the container's context (used for health checks). */
   exec(handle: DriverHandle, cmd: string[], timeoutMs: number): Promise<ExecResult>;
+  /**
+   * A problem with a running container worth showing its owner, in words (at most 255
+   * characters), or undefined when there is none. The runner asks once the container's grace
+   * period is over, then now and then until the answer is undefined, and reports the problem as
+   * the container's reason; the task keeps running. The process driver: a mapped TCP host port
+   * nothing listens on (its processes must listen where PORT / PORT_<containerPort> say).
+   */
+  diagnose?(handle: DriverHandle): Promise<string | undefined>;
   /** Releases the driver's own connections when the agent stops; running containers are not touched. */
   close?(): void;
 }

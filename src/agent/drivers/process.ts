@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, rmdirSync, readFileSync, rmSync, writeFileSync, 
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerSpec } from '../types.js';
-import type { Driver, DriverHandle, DriverLogLine, ExecResult, ExitInfo, Fingerprint, InspectResult, RecoverResult, StartRequest, Subscription } from './driver.js';
+import type { Driver, DriverHandle, DriverLogLine, ExecResult, ExitInfo, Fingerprint, InspectResult, LogsOptions, RecoverResult, StartRequest, Subscription } from './driver.js';
 import { assignPorts } from './ports.js';
 import { procStartTime, readOomKills, type SupervisorSpec } from './processSupervisor.js';
 import { SupervisorClient } from './supervisorClient.js';
@@ -336,16 +336,25 @@ export class ProcessDriver implements Driver {
     return { status: 'exited', handle: h, exit: { code: -1, oomKilled: false, finishedAt: Date.now(), unknown: true } };
   }
 
-  logs(h: DriverHandle, onLine: (l: DriverLogLine) => void, opts: { sinceMs?: number; onEnd?: () => void } = {}): Subscription {
+  /**
+   * Follows `output.log`. A line's cursor is the decimal byte offset just past its record (the
+   * record's newline), so resuming is a seek; a cursor that does not point just past a newline
+   * of the file is not one of ours and reading starts over. Records are split on bytes and each
+   * decoded whole, so a UTF-8 character is never cut by a read boundary; a record that does not
+   * parse (the file damaged) is skipped, never fatal.
+   */
+  logs(h: DriverHandle, onLine: (l: DriverLogLine) => void, opts: LogsOptions = {}): Subscription {
     const file = join(this.st(h).dir, 'output.log');
-    let offset = 0;
-    let partial = '';
+    /** Offset of the first byte not yet part of a delivered record, and the bytes read past it. */
+    let offset = parseOffsetCursor(file, opts.after);
+    let pending: Buffer = Buffer.alloc(0);
     let closed = false;
     const buf = Buffer.alloc(64 * 1024);
     const drain = (): void => {
       // One stat per tick; the file is opened only when it has grown.
       const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
-      if (size <= offset) return;
+      let readPos = offset + pending.length;
+      if (size <= readPos) return;
       let fd: number;
       try {
         fd = openSync(file, 'r');
@@ -353,18 +362,21 @@ export class ProcessDriver implements Driver {
         return;
       }
       try {
-        while (offset < size) {
-          const n = readSync(fd, buf, 0, Math.min(buf.length, size - offset), offset);
+        while (readPos < size && !closed) {
+          const n = readSync(fd, buf, 0, Math.min(buf.length, size - readPos), readPos);
           if (n <= 0) break;
-          offset += n;
-          const parts = (partial + buf.subarray(0, n).toString('utf8')).split('\n');
-          partial = parts.pop()!;
-          for (const p of parts) {
-            if (!p) continue;
-            const r = JSON.parse(p) as { t: number; s: 'stdout' | 'stderr'; l: string };
-            if (opts.sinceMs !== undefined && r.t <= opts.sinceMs) continue;
-            if (!closed) onLine({ stream: r.s, timestamp: r.t, line: r.l });
+          readPos += n;
+          const chunk = pending.length ? Buffer.concat([pending, buf.subarray(0, n)]) : buf.subarray(0, n);
+          let from = 0;
+          for (let nl = chunk.indexOf(0x0a); nl >= 0 && !closed; nl = chunk.indexOf(0x0a, from)) {
+            const record = parseOutputRecord(chunk.subarray(from, nl));
+            from = nl + 1;
+            const cursor = String(offset + from);
+            if (record) onLine({ stream: record.s, timestamp: record.t, line: record.l, cursor });
           }
+          offset += from;
+          // Copied: `buf` is reused by the next read.
+          pending = Buffer.from(chunk.subarray(from));
         }
       } finally {
         closeSync(fd);
@@ -380,7 +392,8 @@ export class ProcessDriver implements Driver {
     let ticks = 0;
     const tick = (): void => {
       if (closed) return;
-      const exited = (exitNotified || ticks++ % this.exitCheckTicks(h) === 0) && !!this.exitNow(h);
+      // The end: the container exited (its record says so), or it was destroyed (its directory, output included, is gone).
+      const exited = (exitNotified || ticks++ % this.exitCheckTicks(h) === 0) && (!!this.exitNow(h) || !existsSync(this.st(h).dir));
       drain();
       if (exited) {
         closed = true;
@@ -408,11 +421,83 @@ export class ProcessDriver implements Driver {
     return this.st(h).supervisorPid === this.supervisor.pid ? NOTIFIED_EXIT_CHECK_EVERY : 1;
   }
 
+  /**
+   * A mapped TCP host port nothing listens on (read from /proc/net/tcp and tcp6): the process
+   * must listen where PORT / PORT_<containerPort> say, and a program written for a container
+   * engine often listens on its containerPort instead. Undefined when every port has a listener,
+   * or when the socket tables cannot be read.
+   */
+  async diagnose(h: DriverHandle): Promise<string | undefined> {
+    const tcp = h.networkBindings.filter((b) => b.protocol === 'tcp');
+    if (tcp.length === 0) return undefined;
+    const listening = listeningTcpPorts();
+    if (!listening) return undefined;
+    const missing = tcp.find((b) => !listening.has(b.hostPort));
+    if (!missing) return undefined;
+    const vars = missing === h.networkBindings[0] ? `PORT / PORT_${missing.containerPort}` : `PORT_${missing.containerPort}`;
+    return `nothing listens on host port ${missing.hostPort}: the process driver passes the port in ${vars}; this container may be listening on its containerPort ${missing.containerPort} instead`;
+  }
+
   exec(h: DriverHandle, cmd: string[], timeoutMs: number): Promise<ExecResult> {
     const s = this.st(h);
     // The environment is read from the live process rather than kept in the (persisted) handle.
     return runCommand(cmd, { env: environOf(s.pid) ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cwd: existsSync(s.cwd) ? s.cwd : '/', uid: s.uid, gid: s.gid }, timeoutMs);
   }
+}
+
+/** One record of output.log, or undefined when the bytes are not one (a damaged file). */
+function parseOutputRecord(bytes: Buffer): { t: number; s: 'stdout' | 'stderr'; l: string } | undefined {
+  if (bytes.length === 0) return undefined;
+  try {
+    const r = JSON.parse(bytes.toString('utf8')) as { t?: unknown; s?: unknown; l?: unknown } | null;
+    if (!r || typeof r.t !== 'number' || !Number.isFinite(r.t) || (r.s !== 'stdout' && r.s !== 'stderr') || typeof r.l !== 'string') return undefined;
+    return { t: r.t, s: r.s, l: r.l };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where reading output.log resumes for a cursor: its offset when it is one of ours (decimal, and
+ * 0 or just past a newline of the file), else 0 (from the first line).
+ */
+function parseOffsetCursor(file: string, cursor: string | undefined): number {
+  if (cursor === undefined || !/^\d{1,15}$/.test(cursor)) return 0;
+  const offset = Number(cursor);
+  if (offset === 0) return 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const b = Buffer.alloc(1);
+    return readSync(fd, b, 0, 1, offset - 1) === 1 && b[0] === 0x0a ? offset : 0;
+  } catch {
+    return 0;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** TCP ports some socket of the host's network namespace listens on, or undefined when /proc/net cannot be read. */
+export function listeningTcpPorts(): Set<number> | undefined {
+  const ports = new Set<number>();
+  let read = false;
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    read = true;
+    for (const line of text.split('\n').slice(1)) {
+      // "  sl  local_address rem_address   st ...": local_address is HEXIP:HEXPORT, st 0A is LISTEN.
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] !== '0A') continue;
+      const port = parseInt(fields[1]?.split(':').pop() ?? '', 16);
+      if (Number.isInteger(port)) ports.add(port);
+    }
+  }
+  return read ? ports : undefined;
 }
 
 function rmdirQuiet(dir: string): void {

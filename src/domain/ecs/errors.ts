@@ -26,5 +26,8 @@ export const ecsErrors = {
     new ServiceError('InvalidParameterException', `Container instance '${ref}' was not found in this cluster.`),
   noContainerInstances: () => new ServiceError('InvalidParameterException', 'No Container Instances were found in your cluster.'),
   attributeLimit: (msg: string) => new ServiceError('AttributeLimitExceededException', msg),
+  taskSetNotFound: () => new ServiceError('TaskSetNotFoundException', 'The specified task set does not exist.'),
+  limitExceeded: (msg: string) => new ServiceError('LimitExceededException', msg),
+  resourceInUse: (msg: string) => new ServiceError('ResourceInUseException', msg),
   targetNotFound: (msg: string) => new ServiceError('TargetNotFoundException', msg),
 };

@@ -28,6 +28,8 @@ export const KIND = {
   liveTaskOnInstance: 'ecs.task-live-on-instance',
   /** `<region>/<principalArn or '~default'>/<settingName>`. */
   accountSetting: 'ecs.account-setting',
+  /** `<region>/<name>`: Auto Scaling group capacity providers (FARGATE and FARGATE_SPOT are built in). */
+  capacityProvider: 'ecs.capacity-provider',
 } as const;
 
 /** Store key of a cluster. */
@@ -58,6 +60,16 @@ export function clusterScopedKey(region: string, cluster: string, id: string): s
 /** Long-format service ARN: `...:service/<cluster>/<name>`. */
 export function serviceArn(s: Scope, cluster: string, name: string): string {
   return arn('ecs', s.region, s.platform.accountId, `service/${cluster}/${name}`);
+}
+
+/** `...:task-set/<cluster>/<service>/<task set id>` (the id is `ecs-svc/<digits>`). */
+export function taskSetArn(s: Scope, cluster: string, service: string, id: string): string {
+  return arn('ecs', s.region, s.platform.accountId, `task-set/${cluster}/${service}/${id}`);
+}
+
+/** `...:capacity-provider/<name>`. */
+export function capacityProviderArn(s: Scope, name: string): string {
+  return arn('ecs', s.region, s.platform.accountId, `capacity-provider/${name}`);
 }
 
 /** Long-format task ARN: `...:task/<cluster>/<id>`. */

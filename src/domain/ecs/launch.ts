@@ -12,6 +12,7 @@ import { PlacementValidationError, missingAttribute, place, validatePlacement } 
 import { CqlError } from '../placement/cql.js';
 import { requireCluster } from './clusters.js';
 import { ecsErrors } from './errors.js';
+import { CAPACITY_PROVIDER_ATTRIBUTE, isFargateProvider, nextProvider } from './capacityProviders.js';
 import { candidatesFor, findContainerInstance, type PlacementCandidate } from './instances.js';
 import { KIND, clusterArn, clusterNameOf, clusterScopedKey, taskArn, type Scope } from './keys.js';
 import { liveIndexWrites } from './liveIndex.js';
@@ -48,6 +49,13 @@ export interface LaunchSpec {
    * the same request (RunTask): saves reading it again. Never set it to anything else.
    */
   resolvedTaskDefinition?: TaskDefinitionRecord;
+  /**
+   * Place by this capacity provider strategy (base, then weight; see `nextProvider`): each task
+   * goes to the instances of the provider it falls to. `launchType` is then ignored.
+   */
+  capacityProviderStrategy?: ECS.CapacityProviderStrategyItem[];
+  /** Tasks each provider already has in the group (a service deployment's live tasks), for the split. */
+  providerCounts?: Readonly<Record<string, number>>;
 }
 
 /** The result of a launch: created tasks (API shape + records) and per-task failures. */
@@ -246,14 +254,26 @@ export async function launchTasks(s: Scope, spec: LaunchSpec): Promise<LaunchRes
     strategy: spec.placementStrategy ?? [],
     requiredAttributes: td.taskDefinition.requiresAttributes,
   };
+  const strategy = spec.capacityProviderStrategy?.length ? spec.capacityProviderStrategy : undefined;
+  const providerCounts = new Map(Object.entries(spec.providerCounts ?? {}));
   for (let n = 0; n < spec.count; n++) {
+    const provider = strategy ? nextProvider(strategy, providerCounts) : undefined;
+    if (strategy && !provider) {
+      failures.push({ reason: 'No capacity provider in the strategy has a weight above 0 or a base left to fill.' });
+      break;
+    }
     // Another launch that placed on the same instance first makes the commit fail: place again
     // on what is left.
     const placed = await retrying(`Placement in cluster ${clusterName}`, async () => {
-      const { candidates, records } = await candidatesFor(s, clusterName);
+      const { candidates: all, records } = await candidatesFor(s, clusterName);
       if (records.size === 0) {
         if (tasks.length === 0) throw ecsErrors.noContainerInstances();
         failures.push({ reason: 'No Container Instances were found in your cluster.' });
+        return false;
+      }
+      const candidates = provider && !isFargateProvider(provider) ? all.filter((c) => c.attributes[CAPACITY_PROVIDER_ATTRIBUTE] === provider) : all;
+      if (provider && candidates.length === 0) {
+        failures.push({ reason: `No Container Instances of capacity provider ${provider} were found in your cluster (instances join it with the attribute ${CAPACITY_PROVIDER_ATTRIBUTE}=${provider}).` });
         return false;
       }
       const res = placeTask(candidates, requirements);
@@ -263,7 +283,12 @@ export async function launchTasks(s: Scope, spec: LaunchSpec): Promise<LaunchRes
         return false;
       }
       const ciRec = records.get(res.candidate.id)!;
-      const t = newTask(s, clusterName, td, { ...spec, launchType }, ciRec.value, clock.now());
+      const taskLaunchType = provider ? (isFargateProvider(provider) ? 'FARGATE' : 'EC2') : launchType;
+      const t = newTask(s, clusterName, td, { ...spec, launchType: taskLaunchType }, ciRec.value, clock.now());
+      if (provider) {
+        t.capacityProviderName = provider;
+        providerCounts.set(provider, (providerCounts.get(provider) ?? 0) + 1);
+      }
       await store.commit([
         { kind: KIND.containerInstance, key: ciRec.key, value: { ...ciRec.value, version: ciRec.value.version + 1 }, expectRev: ciRec.rev },
         ...newTaskWrites(s.region, clusterName, t),

@@ -196,4 +196,58 @@ export interface ServiceRecord {
   inactiveAt?: number;
   /** The controller's last steady-state verdict (so it says "reached a steady state" once). */
   steady?: boolean;
+  /**
+   * EXTERNAL and CODE_DEPLOY services: their task sets (see ./taskSets.ts), oldest first; such a
+   * service has no deployments. Absent for ECS-controlled services.
+   */
+  taskSets?: TaskSetRecord[];
+}
+
+/**
+ * A task set of an EXTERNAL or CODE_DEPLOY service, as stored inside its service record. Its
+ * tasks are the service's (group `service:<name>`) whose startedBy is the task set id; it keeps
+ * ceil(service desiredCount x scale / 100) of them running (0 once DRAINING), each registered in
+ * the task set's own target groups. Times are epoch ms.
+ */
+export interface TaskSetRecord {
+  /** `ecs-svc/<19 digits>`, as ECS writes task set ids. */
+  id: string;
+  taskSetArn: string;
+  /** PRIMARY (serves production), ACTIVE (does not), DRAINING (being deleted: its tasks stop, then it goes). */
+  status: 'PRIMARY' | 'ACTIVE' | 'DRAINING';
+  taskDefinition: string;
+  externalId?: string;
+  startedBy?: string;
+  launchType?: ECS.LaunchType;
+  capacityProviderStrategy?: ECS.CapacityProviderStrategyItem[];
+  platformVersion?: string;
+  networkConfiguration?: ECS.NetworkConfiguration;
+  loadBalancers: ECS.LoadBalancer[];
+  serviceRegistries: ECS.ServiceRegistry[];
+  /** Percent of the service's desired count (0..100). */
+  scale: { value: number; unit: 'PERCENT' };
+  stabilityStatus: 'STEADY_STATE' | 'STABILIZING';
+  stabilityStatusAt: number;
+  tags: ECS.Tag[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * A capacity provider as stored: an Auto Scaling group capacity provider (EC2_AUTOSCALING).
+ * FARGATE and FARGATE_SPOT are built in and never stored. Berth has no Auto Scaling groups:
+ * the provider's capacity is the container instances whose agent registered with the attribute
+ * `berth.capacity-provider` = its name (see ./capacityProviders.ts); managed scaling and
+ * managed termination protection are stored and described.
+ */
+export interface CapacityProviderRecord {
+  name: string;
+  capacityProviderArn: string;
+  status: 'ACTIVE' | 'INACTIVE';
+  autoScalingGroupProvider: ECS.AutoScalingGroupProvider;
+  updateStatus: ECS.CapacityProviderUpdateStatus;
+  updateStatusReason?: string;
+  tags: ECS.Tag[];
+  createdAt: number;
+  updatedAt: number;
 }

@@ -22,7 +22,7 @@ import { candidatesFor } from './instances.js';
 import { KIND, clusterNameOf, clusterScopedKey, resourceRefOf, type Scope } from './keys.js';
 import { launchTasks, type LaunchResult } from './launch.js';
 import { isLive } from './liveIndex.js';
-import type { DeploymentRecord, ServiceRecord, TaskRecord } from './records.js';
+import type { DeploymentRecord, ServiceRecord, TaskRecord, TaskSetRecord } from './records.js';
 import { findTaskDefinition, taskDefinitionConstraints, taskNeeds } from './taskDefinitions.js';
 
 /** Most events a service keeps (ECS shows the latest 100). */
@@ -50,6 +50,30 @@ export function newDeploymentId(): string {
   let d = String(randomInt(1, 10));
   for (let i = 0; i < 18; i++) d += String(randomInt(0, 10));
   return `ecs-svc/${d}`;
+}
+
+/** Whether a service's tasks are managed as task sets (deploymentController EXTERNAL or CODE_DEPLOY). */
+export function usesTaskSets(svc: Pick<ServiceRecord, 'deploymentController'>): boolean {
+  return svc.deploymentController.type === 'EXTERNAL' || svc.deploymentController.type === 'CODE_DEPLOY';
+}
+
+/** A task set in the shape the launch path reads from deployments (task definition, launch type, capacity, network). */
+export function taskSetAsDeployment(ts: TaskSetRecord, desiredCount: number): DeploymentRecord {
+  return {
+    id: ts.id,
+    status: ts.status === 'PRIMARY' ? 'PRIMARY' : 'ACTIVE',
+    taskDefinition: ts.taskDefinition,
+    desiredCount,
+    failedTasks: 0,
+    launchType: ts.launchType,
+    capacityProviderStrategy: ts.capacityProviderStrategy,
+    platformVersion: ts.platformVersion,
+    networkConfiguration: ts.networkConfiguration,
+    rolloutState: 'COMPLETED',
+    rolloutStateReason: '',
+    createdAt: ts.createdAt,
+    updatedAt: ts.updatedAt,
+  };
 }
 
 function serviceKey(region: string, cluster: string, name: string): string {
@@ -147,9 +171,12 @@ export async function recordDeploymentCounts(s: Scope, cluster: string, name: st
  * requiresAttributes). Placement failures come back in `failures`.
  */
 export async function launchServiceTasks(s: Scope, cluster: string, name: string, deploymentId: string, count: number): Promise<LaunchResult> {
-  const { svc, d, tdRec } = await loadDeployment(s, cluster, name, deploymentId);
+  const { svc, d, tdRec, tasks } = await loadDeployment(s, cluster, name, deploymentId);
   const propagated = svc.propagateTags === 'SERVICE' ? svc.tags : svc.propagateTags === 'TASK_DEFINITION' ? tdRec?.value.tags ?? [] : [];
   const out: LaunchResult = { tasks: [], failures: [] };
+  // The strategy splits the deployment's tasks as a whole: count what each provider runs already.
+  const providerCounts: Record<string, number> = {};
+  for (const t of tasks) if (t.startedBy === d.id && t.desiredStatus === 'RUNNING' && t.capacityProviderName) providerCounts[t.capacityProviderName] = (providerCounts[t.capacityProviderName] ?? 0) + 1;
   // launchTasks places at most 10 per call (RunTask's limit); services may need more.
   for (let left = count; left > 0; left -= 10) {
     const r = await launchTasks(s, {
@@ -159,6 +186,8 @@ export async function launchServiceTasks(s: Scope, cluster: string, name: string
       startedBy: d.id,
       group: `service:${svc.serviceName}`,
       launchType: d.launchType,
+      capacityProviderStrategy: d.capacityProviderStrategy,
+      providerCounts,
       placementConstraints: svc.placementConstraints,
       // Services without a strategy spread over AZs, then instances (ECS's default), not random.
       placementStrategy: svc.placementStrategy.length ? svc.placementStrategy : DEFAULT_SERVICE_STRATEGY.map((x) => ({ ...x }) as ECS.PlacementStrategy),
@@ -168,6 +197,7 @@ export async function launchServiceTasks(s: Scope, cluster: string, name: string
     });
     out.tasks.push(...r.tasks);
     out.failures.push(...r.failures);
+    for (const t of r.tasks) if (t.capacityProviderName) providerCounts[t.capacityProviderName] = (providerCounts[t.capacityProviderName] ?? 0) + 1;
     if (r.failures.length) break;
   }
   return out;
@@ -183,9 +213,10 @@ async function loadDeployment(s: Scope, cluster: string, name: string, deploymen
   const loaded = await loadService(s, cluster, name);
   if (!loaded) throw ecsErrors.serviceNotFound();
   const svc = loaded.record;
-  const d = svc.deployments.find((x) => x.id === deploymentId);
+  const ts = svc.taskSets?.find((x) => x.id === deploymentId && x.status !== 'DRAINING');
+  const d = svc.deployments.find((x) => x.id === deploymentId) ?? (ts ? taskSetAsDeployment(ts, 0) : undefined);
   if (!d) throw ecsErrors.invalidParameter(`Deployment ${deploymentId} is not a deployment of this service.`);
-  return { svc, d, tdRec: await findTaskDefinition(s, d.taskDefinition) };
+  return { svc, d, tasks: loaded.tasks, tdRec: await findTaskDefinition(s, d.taskDefinition) };
 }
 
 /** What placement needs of a service's task: resources, host ports, group and required attributes. */
@@ -279,7 +310,7 @@ export async function finishDraining(s: Scope, cluster: string, name: string): P
   const loaded = await loadService(s, cluster, name);
   if (!loaded || loaded.record.status !== 'DRAINING' || loaded.tasks.length) return false;
   const now = s.platform.clock.now();
-  await mutateService(s, cluster, name, (svc) => (svc.status === 'DRAINING' ? { ...svc, status: 'INACTIVE', inactiveAt: now, deployments: [] } : undefined));
+  await mutateService(s, cluster, name, (svc) => (svc.status === 'DRAINING' ? { ...svc, status: 'INACTIVE', inactiveAt: now, deployments: [], taskSets: svc.taskSets ? [] : undefined } : undefined));
   return true;
 }
 
@@ -331,7 +362,7 @@ export type NewService = Omit<ServiceRecord, 'deployments' | 'events' | 'status'
 export async function createService(s: Scope, spec: NewService): Promise<ServiceRecord> {
   const key = serviceKey(s.region, spec.clusterName, spec.serviceName);
   const now = s.platform.clock.now();
-  const rec: ServiceRecord = { ...spec, status: 'ACTIVE', createdAt: now, deployments: [newDeployment(spec, now)], events: [] };
+  const rec: ServiceRecord = { ...spec, status: 'ACTIVE', createdAt: now, deployments: usesTaskSets(spec) ? [] : [newDeployment(spec, now)], events: [] };
   return retrying(`Service ${spec.serviceName}`, async () => {
     let cur = await s.platform.store.get<ServiceRecord>(KIND.service, key);
     if (cur?.value.status === 'DRAINING') {
@@ -379,13 +410,15 @@ export async function updateService(s: Scope, cluster: string, name: string, upd
     if (svc.status !== 'ACTIVE') throw ecsErrors.serviceNotActive();
     const { forceNewDeployment, ...fields } = update;
     const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<ServiceRecord>;
+    // Task sets, not deployments, say what an EXTERNAL or CODE_DEPLOY service runs.
     const redeploy =
-      forceNewDeployment === true ||
+      !usesTaskSets(svc) &&
+      (forceNewDeployment === true ||
       (update.taskDefinition !== undefined && update.taskDefinition !== svc.taskDefinition) ||
       (update.networkConfiguration !== undefined && !same(update.networkConfiguration, svc.networkConfiguration)) ||
       (update.loadBalancers !== undefined && !same(update.loadBalancers, svc.loadBalancers)) ||
       (update.capacityProviderStrategy !== undefined && !same(update.capacityProviderStrategy, svc.capacityProviderStrategy)) ||
-      (update.platformVersion !== undefined && update.platformVersion !== svc.platformVersion);
+      (update.platformVersion !== undefined && update.platformVersion !== svc.platformVersion));
     const n: ServiceRecord = { ...svc, ...defined };
     if (redeploy) {
       for (const d of n.deployments) {

@@ -132,7 +132,11 @@ function applyContainer(t: TaskRecord, ch: ContainerChange): void {
     if (CONTAINER_STATUS_ORDER.indexOf(ch.status) >= CONTAINER_STATUS_ORDER.indexOf(c.lastStatus)) c.lastStatus = ch.status;
   }
   if (ch.exitCode !== undefined) c.exitCode = ch.exitCode;
-  if (ch.reason !== undefined) c.reason = ch.reason.slice(0, 255);
+  // An empty reason clears it: the agent's diagnosis of a running container (say, a port nothing listens on) goes once it is fixed.
+  if (ch.reason !== undefined) {
+    if (ch.reason) c.reason = ch.reason.slice(0, 255);
+    else delete c.reason;
+  }
   if (ch.networkBindings) c.networkBindings = ch.networkBindings;
   if (ch.runtimeId !== undefined) c.runtimeId = ch.runtimeId;
   if (ch.imageDigest !== undefined) c.imageDigest = ch.imageDigest;

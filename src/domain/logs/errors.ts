@@ -12,5 +12,6 @@ export const logsErrors = {
   groupExists: () => new ServiceError('ResourceAlreadyExistsException', 'The specified log group already exists'),
   streamExists: () => new ServiceError('ResourceAlreadyExistsException', 'The specified log stream already exists'),
   invalidToken: () => new ServiceError('InvalidParameterException', 'The specified nextToken is invalid: use a token this API returned.'),
+  limitExceeded: (msg: string) => new ServiceError('LimitExceededException', msg),
   operationAborted: (msg: string) => new ServiceError('OperationAbortedException', msg),
 };

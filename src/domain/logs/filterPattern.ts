@@ -27,6 +27,33 @@ export interface CompiledPattern {
   matches(message: string): boolean;
   /** Substrings every matching message contains (may be empty). */
   requiredLiterals: string[];
+  /**
+   * The values a matching message gives the pattern's fields, for metric filters' `metricValue`
+   * and dimensions: JSON patterns answer any `$.selector`, space-delimited ones `$name` for each
+   * named field; undefined when the message does not match. Term patterns have no fields.
+   */
+  fields?(message: string): FieldValues | undefined;
+  /** A space-delimited pattern's named fields, in order (what `$name` may refer to). */
+  fieldNames?: string[];
+}
+
+/** Looks up a field reference (`$.a.b[0]` or `$name`) in one matched message. */
+export type FieldValues = (ref: string) => string | undefined;
+
+/**
+ * Compiles a field reference as metric filters write them (`$.latency`, `$.a.b[0].c`, or a
+ * space-delimited field `$status`); throws FilterPatternError when malformed.
+ */
+export function checkFieldRef(ref: string): void {
+  if (/^\$[A-Za-z0-9_-]+$/.test(ref)) return;
+  const lx = new Lexer(ref);
+  parseSelector(lx);
+  if (!lx.done()) throw new FilterPatternError(`Invalid field reference '${ref.slice(0, 100)}': expected $.field or $name.`);
+}
+
+function scalarText(v: unknown): string | undefined {
+  if (v === undefined || v === null || typeof v === 'object') return undefined;
+  return String(v);
 }
 
 /** A syntax error in a filter pattern, with a message saying what and where. */
@@ -350,6 +377,31 @@ function compileJson(p: string): CompiledPattern {
       }
       return pred(doc);
     },
+    fields(m) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(m);
+      } catch {
+        return undefined;
+      }
+      if (!pred(doc)) return undefined;
+      const selectors = new Map<string, (d: unknown) => unknown>();
+      return (ref) => {
+        if (!ref.startsWith('$.') && !ref.startsWith('$[')) return undefined;
+        let sel = selectors.get(ref);
+        if (!sel) {
+          try {
+            const lx = new Lexer(ref);
+            sel = parseSelector(lx);
+            if (!lx.done()) return undefined;
+          } catch {
+            return undefined;
+          }
+          selectors.set(ref, sel);
+        }
+        return scalarText(sel(doc));
+      };
+    },
   };
 }
 
@@ -413,11 +465,54 @@ function compileSpaceDelimited(p: string): CompiledPattern {
   if (!lx.done()) throw new FilterPatternError(`Invalid filter pattern: unexpected '${lx.s.slice(lx.i, lx.i + 10)}' at position ${lx.i + 2}.`);
   return {
     requiredLiterals: [],
+    fieldNames: fields.filter((f) => !f.ellipsis).map((f) => f.name),
     matches(m) {
       const values = splitFields(m);
       return matchFields(fields, values);
     },
+    fields(m) {
+      const values = splitFields(m);
+      const bound = bindFields(fields, values);
+      if (!bound) return undefined;
+      return (ref) => (ref.startsWith('$') ? bound.get(ref.slice(1)) : undefined);
+    },
   };
+}
+
+/**
+ * The value each named field of a space-delimited pattern takes in a matching line (ellipses
+ * take as few values as they can, left to right), or undefined when the line does not match.
+ * The same table as `matchFields`, kept whole to walk forward through it.
+ */
+function bindFields(fields: Field[], values: string[]): Map<string, string> | undefined {
+  const n = values.length;
+  const tables: boolean[][] = new Array<boolean[]>(fields.length + 1);
+  tables[fields.length] = Array.from({ length: n + 1 }, (_, vi) => vi === n);
+  for (let fi = fields.length - 1; fi >= 0; fi--) {
+    const f = fields[fi]!;
+    const next = tables[fi + 1]!;
+    const cur: boolean[] = new Array<boolean>(n + 1).fill(false);
+    if (f.ellipsis) {
+      cur[n] = next[n]!;
+      for (let vi = n - 1; vi >= 0; vi--) cur[vi] = next[vi]! || cur[vi + 1]!;
+    } else {
+      for (let vi = 0; vi < n; vi++) cur[vi] = next[vi + 1]! && f.conds.every((c) => compare(values[vi]!, c.op, c.v));
+    }
+    tables[fi] = cur;
+  }
+  if (!tables[0]![0]) return undefined;
+  const out = new Map<string, string>();
+  let vi = 0;
+  for (let fi = 0; fi < fields.length; fi++) {
+    const f = fields[fi]!;
+    if (f.ellipsis) {
+      while (!tables[fi + 1]![vi]) vi++;
+      continue;
+    }
+    out.set(f.name, values[vi]!);
+    vi++;
+  }
+  return out;
 }
 
 /**

@@ -1,4 +1,4 @@
-/** ECS cluster operations: create, describe, list, update, delete. */
+/** ECS cluster operations: create, describe, list, update, delete, and the cluster's capacity providers (PutClusterCapacityProviders). */
 import type * as ECS from '../../generated/ecs.js';
 import { mergeTags } from '../../domain/common.js';
 import { changeCluster, createCluster, findCluster, requireCluster } from '../../domain/ecs/clusters.js';
@@ -8,11 +8,13 @@ import { clusterArn, clusterNameOf } from '../../domain/ecs/keys.js';
 import { listClusters } from '../../domain/ecs/listing.js';
 import type { ClusterRecord } from '../../domain/ecs/records.js';
 import { checkMaxResults } from './validation.js';
+import { checkClusterCapacityProviders } from './capacityProviders.js';
+import { putClusterCapacityProviders } from '../../domain/ecs/capacityProviders.js';
 import type { Handlers, RequestContext } from '../types.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
 
-async function describe(ctx: RequestContext, c: ClusterRecord, include: string[] = []): Promise<ECS.Cluster> {
+export async function describeCluster(ctx: RequestContext, c: ClusterRecord, include: string[] = []): Promise<ECS.Cluster> {
   const counts = c.status === 'ACTIVE' ? await clusterCounts(ctx, c.clusterName) : { registeredContainerInstancesCount: 0, runningTasksCount: 0, pendingTasksCount: 0, activeServicesCount: 0 };
   return {
     clusterArn: c.clusterArn,
@@ -47,6 +49,7 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
       throw ecsErrors.invalidParameter('Cluster name must be 1-255 characters: letters (upper and lower case), numbers, hyphens and underscores.');
     }
     const settings = validateSettings(input.settings);
+    const capacity = await checkClusterCapacityProviders(ctx, input.capacityProviders ?? [], input.defaultCapacityProviderStrategy ?? []);
     const tags = mergeTags([], input.tags ?? [], ecsErrors.invalidParameter);
     const now = ctx.platform.clock.now();
     // Creating a cluster that exists and is ACTIVE returns it unchanged, as ECS does.
@@ -57,12 +60,12 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
       tags,
       settings,
       configuration: input.configuration,
-      capacityProviders: input.capacityProviders ?? [],
-      defaultCapacityProviderStrategy: input.defaultCapacityProviderStrategy ?? [],
+      capacityProviders: capacity.providers,
+      defaultCapacityProviderStrategy: capacity.strategy,
       serviceConnectDefaults: input.serviceConnectDefaults?.namespace ? { namespace: input.serviceConnectDefaults.namespace } : undefined,
       createdAt: now,
     });
-    return { cluster: await describe(ctx, current, ['TAGS', 'SETTINGS', 'CONFIGURATIONS']) };
+    return { cluster: await describeCluster(ctx, current, ['TAGS', 'SETTINGS', 'CONFIGURATIONS']) };
   },
 
   async DescribeClusters(input, ctx) {
@@ -72,7 +75,7 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
     const failures: ECS.Failure[] = [];
     for (const ref of refs) {
       const rec = await findCluster(ctx, clusterNameOf(ctx, ref));
-      if (rec) clusters.push(await describe(ctx, rec, input.include ?? []));
+      if (rec) clusters.push(await describeCluster(ctx, rec, input.include ?? []));
       else failures.push({ arn: ref.startsWith('arn:') ? ref : clusterArn(ctx, ref), reason: 'MISSING' });
     }
     return { clusters, failures };
@@ -94,13 +97,20 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
         serviceConnectDefaults: input.serviceConnectDefaults ? { namespace: input.serviceConnectDefaults.namespace } : cur.serviceConnectDefaults,
       };
     });
-    return { cluster: await describe(ctx, rec, ['SETTINGS', 'CONFIGURATIONS', 'TAGS']) };
+    return { cluster: await describeCluster(ctx, rec, ['SETTINGS', 'CONFIGURATIONS', 'TAGS']) };
   },
 
   async UpdateClusterSettings(input, ctx) {
     validateSettings(input.settings);
     const rec = await changeCluster(ctx, input.cluster, (cur) => ({ ...cur, settings: mergeSettings(cur.settings, input.settings) }));
-    return { cluster: await describe(ctx, rec, ['SETTINGS']) };
+    return { cluster: await describeCluster(ctx, rec, ['SETTINGS']) };
+  },
+
+  async PutClusterCapacityProviders(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    const { providers, strategy } = await checkClusterCapacityProviders(ctx, input.capacityProviders, input.defaultCapacityProviderStrategy);
+    const rec = await putClusterCapacityProviders(ctx, cluster.clusterName, providers, strategy);
+    return { cluster: await describeCluster(ctx, rec, ['SETTINGS']) };
   },
 
   async DeleteCluster(input, ctx) {
@@ -110,7 +120,7 @@ export const clusterHandlers: Handlers<ECS.Operations> = {
     if (counts.activeServicesCount > 0) throw ecsErrors.clusterContainsServices();
     if (counts.runningTasksCount + counts.pendingTasksCount > 0) throw ecsErrors.clusterContainsTasks();
     const rec = await changeCluster(ctx, cluster.clusterName, (cur) => ({ ...cur, status: 'INACTIVE' }));
-    return { cluster: await describe(ctx, rec, ['SETTINGS']) };
+    return { cluster: await describeCluster(ctx, rec, ['SETTINGS']) };
   },
 };
 

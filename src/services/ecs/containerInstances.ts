@@ -15,6 +15,7 @@ import { liveTasksByInstance } from '../../domain/ecs/liveIndex.js';
 import type { ContainerInstanceRecord, TaskRecord } from '../../domain/ecs/records.js';
 import { compileCql, type CqlInstance } from '../../domain/placement/cql.js';
 import { checkDescribeCount, checkMaxResults } from './validation.js';
+import { instanceCapacityProvider } from '../../domain/ecs/capacityProviders.js';
 import type { Handlers } from '../types.js';
 import type { Scope } from '../../domain/platform.js';
 
@@ -37,6 +38,7 @@ export function describeContainerInstance(ci: ContainerInstanceRecord, tasks: Ta
   return {
     containerInstanceArn: ci.containerInstanceArn,
     ec2InstanceId: ci.ec2InstanceId,
+    capacityProviderName: instanceCapacityProvider(ci),
     version: ci.version,
     versionInfo: ci.versionInfo,
     status: ci.status,

@@ -6,6 +6,7 @@
  */
 import { ServiceModel } from '../../protocol/model.js';
 import type { ServiceDefinition } from '../types.js';
+import { capacityProviderHandlers } from './capacityProviders.js';
 import { clusterHandlers } from './clusters.js';
 import { containerInstanceHandlers } from './containerInstances.js';
 import { serviceHandlers } from './services.js';
@@ -13,6 +14,7 @@ import { settingHandlers } from './settings.js';
 import { tagHandlers } from './tags.js';
 import { taskDefinitionHandlers } from './taskDefinitions.js';
 import { taskHandlers } from './tasks.js';
+import { taskSetHandlers } from './taskSets.js';
 
 export function ecsService(): ServiceDefinition {
   return {
@@ -33,6 +35,8 @@ export function ecsService(): ServiceDefinition {
       ...taskHandlers,
       ...containerInstanceHandlers,
       ...settingHandlers,
+      ...taskSetHandlers,
+      ...capacityProviderHandlers,
     },
   };
 }

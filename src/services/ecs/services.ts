@@ -11,7 +11,8 @@ import { ecsErrors } from '../../domain/ecs/errors.js';
 import { clusterArn, serviceArn } from '../../domain/ecs/keys.js';
 import { listServices } from '../../domain/ecs/listing.js';
 import { checkPlacementInput } from '../../domain/ecs/launch.js';
-import type { TaskDefinitionRecord } from '../../domain/ecs/records.js';
+import type { TaskDefinitionRecord, TaskRecord, TaskSetRecord } from '../../domain/ecs/records.js';
+import { computedDesiredCount, newTaskSet, usesTaskSets } from '../../domain/ecs/taskSets.js';
 import {
   createService,
   deleteService,
@@ -26,16 +27,19 @@ import {
 import { findTaskDefinition, requireActiveTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
 import { describeTargetGroup } from '../../domain/elbv2/targets.js';
 import { checkDescribeCount, checkLaunchType, checkMaxResults } from './validation.js';
+import { checkCapacityProviderStrategy } from './capacityProviders.js';
 import type { Handlers, RequestContext } from '../types.js';
+import type { ServiceRecord } from '../../domain/ecs/records.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
 const TG_ARN_RE = /^arn:aws[\w-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
 
 /** The API shape, given live counts. */
-export function describeService(loaded: Pick<LoadedService, 'record' | 'deployments' | 'runningCount' | 'pendingCount'>, includeTags = false): ECS.Service {
+export function describeService(loaded: Pick<LoadedService, 'record' | 'deployments' | 'runningCount' | 'pendingCount'> & { tasks?: readonly TaskRecord[] }, includeTags = false): ECS.Service {
   const r = loaded.record;
   const d = (v: number) => v as unknown as Date;
   return {
+    taskSets: r.taskSets ? r.taskSets.map((ts) => describeTaskSet(r, ts, loaded.tasks ?? [], includeTags)) : undefined,
     serviceArn: r.serviceArn,
     serviceName: r.serviceName,
     clusterArn: r.clusterArn,
@@ -84,12 +88,43 @@ export function describeService(loaded: Pick<LoadedService, 'record' | 'deployme
   };
 }
 
+/** A task set in the API's shape, with live counts from the service's tasks. */
+export function describeTaskSet(svc: ServiceRecord, ts: TaskSetRecord, tasks: readonly TaskRecord[], includeTags = false): ECS.TaskSet {
+  const d = (v: number) => v as unknown as Date;
+  const mine = tasks.filter((t) => t.startedBy === ts.id && t.desiredStatus === 'RUNNING');
+  return {
+    id: ts.id,
+    taskSetArn: ts.taskSetArn,
+    serviceArn: svc.serviceArn,
+    clusterArn: svc.clusterArn,
+    startedBy: ts.startedBy,
+    externalId: ts.externalId,
+    status: ts.status,
+    taskDefinition: ts.taskDefinition,
+    computedDesiredCount: computedDesiredCount(svc, ts),
+    pendingCount: mine.filter((t) => ['PROVISIONING', 'PENDING', 'ACTIVATING'].includes(t.lastStatus)).length,
+    runningCount: mine.filter((t) => t.lastStatus === 'RUNNING').length,
+    createdAt: d(ts.createdAt),
+    updatedAt: d(ts.updatedAt),
+    launchType: ts.launchType,
+    capacityProviderStrategy: ts.capacityProviderStrategy,
+    platformVersion: ts.platformVersion,
+    networkConfiguration: ts.networkConfiguration,
+    loadBalancers: ts.loadBalancers,
+    serviceRegistries: ts.serviceRegistries,
+    scale: ts.scale,
+    stabilityStatus: ts.stabilityStatus,
+    stabilityStatusAt: d(ts.stabilityStatusAt),
+    tags: includeTags ? ts.tags : undefined,
+  };
+}
+
 /**
  * Checks a service's load balancers as ECS does: at most 5, each a well-formed target group ARN
  * of this region whose container and port the task definition has, and each target group exists
  * and is used by a load balancer (a listener or rule forwards to it).
  */
-async function validateLoadBalancers(lbs: ECS.LoadBalancer[], td: TaskDefinitionRecord, ctx: RequestContext, checkTargetGroups = true): Promise<void> {
+export async function validateLoadBalancers(lbs: ECS.LoadBalancer[], td: TaskDefinitionRecord, ctx: RequestContext, checkTargetGroups = true): Promise<void> {
   if (lbs.length > 5) throw ecsErrors.invalidParameter('A service can have at most 5 load balancers (target groups).');
   for (const lb of lbs) {
     if (!lb.targetGroupArn && !lb.loadBalancerName) throw ecsErrors.invalidParameter('Each load balancer needs a targetGroupArn (or a Classic loadBalancerName).');
@@ -135,7 +170,7 @@ function validatePlacement(constraints: ECS.PlacementConstraint[] = [], strategy
   checkPlacementInput(constraints, strategy);
 }
 
-function validateNetwork(td: TaskDefinitionRecord, nc: ECS.NetworkConfiguration | undefined): void {
+export function validateNetwork(td: TaskDefinitionRecord, nc: ECS.NetworkConfiguration | undefined): void {
   if (td.taskDefinition.networkMode === 'awsvpc') {
     if (!nc?.awsvpcConfiguration) throw ecsErrors.invalidParameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
     if (!nc.awsvpcConfiguration.subnets.length) throw ecsErrors.invalidParameter('At least one subnet must be provided in awsvpcConfiguration.');
@@ -151,10 +186,13 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
       throw ecsErrors.invalidParameter('Service name must be 1-255 characters: letters (upper and lower case), numbers, hyphens and underscores.');
     }
     const daemon = input.schedulingStrategy === 'DAEMON';
-    if (input.deploymentController && input.deploymentController.type !== 'ECS') {
-      throw ecsErrors.invalidParameter(`Deployment controller '${input.deploymentController.type}' is not supported by Berth; use ECS (rolling update).`);
+    const controller = input.deploymentController?.type ?? 'ECS';
+    const external = controller === 'EXTERNAL';
+    if (daemon && controller !== 'ECS') throw ecsErrors.invalidParameter(`The DAEMON scheduling strategy is only supported with the ECS deployment controller, not ${controller}.`);
+    if (external && input.loadBalancers?.length) {
+      throw ecsErrors.invalidParameter('A service with the EXTERNAL deployment controller takes its load balancers on each task set (CreateTaskSet loadBalancers), not on the service.');
     }
-    if (!input.taskDefinition) throw ecsErrors.invalidParameter('A task definition must be specified for a service that uses the ECS deployment controller.');
+    if (!input.taskDefinition && !external) throw ecsErrors.invalidParameter(`A task definition must be specified for a service that uses the ${controller} deployment controller.`);
     if (input.launchType && input.capacityProviderStrategy?.length) throw ecsErrors.invalidParameter('Specifying both a launchType and capacityProviderStrategy is not supported.');
     if (daemon && input.desiredCount !== undefined) throw ecsErrors.invalidParameter('The daemon scheduling strategy does not support a desired count for services.');
     if (!daemon && input.desiredCount === undefined) {
@@ -166,29 +204,62 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
       if (!input.loadBalancers?.length) throw ecsErrors.invalidParameter('Health check grace period is only valid for services configured to use load balancers.');
       if (input.healthCheckGracePeriodSeconds < 0 || input.healthCheckGracePeriodSeconds > 2147483647) throw ecsErrors.invalidParameter('healthCheckGracePeriodSeconds must be between 0 and 2147483647.');
     }
-    const td = await requireActiveTaskDefinition(ctx, input.taskDefinition);
-    checkLaunchType(td.taskDefinition, input.capacityProviderStrategy?.length ? undefined : (input.launchType ?? 'EC2'));
-    await validateLoadBalancers(input.loadBalancers ?? [], td, ctx);
-    validateNetwork(td, input.networkConfiguration);
+    const td = input.taskDefinition ? await requireActiveTaskDefinition(ctx, input.taskDefinition) : undefined;
+    if (td) {
+      checkLaunchType(td.taskDefinition, input.capacityProviderStrategy?.length ? undefined : (input.launchType ?? 'EC2'));
+      await validateLoadBalancers(input.loadBalancers ?? [], td, ctx);
+      validateNetwork(td, input.networkConfiguration);
+    }
     validatePlacement(input.placementConstraints, input.placementStrategy, daemon);
     const deploymentConfiguration = validateDeploymentConfiguration(input.deploymentConfiguration ?? {}, daemon);
     const tags = mergeTags([], input.tags ?? [], ecsErrors.invalidParameter);
     if (input.role && !input.role.startsWith('arn:') && !/^[\w+=,.@/-]{1,512}$/.test(input.role)) throw ecsErrors.invalidParameter(`role '${input.role}' is not a role name or ARN.`);
+    // No launch type: the strategy given, else the cluster's default strategy, else EC2.
+    const strategy = input.launchType ? undefined : await checkCapacityProviderStrategy(ctx, cluster, input.capacityProviderStrategy);
+    const launchType = strategy?.length ? undefined : input.launchType ?? 'EC2';
+    const now = ctx.platform.clock.now();
+    // CODE_DEPLOY: the service starts with one PRIMARY task set at 100% (CodeDeploy adds the
+    // replacement task sets); EXTERNAL: with none, the caller creates them (CreateTaskSet).
+    const taskSets =
+      controller === 'ECS'
+        ? undefined
+        : external
+          ? []
+          : [
+              newTaskSet(
+                ctx,
+                { clusterName: cluster.clusterName, serviceName: input.serviceName },
+                {
+                  status: 'PRIMARY',
+                  taskDefinition: td!.taskDefinition.taskDefinitionArn,
+                  launchType,
+                  capacityProviderStrategy: strategy,
+                  platformVersion: input.platformVersion,
+                  networkConfiguration: input.networkConfiguration,
+                  loadBalancers: input.loadBalancers ?? [],
+                  serviceRegistries: input.serviceRegistries ?? [],
+                  scale: { value: 100, unit: 'PERCENT' },
+                  tags: [],
+                },
+                now,
+              ),
+            ];
     const rec = await createService(ctx, {
+      taskSets,
       serviceName: input.serviceName,
       serviceArn: serviceArn(ctx, cluster.clusterName, input.serviceName),
       clusterName: cluster.clusterName,
       clusterArn: clusterArn(ctx, cluster.clusterName),
-      taskDefinition: td.taskDefinition.taskDefinitionArn,
+      taskDefinition: td?.taskDefinition.taskDefinitionArn ?? '',
       desiredCount,
-      launchType: input.capacityProviderStrategy?.length ? undefined : input.launchType ?? 'EC2',
-      capacityProviderStrategy: input.capacityProviderStrategy,
+      launchType,
+      capacityProviderStrategy: strategy,
       platformVersion: input.platformVersion,
       networkConfiguration: input.networkConfiguration,
       loadBalancers: input.loadBalancers ?? [],
       serviceRegistries: input.serviceRegistries ?? [],
       deploymentConfiguration,
-      deploymentController: { type: 'ECS' },
+      deploymentController: { type: controller },
       placementConstraints: input.placementConstraints ?? [],
       placementStrategy: input.placementStrategy ?? [],
       healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds,
@@ -215,22 +286,35 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
       if (daemon) throw ecsErrors.invalidParameter('The daemon scheduling strategy does not support a desired count for services.');
       if (input.desiredCount < 0) throw ecsErrors.invalidParameter('desiredCount must not be negative.');
     }
-    if (input.deploymentController && input.deploymentController.type !== 'ECS') throw ecsErrors.invalidParameter('Only the ECS deployment controller is supported.');
-    const td = input.taskDefinition ? await requireActiveTaskDefinition(ctx, input.taskDefinition) : await requireTaskDefinitionAny(ctx, cur.taskDefinition);
+    if (input.deploymentController && input.deploymentController.type !== cur.deploymentController.type) {
+      throw ecsErrors.invalidParameter(`The deployment controller of a service cannot be changed from ${cur.deploymentController.type} to ${input.deploymentController.type}; create a new service.`);
+    }
+    if (usesTaskSets(cur)) {
+      // What runs is the task sets' business (CreateTaskSet, UpdateServicePrimaryTaskSet), as on ECS.
+      const field = (['taskDefinition', 'loadBalancers', 'networkConfiguration', 'platformVersion', 'capacityProviderStrategy', 'serviceRegistries'] as const).find((f) => input[f] !== undefined);
+      if (field || input.forceNewDeployment) {
+        const what = field === 'taskDefinition' ? 'task definition' : field ?? 'forceNewDeployment';
+        throw ecsErrors.invalidParameter(
+          `Unable to update ${what} on services with a ${cur.deploymentController.type} deployment controller. ${cur.deploymentController.type === 'CODE_DEPLOY' ? 'Use AWS CodeDeploy to trigger a new deployment.' : 'Create a task set (CreateTaskSet) and make it primary (UpdateServicePrimaryTaskSet).'}`,
+        );
+      }
+    }
+    const td = input.taskDefinition ? await requireActiveTaskDefinition(ctx, input.taskDefinition) : cur.taskDefinition ? await requireTaskDefinitionAny(ctx, cur.taskDefinition) : undefined;
     // A new revision must run the way the service launches its tasks.
-    if (input.taskDefinition) checkLaunchType(td.taskDefinition, cur.launchType);
+    if (input.taskDefinition && td) checkLaunchType(td.taskDefinition, cur.launchType);
     const lbs = input.loadBalancers ?? cur.loadBalancers;
     // Target groups are looked up when the update names them (a service keeps those it has).
-    await validateLoadBalancers(lbs, td, ctx, input.loadBalancers !== undefined);
+    if (td) await validateLoadBalancers(lbs, td, ctx, input.loadBalancers !== undefined);
     const nc = input.networkConfiguration ?? cur.networkConfiguration;
-    if (input.taskDefinition || input.networkConfiguration) validateNetwork(td, nc);
+    if (td && (input.taskDefinition || input.networkConfiguration)) validateNetwork(td, nc);
     validatePlacement(input.placementConstraints ?? cur.placementConstraints, input.placementStrategy ?? cur.placementStrategy, daemon);
     const dc = input.deploymentConfiguration ? validateDeploymentConfiguration({ ...input.deploymentConfiguration }, daemon) : cur.deploymentConfiguration;
     if (input.healthCheckGracePeriodSeconds !== undefined && !lbs.length) throw ecsErrors.invalidParameter('Health check grace period is only valid for services configured to use load balancers.');
+    const strategy = input.capacityProviderStrategy?.length ? await checkCapacityProviderStrategy(ctx, cluster, input.capacityProviderStrategy) : undefined;
     const next = await updateService(ctx, cluster.clusterName, name!, {
-      taskDefinition: td.taskDefinition.taskDefinitionArn,
+      taskDefinition: td?.taskDefinition.taskDefinitionArn,
       desiredCount: input.desiredCount,
-      capacityProviderStrategy: input.capacityProviderStrategy,
+      capacityProviderStrategy: strategy,
       platformVersion: input.platformVersion,
       networkConfiguration: nc,
       loadBalancers: input.loadBalancers,
@@ -245,7 +329,7 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
       forceNewDeployment: input.forceNewDeployment,
     });
     const tasks = await serviceTasks(ctx, cluster.clusterName, name!);
-    return { service: describeService({ record: next, ...withCounts(next, tasks) }) };
+    return { service: describeService({ record: next, tasks, ...withCounts(next, tasks) }) };
   },
 
   async DeleteService(input, ctx) {
@@ -254,7 +338,7 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
     if (!name) throw ecsErrors.serviceNotFound();
     const next = await deleteService(ctx, cluster.clusterName, name, input.force ?? false);
     const tasks = await serviceTasks(ctx, cluster.clusterName, name);
-    return { service: describeService({ record: next, ...withCounts(next, tasks) }) };
+    return { service: describeService({ record: next, tasks, ...withCounts(next, tasks) }) };
   },
 
   async DescribeServices(input, ctx) {

@@ -15,6 +15,7 @@ import type { TaskRecord } from '../../domain/ecs/records.js';
 import { requireActiveTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
 import { applyContainerStateChange, applyTaskStateChange, findTask, requestTaskStop } from '../../domain/ecs/tasks.js';
 import { checkDescribeCount, checkLaunchType, checkMaxResults } from './validation.js';
+import { checkCapacityProviderStrategy } from './capacityProviders.js';
 import type { Handlers } from '../types.js';
 
 /** The API shape of a stored task. */
@@ -98,9 +99,11 @@ export const taskHandlers: Handlers<ECS.Operations> = {
     checkStartedBy(input.startedBy);
     checkGroup(input.group);
     mergeTags([], input.tags ?? [], ecsErrors.invalidParameter);
-    await requireCluster(ctx, input.cluster);
+    const cluster = await requireCluster(ctx, input.cluster);
     const td = await requireActiveTaskDefinition(ctx, input.taskDefinition);
     checkLaunchType(td.taskDefinition, input.launchType);
+    // No launch type: the strategy given, else the cluster's default strategy, else EC2.
+    const strategy = input.launchType ? undefined : await checkCapacityProviderStrategy(ctx, cluster, input.capacityProviderStrategy);
     if (td.taskDefinition.networkMode === 'awsvpc' && !input.networkConfiguration?.awsvpcConfiguration) {
       throw ecsErrors.invalidParameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
     }
@@ -111,6 +114,7 @@ export const taskHandlers: Handlers<ECS.Operations> = {
       startedBy: input.startedBy,
       group: input.group,
       launchType: input.launchType,
+      capacityProviderStrategy: strategy,
       overrides: input.overrides,
       placementConstraints: input.placementConstraints,
       placementStrategy: input.placementStrategy,

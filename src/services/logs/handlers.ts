@@ -20,6 +20,7 @@ import {
 } from '../../domain/logs/groups.js';
 import { groupArn, groupNameOf, groupNameOfIdentifier, streamArn } from '../../domain/logs/names.js';
 import { deleteRetentionPolicy, putRetentionPolicy } from '../../domain/logs/retention.js';
+import { applyMetricFilters, compileForApi, deleteGroupMetricFilters, deleteMetricFilter, describeMetricFilters, putMetricFilter, type MetricFilterRecord } from '../../domain/logs/metricFilters.js';
 import type { Handlers, RequestContext } from '../types.js';
 
 /** Most bytes of events one GetLogEvents / FilterLogEvents answer carries (AWS: 1 MB). */
@@ -90,6 +91,13 @@ function checkTime(name: string, v: number | undefined): void {
 }
 
 /** The CloudWatch Logs operations Berth implements (others answer NotImplemented), over `events`. */
+/** The events of a PutLogEvents batch that were stored: all but the rejected prefix and suffix. */
+function acceptedOf<E>(batch: readonly E[], rejected: { tooNewLogEventStartIndex?: number; tooOldLogEventEndIndex?: number; expiredLogEventEndIndex?: number } | undefined): readonly E[] {
+  if (!rejected) return batch;
+  const start = Math.max(rejected.tooOldLogEventEndIndex ?? -1, rejected.expiredLogEventEndIndex ?? -1) + 1;
+  return batch.slice(start, rejected.tooNewLogEventStartIndex ?? batch.length);
+}
+
 export function logsHandlers(events: LogEventStore): Handlers<Logs.Operations> {
   /** The group named by a logGroupName / logGroupIdentifier pair, or ResourceNotFoundException. */
   const groupOf = (ctx: RequestContext, name: string | undefined, identifier: string | undefined) =>
@@ -109,6 +117,7 @@ export function logsHandlers(events: LogEventStore): Handlers<Logs.Operations> {
 
     async DeleteLogGroup(input, ctx) {
       deleteLogGroup(events, ctx.region, input.logGroupName);
+      await deleteGroupMetricFilters(ctx, input.logGroupName);
       return {};
     },
 
@@ -186,7 +195,52 @@ export function logsHandlers(events: LogEventStore): Handlers<Logs.Operations> {
       const g = requireGroup(events, ctx.region, input.logGroupName);
       const s = requireStream(events, g, input.logStreamName);
       const r = putLogEvents(events, ctx.platform.clock.now(), g, s, input.logEvents);
+      await applyMetricFilters(ctx, g.name, acceptedOf(input.logEvents, r.rejected));
       return { nextSequenceToken: sequenceToken(r.stream), rejectedLogEventsInfo: r.rejected };
+    },
+
+    async PutMetricFilter(input, ctx) {
+      requireGroup(events, ctx.region, input.logGroupName);
+      if (input.applyOnTransformedLogs || input.fieldSelectionCriteria !== undefined || input.emitSystemFieldDimensions?.length) {
+        throw logsErrors.invalidParameter('Berth has no log transformers or system field dimensions: applyOnTransformedLogs, fieldSelectionCriteria and emitSystemFieldDimensions are not supported.');
+      }
+      await putMetricFilter(ctx, {
+        filterName: input.filterName,
+        logGroupName: input.logGroupName,
+        filterPattern: input.filterPattern,
+        metricTransformations: input.metricTransformations.map((t) => ({ metricName: t.metricName, metricNamespace: t.metricNamespace, metricValue: t.metricValue, defaultValue: t.defaultValue, dimensions: t.dimensions, unit: t.unit })),
+      });
+      return {};
+    },
+
+    async DescribeMetricFilters(input, ctx) {
+      if (input.filterNamePrefix !== undefined && input.logGroupName === undefined) throw logsErrors.invalidParameter('filterNamePrefix requires logGroupName.');
+      if ((input.metricName === undefined) !== (input.metricNamespace === undefined)) throw logsErrors.invalidParameter('metricName and metricNamespace must be given together.');
+      const page = await describeMetricFilters(ctx, { ...input, token: input.nextToken, limit: input.limit ?? 50 });
+      return { metricFilters: page.filters.map((f: MetricFilterRecord) => ({ ...f, metricTransformations: f.metricTransformations.map((t) => ({ ...t, unit: t.unit as Logs.StandardUnit | undefined })) })), nextToken: page.nextToken };
+    },
+
+    async DeleteMetricFilter(input, ctx) {
+      requireGroup(events, ctx.region, input.logGroupName);
+      await deleteMetricFilter(ctx, input.logGroupName, input.filterName);
+      return {};
+    },
+
+    async TestMetricFilter(input) {
+      const pattern = compileForApi(input.filterPattern);
+      const matches: Logs.MetricFilterMatchRecord[] = [];
+      input.logEventMessages.forEach((m, i) => {
+        if (!pattern.matches(m)) return;
+        const extractedValues: Record<string, string> = {};
+        const fields = pattern.fields?.(m);
+        // Space-delimited patterns report their named fields ($name).
+        if (fields) for (const name of pattern.fieldNames ?? []) {
+          const v = fields(`$${name}`);
+          if (v !== undefined) extractedValues[`$${name}`] = v;
+        }
+        matches.push({ eventNumber: i + 1, eventMessage: m, extractedValues });
+      });
+      return { matches };
     },
 
     async GetLogEvents(input, ctx) {

@@ -1,0 +1,37 @@
+/**
+ * The registry of resource providers: one folder per AWS service, each exporting its
+ * providers by resource type. Adding a service's resources (EC2 networking, Auto Scaling...)
+ * is one folder and one line here. A type with no provider fails the stack with a reason
+ * naming it (`unsupportedReason`).
+ */
+import type { ResourceProvider } from './types.js';
+import { ecsProviders } from './ecs/index.js';
+import { elbv2Providers } from './elbv2/index.js';
+import { logsProviders } from './logs/index.js';
+import { ssmProviders } from './ssm/index.js';
+import { iamProviders } from './iam/index.js';
+import { cloudFormationProviders } from './cloudformation/index.js';
+
+const REGISTRY: ReadonlyMap<string, ResourceProvider> = new Map(
+  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders }),
+);
+
+/** The provider of a resource type, if Berth has one. */
+export function providerFor(type: string): ResourceProvider | undefined {
+  return REGISTRY.get(type);
+}
+
+/** Every resource type Berth can create. */
+export function supportedTypes(): string[] {
+  return [...REGISTRY.keys()].sort();
+}
+
+/** Why a type cannot be created here, for the resource's CREATE_FAILED event. */
+export function unsupportedReason(type: string): string {
+  const service = type.split('::')[1] ?? type;
+  if (service === 'EC2' || service === 'AutoScaling') {
+    return `Resource type ${type} is not supported by Berth yet: ${service === 'EC2' ? 'the EC2 networking model (VPCs, subnets, security groups, instances)' : 'Auto Scaling groups'} is not available in this Berth`;
+  }
+  if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') return `Resource type ${type} is not supported by Berth: custom resources are not available yet`;
+  return `Resource type ${type} is not supported by Berth (supported: ${[...new Set(supportedTypes().map((t) => t.split('::').slice(0, 2).join('::')))].join(', ')})`;
+}
