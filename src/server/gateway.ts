@@ -181,7 +181,7 @@ export class AwsGateway {
       this.signedPart(req),
       'json',
       { services: signingNamesOf(service), mustSign: ['x-amz-target', 'content-type'], presignedAllowed: false },
-      (id) => this.secretOf(id),
+      (id) => this.secretOf(id, 'json'),
       this.platform.clock.now(),
     );
     const principal = this.checkSessionToken(req, claim, 'json');
@@ -213,7 +213,7 @@ export class AwsGateway {
       this.signedPart(req),
       'cbor',
       { services: signingNamesOf(service), mustSign: [CBOR_PROTOCOL_HEADER], presignedAllowed: false },
-      (id) => this.secretOf(id),
+      (id) => this.secretOf(id, 'cbor'),
       this.platform.clock.now(),
     );
     const principal = this.checkSessionToken(req, claim, 'cbor');
@@ -237,7 +237,7 @@ export class AwsGateway {
       this.signedPart(req),
       'query',
       { services: signingNamesOf(service), mustSign: ['content-type'], presignedAllowed },
-      (id) => this.secretOf(id),
+      (id) => this.secretOf(id, 'query'),
       this.platform.clock.now(),
     );
     const principal = this.checkSessionToken(req, claim, 'query');
@@ -299,10 +299,15 @@ export class AwsGateway {
   }
 
   /** The secret of a loaded access key; an inactive key or an expired session throws its error. */
-  private secretOf(accessKeyId: string): string | undefined {
+  private secretOf(accessKeyId: string, protocol: WireProtocol = 'query'): string | undefined {
     const k = this.credentials.cached(accessKeyId);
     if (!k) return undefined;
-    if (k.refused) throw k.refused;
+    if (k.refused) {
+      // JSON and CBOR services name these errors as their own exceptions.
+      const asJson: Record<string, string> = { ExpiredToken: 'ExpiredTokenException', InvalidClientTokenId: 'UnrecognizedClientException' };
+      const code = protocol === 'query' ? k.refused.code : (asJson[k.refused.code] ?? k.refused.code);
+      throw new ServiceError(code, k.refused.message, k.refused.status);
+    }
     return k.secret;
   }
 
