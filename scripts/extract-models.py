@@ -12,6 +12,27 @@ import gzip, json, os, sys
 SERVICES = {  # our name -> botocore folder: the services Berth answers (add one with its folder)
     "ecs": "ecs", "sts": "sts", "elbv2": "elbv2", "logs": "logs", "ssm": "ssm", "cloudwatch": "cloudwatch",
     "cloudformation": "cloudformation", "iam": "iam",
+    "ec2": "ec2",
+}
+# Services whose model is large and of which Berth serves a part: only these operations (and the
+# shapes they reference) are kept. The other operations' names are kept in `unservedOperations`,
+# so that a request for one is answered as an operation Berth does not provide (not an unknown one).
+ONLY = {
+    "ec2": [
+        "CreateVpc", "DeleteVpc", "DescribeVpcs", "ModifyVpcAttribute", "DescribeVpcAttribute",
+        "CreateSubnet", "DeleteSubnet", "DescribeSubnets", "ModifySubnetAttribute",
+        "CreateInternetGateway", "DeleteInternetGateway", "DescribeInternetGateways",
+        "AttachInternetGateway", "DetachInternetGateway",
+        "CreateNatGateway", "DeleteNatGateway", "DescribeNatGateways",
+        "CreateRouteTable", "DeleteRouteTable", "DescribeRouteTables", "CreateRoute", "DeleteRoute",
+        "ReplaceRoute", "AssociateRouteTable", "DisassociateRouteTable", "ReplaceRouteTableAssociation",
+        "CreateSecurityGroup", "DeleteSecurityGroup", "DescribeSecurityGroups", "DescribeSecurityGroupRules",
+        "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
+        "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
+        "AllocateAddress", "AssociateAddress", "DisassociateAddress", "ReleaseAddress", "DescribeAddresses",
+        "DescribeAvailabilityZones", "DescribeRegions", "DescribeAccountAttributes",
+        "CreateTags", "DeleteTags", "DescribeTags", "DescribeInstances",
+    ],
 }
 KEEP_META = {"apiVersion", "endpointPrefix", "jsonVersion", "protocol", "serviceId", "signingName",
              "targetPrefix", "xmlNamespace", "uid", "serviceFullName",
@@ -29,6 +50,19 @@ def strip(o):
         return [strip(v) for v in o]
     return o
 
+def referenced(shapes, roots):
+    """The names of every shape reachable from `roots`."""
+    seen, todo = set(), list(roots)
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        s = shapes[n]
+        for ref in list(s.get("members", {}).values()) + [s.get(k) for k in ("member", "key", "value") if s.get(k)]:
+            todo.append(ref["shape"])
+    return seen
+
 def main():
     if len(sys.argv) > 1:
         data = sys.argv[1]
@@ -45,11 +79,21 @@ def main():
             path += ".gz"; opener = gzip.open
         with opener(path, "rt") as f:
             model = json.load(f)
+        unserved = None
+        if ours in ONLY:
+            keep = ONLY[ours]
+            unserved = sorted(set(model["operations"]) - set(keep))
+            model["operations"] = {k: v for k, v in model["operations"].items() if k in keep}
+            roots = [r["shape"] for op in model["operations"].values() for r in [op.get("input"), op.get("output")] + op.get("errors", []) if r]
+            used = referenced(model["shapes"], roots)
+            model["shapes"] = {k: v for k, v in model["shapes"].items() if k in used}
         model = {
             "metadata": {k: v for k, v in model["metadata"].items() if k in KEEP_META},
             "operations": strip(model["operations"]),
             "shapes": strip(model["shapes"]),
         }
+        if unserved is not None:
+            model["unservedOperations"] = unserved
         with open(os.path.join(out, ours + ".json"), "w") as f:
             json.dump(model, f, separators=(",", ":"), sort_keys=True)
             f.write("\n")

@@ -38,6 +38,7 @@ import { ServiceError } from './errors.js';
 import { ServiceController, type ServiceControllerOptions } from './control/serviceController.js';
 import { elbv2Targets } from './control/targets.js';
 import { DEFAULT_AGENT_TIMEOUT_MS, startAgentSweep } from './control/agentSweep.js';
+import { agentStatuses } from './domain/ecs/instances.js';
 import { startRetentionSweep } from './control/retention.js';
 import { startAlarmController } from './control/alarms.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
@@ -111,6 +112,9 @@ function bearerMatches(req: IncomingMessage, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
+/** /_berth/health lists at most this many agents (and says how many there are). */
+const HEALTH_AGENTS_LIMIT = 1000;
+
 /** The file in the data dir that tells `berth credentials` where the server listens. */
 export const ENDPOINT_FILE = 'endpoint';
 
@@ -182,11 +186,16 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     return false;
   };
   const routes: OperatorRoute[] = [
-    (req, res, url) => {
+    async (req, res, url) => {
       if (url.pathname !== '/_berth/health' || req.method !== 'GET') return false;
       if (!readable(req, res)) return true;
+      // The replicas and agents come from the store: a store out of reach says so instead.
+      const shared = await Promise.all([leadership.replicas(), agentStatuses(store, HEALTH_AGENTS_LIMIT)]).then(
+        ([replicas, { agents, total }]) => ({ replicas, agents, agentsTotal: total }),
+        (e: unknown) => ({ storeError: String((e as Error).message ?? e) }),
+      );
       sendJson(res, 200, {
-        status: 'ok',
+        status: 'storeError' in shared ? 'degraded' : 'ok',
         version: VERSION,
         services: services.map((s) => s.name),
         store: opts.storeUrl ? 'postgres' : 'sqlite',
@@ -195,13 +204,14 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         uptimeSeconds: Math.round((clock.now() - started) / 1000),
         replica: leadership.replicaId,
         duties: leadership.status(),
+        ...shared,
       });
       return true;
     },
-    (req, res, url) => {
+    async (req, res, url) => {
       if (url.pathname !== '/_berth/metrics' || req.method !== 'GET') return false;
       if (!readable(req, res)) return true;
-      const body = loadBalancer.prometheus();
+      const body = await loadBalancer.prometheus();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return true;
@@ -266,6 +276,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   writeFileSync(join(dataDir, ENDPOINT_FILE), url + '\n', { mode: 0o600 });
+  await leadership.announce(url);
 
   let closed = false;
   return {

@@ -25,6 +25,10 @@ import { VERSION } from '../version.js';
 import { lockStateDir, type StateDirLock } from './stateLock.js';
 
 export interface AgentOptions {
+  /**
+   * The control plane: its endpoint and credentials; with `failoverEndpoints` (other replicas on
+   * the same database), the agent moves to the next replica when the one it uses does not answer.
+   */
   client: ClientConfig;
   cluster: string;
   driver: Driver;
@@ -77,13 +81,16 @@ export class Agent {
   /** True while the last call to the control plane succeeded. */
   connected = false;
   private lock: StateDirLock | undefined;
+  /** How the agent reaches the control plane: `opts.client`, saying in the log when it moves to another replica. */
+  private readonly client: ClientConfig;
 
   constructor(private readonly opts: AgentOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? ((m) => process.stderr.write(`berth agent: ${m}\n`));
-    this.ecs = jsonService(opts.client, 'ecs');
-    this.ssm = jsonService(opts.client, 'ssm');
-    this.shipper = new LogShipper(jsonService(opts.client, 'logs'), {
+    this.client = { ...opts.client, onFailover: opts.client.onFailover ?? ((from, to, cause) => this.log(`${from} does not answer (${cause.message}); using ${to}`)) };
+    this.ecs = jsonService(this.client, 'ecs');
+    this.ssm = jsonService(this.client, 'ssm');
+    this.shipper = new LogShipper(jsonService(this.client, 'logs'), {
       stateDir: join(opts.stateDir, 'logs'),
       log: (m) => this.log(m),
       onError: (e, dest) => {
@@ -186,7 +193,7 @@ export class Agent {
     while (!this.stopped) {
       try {
         const out = await pollTasks(
-          this.opts.client,
+          this.client,
           { cluster: this.opts.cluster, containerInstanceArn: this.containerInstanceArn!, fingerprint: this.fingerprint, waitSeconds: this.opts.pollSeconds ?? 5 },
           { timeoutMs: ((this.opts.pollSeconds ?? 5) + 15) * 1000, signal: this.pollAbort.signal },
         );
@@ -374,7 +381,7 @@ export class Agent {
 
   private async sendReport(arn: string, report: TaskReport): Promise<void> {
     try {
-      await reportTaskState(this.opts.client, this.opts.cluster, arn, report);
+      await reportTaskState(this.client, this.opts.cluster, arn, report);
       this.reportDelay = 200;
     } catch (e) {
       if (e instanceof AwsApiError && e.status < 500 && e.code !== 'ThrottlingException') {

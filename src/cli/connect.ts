@@ -47,21 +47,41 @@ export function credentialsIn(dataDir: string): RootCredentials | undefined {
   }
 }
 
+/** At most this many endpoints in one --server list. */
+export const MAX_ENDPOINTS = 16;
+
+/** `a,b,c` (or one URL) as the list of endpoints it names, each checked to be an http(s) URL. */
+export function endpointList(spec: string): string[] {
+  const all = spec.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  if (all.length === 0) throw new UsageError(`The endpoint must be an http:// or https:// URL (or several, separated by commas): got '${spec}'.`);
+  if (all.length > MAX_ENDPOINTS) throw new UsageError(`At most ${MAX_ENDPOINTS} endpoints may be given: got ${all.length}.`);
+  for (const e of all) if (!/^https?:\/\/[^/\s,]+/.test(e)) throw new UsageError(`The endpoint must be an http:// or https:// URL: got '${e}'.`);
+  return [...new Set(all)];
+}
+
+/**
+ * The endpoints a command talks to: --server, else AWS_ENDPOINT_URL, else the data dir's endpoint
+ * file, else http://127.0.0.1:4566 (each may list several replicas, separated by commas).
+ */
+export function endpointsFrom(values: ConnectionFlags & { 'data-dir'?: string }, env: NodeJS.ProcessEnv = process.env): string[] {
+  return endpointList(values.server ?? env.AWS_ENDPOINT_URL ?? endpointIn(dataDirFrom(values.dataDir ?? values['data-dir'], env)) ?? 'http://127.0.0.1:4566');
+}
+
 /**
  * The client settings for a command: endpoint from --server, AWS_ENDPOINT_URL or the data dir's
- * endpoint file (default http://127.0.0.1:4566); credentials from AWS_ACCESS_KEY_ID and
+ * endpoint file (default http://127.0.0.1:4566), or several replicas' endpoints separated by
+ * commas (the first is used until it does not answer, then the next); credentials from AWS_ACCESS_KEY_ID and
  * AWS_SECRET_ACCESS_KEY or the data dir; region from --region, AWS_REGION, AWS_DEFAULT_REGION.
  * Accepts the parseArgs spelling (`'data-dir'`) as well as commander's (`dataDir`).
  */
 export function clientConfigFrom(values: ConnectionFlags & { 'data-dir'?: string }, env: NodeJS.ProcessEnv = process.env): ClientConfig {
   const dataDir = dataDirFrom(values.dataDir ?? values['data-dir'], env);
   const stored = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? undefined : credentialsIn(dataDir);
-  const endpoint = values.server ?? env.AWS_ENDPOINT_URL ?? endpointIn(dataDir) ?? 'http://127.0.0.1:4566';
-  if (!/^https?:\/\/[^/\s]+/.test(endpoint)) throw new UsageError(`The endpoint must be an http:// or https:// URL: got '${endpoint}'.`);
+  const [endpoint, ...failoverEndpoints] = endpointsFrom(values, env);
   const accessKeyId = env.AWS_ACCESS_KEY_ID ?? stored?.accessKeyId;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY ?? stored?.secretAccessKey;
   if (!accessKeyId || !secretAccessKey) {
     throw new UsageError(`No credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (see 'berth credentials --export'), or pass --data-dir of a Berth on this machine.`);
   }
-  return { endpoint, region: values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1', accessKeyId, secretAccessKey };
+  return { endpoint: endpoint!, ...(failoverEndpoints.length ? { failoverEndpoints } : {}), region: values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1', accessKeyId, secretAccessKey };
 }

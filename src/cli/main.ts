@@ -4,7 +4,7 @@
  *
  *   berth up | agent                       run Berth / an agent (serve.ts)
  *   berth ps | run | deploy | rollback     client commands: they reach Berth only over the
- *   berth events | stop | logs             network, through src/client, like any AWS client
+ *   berth events | stop | logs | status    network, through src/client, like any AWS client
  *   berth credentials | version
  *
  * Exit status: 0 done; 1 an error (an API error prints as `berth: <Code>: <message>`, never a
@@ -16,12 +16,13 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { AwsApiError } from '../client/awsClient.js';
 import { VERSION } from '../version.js';
 import { BerthApi } from './api.js';
-import { clientConfigFrom, credentialsIn, dataDirFrom, endpointIn, UsageError } from './connect.js';
+import { clientConfigFrom, credentialsIn, dataDirFrom, endpointIn, endpointsFrom, UsageError } from './connect.js';
 import { deployCommand, parseEnvPairs, rollbackCommand } from './deploy.js';
 import { eventsCommand } from './events.js';
 import { logsCommand, parseDuration } from './logs.js';
 import { psCommand } from './ps.js';
 import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
 import { stopCommand } from './stop.js';
 import { guardClosedOutput, processTerminal, type Terminal } from './terminal.js';
 
@@ -97,7 +98,7 @@ function clientCommand(parent: Command, spec: string, description: string, opts:
   const cmd = parent.command(spec).description(description).option('--cluster <name>', 'the cluster', 'default');
   if (opts.output !== false) cmd.addOption(new Option('--output <format>', 'text for people, json for programs (one JSON document)').choices(['text', 'json']).default('text'));
   cmd
-    .addOption(new Option('--server <url>', 'Berth endpoint (default: AWS_ENDPOINT_URL, else the data dir\'s, else http://127.0.0.1:4566)').helpGroup('Connection:'))
+    .addOption(new Option('--server <url>', 'Berth endpoint, or several replicas\' separated by commas (default: AWS_ENDPOINT_URL, else the data dir\'s, else http://127.0.0.1:4566)').helpGroup('Connection:'))
     .addOption(new Option('--data-dir <dir>', 'a local Berth\'s data dir, for its endpoint and credentials (default: BERTH_DATA_DIR or ./.berth)').helpGroup('Connection:'))
     .addOption(new Option('--region <name>', 'region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)').helpGroup('Connection:'));
   cmd.addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.');
@@ -175,7 +176,7 @@ Run 'berth <command> --help' for a command's flags.`,
   program
     .command('agent')
     .description('Run an agent that joins a cluster and runs its tasks on this host.')
-    .option('--server <url>', 'control plane endpoint (default: AWS_ENDPOINT_URL)')
+    .option('--server <urls>', 'control plane endpoint, or several replicas\' separated by commas (moves to the next when one does not answer; default: AWS_ENDPOINT_URL)')
     .option('--cluster <name>', 'cluster to join', 'default')
     .addOption(new Option('--driver <name>', 'docker, process or auto').argParser(driverName))
     .option('--state-dir <dir>', 'where the agent keeps its tasks (survives restarts; default <data-dir>/agent-<cluster>)')
@@ -184,7 +185,7 @@ Run 'berth <command> --help' for a command's flags.`,
     .option('--attribute <key=value>', 'e.g. ecs.availability-zone=us-east-1b (repeatable)', keyValue)
     .addOption(new Option('--cpu <units>', 'CPU units to offer (default: the host\'s)').argParser(wholeNumber(1)))
     .addOption(new Option('--memory <mib>', 'MiB of memory to offer (default: the host\'s)').argParser(wholeNumber(1)))
-    .addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.')
+    .addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.\n\nExample:\n  berth agent --server http://10.0.0.1:4566,http://10.0.0.2:4566 --cluster web')
     .action(async (opts) => {
       const { agentCommand } = await import('./serve.js');
       guardClosedOutput({ exit: false });
@@ -320,6 +321,20 @@ Examples:
     .action(async (names: string[], opts) => {
       if (opts.since !== undefined) parseDuration(opts.since);
       outcome.exitCode = await logsCommand(api(opts), names, opts, term);
+    });
+
+  program
+    .command('status')
+    .description('Show the control plane: its replicas, which replica leads each duty, and the agents with their last heartbeat.')
+    .addOption(new Option('--output <format>', 'text for people, json for programs (the health document)').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--operator-token <token>', 'the operator token, if the server was given one (default: BERTH_OPERATOR_TOKEN)').helpGroup('Connection:'))
+    .addOption(new Option('--server <urls>', 'Berth endpoint, or several replicas\' separated by commas: the first that answers is asked (default: AWS_ENDPOINT_URL, else the data dir\'s, else http://127.0.0.1:4566)').helpGroup('Connection:'))
+    .addOption(new Option('--data-dir <dir>', 'a local Berth\'s data dir, for its endpoint (default: BERTH_DATA_DIR or ./.berth)').helpGroup('Connection:'))
+    .addHelpText('after', '\nNo credentials needed: it reads /_berth/health (with the operator token when the server has one).\n\nExamples:\n  npx berth status\n  npx berth status --server http://10.0.0.1:4566,http://10.0.0.2:4566 --output json')
+    .action(async (opts: { output: 'text' | 'json'; operatorToken?: string; server?: string; dataDir?: string }) => {
+      const endpoints = endpointsFrom(opts);
+      outcome.endpoint = endpoints.join(',');
+      outcome.exitCode = await statusCommand(endpoints, { output: opts.output, operatorToken: opts.operatorToken ?? process.env.BERTH_OPERATOR_TOKEN }, term);
     });
 
   consistentErrors(program, 'berth');

@@ -120,7 +120,7 @@ export async function agentCommand(flags: AgentFlags, term: Terminal): Promise<v
   const driver = await chooseDriver(flags.driver, stateDir);
   const agent = new Agent({ client, cluster: flags.cluster, driver, stateDir, attributes: flags.attribute, cpu: flags.cpu, memoryMiB: flags.memory });
   await agent.start();
-  term.out(`Berth agent ${VERSION}: ${driver.name} driver, cluster '${flags.cluster}', instance ${agent.instanceArn}, server ${client.endpoint}\n`);
+  term.out(`Berth agent ${VERSION}: ${driver.name} driver, cluster '${flags.cluster}', instance ${agent.instanceArn}, server ${[client.endpoint, ...(client.failoverEndpoints ?? [])].join(',')}\n`);
   onShutdown(term, async (signal) => {
     term.out(`Berth agent: ${signal} received; tasks keep running\n`);
     await agent.close();

@@ -67,6 +67,13 @@ export function post(url: URL, headers: Record<string, string>, body: string, ti
 
 export interface ClientConfig {
   endpoint: string;
+  /**
+   * Further control-plane replicas serving the same state (`berth agent --server a,b,c`): a call
+   * that cannot reach the endpoint in use moves this config to the next one, in a ring.
+   */
+  failoverEndpoints?: readonly string[];
+  /** Told when calls move to another replica (the one that failed, the next, why). */
+  onFailover?: (from: string, to: string, cause: Error) => void;
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
@@ -88,32 +95,94 @@ export class AwsApiError extends Error {
  * (or a network error, which callers treat as "control plane unreachable").
  */
 export async function callJson<T = Record<string, unknown>>(cfg: ClientConfig, signingName: string, target: string, input: unknown, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
-  const url = new URL(cfg.endpoint.endsWith('/') ? cfg.endpoint : `${cfg.endpoint}/`);
   const body = JSON.stringify(input ?? {});
-  const headers = signRequest({
-    method: 'POST',
-    url,
-    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target },
-    body,
-    accessKeyId: cfg.accessKeyId,
-    secretAccessKey: cfg.secretAccessKey,
-    region: cfg.region,
-    service: signingName,
-  });
-  delete headers.host;
   const timeoutMs = opts.timeoutMs ?? cfg.timeoutMs ?? 30_000;
-  const { status, errorType, text } = await post(url, headers, body, timeoutMs, cfg.endpoint, opts.signal);
+  const { status, errorType, text, endpoint } = await postWithFailover(
+    cfg,
+    (url) => {
+      const headers = signRequest({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target },
+        body,
+        accessKeyId: cfg.accessKeyId,
+        secretAccessKey: cfg.secretAccessKey,
+        region: cfg.region,
+        service: signingName,
+      });
+      delete headers.host;
+      return headers;
+    },
+    body,
+    timeoutMs,
+    opts.signal,
+  );
   let parsed: Record<string, unknown> = {};
   try {
     parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   } catch {
-    throw new AwsApiError('InvalidResponse', `non-JSON answer (${status}) from ${cfg.endpoint}`, status);
+    throw new AwsApiError('InvalidResponse', `non-JSON answer (${status}) from ${endpoint}`, status);
   }
   if (status < 200 || status > 299) {
     const code = String(parsed.__type ?? errorType ?? 'UnknownError').split('#').pop()!;
     throw new AwsApiError(code, String(parsed.message ?? parsed.Message ?? ''), status);
   }
   return parsed as T;
+}
+
+/** Which of a config's endpoints its calls use now (an index into `endpointsOf`). */
+const inUse = new WeakMap<ClientConfig, number>();
+
+/** Every endpoint a config may reach, in order: `endpoint`, then `failoverEndpoints`. */
+export function endpointsOf(cfg: ClientConfig): string[] {
+  return [cfg.endpoint, ...(cfg.failoverEndpoints ?? []).filter((e) => e !== cfg.endpoint)];
+}
+
+/** The endpoint a config's calls go to now (the first, until it failed to answer). */
+export function currentEndpoint(cfg: ClientConfig): string {
+  const all = endpointsOf(cfg);
+  return all[(inUse.get(cfg) ?? 0) % all.length]!;
+}
+
+/** Network errors that mean the request never reached a server: safe to send again elsewhere at once. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * `post` to the config's endpoint in use; with failover endpoints, one that does not answer (a
+ * network error, a timeout) or answers 503 moves the config to the next one. A request that never
+ * reached a server (connection refused, no route) goes to the next endpoint at once (each tried at
+ * most once); one that may have been processed (reset, timeout) is not sent again: the error is
+ * the caller's, whose retry goes to the next endpoint.
+ */
+export async function postWithFailover(
+  cfg: ClientConfig,
+  sign: (url: URL) => Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ status: number; errorType?: string; text: string; endpoint: string }> {
+  const all = endpointsOf(cfg);
+  for (let tried = 1; ; tried++) {
+    const index = (inUse.get(cfg) ?? 0) % all.length;
+    const endpoint = all[index]!;
+    const url = new URL(endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
+    const moveOn = (cause: Error) => {
+      if (all.length < 2 || (inUse.get(cfg) ?? 0) % all.length !== index) return; // another call moved it already
+      const next = (index + 1) % all.length;
+      inUse.set(cfg, next);
+      cfg.onFailover?.(endpoint, all[next]!, cause);
+    };
+    try {
+      const answer = await post(url, sign(url), body, timeoutMs, endpoint, signal);
+      if (answer.status === 503 && all.length > 1) moveOn(new Error(`${endpoint} answered 503`));
+      return { ...answer, endpoint };
+    } catch (e) {
+      if (signal?.aborted || all.length < 2) throw e;
+      moveOn(e as Error);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (!(code && NOT_SENT_CODES.has(code)) || tried >= all.length) throw e;
+    }
+  }
 }
 
 /** Target prefixes and signing names of the JSON services Berth's own clients call. */

@@ -5,7 +5,7 @@
  * `<member>` children, so nothing here needs the API model.
  */
 import { signRequest } from '../protocol/sigv4.js';
-import { AwsApiError, post, type ClientConfig } from './awsClient.js';
+import { AwsApiError, postWithFailover, type ClientConfig } from './awsClient.js';
 
 /** One XML element: its tag (namespace prefix dropped), its text and its child elements. */
 export class XmlElement {
@@ -111,25 +111,32 @@ export async function callQuery(
   opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<XmlElement> {
   const s = QUERY_SERVICES[service];
-  const url = new URL(cfg.endpoint.endsWith('/') ? cfg.endpoint : `${cfg.endpoint}/`);
   const body = queryBody(action, s.version, params);
-  const headers = signRequest({
-    method: 'POST',
-    url,
-    headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+  const { status, text, endpoint } = await postWithFailover(
+    cfg,
+    (url) => {
+      const headers = signRequest({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+        body,
+        accessKeyId: cfg.accessKeyId,
+        secretAccessKey: cfg.secretAccessKey,
+        region: cfg.region,
+        service: s.signingName,
+      });
+      delete headers.host;
+      return headers;
+    },
     body,
-    accessKeyId: cfg.accessKeyId,
-    secretAccessKey: cfg.secretAccessKey,
-    region: cfg.region,
-    service: s.signingName,
-  });
-  delete headers.host;
-  const { status, text } = await post(url, headers, body, opts.timeoutMs ?? cfg.timeoutMs ?? 30_000, cfg.endpoint, opts.signal);
+    opts.timeoutMs ?? cfg.timeoutMs ?? 30_000,
+    opts.signal,
+  );
   let doc: XmlElement;
   try {
     doc = parseXml(text);
   } catch {
-    throw new AwsApiError('InvalidResponse', `non-XML answer (${status}) from ${cfg.endpoint}`, status);
+    throw new AwsApiError('InvalidResponse', `non-XML answer (${status}) from ${endpoint}`, status);
   }
   const top = doc.children[0];
   if (status < 200 || status > 299) {

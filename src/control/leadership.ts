@@ -13,7 +13,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Platform } from '../domain/platform.js';
-import { EPOCH_KIND, claimLeases, releaseLeases, type Claim } from '../domain/leases.js';
+import { EPOCH_KIND, REPLICA_FORGET_MS, claimLeases, forgetReplicas, listReplicas, recordReplica, releaseLeases, removeReplica, type Claim } from '../domain/leases.js';
+import { VERSION } from '../version.js';
 import { fencedStore } from '../store/fenced.js';
 import type { Guard } from '../store/types.js';
 import { startLoop, type Loop } from './loop.js';
@@ -44,6 +45,24 @@ export interface DutyStatus {
   leading: boolean;
   holder?: string;
   expiresAt?: number;
+  /** Writes of this duty refused on this replica because it no longer held the lease (fenced). */
+  refusedWrites: number;
+}
+
+/** What a status page shows of one replica. */
+export interface ReplicaStatus {
+  id: string;
+  url?: string;
+  version: string;
+  startedAt: number;
+  /** Its last heartbeat (one per lease round). */
+  heartbeatAt: number;
+  /** Whether it heartbeated within a lease's TTL. */
+  alive: boolean;
+  /** Whether it is the replica answering. */
+  self: boolean;
+  /** The duties whose lease it holds (as far as this replica last saw). */
+  leads: string[];
 }
 
 /** A fresh replica id: host, pid and a random suffix (a restarted process is a new replica). */
@@ -60,8 +79,14 @@ export class Leadership {
   /** Duties this replica performs: the fencing token and the lease's end. */
   private readonly held = new Map<string, { epochRev: number; expiresAt: number }>();
   private readonly last = new Map<string, Claim>();
+  /** Fenced writes refused, by duty. */
+  private readonly refused = new Map<string, number>();
   private loop: Loop | undefined;
   private stopping = false;
+  private url: string | undefined;
+  private readonly startedAt: number;
+  /** When this replica last looked for replicas gone for long (0: never). */
+  private forgottenAt = 0;
 
   constructor(
     private readonly platform: Platform,
@@ -71,6 +96,7 @@ export class Leadership {
     this.ttlMs = opts.ttlMs ?? 10_000;
     this.renewMs = opts.renewMs ?? Math.max(50, Math.floor(this.ttlMs / 3));
     this.onError = opts.onError ?? ((e) => console.error('berth: leadership:', e));
+    this.startedAt = platform.clock.now();
   }
   private readonly onError: (e: unknown) => void;
 
@@ -81,7 +107,7 @@ export class Leadership {
 
   /** The platform a duty writes through: its commits are fenced by the duty's lease. */
   fencedPlatform(duty: string): Platform {
-    return { ...this.platform, store: fencedStore(this.platform.store, duty, () => this.fence(duty)) };
+    return { ...this.platform, store: fencedStore(this.platform.store, duty, () => this.fence(duty), () => this.refused.set(duty, (this.refused.get(duty) ?? 0) + 1)) };
   }
 
   /** The guard of a duty's writes while this replica holds its lease. */
@@ -96,6 +122,31 @@ export class Leadership {
     this.loop = startLoop(this.platform.clock, this.renewMs, () => this.claim(), this.onError);
   }
 
+  /** Says where this replica answers (once it listens): shown in the replica list. */
+  async announce(url: string): Promise<void> {
+    this.url = url;
+    await this.heartbeat().catch((e) => this.onError(e));
+  }
+
+  /** Every replica that heartbeated within the last hour: where it answers, whether it is alive, what it leads. */
+  async replicas(): Promise<ReplicaStatus[]> {
+    const now = this.platform.clock.now();
+    const leads = new Map<string, string[]>();
+    for (const [duty, c] of this.last) {
+      if (c.holder && (c.expiresAt ?? 0) > now) leads.set(c.holder, [...(leads.get(c.holder) ?? []), duty]);
+    }
+    return (await listReplicas(this.platform.store)).map((r) => ({
+      id: r.id,
+      url: r.url,
+      version: r.version,
+      startedAt: r.startedAt,
+      heartbeatAt: r.heartbeatAt,
+      alive: r.heartbeatAt >= now - this.ttlMs,
+      self: r.id === this.replicaId,
+      leads: (leads.get(r.id) ?? []).sort(),
+    }));
+  }
+
   /** Claims and renews now (after the store was reset, say), instead of at the next period. */
   async claimNow(): Promise<void> {
     await this.loop?.runNow();
@@ -108,18 +159,35 @@ export class Leadership {
     const mine = [...this.held.keys()];
     for (const name of mine) await this.lose(name);
     await releaseLeases(this.platform.store, this.replicaId, mine).catch((e) => this.onError(e));
+    await removeReplica(this.platform.store, this.replicaId).catch((e) => this.onError(e));
   }
 
   /** Every duty, who performs it and until when. */
   status(): DutyStatus[] {
     return [...this.duties.keys()].map((duty) => {
       const c = this.last.get(duty);
-      return { duty, leading: this.held.has(duty), holder: c?.holder, expiresAt: c?.expiresAt };
+      return { duty, leading: this.held.has(duty), holder: c?.holder, expiresAt: c?.expiresAt, refusedWrites: this.refused.get(duty) ?? 0 };
     });
+  }
+
+  private heartbeat(): Promise<void> {
+    return recordReplica(this.platform.store, { id: this.replicaId, url: this.url, version: VERSION, startedAt: this.startedAt, heartbeatAt: this.platform.clock.now() });
   }
 
   private async claim(): Promise<void> {
     if (this.stopping) return;
+    await this.claimLeases();
+    if (this.stopping) return;
+    await this.heartbeat();
+    // Replicas gone for long leave the list; a leader looks once a minute.
+    const now = this.platform.clock.now();
+    if (this.held.size && now - this.forgottenAt >= 60_000) {
+      this.forgottenAt = now;
+      await forgetReplicas(this.platform.store, now - REPLICA_FORGET_MS);
+    }
+  }
+
+  private async claimLeases(): Promise<void> {
     const now = this.platform.clock.now();
     let claims: Map<string, Claim>;
     try {

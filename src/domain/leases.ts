@@ -95,3 +95,51 @@ export async function releaseLeases(store: Store, holder: string, duties: readon
 export async function listLeases(store: Store): Promise<StoredRecord<LeaseRecord>[]> {
   return store.list<LeaseRecord>(LEASE_KIND);
 }
+
+/**
+ * The replicas: `berth.replica/<replica id>`, written by each replica at every lease round
+ * (its heartbeat), removed when it stops; one that stopped writing is shown as gone, and
+ * forgotten after REPLICA_FORGET_MS.
+ */
+export const REPLICA_KIND = 'berth.replica';
+
+/** A replica that stopped heartbeating is removed from the list after this long (1 h). */
+export const REPLICA_FORGET_MS = 3_600_000;
+
+/** One control-plane replica as it last said. */
+export interface ReplicaRecord {
+  id: string;
+  /** Where it answers (once it listens). */
+  url?: string;
+  version: string;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** Records a replica's heartbeat (its own record: nobody else writes it). */
+export async function recordReplica(store: Store, replica: ReplicaRecord): Promise<void> {
+  await store.commit([{ kind: REPLICA_KIND, key: replica.id, value: replica }]);
+}
+
+/** Removes a replica's record (at its shutdown). */
+export async function removeReplica(store: Store, id: string): Promise<void> {
+  await store.commit([{ kind: REPLICA_KIND, key: id, value: null }]);
+}
+
+/** Every replica record, in id order. */
+export async function listReplicas(store: Store): Promise<ReplicaRecord[]> {
+  return (await store.list<ReplicaRecord>(REPLICA_KIND)).map((r) => r.value);
+}
+
+/** Removes replicas silent since before `cutoff` (each only if unchanged since read). */
+export async function forgetReplicas(store: Store, cutoff: number): Promise<number> {
+  let n = 0;
+  for (const r of await store.list<ReplicaRecord>(REPLICA_KIND)) {
+    if (r.value.heartbeatAt >= cutoff) continue;
+    await store.commit([{ kind: REPLICA_KIND, key: r.key, value: null, expectRev: r.rev }]).then(
+      () => n++,
+      (e) => (e instanceof ConflictError ? undefined : Promise.reject(e)),
+    );
+  }
+  return n;
+}

@@ -35,6 +35,14 @@ export interface MinuteMetrics {
 }
 
 const RESERVOIR = 1024;
+
+/** What one set counted since the last look (sent from a data-plane process to the control plane). */
+export interface MetricDelta {
+  counts: Partial<Record<CounterName, number>>;
+  /** TargetResponseTime samples, seconds (at most 1024). */
+  samples: number[];
+  gauges: { HealthyHostCount?: number; UnHealthyHostCount?: number; ActiveConnectionCount?: number };
+}
 const KEEP_MINUTES = 60;
 
 function zero(): Record<CounterName, number> {
@@ -52,6 +60,10 @@ interface Bucket {
 /** Metrics of one load balancer or target group. Hot-path methods do constant work. */
 export class MetricSet {
   readonly totals = zero();
+  /** Totals as of the last `takeDelta`. */
+  private readonly sent = zero();
+  /** Response times since the last `takeDelta` (only once `collectDeltas` was called). */
+  private fresh: number[] | undefined;
   private current: Bucket;
   private history: Bucket[] = [];
   /** Live gauges, sampled into each minute. */
@@ -86,6 +98,39 @@ export class MetricSet {
   }
 
   /**
+   * Starts keeping what changed since the last `takeDelta` (a data-plane process does, to send
+   * its counts to the control plane's sets; see ./workers.ts).
+   */
+  collectDeltas(): void {
+    this.fresh ??= [];
+  }
+
+  /** Counts and response-time samples since the last call, and the gauges now (see `collectDeltas`). */
+  takeDelta(): MetricDelta {
+    const counts: Partial<Record<CounterName, number>> = {};
+    for (const c of COUNTERS) {
+      const d = this.totals[c] - this.sent[c];
+      if (d > 0) counts[c] = d;
+      this.sent[c] = this.totals[c];
+    }
+    const samples = this.fresh ?? [];
+    if (this.fresh) this.fresh = [];
+    return { counts, samples, gauges: { ...this.gauges } };
+  }
+
+  /** Adds another process's delta (its counts and samples land in this set's current minute). */
+  absorb(delta: MetricDelta): void {
+    const b = this.bucket();
+    for (const c of COUNTERS) {
+      const n = delta.counts[c];
+      if (!n || !Number.isFinite(n) || n < 0) continue;
+      this.totals[c] += n;
+      b.counts[c] += n;
+    }
+    for (const s of delta.samples.slice(0, RESERVOIR)) this.sample(b, s);
+  }
+
+  /**
    * A target's response: counted by status class, its TargetResponseTime (seconds)
    * reservoir-sampled per minute; one bucket lookup (this runs once per proxied request).
    */
@@ -94,6 +139,11 @@ export class MetricSet {
     const c = status >= 500 ? 'HTTPCode_Target_5XX_Count' : status >= 400 ? 'HTTPCode_Target_4XX_Count' : status >= 300 ? 'HTTPCode_Target_3XX_Count' : 'HTTPCode_Target_2XX_Count';
     this.totals[c]++;
     b.counts[c]++;
+    this.sample(b, seconds);
+    if (this.fresh && this.fresh.length < RESERVOIR) this.fresh.push(seconds);
+  }
+
+  private sample(b: Bucket, seconds: number): void {
     b.seen++;
     if (b.samples.length < RESERVOIR) b.samples.push(seconds);
     else {
@@ -160,6 +210,12 @@ export function prometheusText(sets: { labels: Record<string, string>; metrics: 
   return lines.join('\n') + '\n';
 }
 
+/** The deltas of every set of one data-plane process. */
+export interface MetricDeltas {
+  lbs: [string, MetricDelta][];
+  tgs: [string, MetricDelta][];
+}
+
 /** Per-minute metrics of one load balancer or target group (the last 60 minutes). */
 export interface MetricSeries {
   loadBalancerArn?: string;
@@ -175,20 +231,44 @@ export class LoadBalancerMetrics {
   private readonly lbs = new Map<string, MetricSet>();
   private readonly tgs = new Map<string, MetricSet>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    /** Every set keeps its changes for `takeDeltas` (in a data-plane process). */
+    private readonly deltas = false,
+  ) {}
+
+  private made(): MetricSet {
+    const m = new MetricSet(this.clock);
+    if (this.deltas) m.collectDeltas();
+    return m;
+  }
 
   /** The set of a load balancer, made on first use. */
   loadBalancer(arn: string): MetricSet {
     let m = this.lbs.get(arn);
-    if (!m) this.lbs.set(arn, (m = new MetricSet(this.clock)));
+    if (!m) this.lbs.set(arn, (m = this.made()));
     return m;
   }
 
   /** The set of a target group, made on first use. */
   targetGroup(arn: string): MetricSet {
     let m = this.tgs.get(arn);
-    if (!m) this.tgs.set(arn, (m = new MetricSet(this.clock)));
+    if (!m) this.tgs.set(arn, (m = this.made()));
     return m;
+  }
+
+  /** Every set's delta since the last call, by ARN (see `MetricSet.takeDelta`). */
+  takeDeltas(): MetricDeltas {
+    return {
+      lbs: [...this.lbs].map(([arn, m]) => [arn, m.takeDelta()]),
+      tgs: [...this.tgs].map(([arn, m]) => [arn, m.takeDelta()]),
+    };
+  }
+
+  /** Adds the deltas of a data-plane process (sets of resources no longer known are skipped). */
+  absorb(d: MetricDeltas, known: { lbs: ReadonlySet<string>; tgs: ReadonlySet<string> }): void {
+    for (const [arn, delta] of d.lbs) if (known.lbs.has(arn)) this.loadBalancer(arn).absorb(delta);
+    for (const [arn, delta] of d.tgs) if (known.tgs.has(arn)) this.targetGroup(arn).absorb(delta);
   }
 
   /** Forgets the sets of load balancers and target groups that no longer exist. */

@@ -7,7 +7,11 @@
  *   lasts (default 1000). A Berth extension: ALB's minimum interval is 5 s, so tests shrink the
  *   unit instead of going below the API's limits.
  * - `maxRequestsPerClient`: most requests one client address may have at the targets at once
- *   (default 256), so one client cannot hold every upstream connection.
+ *   (default 256), so one client cannot hold every upstream connection. Counted per data-plane
+ *   process: with `workers` > 1 a client may hold up to that many times as many.
+ * - `workers` (`BERTH_LB_WORKERS`): how many data-plane processes forward traffic, sharing the
+ *   listening sockets (default 1); 0 forwards in the control plane's own process and event loop
+ *   (as before the data plane had processes of its own). Read when the plane starts.
  */
 import { createServer } from 'node:net';
 
@@ -16,14 +20,25 @@ export interface LbOptions {
   secondMs: number;
   /** Most requests one client address may have at the targets at once (more get 503). */
   maxRequestsPerClient: number;
+  /** Data-plane processes (0: forward in this process). */
+  workers: number;
 }
 
-export const DEFAULT_LB_OPTIONS: LbOptions = { bindHost: '127.0.0.1', secondMs: 1000, maxRequestsPerClient: 256 };
+/** Most data-plane processes `BERTH_LB_WORKERS` may ask for. */
+export const MAX_LB_WORKERS = 64;
 
-/** The settings `BERTH_LB_HOST` and `BERTH_LB_SECOND_MS` give (defaults for the rest). */
+export const DEFAULT_LB_OPTIONS: LbOptions = { bindHost: '127.0.0.1', secondMs: 1000, maxRequestsPerClient: 256, workers: 1 };
+
+/** The settings `BERTH_LB_HOST`, `BERTH_LB_SECOND_MS` and `BERTH_LB_WORKERS` give (defaults for the rest). */
 export function lbOptionsFromEnv(env: NodeJS.ProcessEnv): LbOptions {
   const ms = Number(env.BERTH_LB_SECOND_MS ?? '1000');
-  return { ...DEFAULT_LB_OPTIONS, bindHost: env.BERTH_LB_HOST ?? DEFAULT_LB_OPTIONS.bindHost, secondMs: Number.isFinite(ms) && ms > 0 ? ms : 1000 };
+  const workers = Number(env.BERTH_LB_WORKERS ?? DEFAULT_LB_OPTIONS.workers);
+  return {
+    ...DEFAULT_LB_OPTIONS,
+    bindHost: env.BERTH_LB_HOST ?? DEFAULT_LB_OPTIONS.bindHost,
+    secondMs: Number.isFinite(ms) && ms > 0 ? ms : 1000,
+    workers: Number.isInteger(workers) && workers >= 0 ? Math.min(workers, MAX_LB_WORKERS) : DEFAULT_LB_OPTIONS.workers,
+  };
 }
 
 /** Whether a TCP port can be bound on `host` right now. */

@@ -1,10 +1,12 @@
 /**
  * The load balancer data plane of one Berth: compile, health, proxy. It follows the store's
  * change feed for `elbv2.*` writes, compiles a fresh snapshot of the ELBv2 records into an
- * immutable routing table (./compile.ts) and hands each new table to its parts: the live
- * upstreams (./upstreams.ts), the health checker (./health.ts), the proxy (./proxy.ts) and the
- * listener servers (./listeners.ts). It implements the domain's `DataPlaneView` port (target
- * health, ports served, requests in flight to draining targets).
+ * immutable routing table (./compile.ts) and hands each new table to the health checker
+ * (./health.ts, in this process, on the platform clock) and to the forwarding (./forwarding.ts:
+ * listeners, proxy, upstreams), which runs in supervised data-plane processes of its own
+ * (./workers.ts, `workers` >= 1, the default) or in this process (`workers: 0`). It implements
+ * the domain's `DataPlaneView` port (target health, ports served, requests in flight to
+ * draining targets).
  *
  * Invariants:
  * - It reads the store (through src/domain/elbv2) and never writes it: draining targets are
@@ -19,15 +21,14 @@ import type { Platform } from '../domain/platform.js';
 import type { Change } from '../store/types.js';
 import type { DataPlaneView, ObservedTargetHealth } from '../domain/elbv2/dataPlane.js';
 import type { TargetRecord } from '../domain/elbv2/records.js';
-import { changesElbv2Snapshot, readElbv2Snapshot } from '../domain/elbv2/snapshot.js';
-import { loadCertificate } from '../domain/elbv2/certificates.js';
+import { changesElbv2Snapshot, readElbv2Snapshot, type Elbv2Snapshot } from '../domain/elbv2/snapshot.js';
+import { loadCertificate, type PemPair } from '../domain/elbv2/certificates.js';
 import { compileTable, targetIdentity, type CompiledTable } from './compile.js';
-import { HealthChecker, type HealthProbe } from './health.js';
-import { ListenerServers } from './listeners.js';
+import { Forwarding } from './forwarding.js';
+import { HealthChecker, type HealthProbe, type TargetHealthStatus } from './health.js';
 import { LoadBalancerMetrics, type MetricSeries } from './metrics.js';
 import { DEFAULT_LB_OPTIONS, portFree, type LbOptions } from './options.js';
-import { RequestProxy } from './proxy.js';
-import { Upstreams } from './upstreams.js';
+import { WorkerPool, type WorkerTable } from './workers.js';
 
 export type { MetricSeries } from './metrics.js';
 
@@ -45,10 +46,14 @@ export interface LoadBalancerPlaneEvents {
 export class LoadBalancerPlane implements DataPlaneView {
   private readonly options: LbOptions;
   private readonly metrics: LoadBalancerMetrics;
-  private readonly upstreams = new Upstreams();
   private readonly health: HealthChecker;
-  private readonly proxy: RequestProxy;
-  private readonly listeners: ListenerServers;
+  /** Forwarding in this process (`workers: 0`)... */
+  private readonly local: Forwarding | undefined;
+  /** ...or in data-plane processes. */
+  private readonly pool: WorkerPool | undefined;
+  private table: CompiledTable | undefined;
+  private snapshot: Elbv2Snapshot | undefined;
+  private certificates: [string, PemPair | string][] = [];
   private generation = 0;
   private unwatch: (() => void) | undefined;
   private building = false;
@@ -66,26 +71,35 @@ export class LoadBalancerPlane implements DataPlaneView {
     this.health = new HealthChecker({
       clock: platform.clock,
       secondMs: () => this.options.secondMs,
-      onChange: (tgArn) => this.refreshGroup(tgArn),
+      onChange: (tgArn) => this.healthChanged(tgArn),
       probe: events.probe,
     });
-    this.proxy = new RequestProxy({
-      clock: platform.clock,
-      upstreams: this.upstreams,
-      metrics: this.metrics,
-      onDrainingIdle: () => this.events.onDrainingTargetIdle?.(),
-      maxRequestsPerClient: () => this.options.maxRequestsPerClient,
-    });
-    this.listeners = new ListenerServers(
-      this.proxy,
-      () => this.options.bindHost,
-      (certificateArn) => loadCertificate(platform, certificateArn),
-    );
+    if (this.options.workers > 0) {
+      this.pool = new WorkerPool({
+        workers: this.options.workers,
+        metrics: this.metrics,
+        known: () => ({ lbs: new Set(this.table?.loadBalancerArns ?? []), tgs: new Set(this.table?.groups.keys() ?? []) }),
+        current: () => this.workerTable(),
+        options: () => ({ bindHost: this.options.bindHost, maxRequestsPerClient: this.options.maxRequestsPerClient }),
+        now: () => platform.clock.now(),
+        onDrainingIdle: () => this.events.onDrainingTargetIdle?.(),
+      });
+    } else {
+      this.local = new Forwarding({
+        clock: platform.clock,
+        metrics: this.metrics,
+        bindHost: () => this.options.bindHost,
+        maxRequestsPerClient: () => this.options.maxRequestsPerClient,
+        healthOf: (identity) => this.health.status(identity),
+        onDrainingIdle: () => this.events.onDrainingTargetIdle?.(),
+      });
+    }
   }
 
-  /** Changes data-plane settings (they apply to the next health checks and binds). */
+  /** Changes data-plane settings (they apply to the next health checks, binds and requests). */
   configure(changes: Partial<LbOptions>): void {
     Object.assign(this.options, changes);
+    this.pool?.configure();
   }
 
   /** Applies the current configuration, then follows the change feed. */
@@ -97,30 +111,40 @@ export class LoadBalancerPlane implements DataPlaneView {
     });
   }
 
-  /** Stops following changes, closes listeners, checks and upstream connections. */
+  /** Stops following changes, closes listeners, checks, upstream connections and data-plane processes. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.unwatch?.();
     await this.built.catch(() => undefined);
     this.health.stop();
-    this.proxy.stop();
-    await this.listeners.closeAll();
-    this.upstreams.closeAll();
+    await this.local?.stop();
+    await this.pool?.stop();
   }
 
-  /** Resolves when every configuration change seen so far is applied. */
+  /** Resolves when every configuration change seen so far is applied (by every data-plane process). */
   async settled(): Promise<void> {
     while (this.building || this.dirty) await this.built;
+    await this.pool?.settled(this.generation);
   }
 
   /** Ports whose listener could not bind, with the error (visible in logs and to tests). */
   get bindErrors(): ReadonlyMap<number, string> {
-    return this.listeners.bindErrors;
+    return this.local?.bindErrors ?? this.pool!.bindErrors;
   }
 
   /** Health checks waiting for their target's answer (diagnosis; tests on a ManualClock wait for none before moving time on). */
   get healthChecksInFlight(): number {
     return this.health.inFlight;
+  }
+
+  /** Process ids of the data-plane processes (none when forwarding in this process). */
+  get dataPlanePids(): number[] {
+    return this.pool?.pids ?? [];
+  }
+
+  /** How many times a data-plane process died and was started again. */
+  get dataPlaneRestarts(): number {
+    return this.pool?.restarts ?? 0;
   }
 
   // ---- DataPlaneView ---------------------------------------------------------------------------
@@ -131,7 +155,7 @@ export class LoadBalancerPlane implements DataPlaneView {
   }
 
   serving(port: number): boolean {
-    return this.listeners.serving(port);
+    return this.local ? this.local.serving(port) : this.pool!.serving(port);
   }
 
   canBind(port: number): Promise<boolean> {
@@ -139,15 +163,20 @@ export class LoadBalancerPlane implements DataPlaneView {
   }
 
   requestsInFlight(tgArn: string, rec: TargetRecord): number | undefined {
-    const u = this.upstreams.get(targetIdentity(tgArn, rec));
-    return u?.draining ? u.inflight : undefined;
+    const identity = targetIdentity(tgArn, rec);
+    if (this.local) return this.local.requestsInFlight(identity);
+    const draining = this.table?.groups.get(tgArn)?.targets.some((t) => t.identity === identity && t.draining) ?? false;
+    return this.pool!.requestsInFlight(identity, draining);
   }
 
   // ---- metrics ---------------------------------------------------------------------------------
 
-  /** Prometheus text of every load balancer's and target group's metrics. */
-  prometheus(): string {
-    return this.metrics.prometheus();
+  /** Prometheus text of every load balancer's and target group's metrics (the data-plane processes' counts first collected). */
+  async prometheus(): Promise<string> {
+    await this.pool?.flush();
+    let text = this.metrics.prometheus();
+    if (this.pool) text += `# TYPE berth_lb_data_plane_restarts_total counter\nberth_lb_data_plane_restarts_total ${this.pool.restarts}\n`;
+    return text;
   }
 
   /** Per-minute metrics of every load balancer and target group (the last 60 minutes). */
@@ -182,31 +211,47 @@ export class LoadBalancerPlane implements DataPlaneView {
     const snapshot = await readElbv2Snapshot(this.platform);
     if (this.stopped) return;
     const table = compileTable(snapshot, ++this.generation);
-    this.adopt(table);
-    await this.listeners.sync(table.listeners.values());
-  }
-
-  /** Hands a new table to every part, in the order that keeps requests safe (see below). */
-  private adopt(table: CompiledTable): void {
+    this.table = table;
+    this.snapshot = snapshot;
     // Metric sets: from a load balancer's first listener on, while it exists.
     for (const l of table.listeners.values()) this.metrics.loadBalancer(l.lbArn);
     this.metrics.retain(table.loadBalancerArns, table.groups.keys());
-    // Upstreams first (new targets get pools, draining ones stop being eligible below), then
-    // health (so eligibility sees the targets' current state), then the swap.
-    this.upstreams.sync(table, (arn) => this.metrics.targetGroup(arn));
+    for (const arn of table.groups.keys()) this.metrics.targetGroup(arn);
+    // Health first, so the forwarding's eligibility sees the targets' current state.
     this.health.adopt(table);
-    for (const g of this.upstreams.groups.values()) g.refresh((identity) => this.health.status(identity));
-    this.proxy.adopt(table);
-    // A target whose deregistration this table applied may have nothing in flight already.
-    for (const u of this.upstreams.all()) {
-      if (u.draining && u.inflight === 0) {
-        this.events.onDrainingTargetIdle?.();
-        break;
-      }
+    if (this.local) {
+      await this.local.apply(table, (arn) => loadCertificate(this.platform, arn));
+      return;
     }
+    const certificates = new Map<string, PemPair | string>();
+    for (const l of table.listeners.values()) {
+      if (l.protocol !== 'HTTPS') continue;
+      for (const arn of [l.certificateArn, ...l.extraCertificateArns]) if (!certificates.has(arn)) certificates.set(arn, loadCertificate(this.platform, arn));
+    }
+    this.certificates = [...certificates];
+    this.pool!.table(this.workerTable()!);
   }
 
-  private refreshGroup(tgArn: string): void {
-    this.upstreams.groups.get(tgArn)?.refresh((identity) => this.health.status(identity));
+  /** The latest table as data-plane processes get it, with the health as it is now. */
+  private workerTable(): WorkerTable | undefined {
+    if (!this.table || !this.snapshot) return undefined;
+    const health: [string, TargetHealthStatus][] = [];
+    for (const g of this.table.groups.values()) {
+      for (const t of g.targets) {
+        const h = this.health.status(t.identity);
+        if (h) health.push([t.identity, h]);
+      }
+    }
+    return { generation: this.table.generation, snapshot: this.snapshot, certificates: this.certificates, health };
+  }
+
+  private healthChanged(tgArn: string): void {
+    if (this.local) {
+      this.local.refreshGroup(tgArn);
+      return;
+    }
+    const g = this.table?.groups.get(tgArn);
+    if (!g) return;
+    this.pool!.health(tgArn, g.targets.map((t) => [t.identity, this.health.status(t.identity) ?? null]));
   }
 }

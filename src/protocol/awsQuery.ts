@@ -8,7 +8,15 @@ import { ServiceError } from '../errors.js';
 import { commonErrors } from './errors.js';
 import { Problems, scalarProblem, toDate, wireName, type ServiceModel, type ShapeRef, type SpecialErrors } from './model.js';
 
-type Tree = { value?: string; children: Map<string, Tree> };
+/** A form body as a tree of its dotted key segments (`Filter.1.Name` is Filter -> 1 -> Name). */
+export type Tree = { value?: string; children: Map<string, Tree> };
+
+/**
+ * How a form names members and list items: awsQuery (`Name.member.N`, members by their
+ * `locationName` or name) or EC2's own (`Name.N`, members by their `locationName` with its first
+ * letter upper-cased, as botocore's and the SDKs' EC2 serializers write them).
+ */
+export type FormDialect = 'query' | 'ec2';
 
 /** Parses `a.b.1=x&...` into a tree of dotted segments. */
 export function parseForm(body: string): { params: URLSearchParams; tree: Tree } {
@@ -40,20 +48,31 @@ export function decodeQueryInput(model: ServiceModel, opName: string, tree: Tree
   const op = model.operations[opName]!;
   if (!op.input) return {};
   const problems = new Problems();
-  const out = decodeStruct(model, op.input.shape, tree, '', problems);
+  const out = decodeFormStruct(model, op.input.shape, tree, '', problems, 'query');
   if (problems.count) throw new ServiceError(validationCode, problems.detected());
   model.validate(op.input.shape, out, validationCode, special);
   return out;
 }
 
-function decodeStruct(model: ServiceModel, shapeName: string, node: Tree, path: string, problems: Problems): Record<string, unknown> {
+/** The key a member has in a form of the dialect (see `FormDialect`). */
+export function formKey(ref: ShapeRef, name: string, dialect: FormDialect): string {
+  if (dialect === 'query') return ref.locationName ?? name;
+  const n = ref.queryName ?? ref.locationName ?? name;
+  return ref.queryName ? n : n.charAt(0).toUpperCase() + n.slice(1);
+}
+
+/**
+ * Decodes the members of a structure from a form tree (type problems counted in `problems`,
+ * named by their wire path); members absent from the form are left out.
+ */
+export function decodeFormStruct(model: ServiceModel, shapeName: string, node: Tree, path: string, problems: Problems, dialect: FormDialect): Record<string, unknown> {
   const s = model.shape(shapeName);
   const out: Record<string, unknown> = {};
   for (const [name, ref] of Object.entries(s.members ?? {})) {
-    const child = node.children.get(ref.locationName ?? name) ?? node.children.get(name);
+    const child = dialect === 'query' ? (node.children.get(ref.locationName ?? name) ?? node.children.get(name)) : node.children.get(formKey(ref, name, dialect));
     if (!child) continue;
-    const wire = wireName(ref, name);
-    const v = decodeValue(model, ref, child, path ? `${path}.${wire}` : wire, problems);
+    const wire = dialect === 'query' ? wireName(ref, name) : formKey(ref, name, dialect);
+    const v = decodeValue(model, ref, child, path ? `${path}.${wire}` : wire, problems, dialect);
     if (v !== undefined) out[name] = v;
   }
   return out;
@@ -66,19 +85,21 @@ function indexed(node: Tree): Tree[] {
     .map(([, v]) => v);
 }
 
-function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: string, problems: Problems): unknown {
+function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: string, problems: Problems, dialect: FormDialect): unknown {
   const s = model.shape(ref.shape);
   switch (s.type) {
     case 'structure':
-      return decodeStruct(model, ref.shape, node, path, problems);
+      return decodeFormStruct(model, ref.shape, node, path, problems, dialect);
     case 'list': {
       if (node.value === '' && node.children.size === 0) return [];
       const memberName = s.member!.locationName ?? 'member';
-      const items = s.flattened ? indexed(node) : indexed(node.children.get(memberName) ?? { children: new Map() });
+      // EC2 lists are always `Name.N`; awsQuery ones `Name.member.N` unless flattened.
+      const items = s.flattened || dialect === 'ec2' ? indexed(node) : indexed(node.children.get(memberName) ?? { children: new Map() });
       const out: unknown[] = [];
+      const itemPath = (i: number) => (dialect === 'ec2' ? `${path}.${i + 1}` : `${path}.${i + 1}.member`);
       items.forEach((item, i) => {
-        const v = decodeValue(model, s.member!, item, `${path}.${i + 1}.member`, problems);
-        if (v === undefined) problems.add(`Value null at '${path}.${i + 1}.member' failed to satisfy constraint: Member must not be null`);
+        const v = decodeValue(model, s.member!, item, itemPath(i), problems, dialect);
+        if (v === undefined) problems.add(`Value null at '${itemPath(i)}' failed to satisfy constraint: Member must not be null`);
         else out.push(v);
       });
       return out;
@@ -93,7 +114,7 @@ function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: strin
         const v = e.children.get(valueName);
         if (k === undefined || !v) continue;
         // Defined, not assigned: a key such as __proto__ is an ordinary key here.
-        Object.defineProperty(out, k, { value: decodeValue(model, s.value!, v, `${path}.${k}`, problems), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, k, { value: decodeValue(model, s.value!, v, `${path}.${k}`, problems, dialect), enumerable: true, writable: true, configurable: true });
       }
       return out;
     }
@@ -144,7 +165,8 @@ export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
-function encodeXmlValue(model: ServiceModel, shapeName: string, v: unknown, out: string[]): void {
+/** Writes a value as XML by its shape (members by `locationName`, list items by their member's). */
+export function encodeXmlValue(model: ServiceModel, shapeName: string, v: unknown, out: string[]): void {
   const s = model.shape(shapeName);
   switch (s.type) {
     case 'structure':

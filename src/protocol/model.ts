@@ -15,6 +15,8 @@ import { ServiceError } from '../errors.js';
 export interface ShapeRef {
   shape: string;
   locationName?: string;
+  /** EC2: the member's name in a request form, when it is not its capitalized `locationName`. */
+  queryName?: string;
   flattened?: boolean;
   xmlNamespace?: unknown;
   location?: string;
@@ -63,6 +65,8 @@ export interface ModelDocument {
   };
   operations: Record<string, Operation>;
   shapes: Record<string, Shape>;
+  /** For a model trimmed to the operations Berth serves: the names of the others (see scripts/extract-models.py). */
+  unservedOperations?: string[];
 }
 
 /** Largest and smallest values of the models' number types (Java's int and long, as AWS's services parse them). */
@@ -180,12 +184,15 @@ export class ServiceModel {
   readonly metadata: ModelDocument['metadata'];
   readonly operations: Record<string, Operation>;
   readonly shapes: Record<string, Shape>;
+  /** Operations of the AWS API that this (trimmed) model leaves out: Berth does not serve them. */
+  readonly unservedOperations: ReadonlySet<string>;
   private readonly patterns = new Map<string, RegExp | null>();
 
   constructor(doc: ModelDocument) {
     this.metadata = doc.metadata;
     this.operations = doc.operations;
     this.shapes = doc.shapes;
+    this.unservedOperations = new Set(doc.unservedOperations ?? []);
   }
 
   /** Loads src/models/<name>.json. */

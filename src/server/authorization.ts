@@ -30,7 +30,7 @@ export async function authorizeRequest(gate: AccessGate, service: ServiceDefinit
     ...(ctx.sourceIp ? { 'aws:sourceip': [ctx.sourceIp] } : {}),
     ...rule.keys,
   };
-  const code = service.protocol === 'query' ? 'AccessDenied' : 'AccessDeniedException';
+  const code = service.protocol === 'query' || service.protocol === 'ec2' ? 'AccessDenied' : 'AccessDeniedException';
   const action = `${ACTION_PREFIX[service.name] ?? service.name}:${op}`;
   for (const resource of rule.resources) await gate.check(ctx.principal, { action, resource, keys }, code);
   for (const p of rule.passRoles ?? []) await gate.check(ctx.principal, { action: 'iam:PassRole', resource: p.roleArn, keys: { ...keys, 'iam:passedtoservice': [p.service] } }, code);

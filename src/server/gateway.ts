@@ -15,11 +15,12 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { ServiceError, contentionError } from '../errors.js';
-import { commonErrors, type WireProtocol } from '../protocol/errors.js';
+import { commonErrors, jsonFamily, type WireProtocol } from '../protocol/errors.js';
 import { checkSignatureClaim, readSignature, verifySignature, type SignatureClaim } from '../protocol/sigv4.js';
 import { CBOR_CONTENT, CBOR_PROTOCOL_HEADER, CBOR_PROTOCOL_VALUE, cborTimestamp, decodeCborBody, encodeCborBody, parseCborPath } from '../protocol/cbor.js';
 import { decodeQueryInput, encodeEc2Error, encodeQueryError, encodeQueryResponse, encodeRestXmlError, parseForm } from '../protocol/awsQuery.js';
 import type { ScalarEncoding } from '../protocol/model.js';
+import { decodeEc2Input, encodeEc2Response } from '../protocol/ec2.js';
 import type { Platform } from '../domain/platform.js';
 import type { Principal, RequestContext, ServiceDefinition } from '../services/types.js';
 import type { CredentialDirectory } from '../domain/iam/credentials.js';
@@ -139,7 +140,19 @@ export class AwsGateway {
       throw commonErrors.unsupportedMediaType(ct || '(none)');
     } catch (e) {
       if (e instanceof UnservedAnswer) return this.errorReply(e.error, e.shape, requestId, undefined);
-      return this.errorReply(this.asServiceError(e), protocol, requestId, undefined);
+      return this.errorReply(this.asServiceError(e), protocol === 'query' ? this.formProtocolOf(req) : protocol, requestId, undefined);
+    }
+  }
+
+  /**
+   * The protocol a form request's errors are spelled in before it is admitted: EC2's when its
+   * signature (if readable) is scoped to a service speaking it, awsQuery's otherwise.
+   */
+  private formProtocolOf(req: IncomingMessage): WireProtocol {
+    try {
+      return this.bySigningName.get(readSignature(this.signedPart(req), 'query').service)?.protocol === 'ec2' ? 'ec2' : 'query';
+    } catch {
+      return 'query';
     }
   }
 
@@ -223,7 +236,7 @@ export class AwsGateway {
   private admitQuery(req: IncomingMessage, isForm: boolean, requestId: string): Admission {
     const claim = readSignature(this.signedPart(req), 'query');
     const found = this.bySigningName.get(claim.service);
-    const service = found && speaks(found, 'query') ? found : undefined;
+    const service = found && (speaks(found, 'query') || speaks(found, 'ec2')) ? found : undefined;
     if (!service) {
       const action = req.method === 'GET' ? new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('Action') ?? undefined : undefined;
       const other = this.unserved(req, 'query', { action, encoding: 'form' });
@@ -240,8 +253,8 @@ export class AwsGateway {
       (id) => this.secretOf(id, 'query'),
       this.platform.clock.now(),
     );
-    const principal = this.checkSessionToken(req, claim, 'query');
-    return { requestId, service, protocol: 'query', claim, secret, principal, bodyLimit: DEFAULT_BODY_LIMIT };
+    const principal = this.checkSessionToken(req, claim, service.protocol === 'ec2' ? 'ec2' : 'query');
+    return { requestId, service, protocol: service.protocol, claim, secret, principal, bodyLimit: DEFAULT_BODY_LIMIT };
   }
 
   /** Step 2: the whole request, once its body (within the admission's limit) is in. */
@@ -253,7 +266,7 @@ export class AwsGateway {
       const principal: Principal = admission.principal;
       if (identity.accessKeyId !== principal.accessKeyId) throw commonErrors.unknownAccessKey(protocol);
       const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown, endpoint: endpointOf(req), sourceIp: sourceIpOf(req), secureTransport: req.headers['x-forwarded-proto'] === 'https' };
-      if (protocol === 'query') return await this.handleQuery(req, service, body, ctx, admission);
+      if (protocol === 'query' || protocol === 'ec2') return await this.handleQuery(req, service, body, ctx, admission);
       return await this.handleJson(service, admission.operation!, body, ctx, protocol);
     } catch (e) {
       return this.errorReply(this.asServiceError(e), protocol, requestId, service);
@@ -279,7 +292,7 @@ export class AwsGateway {
     const known = this.credentials.cached(claim.accessKeyId);
     const header = req.headers['x-amz-security-token'];
     const presented = typeof header === 'string' ? header : claim.signedQuery.find(([k]) => k === 'X-Amz-Security-Token')?.[1];
-    if (!known || !tokenMatches(known, presented)) throw new ServiceError(protocol === 'query' ? 'InvalidClientTokenId' : 'UnrecognizedClientException', 'The security token included in the request is invalid.', 403);
+    if (!known || !tokenMatches(known, presented)) throw new ServiceError(jsonFamily(protocol) ? 'UnrecognizedClientException' : 'InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
     return known.principal;
   }
 
@@ -305,7 +318,7 @@ export class AwsGateway {
     if (k.refused) {
       // JSON and CBOR services name these errors as their own exceptions.
       const asJson: Record<string, string> = { ExpiredToken: 'ExpiredTokenException', InvalidClientTokenId: 'UnrecognizedClientException' };
-      const code = protocol === 'query' ? k.refused.code : (asJson[k.refused.code] ?? k.refused.code);
+      const code = jsonFamily(protocol) ? (asJson[k.refused.code] ?? k.refused.code) : k.refused.code;
       throw new ServiceError(code, k.refused.message, k.refused.status);
     }
     return k.secret;
@@ -345,12 +358,15 @@ export class AwsGateway {
     if (!action) throw new ServiceError('MissingAction', 'The request must contain the parameter Action.');
     admission.operation = action.slice(0, 100); // for the request log
     const op = service.model.operations[action];
-    if (!op) throw commonErrors.unknownOperation('query', action.slice(0, 200));
+    if (!op && service.model.unservedOperations.has(action)) throw commonErrors.unservedOperation(service.model.metadata.serviceId, action, service.servedPart ?? 'the operations its model lists');
+    if (!op) throw commonErrors.unknownOperation(service.protocol, action.slice(0, 200));
     const version = params.get('Version');
     if (version && version !== service.model.metadata.apiVersion) {
       throw new ServiceError('InvalidAction', `Version ${version.slice(0, 40)} is not supported; this service speaks ${service.model.metadata.apiVersion}.`);
     }
-    const input = decodeQueryInput(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode, service.constraintErrors?.[action]);
+    const ec2 = service.protocol === 'ec2';
+    const decode = ec2 ? decodeEc2Input : decodeQueryInput;
+    const input = decode(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode, service.constraintErrors?.[action]);
     const handler = service.handlers[action];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, action);
     await authorizeRequest(this.access, service, action, input, ctx);
@@ -358,7 +374,7 @@ export class AwsGateway {
     return {
       status: 200,
       headers: { 'content-type': 'text/xml', 'x-amzn-requestid': ctx.requestId },
-      body: encodeQueryResponse(service.model, action, out, ctx.requestId),
+      body: (ec2 ? encodeEc2Response : encodeQueryResponse)(service.model, action, out, ctx.requestId),
     };
   }
 

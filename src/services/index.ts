@@ -19,6 +19,7 @@ import { iamService } from './iam/index.js';
 import { cloudwatchService } from './cloudwatch/index.js';
 import { cloudFormationService } from './cloudformation/index.js';
 import type { ServiceInvoker } from '../domain/invoker.js';
+import { ec2Service } from './ec2/index.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -35,5 +36,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer)];
 }

@@ -52,6 +52,11 @@ export interface ServiceDefinition {
   alsoSpeaks?: WireProtocol[];
   /** Credential-scope service names that select this service for query requests. */
   signingNames: string[];
+  /**
+   * For an API Berth serves in part (its model trimmed, see scripts/extract-models.py): what it
+   * serves, in words, for the answer to an operation it leaves out.
+   */
+  servedPart?: string;
   /** Error code for constraint violations (AWS differs per service). */
   validationErrorCode: string;
   /** Per-operation exceptions to `validationErrorCode`. */

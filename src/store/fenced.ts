@@ -19,7 +19,7 @@ export class NotLeaderError extends Error {
  * written). A guard that fails means another replica took the lease: NotLeaderError, which the
  * domain's retry loop does not retry.
  */
-export function fencedStore(inner: Store, duty: string, fence: () => Guard | undefined): Store {
+export function fencedStore(inner: Store, duty: string, fence: () => Guard | undefined, onRefused?: () => void): Store {
   return {
     get: (kind, key) => inner.get(kind, key),
     getMany: (kind, keys) => inner.getMany(kind, keys),
@@ -31,11 +31,17 @@ export function fencedStore(inner: Store, duty: string, fence: () => Guard | und
     close: () => inner.close(),
     async commit(writes, guards = []) {
       const g = fence();
-      if (!g) throw new NotLeaderError(duty);
+      if (!g) {
+        onRefused?.();
+        throw new NotLeaderError(duty);
+      }
       try {
         return await inner.commit(writes, [...guards, g]);
       } catch (e) {
-        if (e instanceof ConflictError && e.kind === g.kind && e.key === g.key) throw new NotLeaderError(duty);
+        if (e instanceof ConflictError && e.kind === g.kind && e.key === g.key) {
+          onRefused?.();
+          throw new NotLeaderError(duty);
+        }
         throw e;
       }
     },

@@ -54,6 +54,9 @@ export class PostgresStore implements Store {
     private readonly schema: string,
   ) {
     this.pool = new pg.Pool({ connectionString: url, max: 8, options: `-c search_path=${schema}` });
+    // An idle connection the server closed (a PostgreSQL restart) is dropped by the pool, which
+    // opens a new one at the next query; the error must not end the process.
+    this.pool.on('error', () => undefined);
   }
 
   /**
@@ -210,10 +213,43 @@ export class PostgresStore implements Store {
     if (this.listener || this.closed) return;
     const client = new pg.Client({ connectionString: this.url });
     this.listener = client;
-    await client.connect();
+    let lost = false;
+    // The listening connection lost (PostgreSQL restarted, the network cut): connect again,
+    // then read the feed from where each watcher is, so nothing committed meanwhile is missed.
+    const onLost = () => {
+      if (lost) return;
+      lost = true;
+      if (this.listener === client) this.listener = undefined;
+      client.end().catch(() => undefined);
+      this.reconnectListener();
+    };
     client.on('notification', () => this.pump());
-    client.on('error', () => undefined);
-    await client.query(`LISTEN ${CHANNEL}_${this.schema}`);
+    client.on('error', onLost);
+    client.on('end', onLost);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}_${this.schema}`);
+    } catch {
+      onLost();
+      return;
+    }
+    this.pump();
+  }
+
+  private reconnecting: NodeJS.Timeout | undefined;
+  private reconnectDelayMs = 100;
+
+  private reconnectListener(): void {
+    if (this.closed || this.reconnecting || this.watchers.size === 0) return;
+    this.reconnecting = setTimeout(() => {
+      this.reconnecting = undefined;
+      this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, 2_000);
+      void this.ensureListener().then(() => {
+        if (this.listener) this.reconnectDelayMs = 100;
+        this.pump();
+      });
+    }, this.reconnectDelayMs);
+    this.reconnecting.unref();
   }
 
   private pump(): void {
@@ -225,16 +261,26 @@ export class PostgresStore implements Store {
     this.pumping = (async () => {
       do {
         this.pumpAgain = false;
-        for (const w of [...this.watchers]) {
-          for (;;) {
-            const batch = await this.changes(w.from, 1000).catch(() => [] as Change[]);
+        // One read of the feed for every watcher (from the one furthest behind), not one each:
+        // long polls each hold a watcher, and every commit wakes them all.
+        for (;;) {
+          const watchers = [...this.watchers];
+          if (watchers.length === 0) break;
+          const starts = watchers.map((w) => w.from);
+          const batch = await this.changes(Math.min(...starts), 1000).catch(() => {
+            // The database is out of reach: read again once the listener is back.
+            this.reconnectListener();
+            return [] as Change[];
+          });
+          watchers.forEach((w, i) => {
             for (const c of batch) {
               if (!this.watchers.has(w)) break;
+              if (c.rev <= starts[i]!) continue;
               w.fn(c);
               w.from = c.rev;
             }
-            if (batch.length < 1000) break;
-          }
+          });
+          if (batch.length < 1000) break;
         }
       } while (this.pumpAgain && !this.closed);
     })().finally(() => {
@@ -248,6 +294,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.reconnecting);
     this.watchers.clear();
     await this.pumping?.catch(() => undefined);
     await this.listener?.end().catch(() => undefined);

@@ -30,7 +30,7 @@ after(async () => {
 const config = () => ({ endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey });
 
 test('DescribeTargetHealth through callQuery: the same targets and states the SDK reads', async () => {
-  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'q', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'q', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
   const tg = await createTestTargetGroup(elb, 'q-tg');
   await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb, Protocol: 'HTTP', Port: await freePort(), DefaultActions: [{ Type: 'forward', TargetGroupArn: tg }] }));
   const backend = await startBackend('q');

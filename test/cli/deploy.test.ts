@@ -40,7 +40,7 @@ before(async () => {
   cb = await startCliBerth();
   ecs = new ECSClient(cb.berth.clientConfig);
   elb = new ElasticLoadBalancingV2Client(cb.berth.clientConfig);
-  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'cli', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'cli', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
   targetGroup = await createTestTargetGroup(elb, 'cli-web', { HealthCheckPath: '/' });
   await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: targetGroup, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '1' }] }));
   port = await freePort();

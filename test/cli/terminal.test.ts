@@ -41,7 +41,7 @@ function session(): TmuxSession {
 }
 
 test('berth deploy in a terminal: status lines redrawn in place, a clock, then the final state and the result', { skip }, async () => {
-  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'tty', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'tty', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
   const tg = await createTestTargetGroup(elb, 'tty-web', { HealthCheckPath: '/' });
   await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: tg, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '1' }] }));
   await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb, Protocol: 'HTTP', Port: await freePort(), DefaultActions: [{ Type: 'forward', TargetGroupArn: tg }] }));

@@ -26,6 +26,7 @@ const COMMANDS: Record<string, string[]> = {
   rollback: ['--cluster', '--output', '--detach', '--timeout', '--server'],
   events: ['--cluster', '--output', '--follow', '--server'],
   stop: ['--cluster', '--output', '--service', '--reason', '--no-wait', '--server'],
+  status: ['--output', '--operator-token', '--server', '--data-dir'],
   logs: ['--cluster', '--follow', '--since', '--timestamps', '--service', '--task', '--server', '--data-dir', '--region'],
 };
 

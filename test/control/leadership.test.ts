@@ -58,6 +58,7 @@ test('a holder paused past its lease loses it to the other replica, and its late
   assert.deepEqual(b.log, ['start']);
   assert.equal(a.leading(), true, 'a has not noticed');
   await assert.rejects(a.write(9), NotLeaderError, 'the fencing token moved: refused');
+  assert.equal(a.l.status()[0]!.refusedWrites, 1, 'the refusal is counted (shown on /_berth/health)');
   await b.write(10);
   assert.deepEqual((await store.get('data', 'x'))?.value, { n: 10 });
   await b.l.stop();
@@ -77,5 +78,33 @@ test('a replica that stops gives its leases up: the other takes over at its next
   assert.equal(b.leading(), true);
   await b.write(1);
   await b.l.stop();
+  await store.close();
+});
+
+test('replicas heartbeat at each round: a silent one is shown gone after a TTL, forgotten after an hour; a stopped one leaves the list', async () => {
+  const store = new SqliteStore(':memory:');
+  const clock = new ManualClock(1_000_000);
+  const a = replica(store, clock, 'a');
+  const b = replica(store, clock, 'b');
+  await a.l.start();
+  await b.l.start();
+  await b.l.announce('http://b.example:4566');
+  let list = await a.l.replicas();
+  assert.deepEqual(
+    list.map((r) => [r.id, r.url, r.alive, r.self, r.leads]),
+    [
+      ['a', undefined, true, true, ['work']],
+      ['b', 'http://b.example:4566', true, false, []],
+    ],
+  );
+  // b goes silent (SIGKILL): gone once a TTL passed without its heartbeat, then forgotten.
+  await (b.l as unknown as { loop: { stop(): Promise<void> } }).loop.stop();
+  await clock.advance(12_000);
+  list = await a.l.replicas();
+  assert.deepEqual(list.map((r) => [r.id, r.alive]), [['a', true], ['b', false]]);
+  await clock.advance(3_700_000);
+  assert.deepEqual((await a.l.replicas()).map((r) => r.id), ['a'], 'forgotten after an hour');
+  await a.l.stop();
+  assert.deepEqual(await store.list('berth.replica'), [], 'a stopped replica removes itself');
   await store.close();
 });

@@ -57,7 +57,7 @@ async function targetGroups(env: NodeJS.ProcessEnv, name: string, services: stri
   const lb = (await awsOk(env, ['elbv2', 'create-load-balancer', '--name', name, '--subnets', 'subnet-a', 'subnet-b'])).LoadBalancers[0].LoadBalancerArn as string;
   const tgs = new Map<string, string>();
   for (const s of services) {
-    const out = await awsOk(env, ['elbv2', 'create-target-group', '--name', `${name}-${s}`.slice(0, 32).replace(/-$/, ''), '--protocol', 'HTTP', '--port', '3000', '--vpc-id', 'vpc-sample']);
+    const out = await awsOk(env, ['elbv2', 'create-target-group', '--name', `${name}-${s}`.slice(0, 32).replace(/-$/, ''), '--protocol', 'HTTP', '--port', '3000', '--vpc-id', 'vpc-local']);
     tgs.set(s, out.TargetGroups[0].TargetGroupArn as string);
   }
   const [first, ...rest] = [...tgs.values()];

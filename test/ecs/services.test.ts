@@ -183,7 +183,7 @@ test('a service\'s target groups must exist and be used by a load balancer, as o
     const missing = `arn:aws:elasticloadbalancing:us-east-1:${berth.platform.accountId}:targetgroup/nope/0123456789abcdef`;
     const e1 = await errorOf(ecs.send(new CreateServiceCommand({ cluster: C, serviceName: 'lb1', taskDefinition: 'app:1', desiredCount: 1, loadBalancers: lbs(missing) })));
     assert.deepEqual([e1.name, e1.message], ['InvalidParameterException', `The target group with targetGroupArn ${missing} does not exist.`]);
-    const tg = (await elb.send(new CreateTargetGroupCommand({ Name: 'lonely', Protocol: 'HTTP', Port: 3000, VpcId: 'vpc-1' }))).TargetGroups![0]!.TargetGroupArn!;
+    const tg = (await elb.send(new CreateTargetGroupCommand({ Name: 'lonely', Protocol: 'HTTP', Port: 3000, VpcId: 'vpc-local' }))).TargetGroups![0]!.TargetGroupArn!;
     const e2 = await errorOf(ecs.send(new CreateServiceCommand({ cluster: C, serviceName: 'lb1', taskDefinition: 'app:1', desiredCount: 1, loadBalancers: lbs(tg) })));
     assert.deepEqual([e2.name, e2.message], ['InvalidParameterException', `The target group with targetGroupArn ${tg} does not have an associated load balancer.`]);
     const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'svc-lb', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;

@@ -36,6 +36,7 @@ import {
   RemoveTagsCommand,
   DescribeTagsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { EC2Client, CreateSecurityGroupCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
 import { startTestBerth, aws, awsOk, type TestBerth } from '../helpers/fixture.js';
 import { freePort } from '../lb/backends.js';
 
@@ -67,24 +68,34 @@ async function errorCode(fn: () => Promise<unknown>): Promise<string> {
 }
 
 async function lb(name: string, extra: Record<string, unknown> = {}) {
-  return (await elb.send(new CreateLoadBalancerCommand({ Name: name, Subnets: ['subnet-1', 'subnet-2'], ...extra }))).LoadBalancers![0]!;
+  return (await elb.send(new CreateLoadBalancerCommand({ Name: name, Subnets: ['subnet-a', 'subnet-b'], ...extra }))).LoadBalancers![0]!;
 }
 async function tg(name: string, extra: Record<string, unknown> = {}) {
-  return (await elb.send(new CreateTargetGroupCommand({ Name: name, Protocol: 'HTTP', Port: 80, VpcId: 'vpc-1', ...extra }))).TargetGroups![0]!;
+  return (await elb.send(new CreateTargetGroupCommand({ Name: name, Protocol: 'HTTP', Port: 80, VpcId: 'vpc-local', ...extra }))).TargetGroups![0]!;
 }
 
 test('load balancers: create (idempotent), describe, DNS name, pagination, attributes, delete', async () => {
-  const a = await lb('alpha', { SecurityGroups: ['sg-123'], Scheme: 'internal' });
+  const ec2 = new EC2Client(berth.clientConfig);
+  const sg = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'alpha-lb', Description: 'alpha' }))).GroupId!;
+  const defaultSubnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }, { Name: 'availability-zone', Values: ['us-east-1a', 'us-east-1b'] }] }))).Subnets!;
+  ec2.destroy();
+  const a = await lb('alpha', { SecurityGroups: [sg], Scheme: 'internal' });
   assert.match(a.LoadBalancerArn!, /^arn:aws:elasticloadbalancing:us-east-1:\d{12}:loadbalancer\/app\/alpha\/[0-9a-f]{16}$/);
   assert.match(a.DNSName!, /^internal-alpha-[0-9a-f]{16}\.us-east-1\.elb\.localhost$/);
   assert.equal(a.State?.Code, 'provisioning');
   assert.equal(a.Type, 'application');
-  assert.deepEqual(a.SecurityGroups, ['sg-123']);
-  assert.deepEqual(a.AvailabilityZones?.map((z) => z.SubnetId), ['subnet-1', 'subnet-2']);
+  assert.deepEqual(a.SecurityGroups, [sg]);
+  // subnet-a and subnet-b name the default VPC's subnets in zones a and b.
+  assert.deepEqual(a.AvailabilityZones?.map((z) => [z.SubnetId, z.ZoneName]), defaultSubnets.map((s) => [s.SubnetId, s.AvailabilityZone]).sort((x, y) => x[1]!.localeCompare(y[1]!)));
+  assert.equal(a.VpcId, defaultSubnets[0]!.VpcId);
   assert.ok(a.CanonicalHostedZoneId);
-  const again = await lb('alpha', { SecurityGroups: ['sg-123'], Scheme: 'internal' });
+  const again = await lb('alpha', { SecurityGroups: [sg], Scheme: 'internal' });
   assert.equal(again.LoadBalancerArn, a.LoadBalancerArn, 'same settings: the same load balancer');
-  assert.equal(await errorCode(() => lb('alpha', { Subnets: ['subnet-9'] })), 'DuplicateLoadBalancerName');
+  assert.equal(await errorCode(() => lb('alpha', { Subnets: ['subnet-b', 'subnet-c'] })), 'DuplicateLoadBalancerName');
+  // Subnets and groups are checked against the EC2 model.
+  assert.equal(await errorCode(() => lb('beta', { Subnets: ['subnet-0123456789abcdef0', 'subnet-a'] })), 'SubnetNotFound');
+  assert.equal(await errorCode(() => lb('beta', { Subnets: ['subnet-a'] })), 'ValidationError');
+  assert.equal(await errorCode(() => lb('beta', { SecurityGroups: ['sg-0123456789abcdef0'] })), 'InvalidSecurityGroup');
   assert.equal(await errorCode(() => lb('-bad')), 'ValidationError');
   assert.equal(await errorCode(() => lb('internal-x')), 'ValidationError');
   assert.equal(await errorCode(() => lb('net', { Type: 'network' })), 'ValidationError');
@@ -310,7 +321,7 @@ test('tags on load balancers and target groups', async () => {
 });
 
 test('the aws CLI: describe, errors with AWS codes, tags in shorthand', async () => {
-  await awsOk(berth.awsEnv, ['elbv2', 'create-load-balancer', '--name', 'cli-lb', '--subnets', 'subnet-1', '--tags', 'Key=owner,Value=cli']);
+  await awsOk(berth.awsEnv, ['elbv2', 'create-load-balancer', '--name', 'cli-lb', '--subnets', 'subnet-a', 'subnet-b', '--tags', 'Key=owner,Value=cli']);
   const out = await awsOk(berth.awsEnv, ['elbv2', 'describe-load-balancers', '--names', 'cli-lb']);
   assert.equal(out.LoadBalancers[0].LoadBalancerName, 'cli-lb');
   const tags = await awsOk(berth.awsEnv, ['elbv2', 'describe-tags', '--resource-arns', out.LoadBalancers[0].LoadBalancerArn]);

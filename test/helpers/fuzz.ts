@@ -22,6 +22,7 @@ import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, Registe
 import { ElasticLoadBalancingV2Client, CreateLoadBalancerCommand, CreateListenerCommand, RegisterTargetsCommand, ModifyLoadBalancerAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { EC2Client, CreateVpcCommand, CreateSubnetCommand, CreateInternetGatewayCommand, CreateRouteTableCommand, CreateSecurityGroupCommand, AllocateAddressCommand } from '@aws-sdk/client-ec2';
 import { startBackend, createTestTargetGroup, get, type Backend } from '../lb/backends.js';
 import { freePort, eventually, type TestBerth } from './fixture.js';
 import type { Berth } from '../../src/berth.js';
@@ -29,6 +30,7 @@ import { signRequest } from '../../src/protocol/sigv4.js';
 import type { Shape, ShapeRef } from '../../src/protocol/model.js';
 import { allServices, type ServiceDeps } from '../../src/services/index.js';
 import type { ServiceDefinition } from '../../src/services/types.js';
+import { REPLICA_KIND } from '../../src/domain/leases.js';
 
 /** A small deterministic PRNG (mulberry32). */
 export class Rng {
@@ -243,6 +245,27 @@ function queryParams(prefix: string, v: unknown, out: Array<[string, string]>): 
   }
 }
 
+/**
+ * Flattens a value as EC2's protocol serializes it: members by their capitalized `locationName`
+ * (`Filter`, `VpcId`), lists as `Name.N` without `.member.`. Walks the shape where the (possibly
+ * mutated) value still follows it, and keeps a stray key as it is where it does not.
+ */
+function ec2Params(model: ServiceDefinition['model'], shapeName: string | undefined, prefix: string, v: unknown, out: Array<[string, string]>): void {
+  const s = shapeName ? model.shapes[shapeName] : undefined;
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => ec2Params(model, s?.type === 'list' ? s.member!.shape : undefined, `${prefix}.${i + 1}`, x, out));
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const ref = s?.type === 'structure' ? s.members?.[k] : undefined;
+      const n = ref ? (ref.locationName ?? k) : k;
+      const key = n.charAt(0).toUpperCase() + n.slice(1);
+      ec2Params(model, ref?.shape, prefix ? `${prefix}.${key}` : key, x, out);
+    }
+  } else if (v !== undefined) {
+    out.push([prefix, v === null ? '' : String(v)]);
+  }
+}
+
 /** One HTTP exchange with a deadline. */
 async function send(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; text: string } | 'hang' | 'closed'> {
   try {
@@ -256,13 +279,13 @@ async function send(url: string, headers: Record<string, string>, body: string, 
 }
 
 /**
- * Whether anything but lease bookkeeping (renewed every few seconds by the replica itself, see
- * src/domain/leases.ts) was written after `rev`.
+ * Whether anything but lease bookkeeping (leases renewed and the replica's heartbeat written
+ * every few seconds by the replica itself, see src/domain/leases.ts) was written after `rev`.
  */
 /** Whether anything but the leases (renewed on their own) was written after store revision `rev`. */
 export async function stateChangedSince(berth: Berth, rev: number): Promise<boolean> {
   if ((await berth.platform.store.revision()) === rev) return false;
-  return (await berth.platform.store.changes(rev)).some((c) => !c.kind.startsWith('berth.lease'));
+  return (await berth.platform.store.changes(rev)).some((c) => !c.kind.startsWith('berth.lease') && c.kind !== REPLICA_KIND);
 }
 
 /** Counts uncaught exceptions and unhandled rejections while `fn` runs. */
@@ -303,7 +326,7 @@ export interface ApiFuzzOptions {
   adjust?: (op: string, input: Record<string, unknown>) => void;
 }
 
-/** Fuzzes the awsJson or awsQuery services named; see the module doc for what is counted. */
+/** Fuzzes the awsJson, awsQuery or EC2-protocol services named; see the module doc for what is counted. */
 export async function fuzzApi(o: ApiFuzzOptions): Promise<FuzzReport> {
   const rng = new Rng(o.seed);
   const defs = serviceDefinitions().filter((d) => o.services.includes(d.name));
@@ -328,8 +351,9 @@ export async function fuzzApi(o: ApiFuzzOptions): Promise<FuzzReport> {
         if (rng.chance(0.02)) headers['x-amz-target'] = rng.pick(['', 'x', `${d.model.metadata.targetPrefix}.`, 'AmazonSSM.GetParameter', '.'.repeat(5000)]);
       } else {
         const params: Array<[string, string]> = [];
-        queryParams('', input, params);
-        if (rng.chance(0.05)) params.push([rng.pick(['Foo.member.999999999', 'A.member.1.member.1', '', '%zz']), 'x']);
+        if (d.protocol === 'ec2') ec2Params(d.model, d.model.operations[op]?.input?.shape, '', input, params);
+        else queryParams('', input, params);
+        if (rng.chance(0.05)) params.push([rng.pick(['Foo.member.999999999', 'A.member.1.member.1', 'Filter.999999999.Value.1', 'Filter.1.Value.99999999999999999999', '', '%zz']), 'x']);
         body = new URLSearchParams([['Action', op], ['Version', d.model.metadata.apiVersion], ...params]).toString();
         if (rng.chance(0.03)) body = body.replace(/=/g, rng.pick(['', '==', '%']));
         headers = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
@@ -556,6 +580,15 @@ export async function prepareFuzzTarget(berth: Berth & { clientConfig: TestBerth
     await logs.send(new CreateLogGroupCommand({ logGroupName: '/fz/app' }));
     await logs.send(new CreateLogStreamCommand({ logGroupName: '/fz/app', logStreamName: 'one' }));
     await ssm.send(new PutParameterCommand({ Name: '/fz/param', Value: 'v', Type: 'SecureString' }));
+    // EC2: the default VPC (made on first use) and one VPC of its own, with a subnet, a gateway, a table and a group.
+    const ec2 = new EC2Client(cfg);
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.9.0.0/16' }))).Vpc!.VpcId!;
+    const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: '10.9.1.0/24' }))).Subnet!.SubnetId!;
+    const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
+    const rtb = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpc }))).RouteTable!.RouteTableId!;
+    const sg = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpc, GroupName: 'fz-sg', Description: 'fz' }))).GroupId!;
+    const eip = (await ec2.send(new AllocateAddressCommand({ Domain: 'vpc' }))).AllocationId!;
+    ec2.destroy();
     // The listener answers through its target before the fuzzing starts.
     await eventually(async () => (await get(lbPort, '/ready').catch(() => undefined))?.status === 200, { what: 'the listener to forward to its healthy target' });
     known = {
@@ -573,6 +606,16 @@ export async function prepareFuzzTarget(berth: Berth & { clientConfig: TestBerth
       logStream: ['one'],
       name: ['/fz/param', 'fz-tg', 'fz-lb', 'default'],
       id: ['127.0.0.1'],
+      vpc: [vpc],
+      subnet: [subnet],
+      resource: [vpc, subnet, igw, rtb, sg],
+      internetGateway: [igw],
+      gateway: [igw],
+      routeTable: [rtb],
+      group: [sg, 'fz-sg'],
+      allocation: [eip],
+      cidr: ['10.9.2.0/24', '0.0.0.0/0', '10.9.0.0/16'],
+      zone: ['us-east-1a', 'use1-az2'],
     };
   } finally {
     for (const c of [ecs, elb, logs, ssm]) c.destroy();

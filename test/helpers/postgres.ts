@@ -13,6 +13,12 @@ import { freePort } from './fixture.js';
 export interface TestPostgres {
   url: string;
   stop(): void;
+  /**
+   * Stops the server as a crash would (`pg_ctl stop -m immediate`), then starts it again on the
+   * same port and data (absent for a server given by BERTH_TEST_POSTGRES_URL). With `downMs`,
+   * it stays down that long in between.
+   */
+  restart?(downMs?: number): Promise<void>;
 }
 
 function pgBin(): string | undefined {
@@ -44,9 +50,15 @@ export async function startTestPostgres(): Promise<TestPostgres | string> {
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'berth', '--auth=trust', '-E', 'UTF8', '--no-sync']);
   const port = await freePort();
-  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  start();
   return {
     url: `postgres://berth@127.0.0.1:${port}/postgres`,
+    async restart(downMs = 0) {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      start();
+    },
     stop() {
       spawnSync(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], { uid, gid });
       rmSync(dir, { recursive: true, force: true });

@@ -56,10 +56,13 @@ export interface AgentProcess {
   child: ChildProcess;
   /** The container instance it registered. */
   arn: string;
+  /** What it printed so far (standard output and error). */
+  output: () => string;
 }
 
 /**
- * Starts `bin/berth agent` (process driver) joining `cluster` at `url`, and resolves once it has
+ * Starts `bin/berth agent` (process driver) joining `cluster` at `url` (one endpoint, or several
+ * replicas' separated by commas), and resolves once it has
  * registered. The process is killed when the test file ends if the test did not end it.
  */
 export function spawnAgent(opts: { url: string; accessKeyId: string; secretAccessKey: string; cluster: string; stateDir: string; az: string }): Promise<AgentProcess> {
@@ -81,7 +84,7 @@ export function spawnAgent(opts: { url: string; accessKeyId: string; secretAcces
       const m = /instance (arn:[^\s,]+)/.exec(out);
       if (m) {
         clearTimeout(t);
-        resolve({ child, arn: m[1]! });
+        resolve({ child, arn: m[1]!, output: () => out });
       }
     });
     child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${out}`)));

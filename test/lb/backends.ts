@@ -153,7 +153,7 @@ export async function createTestTargetGroup(elb: ElasticLoadBalancingV2Client, n
       Protocol: 'HTTP',
       Port: 80,
       TargetType: 'ip',
-      VpcId: 'vpc-1',
+      VpcId: 'vpc-local',
       HealthCheckPath: '/health',
       HealthCheckIntervalSeconds: 5,
       HealthCheckTimeoutSeconds: 2,

@@ -34,7 +34,7 @@ before(async () => {
   berth = await startTestBerth({ clock });
   berth.loadBalancer.configure({ secondMs: SECOND_MS });
   elb = new ElasticLoadBalancingV2Client(berth.clientConfig);
-  lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'health', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+  lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'health', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
 });
 
 after(async () => {

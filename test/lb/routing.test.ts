@@ -55,14 +55,14 @@ before(async () => {
   port = await freePort();
 
   // The MUST-SHOW setup, with the real aws CLI.
-  const lb = await cli(['create-load-balancer', '--name', 'web', '--subnets', 'subnet-a', 'subnet-b', '--security-groups', 'sg-1']);
+  const lb = await cli(['create-load-balancer', '--name', 'web', '--subnets', 'subnet-a', 'subnet-b']);
   lbArn = lb.LoadBalancers[0].LoadBalancerArn;
   assert.equal(lb.LoadBalancers[0].State.Code, 'provisioning');
   assert.match(lb.LoadBalancers[0].DNSName, /^web-[0-9a-f]+\.us-east-1\.elb\.localhost$/);
   const hc = ['--health-check-path', '/health', '--health-check-interval-seconds', '5', '--health-check-timeout-seconds', '2', '--healthy-threshold-count', '2', '--unhealthy-threshold-count', '2'];
   const made = await Promise.all(
     ['users', 'posts', 'admin'].map((n) =>
-      cli(['create-target-group', '--name', `tg-${n}`, '--protocol', 'HTTP', '--port', '80', '--target-type', 'ip', '--vpc-id', 'vpc-1', ...hc]),
+      cli(['create-target-group', '--name', `tg-${n}`, '--protocol', 'HTTP', '--port', '80', '--target-type', 'ip', '--vpc-id', 'vpc-local', ...hc]),
     ),
   );
   ['users', 'posts', 'admin'].forEach((n, i) => (tgArns[n] = made[i].TargetGroups[0].TargetGroupArn));

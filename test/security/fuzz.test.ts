@@ -50,6 +50,10 @@ test('awsQuery (ELBv2, STS): the same', async () => {
   check(await fuzzApi({ berth, services: ['elbv2', 'sts'], protocol: 'awsQuery', cases: CASES, seed: SEED + 1, known: target.known }));
 });
 
+test('EC2 (its own query protocol): the same', async () => {
+  check(await fuzzApi({ berth, services: ['ec2'], protocol: 'ec2', cases: CASES, seed: SEED + 4, known: target.known }));
+});
+
 test('the agent channel (Poll, ReportTaskState): the same', async () => {
   // Long polls kept to a second at most, so the cases do not wait on them.
   const adjust = (op: string, input: Record<string, unknown>) => {

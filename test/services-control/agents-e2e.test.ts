@@ -72,7 +72,7 @@ test('real agents (process driver): service behind a load balancer, rolling upda
       await agent.start();
       agents.push(agent);
     }
-    const lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'e2e', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+    const lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'e2e', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
     const tg = (
       await elb.send(new CreateTargetGroupCommand({ Name: 'e2e-web', Protocol: 'HTTP', Port: 80, TargetType: 'ip', HealthCheckPath: '/', HealthCheckIntervalSeconds: 5, HealthCheckTimeoutSeconds: 2, HealthyThresholdCount: 2 }))
     ).TargetGroups![0]!.TargetGroupArn!;

@@ -70,7 +70,7 @@ test('rolling update to revision 2 with a target group: min 100 / max 200, drain
   try {
     await sim.addInstance();
     await sim.addInstance();
-    const lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'roll', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+    const lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'roll', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
     const tg = (
       await elb.send(
         new CreateTargetGroupCommand({ Name: 'roll-web', Protocol: 'HTTP', Port: 80, TargetType: 'ip', HealthCheckPath: '/', HealthCheckIntervalSeconds: 5, HealthCheckTimeoutSeconds: 2, HealthyThresholdCount: 2, UnhealthyThresholdCount: 2 }),

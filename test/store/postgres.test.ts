@@ -76,3 +76,30 @@ test('postgres: a replica refuses a database whose schema a newer Berth made', a
   await s.close();
   await assert.rejects(PostgresStore.open(pgServer.url, schema), /version 999, made by a newer Berth/);
 });
+
+test('postgres: after the server restarts (as after a crash), acknowledged writes are there, commits work again and watch resumes without a gap', async (t) => {
+  const server = await startTestPostgres();
+  if (typeof server === 'string') return t.skip(server);
+  if (!server.restart) return t.skip('BERTH_TEST_POSTGRES_URL is set: this server cannot be restarted from here');
+  const a = await PostgresStore.open(server.url, 'restart');
+  const b = await PostgresStore.open(server.url, 'restart');
+  try {
+    const seen: number[] = [];
+    const stop = b.watch(0, (c) => seen.push(c.value as number));
+    for (let i = 1; i <= 5; i++) await a.commit([{ kind: 'k', key: `k${i}`, value: i }]);
+    await eventually(() => seen.length === 5, { what: 'the first five changes' });
+    await server.restart(300);
+    // The pools' connections died with the server: the next commits get new ones.
+    await eventually(async () => (await a.commit([{ kind: 'k', key: 'k6', value: 6 }])) > 0, { what: 'a commit after the restart', timeoutMs: 15_000 });
+    await b.commit([{ kind: 'k', key: 'k7', value: 7 }]);
+    for (let i = 1; i <= 5; i++) assert.equal((await b.get('k', `k${i}`))?.value, i, `acknowledged write k${i} survived`);
+    // b's listening connection came back: both new changes arrive, in order, none twice.
+    await eventually(() => seen.length === 7, { what: 'the changes after the restart through watch', timeoutMs: 15_000 });
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7]);
+    stop();
+  } finally {
+    await a.close();
+    await b.close();
+    server.stop();
+  }
+});

@@ -253,3 +253,38 @@ export async function regionsWithInstances(store: Scope['platform']['store']): P
   for (const r of await store.list(KIND.containerInstance)) regions.add(r.key.slice(0, r.key.indexOf('/')));
   return [...regions];
 }
+
+/** One agent (container instance) as a status page shows it. Times are epoch ms. */
+export interface AgentStatus {
+  region: string;
+  cluster: string;
+  containerInstanceArn: string;
+  status: ContainerInstanceRecord['status'];
+  agentConnected: boolean;
+  lastHeartbeat?: number;
+  /** Tasks placed on it that are not STOPPED. */
+  liveTasks: number;
+}
+
+/**
+ * The agents of every region and cluster (INACTIVE instances left out), at most `limit` of them
+ * in key order, and how many there are in all.
+ */
+export async function agentStatuses(store: Scope['platform']['store'], limit: number): Promise<{ agents: AgentStatus[]; total: number }> {
+  const records = (await store.list<ContainerInstanceRecord>(KIND.containerInstance)).filter((r) => r.value.status !== 'INACTIVE');
+  const live = new Map<string, number>();
+  for (const e of await store.list(KIND.liveTaskOnInstance)) {
+    const instanceKey = e.key.slice(0, e.key.lastIndexOf('/'));
+    live.set(instanceKey, (live.get(instanceKey) ?? 0) + 1);
+  }
+  const agents = records.slice(0, limit).map((r) => ({
+    region: r.key.slice(0, r.key.indexOf('/')),
+    cluster: r.value.clusterName,
+    containerInstanceArn: r.value.containerInstanceArn,
+    status: r.value.status,
+    agentConnected: r.value.agentConnected,
+    lastHeartbeat: r.value.lastHeartbeat,
+    liveTasks: live.get(r.key) ?? 0,
+  }));
+  return { agents, total: records.length };
+}

@@ -26,5 +26,9 @@ export const elbErrors = {
   incompatibleProtocols: (msg: string) => new ServiceError('IncompatibleProtocols', msg),
   certificateNotFound: (msg: string) => new ServiceError('CertificateNotFound', msg),
   operationNotPermitted: (msg: string) => new ServiceError('OperationNotPermitted', msg),
+  subnetNotFound: (id: string) => new ServiceError('SubnetNotFound', `The subnet ID '${id.slice(0, 64)}' is not valid`),
+  invalidSubnet: (msg: string) => new ServiceError('InvalidSubnet', msg),
+  invalidSecurityGroup: (msg: string) => new ServiceError('InvalidSecurityGroup', msg.slice(0, 300)),
+  vpcNotFound: (id: string) => new ServiceError('ValidationError', `The VPC ID '${id.slice(0, 64)}' is not found`),
   invalidMarker: () => new ServiceError('ValidationError', 'The marker is not one this API returned'),
 };

@@ -1,6 +1,8 @@
 /** Application load balancers: create, describe, delete, attributes, subnets, IP address type, capacity reservation. */
 import type * as ELB from '../../generated/elbv2.js';
 import type { Handlers } from '../types.js';
+import type { Scope } from '../../domain/platform.js';
+import { defaultSecurityGroup, resolveSecurityGroups, resolveSubnets } from '../../domain/ec2/lookup.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
 import { changeLoadBalancer, createLoadBalancer, deleteLoadBalancer, listLoadBalancers } from '../../domain/elbv2/loadBalancers.js';
 import { requireLb } from '../../domain/elbv2/lookup.js';
@@ -36,16 +38,37 @@ export function describeLb(lb: LoadBalancerRecord, state: 'provisioning' | 'acti
 }
 
 /**
- * The availability zones of a load balancer's subnets (Subnets or SubnetMappings, not both). Berth
- * has no VPCs: any subnet id is taken, and the subnets get zones a, b, c... of the region in the
- * order given.
+ * The zones, VPC and subnets of a load balancer from its Subnets or SubnetMappings (not both),
+ * checked against the EC2 model as ELBv2 does: every subnet exists (SubnetNotFound), all in one
+ * VPC (InvalidSubnet), at most one per zone (InvalidConfigurationRequest), and at least two
+ * zones (ValidationError). `subnet-a`, `subnet-b` and `subnet-c` name the default VPC's subnets
+ * in zones a, b and c (see `resolveSubnets`), so callers written before EC2 was modelled work.
  */
-function zonesOf(region: string, input: { Subnets?: string[]; SubnetMappings?: ELB.SubnetMapping[] }): ELB.AvailabilityZone[] {
+async function placementOf(ctx: Scope, input: { Subnets?: string[]; SubnetMappings?: ELB.SubnetMapping[] }): Promise<{ zones: ELB.AvailabilityZone[]; vpcId: string }> {
   if (input.Subnets?.length && input.SubnetMappings?.length) throw elbErrors.validation('You can specify subnets or subnet mappings, not both');
-  const subnets = input.SubnetMappings?.length ? input.SubnetMappings.map((m) => m.SubnetId ?? '') : (input.Subnets ?? []);
-  if (subnets.some((id) => id === '')) throw elbErrors.validation('Each subnet mapping needs a SubnetId');
-  if (new Set(subnets).size !== subnets.length) throw elbErrors.validation('A subnet is given more than once');
-  return subnets.map((s, i) => ({ ZoneName: `${region}${String.fromCharCode(97 + (i % 6))}`, SubnetId: s, LoadBalancerAddresses: [] }));
+  const ids = input.SubnetMappings?.length ? input.SubnetMappings.map((m) => m.SubnetId ?? '') : (input.Subnets ?? []);
+  if (ids.some((id) => id === '')) throw elbErrors.validation('Each subnet mapping needs a SubnetId');
+  if (new Set(ids).size !== ids.length) throw elbErrors.validation('A subnet is given more than once');
+  if (ids.length === 0) throw elbErrors.validation('At least two subnets in two different Availability Zones must be specified');
+  const subnets = await resolveSubnets(ctx, ids, (id) => elbErrors.subnetNotFound(id));
+  const vpcs = new Set(subnets.map((s) => s.vpcId));
+  if (vpcs.size > 1) throw elbErrors.invalidSubnet(`The subnets must all belong to the same VPC; they belong to ${[...vpcs].join(', ')}`);
+  const zones = new Set(subnets.map((s) => s.availabilityZone));
+  if (zones.size < subnets.length) throw elbErrors.invalidConfig('A load balancer cannot be attached to multiple subnets in the same Availability Zone');
+  if (zones.size < 2) throw elbErrors.validation('At least two subnets in two different Availability Zones must be specified');
+  return { zones: subnets.map((s) => ({ ZoneName: s.availabilityZone, SubnetId: s.id, LoadBalancerAddresses: [] })), vpcId: subnets[0]!.vpcId };
+}
+
+/** The security groups a load balancer names, each an existing group of its VPC (InvalidSecurityGroup); none: the VPC's default group. */
+async function securityGroupsOf(ctx: Scope, ids: string[] | undefined, vpcId: string): Promise<string[]> {
+  if (!ids?.length) {
+    const def = await defaultSecurityGroup(ctx, vpcId);
+    return def ? [def.id] : [];
+  }
+  const groups = await resolveSecurityGroups(ctx, ids, (id) => elbErrors.invalidSecurityGroup(`Security group '${id}' does not exist`));
+  const other = groups.find((g) => g.vpcId !== vpcId);
+  if (other) throw elbErrors.invalidSecurityGroup(`Security group '${other.id}' does not belong to VPC '${vpcId}'`);
+  return groups.map((g) => g.id);
 }
 
 /** An IP address type this load balancer may have: `dualstack-without-public-ipv4` only for internet-facing ones, as on ALB. */
@@ -63,8 +86,8 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
     if (type !== 'application') throw elbErrors.validation(`Berth provides application load balancers only; load balancer type '${type}' is not supported`);
     const scheme = input.Scheme ?? 'internet-facing';
     const tags = mergeElbTags([], input.Tags ?? []);
-    const zones = zonesOf(ctx.region, input);
-    if (zones.length === 0) throw elbErrors.validation('At least one subnet must be specified');
+    const { zones, vpcId } = await placementOf(ctx, input);
+    const securityGroups = await securityGroupsOf(ctx, input.SecurityGroups, vpcId);
     checkIpAddressType(input.IpAddressType ?? 'ipv4', scheme);
     const id = newId();
     const record: LoadBalancerRecord = {
@@ -76,9 +99,9 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
       scheme,
       type,
       ipAddressType: input.IpAddressType ?? 'ipv4',
-      securityGroups: input.SecurityGroups ?? [],
+      securityGroups,
       availabilityZones: zones,
-      vpcId: 'vpc-berth',
+      vpcId,
       createdAt: ctx.platform.clock.now(),
       attributes: defaultAttributes(LB_ATTRIBUTES),
       tags,
@@ -131,14 +154,16 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
   },
 
   async SetSecurityGroups(input, ctx) {
-    await changeLoadBalancer(ctx, input.LoadBalancerArn, (cur) => ({ ...cur, securityGroups: input.SecurityGroups }));
-    return { SecurityGroupIds: input.SecurityGroups };
+    const lb = await requireLb(ctx, input.LoadBalancerArn);
+    const groups = await securityGroupsOf(ctx, input.SecurityGroups, lb.value.vpcId);
+    await changeLoadBalancer(ctx, input.LoadBalancerArn, (cur) => ({ ...cur, securityGroups: groups }));
+    return { SecurityGroupIds: groups };
   },
 
   async SetSubnets(input, ctx) {
-    await requireLb(ctx, input.LoadBalancerArn);
-    const zones = zonesOf(ctx.region, input);
-    if (zones.length === 0) throw elbErrors.validation('At least one subnet must be specified');
+    const lb = await requireLb(ctx, input.LoadBalancerArn);
+    const { zones, vpcId } = await placementOf(ctx, input);
+    if (vpcId !== lb.value.vpcId) throw elbErrors.invalidSubnet(`The subnets must belong to the load balancer's VPC ${lb.value.vpcId}`);
     if (input.EnablePrefixForIpv6SourceNat === 'on') throw elbErrors.validation('Source NAT for IPv6 prefixes applies to network load balancers, which Berth does not provide');
     const rec = await changeLoadBalancer(ctx, input.LoadBalancerArn, (cur) => {
       const ipAddressType = input.IpAddressType ?? cur.ipAddressType;

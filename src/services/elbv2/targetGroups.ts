@@ -3,6 +3,7 @@ import type * as ELB from '../../generated/elbv2.js';
 import { changeTargetGroup, createTargetGroup, deleteTargetGroup, listTargetGroups } from '../../domain/elbv2/targetGroups.js';
 import { targetGroupUsage } from '../../domain/elbv2/usage.js';
 import type { Handlers } from '../types.js';
+import { DEFAULT_VPC_ALIAS, resolveVpc } from '../../domain/ec2/lookup.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
 import { requireLb, requireTg } from '../../domain/elbv2/lookup.js';
 import { TG_ATTRIBUTES, applyAttributes, attributeList, checkElbName, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
@@ -27,7 +28,7 @@ export function describeTg(tg: TargetGroupRecord, lbArns: string[]): ELB.TargetG
     Protocol: tg.protocol as ELB.ProtocolEnum,
     ProtocolVersion: tg.protocolVersion,
     Port: tg.port,
-    VpcId: tg.vpcId,
+    VpcId: tg.vpcId || undefined,
     HealthCheckProtocol: hc.protocol as ELB.ProtocolEnum,
     HealthCheckPort: hc.port,
     HealthCheckEnabled: hc.enabled,
@@ -97,6 +98,9 @@ export const targetGroupHandlers: Handlers<ELB.Operations> = {
       input,
     );
     const tags = mergeElbTags([], input.Tags ?? []);
+    // The VPC must exist (`vpc-local` names the default VPC, see resolveVpc); Lambda targets have none.
+    const vpc = input.VpcId !== undefined ? await resolveVpc(ctx, input.VpcId) : await resolveVpc(ctx, DEFAULT_VPC_ALIAS);
+    if (input.VpcId !== undefined && !vpc) throw elbErrors.vpcNotFound(input.VpcId);
     const id = newId();
     const record: TargetGroupRecord = {
       name,
@@ -106,7 +110,7 @@ export const targetGroupHandlers: Handlers<ELB.Operations> = {
       protocol: input.Protocol,
       protocolVersion: version,
       port: input.Port,
-      vpcId: input.VpcId ?? 'vpc-berth',
+      vpcId: vpc?.id ?? '',
       targetType,
       ipAddressType: input.IpAddressType ?? 'ipv4',
       healthCheck,

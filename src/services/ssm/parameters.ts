@@ -26,6 +26,7 @@ import {
   type Resolved,
   type VersionRecord,
 } from '../../domain/ssm/parameters.js';
+import { PUBLIC_PARAMETERS_MODIFIED, isPublicName, publicParameter, publicParametersUnder, type PublicParameter } from '../../domain/ssm/publicParameters.js';
 import type { Handlers, RequestContext } from '../types.js';
 import { compileFilters, invalidPath, legacyFilters, underPath, validPath } from './filters.js';
 
@@ -117,6 +118,19 @@ export function ssmHandlers(key: MasterKey): Handlers<SSM.Operations> {
     DataType: v.dataType,
   });
 
+  /** A public parameter (`/aws/service/...`) as Get* calls return it: version 1, an ARN without an account, as AWS's. */
+  const toPublic = (ctx: RequestContext, p: PublicParameter): SSM.Parameter => ({
+    Name: p.name,
+    Type: 'String',
+    Value: p.value,
+    Version: 1,
+    LastModifiedDate: new Date(PUBLIC_PARAMETERS_MODIFIED),
+    ARN: `arn:aws:ssm:${ctx.region}::parameter${p.name}`,
+    DataType: p.dataType,
+  });
+  /** The public parameter a Get names (a plain name, or the same with `:1` for its only version). */
+  const findPublic = (raw: string): PublicParameter | undefined => publicParameter(raw.replace(/:1$/, ''));
+
   return {
     async PutParameter(input, ctx) {
       if (input.Type !== undefined && !['String', 'StringList', 'SecureString'].includes(input.Type)) throw ssmErrors.unsupportedType(input.Type);
@@ -142,6 +156,11 @@ export function ssmHandlers(key: MasterKey): Handlers<SSM.Operations> {
     },
 
     async GetParameter(input, ctx) {
+      if (isPublicName(input.Name)) {
+        const p = findPublic(input.Name);
+        if (!p) throw ssmErrors.notFound(input.Name);
+        return { Parameter: { ...toPublic(ctx, p), Name: input.Name } };
+      }
       const r = found(await resolveParameter(ctx, input.Name));
       return { Parameter: toParameter(ctx, r.region, r.parameter, r.version, input.WithDecryption ?? false, r.selector, r.asked) };
     },
@@ -150,6 +169,12 @@ export function ssmHandlers(key: MasterKey): Handlers<SSM.Operations> {
       const Parameters: SSM.Parameter[] = [];
       const InvalidParameters: string[] = [];
       for (const raw of [...new Set(input.Names)]) {
+        if (isPublicName(raw)) {
+          const p = findPublic(raw);
+          if (p) Parameters.push({ ...toPublic(ctx, p), Name: raw });
+          else InvalidParameters.push(raw);
+          continue;
+        }
         // A malformed ARN is one invalid name among the others, not a failed call.
         const r = await resolveParameter(ctx, raw).catch(invalidName);
         if (!r) {
@@ -169,6 +194,13 @@ export function ssmHandlers(key: MasterKey): Handlers<SSM.Operations> {
       const max = input.MaxResults ?? 10;
       const { pred, label } = compileFilters(input.ParameterFilters, 'byPath');
       const base = path.endsWith('/') ? path : `${path}/`;
+      if (isPublicName(base)) {
+        // AWS's public parameters: a read-only catalog, the same in every region (filters do not apply to it).
+        if (input.ParameterFilters?.length) throw ssmErrors.validation('Filters are not supported for public parameters under /aws/service.');
+        const all = publicParametersUnder(base, input.Recursive ?? false, fromToken(input.NextToken));
+        const shown = all.slice(0, max);
+        return { Parameters: shown.map((p) => toPublic(ctx, p)), NextToken: all.length > max ? tokenFor(shown[shown.length - 1]!.name) : undefined };
+      }
       const Parameters: SSM.Parameter[] = [];
       let last: string | undefined;
       let more = false;

@@ -1,0 +1,263 @@
+/**
+ * Compiling the ELBv2 records into an HAProxy configuration (the first piece of the
+ * HAProxy-driven plane of issue 19): the same snapshot the embedded plane compiles, the same
+ * resolved settings (./../compile.ts `compileTable`), as one `haproxy.cfg` text. Pure.
+ *
+ * Mapping:
+ * - each HTTP listener is a `frontend` bound to its port; rules are evaluated in priority order
+ *   by setting `txn.route` to the first rule whose conditions all hold (each condition an ACL:
+ *   its values ORed, as on ALB), then the route's action runs: `http-request return` (fixed
+ *   response), `http-request redirect` (redirect, ALB's #{...} placeholders as sample fetches)
+ *   or `use_backend` (forward; a weighted forward to several groups picks by `rand`).
+ * - conditions: host-header (`req.hdr(host)` without its port, case-insensitive), path-pattern
+ *   (`path`), http-header (`req.hdr(<name>)`), http-request-method (`method`), query-string
+ *   (`url_param(<key>)`, or the whole query for value-only pairs) and source-ip (`src`).
+ *   Wildcards: `*`/`?` become anchored regular expressions (`-m reg`); values without them are
+ *   exact matches (`-m str`).
+ * - each target group is a `backend`: algorithm (roundrobin, leastconn, random), ALB's health
+ *   check (`option httpchk`, path, interval, timeout, thresholds as `rise`/`fall`, the matcher as
+ *   `http-check expect rstatus`), `lb_cookie` stickiness as the `AWSALB` cookie, slow start;
+ *   each target a `server` named by a stable hash of its identity (so the runtime API can
+ *   address it); draining targets are in `drain` state (no new requests).
+ * - X-Forwarded-For/-Proto/-Port are set; the idle timeout bounds client and server.
+ *
+ * Every user-supplied string (values, paths, bodies, header names) is written inside double
+ * quotes with every byte outside a small safe set as `\xHH`, so nothing a record holds can end a
+ * line, open a comment or expand a variable in the configuration.
+ *
+ * Not yet mapped (see the report of issue 19): HTTPS listeners (certificates, SNI, policies),
+ * target group stickiness (`AWSALBTG`) of weighted forwards, `weighted_random`, WebSocket and
+ * the hardening bounds of the embedded plane (path normalization, per-client limits).
+ */
+import { createHash } from 'node:crypto';
+import type * as ELB from '../../generated/elbv2.js';
+import type { Elbv2Snapshot } from '../../domain/elbv2/snapshot.js';
+import { compileTable, type CompiledGroup, type CompiledTarget } from '../compile.js';
+
+/** Where HAProxy binds and keeps its sockets, and how long a health-check "second" lasts. */
+export interface HaproxyConfigOptions {
+  bindHost: string;
+  /** The runtime API socket (stats, server state, weights). */
+  adminSocket: string;
+  /** Real ms in one health-check "second" (LbOptions.secondMs). */
+  secondMs: number;
+}
+
+/** A quoted configuration word: every byte outside [A-Za-z0-9 ._/:,=-] as `\xHH`. */
+export function quote(s: string): string {
+  let out = '"';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9._/:,=-]/.test(c) ? c : `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return out + '"';
+}
+
+/** An ALB wildcard value (`*`, `?`) as an anchored regular expression; undefined when it has none. */
+export function wildcardRegex(v: string): string | undefined {
+  if (!/[*?]/.test(v)) return undefined;
+  let re = '^';
+  for (const ch of v) re += ch === '*' ? '.*' : ch === '?' ? '.' : /[A-Za-z0-9]/.test(ch) ? ch : `\\${ch}`;
+  return re + '$';
+}
+
+/** An ACL matching `fetch` against ALB values (ORed): exact words and/or wildcard regexes. */
+function matchAcl(name: string, fetch: string, values: readonly string[], caseless: boolean): string[] {
+  const i = caseless ? ' -i' : '';
+  const exact = values.filter((v) => !wildcardRegex(v));
+  const regs = values.map(wildcardRegex).filter((r): r is string => r !== undefined);
+  const lines: string[] = [];
+  if (exact.length) lines.push(`  acl ${name} ${fetch}${i} -m str ${exact.map(quote).join(' ')}`);
+  if (regs.length) lines.push(`  acl ${name} ${fetch}${i} -m reg ${regs.map(quote).join(' ')}`);
+  // No value can match: an ACL that never holds.
+  if (!lines.length) lines.push(`  acl ${name} always_false`);
+  return lines;
+}
+
+/** The ACL lines of one condition (named `name`). */
+function conditionAcl(name: string, c: ELB.RuleCondition): string[] {
+  switch (c.Field) {
+    case 'host-header':
+      return matchAcl(name, 'req.hdr(host),field(1,:)', c.HostHeaderConfig?.Values ?? c.Values ?? [], true);
+    case 'path-pattern':
+      return matchAcl(name, 'path', c.PathPatternConfig?.Values ?? c.Values ?? [], false);
+    case 'http-header': {
+      const header = (c.HttpHeaderConfig?.HttpHeaderName ?? '').toLowerCase();
+      if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) return [`  acl ${name} always_false`];
+      return matchAcl(name, `req.hdr(${header})`, c.HttpHeaderConfig?.Values ?? [], true);
+    }
+    case 'http-request-method': {
+      const methods = (c.HttpRequestMethodConfig?.Values ?? []).filter((m) => /^[A-Z_-]+$/.test(m));
+      return methods.length ? [`  acl ${name} method ${methods.join(' ')}`] : [`  acl ${name} always_false`];
+    }
+    case 'query-string': {
+      const lines: string[] = [];
+      for (const kv of c.QueryStringConfig?.Values ?? []) {
+        const value = kv.Value ?? '*';
+        if (kv.Key !== undefined && /^[A-Za-z0-9._~-]+$/.test(kv.Key)) {
+          lines.push(...matchAcl(name, `url_param(${kv.Key})`, [value], true).filter((l) => !l.includes('always_false')));
+        } else {
+          // Any key: the value as one of the query's `k=v` parts.
+          const re = (wildcardRegex(value) ?? `^${value.replace(/[^A-Za-z0-9]/g, (ch) => `\\${ch}`)}$`).slice(1, -1);
+          lines.push(`  acl ${name} query -i -m reg ${quote(`(^|&)[^=&]*=${re}(&|$)`)}`);
+        }
+      }
+      return lines.length ? lines : [`  acl ${name} always_false`];
+    }
+    case 'source-ip': {
+      const cidrs = (c.SourceIpConfig?.Values ?? []).filter((v) => /^[0-9a-fA-F.:]+\/\d{1,3}$/.test(v));
+      return cidrs.length ? [`  acl ${name} src ${cidrs.join(' ')}`] : [`  acl ${name} always_false`];
+    }
+    default:
+      return [`  acl ${name} always_false`];
+  }
+}
+
+/** A stable server name for a target registration (the runtime API addresses servers by it). */
+export function serverName(t: Pick<CompiledTarget, 'identity'>): string {
+  return 't' + createHash('sha256').update(t.identity).digest('hex').slice(0, 16);
+}
+
+/** A stable backend name for a target group. */
+export function backendName(tgArn: string): string {
+  return 'tg_' + createHash('sha256').update(tgArn).digest('hex').slice(0, 16);
+}
+
+/**
+ * ALB's redirect (#{protocol}, #{host}, #{port}, #{path} without its leading slash, #{query}) as
+ * an HAProxy log-format location. A `?` with nothing after it is left when the query is empty.
+ */
+function redirectLocation(cfg: ELB.RedirectActionConfig, listenerPort: number): string {
+  const sub = (s: string) =>
+    s
+      .replace(/%/g, '%%')
+      .replace(/#\{protocol\}/g, 'http')
+      .replace(/#\{host\}/g, '%[req.hdr(host),field(1,:)]')
+      .replace(/#\{port\}/g, String(listenerPort))
+      .replace(/#\{path\}/g, '%[path,regsub(^/,)]')
+      .replace(/#\{query\}/g, '%[query]');
+  const protocol = cfg.Protocol ?? '#{protocol}';
+  const proto = protocol === '#{protocol}' ? 'http' : protocol.toLowerCase();
+  const port = cfg.Port ?? '#{port}';
+  const effectivePort = port === '#{port}' ? String(listenerPort) : port;
+  const portPart = (proto === 'http' && effectivePort === '80') || (proto === 'https' && effectivePort === '443') ? '' : `:${sub(port)}`;
+  const query = cfg.Query ?? '#{query}';
+  return `${proto}://${sub(cfg.Host ?? '#{host}')}${portPart}${sub(cfg.Path ?? '/#{path}')}${query ? `?${sub(query)}` : ''}`;
+}
+
+function backendLines(g: CompiledGroup, opts: HaproxyConfigOptions, idleMs: number): string[] {
+  const lines = [`backend ${backendName(g.arn)}`, `  # ${g.arn.replace(/[^\x20-\x7e]/g, '?')}`];
+  lines.push(`  balance ${g.algorithm === 'least_outstanding_requests' ? 'leastconn' : g.algorithm === 'weighted_random' ? 'random' : 'roundrobin'}`);
+  lines.push(`  timeout server ${Math.max(1, idleMs)}ms`);
+  const hc = g.healthCheck;
+  if (hc && g.inUse) {
+    lines.push('  option httpchk');
+    lines.push(`  http-check send meth GET uri ${quote(hc.path)} ver HTTP/1.1 hdr Host elb-healthchecker hdr User-Agent ELB-HealthChecker/2.0`);
+    // Matchers are "200", "200,302" or "200-299" (validated by the API).
+    const alternatives: string[] = [];
+    for (let s = 100; s <= 599; s++) if (hc.matches(s)) alternatives.push(String(s));
+    lines.push(`  http-check expect rstatus ${quote(`^(${alternatives.join('|') || '000'})$`)}`);
+    lines.push(`  timeout check ${Math.max(1, hc.timeoutSeconds * opts.secondMs)}ms`);
+  }
+  if (g.stickinessMs > 0) lines.push(`  cookie AWSALB insert indirect nocache maxlife ${Math.max(1, Math.round(g.stickinessMs / 1000))}s`);
+  for (const t of g.targets) {
+    const address = t.id.includes(':') ? `[${t.id}]` : t.id;
+    if (!/^[A-Za-z0-9.:[\]-]+$/.test(address)) continue;
+    const parts = [`  server ${serverName(t)} ${address}:${t.port}`];
+    if (hc && g.inUse && !t.draining) {
+      parts.push('check', `inter ${Math.max(1, hc.intervalSeconds * opts.secondMs)}ms`, `rise ${hc.healthyThreshold}`, `fall ${hc.unhealthyThreshold}`);
+      if (hc.port) parts.push(`port ${hc.port}`);
+      if (hc.protocol === 'HTTPS') parts.push('check-ssl', 'verify none');
+    }
+    if (g.tls) parts.push('ssl', 'verify none');
+    if (g.slowStartMs > 0) parts.push(`slowstart ${g.slowStartMs}ms`);
+    if (g.stickinessMs > 0) parts.push(`cookie ${serverName(t)}`);
+    if (t.draining) parts.push('disabled');
+    lines.push(parts.join(' '));
+  }
+  return lines;
+}
+
+/** The HAProxy configuration of one snapshot (see the module doc). */
+export function haproxyConfig(snapshot: Elbv2Snapshot, opts: HaproxyConfigOptions): string {
+  const table = compileTable(snapshot, 0);
+  const rulesByListener = new Map<string, Array<(typeof snapshot.rules)[number]>>();
+  for (const r of snapshot.rules) (rulesByListener.get(r.listenerArn) ?? rulesByListener.set(r.listenerArn, []).get(r.listenerArn)!).push(r);
+  const out: string[] = [
+    'global',
+    `  stats socket ${quote(opts.adminSocket)} mode 600 level admin expose-fd listeners`,
+    '  maxconn 4000',
+    '',
+    'defaults',
+    '  mode http',
+    '  option http-keep-alive',
+    '  timeout connect 5s',
+    '  timeout client 60s',
+    '  timeout server 60s',
+    '  timeout http-request 60s',
+    '',
+  ];
+  const idleOfGroup = new Map<string, number>();
+  for (const l of table.listeners.values()) {
+    if (l.protocol !== 'HTTP') {
+      out.push(`# listener ${l.port}: ${l.protocol} is not served by the HAProxy plane yet`, '');
+      continue;
+    }
+    const host = opts.bindHost.includes(':') ? `[${opts.bindHost}]` : opts.bindHost;
+    out.push(`frontend l_${l.port}`, `  bind ${host}:${l.port}`, `  timeout client ${l.idleMs}ms`, `  timeout http-request ${l.idleMs}ms`);
+    out.push('  option forwardfor', '  http-request set-header X-Forwarded-Proto http', `  http-request set-header X-Forwarded-Port ${l.port}`);
+    const rules = [...(rulesByListener.get(l.arn) ?? [])].sort((a, b) => a.priority - b.priority);
+    const routes: Array<{ name: string; actions: readonly ELB.Action[] | undefined }> = [];
+    rules.forEach((r, i) => {
+      const name = `r${i}`;
+      const conds = r.conditions ?? [];
+      const acls = conds.map((c, j) => {
+        const acl = `${name}_c${j}`;
+        out.push(...conditionAcl(acl, c));
+        return acl;
+      });
+      out.push(`  http-request set-var(txn.route) str(${name}) if ${acls.join(' ') || 'TRUE'} !{ var(txn.route) -m found }`);
+      routes.push({ name, actions: r.actions });
+    });
+    out.push('  http-request set-var(txn.route) str(default) if !{ var(txn.route) -m found }');
+    routes.push({ name: 'default', actions: undefined });
+    const defaultListener = snapshot.listeners.find((x) => x.arn === l.arn);
+    for (const route of routes) {
+      const actions = route.name === 'default' ? defaultListener?.defaultActions : route.actions;
+      const a = actions?.[0];
+      const when = `if { var(txn.route) -m str ${route.name} }`;
+      if (a?.Type === 'fixed-response' && a.FixedResponseConfig) {
+        const f = a.FixedResponseConfig;
+        const status = Number(f.StatusCode);
+        const body = f.MessageBody ?? '';
+        out.push(`  http-request return status ${status >= 200 && status <= 599 ? status : 503} content-type ${quote(f.ContentType ?? 'text/plain')}${body ? ` string ${quote(body)}` : ''} hdr Server awselb/2.0 ${when}`);
+      } else if (a?.Type === 'redirect' && a.RedirectConfig) {
+        out.push(`  http-request redirect location ${quote(redirectLocation(a.RedirectConfig, l.port))} code ${a.RedirectConfig.StatusCode === 'HTTP_301' ? 301 : 302} ${when}`);
+      } else {
+        const tuples = a?.Type === 'forward' ? (a.ForwardConfig?.TargetGroups ?? (a.TargetGroupArn ? [{ TargetGroupArn: a.TargetGroupArn, Weight: 1 }] : [])) : [];
+        const usable = tuples.filter((t) => t.TargetGroupArn && table.groups.has(t.TargetGroupArn) && (t.Weight ?? 1) > 0);
+        if (usable.length === 0) {
+          out.push(`  http-request return status 503 content-type text/html hdr Server awselb/2.0 ${when}`);
+          continue;
+        }
+        for (const t of usable) idleOfGroup.set(t.TargetGroupArn!, Math.max(idleOfGroup.get(t.TargetGroupArn!) ?? 0, l.idleMs));
+        if (usable.length === 1) {
+          out.push(`  use_backend ${backendName(usable[0]!.TargetGroupArn!)} ${when}`);
+          continue;
+        }
+        // Weighted: one draw per request, ranges by weight.
+        const total = usable.reduce((n, t) => n + (t.Weight ?? 1), 0);
+        out.push(`  http-request set-var(txn.draw) rand(${total}) ${when}`);
+        let low = 0;
+        for (const t of usable) {
+          const high = low + (t.Weight ?? 1);
+          out.push(`  use_backend ${backendName(t.TargetGroupArn!)} if { var(txn.route) -m str ${route.name} } { var(txn.draw) -m int ge ${low} } { var(txn.draw) -m int lt ${high} }`);
+          low = high;
+        }
+      }
+    }
+    out.push('');
+  }
+  for (const g of table.groups.values()) out.push(...backendLines(g, opts, idleOfGroup.get(g.arn) ?? 60_000), '');
+  return out.join('\n');
+}
