@@ -254,7 +254,7 @@ export class AwsGateway {
       this.platform.clock.now(),
     );
     const principal = this.checkSessionToken(req, claim, service.protocol === 'ec2' ? 'ec2' : 'query');
-    return { requestId, service, protocol: service.protocol, claim, secret, principal, bodyLimit: DEFAULT_BODY_LIMIT };
+    return { requestId, service, protocol: service.protocol === 'ec2' ? 'ec2' : 'query', claim, secret, principal, bodyLimit: DEFAULT_BODY_LIMIT };
   }
 
   /** Step 2: the whole request, once its body (within the admission's limit) is in. */
