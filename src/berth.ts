@@ -19,6 +19,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
 import { loadOrCreateCredentials, type RootCredentials } from './config/credentials.js';
+import { CredentialDirectory } from './domain/iam/credentials.js';
+import { Authorizer } from './domain/iam/authorizer.js';
 import type { Platform } from './domain/platform.js';
 import { rebuildLiveTaskIndex } from './domain/ecs/liveIndex.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -165,11 +167,16 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const logEvents = openLogEventStore(dataDir);
 
   // The API.
+  // IAM: whose keys are which, and what each principal may do (both follow the change feed).
+  const credentialDirectory = new CredentialDirectory(platform, masterKey, credentials);
+  const authorizer = new Authorizer(platform);
+  await credentialDirectory.start();
+  await authorizer.start();
   // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
-  const invoker = new InProcessInvoker(shutdown.signal);
-  const services = allServices({ loadBalancer, logEvents, masterKey, invoker });
+  const invoker = new InProcessInvoker(shutdown.signal, authorizer);
+  const services = allServices({ loadBalancer, logEvents, masterKey, invoker, authorizer });
   invoker.serve(services);
-  const gateway = new AwsGateway(services, platform, credentials, shutdown.signal);
+  const gateway = new AwsGateway(services, platform, credentialDirectory, authorizer, shutdown.signal);
 
   const operatorToken = opts.operatorToken ?? env.BERTH_OPERATOR_TOKEN;
   /** /_berth/health and /_berth/metrics are open unless an operator token is set (see SECURITY.md). */
@@ -292,6 +299,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       await idle(5_000);
       for (const l of loops.reverse()) await l.stop();
       stopTaskLog();
+      credentialDirectory.stop();
+      authorizer.stop();
       await leadership.stop();
       await loadBalancer.stop();
       logEvents.close();

@@ -5,6 +5,7 @@
  * tables. The composition root fills it in (src/server/invoker.ts implements it).
  */
 import type { Scope } from './platform.js';
+import type { CallerPrincipal } from './iam/credentials.js';
 
 export interface ServiceInvoker {
   /**
@@ -12,7 +13,9 @@ export interface ServiceInvoker {
    * as the account's root, in `scope`'s region. The input may use CloudFormation's property
    * names: members are matched to the model case-insensitively (`ContainerDefinitions` →
    * `containerDefinitions`) and scalars converted to the model's types (`"80"` → 80); then it
-   * is validated as a request would be. Errors are the operation's `ServiceError`s.
+   * is validated as a request would be. Errors are the operation's `ServiceError`s. With `as`,
+   * the call is made as that principal and authorized by IAM exactly as a signed request
+   * would be (the web console calls as the signed-in user).
    */
-  call<T = Record<string, unknown>>(scope: Scope, service: string, operation: string, input: Record<string, unknown>): Promise<T>;
+  call<T = Record<string, unknown>>(scope: Scope, service: string, operation: string, input: Record<string, unknown>, as?: CallerPrincipal): Promise<T>;
 }

@@ -15,7 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { ServiceError, contentionError } from '../errors.js';
-import { commonErrors, type WireProtocol } from '../protocol/errors.js';
+import { commonErrors, jsonFamily, type WireProtocol } from '../protocol/errors.js';
 import { checkSignatureClaim, readSignature, verifySignature, type SignatureClaim } from '../protocol/sigv4.js';
 import { CBOR_CONTENT, CBOR_PROTOCOL_HEADER, CBOR_PROTOCOL_VALUE, cborTimestamp, decodeCborBody, encodeCborBody, parseCborPath } from '../protocol/cbor.js';
 import { decodeQueryInput, encodeEc2Error, encodeQueryError, encodeQueryResponse, encodeRestXmlError, parseForm } from '../protocol/awsQuery.js';
@@ -23,7 +23,9 @@ import type { ScalarEncoding } from '../protocol/model.js';
 import { decodeEc2Input, encodeEc2Response } from '../protocol/ec2.js';
 import type { Platform } from '../domain/platform.js';
 import type { Principal, RequestContext, ServiceDefinition } from '../services/types.js';
-import type { RootCredentials } from '../config/credentials.js';
+import type { CredentialDirectory } from '../domain/iam/credentials.js';
+import { tokenMatches } from '../domain/iam/credentials.js';
+import { authorizeRequest, type AccessGate } from './authorization.js';
 import { ConflictError } from '../store/types.js';
 import { errorShapeOf, isKnownUnservedTarget, unsupportedService, type ErrorShape, type UnservedRequest } from './unserved.js';
 
@@ -48,6 +50,8 @@ export interface Admission {
   operation?: string;
   claim: SignatureClaim;
   secret: string;
+  /** Who the access key belongs to (root, a user, a role session), resolved at admission. */
+  principal: Principal;
   /** Most body bytes this request may send. */
   bodyLimit: number;
 }
@@ -70,7 +74,10 @@ export class AwsGateway {
   constructor(
     services: ServiceDefinition[],
     private readonly platform: Platform,
-    private readonly credentials: RootCredentials,
+    /** Whose access keys are which (root, IAM users, STS sessions): src/domain/iam/credentials.ts. */
+    private readonly credentials: CredentialDirectory,
+    /** Decides whether a caller may perform an operation (IAM policy evaluation). */
+    private readonly access: AccessGate,
     /** Aborted when Berth shuts down: handed to handlers so long polls end. */
     private readonly shutdown: AbortSignal,
     private readonly onInternalError: (err: unknown) => void = (e) => console.error(e),
@@ -96,8 +103,24 @@ export class AwsGateway {
     return isSigV4Signed(req);
   }
 
-  /** Step 1 (headers only): the admission, or the answer that refuses the request. */
-  admit(req: IncomingMessage): Admission | HttpReply {
+  /**
+   * Step 1 (headers only): the admission, or the answer that refuses the request. The access key
+   * the request claims is loaded first (from memory, else the store), so the checks below run
+   * on what is known of it.
+   */
+  async admit(req: IncomingMessage): Promise<Admission | HttpReply> {
+    const claimed = claimedAccessKey(req);
+    if (claimed) {
+      try {
+        await this.credentials.load(claimed);
+      } catch (e) {
+        this.onInternalError(e);
+      }
+    }
+    return this.admitLoaded(req);
+  }
+
+  private admitLoaded(req: IncomingMessage): Admission | HttpReply {
     const requestId = randomUUID();
     const target = req.headers['x-amz-target'];
     const ct = String(req.headers['content-type'] ?? '').toLowerCase();
@@ -171,10 +194,11 @@ export class AwsGateway {
       this.signedPart(req),
       'json',
       { services: signingNamesOf(service), mustSign: ['x-amz-target', 'content-type'], presignedAllowed: false },
-      (id) => this.secretOf(id),
+      (id) => this.secretOf(id, 'json'),
       this.platform.clock.now(),
     );
-    return { requestId, service, protocol: 'json', operation, claim, secret, bodyLimit: service.bodyLimits?.[operation] ?? DEFAULT_BODY_LIMIT };
+    const principal = this.checkSessionToken(req, claim, 'json');
+    return { requestId, service, protocol: 'json', operation, claim, secret, principal, bodyLimit: service.bodyLimits?.[operation] ?? DEFAULT_BODY_LIMIT };
   }
 
   /**
@@ -202,10 +226,11 @@ export class AwsGateway {
       this.signedPart(req),
       'cbor',
       { services: signingNamesOf(service), mustSign: [CBOR_PROTOCOL_HEADER], presignedAllowed: false },
-      (id) => this.secretOf(id),
+      (id) => this.secretOf(id, 'cbor'),
       this.platform.clock.now(),
     );
-    return { requestId, service, protocol: 'cbor', operation: path.operation, claim, secret, bodyLimit: service.bodyLimits?.[path.operation] ?? DEFAULT_BODY_LIMIT };
+    const principal = this.checkSessionToken(req, claim, 'cbor');
+    return { requestId, service, protocol: 'cbor', operation: path.operation, claim, secret, principal, bodyLimit: service.bodyLimits?.[path.operation] ?? DEFAULT_BODY_LIMIT };
   }
 
   private admitQuery(req: IncomingMessage, isForm: boolean, requestId: string): Admission {
@@ -225,10 +250,11 @@ export class AwsGateway {
       this.signedPart(req),
       'query',
       { services: signingNamesOf(service), mustSign: ['content-type'], presignedAllowed },
-      (id) => this.secretOf(id),
+      (id) => this.secretOf(id, 'query'),
       this.platform.clock.now(),
     );
-    return { requestId, service, protocol: service.protocol === 'ec2' ? 'ec2' : 'query', claim, secret, bodyLimit: DEFAULT_BODY_LIMIT };
+    const principal = this.checkSessionToken(req, claim, service.protocol === 'ec2' ? 'ec2' : 'query');
+    return { requestId, service, protocol: service.protocol === 'ec2' ? 'ec2' : 'query', claim, secret, principal, bodyLimit: DEFAULT_BODY_LIMIT };
   }
 
   /** Step 2: the whole request, once its body (within the admission's limit) is in. */
@@ -236,8 +262,10 @@ export class AwsGateway {
     const { requestId, service, protocol } = admission;
     try {
       const identity = verifySignature(admission.claim, { ...this.signedPart(req), body }, protocol, admission.secret);
-      const principal: Principal = { accessKeyId: identity.accessKeyId, arn: `arn:aws:iam::${this.platform.accountId}:root`, userId: this.platform.accountId };
-      const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown, endpoint: endpointOf(req) };
+      // The principal resolved at admission, for the key the signature was verified with.
+      const principal: Principal = admission.principal;
+      if (identity.accessKeyId !== principal.accessKeyId) throw commonErrors.unknownAccessKey(protocol);
+      const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown, endpoint: endpointOf(req), sourceIp: sourceIpOf(req), secureTransport: req.headers['x-forwarded-proto'] === 'https' };
       if (protocol === 'query' || protocol === 'ec2') return await this.handleQuery(req, service, body, ctx, admission);
       return await this.handleJson(service, admission.operation!, body, ctx, protocol);
     } catch (e) {
@@ -253,11 +281,25 @@ export class AwsGateway {
     const claim = readSignature(this.signedPart(req), 'json');
     const secret = checkSignatureClaim(claim, this.signedPart(req), 'json', { services: ['berth'], mustSign: ['content-type'], presignedAllowed: false }, (id) => this.secretOf(id), this.platform.clock.now());
     verifySignature(claim, { ...this.signedPart(req), body }, 'json', secret);
+    if (this.credentials.cached(claim.accessKeyId)?.principal.kind !== 'root') throw new ServiceError('AccessDenied', 'Only the root user may call operator endpoints.', 403);
+  }
+
+  /**
+   * A request made with session credentials must carry their token (`X-Amz-Security-Token`,
+   * header or presigned query), and a request with long-term keys must not carry one.
+   */
+  private checkSessionToken(req: IncomingMessage, claim: SignatureClaim, protocol: WireProtocol): Principal {
+    const known = this.credentials.cached(claim.accessKeyId);
+    const header = req.headers['x-amz-security-token'];
+    const presented = typeof header === 'string' ? header : claim.signedQuery.find(([k]) => k === 'X-Amz-Security-Token')?.[1];
+    if (!known || !tokenMatches(known, presented)) throw new ServiceError(jsonFamily(protocol) ? 'UnrecognizedClientException' : 'InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+    return known.principal;
   }
 
   /** Who a request claims to come from, for the request log: `root` for the root credentials. */
   principalOf(admission: Admission): string {
-    return admission.claim.accessKeyId === this.credentials.accessKeyId ? 'root' : admission.claim.accessKeyId.slice(0, 128);
+    const p = this.credentials.cached(admission.claim.accessKeyId)?.principal;
+    return p?.kind === 'root' ? 'root' : (p?.arn ?? admission.claim.accessKeyId).slice(0, 256);
   }
 
   /** The answer for a body larger than the admission allows (413, in the protocol's shape). */
@@ -269,8 +311,17 @@ export class AwsGateway {
     return { method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers };
   }
 
-  private secretOf(accessKeyId: string): string | undefined {
-    return accessKeyId === this.credentials.accessKeyId ? this.credentials.secretAccessKey : undefined;
+  /** The secret of a loaded access key; an inactive key or an expired session throws its error. */
+  private secretOf(accessKeyId: string, protocol: WireProtocol = 'query'): string | undefined {
+    const k = this.credentials.cached(accessKeyId);
+    if (!k) return undefined;
+    if (k.refused) {
+      // JSON and CBOR services name these errors as their own exceptions.
+      const asJson: Record<string, string> = { ExpiredToken: 'ExpiredTokenException', InvalidClientTokenId: 'UnrecognizedClientException' };
+      const code = jsonFamily(protocol) ? (asJson[k.refused.code] ?? k.refused.code) : k.refused.code;
+      throw new ServiceError(code, k.refused.message, k.refused.status);
+    }
+    return k.secret;
   }
 
   /** awsJson and Smithy RPC v2 CBOR: the same model walk, two encodings of the body. */
@@ -290,6 +341,7 @@ export class AwsGateway {
     const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode, service.constraintErrors?.[opName], wire);
     const handler = service.handlers[opName];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, opName);
+    await authorizeRequest(this.access, service, opName, input, ctx);
     const out = await handler(input, ctx);
     if (wire === 'cbor') {
       const encoded = op.output ? service.model.encodeJson(op.output.shape, out ?? {}, CBOR_SCALARS) : {};
@@ -317,6 +369,7 @@ export class AwsGateway {
     const input = decode(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode, service.constraintErrors?.[action]);
     const handler = service.handlers[action];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, action);
+    await authorizeRequest(this.access, service, action, input, ctx);
     const out = await handler(input, ctx);
     return {
       status: 200,
@@ -393,6 +446,21 @@ function endpointOf(req: IncomingMessage): string {
   const host = String(req.headers.host ?? '');
   const scheme = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
   return `${scheme}://${HOST_RE.test(host) ? host : 'localhost'}`;
+}
+
+/** The access key id a request's signature claims (header or presigned query), if any. */
+function claimedAccessKey(req: IncomingMessage): string | undefined {
+  const auth = String(req.headers.authorization ?? '').slice(0, 1024);
+  const fromHeader = /Credential=([^/,\s]{1,128})\//.exec(auth)?.[1];
+  if (fromHeader) return fromHeader;
+  const q = /[?&]X-Amz-Credential=([^&%/]{1,128})(?:%2F|\/)/i.exec((req.url ?? '').slice(0, 8192));
+  return q?.[1];
+}
+
+/** The caller's address, without the IPv4-mapped IPv6 prefix (`::ffff:127.0.0.1` is `127.0.0.1`). */
+function sourceIpOf(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
 /** Whether a request carries a SigV4 signature (an Authorization header, or a presigned query). */

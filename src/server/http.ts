@@ -105,7 +105,7 @@ export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[], 
         reply({ status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ __type: 'NotFound', message: `Nothing is served at ${req.method} ${url.pathname.slice(0, 200)}. AWS APIs are at POST /; see /_berth/health.` }), errorCode: 'NotFound' }, true);
         return;
       }
-      const admission = gateway.admit(req);
+      const admission = await gateway.admit(req);
       if ('status' in admission) {
         reply(admission, true);
         return;

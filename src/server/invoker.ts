@@ -10,6 +10,8 @@ import type { ServiceInvoker } from '../domain/invoker.js';
 import type { Scope } from '../domain/platform.js';
 import type { ServiceModel } from '../protocol/model.js';
 import type { RequestContext, ServiceDefinition } from '../services/types.js';
+import type { CallerPrincipal } from '../domain/iam/credentials.js';
+import { authorizeRequest, type AccessGate } from './authorization.js';
 
 /** How deep an input may nest before it is refused. */
 const MAX_DEPTH = 40;
@@ -17,14 +19,18 @@ const MAX_DEPTH = 40;
 export class InProcessInvoker implements ServiceInvoker {
   private services = new Map<string, ServiceDefinition>();
 
-  constructor(private readonly shutdown: AbortSignal) {}
+  constructor(
+    private readonly shutdown: AbortSignal,
+    /** IAM's decision, applied to calls made as a principal (`as`). */
+    private readonly access?: AccessGate,
+  ) {}
 
   /** Registers the services it calls (the composition root, once they are built). */
   serve(services: readonly ServiceDefinition[]): void {
     this.services = new Map(services.map((s) => [s.name, s]));
   }
 
-  async call<T = Record<string, unknown>>(scope: Scope, service: string, operation: string, input: Record<string, unknown>): Promise<T> {
+  async call<T = Record<string, unknown>>(scope: Scope, service: string, operation: string, input: Record<string, unknown>, as?: CallerPrincipal): Promise<T> {
     const s = this.services.get(service);
     const op = s?.model.operations[operation];
     const handler = s?.handlers[operation];
@@ -35,10 +41,14 @@ export class InProcessInvoker implements ServiceInvoker {
       requestId: randomUUID(),
       region: scope.region,
       platform: scope.platform,
-      principal: { accessKeyId: 'berth-internal', arn: `arn:aws:iam::${scope.platform.accountId}:root`, userId: scope.platform.accountId },
+      principal: as ?? { kind: 'root', accessKeyId: 'berth-internal', arn: `arn:aws:iam::${scope.platform.accountId}:root`, accountId: scope.platform.accountId, userId: scope.platform.accountId },
       signal: this.shutdown,
       endpoint: 'http://localhost',
     };
+    if (as) {
+      if (!this.access) throw new ServiceError('InternalFailure', 'Calls as a principal need the authorizer.', 500);
+      await authorizeRequest(this.access, s, operation, conformed, ctx);
+    }
     return (await handler(conformed, ctx)) as T;
   }
 }

@@ -8,12 +8,14 @@ import type { DataPlaneView } from '../domain/elbv2/dataPlane.js';
 import type { LogEventStore } from '../domain/logs/eventStore.js';
 import type { MasterKey } from '../domain/ssm/masterKey.js';
 import type { ServiceDefinition } from './types.js';
+import type { Authorizer } from '../domain/iam/authorizer.js';
 import { ecsService } from './ecs/index.js';
 import { stsService } from './sts/index.js';
 import { elbv2Service } from './elbv2/index.js';
 import { logsService } from './logs/index.js';
 import { ssmService } from './ssm/index.js';
 import { berthAgentService } from './berthagent/index.js';
+import { iamService } from './iam/index.js';
 import { cloudwatchService } from './cloudwatch/index.js';
 import { cloudFormationService } from './cloudformation/index.js';
 import type { ServiceInvoker } from '../domain/invoker.js';
@@ -27,10 +29,12 @@ export interface ServiceDeps {
   logEvents: LogEventStore;
   /** The key SecureString parameters are sealed under, loaded once at startup. */
   masterKey: MasterKey;
+  /** IAM's policy evaluator (SimulatePrincipalPolicy, AssumeRole's trust check). */
+  authorizer: Authorizer;
   /** Berth's own API operations, called in process (CloudFormation reads SSM through it). */
   invoker: ServiceInvoker;
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), berthAgentService(), cloudFormationService(deps.invoker)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer)];
 }

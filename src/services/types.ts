@@ -10,13 +10,10 @@
 import type { ServiceModel, SpecialErrors } from '../protocol/model.js';
 import type { WireProtocol } from '../protocol/errors.js';
 import type { Scope } from '../domain/platform.js';
+import type { CallerPrincipal } from '../domain/iam/credentials.js';
 
-/** The authenticated caller. */
-export interface Principal {
-  accessKeyId: string;
-  arn: string;
-  userId: string;
-}
+/** The authenticated caller: root, an IAM user, or a role session (src/domain/iam/credentials.ts). */
+export type Principal = CallerPrincipal;
 
 /**
  * Per-request context passed to every handler. It is a domain `Scope` (platform + the region the
@@ -32,6 +29,10 @@ export interface RequestContext extends Scope {
    * what ECS's DiscoverPollEndpoint answers, so an agent polls the endpoint it already reached.
    */
   endpoint: string;
+  /** The caller's IP address (`aws:SourceIp`). */
+  sourceIp?: string;
+  /** Whether the request came over TLS (`aws:SecureTransport`). */
+  secureTransport?: boolean;
 }
 
 /** A handler for operation K of an `Operations` map generated from a model. */

@@ -85,9 +85,9 @@ test('each protocol gets its own error shape, status 501', async () => {
   assert.match(s3.text, /<Error><Code>UnsupportedService<\/Code><Message>Berth does not provide Amazon S3/);
 
   // A presigned GET for an unserved query service says so too, with its action.
-  const get = await signed({ service: 'iam', method: 'GET', path: '/?Action=ListUsers&Version=2010-05-08' });
+  const get = await signed({ service: 'sns', method: 'GET', path: '/?Action=ListTopics&Version=2010-03-31' });
   assert.equal(get.status, 501);
-  assert.match(get.text, /Berth does not provide AWS IAM \(credential scope &apos;iam&apos;, action ListUsers\)/);
+  assert.match(get.text, /Berth does not provide Amazon SNS \(credential scope &apos;sns&apos;, action ListTopics\)/);
 });
 
 test('a served service keeps its own errors; an unknown access key is refused first; unsigned paths are still 404', async () => {

@@ -1,0 +1,37 @@
+/**
+ * The gateway's authorization step, between decoding a request and calling its handler: every
+ * call by a principal other than root is checked against IAM policies, for each resource the
+ * operation acts on and each role it passes (src/services/authorization.ts says which), with
+ * the request's global condition keys (aws:SourceIp, aws:CurrentTime, aws:SecureTransport,
+ * aws:RequestedRegion, request tags). A denied call gets the protocol's access-denied error
+ * (awsJson `AccessDeniedException`, awsQuery `AccessDenied` 403) in AWS's words.
+ */
+import type { CallerPrincipal } from '../domain/iam/credentials.js';
+import type { AccessQuestion } from '../domain/iam/authorizer.js';
+import { ACTION_PREFIX, accessRuleFor } from '../services/authorization.js';
+import type { RequestContext, ServiceDefinition } from '../services/types.js';
+
+/** The port the gateway asks: throws the access-denied error (with `code`) unless the caller may. */
+export interface AccessGate {
+  check(caller: CallerPrincipal, q: AccessQuestion, code?: string): Promise<void>;
+}
+
+/** Checks one decoded request; throws the access-denied error of the service's protocol. */
+export async function authorizeRequest(gate: AccessGate, service: ServiceDefinition, op: string, input: unknown, ctx: RequestContext): Promise<void> {
+  if (ctx.principal.kind === 'root') return;
+  const rule = accessRuleFor(service.name, op, input, ctx);
+  if (rule === 'public' || rule === 'handler') return;
+  const now = ctx.platform.clock.now();
+  const keys: Record<string, string[]> = {
+    'aws:currenttime': [new Date(now).toISOString()],
+    'aws:epochtime': [String(Math.floor(now / 1000))],
+    'aws:securetransport': [ctx.secureTransport ? 'true' : 'false'],
+    'aws:requestedregion': [ctx.region],
+    ...(ctx.sourceIp ? { 'aws:sourceip': [ctx.sourceIp] } : {}),
+    ...rule.keys,
+  };
+  const code = service.protocol === 'query' || service.protocol === 'ec2' ? 'AccessDenied' : 'AccessDeniedException';
+  const action = `${ACTION_PREFIX[service.name] ?? service.name}:${op}`;
+  for (const resource of rule.resources) await gate.check(ctx.principal, { action, resource, keys }, code);
+  for (const p of rule.passRoles ?? []) await gate.check(ctx.principal, { action: 'iam:PassRole', resource: p.roleArn, keys: { ...keys, 'iam:passedtoservice': [p.service] } }, code);
+}
