@@ -10,7 +10,7 @@ defines them. Run by hand when a newer API version is wanted:
 import gzip, json, os, sys
 
 SERVICES = {  # our name -> botocore folder: the services Berth answers (add one with its folder)
-    "ecs": "ecs", "sts": "sts", "elbv2": "elbv2", "logs": "logs", "ssm": "ssm",
+    "ecs": "ecs", "sts": "sts", "elbv2": "elbv2", "logs": "logs", "ssm": "ssm", "ecr": "ecr",
 }
 KEEP_META = {"apiVersion", "endpointPrefix", "jsonVersion", "protocol", "serviceId", "signingName",
              "targetPrefix", "xmlNamespace", "uid", "serviceFullName"}

@@ -7,6 +7,7 @@
 import type { DataPlaneView } from '../domain/elbv2/dataPlane.js';
 import type { LogEventStore } from '../domain/logs/eventStore.js';
 import type { MasterKey } from '../domain/ssm/masterKey.js';
+import type { Registry } from '../domain/ecr/registry.js';
 import type { ServiceDefinition } from './types.js';
 import { ecsService } from './ecs/index.js';
 import { stsService } from './sts/index.js';
@@ -14,6 +15,7 @@ import { elbv2Service } from './elbv2/index.js';
 import { logsService } from './logs/index.js';
 import { ssmService } from './ssm/index.js';
 import { berthAgentService } from './berthagent/index.js';
+import { ecrService } from './ecr/index.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -23,8 +25,10 @@ export interface ServiceDeps {
   logEvents: LogEventStore;
   /** The key SecureString parameters are sealed under, loaded once at startup. */
   masterKey: MasterKey;
+  /** The container registry's blob store, token issuer and address (ECR). */
+  registry: Registry;
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), berthAgentService()];
+  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), ecrService(deps.registry), berthAgentService()];
 }
