@@ -81,9 +81,10 @@ export interface BlobStore {
   upload(id: string): Promise<UploadInfo | undefined>;
   /**
    * Appends the bytes of `data` to the session, which must have exactly `offset` bytes now
-   * (UploadOffsetError otherwise). Streams: memory stays flat whatever the size. Whatever
-   * arrived before `data` failed stays appended (the session can be resumed from its new size);
-   * the failure is rethrown (UploadAbortedError for a source that ended early or broke).
+   * (UploadOffsetError otherwise). Streams: memory stays flat whatever the size. When `data`
+   * fails, a prefix of what it sent stays appended (bytes written before the failure; the
+   * session's size says how many, and it resumes from there) and the failure is rethrown
+   * (UploadAbortedError for a source that ended early or broke).
    */
   append(id: string, offset: number, data: Readable, at: number, opts?: AppendOptions): Promise<UploadInfo>;
   /**
