@@ -62,8 +62,9 @@ function reply(req: IncomingMessage, res: ServerResponse, status: number, header
   const unread = !req.readableEnded && hasBody(req);
   const text = req.method === 'HEAD' ? undefined : body;
   res.writeHead(status, { ...headers, 'content-length': String(body !== undefined ? Buffer.byteLength(body) : 0), ...(unread ? { connection: 'close' } : {}) });
+  const socket = req.socket;
   res.end(text);
-  if (unread) res.once('finish', () => req.socket.destroySoon());
+  if (unread) res.once('finish', () => socket?.destroySoon());
 }
 
 /** Which methods each route answers. */
@@ -119,7 +120,7 @@ export class RegistryFront {
       if (e instanceof UploadInterrupted || e instanceof BodyAborted) {
         // The client went away mid-body: nobody to answer. What arrived stays in the session.
         note.errorCode = 'ABORTED';
-        req.socket.destroy();
+        req.socket?.destroy();
         return;
       }
       const f = e instanceof TooLarge ? ociFailures.manifestTooLarge(MAX_MANIFEST_BYTES) : toOciFailure(e, this.onInternalError);

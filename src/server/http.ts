@@ -60,14 +60,15 @@ export interface BerthServerOptions {
 function armDeadline(req: IncomingMessage, res: ServerResponse, ms: number): RequestDeadline & { clear(): void } {
   let done = false;
   let timer: NodeJS.Timeout | undefined;
+  const socket = req.socket;
   const expire = () => {
     if (done || req.complete) return;
     done = true;
     if (!res.headersSent) {
       res.writeHead(408, { connection: 'close', 'content-length': 0 });
       res.end();
-      res.once('finish', () => req.socket.destroySoon());
-    } else req.socket.destroy();
+      res.once('finish', () => socket.destroySoon());
+    } else socket.destroy();
   };
   const arm = (fn: () => void, after: number) => {
     clearTimeout(timer);
@@ -81,14 +82,14 @@ function armDeadline(req: IncomingMessage, res: ServerResponse, ms: number): Req
       clearTimeout(timer);
     },
     idle(idleMs) {
-      let seen = req.socket.bytesRead;
+      let seen = socket.bytesRead;
       let last = Date.now();
       const every = Math.max(10, Math.min(1000, idleMs / 4));
       const tick = () => {
         if (done || req.complete) return;
         const now = Date.now();
-        if (req.socket.bytesRead !== seen) {
-          seen = req.socket.bytesRead;
+        if (socket.bytesRead !== seen) {
+          seen = socket.bytesRead;
           last = now;
         } else if (now - last >= idleMs) return expire();
         arm(tick, every);
@@ -139,9 +140,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
  * is never read: a refused upload costs nothing more).
  */
 function send(req: IncomingMessage, res: ServerResponse, reply: HttpReply, close = false): void {
+  // The socket as it is now: by 'finish' a client that went away has left req without one.
+  const socket = req.socket;
   res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body), ...(close ? { connection: 'close' } : {}) });
   res.end(reply.body);
-  if (close) res.once('finish', () => req.socket.destroySoon());
+  if (close) res.once('finish', () => socket?.destroySoon());
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

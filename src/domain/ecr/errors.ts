@@ -148,7 +148,7 @@ export const ecrErrors = {
   tooManyTags: () => e('TooManyTagsException', 'A repository can have at most 50 tags.', { code: 'UNSUPPORTED', status: 400 }),
   scanNotFound: (what: string, name: string) => e('ScanNotFoundException', `Image scan does not exist for the image with '${what}' in the repository with name '${name}'; Berth does not scan images.`, { code: 'UNSUPPORTED', status: 404 }),
   unsupportedMediaType: (mt: string) =>
-    e('UnsupportedImageTypeException', `The image manifest media type '${mt.slice(0, 200)}' is not supported: use a Docker v2 schema 2 manifest or manifest list, or an OCI image manifest or index.`, {
+    e('InvalidParameterException', `Invalid parameter at 'imageManifestMediaType' failed to satisfy constraint: 'the image manifest media type '${mt.slice(0, 200)}' is not supported: use a Docker v2 schema 2 manifest or manifest list, or an OCI image manifest or index'`, {
       code: 'MANIFEST_INVALID',
       status: 400,
       detail: { mediaType: mt.slice(0, 200) },

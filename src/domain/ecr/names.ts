@@ -81,7 +81,8 @@ export function isTag(tag: string): boolean {
 
 /**
  * Whether `d` has the shape of a digest by the OCI grammar (`algorithm ":" encoded`, algorithm
- * components of [a-z0-9] joined by `+._-`, encoded of [a-zA-Z0-9=_-]), at most 256 characters.
+ * components of [a-z0-9] joined by `+._-`, encoded of [a-zA-Z0-9=_-]; for sha256 and sha512 their
+ * lower-case hex), at most 256 characters.
  * Whether the registry can hold it is another matter: only sha256 (see isSha256Digest).
  */
 export function isDigestShape(d: string): boolean {
@@ -98,9 +99,13 @@ export function isDigestShape(d: string): boolean {
     } else return false;
   }
   if (prevSep) return false;
+  // The registered algorithms fix their encoding: lower-case hex of 64 (sha256) or 128 (sha512) digits.
+  const algorithm = d.slice(0, colon);
+  const hexLength = algorithm === 'sha256' ? 64 : algorithm === 'sha512' ? 128 : 0;
+  if (hexLength && d.length - colon - 1 !== hexLength) return false;
   for (let i = colon + 1; i < d.length; i++) {
     const c = d.charCodeAt(i);
-    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 61 || c === 95 || c === 45;
+    const ok = hexLength ? (c >= 97 && c <= 102) || (c >= 48 && c <= 57) : (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 61 || c === 95 || c === 45;
     if (!ok) return false;
   }
   return true;
