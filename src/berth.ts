@@ -33,6 +33,7 @@ import { AwsGateway } from './server/gateway.js';
 import { createBerthServer, readBody, sendJson, type OperatorRoute } from './server/http.js';
 import { ServerLog, logSettings, type LogSettings } from './server/serverLog.js';
 import { followTaskStops } from './control/taskLog.js';
+import { Leadership, loopDuty } from './control/leadership.js';
 import { ServiceError } from './errors.js';
 import { ServiceController, type ServiceControllerOptions } from './control/serviceController.js';
 import { elbv2Targets } from './control/targets.js';
@@ -46,8 +47,8 @@ import type { BlobStore } from './store/blobs/types.js';
 import { RegistryTokens } from './domain/ecr/authToken.js';
 import { DEFAULT_GC_GRACE_MS, DEFAULT_MAX_BLOB_BYTES, DEFAULT_UPLOAD_EXPIRY_MS, type Registry } from './domain/ecr/registry.js';
 import { RegistryFront } from './registry/front.js';
-import { DEFAULT_GC_INTERVAL_MS, startRegistryGc, type RegistryGc } from './control/registryGc.js';
-import { DEFAULT_LIFECYCLE_INTERVAL_MS, startLifecycleSweep } from './control/ecrLifecycle.js';
+import { DEFAULT_GC_INTERVAL_MS, RegistryGc } from './control/registryGc.js';
+import { DEFAULT_LIFECYCLE_INTERVAL_MS, startLifecycleSweep, sweepLifecycle } from './control/ecrLifecycle.js';
 import { DEFAULT_IDLE_MS } from './registry/front.js';
 import { lbOptionsFromEnv, type LbOptions } from './lb/options.js';
 import { VERSION } from './version.js';
@@ -120,8 +121,8 @@ export interface BerthRegistry {
   blobs: BlobStore;
   /** The garbage collector (`runNow()` for a pass at once, `lastReport()`). */
   gc: RegistryGc;
-  /** The lifecycle sweep (`runNow()`). */
-  lifecycle: Loop;
+  /** The lifecycle sweep (`runNow()` applies every policy at once; answers how many images expired). */
+  lifecycle: { runNow(): Promise<number> };
   /** `host:port` of the registry, as repositoryUris begin. */
   address: string;
 }
@@ -215,7 +216,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // The plane wakes the target drain (started below) when a draining target goes idle.
   let targetDrain: TargetDrain | undefined;
   const loadBalancer = new LoadBalancerPlane(platform, { ...lbOptionsFromEnv(env), ...opts.loadBalancer }, { onDrainingTargetIdle: () => targetDrain?.wake() });
-  const controller = new ServiceController(platform, elbv2Targets(platform, loadBalancer), { ...controllerEnv(env), ...opts.controller });
+  // Controllers and sweeps run on the replica holding their lease, writing through a fenced store.
+  const leadership = new Leadership(platform, { ttlMs: envMs(env, 'BERTH_LEASE_TTL_MS'), onError: report('leadership') });
+  const controlPlatform = leadership.fencedPlatform('service-controller');
+  const controller = new ServiceController(controlPlatform, elbv2Targets(controlPlatform, loadBalancer), { ...controllerEnv(env), ...opts.controller });
   const logEvents = openLogEventStore(dataDir);
 
   // The registry: blobs on disk, everything else in the store through the ECR domain.
@@ -252,6 +256,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         ephemeral,
         region: platform.defaultRegion,
         uptimeSeconds: Math.round((clock.now() - started) / 1000),
+        replica: leadership.replicaId,
+        duties: leadership.status(),
       });
       return true;
     },
@@ -282,6 +288,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         logEvents.reset();
         // The controller caches task lists and timers by key; a wiped store starts it afresh.
         controller.reset();
+        // The leases went with everything else: take them again now, not a renewal later.
+        await leadership.claimNow();
         sendJson(res, 200, { reset: true });
       }
       return true;
@@ -291,17 +299,28 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Tasks stored before the by-instance index existed get their entries (once, cheap after).
   await rebuildLiveTaskIndex(store);
   await loadBalancer.start();
-  await controller.start();
-  targetDrain = startTargetDrain(platform, loadBalancer, { onError: report('target drain') });
-  const loops: Loop[] = [
-    targetDrain,
-    startAgentSweep(platform, { agentTimeoutMs: opts.agentTimeoutMs ?? envMs(env, 'BERTH_AGENT_TIMEOUT_MS') ?? DEFAULT_AGENT_TIMEOUT_MS, onError: report('agent-timeout sweep') }),
-    startRetentionSweep(platform, report('ECS retention sweep')),
-    startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep')),
-  ];
-  const registryGc = startRegistryGc(platform, registry, { intervalMs: registryOpts.gcIntervalMs, onError: report('registry garbage collection') });
-  const lifecycle = startLifecycleSweep(platform, { intervalMs: registryOpts.lifecycleIntervalMs, onError: report('ECR lifecycle sweep') });
-  loops.push(registryGc, lifecycle);
+  const agentTimeoutMs = opts.agentTimeoutMs ?? envMs(env, 'BERTH_AGENT_TIMEOUT_MS') ?? DEFAULT_AGENT_TIMEOUT_MS;
+  leadership.add({ name: 'service-controller', start: () => controller.start(), stop: () => controller.stop() });
+  leadership.add(
+    loopDuty(
+      'target-drain',
+      () => (targetDrain = startTargetDrain(leadership.fencedPlatform('target-drain'), loadBalancer, { onError: report('target drain') })),
+      () => (targetDrain = undefined),
+    ),
+  );
+  leadership.add(loopDuty('agent-sweep', () => startAgentSweep(leadership.fencedPlatform('agent-sweep'), { agentTimeoutMs, onError: report('agent-timeout sweep') })));
+  leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
+  // Blobs live in a directory every replica shares: one collector and one lifecycle sweep for all.
+  const registryGc = new RegistryGc(platform, registry);
+  leadership.add(loopDuty('registry-gc', () => registryGc.start({ intervalMs: registryOpts.gcIntervalMs, onError: report('registry garbage collection') })));
+  leadership.add(
+    loopDuty('ecr-lifecycle', () =>
+      startLifecycleSweep(leadership.fencedPlatform('ecr-lifecycle'), { intervalMs: registryOpts.lifecycleIntervalMs, onError: report('ECR lifecycle sweep') }),
+    ),
+  );
+  await leadership.start();
+  // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
+  const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];
 
   const serverLog = new ServerLog(logSettings(opts.log, env));
   // Tasks that failed to start or whose essential container failed are said in the log too.
@@ -326,7 +345,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     dataDir,
     controller,
     loadBalancer,
-    registry: { blobs, gc: registryGc, lifecycle, address: registryAddress },
+    registry: { blobs, gc: registryGc, lifecycle: { runNow: () => sweepLifecycle(platform) }, address: registryAddress },
     async close() {
       if (closed) return;
       closed = true;
@@ -339,7 +358,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       await idle(5_000);
       for (const l of loops.reverse()) await l.stop();
       stopTaskLog();
-      await controller.stop();
+      await leadership.stop();
       await loadBalancer.stop();
       logEvents.close();
       await store.close();

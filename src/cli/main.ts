@@ -1,247 +1,344 @@
 /**
- * `berth`: one executable, subcommands for each role.
- *   berth up            run the control plane (all AWS APIs on one port)
- *   berth credentials   print the root credentials of a data dir
+ * `berth`: one executable, a subcommand for each thing a person does (commander parses the
+ * arguments and writes every --help).
+ *
+ *   berth up | agent                       run Berth / an agent (serve.ts)
+ *   berth ps | run | deploy | rollback     client commands: they reach Berth only over the
+ *   berth events | stop | logs             network, through src/client, like any AWS client
+ *   berth credentials | version
+ *
+ * Exit status: 0 done; 1 an error (an API error prints as `berth: <Code>: <message>`, never a
+ * stack trace; BERTH_DEBUG=1 adds it); 2 a usage error (unknown flag, bad value, missing
+ * argument), printed as `berth: <what>` and `Run 'berth <command> --help' for usage.`;
+ * `berth run` passes on its task's exit status (125 when the task did not start).
  */
-import { parseArgs } from 'node:util';
-import { readFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { startBerth, ENDPOINT_FILE } from '../berth.js';
-import { readCredentials } from '../config/credentials.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { AwsApiError } from '../client/awsClient.js';
 import { VERSION } from '../version.js';
-import { Agent } from '../agent/agent.js';
-import { chooseDriver, type DriverName } from '../agent/select.js';
-import { logsCommand } from './logs.js';
-import { clientConfigFrom, UsageError } from './connect.js';
-import { StateDirLocked } from '../agent/stateLock.js';
+import { BerthApi } from './api.js';
+import { clientConfigFrom, credentialsIn, dataDirFrom, endpointIn, UsageError } from './connect.js';
+import { deployCommand, parseEnvPairs, rollbackCommand } from './deploy.js';
+import { eventsCommand } from './events.js';
+import { logsCommand, parseDuration } from './logs.js';
+import { psCommand } from './ps.js';
+import { runCommand } from './run.js';
+import { stopCommand } from './stop.js';
+import { guardClosedOutput, processTerminal, type Terminal } from './terminal.js';
 
-const USAGE = `Usage: berth <command> [options]
-
-Commands:
-  up             Start Berth: every AWS API on one port, state in embedded SQLite.
-                   --port N        port to listen on (default 4566; 0 = any free port)
-                   --host ADDR     address to listen on (default 127.0.0.1)
-                   --data-dir DIR  where state lives (default ./.berth)
-                   --ephemeral     keep state in a temp dir, deleted at exit
-                   --region NAME   default region (default us-east-1)
-                   --store URL     postgres://... to share state between control-plane
-                                   replicas (default: embedded SQLite in the data dir)
-                   --driver NAME   docker, process or auto (default: docker if an engine answers)
-                   --no-agent      do not run a local agent
-                   --agent-cluster NAME   cluster the local agent joins (default: default)
-                   --attribute K=V attribute of the local container instance (repeatable)
-  agent          Run an agent that joins a cluster and runs its tasks on this host.
-                   --server URL    control plane endpoint (or AWS_ENDPOINT_URL)
-                   --cluster NAME  cluster to join (default: default)
-                   --driver NAME   docker, process or auto
-                   --state-dir DIR where the agent keeps its tasks (survives restarts)
-                   --attribute K=V e.g. ecs.availability-zone=us-east-1b (repeatable)
-                   --cpu N --memory MIB   resources to offer (default: the host's)
-  logs           Print a task's or service's container output; -f follows it.
-                   berth logs [-f] [--since 10m] [--cluster NAME] <task-id | service-name>
-  credentials    Print the root credentials of a data dir.
-                   --data-dir DIR  (default ./.berth)
-                   --export        as AWS_ACCESS_KEY_ID=... lines for eval/env files
-  version        Print the version.
-`;
-
-function parseAttributes(list: string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const a of list ?? []) {
-    const i = a.indexOf('=');
-    if (i <= 0) throw new UsageError(`--attribute takes key=value: got '${a}'`);
-    out[a.slice(0, i)] = a.slice(i + 1);
-  }
-  return out;
+/** What the parsed command left to do: keep the process running (servers) or exit with a status. */
+interface Outcome {
+  keepRunning: boolean;
+  exitCode: number;
+  /** The command being run (for the --help hint of a usage error). */
+  command?: string;
+  /** The endpoint a client command talks to (for the "cannot reach" message). */
+  endpoint?: string;
 }
 
-function parseDriver(v: string | undefined): DriverName | undefined {
-  if (v === undefined || v === 'auto') return undefined;
-  if (v !== 'docker' && v !== 'process') throw new UsageError(`--driver must be docker, process or auto: got '${v}'`);
-  return v;
-}
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'off'];
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
 
-function positiveInt(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
+// Value parsers: each throws InvalidArgumentError, which commander reports as a usage error.
+
+function portNumber(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive whole number: got '${v}'`);
+  if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('--port must be a whole number from 0 to 65535 (0 = any free port).');
   return n;
 }
 
-/** Signals that end a long-running command gracefully. */
-function onShutdown(fn: (signal: string) => Promise<void>): void {
-  let stopping = false;
-  const handler = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    fn(signal).then(
-      () => process.exit(0),
-      (e) => {
-        console.error(e);
-        process.exit(1);
-      },
-    );
+function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `It must be a whole number of at least ${min}.` : `It must be a whole number from ${min} to ${max}.`);
+    return n;
   };
-  process.on('SIGTERM', () => handler('SIGTERM'));
-  process.on('SIGINT', () => handler('SIGINT'));
 }
 
-async function up(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string', default: '4566' },
-      host: { type: 'string', default: '127.0.0.1' },
-      'data-dir': { type: 'string' },
-      ephemeral: { type: 'boolean', default: false },
-      region: { type: 'string', default: 'us-east-1' },
-      store: { type: 'string' },
-      driver: { type: 'string' },
-      'no-agent': { type: 'boolean', default: false },
-      'agent-cluster': { type: 'string', default: 'default' },
-      attribute: { type: 'string', multiple: true },
-    },
-    strict: true,
-  });
-  const driverName = parseDriver(values.driver);
-  const attributes = parseAttributes(values.attribute);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535: got ${values.port}`);
-  const berth = await startBerth({
-    port,
-    host: values.host,
-    dataDir: values['data-dir'] ?? process.env.BERTH_DATA_DIR,
-    ephemeral: values.ephemeral,
-    region: values.region,
-    storeUrl: values.store ?? process.env.BERTH_STORE_URL,
-    log: { level: process.env.BERTH_LOG_LEVEL === undefined ? 'info' : undefined },
-  });
-  const credsHint = values.ephemeral
-    ? `  AWS_ACCESS_KEY_ID=${berth.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${berth.credentials.secretAccessKey}`
-    : `  eval "$(berth credentials --export --data-dir ${berth.dataDir})"`;
-  process.stdout.write(
-    `Berth ${VERSION} listening on ${berth.url}\n` +
-      `  state: ${values.ephemeral ? `${berth.dataDir} (ephemeral: deleted at exit)` : berth.dataDir}\n` +
-      `  credentials:\n${credsHint}\n` +
-      `  try: aws --endpoint-url ${berth.url} --region ${values.region} sts get-caller-identity\n`,
-  );
-  let agent: Agent | undefined;
-  // Signals are handled from the moment the endpoint is up, even while the agent starts.
-  onShutdown(async (signal) => {
-    process.stdout.write(`Berth: ${signal} received, shutting down\n`);
-    await agent?.close({ stopTasks: values.ephemeral });
-    await berth.close();
-  });
-  if (!values['no-agent']) {
-    const stateDir = join(berth.dataDir, 'agent');
-    const driver = await chooseDriver(driverName, stateDir);
-    agent = new Agent({
-      client: { endpoint: berth.url, region: values.region, accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
-      cluster: values['agent-cluster'],
-      driver,
-      stateDir,
-      attributes,
-    });
-    await agent.start();
-    process.stdout.write(`  agent: ${driver.name} driver, cluster '${values['agent-cluster']}' (${agent.instanceArn})\n`);
-  }
+function keyValue(v: string, previous: Record<string, string> = {}): Record<string, string> {
+  const i = v.indexOf('=');
+  if (i <= 0) throw new InvalidArgumentError(`It takes key=value.`);
+  return { ...previous, [v.slice(0, i)]: v.slice(i + 1) };
 }
 
-async function agentCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      server: { type: 'string' },
-      cluster: { type: 'string', default: 'default' },
-      driver: { type: 'string' },
-      'state-dir': { type: 'string' },
-      'data-dir': { type: 'string' },
-      region: { type: 'string' },
-      attribute: { type: 'string', multiple: true },
-      cpu: { type: 'string' },
-      memory: { type: 'string' },
-    },
-    strict: true,
-  });
-  const client = clientConfigFrom(values);
-  const stateDir = resolve(values['state-dir'] ?? join(values['data-dir'] ?? '.berth', `agent-${values.cluster}`));
-  const driver = await chooseDriver(parseDriver(values.driver), stateDir);
-  const agent = new Agent({
-    client,
-    cluster: values.cluster!,
-    driver,
-    stateDir,
-    attributes: parseAttributes(values.attribute),
-    cpu: positiveInt(values.cpu, '--cpu'),
-    memoryMiB: positiveInt(values.memory, '--memory'),
-  });
-  await agent.start();
-  process.stdout.write(`Berth agent ${VERSION}: ${driver.name} driver, cluster '${values.cluster}', instance ${agent.instanceArn}, server ${client.endpoint}\n`);
-  onShutdown(async (signal) => {
-    process.stdout.write(`Berth agent: ${signal} received; tasks keep running\n`);
-    await agent.close();
-  });
-}
-
-function credentials(argv: string[]): void {
-  const { values } = parseArgs({
-    args: argv,
-    options: { 'data-dir': { type: 'string' }, export: { type: 'boolean', default: false }, region: { type: 'string', default: 'us-east-1' } },
-    strict: true,
-  });
-  const dataDir = resolve(values['data-dir'] ?? process.env.BERTH_DATA_DIR ?? '.berth');
-  const creds = readCredentials(dataDir);
-  if (!creds) throw new UsageError(`No credentials in ${dataDir}: start Berth there first (berth up --data-dir ${dataDir}).`);
-  const endpointFile = join(dataDir, ENDPOINT_FILE);
-  const endpoint = existsSync(endpointFile) ? readFileSync(endpointFile, 'utf8').trim() : 'http://127.0.0.1:4566';
-  if (values.export) {
-    process.stdout.write(
-      `export AWS_ACCESS_KEY_ID=${creds.accessKeyId}\nexport AWS_SECRET_ACCESS_KEY=${creds.secretAccessKey}\nexport AWS_ENDPOINT_URL=${endpoint}\nexport AWS_REGION=${values.region}\nexport AWS_DEFAULT_REGION=${values.region}\n`,
-    );
-  } else {
-    process.stdout.write(`Access key id:     ${creds.accessKeyId}\nSecret access key: ${creds.secretAccessKey}\nAccount:           ${creds.accountId}\nEndpoint:          ${endpoint}\n`);
-  }
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+function envPair(v: string, previous: Record<string, string> = {}): Record<string, string> {
   try {
-    switch (cmd) {
-      case 'up':
-        await up(rest);
-        return -1; // keep running
-      case 'credentials':
-        credentials(rest);
-        return 0;
-      case 'agent':
-        await agentCommand(rest);
-        return -1;
-      case 'logs':
-        await logsCommand(rest);
-        return 0;
-      case 'version':
-      case '--version':
-        process.stdout.write(`${VERSION}\n`);
-        return 0;
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE);
-        return cmd === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`Unknown command '${cmd}'.`);
-    }
+    return { ...previous, ...parseEnvPairs([v]) };
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`berth: ${(e as Error).message}\n\n${USAGE}`);
+    throw new InvalidArgumentError(`It takes NAME=value (${(e as Error).message.replace(/^--env:? ?/, '')}).`);
+  }
+}
+
+function durationMs(v: string): number {
+  try {
+    return parseDuration(v, 'it');
+  } catch {
+    throw new InvalidArgumentError('It takes a duration like 30s, 10m or 2h.');
+  }
+}
+
+function driverName(v: string): 'docker' | 'process' | undefined {
+  if (v === 'auto') return undefined;
+  if (v === 'docker' || v === 'process') return v;
+  throw new InvalidArgumentError('--driver must be docker, process or auto.');
+}
+
+/** Adds the flags every client command takes: --cluster, --output, and how to reach Berth. */
+function clientCommand(parent: Command, spec: string, description: string, opts: { output?: boolean } = {}): Command {
+  const cmd = parent.command(spec).description(description).option('--cluster <name>', 'the cluster', 'default');
+  if (opts.output !== false) cmd.addOption(new Option('--output <format>', 'text for people, json for programs (one JSON document)').choices(['text', 'json']).default('text'));
+  cmd
+    .addOption(new Option('--server <url>', 'Berth endpoint (default: AWS_ENDPOINT_URL, else the data dir\'s, else http://127.0.0.1:4566)').helpGroup('Connection:'))
+    .addOption(new Option('--data-dir <dir>', 'a local Berth\'s data dir, for its endpoint and credentials (default: BERTH_DATA_DIR or ./.berth)').helpGroup('Connection:'))
+    .addOption(new Option('--region <name>', 'region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)').helpGroup('Connection:'));
+  cmd.addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.');
+  return cmd;
+}
+
+/** Every command reports usage errors the same way: `berth: <what>` and a --help hint; exit 2. */
+function consistentErrors(cmd: Command, path: string): void {
+  cmd
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .showHelpAfterError(`Run '${path} --help' for usage.`)
+    .configureOutput({
+      outputError: (text, write) => {
+        const message = text.replace(/^error: /, '').trimEnd();
+        write(`berth: ${message.charAt(0).toUpperCase()}${message.slice(1)}\n`);
+      },
+    });
+  for (const sub of cmd.commands) consistentErrors(sub, `${path} ${sub.name()}`);
+}
+
+/** The `berth` program: its commands, their flags and help, calling into the command modules. */
+export function buildProgram(term: Terminal, outcome: Outcome): Command {
+  const api = (opts: { server?: string; dataDir?: string; region?: string }) => {
+    const cfg = clientConfigFrom(opts);
+    outcome.endpoint = cfg.endpoint;
+    return new BerthApi(cfg);
+  };
+  const program = new Command('berth')
+    .usage('<command> [options]')
+    .description('Berth: the ECS deployment model on machines you own, behind the AWS APIs (ECS, ELBv2, CloudWatch Logs, SSM, STS).')
+    .version(VERSION, '-v, --version', 'print the version')
+    .configureOutput({ writeOut: (s) => term.out(s), writeErr: (s) => term.err(s) })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npx berth up --driver process              run Berth and a local agent (state in ./.berth)
+  eval "$(npx berth credentials --export)"
+  npx berth ps                               services and tasks of cluster "default"
+  npx berth run hello                        a one-off task of task definition "hello", its output, its exit status
+  npx berth deploy web --image nginx:1.27    a new revision of web's task definition, rolled out and followed
+  npx berth logs -f web                      follow the output of service web's tasks
+
+Run 'berth <command> --help' for a command's flags.`,
+    );
+  program.hook('preAction', (_root, action) => {
+    outcome.command = action.name();
+  });
+
+  program.commandsGroup('Run Berth:');
+  program
+    .command('up')
+    .description('Start Berth: every AWS API on one port, state in embedded SQLite, and a local agent.')
+    .addOption(new Option('--port <n>', 'port to listen on (0 = any free port)').argParser(portNumber).default(4566))
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--data-dir <dir>', 'where state lives (default: BERTH_DATA_DIR or ./.berth)')
+    .option('--ephemeral', 'keep state in a temp dir, deleted at exit')
+    .option('--region <name>', 'default region', 'us-east-1')
+    .option('--store <url>', 'postgres://... to share state between control-plane replicas (default: SQLite in the data dir; env BERTH_STORE_URL)')
+    .addOption(new Option('--driver <name>', 'how the local agent runs containers: docker, process or auto (docker when an engine answers)').argParser(driverName))
+    .option('--no-agent', 'do not run a local agent')
+    .option('--agent-cluster <name>', 'the cluster the local agent joins', 'default')
+    .option('--attribute <key=value>', 'an attribute of the local container instance (repeatable)', keyValue)
+    .addOption(new Option('--log-level <level>', 'the request log: one line per request at info and debug; warn: refused requests; error: failures').choices(LOG_LEVELS).default('info').env('BERTH_LOG_LEVEL'))
+    .addOption(new Option('--log-format <format>', 'the request log as text or JSON lines').choices(['text', 'json']).default('text').env('BERTH_LOG_FORMAT'))
+    .addHelpText('after', '\nExamples:\n  npx berth up --driver process\n  npx berth up --ephemeral --port 0 --log-level warn --log-format json')
+    .action(async (opts) => {
+      const { up } = await import('./serve.js');
+      guardClosedOutput({ exit: false });
+      await up({ ...opts, ephemeral: opts.ephemeral ?? false, attribute: opts.attribute ?? {} }, term);
+      outcome.keepRunning = true;
+    });
+
+  program
+    .command('agent')
+    .description('Run an agent that joins a cluster and runs its tasks on this host.')
+    .option('--server <url>', 'control plane endpoint (default: AWS_ENDPOINT_URL)')
+    .option('--cluster <name>', 'cluster to join', 'default')
+    .addOption(new Option('--driver <name>', 'docker, process or auto').argParser(driverName))
+    .option('--state-dir <dir>', 'where the agent keeps its tasks (survives restarts; default <data-dir>/agent-<cluster>)')
+    .option('--data-dir <dir>', 'a local Berth\'s data dir, for credentials (default ./.berth)')
+    .option('--region <name>', 'region (default: AWS_REGION or us-east-1)')
+    .option('--attribute <key=value>', 'e.g. ecs.availability-zone=us-east-1b (repeatable)', keyValue)
+    .addOption(new Option('--cpu <units>', 'CPU units to offer (default: the host\'s)').argParser(wholeNumber(1)))
+    .addOption(new Option('--memory <mib>', 'MiB of memory to offer (default: the host\'s)').argParser(wholeNumber(1)))
+    .addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.')
+    .action(async (opts) => {
+      const { agentCommand } = await import('./serve.js');
+      guardClosedOutput({ exit: false });
+      await agentCommand({ ...opts, attribute: opts.attribute ?? {} }, term);
+      outcome.keepRunning = true;
+    });
+
+  program
+    .command('credentials')
+    .description('Print the root credentials of a data dir.')
+    .option('--data-dir <dir>', 'the data dir (default: BERTH_DATA_DIR or ./.berth)')
+    .option('--export', 'as `export NAME=value` lines (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION, AWS_DEFAULT_REGION) for eval')
+    .option('--region <name>', 'the region to export', 'us-east-1')
+    .addHelpText('after', '\nIn a shell, exported for the aws CLI and SDKs:\n  eval "$(npx berth credentials --export)"')
+    .action((opts: { dataDir?: string; export: boolean; region: string }) => {
+      const dataDir = dataDirFrom(opts.dataDir);
+      const creds = credentialsIn(dataDir);
+      if (!creds) throw new UsageError(`No credentials in ${dataDir}: start Berth there first (berth up --data-dir ${dataDir}).`);
+      const endpoint = endpointIn(dataDir) ?? 'http://127.0.0.1:4566';
+      if (opts.export) {
+        term.out(
+          `export AWS_ACCESS_KEY_ID=${creds.accessKeyId}\nexport AWS_SECRET_ACCESS_KEY=${creds.secretAccessKey}\nexport AWS_ENDPOINT_URL=${endpoint}\nexport AWS_REGION=${opts.region}\nexport AWS_DEFAULT_REGION=${opts.region}\n`,
+        );
+      } else {
+        term.out(`Access key id:     ${creds.accessKeyId}\nSecret access key: ${creds.secretAccessKey}\nAccount:           ${creds.accountId}\nEndpoint:          ${endpoint}\n`);
+      }
+    });
+
+  program
+    .command('version')
+    .description('Print the version.')
+    .action(() => term.out(`${VERSION}\n`));
+
+  program.commandsGroup('Use it:').helpCommand('help [command]', 'show the help of a command');
+  clientCommand(program, 'ps', 'List the services of a cluster (counts, deployments, health) and its tasks (status, health, ports).')
+    .option('-a, --all', 'include stopped tasks (kept for an hour)')
+    .addHelpText('after', '\nExamples:\n  npx berth ps\n  npx berth ps --cluster prod --output json')
+    .action(async (opts) => {
+      outcome.exitCode = await psCommand(api(opts), { cluster: opts.cluster, all: opts.all, output: opts.output }, term);
+    });
+
+  clientCommand(program, 'run <task-definition>', 'Run a one-off task, show its output until it stops, and exit with its essential container\'s exit status.')
+    .option('-e, --env <name=value>', 'environment variable for the task\'s containers (repeatable)', envPair)
+    .option('--container <name>', 'the container --env applies to (default: every container)')
+    .addOption(new Option('--count <n>', 'how many tasks (1-10)').argParser(wholeNumber(1, 10)).default(1))
+    .option('-d, --detach', 'start the task and print its id, without waiting')
+    .addHelpText(
+      'after',
+      '\nThe task definition is family, family:revision or an ARN. Exit status: the first non-zero exit code of an\nessential container, else 0; 125 when a task did not start (its stop reason is printed). Ctrl-C stops the task.\n\nExamples:\n  npx berth run migrate --env DRY_RUN=1\n  npx berth run report:7 --detach',
+    )
+    .action(async (taskDefinition: string, opts) => {
+      outcome.exitCode = await runCommand(api(opts), taskDefinition, { cluster: opts.cluster, env: opts.env ?? {}, container: opts.container, count: opts.count, detach: opts.detach, output: opts.output }, term);
+    });
+
+  const followFlags = (cmd: Command) =>
+    cmd
+      .option('-d, --detach', 'start the deployment and return, without following it')
+      .addOption(new Option('--timeout <duration>', 'stop following after this long (the deployment goes on)').argParser(durationMs).default(15 * 60_000, '15m'));
+
+  followFlags(
+    clientCommand(program, 'deploy <service>', 'Deploy a new task definition to a service and follow the rollout until it completes or fails.')
+      .option('--task-definition <family:revision>', 'the task definition to run (family, family:revision or ARN)')
+      .option('--image <image>', 'register a new revision with this image (of --container)')
+      .option('--container <name>', 'the container --image and --env change (needed when there are several)')
+      .option('-e, --env <name=value>', 'register a new revision with this environment variable set (repeatable)', envPair),
+  )
+    .addHelpText(
+      'after',
+      `
+Without --task-definition, --image or --env the service starts fresh tasks of what it runs.
+Progress: the new tasks (running, healthy in the target groups), the old ones (draining, stopped),
+the deployment circuit breaker (failed, rolled back), and the service's events.
+Exit status 0 when the deployment completed; 1 when it failed, was rolled back, was replaced or timed out.
+
+Examples:
+  npx berth deploy web --image registry.example.com/web:2.4.1
+  npx berth deploy web --env LOG_LEVEL=debug
+  npx berth deploy web --task-definition web:12`,
+    )
+    .action(async (service: string, opts) => {
+      outcome.exitCode = await deployCommand(
+        api(opts),
+        service,
+        { cluster: opts.cluster, taskDefinition: opts.taskDefinition, image: opts.image, container: opts.container, env: opts.env ?? {}, detach: opts.detach, timeoutMs: opts.timeout, output: opts.output },
+        term,
+      );
+    });
+
+  followFlags(clientCommand(program, 'rollback <service>', 'Deploy the task definition a service ran before, and follow the rollout like deploy.'))
+    .addHelpText('after', '\nThe previous task definition: that of the service\'s newest other deployment that completed, else the\nnewest ACTIVE revision of its family older than the current one.')
+    .action(async (service: string, opts) => {
+      outcome.exitCode = await rollbackCommand(api(opts), service, { cluster: opts.cluster, env: {}, detach: opts.detach, timeoutMs: opts.timeout, output: opts.output }, term);
+    });
+
+  clientCommand(program, 'events <service>', 'Print a service\'s events, newest last; -f follows new ones.')
+    .option('-f, --follow', 'keep printing new events (with --output json: one JSON object a line)')
+    .action(async (service: string, opts) => {
+      outcome.exitCode = await eventsCommand(api(opts), service, { cluster: opts.cluster, follow: opts.follow, output: opts.output }, term);
+    });
+
+  clientCommand(program, 'stop [task-id...]', 'Stop tasks, or scale a service to 0 with --service, and wait until they have stopped.')
+    .option('--service <name>', 'scale this service to 0 (its tasks drain from their target groups, then stop)')
+    .option('--reason <text>', 'why the tasks are stopped (shown as their stoppedReason)')
+    .option('--no-wait', 'return once the stop is asked for')
+    .addHelpText('after', '\nExamples:\n  npx berth stop 0f1e2d3c4b5a69788796a5b4c3d2e1f0 --reason "stuck"\n  npx berth stop --service web')
+    .action(async (taskIds: string[], opts) => {
+      outcome.exitCode = await stopCommand(api(opts), taskIds, { cluster: opts.cluster, service: opts.service, reason: opts.reason, wait: opts.wait, output: opts.output }, term);
+    });
+
+  clientCommand(program, 'logs [task-or-service...]', 'Print the output of tasks or of a service\'s tasks, like docker logs; -f follows it.', { output: false })
+    .option('-f, --follow', 'keep printing new lines until the tasks stop (a service: until it is deleted)')
+    .option('--since <duration>', 'only lines from this long ago on, e.g. 30s, 10m, 2h')
+    .option('-t, --timestamps', 'prefix each line with its time')
+    .option('--service <name>', 'the service whose tasks to read')
+    .option('--task <id>', 'a task to read (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .addHelpText('after', '\nA 32-hex-digit id or a task ARN names a task; anything else a service.\n\nExamples:\n  npx berth logs -f 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n  npx berth logs --since 10m web | grep ERROR')
+    .action(async (names: string[], opts) => {
+      if (opts.since !== undefined) parseDuration(opts.since);
+      outcome.exitCode = await logsCommand(api(opts), names, opts, term);
+    });
+
+  consistentErrors(program, 'berth');
+  return program;
+}
+
+/** One line saying what went wrong, for people (no stack trace unless BERTH_DEBUG is set). */
+function describeError(e: unknown, endpoint: string | undefined): string {
+  if (e instanceof AwsApiError) return e.message.replace(/: $/, '');
+  const err = e as NodeJS.ErrnoException;
+  const code = err?.code ?? (err?.cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code && NETWORK_ERRORS.has(code) && endpoint) return `cannot reach Berth at ${endpoint} (${err.message}). Is it running? (npx berth up)`;
+  return err?.message ?? String(e);
+}
+
+/**
+ * Runs `berth` with these arguments; resolves with the exit status, or -1 when the command
+ * keeps running (up, agent). Writes to the process's terminal (and then a closed standard output
+ * ends the process quietly), or to `given`.
+ */
+export async function main(argv: string[], given?: Terminal): Promise<number> {
+  const term = given ?? processTerminal();
+  const outcome: Outcome = { keepRunning: false, exitCode: 0 };
+  const program = buildProgram(term, outcome);
+  // Help and client commands end quietly when their reader goes away (up and agent say otherwise).
+  if (given === undefined) guardClosedOutput({ exit: true });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
       return 2;
     }
-    if (e instanceof StateDirLocked) {
-      process.stderr.write(`berth: ${e.message}\n`);
-      return 1;
+    await program.parseAsync(argv, { from: 'user' });
+    return outcome.keepRunning ? -1 : outcome.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      const informational = e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version';
+      return informational && e.exitCode === 0 ? 0 : 2;
     }
-    process.stderr.write(`berth: ${(e as Error).stack ?? e}\n`);
+    if (e instanceof UsageError) {
+      const path = outcome.command ? `berth ${outcome.command}` : 'berth';
+      term.err(`berth: ${e.message}\nRun '${path} --help' for usage.\n`);
+      return 2;
+    }
+    term.err(`berth: ${describeError(e, outcome.endpoint)}\n`);
+    if (process.env.BERTH_DEBUG) term.err(`${(e as Error)?.stack ?? e}\n`);
     return 1;
   }
 }

@@ -23,8 +23,9 @@ const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
  * One POST over node:http(s) with a keep-alive agent (cheaper per call than fetch). Retries once,
  * on a fresh connection, if a reused idle connection turns out to be closed by the server
  * before any answer (the request was never processed). Rejects on timeout, abort or network error.
+ * Shared by the awsJson calls here and the awsQuery calls in awsQuery.ts.
  */
-function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, endpoint: string, signal?: AbortSignal): Promise<{ status: number; errorType?: string; text: string }> {
+export function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, endpoint: string, signal?: AbortSignal): Promise<{ status: number; errorType?: string; text: string }> {
   const attempt = (retry: boolean): Promise<{ status: number; errorType?: string; text: string }> =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));

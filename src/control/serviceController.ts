@@ -137,6 +137,9 @@ export class ServiceController {
 
   /** Starts watching the change feed and ticking on the platform clock. */
   async start(): Promise<void> {
+    // Started again after a stop (this replica took the lease back): from a clean slate.
+    this.stopped = false;
+    this.reset();
     const rev = await this.platform.store.revision();
     this.unwatch = this.platform.store.watch(rev, (c) => this.onChange(c));
     this.loop = startLoop(this.platform.clock, this.options.intervalMs, () => this.tick(), (e) => this.noteError(e));

@@ -1,12 +1,13 @@
 /**
- * Says in the server's log what a person would otherwise only find in DescribeTasks: a task
- * that failed to start (CannotPullContainerError, a missing log group, a secret that cannot be
- * read...) or whose essential container exited with an error. It follows the store's change
- * feed and never writes; one line per task, when it turns STOPPED.
+ * Says in the server's log what a person would otherwise only find in DescribeTasks and
+ * DescribeContainerInstances: a task that failed to start (CannotPullContainerError, a missing
+ * log group, a secret that cannot be read...) or whose essential container exited with an
+ * error (one line per task, when it turns STOPPED), and a container instance whose agent went
+ * away or came back. It follows the store's change feed and never writes.
  */
 import type { Change, Store } from '../store/types.js';
 import { KIND } from '../domain/ecs/keys.js';
-import type { TaskRecord } from '../domain/ecs/records.js';
+import type { ContainerInstanceRecord, TaskRecord } from '../domain/ecs/records.js';
 
 /** Where the lines go (the server log's warn). */
 export type TaskLogSink = (message: string) => void;
@@ -26,11 +27,25 @@ export function taskStopLine(t: TaskRecord): string | undefined {
   return undefined;
 }
 
-/** Follows task changes from the store's current revision; returns the unsubscribe. */
+/** Follows task and instance changes from the store's current revision; returns the unsubscribe. */
 export async function followTaskStops(store: Store, sink: TaskLogSink): Promise<() => void> {
   const said = new Set<string>();
+  /** Whether each instance's agent was connected at its last change. */
+  const connected = new Map<string, boolean>();
   const rev = await store.revision();
+  for (const r of await store.list<ContainerInstanceRecord>(KIND.containerInstance)) connected.set(r.value.containerInstanceArn, r.value.agentConnected);
   return store.watch(rev, (c: Change) => {
+    if (c.kind === KIND.containerInstance && c.value !== null) {
+      const i = c.value as ContainerInstanceRecord;
+      const was = connected.get(i.containerInstanceArn);
+      connected.set(i.containerInstanceArn, i.agentConnected);
+      if (was === true && !i.agentConnected) {
+        sink(`container instance ${i.containerInstanceArn.split('/').pop()} (cluster ${i.clusterName}): its agent stopped polling${i.disconnectedAt ? ` (disconnected at ${new Date(i.disconnectedAt).toISOString()})` : ''}; its tasks count as lost if it does not come back`);
+      } else if (was === false && i.agentConnected) {
+        sink(`container instance ${i.containerInstanceArn.split('/').pop()} (cluster ${i.clusterName}): its agent is back`);
+      }
+      return;
+    }
     if (c.kind !== KIND.task || c.value === null) return;
     const t = c.value as TaskRecord;
     if (t.lastStatus !== 'STOPPED') return;

@@ -41,6 +41,10 @@ export interface CompiledListener {
   readonly protocol: 'HTTP' | 'HTTPS';
   /** The default certificate of an HTTPS listener ('' for HTTP). */
   readonly certificateArn: string;
+  /** An HTTPS listener's other certificates, served by SNI server name (see src/lb/tls.ts). */
+  readonly extraCertificateArns: readonly string[];
+  /** An HTTPS listener's security policy ('' for HTTP): its TLS versions and ciphers. */
+  readonly sslPolicy: string;
   readonly lbArn: string;
   readonly lbName: string;
   /** The load balancer's `idle_timeout.timeout_seconds`, in ms. */
@@ -179,6 +183,8 @@ function compileListener(l: ListenerRecord, lb: LoadBalancerRecord, rules: RuleR
     port: l.port,
     protocol: l.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP',
     certificateArn: l.certificates?.[0]?.CertificateArn ?? '',
+    extraCertificateArns: l.protocol === 'HTTPS' ? (l.extraCertificates ?? []) : [],
+    sslPolicy: l.protocol === 'HTTPS' ? (l.sslPolicy ?? '') : '',
     lbArn: lb.arn,
     lbName: lb.name,
     idleMs: secondsAttribute(lb.attributes, 'idle_timeout.timeout_seconds', 60),

@@ -4,16 +4,21 @@
  * request is the handlers' business (the proxy); this module only binds, tunes and closes.
  *
  * Invariants:
- * - A port is served by at most one server; a listener whose protocol or certificate changes
- *   gets a new server (the old one closes first), other changes only retune it.
+ * - A port is served by at most one server; a listener whose protocol changes gets a new
+ *   server (the old one closes first), other changes only retune it: an HTTPS listener's new
+ *   certificates or security policy take effect for new connections without a rebind
+ *   (see ./tls.ts for how a certificate is chosen by SNI).
  * - A port that cannot be bound (held by another program, a certificate that cannot be
- *   loaded) is reported in `bindErrors` and tried again at the next configuration change.
+ *   loaded) is reported in `bindErrors` and tried again at the next configuration change; an
+ *   HTTPS listener whose new certificates cannot be loaded keeps serving its old ones (and the
+ *   error is reported the same way).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { PemPair } from '../domain/elbv2/certificates.js';
 import type { CompiledListener } from './compile.js';
+import { buildListenerTls, type ListenerTls } from './tls.js';
 
 /** What the servers hand their traffic to. */
 export interface ListenerHandlers {
@@ -30,9 +35,17 @@ export interface ListenerHandlers {
 interface Served {
   server: Server;
   protocol: string;
-  certificateArn: string;
+  /** What an HTTPS server's TLS was built from (certificates and policy), to notice a change. */
+  tlsKey: string;
+  /** An HTTPS server's TLS (read by its SNI callback at each handshake). */
+  tls?: ListenerTls;
   lbArn: string;
   open: number;
+}
+
+/** What a listener's TLS is built from, as one comparable string ('' for HTTP). */
+function tlsKeyOf(l: CompiledListener): string {
+  return l.protocol === 'HTTPS' ? JSON.stringify([l.certificateArn, ...l.extraCertificateArns, l.sslPolicy]) : '';
 }
 
 export class ListenerServers {
@@ -61,12 +74,13 @@ export class ListenerServers {
     for (const l of listeners) want.set(l.port, l);
     for (const [port, s] of this.servers) {
       const l = want.get(port);
-      if (!l || l.protocol !== s.protocol || l.certificateArn !== s.certificateArn) {
+      if (!l || l.protocol !== s.protocol) {
         this.servers.delete(port);
         await closeServer(s.server);
       } else {
         s.lbArn = l.lbArn;
         tune(s.server, l.idleMs);
+        if (tlsKeyOf(l) !== s.tlsKey) this.retuneTls(s, l);
       }
     }
     for (const [port, l] of want) {
@@ -83,21 +97,65 @@ export class ListenerServers {
     await Promise.all(all.map((s) => closeServer(s.server)));
   }
 
+  /** An HTTPS listener's TLS from its certificates and policy, or why it cannot be built. */
+  private listenerTls(l: CompiledListener): ListenerTls | string {
+    const certs: Array<{ arn: string; pem: PemPair }> = [];
+    for (const arn of [l.certificateArn, ...l.extraCertificateArns]) {
+      const pem = this.certificate(arn);
+      if (typeof pem === 'string') return pem;
+      certs.push({ arn, pem });
+    }
+    try {
+      return buildListenerTls(certs, l.sslPolicy);
+    } catch (e) {
+      // A PEM node cannot use (a key that does not match the certificate, say).
+      return String(e);
+    }
+  }
+
+  /** Gives a running HTTPS server new certificates or a new policy, for the connections that come next. */
+  private retuneTls(s: Served, l: CompiledListener): void {
+    const tls = this.listenerTls(l);
+    if (typeof tls === 'string') {
+      this.bindErrors.set(l.port, tls);
+      console.error(`berth lb: listener ${l.arn} keeps its previous certificates: ${tls}`);
+      return;
+    }
+    try {
+      (s.server as HttpsServer).setSecureContext(tls.defaultOptions);
+    } catch (e) {
+      this.bindErrors.set(l.port, String(e));
+      console.error(`berth lb: listener ${l.arn} keeps its previous certificates: ${e}`);
+      return;
+    }
+    s.tls = tls;
+    s.tlsKey = tlsKeyOf(l);
+    this.bindErrors.delete(l.port);
+  }
+
   private async bind(l: CompiledListener): Promise<void> {
     const { port } = l;
     const host = this.bindHost();
     let server: Server;
+    let tls: ListenerTls | undefined;
+    // The SNI callback reads the served record, made once the server is.
+    let served: Served | undefined;
     if (l.protocol === 'HTTPS') {
-      const pem = this.certificate(l.certificateArn);
-      if (typeof pem === 'string') {
-        this.bindErrors.set(port, pem);
-        console.error(`berth lb: listener ${l.arn}: ${pem}`);
+      const built = this.listenerTls(l);
+      if (typeof built === 'string') {
+        this.bindErrors.set(port, built);
+        console.error(`berth lb: listener ${l.arn}: ${built}`);
         return;
       }
+      tls = built;
       try {
-        server = createHttpsServer({ cert: pem.cert, key: pem.key, connectionsCheckingInterval: TIMEOUT_CHECK_MS, maxHeaderSize: MAX_REQUEST_HEAD_BYTES });
+        server = createHttpsServer({
+          ...tls.defaultOptions,
+          SNICallback: (servername, cb) => cb(null, served?.tls?.select(servername)),
+          connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+          maxHeaderSize: MAX_REQUEST_HEAD_BYTES,
+        });
       } catch (e) {
-        // A PEM node cannot use (a key that does not match the certificate, say).
         this.bindErrors.set(port, String(e));
         console.error(`berth lb: listener ${l.arn}: ${e}`);
         return;
@@ -105,7 +163,7 @@ export class ListenerServers {
     } else {
       server = createHttpServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS, maxHeaderSize: MAX_REQUEST_HEAD_BYTES });
     }
-    const served: Served = { server, protocol: l.protocol, certificateArn: l.certificateArn, lbArn: l.lbArn, open: 0 };
+    served = { server, protocol: l.protocol, tlsKey: tlsKeyOf(l), tls, lbArn: l.lbArn, open: 0 };
     const h = this.handlers;
     server.on('request', (req, res) => h.request(port, req, res));
     server.on('upgrade', (req, socket, head) => h.upgrade(port, req, socket as Socket, head));

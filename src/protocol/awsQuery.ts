@@ -6,7 +6,7 @@
  */
 import { ServiceError } from '../errors.js';
 import { commonErrors } from './errors.js';
-import { scalarProblem, toDate, type ServiceModel, type ShapeRef } from './model.js';
+import { Problems, scalarProblem, toDate, wireName, type ServiceModel, type ShapeRef, type SpecialErrors } from './model.js';
 
 type Tree = { value?: string; children: Map<string, Tree> };
 
@@ -31,24 +31,29 @@ export function parseForm(body: string): { params: URLSearchParams; tree: Tree }
   return { params, tree };
 }
 
-/** Decodes the form tree into the operation's typed input, then validates constraints. */
-export function decodeQueryInput(model: ServiceModel, opName: string, tree: Tree, validationCode: string): Record<string, unknown> {
+/**
+ * Decodes the form tree into the operation's typed input, then validates constraints. A value
+ * that is not of its member's type is a validation error in AWS's form ("N validation errors
+ * detected: Value 'x' at 'member.1.member' ..."), members named as `wireName` spells them.
+ */
+export function decodeQueryInput(model: ServiceModel, opName: string, tree: Tree, validationCode: string, special?: SpecialErrors): Record<string, unknown> {
   const op = model.operations[opName]!;
   if (!op.input) return {};
-  const problems: string[] = [];
+  const problems = new Problems();
   const out = decodeStruct(model, op.input.shape, tree, '', problems);
-  if (problems.length) throw new ServiceError(validationCode, problems.join('; '));
-  model.validate(op.input.shape, out, validationCode);
+  if (problems.count) throw new ServiceError(validationCode, problems.detected());
+  model.validate(op.input.shape, out, validationCode, special);
   return out;
 }
 
-function decodeStruct(model: ServiceModel, shapeName: string, node: Tree, path: string, problems: string[]): Record<string, unknown> {
+function decodeStruct(model: ServiceModel, shapeName: string, node: Tree, path: string, problems: Problems): Record<string, unknown> {
   const s = model.shape(shapeName);
   const out: Record<string, unknown> = {};
   for (const [name, ref] of Object.entries(s.members ?? {})) {
     const child = node.children.get(ref.locationName ?? name) ?? node.children.get(name);
     if (!child) continue;
-    const v = decodeValue(model, ref, child, path ? `${path}.${name}` : name, problems);
+    const wire = wireName(ref, name);
+    const v = decodeValue(model, ref, child, path ? `${path}.${wire}` : wire, problems);
     if (v !== undefined) out[name] = v;
   }
   return out;
@@ -61,7 +66,7 @@ function indexed(node: Tree): Tree[] {
     .map(([, v]) => v);
 }
 
-function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: string, problems: string[]): unknown {
+function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: string, problems: Problems): unknown {
   const s = model.shape(ref.shape);
   switch (s.type) {
     case 'structure':
@@ -72,8 +77,8 @@ function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: strin
       const items = s.flattened ? indexed(node) : indexed(node.children.get(memberName) ?? { children: new Map() });
       const out: unknown[] = [];
       items.forEach((item, i) => {
-        const v = decodeValue(model, s.member!, item, `${path}.${i + 1}`, problems);
-        if (v === undefined) problems.push(`Value null at '${path}.${i + 1}' failed to satisfy constraint: Member must not be null`);
+        const v = decodeValue(model, s.member!, item, `${path}.${i + 1}.member`, problems);
+        if (v === undefined) problems.add(`Value null at '${path}.${i + 1}.member' failed to satisfy constraint: Member must not be null`);
         else out.push(v);
       });
       return out;
@@ -98,18 +103,18 @@ function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: strin
       switch (s.type) {
         case 'string':
           if (!scalarProblem('string', raw)) return raw;
-          problems.push(`Value at '${path}' failed to satisfy constraint: Member must be a String of well-formed Unicode`);
+          problems.add(`Value at '${path}' failed to satisfy constraint: Member must be a String of well-formed Unicode`);
           return undefined;
         case 'boolean':
           if (raw === 'true' || raw === 'false') return raw === 'true';
-          problems.push(`Value '${raw}' at '${path}' failed to satisfy constraint: Member must be a boolean (true or false)`);
+          problems.add(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be a boolean (true or false)`);
           return undefined;
         case 'integer':
         case 'long': {
           const n = /^-?\d{1,20}$/.test(raw) ? Number(raw) : NaN;
           const problem = scalarProblem(s.type, n);
           if (!problem) return n;
-          problems.push(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be ${problem}`);
+          problems.add(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be ${problem}`);
           return undefined;
         }
         case 'float':
@@ -117,13 +122,13 @@ function decodeValue(model: ServiceModel, ref: ShapeRef, node: Tree, path: strin
           const n = raw.trim() === '' ? NaN : Number(raw);
           const problem = scalarProblem(s.type, n);
           if (!problem) return n;
-          problems.push(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be ${problem}`);
+          problems.add(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be ${problem}`);
           return undefined;
         }
         case 'timestamp': {
           const d = new Date(/^\d{1,15}$/.test(raw) ? Number(raw) * 1000 : raw);
           if (!scalarProblem('timestamp', d)) return d;
-          problems.push(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be a timestamp (epoch seconds or ISO 8601, years 1 to 9999)`);
+          problems.add(`Value '${raw.slice(0, 64)}' at '${path}' failed to satisfy constraint: Member must be a timestamp (epoch seconds or ISO 8601, years 1 to 9999)`);
           return undefined;
         }
         case 'blob':
@@ -213,4 +218,20 @@ export function encodeQueryError(err: ServiceError, requestId: string, xmlNamesp
     `<Code>${escapeXml(err.code)}</Code><Message>${escapeXml(err.message)}</Message></Error>` +
     `<RequestId>${requestId}</RequestId></ErrorResponse>`
   );
+}
+
+/**
+ * Renders an error as the EC2 query protocol has them (`<Response><Errors><Error>`), for answers
+ * to EC2 clients (see src/server/unserved.ts).
+ */
+export function encodeEc2Error(err: ServiceError, requestId: string): string {
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${escapeXml(err.code)}</Code>` +
+    `<Message>${escapeXml(err.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`
+  );
+}
+
+/** Renders an error as REST-XML services (S3, Route 53, CloudFront) have them: `<Error><Code>`. */
+export function encodeRestXmlError(err: ServiceError, requestId: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${escapeXml(err.code)}</Code><Message>${escapeXml(err.message)}</Message><RequestId>${requestId}</RequestId></Error>`;
 }

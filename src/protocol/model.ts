@@ -188,30 +188,58 @@ export function isWellFormedUnicode(s: string): boolean {
 /**
  * What is wrong with a value, as counted while walking it: every problem is counted, only the
  * first MAX_REPORTED are kept, so a body of a million bad items costs a count, not a million
- * messages (and the error sent back stays short).
+ * messages (and the error sent back stays short). Each constraint failure also records the
+ * member it is about, by model path (see `SpecialErrors`), so a service can answer its own error
+ * for that member where AWS does (see `ServiceModel.validate`).
  */
-class Problems {
+export class Problems {
   count = 0;
   readonly first: string[] = [];
-  add(message: string): void {
+  /** Model paths of the members with a failed constraint (not a missing value); as many as the model has. */
+  readonly members = new Set<string>();
+  add(message: string, member?: string): void {
     if (this.count++ < MAX_REPORTED) this.first.push(message);
+    if (member !== undefined) this.members.add(member);
   }
   /** "m1; m2; ..." with how many more there were. */
   summary(): string {
     const more = this.count - this.first.length;
     return `${this.first.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
   }
+  /** AWS's form: "1 validation error detected: m1" / "N validation errors detected: m1; m2; ...". */
+  detected(): string {
+    const n = this.count;
+    const more = n - this.first.length;
+    return `${n} validation error${n === 1 ? '' : 's'} detected: ${this.first.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+  }
 }
 
 /** How many problems an error message spells out. */
 const MAX_REPORTED = 10;
+
+/**
+ * A member's name as AWS's validation messages spell it: the serialized name (a query member's
+ * `locationName`, else the member name) with its first letter lower-cased, as AWS's services
+ * report every protocol's members (`maxResults`, `parameterFilters.1.member.key`).
+ */
+export function wireName(ref: ShapeRef, memberName: string): string {
+  const n = ref.locationName ?? memberName;
+  return n.charAt(0).toLowerCase() + n.slice(1);
+}
+
+/**
+ * Input members whose failed constraints are a service's own error (see `ServiceModel.validate`),
+ * by model path: member names from the input shape joined by '.', list items and map entries
+ * left out (`Filters.Key` is the Key of any item of Filters); the scalars of a list are
+ * `<list>.member`, a map's keys and values `<map>.key` / `<map>.value`.
+ */
+export type SpecialErrors = Readonly<Record<string, () => ServiceError>>;
 
 /** A value decoded and checked against a shape (see `ServiceModel.parseJson`). */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
 
 const MODELS_DIR = fileURLToPath(new URL('../../../src/models/', import.meta.url));
 
-/** One service's API model with decoding, validation and encoding over its shapes. */
 /** What a decoded value of each shape type must be (checked before its constraints). */
 const EXPECTED_TYPE: Partial<Record<Shape['type'], (v: unknown) => boolean>> = {
   structure: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
@@ -226,6 +254,7 @@ const EXPECTED_TYPE: Partial<Record<Shape['type'], (v: unknown) => boolean>> = {
   blob: (v) => Buffer.isBuffer(v) || v instanceof Uint8Array,
 };
 
+/** One service's API model with decoding, validation and encoding over its shapes. */
 export class ServiceModel {
   readonly metadata: ModelDocument['metadata'];
   readonly operations: Record<string, Operation>;
@@ -252,9 +281,10 @@ export class ServiceModel {
   /**
    * Decodes a parsed JSON body against an input shape: type checks (SerializationException on a
    * mismatch, as AWS's JSON services answer), timestamps to Date, blobs to Buffer, unknown
-   * members dropped. Then constraint validation with the service's validation error code.
+   * members dropped. Then constraint validation with the service's validation error code (and
+   * its own errors for the members in `special`, see `validate`).
    */
-  decodeJsonInput(opName: string, body: unknown, validationCode: string): Record<string, unknown> {
+  decodeJsonInput(opName: string, body: unknown, validationCode: string, special?: SpecialErrors): Record<string, unknown> {
     const op = this.operations[opName]!;
     if (!op.input) return {};
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -263,7 +293,7 @@ export class ServiceModel {
     const problems = new Problems();
     const value = this.decodeJson(op.input.shape, body, '', problems) as Record<string, unknown>;
     if (problems.count) throw new ServiceError('SerializationException', problems.summary());
-    this.validate(op.input.shape, value, validationCode);
+    this.validate(op.input.shape, value, validationCode, special);
     return value;
   }
 
@@ -277,7 +307,7 @@ export class ServiceModel {
     const problems = new Problems();
     const value = this.decodeJson(shapeName, v, '', problems);
     if (value === undefined && !problems.count) problems.add(`a value is required for ${shapeName}`);
-    if (!problems.count) this.check(shapeName, value, '', problems);
+    if (!problems.count) this.check(shapeName, value, '', problems, '');
     return problems.count ? { ok: false, problem: problems.summary() } : { ok: true, value: value as T };
   }
 
@@ -295,7 +325,7 @@ export class ServiceModel {
         for (const [k, ref] of Object.entries(s.members ?? {})) {
           const mv = (v as Record<string, unknown>)[k];
           if (mv === undefined || mv === null) continue;
-          out[k] = this.decodeJson(ref.shape, mv, join(path, k), problems);
+          out[k] = this.decodeJson(ref.shape, mv, join(path, wireName(ref, k)), problems);
         }
         return out;
       }
@@ -339,20 +369,32 @@ export class ServiceModel {
 
   /**
    * Checks required members, enums, lengths, ranges and patterns the way AWS reports them:
-   * "N validation errors detected: Value 'x' at 'a.b' failed to satisfy constraint: ...".
+   * "N validation errors detected: Value 'x' at 'a.b' failed to satisfy constraint: ...", with
+   * members named as on the wire (`wireName`). A scalar's failed constraints are one problem
+   * each; the scalars of a list or map are judged together, as AWS does: one problem at the
+   * list ("Member must satisfy constraint: [...]") or map ("Map keys/value must satisfy
+   * constraint: [...]") listing the member shape's constraints.
+   *
+   * `special` maps input members (by model path, see `SpecialErrors`) to the service's own
+   * error for them: when a constraint of such a member fails (not a missing value), that error
+   * is thrown instead of the generic one (the first listed that applies), as AWS answers e.g.
+   * SSM's InvalidResourceType for a resource type outside the enum.
    */
-  validate(shapeName: string, value: unknown, code: string): void {
+  validate(shapeName: string, value: unknown, code: string, special?: SpecialErrors): void {
     const errors = new Problems();
-    this.check(shapeName, value, '', errors);
-    if (errors.count) {
-      const n = errors.count;
-      throw new ServiceError(code, `${n} validation error${n > 1 ? 's' : ''} detected: ${errors.first.join('; ')}`);
-    }
+    this.check(shapeName, value, '', errors, '');
+    if (!errors.count) return;
+    for (const [member, make] of Object.entries(special ?? {})) if (errors.members.has(member)) throw make();
+    throw new ServiceError(code, errors.detected());
   }
 
-  private check(shapeName: string, v: unknown, path: string, errors: Problems): void {
+  /**
+   * Walks `v` against its shape, adding what fails to `errors`. `mpath` is the model path of the
+   * value (see `SpecialErrors`), recorded with each constraint failure.
+   */
+  private check(shapeName: string, v: unknown, path: string, errors: Problems, mpath: string): void {
     const s = this.shape(shapeName);
-    const fail = (constraint: string) => errors.add(`Value ${describeValue(v)} at '${path}' failed to satisfy constraint: ${constraint}`);
+    const fail = (constraint: string, at = mpath) => errors.add(`Value ${describeValue(v)} at '${path}' failed to satisfy constraint: ${constraint}`, at);
     // The decoders hand over values of the shape's type; one that is not is refused, never trusted.
     const expected = EXPECTED_TYPE[s.type];
     if (expected && !expected(v)) {
@@ -362,11 +404,13 @@ export class ServiceModel {
     switch (s.type) {
       case 'structure': {
         const obj = v as Record<string, unknown>;
+        const members = s.members ?? {};
         for (const r of s.required ?? []) {
-          if (obj[r] === undefined) errors.add(`Value null at '${join(path, r)}' failed to satisfy constraint: Member must not be null`);
+          const ref = members[r];
+          if (obj[r] === undefined) errors.add(`Value null at '${join(path, ref ? wireName(ref, r) : r)}' failed to satisfy constraint: Member must not be null`);
         }
-        for (const [k, ref] of Object.entries(s.members ?? {})) {
-          if (obj[k] !== undefined) this.check(ref.shape, obj[k], join(path, k), errors);
+        for (const [k, ref] of Object.entries(members)) {
+          if (obj[k] !== undefined) this.check(ref.shape, obj[k], join(path, wireName(ref, k)), errors, join(mpath, k));
         }
         return;
       }
@@ -374,49 +418,70 @@ export class ServiceModel {
         const arr = v as unknown[];
         if (s.min !== undefined && arr.length < s.min) fail(`Member must have length greater than or equal to ${s.min}`);
         if (s.max !== undefined && arr.length > s.max) fail(`Member must have length less than or equal to ${s.max}`);
-        arr.forEach((item, i) => this.check(s.member!.shape, item, join(path, `${i + 1}.member`), errors));
+        const ms = this.shape(s.member!.shape);
+        if (isScalar(ms)) {
+          // A list of scalars fails once, at the list, with every constraint its members have.
+          if (arr.some((item) => this.scalarFailures(ms, item).length > 0)) fail(`Member must satisfy constraint: [${scalarConstraints(ms).join(', ')}]`, join(mpath, 'member'));
+          return;
+        }
+        arr.forEach((item, i) => this.check(s.member!.shape, item, join(path, `${i + 1}.member`), errors, mpath));
         return;
       }
       case 'map': {
         const obj = v as Record<string, unknown>;
-        const n = Object.keys(obj).length;
-        if (s.min !== undefined && n < s.min) fail(`Member must have length greater than or equal to ${s.min}`);
-        if (s.max !== undefined && n > s.max) fail(`Member must have length less than or equal to ${s.max}`);
-        for (const [k, mv] of Object.entries(obj)) {
-          this.check(s.key!.shape, k, join(path, k), errors);
-          this.check(s.value!.shape, mv, join(path, k), errors);
+        const keys = Object.keys(obj);
+        if (s.min !== undefined && keys.length < s.min) fail(`Member must have length greater than or equal to ${s.min}`);
+        if (s.max !== undefined && keys.length > s.max) fail(`Member must have length less than or equal to ${s.max}`);
+        const ks = this.shape(s.key!.shape);
+        const vs = this.shape(s.value!.shape);
+        if (keys.some((k) => this.scalarFailures(ks, k).length > 0)) fail(`Map keys must satisfy constraint: [${scalarConstraints(ks).join(', ')}]`, join(mpath, 'key'));
+        if (isScalar(vs)) {
+          if (keys.some((k) => this.scalarFailures(vs, obj[k]).length > 0)) fail(`Map value must satisfy constraint: [${scalarConstraints(vs).join(', ')}]`, join(mpath, 'value'));
+          return;
         }
+        for (const k of keys) this.check(s.value!.shape, obj[k], join(path, k), errors, join(mpath, 'value'));
         return;
       }
+      default:
+        for (const c of this.scalarFailures(s, v)) fail(c);
+    }
+  }
+
+  /** The constraints of a scalar shape that `v` fails (after a type check), in AWS's order. */
+  private scalarFailures(s: Shape, v: unknown): string[] {
+    const expected = EXPECTED_TYPE[s.type];
+    if (expected && !expected(v)) return [`Member must be of type ${s.type}`];
+    const out: string[] = [];
+    switch (s.type) {
       case 'string': {
         const str = v as string;
-        if (s.enum && !s.enum.includes(str)) fail(`Member must satisfy enum value set: [${s.enum.join(', ')}]`);
-        const len = [...str].length;
-        if (s.min !== undefined && len < s.min) fail(`Member must have length greater than or equal to ${s.min}`);
-        if (s.max !== undefined && len > s.max) fail(`Member must have length less than or equal to ${s.max}`);
+        if (s.enum && !s.enum.includes(str)) out.push(enumConstraint(s.enum));
+        const len = codePoints(str);
+        if (s.max !== undefined && len > s.max) out.push(`Member must have length less than or equal to ${s.max}`);
+        if (s.min !== undefined && len < s.min) out.push(`Member must have length greater than or equal to ${s.min}`);
         if (s.pattern) {
           const re = this.pattern(s.pattern);
-          if (re && !re.test(str)) fail(`Member must satisfy regular expression pattern: ${s.pattern}`);
+          if (re && !re.test(str)) out.push(`Member must satisfy regular expression pattern: ${s.pattern}`);
         }
-        return;
+        return out;
       }
       case 'integer':
       case 'long':
       case 'float':
       case 'double': {
         const num = v as number;
-        if (s.min !== undefined && num < s.min) fail(`Member must have value greater than or equal to ${s.min}`);
-        if (s.max !== undefined && num > s.max) fail(`Member must have value less than or equal to ${s.max}`);
-        return;
+        if (s.max !== undefined && num > s.max) out.push(`Member must have value less than or equal to ${s.max}`);
+        if (s.min !== undefined && num < s.min) out.push(`Member must have value greater than or equal to ${s.min}`);
+        return out;
       }
       case 'blob': {
         const b = v as Buffer;
-        if (s.min !== undefined && b.length < s.min) fail(`Member must have length greater than or equal to ${s.min}`);
-        if (s.max !== undefined && b.length > s.max) fail(`Member must have length less than or equal to ${s.max}`);
-        return;
+        if (s.max !== undefined && b.length > s.max) out.push(`Member must have length less than or equal to ${s.max}`);
+        if (s.min !== undefined && b.length < s.min) out.push(`Member must have length greater than or equal to ${s.min}`);
+        return out;
       }
       default:
-        return;
+        return out;
     }
   }
 
@@ -469,6 +534,38 @@ export function toDate(v: unknown): Date {
   return new Date(String(v));
 }
 
+/** Shapes whose values are single values (checked by `scalarFailures`). */
+function isScalar(s: Shape): boolean {
+  return s.type !== 'structure' && s.type !== 'list' && s.type !== 'map';
+}
+
+/** Every constraint a scalar shape declares, as AWS lists them in "Member must satisfy constraint: [...]". */
+function scalarConstraints(s: Shape): string[] {
+  const out: string[] = [];
+  const isNumber = s.type === 'integer' || s.type === 'long' || s.type === 'float' || s.type === 'double';
+  const what = isNumber ? 'value' : 'length';
+  if (s.enum) out.push(enumConstraint(s.enum));
+  if (s.max !== undefined) out.push(`Member must have ${what} less than or equal to ${s.max}`);
+  if (s.min !== undefined) out.push(`Member must have ${what} greater than or equal to ${s.min}`);
+  if (s.pattern) out.push(`Member must satisfy regular expression pattern: ${s.pattern}`);
+  return out;
+}
+
+function enumConstraint(values: string[]): string {
+  return `Member must satisfy enum value set: [${values.join(', ')}]`;
+}
+
+/** A string's length in code points (as AWS's Java services count it, surrogate pairs once). */
+function codePoints(str: string): number {
+  let n = 0;
+  for (let i = 0; i < str.length; i++) {
+    const c = str.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < str.length) i++;
+    n++;
+  }
+  return n;
+}
+
 function join(path: string, k: string): string {
   return path ? `${path}.${k}` : k;
 }
@@ -487,9 +584,15 @@ function describeValue(v: unknown): string {
   if (Array.isArray(v)) {
     // A list's first items only: the list may be what is too long.
     const shown = v.slice(0, MAX_REPORTED).map((x) => (typeof x === 'object' ? '{...}' : describeItem(x)));
-    return `[${shown.join(', ')}${v.length > MAX_REPORTED ? `, ... (${v.length} items)` : ''}]`;
+    return `'[${shown.join(', ')}${v.length > MAX_REPORTED ? `, ... (${v.length} items)` : ''}]'`;
   }
-  if (v && typeof v === 'object') return Buffer.isBuffer(v) ? `'java.nio.HeapByteBuffer[len=${v.length}]'` : "'{...}'";
+  if (Buffer.isBuffer(v)) return `'java.nio.HeapByteBuffer[len=${v.length}]'`;
+  if (v && typeof v === 'object') {
+    // A map (or structure) as Java prints one: {k=v, ...}, its first entries only.
+    const entries = Object.entries(v as Record<string, unknown>);
+    const shown = entries.slice(0, MAX_REPORTED).map(([k, x]) => `${describeItem(k)}=${typeof x === 'object' && x !== null ? '{...}' : describeItem(x)}`);
+    return `'{${shown.join(', ')}${entries.length > MAX_REPORTED ? `, ... (${entries.length} entries)` : ''}}'`;
+  }
   return `'${String(v)}'`;
 }
 

@@ -7,7 +7,7 @@
  * sweeps) is started by the composition root (src/berth.ts), which also hands each service the
  * typed ports it needs (its factory's parameters) instead of a shared bag of hooks.
  */
-import type { ServiceModel } from '../protocol/model.js';
+import type { ServiceModel, SpecialErrors } from '../protocol/model.js';
 import type { WireProtocol } from '../protocol/errors.js';
 import type { Scope } from '../domain/platform.js';
 
@@ -27,6 +27,11 @@ export interface RequestContext extends Scope {
   principal: Principal;
   /** Aborted when Berth begins shutting down: long-running handlers (long polls) end early. */
   signal: AbortSignal;
+  /**
+   * The URL (scheme, host and port) this request reached Berth at, from its signed Host header:
+   * what ECS's DiscoverPollEndpoint answers, so an agent polls the endpoint it already reached.
+   */
+  endpoint: string;
 }
 
 /** A handler for operation K of an `Operations` map generated from a model. */
@@ -48,6 +53,12 @@ export interface ServiceDefinition {
   validationErrorCode: string;
   /** Per-operation exceptions to `validationErrorCode`. */
   validationErrorCodes?: Record<string, string>;
+  /**
+   * Per operation, the input members (by model path, see `SpecialErrors`) whose failed constraints AWS answers with
+   * the service's own error (one the operation's model lists) rather than the generic
+   * validation error: e.g. SSM's `InvalidResourceType` for a `ResourceType` outside the enum.
+   */
+  constraintErrors?: Record<string, SpecialErrors>;
   /**
    * Per-operation caps on the request body in bytes (AWS's own limits), above the gateway's
    * default of 1 MiB or below it; a larger body is refused with 413 before it is read.

@@ -5,7 +5,7 @@
  * commit a NOTIFY wakes every replica's watchers, which then read the change feed in order.
  */
 import pg from 'pg';
-import { ConflictError, type Change, type ListOptions, type Store, type StoredRecord, type Write } from './types.js';
+import { ConflictError, type Change, type Guard, type ListOptions, type Store, type StoredRecord, type Write } from './types.js';
 
 const CHANNEL = 'berth_changes';
 
@@ -18,6 +18,27 @@ interface ChangeRow {
 
 function toChange(r: ChangeRow): Change {
   return { rev: Number(r.rev), kind: r.kind, key: r.key, value: r.value === null ? null : (JSON.parse(r.value) as unknown) };
+}
+
+/**
+ * The schema's migrations, in order: migration N takes a database at version N-1 to N. Each is
+ * idempotent SQL run in one transaction (a database made before versions were recorded is at
+ * "version 0" with the version 1 tables already there).
+ */
+const MIGRATIONS: Array<(schema: string) => string> = [
+  (schema) => `
+    CREATE TABLE IF NOT EXISTS ${schema}.records (kind TEXT NOT NULL, key TEXT NOT NULL COLLATE "C", rev BIGINT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, key));
+    CREATE TABLE IF NOT EXISTS ${schema}.changes (rev BIGINT NOT NULL, seq INT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (rev, seq));
+    INSERT INTO ${schema}.meta (name, value) VALUES ('rev', 0) ON CONFLICT DO NOTHING;`,
+];
+/** The schema version this code writes and reads. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The advisory-lock key of a schema's migrations (a stable 32-bit hash of its name). */
+function schemaLockKey(schema: string): number {
+  let h = 0x811c9dc5;
+  for (const ch of `berth:${schema}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
+  return h | 0;
 }
 
 export class PostgresStore implements Store {
@@ -44,16 +65,35 @@ export class PostgresStore implements Store {
     const s = new PostgresStore(url, schema);
     const c = await s.pool.connect();
     try {
-      await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await c.query(`
-        CREATE TABLE IF NOT EXISTS ${schema}.records (kind TEXT NOT NULL, key TEXT NOT NULL COLLATE "C", rev BIGINT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, key));
-        CREATE TABLE IF NOT EXISTS ${schema}.changes (rev BIGINT NOT NULL, seq INT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (rev, seq));
-        CREATE TABLE IF NOT EXISTS ${schema}.meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
-        INSERT INTO ${schema}.meta (name, value) VALUES ('rev', 0) ON CONFLICT DO NOTHING;
-      `);
-    } finally {
+      // Replicas may start at the same moment on an empty or older database: the schema is
+      // created and migrated by one of them at a time, under a lock of this schema's own.
+      await c.query('SELECT pg_advisory_lock($1)', [schemaLockKey(schema)]);
+      try {
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        await c.query(`CREATE TABLE IF NOT EXISTS ${schema}.meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL)`);
+        const v = await c.query<{ value: string }>(`SELECT value FROM ${schema}.meta WHERE name = 'schema_version'`);
+        const version = v.rows[0] ? Number(v.rows[0].value) : 0;
+        if (version > SCHEMA_VERSION) {
+          throw new Error(`the database schema '${schema}' is at version ${version}, made by a newer Berth; this one knows up to ${SCHEMA_VERSION}: upgrade this replica`);
+        }
+        for (let next = version + 1; next <= SCHEMA_VERSION; next++) {
+          await c.query('BEGIN');
+          await c.query(MIGRATIONS[next - 1]!(schema));
+          await c.query(`INSERT INTO ${schema}.meta (name, value) VALUES ('schema_version', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, [next]);
+          await c.query('COMMIT');
+        }
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [schemaLockKey(schema)]).catch(() => undefined);
+      }
+    } catch (e) {
       c.release();
+      await s.pool.end().catch(() => undefined);
+      throw e;
     }
+    c.release();
     return s;
   }
 
@@ -95,13 +135,19 @@ export class PostgresStore implements Store {
     return r.rows.map((row) => ({ kind, key: row.key, rev: Number(row.rev), value: JSON.parse(row.value) as T }));
   }
 
-  async commit(writes: Write[]): Promise<number> {
+  async commit(writes: Write[], guards: readonly Guard[] = []): Promise<number> {
     if (writes.length === 0) return this.revision();
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
       const cur = await c.query<{ value: string }>(`SELECT value FROM ${this.schema}.meta WHERE name = 'rev' FOR UPDATE`);
       const rev = Number(cur.rows[0]!.value) + 1;
+      // Commits are serialized on the revision row, so what is read here cannot change before COMMIT.
+      for (const g of guards) {
+        const r = await c.query<{ rev: string }>(`SELECT rev FROM ${this.schema}.records WHERE kind = $1 AND key = $2`, [g.kind, g.key]);
+        const actual = r.rows[0] ? Number(r.rows[0].rev) : 0;
+        if (actual !== g.rev) throw new ConflictError(g.kind, g.key, g.rev, actual);
+      }
       for (const w of writes) {
         if (w.expectRev === undefined) continue;
         const r = await c.query<{ rev: string }>(`SELECT rev FROM ${this.schema}.records WHERE kind = $1 AND key = $2`, [w.kind, w.key]);

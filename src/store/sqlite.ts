@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { ensurePrivateFile } from '../privateFiles.js';
-import { ConflictError, type Change, type ListOptions, type Store, type StoredRecord, type Write } from './types.js';
+import { ConflictError, type Change, type Guard, type ListOptions, type Store, type StoredRecord, type Write } from './types.js';
 
 interface ChangeRow {
   rev: number;
@@ -105,10 +105,14 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ kind, key: r.key, rev: r.rev, value: JSON.parse(r.value) as T }));
   }
 
-  async commit(writes: Write[]): Promise<number> {
+  async commit(writes: Write[], guards: readonly Guard[] = []): Promise<number> {
     if (writes.length === 0) return this.rev;
     const changes: Change[] = [];
     const apply = this.db.transaction(() => {
+      for (const g of guards) {
+        const actual = this.stmts.get.get(g.kind, g.key)?.rev ?? 0;
+        if (actual !== g.rev) throw new ConflictError(g.kind, g.key, g.rev, actual);
+      }
       for (const w of writes) {
         if (w.expectRev !== undefined) {
           const actual = this.stmts.get.get(w.kind, w.key)?.rev ?? 0;

@@ -28,6 +28,17 @@ export interface Write {
   expectRev?: number;
 }
 
+/**
+ * A condition a commit must meet without writing: the record's current `rev` (0: it must not
+ * exist). Controllers fence their writes with one on their duty's lease token record, so a
+ * replica that lost the lease cannot write any more (src/control/leadership.ts).
+ */
+export interface Guard {
+  kind: string;
+  key: string;
+  rev: number;
+}
+
 export interface Change {
   rev: number;
   kind: string;
@@ -61,8 +72,11 @@ export interface Store {
   getMany<T>(kind: string, keys: string[]): Promise<Array<StoredRecord<T> | undefined>>;
   /** Records of a kind in key order. */
   list<T>(kind: string, opts?: ListOptions): Promise<StoredRecord<T>[]>;
-  /** Applies the writes atomically and returns the new store revision. */
-  commit(writes: Write[]): Promise<number>;
+  /**
+   * Applies the writes atomically and returns the new store revision; with `guards`, only if
+   * every guarded record is at the revision given (else ConflictError, nothing written).
+   */
+  commit(writes: Write[], guards?: readonly Guard[]): Promise<number>;
   /** The latest store revision (0 for an empty store). */
   revision(): Promise<number>;
   /** Changes with rev > afterRev, oldest first. */

@@ -212,7 +212,7 @@ test('a malformed report is refused whole at the gateway, changes nothing, and R
       ['an unknown container status', { containers: [{ containerName: 'app', status: 'DEAD' }] }, IPE, /'change\.containers\.1\.member\.status'.*enum value set: \[PENDING, RUNNING, STOPPED\]/],
       ['an unknown stop code', { status: 'STOPPED', stopCode: 'Gremlins' }, IPE, /'change\.stopCode'/],
       ['an over-long reason', { status: 'STOPPED', reason: 'x'.repeat(10_000) }, IPE, /at 'change\.reason' failed to satisfy constraint: Member must have length less than or equal to 255/],
-      ['10,000 containers', { status: 'STOPPED', containers: Array.from({ length: 10_000 }, () => ({ containerName: 'app', status: 'STOPPED' })) }, IPE, /\.\.\. \(10000 items\)\] at 'change\.containers' failed to satisfy constraint: Member must have length less than or equal to 10/],
+      ['10,000 containers', { status: 'STOPPED', containers: Array.from({ length: 10_000 }, () => ({ containerName: 'app', status: 'STOPPED' })) }, IPE, /\.\.\. \(10000 items\)\]' at 'change\.containers' failed to satisfy constraint: Member must have length less than or equal to 10/],
       ['an exit code beyond 32 bits', { containers: [{ containerName: 'app', exitCode: 2 ** 40 }] }, SER, /can not be converted to an Integer .* at 'change\.containers\.1\.member\.exitCode'/],
       ['a timestamp no date can hold', { status: 'STOPPED', executionStoppedAt: 1e20 }, SER, /can not be converted to a Timestamp .*at 'change\.executionStoppedAt'/],
       ['the change as a JSON string (the old wire, carrying that report)', JSON.stringify({ containers: [{ containerName: 'app', networkBindings: 1 }] }), SER, /STRING_VALUE can not be converted to a structure at 'change'/],

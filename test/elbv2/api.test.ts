@@ -244,14 +244,15 @@ test('listeners and rules: duplicates, priorities, conditions, default rule, err
   assert.equal(r10.Actions![0]!.ForwardConfig?.TargetGroups?.[0]?.Weight, 1);
   const r20 = (await rule(20, [{ Field: 'source-ip', SourceIpConfig: { Values: ['10.0.0.0/8', '::1/128'] } }], b.TargetGroupArn)).Rules![0]!;
   assert.equal(await errorCode(() => rule(10, [{ Field: 'path-pattern', Values: ['/b'] }])), 'PriorityInUse');
+  // More than five condition values in one rule (ALB's words and code are in test/elbv2/edges.test.ts).
   assert.equal(
     await errorCode(() =>
       rule(30, [
-        { Field: 'path-pattern', Values: ['/1', '/2', '/3'] },
-        { Field: 'host-header', Values: ['a.example.com', 'b.example.com', 'c.example.com'] },
+        { Field: 'path-pattern', PathPatternConfig: { Values: ['/1', '/2', '/3'] } },
+        { Field: 'host-header', HostHeaderConfig: { Values: ['a.example.com', 'b.example.com', 'c.example.com'] } },
       ]),
     ),
-    'TooManyConditions',
+    'ValidationError',
   );
   assert.equal(await errorCode(() => rule(31, [{ Field: 'path-pattern', Values: ['/x'], PathPatternConfig: { Values: ['/y'] } }])), 'ValidationError');
   assert.equal(await errorCode(() => rule(32, [{ Field: 'source-ip', SourceIpConfig: { Values: ['10.0.0.0/33'] } }])), 'ValidationError');

@@ -55,7 +55,8 @@ test('warn: only refused requests; json: one object a line with the request id',
 });
 
 test('berth up logs requests at info by default, and says when a task fails to start or its container fails', { skip: !hasAwsCli() && 'aws CLI not installed' }, async () => {
-  const up = await spawnBerth(['--ephemeral', '--driver', 'process']);
+  // An agent timeout above the agent's 5 s long poll: only the hand-registered instance below goes.
+  const up = await spawnBerth(['--ephemeral', '--driver', 'process'], { BERTH_AGENT_TIMEOUT_MS: '8000' });
   try {
     await eventually(() => /agent: process driver/.test(up.output()), { what: 'the local agent' });
     const creds = /AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)/.exec(up.output())!;
@@ -67,6 +68,9 @@ test('berth up logs requests at info by default, and says when a task fails to s
     await eventually(() => up.output().includes(`task ${broken} (broken:1, family:broken) failed to start: ResourceInitializationError`), { what: 'the failed start in the log', timeoutMs: 20_000 });
     await eventually(() => up.output().includes(`task ${fails} (fails:1, family:fails) stopped: app exited 7`), { what: 'the failed container in the log', timeoutMs: 20_000 });
     assert.match(up.output(), /Z root ecs\.RunTask 200 [\d.]+ms/);
+    // An instance whose agent stops polling is said too (here: one registered by hand, never polling).
+    const ci = (await awsOk(env, ['ecs', 'register-container-instance', '--total-resources', JSON.stringify([{ name: 'CPU', type: 'INTEGER', integerValue: 1024 }])])).containerInstance.containerInstanceArn.split('/').pop();
+    await eventually(() => up.output().includes(`container instance ${ci} (cluster default): its agent stopped polling`), { what: 'the disconnected agent in the log', timeoutMs: 20_000 });
     assert.match(up.output(), /Z WARN task /);
   } finally {
     up.child.kill('SIGTERM');

@@ -360,11 +360,13 @@ test('least_outstanding_requests sends new requests to the target with fewer in 
   // One slow request occupies a target; the next quick ones all go to the other.
   const hits = () => backends.s1!.hits + backends.s2!.hits;
   const before = hits();
-  const slow = get(port, '/slow?ms=800', { 'x-lor': 'yes' });
+  // Not /slow: an earlier test's rule (priority 3) sends that path elsewhere.
+  const slow = get(port, '/lor/slow?ms=800', { 'x-lor': 'yes' });
   await eventually(() => hits() > before, { what: 'the slow request to reach its target', intervalMs: 5 });
   const quick: string[] = [];
   for (let i = 0; i < 4; i++) quick.push(String((await get(port, '/q', { 'x-lor': 'yes' })).headers['x-backend']));
   const slowBackend = String((await slow).headers['x-backend']);
+  assert.ok(slowBackend === 's1' || slowBackend === 's2', `the slow request went to ${slowBackend}`);
   assert.ok(quick.every((b) => b !== slowBackend), `quick requests ${quick} avoided ${slowBackend}`);
   void ModifyListenerCommand;
 });

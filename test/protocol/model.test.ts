@@ -56,12 +56,13 @@ test('constraints inside nested lists and maps are checked, with the path of eac
   const e = refusal({ items: [{ name: 'ok', ports: [80, 70000] }, { name: '', kind: 'c' }, { ports: [1, 2, 3] }], labels: { toolongkey: 'v' } });
   assert.equal(e.code, 'ValidationException');
   assert.match(e.message, /^6 validation errors detected: /);
-  assert.match(e.message, /Value '70000' at 'items\.1\.member\.ports\.2\.member' failed to satisfy constraint: Member must have value less than or equal to 65535/);
+  // A list of scalars is judged as a whole, naming every constraint of its members (AWS's form).
+  assert.match(e.message, /Value '\[80, 70000\]' at 'items\.1\.member\.ports' failed to satisfy constraint: Member must satisfy constraint: \[Member must have value less than or equal to 65535, Member must have value greater than or equal to 0\]/);
   assert.match(e.message, /Value '' at 'items\.2\.member\.name' failed to satisfy constraint: Member must have length greater than or equal to 1/);
   assert.match(e.message, /Value 'c' at 'items\.2\.member\.kind' failed to satisfy constraint: Member must satisfy enum value set: \[a, b\]/);
   assert.match(e.message, /Value null at 'items\.3\.member\.name' failed to satisfy constraint: Member must not be null/);
-  assert.match(e.message, /Value \[1, 2, 3\] at 'items\.3\.member\.ports' failed to satisfy constraint: Member must have length less than or equal to 2/);
-  assert.match(e.message, /Value 'toolongkey' at 'labels\.toolongkey' failed to satisfy constraint: Member must have length less than or equal to 8/);
+  assert.match(e.message, /Value '\[1, 2, 3\]' at 'items\.3\.member\.ports' failed to satisfy constraint: Member must have length less than or equal to 2/);
+  assert.match(e.message, /Value '\{toolongkey=v\}' at 'labels' failed to satisfy constraint: Map keys must satisfy constraint: \[Member must have length less than or equal to 8, Member must have length greater than or equal to 1\]/);
   // A wrong type deep down is a SerializationException naming where.
   const t = refusal({ items: [{ name: 'ok', ports: 1 }] });
   assert.equal(t.code, 'SerializationException');
@@ -78,7 +79,7 @@ test('however much is wrong, the message names ten problems and counts the rest'
   const val = refusal({ items: Array.from({ length: 100_000 }, () => ({ name: '' })) });
   assert.equal(val.code, 'ValidationException');
   assert.match(val.message, /^100001 validation errors detected: /);
-  assert.match(val.message, /^[^;]*Value \[\{\.\.\.\}(, \{\.\.\.\}){9}, \.\.\. \(100000 items\)\] at 'items' failed to satisfy constraint: Member must have length less than or equal to 3/);
+  assert.match(val.message, /^[^;]*Value '\[\{\.\.\.\}(, \{\.\.\.\}){9}, \.\.\. \(100000 items\)\]' at 'items' failed to satisfy constraint: Member must have length less than or equal to 3/);
   assert.ok(val.message.length < 2_000, `${val.message.length} characters`);
 });
 
@@ -88,7 +89,8 @@ test('parseJson answers instead of throwing: the typed value, or what is wrong w
   assert.deepEqual(model.parseJson('Item', { name: 'web', ports: [80, 'x'] }), { ok: false, problem: "STRING_VALUE can not be converted to an Integer (a whole number from -2147483648 to 2147483647) at 'ports.2.member'" });
   assert.deepEqual(model.parseJson('Item', { ports: [99999] }), {
     ok: false,
-    problem: "Value null at 'name' failed to satisfy constraint: Member must not be null; Value '99999' at 'ports.1.member' failed to satisfy constraint: Member must have value less than or equal to 65535",
+    problem:
+      "Value null at 'name' failed to satisfy constraint: Member must not be null; Value '[99999]' at 'ports' failed to satisfy constraint: Member must satisfy constraint: [Member must have value less than or equal to 65535, Member must have value greater than or equal to 0]",
   });
   assert.equal(model.parseJson('Item', null).ok, false);
   assert.equal(model.parseJson('Item', 'web').ok, false);

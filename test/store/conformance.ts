@@ -36,6 +36,23 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     assert.equal(await s.revision(), 2);
   });
 
+  withStore('guards: a commit happens only if every guarded record is at its revision (0: absent); a failed guard writes nothing', async (s) => {
+    const fence = await s.commit([{ kind: 'fence', key: 'duty', value: { epoch: 1 } }]);
+    await s.commit([{ kind: 'k', key: 'a', value: 1 }], [{ kind: 'fence', key: 'duty', rev: fence }]);
+    assert.equal((await s.get('k', 'a'))?.value, 1);
+    await s.commit([{ kind: 'k', key: 'b', value: 1 }], [{ kind: 'fence', key: 'nobody', rev: 0 }]);
+    const moved = await s.commit([{ kind: 'fence', key: 'duty', value: { epoch: 2 } }]);
+    const before = await s.revision();
+    await assert.rejects(
+      s.commit([{ kind: 'k', key: 'a', value: 2 }, { kind: 'k', key: 'c', value: 1 }], [{ kind: 'fence', key: 'duty', rev: fence }]),
+      (e: Error) => e instanceof ConflictError && e.kind === 'fence' && e.expected === fence && e.actual === moved,
+    );
+    await assert.rejects(s.commit([{ kind: 'k', key: 'd', value: 1 }], [{ kind: 'fence', key: 'nobody', rev: 5 }]), ConflictError);
+    assert.equal(await s.revision(), before, 'nothing committed');
+    assert.equal((await s.get('k', 'a'))?.value, 1);
+    assert.equal(await s.get('k', 'c'), undefined);
+  });
+
   withStore('getMany returns the records asked for, in that order, undefined where absent', async (s) => {
     assert.deepEqual(await s.getMany('k', []), []);
     await s.commit([{ kind: 'k', key: 'a', value: { n: 1 } }, { kind: 'k', key: 'ü/🔑', value: 'x' }, { kind: 'other', key: 'b', value: 2 }]);

@@ -49,3 +49,30 @@ test('postgres: two replicas on one database see each other’s writes, in order
     await b.close();
   }
 });
+
+test('postgres: replicas starting at the same moment on an empty database all come up (migrations under a lock)', async () => {
+  if (!pgServer) throw new Error(why);
+  for (let round = 0; round < 3; round++) {
+    const schema = `together${process.pid}_${round}`;
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresStore.open(pgServer!.url, schema)));
+    try {
+      await stores[0]!.commit([{ kind: 'k', key: 'a', value: 1 }]);
+      for (const s of stores) assert.equal((await s.get('k', 'a'))?.value, 1);
+    } finally {
+      for (const s of stores) await s.close();
+    }
+  }
+});
+
+test('postgres: a replica refuses a database whose schema a newer Berth made', async () => {
+  if (!pgServer) throw new Error(why);
+  const schema = `newer${process.pid}`;
+  const s = await PostgresStore.open(pgServer.url, schema);
+  const pg = (await import('pg')).default;
+  const c = new pg.Client({ connectionString: pgServer.url });
+  await c.connect();
+  await c.query(`UPDATE ${schema}.meta SET value = 999 WHERE name = 'schema_version'`);
+  await c.end();
+  await s.close();
+  await assert.rejects(PostgresStore.open(pgServer.url, schema), /version 999, made by a newer Berth/);
+});

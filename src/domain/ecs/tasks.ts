@@ -181,9 +181,11 @@ export async function applyTaskStateChange(s: Scope, ch: TaskChange): Promise<Ta
         t.desiredStatus = 'STOPPED';
         for (const c of t.containers) c.lastStatus = 'STOPPED';
         if (!t.stopCode) {
+          // The agent says why when it knows (a container that ran and exited before its RUNNING
+          // report went out is EssentialContainerExited, not a failure to start).
           const exited = t.containers.find((c) => c.essential && c.exitCode !== undefined);
-          t.stopCode = !wasRunning ? 'TaskFailedToStart' : 'EssentialContainerExited';
-          t.stoppedReason = ch.reason ?? (exited ? `Essential container in task exited` : 'Task stopped');
+          t.stopCode = ch.stopCode ?? (wasRunning || exited ? 'EssentialContainerExited' : 'TaskFailedToStart');
+          t.stoppedReason = (ch.reason ?? (exited ? `Essential container in task exited` : 'Task stopped')).slice(0, 255);
         }
       }
     }

@@ -71,7 +71,13 @@ export interface ListenerRecord {
   lbArn: string;
   port: number;
   protocol: string;
+  /** The default certificate of an HTTPS listener (empty for HTTP), as DescribeListeners shows it. */
   certificates: ELB.Certificate[];
+  /**
+   * The listener's other certificates (AddListenerCertificates), by ARN: the data plane serves
+   * the one whose names match a client's SNI server name, else the default.
+   */
+  extraCertificates?: string[];
   sslPolicy?: string;
   alpnPolicy?: string[];
   defaultActions: ELB.Action[];

@@ -18,18 +18,19 @@ export const ssmErrors = {
       `Parameter ${name} already has 100 versions and its oldest version has a label. Remove the label from the oldest version (UnlabelParameterVersion) and try again.`,
     ),
   labelLimit: () =>
-    new ServiceError('ParameterVersionLabelLimitExceeded', 'A parameter version can have at most 10 labels.'),
+    new ServiceError('ParameterVersionLabelLimitExceeded', 'A parameter version can have a maximum of ten labels. Move one or more labels to another version and try again.'),
   invalidAllowedPattern: (msg: string) => new ServiceError('InvalidAllowedPatternException', msg),
   patternMismatch: (pattern: string) =>
     new ServiceError('ParameterPatternMismatchException', `Parameter value failed to satisfy the AllowedPattern: ${pattern}`),
   hierarchyLevels: () =>
     new ServiceError('HierarchyLevelLimitExceededException', 'A parameter name can have at most 15 levels of hierarchy (14 slashes after the first).'),
   unsupportedType: (t: string) => new ServiceError('UnsupportedParameterType', `Parameter type '${t}' is not supported: use String, StringList or SecureString.`),
-  invalidFilterKey: (k: string) => new ServiceError('InvalidFilterKey', `The filter key '${k}' is not valid for this operation.`),
+  invalidFilterKey: (msg: string) => new ServiceError('InvalidFilterKey', msg),
   invalidFilterOption: (msg: string) => new ServiceError('InvalidFilterOption', msg),
   invalidFilterValue: (msg: string) => new ServiceError('InvalidFilterValue', msg),
   invalidNextToken: () => new ServiceError('InvalidNextToken', 'The specified token is not valid: use a NextToken this API returned.'),
-  invalidResourceType: () => new ServiceError('InvalidResourceType', 'Berth supports tags on parameters only: ResourceType must be Parameter.'),
+  invalidResourceType: () =>
+    new ServiceError('InvalidResourceType', 'The resource type is not valid: Berth provides Parameter Store only, so ResourceType must be Parameter.'),
   invalidResourceId: () => new ServiceError('InvalidResourceId', 'The resource ID is not valid. Verify that you entered the correct ID and try again.'),
   tooManyTags: () => new ServiceError('TooManyTagsError', 'A parameter can have at most 50 tags.'),
   cannotDecrypt: (name: string, version: number) =>

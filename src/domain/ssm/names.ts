@@ -14,6 +14,37 @@ export function paramKey(region: string, name: string): string {
   return `${region}/${name}`;
 }
 
+/**
+ * Whether a name is root-level (not in a hierarchy): `x` or `/x`. Parameter Store treats the
+ * two spellings of a root-level name as the same parameter ("/TestParam1" and "TestParam1" are
+ * not unique), and reports it without the slash.
+ */
+export function isRootLevel(name: string): boolean {
+  return !name.slice(1).includes('/');
+}
+
+/** The name a parameter is stored and reported under: a root-level name without its leading slash; any other as given. */
+export function canonicalName(name: string): string {
+  return name.startsWith('/') && isRootLevel(name) ? name.slice(1) : name;
+}
+
+/**
+ * The stored names a name can refer to: for a root-level name its canonical form, then `/x`
+ * (under which a Berth before this rule stored a root-level name given with its slash; such a
+ * record is still found, and keeps its name so its SecureString values still open); any other
+ * name only itself.
+ */
+export function storedNamesOf(name: string): string[] {
+  if (!isRootLevel(name) || name === '' || name === '/') return [name];
+  const bare = canonicalName(name);
+  return [bare, `/${bare}`];
+}
+
+/** A stored name in the form paths and path filters see it: root-level names as `/x`. */
+export function pathForm(name: string): string {
+  return name.startsWith('/') ? name : `/${name}`;
+}
+
 /** `arn:aws:ssm:<region>:<account>:parameter/<name without its leading slash>`. */
 export function paramArn(s: Scope, name: string): string {
   return arn('ssm', s.region, s.platform.accountId, `parameter/${name.startsWith('/') ? name.slice(1) : name}`);
@@ -45,7 +76,7 @@ export function validateName(s: Scope, name: string): void {
 export interface ParamRef {
   /** The region it names: the caller's, or an ARN's. */
   region: string;
-  /** Candidate stored names (an ARN without a slash in its path can name `x` or `/x`); none for another account's ARN. */
+  /** Candidate stored names (`storedNamesOf`: a root-level name is `x` or, stored by an older Berth, `/x`); none for another account's ARN. */
   names: string[];
   /** The name as the caller wrote it (without selector), for messages and results. */
   display: string;
@@ -73,9 +104,9 @@ export function parseRef(s: Scope, raw: string): ParamRef {
     body = body.slice(0, colon);
   }
   let names: string[];
-  if (raw.startsWith('arn:')) names = body.includes('/') ? [`/${body}`] : [body, `/${body}`];
-  else names = [body];
-  return { region: refRegion, names, display: raw.startsWith('arn:') ? names[names.length - 1]! : body, selector };
+  if (raw.startsWith('arn:')) names = body.includes('/') ? [`/${body}`] : storedNamesOf(body);
+  else names = storedNamesOf(body);
+  return { region: refRegion, names, display: raw.startsWith('arn:') ? (body.includes('/') ? `/${body}` : body) : body, selector };
 }
 
 /** Label rules: 1-100 chars of letters, digits, `.`, `-`, `_`; not starting with a digit or aws/ssm. */

@@ -21,7 +21,7 @@ import { compileLinearRegex, type LinearRegex } from '../regex.js';
 import type { Scope } from '../platform.js';
 import { ssmErrors } from './errors.js';
 import type { MasterKey } from './masterKey.js';
-import { KIND, paramKey, parseRef, validLabel, validateName, type ParamRef } from './names.js';
+import { KIND, canonicalName, paramKey, parseRef, storedNamesOf, validLabel, validateName, type ParamRef } from './names.js';
 
 /** One version of a parameter as stored. `value` is sealed for SecureString. */
 export interface VersionRecord {
@@ -91,9 +91,16 @@ export function versionValue(key: MasterKey, region: string, name: string, v: Ve
   }
 }
 
-/** The parameter of that exact name in the scope's region, or undefined. */
+/**
+ * The parameter a name refers to in the scope's region, or undefined: the name itself, and for a
+ * root-level name either spelling (`x` or `/x`, see `storedNamesOf`).
+ */
 export async function findParameter(s: Scope, name: string): Promise<ParameterRecord | undefined> {
-  return (await s.platform.store.get<ParameterRecord>(KIND.parameter, paramKey(s.region, name)))?.value;
+  for (const n of storedNamesOf(name)) {
+    const rec = await s.platform.store.get<ParameterRecord>(KIND.parameter, paramKey(s.region, n));
+    if (rec) return rec.value;
+  }
+  return undefined;
 }
 
 /** Parameters of the scope's region whose names start with `prefix`, in name order, after the name `after`. */
@@ -107,7 +114,15 @@ export async function listParameters(s: Scope, prefix: string, after: string | u
 
 /** What a Get*-style reference resolved to: a version of a parameter, or what is missing. */
 export type Resolved =
-  | { found: true; region: string; parameter: ParameterRecord; version: VersionRecord; selector?: string }
+  | {
+      found: true;
+      region: string;
+      parameter: ParameterRecord;
+      version: VersionRecord;
+      selector?: string;
+      /** The name as the caller wrote it (an ARN's as its name), which GetParameter reports: `/x` asked for is `/x`. */
+      asked: string;
+    }
   | { found: false; missing: 'parameter' | 'version'; display: string; selector?: string };
 
 /**
@@ -123,11 +138,11 @@ export async function resolveParameter(s: Scope, raw: string): Promise<Resolved>
     if (p) break;
   }
   if (!p) return { found: false, missing: 'parameter', display: ref.display, selector: ref.selector };
-  if (ref.selector === undefined) return { found: true, region: ref.region, parameter: p, version: latestVersion(p) };
+  if (ref.selector === undefined) return { found: true, region: ref.region, parameter: p, version: latestVersion(p), asked: ref.display };
   const sel = ref.selector.slice(1);
   const v = /^\d+$/.test(sel) ? p.versions.find((x) => x.version === Number(sel)) : p.versions.find((x) => x.labels.includes(sel));
   if (!v) return { found: false, missing: 'version', display: p.name, selector: ref.selector };
-  return { found: true, region: ref.region, parameter: p, version: v, selector: ref.selector };
+  return { found: true, region: ref.region, parameter: p, version: v, selector: ref.selector, asked: ref.display };
 }
 
 /**
@@ -209,18 +224,44 @@ export interface ParameterWrite {
  * when a rule fails. Returns the version and the tier it was stored in.
  */
 export async function putParameter(s: Scope, key: MasterKey, w: ParameterWrite): Promise<{ version: number; tier: SSM.ParameterTier }> {
-  const { name } = w;
-  validateName(s, name);
+  validateName(s, w.name);
   if (w.value.length === 0) throw ssmErrors.validation('Parameter value must not be empty.');
   const pattern = compileAllowedPattern(w.allowedPattern);
   const tags = checkedTags([], w.tags);
+  const canonical = canonicalName(w.name);
+  // A root-level name stored by an older Berth as `/x` is written there (its SecureStrings are
+  // sealed under that name); every other write goes to the canonical name. If that old record
+  // goes away meanwhile, the write starts over at the canonical name.
+  for (;;) {
+    const existing = await findParameter(s, w.name);
+    const name = existing?.name ?? canonical;
+    const result = await writeVersion(s, key, w, name, tags, pattern, name !== canonical);
+    if (result !== 'gone') return result;
+  }
+}
+
+/**
+ * One attempt of PutParameter at the record `name`. With `mustExist` (an older Berth's `/x`
+ * record), nothing is created when the record is gone: the answer is then 'gone'.
+ */
+async function writeVersion(
+  s: Scope,
+  key: MasterKey,
+  w: ParameterWrite,
+  name: string,
+  tags: ParameterTag[],
+  pattern: LinearRegex | undefined,
+  mustExist: boolean,
+): Promise<{ version: number; tier: SSM.ParameterTier } | 'gone'> {
   const now = s.platform.clock.now();
-  let result: { version: number; tier: SSM.ParameterTier } | undefined;
+  let result: { version: number; tier: SSM.ParameterTier } | 'gone' = 'gone';
   await mutate<ParameterRecord>(
     s.platform.store,
     KIND.parameter,
     paramKey(s.region, name),
     (cur) => {
+      result = 'gone';
+      if (!cur && mustExist) return undefined;
       if (cur && !w.overwrite) throw ssmErrors.alreadyExists();
       const prev = cur ? latestVersion(cur) : undefined;
       const type = w.type ?? prev?.type;
@@ -237,7 +278,7 @@ export async function putParameter(s: Scope, key: MasterKey, w: ParameterWrite):
       const tier = tierFor(w.tier, prev, Buffer.byteLength(w.value, 'utf8'));
       const versions = cur ? [...cur.versions] : [];
       if (versions.length >= MAX_VERSIONS) {
-        if (versions[0]!.labels.length > 0) throw ssmErrors.maxVersions(name);
+        if (versions[0]!.labels.length > 0) throw ssmErrors.maxVersions(canonicalName(name));
         versions.shift();
       }
       const version = (prev?.version ?? 0) + 1;
@@ -259,9 +300,9 @@ export async function putParameter(s: Scope, key: MasterKey, w: ParameterWrite):
       result = { version, tier };
       return { name, tags: cur ? cur.tags : tags, versions };
     },
-    { what: `Parameter ${name}` },
+    { what: `Parameter ${canonicalName(name)}` },
   );
-  return result!;
+  return result;
 }
 
 /**

@@ -95,6 +95,12 @@ function tasksOf(s: Scope, clusterName: string): Promise<Map<string, TaskRecord[
 }
 
 export const containerInstanceHandlers: Handlers<ECS.Operations> = {
+  async DiscoverPollEndpoint(_input, ctx) {
+    // One endpoint serves everything: the agent's polls, telemetry and Service Connect go where
+    // this request went (whichever cluster or instance it names).
+    return { endpoint: ctx.endpoint, telemetryEndpoint: ctx.endpoint, serviceConnectEndpoint: ctx.endpoint };
+  },
+
   async RegisterContainerInstance(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
     let doc: IdentityDocument = {};

@@ -5,7 +5,7 @@
  * service controller's (src/control/serviceController.ts).
  */
 import type * as ECS from '../../generated/ecs.js';
-import { mergeTags, parseArn } from '../../domain/common.js';
+import { arn, mergeTags, parseArn } from '../../domain/common.js';
 import { requireCluster } from '../../domain/ecs/clusters.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
 import { clusterArn, serviceArn } from '../../domain/ecs/keys.js';
@@ -25,7 +25,7 @@ import {
 } from '../../domain/ecs/services.js';
 import { findTaskDefinition, requireActiveTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
 import { describeTargetGroup } from '../../domain/elbv2/targets.js';
-import { checkDescribeCount, checkMaxResults } from './validation.js';
+import { checkDescribeCount, checkLaunchType, checkMaxResults } from './validation.js';
 import type { Handlers, RequestContext } from '../types.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
@@ -167,6 +167,7 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
       if (input.healthCheckGracePeriodSeconds < 0 || input.healthCheckGracePeriodSeconds > 2147483647) throw ecsErrors.invalidParameter('healthCheckGracePeriodSeconds must be between 0 and 2147483647.');
     }
     const td = await requireActiveTaskDefinition(ctx, input.taskDefinition);
+    checkLaunchType(td.taskDefinition, input.capacityProviderStrategy?.length ? undefined : (input.launchType ?? 'EC2'));
     await validateLoadBalancers(input.loadBalancers ?? [], td, ctx);
     validateNetwork(td, input.networkConfiguration);
     validatePlacement(input.placementConstraints, input.placementStrategy, daemon);
@@ -216,6 +217,8 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
     }
     if (input.deploymentController && input.deploymentController.type !== 'ECS') throw ecsErrors.invalidParameter('Only the ECS deployment controller is supported.');
     const td = input.taskDefinition ? await requireActiveTaskDefinition(ctx, input.taskDefinition) : await requireTaskDefinitionAny(ctx, cur.taskDefinition);
+    // A new revision must run the way the service launches its tasks.
+    if (input.taskDefinition) checkLaunchType(td.taskDefinition, cur.launchType);
     const lbs = input.loadBalancers ?? cur.loadBalancers;
     // Target groups are looked up when the update names them (a service keeps those it has).
     await validateLoadBalancers(lbs, td, ctx, input.loadBalancers !== undefined);
@@ -264,7 +267,8 @@ export const serviceHandlers: Handlers<ECS.Operations> = {
       if (n) await finishDraining(ctx, cluster.clusterName, n);
       const loaded = n ? await loadService(ctx, cluster.clusterName, n) : undefined;
       if (loaded) services.push(describeService(loaded, input.include?.includes('TAGS')));
-      else failures.push({ arn: ref.startsWith('arn:') ? ref : serviceArn(ctx, cluster.clusterName, ref), reason: 'MISSING' });
+      // As ECS reports a service it does not know: an ARN as given, a name as `service/<name>`.
+      else failures.push({ arn: ref.startsWith('arn:') ? ref : arn('ecs', ctx.region, ctx.platform.accountId, `service/${ref}`), reason: 'MISSING' });
     }
     return { services, failures };
   },

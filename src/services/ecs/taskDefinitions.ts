@@ -51,9 +51,15 @@ function normalize(input: ECS.RegisterTaskDefinitionRequest): ECS.TaskDefinition
     taskMem = parseMemory(input.memory);
     if (taskMem === undefined || taskMem < 6) client(`Invalid 'memory' setting for task: '${input.memory}'. Use MiB (e.g. '2048') or GB (e.g. '2 GB').`);
   }
+  // A task definition that requires FARGATE is refused for what Fargate does not run, in ECS's
+  // words, before anything about its containers.
+  if (requires.includes('FARGATE')) {
+    const problem = fargateTaskProblem(input, networkMode, taskCpu, taskMem);
+    if (problem) client(problem);
+  }
   if (input.containerDefinitions.length === 0) client('Container list cannot be empty.');
   if (input.containerDefinitions.length > 10) client('A task definition can have at most 10 containers.');
-  const volumes = input.volumes ?? [];
+  const volumes = (input.volumes ?? []).map(normalizeVolume);
   const volumeNames = new Set<string>();
   for (const v of volumes) {
     if (!v.name || !NAME_RE.test(v.name)) client(`Volume name '${v.name ?? ''}' is not valid: up to 255 letters, numbers, hyphens and underscores.`);
@@ -82,8 +88,8 @@ function normalize(input: ECS.RegisterTaskDefinitionRequest): ECS.TaskDefinition
     if (taskMem !== undefined && c.memory !== undefined && c.memory > taskMem) client(`${where} Container memory ${c.memory} exceeds the task memory ${taskMem}.`);
     if (c.cpu !== undefined && (c.cpu < 0 || c.cpu > 196608)) client(`${where} 'cpu' must be between 0 and 196608 units.`);
     if (c.stopTimeout !== undefined && (c.stopTimeout < 0 || c.stopTimeout > 120)) client(`${where} 'stopTimeout' must be between 0 and 120 seconds.`);
-    if (c.hostname !== undefined && networkMode === 'awsvpc') client(`${where} 'hostname' is not supported when networkMode=awsvpc.`);
-    if (c.links?.length && networkMode !== 'bridge') client(`${where} Links are only supported when networkMode=bridge (this task uses '${networkMode}').`);
+    if (c.hostname !== undefined && networkMode === 'awsvpc') client('hostname is not supported on container when networkMode=awsvpc.');
+    if (c.links?.length && networkMode !== 'bridge') client(`Links are not supported when networkMode=${networkMode}.`);
     for (const l of c.links ?? []) {
       const target = l.split(':')[0]!;
       if (!names.has(target) || target === c.name) client(`${where} Link '${l}' names container '${target}', which is not another container in this task definition.`);
@@ -153,7 +159,7 @@ function normalize(input: ECS.RegisterTaskDefinitionRequest): ECS.TaskDefinition
     if (pc.type !== 'memberOf' || !pc.expression) client("Task definition placement constraints must be of type 'memberOf' with an expression.");
   }
   if ((input.placementConstraints ?? []).length > 10) client('A task definition can have at most 10 placement constraints.');
-  const fargateProblem = fargateIncompatibility(networkMode, taskCpu, taskMem, volumes, containers);
+  const fargateProblem = fargateTaskProblem(input, networkMode, taskCpu, taskMem) ?? fargateContainerProblem(volumes, containers);
   if (requires.includes('FARGATE') && fargateProblem) client(fargateProblem);
   const compatibilities: ECS.Compatibility[] = ['EC2'];
   if (networkMode !== 'awsvpc') compatibilities.unshift('EXTERNAL');
@@ -181,20 +187,53 @@ function normalize(input: ECS.RegisterTaskDefinitionRequest): ECS.TaskDefinition
   };
 }
 
-function fargateIncompatibility(
-  networkMode: ECS.NetworkMode,
-  cpu: number | undefined,
-  mem: number | undefined,
-  volumes: ECS.Volume[],
-  containers: ECS.ContainerDefinition[],
-): string | undefined {
-  if (networkMode !== 'awsvpc') return `Fargate only supports network mode 'awsvpc' (this task definition uses '${networkMode}').`;
+/**
+ * Why a task definition cannot run on Fargate as a whole, in ECS's words (undefined: it can): the
+ * awsvpc network mode, no host PID or IPC namespace, task-level cpu and memory of one of
+ * Fargate's sizes.
+ */
+function fargateTaskProblem(input: ECS.RegisterTaskDefinitionRequest, networkMode: ECS.NetworkMode, cpu: number | undefined, mem: number | undefined): string | undefined {
+  if (networkMode !== 'awsvpc') return 'Fargate only supports network mode \u2018awsvpc\u2019.';
+  if (input.pidMode === 'host') return "Tasks using the Fargate launch type do not support pidMode 'host'. The supported value for pidMode is 'task'.";
+  if (input.ipcMode !== undefined) return 'Tasks using the Fargate launch type do not support ipcMode.';
   if (cpu === undefined) return "Fargate requires that 'cpu' be defined at the task level.";
   if (mem === undefined) return "Fargate requires that 'memory' be defined at the task level.";
-  if (!fargateMemoryOk(cpu, mem)) return `No Fargate configuration exists for given values: ${cpu} CPU, ${mem} memory. See the Fargate task size table for valid combinations.`;
-  if (volumes.some((v) => v.host?.sourcePath)) return 'Fargate does not support host volumes with a sourcePath.';
-  if (containers.some((c) => c.links?.length)) return 'Fargate does not support container links.';
+  if (!fargateMemoryOk(cpu, mem)) return `No Fargate configuration exists for given values: ${cpu} CPU, ${mem} memory. See the Amazon ECS documentation for the valid values.`;
   return undefined;
+}
+
+/** Why a task definition's volumes or containers cannot run on Fargate (undefined: they can). */
+function fargateContainerProblem(volumes: ECS.Volume[], containers: ECS.ContainerDefinition[]): string | undefined {
+  if (volumes.some((v) => v.host?.sourcePath)) return 'Fargate does not support host volumes with a sourcePath.';
+  if (containers.some((c) => c.links?.length)) return 'Links are not supported when networkMode=awsvpc.';
+  return undefined;
+}
+
+/**
+ * A volume with ECS's defaults filled in and its EFS settings checked as ECS checks them: an EFS
+ * volume's `rootDirectory` defaults to `/`; an access point needs the root directory `/` (or
+ * none) and transit encryption; IAM authorization needs transit encryption; a transit
+ * encryption port needs transit encryption.
+ */
+function normalizeVolume(v: ECS.Volume): ECS.Volume {
+  const efs = v.efsVolumeConfiguration;
+  if (!efs) return v;
+  const where = `Invalid setting for volume '${v.name ?? ''}'.`;
+  if (!efs.fileSystemId) client(`${where} efsVolumeConfiguration.fileSystemId should not be null or empty.`);
+  const encrypted = efs.transitEncryption === 'ENABLED';
+  const auth = efs.authorizationConfig;
+  if (auth?.accessPointId) {
+    if (efs.rootDirectory !== undefined && efs.rootDirectory !== '/') {
+      client(`${where} When an access point is specified in authorizationConfig, the root directory must either be omitted or set to '/'.`);
+    }
+    if (!encrypted) client(`${where} Transit encryption must be enabled when an access point is specified in authorizationConfig.`);
+  }
+  if (auth?.iam === 'ENABLED' && !encrypted) client(`${where} Transit encryption must be enabled when IAM authorization is enabled.`);
+  if (efs.transitEncryptionPort !== undefined && !encrypted) client(`${where} A transit encryption port can only be set when transit encryption is enabled.`);
+  if (efs.transitEncryptionPort !== undefined && (efs.transitEncryptionPort < 1 || efs.transitEncryptionPort > 65535)) {
+    client(`${where} transitEncryptionPort ${efs.transitEncryptionPort} is outside 1-65535.`);
+  }
+  return { ...v, efsVolumeConfiguration: { ...efs, rootDirectory: efs.rootDirectory ?? '/' } };
 }
 
 function requiredAttributes(input: ECS.RegisterTaskDefinitionRequest, networkMode: ECS.NetworkMode, cs: ECS.ContainerDefinition[]): ECS.Attribute[] {

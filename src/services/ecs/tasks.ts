@@ -14,7 +14,7 @@ import { launchTasks } from '../../domain/ecs/launch.js';
 import type { TaskRecord } from '../../domain/ecs/records.js';
 import { requireActiveTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
 import { applyContainerStateChange, applyTaskStateChange, findTask, requestTaskStop } from '../../domain/ecs/tasks.js';
-import { checkDescribeCount, checkMaxResults } from './validation.js';
+import { checkDescribeCount, checkLaunchType, checkMaxResults } from './validation.js';
 import type { Handlers } from '../types.js';
 
 /** The API shape of a stored task. */
@@ -100,6 +100,7 @@ export const taskHandlers: Handlers<ECS.Operations> = {
     mergeTags([], input.tags ?? [], ecsErrors.invalidParameter);
     await requireCluster(ctx, input.cluster);
     const td = await requireActiveTaskDefinition(ctx, input.taskDefinition);
+    checkLaunchType(td.taskDefinition, input.launchType);
     if (td.taskDefinition.networkMode === 'awsvpc' && !input.networkConfiguration?.awsvpcConfiguration) {
       throw ecsErrors.invalidParameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
     }

@@ -10,7 +10,7 @@ import type { RequestContext } from '../types.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
 import { findTg } from '../../domain/elbv2/lookup.js';
 
-const FIXED_CONTENT_TYPES = ['text/plain', 'text/css', 'text/html', 'application/javascript', 'application/json'];
+const FIXED_CONTENT_TYPES = ['text/html', 'application/json', 'application/javascript', 'text/css', 'text/plain'];
 
 /** Validates actions (forward, redirect, fixed-response) and returns their stored form. */
 export async function normalizeActions(ctx: RequestContext, actions: ELB.Action[]): Promise<ELB.Action[]> {
@@ -101,15 +101,26 @@ function normalizeFixed(a: ELB.Action): ELB.Action {
   if (a.TargetGroupArn || a.ForwardConfig) throw elbErrors.validation('A fixed-response action cannot name target groups');
   if (!/^[245]\d\d$/.test(f.StatusCode)) throw elbErrors.validation(`Fixed response status code '${f.StatusCode}' must be a 2XX, 4XX or 5XX code`);
   if (f.ContentType !== undefined && !FIXED_CONTENT_TYPES.includes(f.ContentType)) {
-    throw elbErrors.validation(`Fixed response content type '${f.ContentType}' must be one of ${FIXED_CONTENT_TYPES.join(', ')}`);
+    throw elbErrors.invalidLoadBalancerAction(`The ContentType must be one of:${FIXED_CONTENT_TYPES.map((t) => `'${t}'`).join(', ')}`);
   }
   if ((f.MessageBody ?? '').length > 1024) throw elbErrors.validation('Fixed response message body must be at most 1024 characters');
   return { Type: 'fixed-response', Order: a.Order, FixedResponseConfig: { StatusCode: f.StatusCode, ContentType: f.ContentType, MessageBody: f.MessageBody } };
 }
 
-const FIELDS = ['host-header', 'path-pattern', 'http-header', 'http-request-method', 'query-string', 'source-ip'];
+const FIELDS = ['path-pattern', 'host-header', 'http-header', 'http-request-method', 'query-string', 'source-ip'];
 
-/** Validates rule conditions as ALB does and returns their stored form. */
+/** Most values of all conditions of one rule together (ALB's condition-values-per-alb-rule). */
+const MAX_CONDITION_VALUES = 5;
+
+/** A condition value longer than ALB takes: "The 'host-header' value is too long; the limit is '128'". */
+function checkLength(what: string, v: string, limit: number): void {
+  if (v.length > limit) throw elbErrors.validation(`The '${what}' value is too long; the limit is '${limit}'`);
+}
+
+/**
+ * Validates rule conditions as ALB does, in its words (the field, where the values go, how many
+ * and how long), and returns their stored form.
+ */
 export function normalizeConditions(conds: ELB.RuleCondition[]): ELB.RuleCondition[] {
   if (conds.length === 0) throw elbErrors.validation('A rule must have at least one condition');
   let total = 0;
@@ -117,66 +128,79 @@ export function normalizeConditions(conds: ELB.RuleCondition[]): ELB.RuleConditi
   const out: ELB.RuleCondition[] = [];
   for (const c of conds) {
     const field = c.Field ?? '';
-    if (!FIELDS.includes(field)) throw elbErrors.validation(`Condition field '${field}' must be one of ${FIELDS.join(', ')}`);
+    if (!FIELDS.includes(field)) throw elbErrors.validation(`Condition field '${field}' must be one of '[${FIELDS.join(', ')}]'`);
     if (c.RegexValues?.length || c.HostHeaderConfig?.RegexValues?.length || c.PathPatternConfig?.RegexValues?.length || c.HttpHeaderConfig?.RegexValues?.length) {
       throw elbErrors.validation('Regular-expression condition values are not supported by Berth; use wildcard Values');
     }
+    if (c.Values?.length && field !== 'host-header' && field !== 'path-pattern') throw elbErrors.validation(`The 'Values' field is not compatible with '${field}'`);
     if (field !== 'http-header' && fieldsSeen.has(field)) throw elbErrors.validation(`A rule can have only one '${field}' condition`);
     fieldsSeen.add(field);
-    const pick = (cfg: { Values?: string[] } | undefined): string[] => {
-      if (c.Values?.length && cfg?.Values?.length) throw elbErrors.validation(`Condition '${field}' cannot have both Values and a ${field} config`);
-      const v = cfg?.Values?.length ? cfg.Values : (c.Values ?? []);
-      if (v.length === 0) throw elbErrors.validation(`Condition '${field}' needs at least one value`);
+    /** host-header and path-pattern: one value in Values (the older form), or several in their config. */
+    const pick = (cfg: { Values?: string[] } | undefined, configName: string): string[] => {
+      if (c.Values?.length && cfg) throw elbErrors.validation(`You cannot provide both Values and '${configName}' for a condition of type '${field}'`);
+      if (!cfg && (c.Values?.length ?? 0) > 1) throw elbErrors.validation(`The '${field}' field contains too many values; the limit is '1'`);
+      const v = cfg ? (cfg.Values ?? []) : (c.Values ?? []);
+      if (v.length === 0) throw elbErrors.validation('A condition value must be specified');
+      for (const x of v) checkLength(field, x, 128);
       return v;
+    };
+    const config = <T>(cfg: T | undefined, name: string): T => {
+      if (!cfg) throw elbErrors.validation(`A '${name}' must be specified with '${field}'`);
+      return cfg;
     };
     switch (field) {
       case 'host-header': {
-        const v = pick(c.HostHeaderConfig);
-        for (const h of v) if (h.length > 128 || !/^[A-Za-z0-9.*?-]+$/.test(h)) throw elbErrors.validation(`Host header condition value '${h}' is not valid`);
+        const v = pick(c.HostHeaderConfig, 'HostHeaderConfig');
+        for (const h of v) if (!/^[A-Za-z0-9.*?-]+$/.test(h)) throw elbErrors.validation(`Host header condition value '${h}' is not valid`);
         total += v.length;
         out.push({ Field: field, Values: v, HostHeaderConfig: { Values: v } });
         break;
       }
       case 'path-pattern': {
-        const v = pick(c.PathPatternConfig);
-        for (const p of v) if (p.length > 128 || !/^[A-Za-z0-9_\-.$/~"'@:+&()!,;=*?%]+$/.test(p)) throw elbErrors.validation(`Path pattern condition value '${p}' is not valid`);
+        const v = pick(c.PathPatternConfig, 'PathPatternConfig');
+        for (const p of v) if (!/^[A-Za-z0-9_\-.$/~"'@:+&()!,;=*?%]+$/.test(p)) throw elbErrors.validation(`Path pattern condition value '${p}' is not valid`);
         total += v.length;
         out.push({ Field: field, Values: v, PathPatternConfig: { Values: v } });
         break;
       }
       case 'http-header': {
-        const name = c.HttpHeaderConfig?.HttpHeaderName;
-        if (!name || !/^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,40}$/.test(name)) throw elbErrors.validation(`HTTP header condition needs a valid HttpHeaderName: got '${name ?? ''}'`);
-        if (c.Values?.length) throw elbErrors.validation('An http-header condition takes its values in HttpHeaderConfig');
-        const v = c.HttpHeaderConfig?.Values ?? [];
-        if (v.length === 0) throw elbErrors.validation('An http-header condition needs at least one value');
-        for (const x of v) if (x.length > 128) throw elbErrors.validation('HTTP header condition values must be at most 128 characters');
+        const cfg = config(c.HttpHeaderConfig, 'HttpHeaderConfig');
+        const name = cfg.HttpHeaderName ?? '';
+        checkLength('HttpHeaderName', name, 40);
+        if (!/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(name)) throw elbErrors.validation(`HTTP header condition needs a valid HttpHeaderName: got '${name}'`);
+        const v = cfg.Values ?? [];
+        if (v.length === 0) throw elbErrors.validation('A condition value must be specified');
+        for (const x of v) checkLength('http-header', x, 128);
         total += v.length;
         out.push({ Field: field, HttpHeaderConfig: { HttpHeaderName: name, Values: v } });
         break;
       }
       case 'http-request-method': {
-        if (c.Values?.length) throw elbErrors.validation('An http-request-method condition takes its values in HttpRequestMethodConfig');
-        const v = c.HttpRequestMethodConfig?.Values ?? [];
-        if (v.length === 0) throw elbErrors.validation('An http-request-method condition needs at least one value');
-        for (const m of v) if (!/^[A-Z_-]{1,40}$/.test(m)) throw elbErrors.validation(`HTTP request method '${m}' must be upper-case letters, '-' and '_' (at most 40)`);
+        const v = config(c.HttpRequestMethodConfig, 'HttpRequestMethodConfig').Values ?? [];
+        if (v.length === 0) throw elbErrors.validation('A condition value must be specified');
+        for (const m of v) {
+          checkLength('http-request-method', m, 40);
+          if (!/^[A-Z_-]+$/.test(m)) throw elbErrors.validation("The 'http-request-method' value is invalid; the allowed characters are A-Z, hyphen and underscore");
+        }
         total += v.length;
         out.push({ Field: field, HttpRequestMethodConfig: { Values: v } });
         break;
       }
       case 'query-string': {
-        if (c.Values?.length) throw elbErrors.validation('A query-string condition takes its values in QueryStringConfig');
-        const v = c.QueryStringConfig?.Values ?? [];
-        if (v.length === 0) throw elbErrors.validation('A query-string condition needs at least one key/value pair');
-        for (const kv of v) if (kv.Value === undefined || kv.Value === '') throw elbErrors.validation('Each query-string condition pair needs a Value');
+        const v = config(c.QueryStringConfig, 'QueryStringConfig').Values ?? [];
+        if (v.length === 0) throw elbErrors.validation('A condition value must be specified');
+        for (const kv of v) {
+          if (kv.Value === undefined || kv.Value === '') throw elbErrors.validation("A 'Value' must be specified in 'QueryStringKeyValuePair'");
+          if (kv.Key !== undefined) checkLength('Key', kv.Key, 128);
+          checkLength('Value', kv.Value, 128);
+        }
         total += v.length;
         out.push({ Field: field, QueryStringConfig: { Values: v.map((kv) => ({ Key: kv.Key, Value: kv.Value })) } });
         break;
       }
       case 'source-ip': {
-        if (c.Values?.length) throw elbErrors.validation('A source-ip condition takes its values in SourceIpConfig');
-        const v = c.SourceIpConfig?.Values ?? [];
-        if (v.length === 0) throw elbErrors.validation('A source-ip condition needs at least one CIDR');
+        const v = config(c.SourceIpConfig, 'SourceIpConfig').Values ?? [];
+        if (v.length === 0) throw elbErrors.validation("A 'source-ip' value must be specified");
         for (const cidr of v) if (!validCidr(cidr)) throw elbErrors.validation(`Source IP '${cidr}' is not a valid CIDR block`);
         total += v.length;
         out.push({ Field: field, SourceIpConfig: { Values: v } });
@@ -184,7 +208,7 @@ export function normalizeConditions(conds: ELB.RuleCondition[]): ELB.RuleConditi
       }
     }
   }
-  if (total > 5) throw elbErrors.tooManyConditions(total);
+  if (total > MAX_CONDITION_VALUES) throw elbErrors.tooManyConditionValues();
   return out;
 }
 

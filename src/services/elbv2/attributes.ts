@@ -6,6 +6,18 @@ import type * as ELB from '../../generated/elbv2.js';
 import { decodeToken, encodeToken, type Versioned } from '../../domain/common.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
 
+/**
+ * Checks a load balancer or target group name as ELB does, in its words: at most 32 characters,
+ * letters, digits and hyphens only, not beginning or ending with a hyphen (and a load balancer's
+ * not beginning with `internal-`).
+ */
+export function checkElbName(kind: 'Load balancer' | 'Target group', name: string): void {
+  if (name.length > 32) throw elbErrors.validation(`${kind} name '${name.slice(0, 256)}' cannot be longer than '32' characters`);
+  if (!/^[A-Za-z0-9-]+$/.test(name)) throw elbErrors.validation(`${kind} name '${name}' can only contain characters that are alphanumeric characters or hyphens(-)`);
+  if (name.startsWith('-') || name.endsWith('-')) throw elbErrors.validation(`${kind} name '${name}' cannot begin or end with '-'`);
+  if (kind === 'Load balancer' && name.toLowerCase().startsWith('internal-')) throw elbErrors.validation(`${kind} name '${name}' cannot begin with 'internal-'`);
+}
+
 /** Validates tags as ELBv2 does and merges `added` into `existing` by key. */
 export function mergeElbTags(existing: ELB.Tag[], added: ELB.Tag[]): ELB.Tag[] {
   const seen = new Set<string>();

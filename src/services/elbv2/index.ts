@@ -6,6 +6,7 @@
 import { ServiceModel } from '../../protocol/model.js';
 import type { DataPlaneView } from '../../domain/elbv2/dataPlane.js';
 import type { ServiceDefinition } from '../types.js';
+import { accountHandlers } from './account.js';
 import { listenerHandlers } from './listeners.js';
 import { loadBalancerHandlers } from './loadBalancers.js';
 import { tagHandlers } from './tags.js';
@@ -20,6 +21,6 @@ export function elbv2Service(plane: DataPlaneView): ServiceDefinition {
     protocol: 'query',
     signingNames: ['elasticloadbalancing'],
     validationErrorCode: 'ValidationError',
-    handlers: { ...loadBalancerHandlers, ...targetGroupHandlers, ...listenerHandlers(plane), ...targetHandlers(plane), ...tagHandlers },
+    handlers: { ...accountHandlers, ...loadBalancerHandlers, ...targetGroupHandlers, ...listenerHandlers(plane), ...targetHandlers(plane), ...tagHandlers },
   };
 }

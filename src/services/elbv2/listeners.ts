@@ -1,10 +1,11 @@
-/** Listeners and their rules: create, describe, modify, delete, priorities. */
+/** Listeners and their rules: create, describe, modify, delete, priorities; listener certificates (SNI). */
 import type * as ELB from '../../generated/elbv2.js';
 import type { Versioned } from '../../domain/common.js';
 import type { Handlers, RequestContext } from '../types.js';
 import { loadCertificate } from '../../domain/elbv2/certificates.js';
 import type { DataPlaneView } from '../../domain/elbv2/dataPlane.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
+import { DEFAULT_SSL_POLICY, findSslPolicy } from '../../domain/elbv2/sslPolicies.js';
 import { normalizeActions, normalizeConditions } from './actions.js';
 import {
   changeListener,
@@ -24,6 +25,8 @@ import { mergeElbTags, paginate } from './attributes.js';
 import { KIND, elbArn, newId, resourceOf, type ListenerRecord, type RuleRecord } from '../../domain/elbv2/records.js';
 
 const MAX_RULES = 100;
+/** Certificates a listener may have besides its default one (ALB's quota). */
+const MAX_EXTRA_CERTIFICATES = 25;
 
 export function describeListener(l: ListenerRecord): ELB.Listener {
   return {
@@ -46,15 +49,36 @@ function defaultRule(l: ListenerRecord): ELB.Rule {
   return { RuleArn: l.defaultRuleArn, Priority: 'default', Conditions: [], Actions: l.defaultActions, IsDefault: true };
 }
 
-/** Checks protocol and certificates; returns the certificate list to store. */
+/**
+ * Checks a listener's protocol (an ALB listens on HTTP or HTTPS) and default certificate;
+ * returns the certificate list to store.
+ */
 function checkProtocol(ctx: RequestContext, protocol: string, certs: ELB.Certificate[] | undefined): ELB.Certificate[] {
-  if (protocol !== 'HTTP' && protocol !== 'HTTPS') throw elbErrors.unsupportedProtocol(`Protocol '${protocol}' is not supported by application load balancers; use HTTP or HTTPS`);
+  if (protocol !== 'HTTP' && protocol !== 'HTTPS') throw elbErrors.validation(`Listener protocol '${protocol}' must be one of 'HTTPS, HTTP'`);
   if (protocol === 'HTTP') return [];
   if (!certs?.length || !certs[0]!.CertificateArn) throw elbErrors.validation('A certificate must be specified for HTTPS listeners');
   if (certs.length > 1) throw elbErrors.validation('Exactly one default certificate can be given when creating or modifying a listener');
-  const loaded = loadCertificate(ctx.platform, certs[0]!.CertificateArn);
-  if (typeof loaded === 'string') throw elbErrors.certificateNotFound(loaded);
+  checkCertificate(ctx, certs[0]!.CertificateArn);
   return [{ CertificateArn: certs[0]!.CertificateArn }];
+}
+
+/** A certificate the data plane can serve (its PEM file is there and holds a certificate and key), or CertificateNotFound. */
+function checkCertificate(ctx: RequestContext, arn: string): void {
+  const loaded = loadCertificate(ctx.platform, arn);
+  if (typeof loaded === 'string') throw elbErrors.certificateNotFound(loaded);
+}
+
+/** The security policy of an HTTPS listener: the one named (SSLPolicyNotFound if there is none such), else `fallback`. */
+function sslPolicyOf(name: string | undefined, fallback: string): string {
+  if (name === undefined) return fallback;
+  if (!findSslPolicy(name)) throw elbErrors.sslPolicyNotFound(`SSL policy '${name.slice(0, 256)}' not found`);
+  return name;
+}
+
+/** A listener's certificates as DescribeListenerCertificates lists them: the default first. */
+function listenerCertificates(l: ListenerRecord): ELB.Certificate[] {
+  const def = l.certificates[0]?.CertificateArn;
+  return [...(def ? [{ CertificateArn: def, IsDefault: true }] : []), ...(l.extraCertificates ?? []).map((CertificateArn) => ({ CertificateArn, IsDefault: false }))];
 }
 
 /** Checks that `port` can serve a listener of this load balancer on this host. */
@@ -106,7 +130,7 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
         port: input.Port,
         protocol: input.Protocol,
         certificates,
-        sslPolicy: input.Protocol === 'HTTPS' ? (input.SslPolicy ?? 'ELBSecurityPolicy-2016-08') : undefined,
+        sslPolicy: input.Protocol === 'HTTPS' ? sslPolicyOf(input.SslPolicy, DEFAULT_SSL_POLICY) : undefined,
         alpnPolicy: input.AlpnPolicy,
         defaultActions,
         defaultRuleArn: elbArn(ctx, `listener-rule/${path}/${newId()}`),
@@ -134,10 +158,13 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
 
     async ModifyListener(input, ctx) {
       const next = await changeListener(ctx, input.ListenerArn, async (l) => {
-        if (input.Protocol !== undefined || input.Certificates !== undefined) {
+        if (input.Protocol !== undefined || input.Certificates !== undefined || input.SslPolicy !== undefined) {
           const protocol = input.Protocol ?? l.protocol;
           l.certificates = checkProtocol(ctx, protocol, input.Certificates ?? l.certificates);
-          l.sslPolicy = protocol === 'HTTPS' ? (input.SslPolicy ?? l.sslPolicy ?? 'ELBSecurityPolicy-2016-08') : undefined;
+          l.sslPolicy = protocol === 'HTTPS' ? sslPolicyOf(input.SslPolicy, l.sslPolicy ?? DEFAULT_SSL_POLICY) : undefined;
+          // A new default is no longer one of the others; an HTTP listener has no certificates.
+          const def = l.certificates[0]?.CertificateArn;
+          l.extraCertificates = protocol === 'HTTPS' ? (l.extraCertificates ?? []).filter((a) => a !== def) : [];
           l.protocol = protocol;
         }
         if (input.Port !== undefined && input.Port !== l.port) {
@@ -153,6 +180,44 @@ export function listenerHandlers(plane: DataPlaneView): Handlers<ELB.Operations>
 
     async DeleteListener(input, ctx) {
       await deleteListener(ctx, input.ListenerArn);
+      return {};
+    },
+
+    async DescribeListenerCertificates(input, ctx) {
+      const l = await requireListener(ctx, input.ListenerArn);
+      const keyed = listenerCertificates(l.value).map((value, i) => ({ kind: KIND.listener, key: String(i).padStart(6, '0'), rev: 0, value }));
+      const { page, nextMarker } = paginate(keyed, input.Marker, input.PageSize);
+      return { Certificates: page, NextMarker: nextMarker };
+    },
+
+    async AddListenerCertificates(input, ctx) {
+      if (!input.Certificates.length) throw elbErrors.validation('At least one certificate must be specified');
+      const arns = input.Certificates.map((c) => c.CertificateArn ?? '');
+      if (arns.some((a) => a === '')) throw elbErrors.validation('Each certificate needs a CertificateArn');
+      // More than the quota (and the default) at once cannot fit, whatever the listener has: no need to read them.
+      if (new Set(arns).size > MAX_EXTRA_CERTIFICATES + 1) throw elbErrors.tooManyCertificates(MAX_EXTRA_CERTIFICATES);
+      for (const a of new Set(arns)) checkCertificate(ctx, a);
+      const next = await changeListener(ctx, input.ListenerArn, (l) => {
+        if (l.protocol !== 'HTTPS') throw elbErrors.validation(`Certificates can be added only to HTTPS listeners; this listener's protocol is ${l.protocol}`);
+        const def = l.certificates[0]?.CertificateArn;
+        // Adding one the listener has is no change (the default stays the default).
+        const extra = [...(l.extraCertificates ?? [])];
+        for (const a of arns) if (a !== def && !extra.includes(a)) extra.push(a);
+        if (extra.length > MAX_EXTRA_CERTIFICATES) throw elbErrors.tooManyCertificates(MAX_EXTRA_CERTIFICATES);
+        return { ...l, extraCertificates: extra };
+      });
+      return { Certificates: listenerCertificates(next).filter((c) => arns.includes(c.CertificateArn!)) };
+    },
+
+    async RemoveListenerCertificates(input, ctx) {
+      const arns = input.Certificates.map((c) => c.CertificateArn ?? '');
+      await changeListener(ctx, input.ListenerArn, (l) => {
+        const def = l.certificates[0]?.CertificateArn;
+        if (def !== undefined && arns.includes(def)) {
+          throw elbErrors.operationNotPermitted("The default certificate of a listener cannot be removed; set another one with ModifyListener first");
+        }
+        return { ...l, extraCertificates: (l.extraCertificates ?? []).filter((a) => !arns.includes(a)) };
+      });
       return {};
     },
 

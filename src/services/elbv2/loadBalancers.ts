@@ -1,13 +1,11 @@
-/** Application load balancers: create, describe, delete, attributes. */
+/** Application load balancers: create, describe, delete, attributes, subnets, IP address type, capacity reservation. */
 import type * as ELB from '../../generated/elbv2.js';
 import type { Handlers } from '../types.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
 import { changeLoadBalancer, createLoadBalancer, deleteLoadBalancer, listLoadBalancers } from '../../domain/elbv2/loadBalancers.js';
 import { requireLb } from '../../domain/elbv2/lookup.js';
-import { LB_ATTRIBUTES, applyAttributes, attributeList, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
+import { LB_ATTRIBUTES, applyAttributes, attributeList, checkElbName, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
 import { elbArn, newId, type LoadBalancerRecord } from '../../domain/elbv2/records.js';
-
-const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
 
 /** The hosted zone id ALBs report (Berth answers for every region with one fixed id). */
 export const CANONICAL_HOSTED_ZONE_ID = 'Z35SXDOTRQ7X7K';
@@ -37,25 +35,37 @@ export function describeLb(lb: LoadBalancerRecord, state: 'provisioning' | 'acti
   };
 }
 
-function zonesOf(region: string, input: ELB.CreateLoadBalancerInput): ELB.AvailabilityZone[] {
+/**
+ * The availability zones of a load balancer's subnets (Subnets or SubnetMappings, not both). Berth
+ * has no VPCs: any subnet id is taken, and the subnets get zones a, b, c... of the region in the
+ * order given.
+ */
+function zonesOf(region: string, input: { Subnets?: string[]; SubnetMappings?: ELB.SubnetMapping[] }): ELB.AvailabilityZone[] {
+  if (input.Subnets?.length && input.SubnetMappings?.length) throw elbErrors.validation('You can specify subnets or subnet mappings, not both');
   const subnets = input.SubnetMappings?.length ? input.SubnetMappings.map((m) => m.SubnetId ?? '') : (input.Subnets ?? []);
+  if (subnets.some((id) => id === '')) throw elbErrors.validation('Each subnet mapping needs a SubnetId');
   if (new Set(subnets).size !== subnets.length) throw elbErrors.validation('A subnet is given more than once');
   return subnets.map((s, i) => ({ ZoneName: `${region}${String.fromCharCode(97 + (i % 6))}`, SubnetId: s, LoadBalancerAddresses: [] }));
+}
+
+/** An IP address type this load balancer may have: `dualstack-without-public-ipv4` only for internet-facing ones, as on ALB. */
+function checkIpAddressType(type: string, scheme: string): void {
+  if (type === 'dualstack-without-public-ipv4' && scheme === 'internal') {
+    throw elbErrors.invalidConfig("IP address type 'dualstack-without-public-ipv4' is only available for internet-facing load balancers");
+  }
 }
 
 export const loadBalancerHandlers: Handlers<ELB.Operations> = {
   async CreateLoadBalancer(input, ctx) {
     const name = input.Name;
-    if (!NAME_RE.test(name) || name.toLowerCase().startsWith('internal-')) {
-      throw elbErrors.validation(
-        `Load balancer name '${name}' is not valid: use 1-32 letters, digits and hyphens, not starting or ending with a hyphen or starting with 'internal-'`,
-      );
-    }
+    checkElbName('Load balancer', name);
     const type = input.Type ?? 'application';
     if (type !== 'application') throw elbErrors.validation(`Berth provides application load balancers only; load balancer type '${type}' is not supported`);
     const scheme = input.Scheme ?? 'internet-facing';
     const tags = mergeElbTags([], input.Tags ?? []);
     const zones = zonesOf(ctx.region, input);
+    if (zones.length === 0) throw elbErrors.validation('At least one subnet must be specified');
+    checkIpAddressType(input.IpAddressType ?? 'ipv4', scheme);
     const id = newId();
     const record: LoadBalancerRecord = {
       name,
@@ -123,5 +133,32 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
   async SetSecurityGroups(input, ctx) {
     await changeLoadBalancer(ctx, input.LoadBalancerArn, (cur) => ({ ...cur, securityGroups: input.SecurityGroups }));
     return { SecurityGroupIds: input.SecurityGroups };
+  },
+
+  async SetSubnets(input, ctx) {
+    await requireLb(ctx, input.LoadBalancerArn);
+    const zones = zonesOf(ctx.region, input);
+    if (zones.length === 0) throw elbErrors.validation('At least one subnet must be specified');
+    if (input.EnablePrefixForIpv6SourceNat === 'on') throw elbErrors.validation('Source NAT for IPv6 prefixes applies to network load balancers, which Berth does not provide');
+    const rec = await changeLoadBalancer(ctx, input.LoadBalancerArn, (cur) => {
+      const ipAddressType = input.IpAddressType ?? cur.ipAddressType;
+      checkIpAddressType(ipAddressType, cur.scheme);
+      return { ...cur, availabilityZones: zones, ipAddressType };
+    });
+    return { AvailabilityZones: rec.availabilityZones, IpAddressType: rec.ipAddressType as ELB.IpAddressType };
+  },
+
+  async SetIpAddressType(input, ctx) {
+    const rec = await changeLoadBalancer(ctx, input.LoadBalancerArn, (cur) => {
+      checkIpAddressType(input.IpAddressType, cur.scheme);
+      return { ...cur, ipAddressType: input.IpAddressType };
+    });
+    return { IpAddressType: rec.ipAddressType as ELB.IpAddressType };
+  },
+
+  async DescribeCapacityReservation(input, ctx) {
+    // Berth reserves no capacity: an ALB without a reservation, whose zones hold none.
+    await requireLb(ctx, input.LoadBalancerArn);
+    return { CapacityReservationState: [] };
   },
 };

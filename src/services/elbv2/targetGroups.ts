@@ -5,10 +5,8 @@ import { targetGroupUsage } from '../../domain/elbv2/usage.js';
 import type { Handlers } from '../types.js';
 import { elbErrors } from '../../domain/elbv2/errors.js';
 import { requireLb, requireTg } from '../../domain/elbv2/lookup.js';
-import { TG_ATTRIBUTES, applyAttributes, attributeList, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
+import { TG_ATTRIBUTES, applyAttributes, attributeList, checkElbName, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
 import { elbArn, newId, type HealthCheckSettings, type TargetGroupRecord } from '../../domain/elbv2/records.js';
-
-const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
 
 /** Checks a Matcher HttpCode: "200", "200,202", "200-299"; codes 200-499 as ALB allows. */
 export function validMatcher(code: string): boolean {
@@ -86,9 +84,7 @@ function healthCheckOf(base: HealthCheckSettings, input: HcInput): HealthCheckSe
 export const targetGroupHandlers: Handlers<ELB.Operations> = {
   async CreateTargetGroup(input, ctx) {
     const name = input.Name;
-    if (!NAME_RE.test(name)) {
-      throw elbErrors.validation(`Target group name '${name}' is not valid: use 1-32 letters, digits and hyphens, not starting or ending with a hyphen`);
-    }
+    checkElbName('Target group', name);
     const targetType = input.TargetType ?? 'instance';
     if (targetType !== 'instance' && targetType !== 'ip') throw elbErrors.validation(`Berth supports target types 'instance' and 'ip'; '${targetType}' is not supported`);
     if (input.Protocol === undefined || input.Port === undefined) throw elbErrors.validation(`A protocol and a port are required for target groups of type '${targetType}'`);

@@ -8,7 +8,7 @@ import type * as SSM from '../../generated/ssm.js';
 import { ServiceError } from '../../errors.js';
 import { ssmErrors } from '../../domain/ssm/errors.js';
 import type { MasterKey } from '../../domain/ssm/masterKey.js';
-import { paramArn, parseRef } from '../../domain/ssm/names.js';
+import { canonicalName, paramArn, parseRef } from '../../domain/ssm/names.js';
 import {
   deleteParameter,
   findParameter,
@@ -27,7 +27,7 @@ import {
   type VersionRecord,
 } from '../../domain/ssm/parameters.js';
 import type { Handlers, RequestContext } from '../types.js';
-import { compileFilters } from './filters.js';
+import { compileFilters, invalidPath, legacyFilters, underPath, validPath } from './filters.js';
 
 function tokenFor(name: string): string {
   return Buffer.from(JSON.stringify({ n: name })).toString('base64url');
@@ -47,7 +47,7 @@ function fromToken(token: string | undefined): string | undefined {
 function toMetadata(ctx: RequestContext, p: ParameterRecord): SSM.ParameterMetadata {
   const v = latestVersion(p);
   return {
-    Name: p.name,
+    Name: canonicalName(p.name),
     ARN: paramArn(ctx, p.name),
     Type: v.type,
     KeyId: v.keyId,
@@ -96,14 +96,18 @@ async function taggedName(ctx: RequestContext, type: string, id: string): Promis
     throw ssmErrors.invalidResourceId();
   }
   if (ref.region !== ctx.region || ref.selector !== undefined) throw ssmErrors.invalidResourceId();
-  for (const n of ref.names) if (await findParameter(ctx, n)) return n;
+  for (const n of ref.names) {
+    const p = await findParameter(ctx, n);
+    if (p) return p.name;
+  }
   throw ssmErrors.invalidResourceId();
 }
 
 /** The Parameter Store operations Berth implements (the rest of SSM answers NotImplemented); SecureStrings under `key`. */
 export function ssmHandlers(key: MasterKey): Handlers<SSM.Operations> {
-  const toParameter = (ctx: RequestContext, region: string, p: ParameterRecord, v: VersionRecord, decrypt: boolean, selector?: string): SSM.Parameter => ({
-    Name: p.name,
+  /** A version as Get* calls return it, under `name` (GetParameter: as asked; listings: the stored name, root-level without its slash). */
+  const toParameter = (ctx: RequestContext, region: string, p: ParameterRecord, v: VersionRecord, decrypt: boolean, selector?: string, name = canonicalName(p.name)): SSM.Parameter => ({
+    Name: name,
     Type: v.type,
     Value: versionValue(key, region, p.name, v, decrypt),
     Version: v.version,
@@ -139,7 +143,7 @@ export function ssmHandlers(key: MasterKey): Handlers<SSM.Operations> {
 
     async GetParameter(input, ctx) {
       const r = found(await resolveParameter(ctx, input.Name));
-      return { Parameter: toParameter(ctx, r.region, r.parameter, r.version, input.WithDecryption ?? false, r.selector) };
+      return { Parameter: toParameter(ctx, r.region, r.parameter, r.version, input.WithDecryption ?? false, r.selector, r.asked) };
     },
 
     async GetParameters(input, ctx) {
@@ -153,23 +157,24 @@ export function ssmHandlers(key: MasterKey): Handlers<SSM.Operations> {
           continue;
         }
         if (!r.found) InvalidParameters.push(raw);
-        else Parameters.push(toParameter(ctx, r.region, r.parameter, r.version, input.WithDecryption ?? false, r.selector));
+        else Parameters.push(toParameter(ctx, r.region, r.parameter, r.version, input.WithDecryption ?? false, r.selector, r.asked));
       }
       return { Parameters, InvalidParameters };
     },
 
     async GetParametersByPath(input, ctx) {
       const path = input.Path;
-      if (!path.startsWith('/')) throw ssmErrors.validation(`The parameter path '${path}' is not valid: paths start with '/'.`);
+      if (!validPath(path)) throw invalidPath();
       if (path.length > 1 && path.split('/').filter(Boolean).length > 15) throw ssmErrors.hierarchyLevels();
       const max = input.MaxResults ?? 10;
-      const { pred, label } = compileFilters(input.ParameterFilters, ['Type', 'KeyId', 'Label']);
+      const { pred, label } = compileFilters(input.ParameterFilters, 'byPath');
       const base = path.endsWith('/') ? path : `${path}/`;
       const Parameters: SSM.Parameter[] = [];
       let last: string | undefined;
       let more = false;
-      for (const p of await listParameters(ctx, base, fromToken(input.NextToken))) {
-        if (!input.Recursive && p.name.slice(base.length).includes('/')) continue;
+      // Root-level names are stored without their slash: under `/` is every parameter, sifted.
+      for (const p of await listParameters(ctx, base === '/' ? '' : base, fromToken(input.NextToken))) {
+        if (!underPath(p.name, base, input.Recursive ?? false)) continue;
         if (!pred(p)) continue;
         if (Parameters.length === max) {
           more = true;
@@ -185,15 +190,10 @@ export function ssmHandlers(key: MasterKey): Handlers<SSM.Operations> {
 
     async DescribeParameters(input, ctx) {
       if (input.Filters?.length && input.ParameterFilters?.length) {
-        throw ssmErrors.validation('You can use either Filters or ParameterFilters in a single request, but not both.');
+        throw ssmErrors.validation('You can use either Filters or ParameterFilters in a single request.');
       }
       const max = input.MaxResults ?? 10;
-      const legacy: SSM.ParameterStringFilter[] = (input.Filters ?? []).map((f) => ({
-        Key: f.Key,
-        Option: f.Key === 'Name' ? 'BeginsWith' : 'Equals',
-        Values: f.Values,
-      }));
-      const { pred } = compileFilters(input.Filters?.length ? legacy : input.ParameterFilters, ['Name', 'Type', 'KeyId', 'Path', 'Tier', 'DataType', 'Label', 'tag:']);
+      const { pred } = compileFilters(input.Filters?.length ? legacyFilters(input.Filters) : input.ParameterFilters, 'describe');
       const Parameters: SSM.ParameterMetadata[] = [];
       let more = false;
       let last: string | undefined;
@@ -221,7 +221,7 @@ export function ssmHandlers(key: MasterKey): Handlers<SSM.Operations> {
       }
       const page = p.versions.slice(start, start + max);
       const Parameters = page.map((v) => ({
-        Name: p.name,
+        Name: canonicalName(p.name),
         Type: v.type,
         KeyId: v.keyId,
         LastModifiedDate: new Date(v.lastModified),
