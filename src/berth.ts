@@ -47,6 +47,7 @@ import type { BlobStore } from './store/blobs/types.js';
 import { RegistryTokens } from './domain/ecr/authToken.js';
 import { DEFAULT_GC_GRACE_MS, DEFAULT_MAX_BLOB_BYTES, DEFAULT_UPLOAD_EXPIRY_MS, type Registry } from './domain/ecr/registry.js';
 import { RegistryFront } from './registry/front.js';
+import { resolveImageDigest } from './domain/ecr/imageRefs.js';
 import { DEFAULT_GC_INTERVAL_MS, RegistryGc } from './control/registryGc.js';
 import { DEFAULT_LIFECYCLE_INTERVAL_MS, startLifecycleSweep, sweepLifecycle } from './control/ecrLifecycle.js';
 import { DEFAULT_IDLE_MS } from './registry/front.js';
@@ -216,12 +217,6 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // The plane wakes the target drain (started below) when a draining target goes idle.
   let targetDrain: TargetDrain | undefined;
   const loadBalancer = new LoadBalancerPlane(platform, { ...lbOptionsFromEnv(env), ...opts.loadBalancer }, { onDrainingTargetIdle: () => targetDrain?.wake() });
-  // Controllers and sweeps run on the replica holding their lease, writing through a fenced store.
-  const leadership = new Leadership(platform, { ttlMs: envMs(env, 'BERTH_LEASE_TTL_MS'), onError: report('leadership') });
-  const controlPlatform = leadership.fencedPlatform('service-controller');
-  const controller = new ServiceController(controlPlatform, elbv2Targets(controlPlatform, loadBalancer), { ...controllerEnv(env), ...opts.controller });
-  const logEvents = openLogEventStore(dataDir);
-
   // The registry: blobs on disk, everything else in the store through the ECR domain.
   const registryOpts = registryOptions(env, dataDir, opts.registry);
   const blobs = await FsBlobStore.open(registryOpts.dir);
@@ -232,6 +227,15 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     settings: { address: () => registryAddress, maxBlobBytes: registryOpts.maxBlobBytes, gcGraceMs: registryOpts.gcGraceMs, uploadExpiryMs: registryOpts.uploadExpiryMs },
   };
   const registryFront = new RegistryFront(platform, registry, { idleMs: registryOpts.idleMs, onInternalError: report('registry request') });
+
+  // Controllers and sweeps run on the replica holding their lease, writing through a fenced store.
+  const leadership = new Leadership(platform, { ttlMs: envMs(env, 'BERTH_LEASE_TTL_MS'), onError: report('leadership') });
+  const controlPlatform = leadership.fencedPlatform('service-controller');
+  // Service deployments pin their images to digests when Berth's registry holds them.
+  const controller = new ServiceController(controlPlatform, elbv2Targets(controlPlatform, loadBalancer), { ...controllerEnv(env), ...opts.controller }, (s, image) =>
+    resolveImageDigest(s, registry, image),
+  );
+  const logEvents = openLogEventStore(dataDir);
 
   // The API.
   const services = allServices({ loadBalancer, logEvents, masterKey, registry });

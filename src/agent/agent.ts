@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { AwsApiError, jsonService, type ClientConfig } from '../client/awsClient.js';
 import { pollTasks, reportTaskState, type AgentTaskSpec, type PolledTask, type TaskReport, type UnusableTask } from './protocol.js';
-import type { Driver } from './drivers/driver.js';
+import type { Driver, PullResult, RegistryAuth } from './drivers/driver.js';
+import { RegistryLogins } from './registryLogins.js';
 import { LogShipper } from './logShipper.js';
 import { recoverOwnedTask, startOwnedTask, type OwnedTask } from './ownedTask.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -55,6 +56,7 @@ const RESERVED_PORTS = ['22', '2375', '2376', '51678', '51679'];
 export class Agent {
   private readonly ecs;
   private readonly ssm;
+  private readonly registryLogins: RegistryLogins;
   private readonly shipper: LogShipper;
   private readonly tasks = new Map<string, OwnedTask>();
   private readonly pendingReports = new Map<string, TaskReport>();
@@ -77,6 +79,7 @@ export class Agent {
     this.log = opts.log ?? ((m) => process.stderr.write(`berth agent: ${m}\n`));
     this.ecs = jsonService(opts.client, 'ecs');
     this.ssm = jsonService(opts.client, 'ssm');
+    this.registryLogins = new RegistryLogins(opts.client, this.clock);
     this.shipper = new LogShipper(jsonService(opts.client, 'logs'), {
       onError: (e, dest) => {
         if (!(e instanceof AwsApiError)) return; // unreachable: retried on the next flush
@@ -243,6 +246,7 @@ export class Agent {
       clock: this.clock,
       shipper: this.shipper,
       resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
+      pullImage: (image, region) => this.pullImage(image, region),
       report: (r) => this.queueReport(spec.taskArn, r),
       onDone: () => this.tasks.delete(spec.taskId),
       log: this.log,
@@ -260,6 +264,7 @@ export class Agent {
           clock: this.clock,
           shipper: this.shipper,
           resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
+          pullImage: (image, region) => this.pullImage(image, region),
           report: (r, spec) => this.queueReport(spec.taskArn, r),
           onDone: (id) => this.tasks.delete(id),
           log: this.log,
@@ -271,6 +276,28 @@ export class Agent {
       }
     }
     if (this.tasks.size) this.log(`recovered ${this.tasks.size} task(s)`);
+  }
+
+  /**
+   * Pulls an image with the credentials of Berth's registry when it is one of its images (see
+   * ./registryLogins.ts); a failed pull of such an image says which tags its repository has.
+   */
+  private async pullImage(image: string, region: string): Promise<PullResult> {
+    let auth: RegistryAuth | undefined;
+    let authProblem = '';
+    try {
+      auth = await this.registryLogins.authFor(image, region);
+    } catch (e) {
+      // Maybe not Berth's registry at all: pull without, and say why should it fail.
+      authProblem = ` (no registry credentials: ${(e as Error).message})`;
+    }
+    try {
+      return await this.opts.driver.pullImage(image, auth);
+    } catch (e) {
+      const why = auth ? await this.registryLogins.explainMissingTag(image, region).catch(() => undefined) : undefined;
+      // What the repository has comes first: reasons are cut at 255 characters, docker's text is long.
+      throw new Error(`${why ? `${why}: ` : ''}${(e as Error).message}${authProblem}`);
+    }
   }
 
   private async resolveSecret(valueFrom: string): Promise<string> {

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import { AwsApiError } from '../client/awsClient.js';
-import type { Driver } from './drivers/driver.js';
+import type { Driver, PullResult } from './drivers/driver.js';
 import type { LogDestination, LogShipper } from './logShipper.js';
 import { logDestinationFor } from './logNaming.js';
 import { parseTaskSpec, type AgentContainerDefinition, type AgentTaskSpec, type TaskReport } from './protocol.js';
@@ -39,6 +39,8 @@ export interface OwnedTaskDeps {
   clock: Clock;
   shipper: LogShipper;
   resolveSecret: (valueFrom: string) => Promise<string>;
+  /** Pulls an image of a task in `region` with the registry credentials it needs (default: the driver's, without). */
+  pullImage?: (image: string, region: string) => Promise<PullResult>;
   report: (r: TaskReport, spec: AgentTaskSpec) => void;
   onDone: (taskId: string) => void;
   log: (msg: string) => void;
@@ -51,10 +53,20 @@ interface PersistedOwnedTask {
 }
 
 /** Maps a container of the spec (secrets already resolved into `env`) to the task runner's ContainerSpec. */
+/**
+ * The image a container runs: its definition's, or, when the control plane pinned a digest (a
+ * service deployment's), the same repository at that digest (`repo@sha256:...`, the tag dropped).
+ */
+export function pinnedImage(image: string, digest: string | undefined): string {
+  if (!digest || image.includes('@')) return image;
+  const colon = image.lastIndexOf(':');
+  return `${colon > image.lastIndexOf('/') ? image.slice(0, colon) : image}@${digest}`;
+}
+
 export function toContainerSpec(c: AgentContainerDefinition, env: Record<string, string>, networkMode: string): ContainerSpec {
   return {
     name: c.name,
-    image: c.image,
+    image: pinnedImage(c.image, c.imageDigest),
     cpu: c.cpu,
     memory: c.memory,
     memoryReservation: c.memoryReservation,
@@ -95,6 +107,7 @@ export function reportOf(s: TaskState): TaskReport {
       reason: c.reason,
       networkBindings: c.networkBindings.map((b) => ({ bindIP: b.bindIP, containerPort: b.containerPort, hostPort: b.hostPort, protocol: b.protocol })),
       runtimeId: c.runtimeId,
+      imageDigest: c.imageDigest,
       healthStatus: c.healthStatus,
     })),
   };
@@ -199,6 +212,7 @@ class AgentOwnedTask implements OwnedTask {
         if (dest) this.deps.shipper.push(dest, l.timestamp, l.line);
       },
       onPersist: (rec: PersistedTask) => this.persistSoon(rec),
+      pullImage: this.deps.pullImage && ((image: string) => this.deps.pullImage!(image, this.spec.region)),
     };
     if (restored) {
       await this.restoreSecrets(restored);

@@ -16,7 +16,7 @@
  * (running ones are re-attached, never restarted) and continues from where the task was.
  */
 import { systemClock, type Clock } from '../clock.js';
-import { OOM_REASON, type Driver, type DriverHandle, type ExitInfo, type RecoverResult, type Subscription } from './drivers/driver.js';
+import { OOM_REASON, type Driver, type DriverHandle, type ExitInfo, type PullResult, type RecoverResult, type Subscription } from './drivers/driver.js';
 import { TASK_STATUSES, type ContainerSpec, type ContainerState, type HealthStatus, type LogLine, type StopCode, type TaskSpec, type TaskState, type TaskStatus } from './types.js';
 
 /** ECS's reason for a task stopped because an essential container exited. */
@@ -37,6 +37,11 @@ export interface TaskRunnerOptions {
   onPersist?: (record: PersistedTask) => void;
   /** Overrides DEFAULT_STOP_TIMEOUT_S (seconds) for containers without stopTimeout. */
   defaultStopTimeoutS?: number;
+  /**
+   * Pulls an image in the agent's way (registry credentials, a failure explained); default the
+   * driver's pullImage without credentials. Rejects with the reason the pull failed.
+   */
+  pullImage?: (image: string) => Promise<PullResult>;
 }
 
 /** What to keep across an agent restart (JSON-serialisable). */
@@ -280,7 +285,8 @@ export class TaskRunner {
       for (const image of new Set(this.task.containers.map((c) => c.image))) {
         if (this.stopWanted()) return;
         try {
-          await this.driver.pullImage(image);
+          const pulled = await (this.opts.pullImage ? this.opts.pullImage(image) : this.driver.pullImage(image));
+          if (pulled.digest) for (const c of this.task.containers) if (c.image === image) this.cstate(c.name).imageDigest = pulled.digest;
         } catch (e) {
           const reason = `CannotPullContainerError: ${(e as Error).message}`;
           for (const c of this.task.containers) if (c.image === image) this.cstate(c.name).reason = reason;

@@ -33,6 +33,7 @@ import {
   finishDraining,
   launchDaemonTasks,
   launchServiceTasks,
+  type ImageResolver,
   recordDeploymentCounts,
   rollbackDeployment,
   servicePlacementConstraints,
@@ -121,6 +122,8 @@ export class ServiceController {
     readonly platform: Platform,
     private readonly targets: TargetRegistry,
     options: Partial<ServiceControllerOptions> = {},
+    /** Pins each deployment's images to digests when it first launches (Berth's registry). */
+    readonly resolveImage?: ImageResolver,
   ) {
     this.options = { ...DEFAULT_SERVICE_CONTROLLER_OPTIONS, ...options };
   }
@@ -529,7 +532,7 @@ class Applier {
       // DAEMON: one task on each named instance.
       let r;
       try {
-        r = await launchDaemonTasks(s, svc.clusterName, svc.serviceName, deploymentId, containerInstanceIds);
+        r = await launchDaemonTasks(s, svc.clusterName, svc.serviceName, deploymentId, containerInstanceIds, ctl.resolveImage);
       } catch (e) {
         if (!(e instanceof ServiceError)) throw e;
         return;
@@ -541,7 +544,7 @@ class Applier {
     }
     let started: TaskRecord[] = [];
     try {
-      started = (await launchServiceTasks(s, svc.clusterName, svc.serviceName, deploymentId, count)).tasks;
+      started = (await launchServiceTasks(s, svc.clusterName, svc.serviceName, deploymentId, count, ctl.resolveImage)).tasks;
     } catch (e) {
       if (!(e instanceof ServiceError)) throw e;
     }

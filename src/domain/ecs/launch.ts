@@ -48,6 +48,8 @@ export interface LaunchSpec {
    * the same request (RunTask): saves reading it again. Never set it to anything else.
    */
   resolvedTaskDefinition?: TaskDefinitionRecord;
+  /** The image digest of each container by name (a service deployment's pinned images). */
+  imageDigests?: Record<string, string>;
 }
 
 /** The result of a launch: created tasks (API shape + records) and per-task failures. */
@@ -111,6 +113,7 @@ function newTask(s: Scope, clusterName: string, td: TaskDefinitionRecord, spec: 
         containerArn: `arn:aws:ecs:${s.region}:${s.platform.accountId}:container/${clusterName}/${id}/${hexId()}`,
         name: c.name!,
         image: c.image,
+        imageDigest: spec.imageDigests?.[c.name!],
         essential: c.essential !== false,
         lastStatus: 'PENDING',
         networkBindings: [],
