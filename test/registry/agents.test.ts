@@ -25,6 +25,8 @@ let berth: TestBerth;
 let work: string;
 let repo: string;
 const agents: Agent[] = [];
+/** The digest `:live` names after the first test. */
+let liveDigest: string | undefined;
 const localTags: string[] = [];
 
 function run(cmd: string, args: string[], input = '', env: NodeJS.ProcessEnv = process.env): Promise<string> {
@@ -158,6 +160,19 @@ test('a service runs a Berth repository image by tag on two agents that never ha
   const second = await runningWith(2, v2);
   assert.deepEqual(second.bodies, ['v2', 'v2']);
   assert.ok(second.tasks.every((t) => t.startedBy !== deployment));
+  liveDigest = v2;
+});
+
+test('RunTask of a tag: the agent reports the digest it pulled (imageDigest in DescribeTasks)', { skip: why }, async () => {
+  assert.ok(liveDigest, 'the service test ran first');
+  const taskArn = (await ecs('run-task', '--task-definition', 'web')).tasks[0].taskArn;
+  const running: TaskView = await eventually(async () => {
+    const t = (await ecs('describe-tasks', '--tasks', taskArn)).tasks[0];
+    return t.lastStatus === 'RUNNING' ? t : undefined;
+  }, { what: 'the task to run', timeoutMs: 60_000, intervalMs: 500 });
+  assert.equal(running.containers[0]!.imageDigest, liveDigest);
+  assert.equal(await answer(running), 'v2');
+  await ecs('stop-task', '--task', taskArn);
 });
 
 test('a tag that does not exist: the task fails with CannotPullContainerError naming the repository, the tag and the tags there are', { skip: why }, async () => {
