@@ -2,8 +2,8 @@
  * Berth's import rules (run by `npm run check:architecture`, part of `npm test`). The layers and
  * why they are ordered this way are in docs/architecture.md:
  *
- *   protocol -> server (gateway) -> services (API handlers) -> domain -> store
- *   control, lb (controllers, data planes) -> domain
+ *   protocol -> server (gateway) -> services (API handlers) -> domain -> store (state, blobs)
+ *   control, lb, registry (controllers, data planes, the registry front) -> domain
  *   berth.ts (the composition root) -> anything; cli -> berth.ts, agent, client
  *
  * Kernel modules anyone may import: src/errors.ts, src/clock.ts, src/version.ts, src/privateFiles.ts, src/logsLimits.ts, src/generated/.
@@ -30,15 +30,15 @@ module.exports = {
     ),
     forbid(
       'domain-below-handlers',
-      'The domain (records, invariants, transitions) never depends on API handlers, the gateway, controllers, data planes, the agent or the CLI; they depend on it.',
+      'The domain (records, invariants, transitions) never depends on API handlers, the gateway, controllers, data planes, the registry front, the agent or the CLI; they depend on it.',
       layer('domain'),
-      '^src/(services|server|control|lb|agent|cli|client|protocol)/|^src/berth\\.ts',
+      '^src/(services|server|control|lb|registry|agent|cli|client|protocol)/|^src/berth\\.ts',
     ),
     forbid(
       'handlers-never-see-http',
-      'API handlers take decoded input and return output: no gateway or HTTP listener, no controllers or data planes (they get typed ports), no agent or CLI.',
+      'API handlers take decoded input and return output: no gateway or HTTP listener, no controllers, data planes or registry front (they get typed ports), no agent or CLI.',
       layer('services'),
-      '^src/(server|control|lb|agent|cli|client)/|^src/berth\\.ts',
+      '^src/(server|control|lb|registry|agent|cli|client)/|^src/berth\\.ts',
     ),
     forbid(
       'handlers-go-through-the-domain',
@@ -48,33 +48,39 @@ module.exports = {
     ),
     forbid(
       'controllers-on-the-domain',
-      'Controllers depend on the domain, never on API handlers, the gateway, the agent or the CLI.',
+      'Controllers depend on the domain, never on API handlers, the gateway, the registry front, the agent or the CLI.',
       layer('control'),
-      '^src/(services|server|agent|cli|client|protocol)/|^src/berth\\.ts',
+      '^src/(services|server|registry|agent|cli|client|protocol)/|^src/berth\\.ts',
     ),
     forbid(
       'data-planes-on-the-domain',
-      'The load balancer depends on the domain, never on API handlers, controllers, the gateway or the agent.',
+      'The load balancer depends on the domain, never on API handlers, controllers, the gateway, the registry front or the agent.',
       layer('lb'),
-      '^src/(services|server|control|agent|cli|client|protocol)/|^src/berth\\.ts',
+      '^src/(services|server|control|registry|agent|cli|client|protocol)/|^src/berth\\.ts',
+    ),
+    forbid(
+      'registry-on-the-domain',
+      'The registry front (/v2/) is a data plane: it speaks HTTP and calls the ECR domain, never API handlers, the gateway, controllers, the load balancer, the store itself, the agent or the CLI. Blobs are reached through the domain\'s Registry port.',
+      layer('registry'),
+      '^src/(services|server|control|lb|agent|cli|client|protocol|store)/|^src/berth\\.ts',
     ),
     forbid(
       'protocol-is-wire-only',
       'Wire protocols (SigV4, awsJson, awsQuery, model validation) know nothing of services, the domain or the store.',
       layer('protocol'),
-      '^src/(services|server|domain|control|lb|agent|cli|client|store)/|^src/berth\\.ts',
+      '^src/(services|server|domain|control|lb|registry|agent|cli|client|store)/|^src/berth\\.ts',
     ),
     forbid(
       'gateway-above-handlers',
-      'The gateway routes to API handlers; it never reaches into controllers, data planes or the agent.',
+      'The gateway routes to API handlers; it never reaches into controllers, data planes or the agent. The registry front reaches the listener as a port (StreamingRoute), not an import.',
       layer('server'),
-      '^src/(control|lb|agent|cli|client)/|^src/berth\\.ts',
+      '^src/(control|lb|registry|agent|cli|client)/|^src/berth\\.ts',
     ),
     forbid(
       'agent-over-the-network',
       'The agent talks to the control plane only over the network (src/client): it never imports the server side.',
       layer('agent'),
-      '^src/(services|server|domain|control|lb|store|cli)/|^src/berth\\.ts',
+      '^src/(services|server|domain|control|lb|registry|store|cli)/|^src/berth\\.ts',
     ),
     forbid(
       'client-is-a-client',

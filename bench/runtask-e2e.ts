@@ -180,7 +180,9 @@ class NullDriver implements Driver {
   async fingerprint() {
     return { name: this.name, available: true, capabilities: { memoryLimit: false, links: false, images: false }, cpus: cpus().length, memoryMiB: 1024 };
   }
-  async pullImage(): Promise<void> {}
+  async pullImage(): Promise<{ digest?: string }> {
+    return {};
+  }
   async prepareTask(): Promise<void> {}
   async cleanupTask(): Promise<void> {}
   async start(req: { taskId: string; container: { name: string } }) {

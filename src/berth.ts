@@ -3,8 +3,10 @@
  * ports between them. `startBerth` is what `berth up` and the test fixture both call.
  *
  *   store ── domain ── API services ── gateway ── HTTP listener
- *              │
- *              ├── service controller, target drain, agent-timeout sweep, retention sweeps (src/control/)
+ *     │        │                                      │
+ *   blobs      ├── registry front (src/registry/, /v2/) ┘
+ *              ├── service controller, target drain, agent-timeout sweep, retention sweeps,
+ *              │   registry garbage collection and lifecycle sweep (src/control/)
  *              └── load balancer data plane (src/lb/; tells the target drain when a target goes idle)
  *
  * Nothing else starts anything: API services are plain handler tables, and every background
@@ -46,6 +48,15 @@ import { startLoop, type Loop } from './control/loop.js';
 import { LoadBalancerPlane } from './lb/plane.js';
 import { InProcessInvoker } from './server/invoker.js';
 import { StackWorker } from './control/stacks/worker.js';
+import { FsBlobStore } from './store/blobs/fs.js';
+import type { BlobStore } from './store/blobs/types.js';
+import { RegistryTokens } from './domain/ecr/authToken.js';
+import { DEFAULT_GC_GRACE_MS, DEFAULT_MAX_BLOB_BYTES, DEFAULT_UPLOAD_EXPIRY_MS, type Registry } from './domain/ecr/registry.js';
+import { RegistryFront } from './registry/front.js';
+import { resolveImageDigest } from './domain/ecr/imageRefs.js';
+import { DEFAULT_GC_INTERVAL_MS, RegistryGc } from './control/registryGc.js';
+import { DEFAULT_LIFECYCLE_INTERVAL_MS, startLifecycleSweep, sweepLifecycle } from './control/ecrLifecycle.js';
+import { DEFAULT_IDLE_MS } from './registry/front.js';
 import { lbOptionsFromEnv, type LbOptions } from './lb/options.js';
 import { VERSION } from './version.js';
 
@@ -83,6 +94,44 @@ export interface BerthOptions {
    * BERTH_LOG_LEVEL / BERTH_LOG_FORMAT, else off (`berth up` turns it on at `info`).
    */
   log?: Partial<LogSettings>;
+  /** The container registry (ECR and `/v2/`); env BERTH_REGISTRY_*, then these. */
+  registry?: Partial<RegistryOptions>;
+  /** How long a whole request may take to arrive (default 120 s; registry uploads use an inactivity deadline instead). */
+  requestTimeoutMs?: number;
+}
+
+/** Settings of the container registry. */
+export interface RegistryOptions {
+  /**
+   * The `host:port` docker uses to reach the registry, the first part of every repositoryUri
+   * (env BERTH_REGISTRY_ADDRESS; default the address Berth listens on, 127.0.0.1:<port>).
+   */
+  address: string;
+  /** Where blobs are kept (env BERTH_REGISTRY_DIR; default `<data-dir>/registry`). Replicas must share it. */
+  dir: string;
+  /** Largest blob accepted (env BERTH_REGISTRY_MAX_BLOB_BYTES; default 10 GiB). */
+  maxBlobBytes: number;
+  /** How long an unreferenced blob is kept after its last use (env BERTH_REGISTRY_GC_GRACE_MS; default 1 h). */
+  gcGraceMs: number;
+  /** How often garbage collection runs (default 10 min). */
+  gcIntervalMs: number;
+  /** How often lifecycle policies are applied (default 5 min). */
+  lifecycleIntervalMs: number;
+  /** How long an idle upload session is kept (default 24 h). */
+  uploadExpiryMs: number;
+  /** How long a blob upload or download may go without a byte moving (default 60 s). */
+  idleMs: number;
+}
+
+/** The running registry, for tests and benchmarks. */
+export interface BerthRegistry {
+  blobs: BlobStore;
+  /** The garbage collector (`runNow()` for a pass at once, `lastReport()`). */
+  gc: RegistryGc;
+  /** The lifecycle sweep (`runNow()` applies every policy at once; answers how many images expired). */
+  lifecycle: { runNow(): Promise<number> };
+  /** `host:port` of the registry, as repositoryUris begin. */
+  address: string;
 }
 
 export interface Berth {
@@ -96,6 +145,7 @@ export interface Berth {
   controller: ServiceController;
   /** The load balancer's data plane (settings, metrics). */
   loadBalancer: LoadBalancerPlane;
+  registry: BerthRegistry;
   close(): Promise<void>;
 }
 
@@ -121,6 +171,22 @@ export const ENDPOINT_FILE = 'endpoint';
 function envMs(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = Number(env[name]);
   return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
+/** The registry's settings: defaults, then env BERTH_REGISTRY_*, then `given`. */
+function registryOptions(env: NodeJS.ProcessEnv, dataDir: string, given: Partial<RegistryOptions> = {}): RegistryOptions {
+  const bytes = Number(env.BERTH_REGISTRY_MAX_BLOB_BYTES);
+  return {
+    address: env.BERTH_REGISTRY_ADDRESS ?? '',
+    dir: env.BERTH_REGISTRY_DIR ? resolve(env.BERTH_REGISTRY_DIR) : join(dataDir, 'registry'),
+    maxBlobBytes: Number.isSafeInteger(bytes) && bytes > 0 ? bytes : DEFAULT_MAX_BLOB_BYTES,
+    gcGraceMs: envMs(env, 'BERTH_REGISTRY_GC_GRACE_MS') ?? DEFAULT_GC_GRACE_MS,
+    gcIntervalMs: DEFAULT_GC_INTERVAL_MS,
+    lifecycleIntervalMs: DEFAULT_LIFECYCLE_INTERVAL_MS,
+    uploadExpiryMs: DEFAULT_UPLOAD_EXPIRY_MS,
+    idleMs: DEFAULT_IDLE_MS,
+    ...given,
+  };
 }
 
 /** Controller settings from the environment (only those that are set). */
@@ -160,10 +226,24 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // The plane wakes the target drain (started below) when a draining target goes idle.
   let targetDrain: TargetDrain | undefined;
   const loadBalancer = new LoadBalancerPlane(platform, { ...lbOptionsFromEnv(env), ...opts.loadBalancer }, { onDrainingTargetIdle: () => targetDrain?.wake() });
+  // The registry: blobs on disk, everything else in the store through the ECR domain.
+  const registryOpts = registryOptions(env, dataDir, opts.registry);
+  const blobs = await FsBlobStore.open(registryOpts.dir);
+  let registryAddress = registryOpts.address; // known once the listener is up, unless configured
+  const registry: Registry = {
+    blobs,
+    tokens: new RegistryTokens(credentials.accountId, credentials.secretAccessKey),
+    settings: { address: () => registryAddress, maxBlobBytes: registryOpts.maxBlobBytes, gcGraceMs: registryOpts.gcGraceMs, uploadExpiryMs: registryOpts.uploadExpiryMs },
+  };
+  const registryFront = new RegistryFront(platform, registry, { idleMs: registryOpts.idleMs, onInternalError: report('registry request') });
+
   // Controllers and sweeps run on the replica holding their lease, writing through a fenced store.
   const leadership = new Leadership(platform, { ttlMs: envMs(env, 'BERTH_LEASE_TTL_MS'), onError: report('leadership') });
   const controlPlatform = leadership.fencedPlatform('service-controller');
-  const controller = new ServiceController(controlPlatform, elbv2Targets(controlPlatform, loadBalancer), { ...controllerEnv(env), ...opts.controller });
+  // Service deployments pin their images to digests when Berth's registry holds them.
+  const controller = new ServiceController(controlPlatform, elbv2Targets(controlPlatform, loadBalancer), { ...controllerEnv(env), ...opts.controller }, (s, image) =>
+    resolveImageDigest(s, registry, image),
+  );
   const logEvents = openLogEventStore(dataDir);
 
   // The API.
@@ -174,7 +254,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   await authorizer.start();
   // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
   const invoker = new InProcessInvoker(shutdown.signal, authorizer);
-  const services = allServices({ loadBalancer, logEvents, masterKey, invoker, authorizer });
+  const services = allServices({ loadBalancer, logEvents, masterKey, invoker, authorizer, registry });
   invoker.serve(services);
   const gateway = new AwsGateway(services, platform, credentialDirectory, authorizer, shutdown.signal);
 
@@ -260,6 +340,14 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   leadership.add({ name: 'stack-worker', start: () => stackWorker.start(), stop: () => stackWorker.stop() });
   leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
   leadership.add(loopDuty('cloudwatch-alarms', () => startAlarmController(leadership.fencedPlatform('cloudwatch-alarms'), { onError: report('CloudWatch alarm evaluation') })));
+  // Blobs live in a directory every replica shares: one collector and one lifecycle sweep for all.
+  const registryGc = new RegistryGc(platform, registry);
+  leadership.add(loopDuty('registry-gc', () => registryGc.start({ intervalMs: registryOpts.gcIntervalMs, onError: report('registry garbage collection') })));
+  leadership.add(
+    loopDuty('ecr-lifecycle', () =>
+      startLifecycleSweep(leadership.fencedPlatform('ecr-lifecycle'), { intervalMs: registryOpts.lifecycleIntervalMs, onError: report('ECR lifecycle sweep') }),
+    ),
+  );
   await leadership.start();
   // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
   const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];
@@ -267,7 +355,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const serverLog = new ServerLog(logSettings(opts.log, env));
   // Tasks that failed to start or whose essential container failed are said in the log too.
   const stopTaskLog = await followTaskStops(store, (line) => serverLog.warn(line));
-  const { server, idle } = createBerthServer(gateway, routes, serverLog);
+  const { server, idle } = createBerthServer(gateway, routes, serverLog, { registry: registryFront, requestTimeoutMs: opts.requestTimeoutMs });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 4566, opts.host ?? '127.0.0.1', () => resolveListen());
@@ -276,6 +364,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   writeFileSync(join(dataDir, ENDPOINT_FILE), url + '\n', { mode: 0o600 });
+  if (!registryAddress) registryAddress = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   await leadership.announce(url);
 
   let closed = false;
@@ -287,6 +376,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     dataDir,
     controller,
     loadBalancer,
+    registry: { blobs, gc: registryGc, lifecycle: { runNow: () => sweepLifecycle(platform) }, address: registryAddress },
     async close() {
       if (closed) return;
       closed = true;

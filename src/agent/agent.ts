@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { AwsApiError, jsonService, type ClientConfig } from '../client/awsClient.js';
 import { decodeReport, encodeReport, mergeReports, pollTasks, reportTaskState, type AgentTaskSpec, type PolledTask, type TaskReport, type UnusableTask } from './protocol.js';
-import type { Driver } from './drivers/driver.js';
+import type { Driver, PullResult, RegistryAuth } from './drivers/driver.js';
+import { RegistryLogins } from './registryLogins.js';
 import { LogShipper } from './logShipper.js';
 import { recoverOwnedTask, startOwnedTask, type OwnedTask } from './ownedTask.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -59,6 +60,7 @@ const RESERVED_PORTS = ['22', '2375', '2376', '51678', '51679'];
 export class Agent {
   private readonly ecs;
   private readonly ssm;
+  private readonly registryLogins: RegistryLogins;
   private readonly shipper: LogShipper;
   private readonly tasks = new Map<string, OwnedTask>();
   /**
@@ -90,6 +92,7 @@ export class Agent {
     this.client = { ...opts.client, onFailover: opts.client.onFailover ?? ((from, to, cause) => this.log(`${from} does not answer (${cause.message}); using ${to}`)) };
     this.ecs = jsonService(this.client, 'ecs');
     this.ssm = jsonService(this.client, 'ssm');
+    this.registryLogins = new RegistryLogins(this.client, this.clock);
     this.shipper = new LogShipper(jsonService(this.client, 'logs'), {
       stateDir: join(opts.stateDir, 'logs'),
       log: (m) => this.log(m),
@@ -266,6 +269,7 @@ export class Agent {
       clock: this.clock,
       shipper: this.shipper,
       resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
+      pullImage: (image, region) => this.pullImage(image, region),
       report: (r) => this.queueReport(spec.taskArn, r),
       onDone: (s, report) => this.taskDone(s, report),
       log: this.log,
@@ -323,6 +327,7 @@ export class Agent {
           clock: this.clock,
           shipper: this.shipper,
           resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
+          pullImage: (image, region) => this.pullImage(image, region),
           report: (r, spec) => this.queueReport(spec.taskArn, r),
           onDone: (s, report) => this.taskDone(s, report),
           log: this.log,
@@ -336,6 +341,28 @@ export class Agent {
     // Log cursors of tasks that are no more (their state file went missing or bad) are of no use.
     this.shipper.pruneStateFiles();
     if (this.tasks.size) this.log(`recovered ${this.tasks.size} task(s)`);
+  }
+
+  /**
+   * Pulls an image with the credentials of Berth's registry when it is one of its images (see
+   * ./registryLogins.ts); a failed pull of such an image says which tags its repository has.
+   */
+  private async pullImage(image: string, region: string): Promise<PullResult> {
+    let auth: RegistryAuth | undefined;
+    let authProblem = '';
+    try {
+      auth = await this.registryLogins.authFor(image, region);
+    } catch (e) {
+      // Maybe not Berth's registry at all: pull without, and say why should it fail.
+      authProblem = ` (no registry credentials: ${(e as Error).message})`;
+    }
+    try {
+      return await this.opts.driver.pullImage(image, auth);
+    } catch (e) {
+      const why = auth ? await this.registryLogins.explainMissingTag(image, region).catch(() => undefined) : undefined;
+      // What the repository has comes first: reasons are cut at 255 characters, docker's text is long.
+      throw new Error(`${why ? `${why}: ` : ''}${(e as Error).message}${authProblem}`);
+    }
   }
 
   private async resolveSecret(valueFrom: string): Promise<string> {

@@ -15,7 +15,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import { AwsApiError } from '../client/awsClient.js';
-import type { Driver } from './drivers/driver.js';
+import type { Driver, PullResult } from './drivers/driver.js';
 import type { LogDestination, LogShipper } from './logShipper.js';
 import { logDestinationFor } from './logNaming.js';
 import { mergeReports, parseTaskSpec, type AgentContainerDefinition, type AgentTaskSpec, type TaskReport } from './protocol.js';
@@ -51,6 +51,8 @@ export interface OwnedTaskDeps {
   clock: Clock;
   shipper: LogShipper;
   resolveSecret: (valueFrom: string) => Promise<string>;
+  /** Pulls an image of a task in `region` with the registry credentials it needs (default: the driver's, without). */
+  pullImage?: (image: string, region: string) => Promise<PullResult>;
   report: (r: TaskReport, spec: AgentTaskSpec) => void;
   /** The task is STOPPED and cleaned up (or never started): with everything it reported, merged (its final state). */
   onDone: (spec: AgentTaskSpec, finalReport: TaskReport | undefined) => void;
@@ -64,10 +66,20 @@ interface PersistedOwnedTask {
 }
 
 /** Maps a container of the spec (secrets already resolved into `env`) to the task runner's ContainerSpec. */
+/**
+ * The image a container runs: its definition's, or, when the control plane pinned a digest (a
+ * service deployment's), the same repository at that digest (`repo@sha256:...`, the tag dropped).
+ */
+export function pinnedImage(image: string, digest: string | undefined): string {
+  if (!digest || image.includes('@')) return image;
+  const colon = image.lastIndexOf(':');
+  return `${colon > image.lastIndexOf('/') ? image.slice(0, colon) : image}@${digest}`;
+}
+
 export function toContainerSpec(c: AgentContainerDefinition, env: Record<string, string>, networkMode: string): ContainerSpec {
   return {
     name: c.name,
-    image: c.image,
+    image: pinnedImage(c.image, c.imageDigest),
     cpu: c.cpu,
     memory: c.memory,
     memoryReservation: c.memoryReservation,
@@ -108,6 +120,7 @@ export function reportOf(s: TaskState): TaskReport {
       reason: c.reason,
       networkBindings: c.networkBindings.map((b) => ({ bindIP: b.bindIP, containerPort: b.containerPort, hostPort: b.hostPort, protocol: b.protocol })),
       runtimeId: c.runtimeId,
+      imageDigest: c.imageDigest,
       healthStatus: c.healthStatus,
     })),
   };
@@ -231,6 +244,7 @@ class AgentOwnedTask implements OwnedTask {
       },
       onPersist: (rec: PersistedTask) => this.persistSoon(rec),
       beforeCleanup: () => this.deps.shipper.drained([...new Set(this.dests.values())], DRAIN_WAIT_MS),
+      pullImage: this.deps.pullImage && ((image: string) => this.deps.pullImage!(image, this.spec.region)),
     };
     for (const [container, dest] of this.dests) {
       this.deps.shipper.setRereader(dest, container, (after) => this.runner?.rereadLogs(container, after));

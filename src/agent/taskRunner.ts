@@ -19,7 +19,7 @@
  * what it printed while nobody followed is delivered too.
  */
 import { systemClock, type Clock } from '../clock.js';
-import { OOM_REASON, type Driver, type DriverHandle, type ExitInfo, type RecoverResult, type Subscription } from './drivers/driver.js';
+import { OOM_REASON, type Driver, type DriverHandle, type ExitInfo, type PullResult, type RecoverResult, type Subscription } from './drivers/driver.js';
 import { TASK_STATUSES, type ContainerSpec, type ContainerState, type HealthStatus, type LogLine, type StopCode, type TaskSpec, type TaskState, type TaskStatus } from './types.js';
 
 /** ECS's reason for a task stopped because an essential container exited. */
@@ -55,6 +55,11 @@ export interface TaskRunnerOptions {
   defaultStopTimeoutS?: number;
   /** Grace before a running container is first diagnosed (Driver.diagnose) when its health check has no startPeriod (default DIAGNOSE_GRACE_MS). */
   diagnoseGraceMs?: number;
+  /**
+   * Pulls an image in the agent's way (registry credentials, a failure explained); default the
+   * driver's pullImage without credentials. Rejects with the reason the pull failed.
+   */
+  pullImage?: (image: string) => Promise<PullResult>;
 }
 
 /** What to keep across an agent restart (JSON-serialisable). */
@@ -344,7 +349,8 @@ export class TaskRunner {
       for (const image of new Set(this.task.containers.map((c) => c.image))) {
         if (this.stopWanted()) return;
         try {
-          await this.driver.pullImage(image);
+          const pulled = await (this.opts.pullImage ? this.opts.pullImage(image) : this.driver.pullImage(image));
+          if (pulled.digest) for (const c of this.task.containers) if (c.image === image) this.cstate(c.name).imageDigest = pulled.digest;
         } catch (e) {
           const reason = `CannotPullContainerError: ${(e as Error).message}`;
           for (const c of this.task.containers) if (c.image === image) this.cstate(c.name).reason = reason;

@@ -107,6 +107,8 @@ export interface ContainerState {
   networkBindings: NetworkBinding[];
   /** Docker container id or host pid. */
   runtimeId?: string;
+  /** The manifest digest of the image pulled for it, when the registry said. */
+  imageDigest?: string;
   essential: boolean;
   /**
    * Set while `reason` is the driver's diagnosis of the running container (Driver.diagnose),

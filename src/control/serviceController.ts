@@ -33,6 +33,7 @@ import {
   finishDraining,
   launchDaemonTasks,
   launchServiceTasks,
+  type ImageResolver,
   recordDeploymentCounts,
   rollbackDeployment,
   servicePlacementConstraints,
@@ -123,6 +124,8 @@ export class ServiceController {
     readonly platform: Platform,
     private readonly targets: TargetRegistry,
     options: Partial<ServiceControllerOptions> = {},
+    /** Pins each deployment's images to digests when it first launches (Berth's registry). */
+    readonly resolveImage?: ImageResolver,
   ) {
     this.options = { ...DEFAULT_SERVICE_CONTROLLER_OPTIONS, ...options };
   }
@@ -613,7 +616,7 @@ class Applier {
       // DAEMON: one task on each named instance.
       let r;
       try {
-        r = await launchDaemonTasks(s, svc.clusterName, svc.serviceName, deploymentId, containerInstanceIds);
+        r = await launchDaemonTasks(s, svc.clusterName, svc.serviceName, deploymentId, containerInstanceIds, ctl.resolveImage);
       } catch (e) {
         if (!(e instanceof ServiceError)) throw e;
         return;
@@ -625,7 +628,7 @@ class Applier {
     }
     let started: TaskRecord[] = [];
     try {
-      started = (await launchServiceTasks(s, svc.clusterName, svc.serviceName, deploymentId, count)).tasks;
+      started = (await launchServiceTasks(s, svc.clusterName, svc.serviceName, deploymentId, count, ctl.resolveImage)).tasks;
     } catch (e) {
       if (!(e instanceof ServiceError)) throw e;
     }

@@ -10,7 +10,90 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { RE2JS } from 're2js';
 import { ServiceError } from '../errors.js';
+
+/** A compiled model pattern: whether a whole string satisfies it. */
+export interface PatternMatcher {
+  /** Which engine runs it (RE2 for patterns with nested quantifiers, see compileModelPattern). */
+  readonly engine: 'regexp' | 're2';
+  test(s: string): boolean;
+}
+
+/**
+ * Whether a pattern repeats a group that itself holds a quantifier (`(a+)*`, `(?:x?y+)*`): the
+ * shape that can make a backtracking engine take exponential time. Scans the pattern (a model's,
+ * trusted and short) once, skipping escapes and character classes.
+ */
+export function hasNestedQuantifier(src: string): boolean {
+  const stack: boolean[] = [];
+  let inner = false; // the current group's body has a quantifier
+  let lastGroupQuantified = false; // the group just closed had one
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\') {
+      i++;
+      lastGroupQuantified = false;
+      continue;
+    }
+    if (c === '[') {
+      for (i++; i < src.length && src[i] !== ']'; i++) if (src[i] === '\\') i++;
+      lastGroupQuantified = false;
+      continue;
+    }
+    if (c === '(') {
+      stack.push(inner);
+      inner = false;
+      lastGroupQuantified = false;
+      // A group's own syntax, not a quantifier: (?: (?= (?! (?<= (?<! (?<name>
+      if (src[i + 1] === '?') {
+        i += 2;
+        if (src[i] === '<' && src[i + 1] !== '=' && src[i + 1] !== '!') i = Math.max(i, src.indexOf('>', i));
+        else if (src[i] === '<') i++;
+      }
+      continue;
+    }
+    if (c === ')') {
+      lastGroupQuantified = inner;
+      inner = (stack.pop() ?? false) || inner;
+      continue;
+    }
+    const repeats = c === '*' || c === '+' || (c === '{' && /^\{\d*,\d*\}|^\{\d*[2-9]\d*\}|^\{\d{2,}\}/.test(src.slice(i, i + 12)));
+    if (repeats && lastGroupQuantified) return true;
+    if (repeats || c === '?' || c === '{') inner = true;
+    lastGroupQuantified = false;
+  }
+  return false;
+}
+
+/**
+ * Compiles a model pattern (Java syntax, anchored to the whole string) the way the validator runs
+ * it: on RegExp, except patterns with nested quantifiers (hasNestedQuantifier), which run on RE2
+ * (re2js, linear time) whenever RE2 accepts them. ECR's ScanningRepositoryFilterValue,
+ * `^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$`, takes exponential time on RegExp. Null for the
+ * few patterns neither engine takes (the validator skips those rather than guessing).
+ */
+export function compileModelPattern(src: string): PatternMatcher | null {
+  const anchored = `^(?:${src})$`;
+  if (hasNestedQuantifier(src)) {
+    try {
+      const re = RE2JS.compile(anchored);
+      return { engine: 're2', test: (s) => re.testExact(s) };
+    } catch {
+      // RE2 refuses it (a construct it lacks): RegExp below, which the patterns test keeps honest.
+    }
+  }
+  // Models use Java regular expressions; nearly all are valid JS with the 'u' flag.
+  for (const flags of ['u', '']) {
+    try {
+      const re = new RegExp(anchored, flags);
+      return { engine: 'regexp', test: (s) => re.test(s) };
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
 
 export interface ShapeRef {
   shape: string;
@@ -186,7 +269,7 @@ export class ServiceModel {
   readonly shapes: Record<string, Shape>;
   /** Operations of the AWS API that this (trimmed) model leaves out: Berth does not serve them. */
   readonly unservedOperations: ReadonlySet<string>;
-  private readonly patterns = new Map<string, RegExp | null>();
+  private readonly patterns = new Map<string, PatternMatcher | null>();
 
   constructor(doc: ModelDocument) {
     this.metadata = doc.metadata;
@@ -430,20 +513,10 @@ export class ServiceModel {
     }
   }
 
-  private pattern(src: string): RegExp | null {
+  private pattern(src: string): PatternMatcher | null {
     let re = this.patterns.get(src);
     if (re === undefined) {
-      // Models use Java regular expressions; nearly all are valid JS with the 'u' flag. The
-      // few that are not are skipped rather than guessed at.
-      try {
-        re = new RegExp(`^(?:${src})$`, 'u');
-      } catch {
-        try {
-          re = new RegExp(`^(?:${src})$`);
-        } catch {
-          re = null;
-        }
-      }
+      re = compileModelPattern(src);
       this.patterns.set(src, re);
     }
     return re;

@@ -7,6 +7,7 @@
 import type { DataPlaneView } from '../domain/elbv2/dataPlane.js';
 import type { LogEventStore } from '../domain/logs/eventStore.js';
 import type { MasterKey } from '../domain/ssm/masterKey.js';
+import type { Registry } from '../domain/ecr/registry.js';
 import type { ServiceDefinition } from './types.js';
 import type { Authorizer } from '../domain/iam/authorizer.js';
 import { ecsService } from './ecs/index.js';
@@ -20,6 +21,7 @@ import { cloudwatchService } from './cloudwatch/index.js';
 import { cloudFormationService } from './cloudformation/index.js';
 import type { ServiceInvoker } from '../domain/invoker.js';
 import { ec2Service } from './ec2/index.js';
+import { ecrService } from './ecr/index.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -33,8 +35,10 @@ export interface ServiceDeps {
   authorizer: Authorizer;
   /** Berth's own API operations, called in process (CloudFormation reads SSM through it). */
   invoker: ServiceInvoker;
+  /** The container registry's blob store, token issuer and address (ECR). */
+  registry: Registry;
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer)];
 }

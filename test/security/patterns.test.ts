@@ -10,6 +10,7 @@ import { compileGlob } from '../../src/domain/glob.js';
 import { compileLinearRegex, RegexSyntaxError, MAX_REGEX_SOURCE } from '../../src/domain/regex.js';
 import { compileFilterPattern, FilterPatternError } from '../../src/domain/logs/filterPattern.js';
 import { CqlError, compileCql } from '../../src/domain/placement/cql.js';
+import { compileModelPattern, hasNestedQuantifier } from '../../src/protocol/model.js';
 import { startTestBerth, errorOf, type TestBerth } from '../helpers/fixture.js';
 
 /** A small deterministic PRNG (mulberry32), so failures reproduce from the seed. */
@@ -142,7 +143,7 @@ test('SSM AllowedPattern: a catastrophic pattern answers at once; an unsupported
   }
 });
 
-test("the models' own patterns (AWS's, run on RegExp by the validator) stay fast on 100,000-character inputs built against them", async () => {
+test("the models' own patterns, run as the validator runs them, stay fast on 100,000-character inputs built against them", async () => {
   const { readFileSync, readdirSync } = await import('node:fs');
   const dir = new URL('../../../src/models/', import.meta.url);
   const patterns = new Set<string>();
@@ -153,19 +154,14 @@ test("the models' own patterns (AWS's, run on RegExp by the validator) stay fast
   assert.ok(patterns.size > 50, `${patterns.size} patterns`);
   // Runs of characters the patterns accept, each ended by one they refuse: what makes a
   // backtracking engine try every split. A super-linear pattern here would not finish.
-  const hostile = ['a', 'a-', 'a.', 'a/', 'a|', 'a:', '0', ' ', 'a_', '-'].map((unit) => unit.repeat(Math.floor(100_000 / unit.length)) + '\u0000!');
+  const hostile = ['a', 'a-', 'a.', 'a/', 'a|', 'a:', '0', ' ', 'a_', '-', 'a*'].map((unit) => unit.repeat(Math.floor(100_000 / unit.length)) + '\u0000!');
   let tried = 0;
+  let onRe2 = 0;
   for (const p of patterns) {
-    let re: RegExp;
-    try {
-      re = new RegExp(`^(?:${p})$`, 'u');
-    } catch {
-      try {
-        re = new RegExp(`^(?:${p})$`);
-      } catch {
-        continue; // the validator skips these too
-      }
-    }
+    // What the validator runs: RegExp, or RE2 for patterns with nested quantifiers.
+    const matcher = compileModelPattern(p);
+    if (!matcher) continue; // the validator skips these too
+    if (matcher.engine === 're2') onRe2++;
     // The answer must be the linear-time engine's (where RE2 takes the pattern); finishing at all is the point.
     let linear: ReturnType<typeof compileLinearRegex> | undefined;
     try {
@@ -174,10 +170,18 @@ test("the models' own patterns (AWS's, run on RegExp by the validator) stay fast
       linear = undefined;
     }
     for (const s of hostile) {
-      const got = re.test(s);
+      const got = matcher.test(s);
       if (linear) assert.equal(got, linear.test(s), `${p} on ${JSON.stringify(s.slice(0, 12))}...`);
     }
     tried++;
   }
   assert.ok(tried > 50);
+  // ECR's ScanningRepositoryFilterValue is exponential on RegExp; it must be one of these.
+  assert.equal(compileModelPattern('^[a-z0-9*](?:[._\\-/a-z0-9*]?[a-z0-9*]+)*$')?.engine, 're2');
+  assert.ok(onRe2 > 0);
+});
+
+test('the nested-quantifier check finds the shapes that backtrack, and only those', () => {
+  for (const p of ['(a+)*', '(?:x?y+)*', 'arn:aws(-[a-z]+)*:x', '(?<n>a+)+', '((ab)+c)+', '(a|b*){2,}']) assert.equal(hasNestedQuantifier(p), true, p);
+  for (const p of ['[0-9]{12}', '(?:abc)+', '[a-z]{2,25}', '(\\.|_|__|-+)', '((a)b){3}', '[(a+)*]', '\\(a+\\)*', '(a+)?']) assert.equal(hasNestedQuantifier(p), false, p);
 });

@@ -15,7 +15,7 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { ContainerSpec } from '../types.js';
-import { SIGNAL_NUMBERS, type Driver, type DriverHandle, type DriverLogLine, type ExecResult, type ExitInfo, type Fingerprint, type InspectResult, type LogsOptions, type RecoverResult, type StartRequest, type Subscription } from './driver.js';
+import { SIGNAL_NUMBERS, type Driver, type DriverHandle, type DriverLogLine, type ExecResult, type ExitInfo, type Fingerprint, type InspectResult, type LogsOptions, type PullResult, type RecoverResult, type RegistryAuth, type StartRequest, type Subscription } from './driver.js';
 import { DockerLogPass, parseCursor as parseLogCursor, sinceSeconds } from './dockerLogs.js';
 import { DockerEngine, Demuxer, EngineError, readAll } from './dockerApi.js';
 import { assignPorts } from './ports.js';
@@ -180,10 +180,21 @@ export class DockerDriver implements Driver {
     }
   }
 
-  async pullImage(image: string): Promise<void> {
-    if (await this.engine.callOr404('GET', `/images/${enc(image)}/json`)) return;
+  async pullImage(image: string, auth?: RegistryAuth): Promise<PullResult> {
     const { fromImage, tag } = parseImageRef(image);
-    await this.engine.jsonStream({ method: 'POST', path: `/images/create?fromImage=${enc(fromImage)}&tag=${enc(tag)}`, timeoutMs: 30 * 60_000 });
+    const byDigest = tag.includes(':');
+    // A tag of a registry we have credentials for is pulled every time (it may have moved, as
+    // ECS's default pull behaviour has it); anything else only when missing (works offline).
+    let present = !auth || byDigest ? await this.engine.callOr404<{ RepoDigests?: string[] }>('GET', `/images/${enc(image)}/json`) : undefined;
+    if (!present) {
+      // Docker reads the header as padded URL-safe base64 (Go's base64.URLEncoding).
+      const headers = auth ? { 'x-registry-auth': Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_') } : undefined;
+      await this.engine.jsonStream({ method: 'POST', path: `/images/create?fromImage=${enc(fromImage)}&tag=${enc(tag)}`, headers, timeoutMs: 30 * 60_000 });
+      present = await this.engine.callOr404<{ RepoDigests?: string[] }>('GET', `/images/${enc(image)}/json`);
+    }
+    if (byDigest) return { digest: tag };
+    const mine = present?.RepoDigests?.find((d) => d.startsWith(`${fromImage}@`));
+    return { digest: mine?.slice(fromImage.length + 1) };
   }
 
   async prepareTask(taskId: string): Promise<void> {

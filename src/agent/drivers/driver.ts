@@ -123,11 +123,27 @@ export interface Subscription {
   close(): void;
 }
 
+/** Credentials for a registry, as docker's `X-Registry-Auth` carries them. */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  /** `host[:port]` of the registry. */
+  serveraddress: string;
+}
+
+/** What a pull found: the image's manifest digest in its registry, when the driver knows it. */
+export interface PullResult {
+  digest?: string;
+}
+
 export interface Driver {
   readonly name: string;
   fingerprint(): Promise<Fingerprint>;
-  /** Makes sure the image is present (pulls it when missing). No-op for drivers without images. */
-  pullImage(image: string): Promise<void>;
+  /**
+   * Makes sure the image is present: pulls it when missing, and always when credentials are
+   * given for a reference by tag (the tag may have moved). No-op for drivers without images.
+   */
+  pullImage(image: string, auth?: RegistryAuth): Promise<PullResult>;
   /** Creates per-task resources (e.g. the task network, for tasks of several containers). Idempotent. */
   prepareTask(taskId: string): Promise<void>;
   /** Removes per-task resources. Idempotent. */

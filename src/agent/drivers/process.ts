@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, rmdirSync, readFileSync, rmSync, writeFileSync, 
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerSpec } from '../types.js';
-import type { Driver, DriverHandle, DriverLogLine, ExecResult, ExitInfo, Fingerprint, InspectResult, LogsOptions, RecoverResult, StartRequest, Subscription } from './driver.js';
+import type { Driver, DriverHandle, DriverLogLine, ExecResult, ExitInfo, Fingerprint, InspectResult, LogsOptions, PullResult, RecoverResult, StartRequest, Subscription } from './driver.js';
 import { assignPorts } from './ports.js';
 import { procStartTime, readOomKills, type SupervisorSpec } from './processSupervisor.js';
 import { SupervisorClient } from './supervisorClient.js';
@@ -194,7 +194,9 @@ export class ProcessDriver implements Driver {
     this.supervisor.close();
   }
 
-  async pullImage(): Promise<void> {}
+  async pullImage(): Promise<PullResult> {
+    return {};
+  }
   async prepareTask(): Promise<void> {}
   async cleanupTask(taskId: string): Promise<void> {
     rmSync(join(this.dataDir, safeName(taskId)), { recursive: true, force: true });

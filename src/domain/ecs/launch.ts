@@ -56,6 +56,8 @@ export interface LaunchSpec {
   capacityProviderStrategy?: ECS.CapacityProviderStrategyItem[];
   /** Tasks each provider already has in the group (a service deployment's live tasks), for the split. */
   providerCounts?: Readonly<Record<string, number>>;
+  /** The image digest of each container by name (a service deployment's pinned images). */
+  imageDigests?: Record<string, string>;
 }
 
 /** The result of a launch: created tasks (API shape + records) and per-task failures. */
@@ -119,6 +121,7 @@ function newTask(s: Scope, clusterName: string, td: TaskDefinitionRecord, spec: 
         containerArn: `arn:aws:ecs:${s.region}:${s.platform.accountId}:container/${clusterName}/${id}/${hexId()}`,
         name: c.name!,
         image: c.image,
+        imageDigest: spec.imageDigests?.[c.name!],
         essential: c.essential !== false,
         lastStatus: 'PENDING',
         networkBindings: [],

@@ -147,6 +147,12 @@ export interface DeploymentRecord {
   rolloutStateReason: string;
   /** A circuit-breaker rollback deployment: the id of the COMPLETED deployment it returns to. */
   rollbackOf?: string;
+  /**
+   * The image digest each container (by name) runs, resolved from its tag by the first launch
+   * of the deployment (`launchServiceTasks`), so every task of the deployment runs the same
+   * image. Containers whose image could not be resolved are absent (they pull by tag).
+   */
+  imageDigests?: Record<string, string>;
   createdAt: number;
   updatedAt: number;
   /** Counts last written by the controller (`recordDeploymentCounts`); DescribeServices counts live tasks instead. */

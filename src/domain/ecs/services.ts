@@ -170,8 +170,9 @@ export async function recordDeploymentCounts(s: Scope, cluster: string, name: st
  * strategy, launch type and propagated tags (RunTask's placement applies the task definition's
  * requiresAttributes). Placement failures come back in `failures`.
  */
-export async function launchServiceTasks(s: Scope, cluster: string, name: string, deploymentId: string, count: number): Promise<LaunchResult> {
+export async function launchServiceTasks(s: Scope, cluster: string, name: string, deploymentId: string, count: number, resolveImage?: ImageResolver): Promise<LaunchResult> {
   const { svc, d, tdRec, tasks } = await loadDeployment(s, cluster, name, deploymentId);
+  const imageDigests = await pinDeploymentImages(s, svc, d, tdRec?.value.taskDefinition, resolveImage);
   const propagated = svc.propagateTags === 'SERVICE' ? svc.tags : svc.propagateTags === 'TASK_DEFINITION' ? tdRec?.value.tags ?? [] : [];
   const out: LaunchResult = { tasks: [], failures: [] };
   // The strategy splits the deployment's tasks as a whole: count what each provider runs already.
@@ -194,6 +195,7 @@ export async function launchServiceTasks(s: Scope, cluster: string, name: string
       propagatedTags: propagated,
       enableExecuteCommand: svc.enableExecuteCommand,
       allowInactiveTaskDefinition: true,
+      imageDigests,
     });
     out.tasks.push(...r.tasks);
     out.failures.push(...r.failures);
@@ -209,6 +211,40 @@ export interface DaemonLaunchResult extends LaunchResult {
 }
 
 /** A service, one of its deployments and that deployment's task definition (undefined if deleted). */
+/**
+ * The image digest an image reference runs as, or undefined (an image of another registry, or
+ * a tag that names nothing). Given by the composition root: Berth's registry resolves its own
+ * images (src/domain/ecr/imageRefs.ts).
+ */
+export type ImageResolver = (s: Scope, image: string) => Promise<string | undefined>;
+
+/**
+ * The images a deployment runs, pinned once: the first launch resolves each container's image
+ * to a digest and stores them on the deployment (a concurrent launch that stored first wins),
+ * so its tasks all run the same images even if a tag moves meanwhile (ECS's software version
+ * consistency). Without a resolver, or for a deployment pinned already, nothing is resolved.
+ */
+async function pinDeploymentImages(s: Scope, svc: ServiceRecord, d: DeploymentRecord, td: ECS.TaskDefinition | undefined, resolve: ImageResolver | undefined): Promise<Record<string, string> | undefined> {
+  if (d.imageDigests || !resolve || !td) return d.imageDigests;
+  const digests: Record<string, string> = {};
+  for (const c of td.containerDefinitions ?? []) {
+    if (!c.name || !c.image) continue;
+    const digest = await resolve(s, c.image);
+    if (digest) digests[c.name] = digest;
+  }
+  let pinned: Record<string, string> = digests;
+  await changeDeployment(s, svc.clusterName, svc.serviceName, d.id, (dep) => {
+    if (dep.imageDigests) {
+      pinned = dep.imageDigests;
+      return false;
+    }
+    dep.imageDigests = digests;
+    pinned = digests;
+    return true;
+  });
+  return pinned;
+}
+
 async function loadDeployment(s: Scope, cluster: string, name: string, deploymentId: string) {
   const loaded = await loadService(s, cluster, name);
   if (!loaded) throw ecsErrors.serviceNotFound();
@@ -243,9 +279,10 @@ export function servicePlacementConstraints(td: ECS.TaskDefinition | undefined, 
  * memory and host ports; an instance that already has a live task of the service is skipped).
  * Instances that do not fit come back in `failures` (ECS reasons) and `messages` (service events).
  */
-export async function launchDaemonTasks(s: Scope, cluster: string, name: string, deploymentId: string, instanceIds: readonly string[]): Promise<DaemonLaunchResult> {
+export async function launchDaemonTasks(s: Scope, cluster: string, name: string, deploymentId: string, instanceIds: readonly string[], resolveImage?: ImageResolver): Promise<DaemonLaunchResult> {
   const { svc, d, tdRec } = await loadDeployment(s, cluster, name, deploymentId);
   if (!tdRec) throw ecsErrors.taskDefinitionMissing(d.taskDefinition);
+  const imageDigests = await pinDeploymentImages(s, svc, d, tdRec.value.taskDefinition, resolveImage);
   const td = tdRec.value.taskDefinition;
   const group = `service:${svc.serviceName}`;
   const { candidates } = await candidatesFor(s, svc.clusterName);
@@ -282,6 +319,7 @@ export async function launchDaemonTasks(s: Scope, cluster: string, name: string,
       propagatedTags: propagated,
       enableExecuteCommand: svc.enableExecuteCommand,
       allowInactiveTaskDefinition: true,
+      imageDigests,
     });
     out.tasks.push(...r.tasks);
     out.failures.push(...r.failures);
@@ -534,6 +572,8 @@ export async function rollbackDeployment(s: Scope, cluster: string, name: string
     const next = newDeployment({ ...to, desiredCount: svc.desiredCount }, now);
     next.rolloutStateReason = `ECS deployment circuit breaker: rolling back to deploymentId ${to.id}.`;
     next.rollbackOf = to.id;
+    // A rollback runs what the deployment it returns to ran, not what its tags name now.
+    if (to.imageDigests) next.imageDigests = { ...to.imageDigests };
     svc.deployments.unshift(next);
     id = next.id;
     return svc;

@@ -55,7 +55,8 @@ async function specOf(s: Scope, t: TaskRecord, cache: TaskDefinitionCache): Prom
     memory: def.memory,
     group: t.group,
     startedBy: t.startedBy,
-    containers: (def.containerDefinitions ?? []).map(agentContainerOf),
+    // A service deployment's pinned digests come with the containers: the agent pulls those.
+    containers: (def.containerDefinitions ?? []).map((c) => ({ ...agentContainerOf(c), imageDigest: t.containers.find((x) => x.name === c.name)?.imageDigest })),
   };
 }
 
