@@ -191,6 +191,7 @@ export class LoadBalancerPlane implements DataPlaneView {
     // Metric sets: from a load balancer's first listener on, while it exists.
     for (const l of table.listeners.values()) this.metrics.loadBalancer(l.lbArn);
     this.metrics.retain(table.loadBalancerArns, table.groups.keys());
+    this.metrics.setOwners(targetGroupOwners(table));
     // Upstreams first (new targets get pools, draining ones stop being eligible below), then
     // health (so eligibility sees the targets' current state), then the swap.
     this.upstreams.sync(table, (arn) => this.metrics.targetGroup(arn));
@@ -209,4 +210,15 @@ export class LoadBalancerPlane implements DataPlaneView {
   private refreshGroup(tgArn: string): void {
     this.upstreams.groups.get(tgArn)?.refresh((identity) => this.health.status(identity));
   }
+}
+
+/** The load balancer forwarding to each target group, from the listeners' rules and default actions. */
+function targetGroupOwners(table: CompiledTable): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const l of table.listeners.values()) {
+    for (const action of [l.defaultAction, ...l.rules.map((r) => r.action)]) {
+      if (action.type === 'forward') for (const g of action.groups) if (!owners.has(g)) owners.set(g, l.lbArn);
+    }
+  }
+  return owners;
 }
