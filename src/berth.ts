@@ -39,6 +39,7 @@ import { DEFAULT_AGENT_TIMEOUT_MS, startAgentSweep } from './control/agentSweep.
 import { startRetentionSweep } from './control/retention.js';
 import { startAlarmController } from './control/alarms.js';
 import { startAlbMetricsPublisher } from './control/albMetrics.js';
+import { startSubscriptionDelivery } from './control/logSubscriptions.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
 import { LoadBalancerPlane } from './lb/plane.js';
@@ -248,6 +249,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
   const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];
   // Each replica publishes the requests its own load balancer served (AWS/ApplicationELB).
+  loops.push(startSubscriptionDelivery(platform, logEvents, report('logs subscription delivery')));
   loops.push(startAlbMetricsPublisher(platform, loadBalancer, { intervalMs: envMs(env, 'BERTH_METRICS_PUBLISH_MS'), onError: report('load balancer metrics publishing') }));
 
   const serverLog = new ServerLog(logSettings(opts.log, env));
