@@ -26,6 +26,7 @@ import type { Store } from './store/types.js';
 import { allServices } from './services/index.js';
 import { MasterKey } from './domain/ssm/masterKey.js';
 import { openLogEventStore } from './domain/logs/eventStore.js';
+import { LogQueries } from './domain/logs/queries.js';
 import { RETENTION_SWEEP_INTERVAL_MS, sweepRetention } from './domain/logs/retention.js';
 import { AwsGateway } from './server/gateway.js';
 import { createBerthServer, readBody, sendJson, type OperatorRoute } from './server/http.js';
@@ -165,7 +166,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // The API.
   // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
   const invoker = new InProcessInvoker(shutdown.signal);
-  const services = allServices({ loadBalancer, logEvents, masterKey, invoker });
+  const logQueries = new LogQueries(logEvents, clock);
+  const services = allServices({ loadBalancer, logEvents, logQueries, masterKey, invoker });
   invoker.serve(services);
   const gateway = new AwsGateway(services, platform, credentials, shutdown.signal);
 
@@ -218,6 +220,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         }
         await store.reset();
         logEvents.reset();
+        logQueries.reset();
         // The controller caches task lists and timers by key; a wiped store starts it afresh.
         controller.reset();
         // The leases went with everything else: take them again now, not a renewal later.

@@ -6,6 +6,7 @@
  */
 import type { DataPlaneView } from '../domain/elbv2/dataPlane.js';
 import type { LogEventStore } from '../domain/logs/eventStore.js';
+import type { LogQueries } from '../domain/logs/queries.js';
 import type { MasterKey } from '../domain/ssm/masterKey.js';
 import type { ServiceDefinition } from './types.js';
 import { ecsService } from './ecs/index.js';
@@ -24,6 +25,8 @@ export interface ServiceDeps {
   loadBalancer: DataPlaneView;
   /** CloudWatch Logs' event store (groups, streams, events), opened by the composition root. */
   logEvents: LogEventStore;
+  /** Running Logs Insights queries over `logEvents`. */
+  logQueries: LogQueries;
   /** The key SecureString parameters are sealed under, loaded once at startup. */
   masterKey: MasterKey;
   /** Berth's own API operations, called in process (CloudFormation reads SSM through it). */
@@ -31,5 +34,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), berthAgentService(), cloudFormationService(deps.invoker)];
+  return [ecsService(), stsService(), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries), ssmService(deps.masterKey), cloudwatchService(), berthAgentService(), cloudFormationService(deps.invoker)];
 }

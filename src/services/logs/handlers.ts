@@ -33,6 +33,7 @@ import {
   type DestinationRecord,
 } from '../../domain/logs/subscriptions.js';
 import { deleteQueryDefinition, deleteResourcePolicy, describeQueryDefinitions, describeResourcePolicies, putQueryDefinition, putResourcePolicy } from '../../domain/logs/policies.js';
+import { MAX_QUERY_GROUPS, type LogQueries } from '../../domain/logs/queries.js';
 import type { Handlers, RequestContext } from '../types.js';
 
 /** Most bytes of events one GetLogEvents / FilterLogEvents answer carries (AWS: 1 MB). */
@@ -115,7 +116,7 @@ function destinationShape(d: DestinationRecord): Logs.Destination {
   return { destinationName: d.destinationName, targetArn: d.targetArn, roleArn: d.roleArn, accessPolicy: d.accessPolicy, arn: d.arn, creationTime: d.creationTime };
 }
 
-export function logsHandlers(events: LogEventStore): Handlers<Logs.Operations> {
+export function logsHandlers(events: LogEventStore, queries: LogQueries): Handlers<Logs.Operations> {
   /** The group named by a logGroupName / logGroupIdentifier pair, or ResourceNotFoundException. */
   const groupOf = (ctx: RequestContext, name: string | undefined, identifier: string | undefined) =>
     requireGroup(events, ctx.region, groupNameOf(ctx, name, identifier));
@@ -415,6 +416,32 @@ export function logsHandlers(events: LogEventStore): Handlers<Logs.Operations> {
 
     async DeleteQueryDefinition(input, ctx) {
       await deleteQueryDefinition(ctx, input.queryDefinitionId);
+      return { success: true };
+    },
+
+    async StartQuery(input, ctx) {
+      if ((input.queryLanguage ?? 'CWLI') !== 'CWLI') throw logsErrors.invalidParameter(`Berth runs Logs Insights QL (CWLI) queries only, not ${input.queryLanguage}.`);
+      const given = [input.logGroupName !== undefined, input.logGroupNames !== undefined, input.logGroupIdentifiers !== undefined].filter(Boolean).length;
+      if (given !== 1) throw logsErrors.invalidParameter('Exactly one of logGroupName, logGroupNames and logGroupIdentifiers must be given (or use SOURCE in the query, which Berth does not support).');
+      const names = input.logGroupName !== undefined ? [input.logGroupName] : input.logGroupNames ?? (input.logGroupIdentifiers ?? []).map((r) => groupNameOfIdentifier(ctx, r));
+      if (names.length === 0 || names.length > MAX_QUERY_GROUPS) throw logsErrors.invalidParameter(`A query reads from 1 to ${MAX_QUERY_GROUPS} log groups; got ${names.length}.`);
+      checkTime('startTime', input.startTime);
+      checkTime('endTime', input.endTime);
+      if (input.endTime < input.startTime) throw logsErrors.invalidParameter('endTime must be greater than or equal to startTime.');
+      if (input.limit !== undefined && (input.limit < 1 || input.limit > 10_000)) throw logsErrors.invalidParameter('limit must be between 1 and 10000.');
+      const groups = [...new Set(names)].map((n) => requireGroup(events, ctx.region, n));
+      // Times are epoch seconds; the end second is included whole.
+      const queryId = queries.start({ groups, startTime: input.startTime * 1000, endTime: input.endTime * 1000 + 999, queryString: input.queryString, limit: input.limit });
+      return { queryId };
+    },
+
+    async GetQueryResults(input) {
+      const q = queries.results(input.queryId);
+      return { status: q.status, results: q.results, statistics: { ...q.statistics }, queryLanguage: 'CWLI' };
+    },
+
+    async StopQuery(input) {
+      queries.stop(input.queryId);
       return { success: true };
     },
 
