@@ -30,6 +30,7 @@ import type { Store } from './store/types.js';
 import { allServices } from './services/index.js';
 import { MasterKey } from './domain/ssm/masterKey.js';
 import { openLogEventStore } from './domain/logs/eventStore.js';
+import { LogQueries } from './domain/logs/queries.js';
 import { RETENTION_SWEEP_INTERVAL_MS, sweepRetention } from './domain/logs/retention.js';
 import { AwsGateway } from './server/gateway.js';
 import { createBerthServer, readBody, sendJson, type OperatorRoute } from './server/http.js';
@@ -43,6 +44,8 @@ import { DEFAULT_AGENT_TIMEOUT_MS, startAgentSweep } from './control/agentSweep.
 import { agentStatuses } from './domain/ecs/instances.js';
 import { startRetentionSweep } from './control/retention.js';
 import { startAlarmController } from './control/alarms.js';
+import { startAlbMetricsPublisher } from './control/albMetrics.js';
+import { startSubscriptionDelivery } from './control/logSubscriptions.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
 import { LoadBalancerPlane } from './lb/plane.js';
@@ -254,7 +257,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   await authorizer.start();
   // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
   const invoker = new InProcessInvoker(shutdown.signal, authorizer);
-  const services = allServices({ loadBalancer, logEvents, masterKey, invoker, authorizer, registry });
+  const logQueries = new LogQueries(logEvents, clock);
+  const services = allServices({ loadBalancer, logEvents, logQueries, masterKey, invoker, authorizer, registry });
   invoker.serve(services);
   const gateway = new AwsGateway(services, platform, credentialDirectory, authorizer, shutdown.signal);
 
@@ -313,6 +317,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         }
         await store.reset();
         logEvents.reset();
+        logQueries.reset();
         // The controller caches task lists and timers by key; a wiped store starts it afresh.
         controller.reset();
         // The leases went with everything else: take them again now, not a renewal later.
@@ -351,6 +356,9 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   await leadership.start();
   // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
   const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];
+  // Each replica publishes the requests its own load balancer served (AWS/ApplicationELB).
+  loops.push(startSubscriptionDelivery(platform, logEvents, report('logs subscription delivery')));
+  loops.push(startAlbMetricsPublisher(platform, loadBalancer, { intervalMs: envMs(env, 'BERTH_METRICS_PUBLISH_MS'), onError: report('load balancer metrics publishing') }));
 
   const serverLog = new ServerLog(logSettings(opts.log, env));
   // Tasks that failed to start or whose essential container failed are said in the log too.

@@ -62,6 +62,37 @@ export function compileLinearRegex(source: string, options: LinearRegexOptions =
   };
 }
 
+/** A compiled client pattern with capture groups (Logs Insights `parse`). */
+export interface CapturingRegex extends LinearRegex {
+  /** Group names by number (1-based; unnamed groups are absent). */
+  readonly groupNames: ReadonlyMap<number, string>;
+  /** How many capture groups the pattern has. */
+  readonly groupCount: number;
+  /** The first match's groups (index 0 is the whole match; a group that took no part is undefined), or undefined. */
+  exec(text: string): (string | undefined)[] | undefined;
+}
+
+/** Like {@link compileLinearRegex}, with access to the capture groups of the first match. */
+export function compileCapturingRegex(source: string, options: LinearRegexOptions = {}): CapturingRegex {
+  const base = compileLinearRegex(source, options);
+  const flags = (options.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0) | (options.dotAll ? RE2JS.DOTALL : 0);
+  const re = RE2JS.compile(source, flags);
+  const groupNames = new Map<number, string>(Object.entries(re.namedGroups()).map(([name, i]) => [i, name]));
+  const groupCount = re.groupCount();
+  return {
+    ...base,
+    groupNames,
+    groupCount,
+    exec(text) {
+      const m = re.matcher(text);
+      if (!m.find()) return undefined;
+      const out: (string | undefined)[] = [];
+      for (let i = 0; i <= groupCount; i++) out.push(m.group(i) ?? undefined);
+      return out;
+    },
+  };
+}
+
 const BACKTRACKING_ONLY: Array<[RegExp, string]> = [
   [/\\[1-9]/, 'backreferences (\\1...)'],
   [/\(\?<?[=!]/, 'lookahead and lookbehind ((?=...), (?!...), (?<=...), (?<!...))'],

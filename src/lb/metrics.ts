@@ -29,6 +29,8 @@ export interface MinuteMetrics {
   counts: Record<CounterName, number>;
   /** Seconds, from the target being sent the request to its response headers. */
   TargetResponseTime: { p50: number; p90: number; p99: number; samples: number } | undefined;
+  /** Every TargetResponseTime of the minute as a statistic set (count, sum, min, max; seconds). */
+  responseTimes: { n: number; sum: number; min: number; max: number };
   HealthyHostCount?: number;
   UnHealthyHostCount?: number;
   ActiveConnectionCount?: number;
@@ -54,6 +56,9 @@ interface Bucket {
   counts: Record<CounterName, number>;
   samples: number[];
   seen: number;
+  rtSum: number;
+  rtMin: number;
+  rtMax: number;
   gauges: { HealthyHostCount?: number; UnHealthyHostCount?: number; ActiveConnectionCount?: number };
 }
 
@@ -78,7 +83,7 @@ export class MetricSet {
   }
 
   private newBucket(minute: number): Bucket {
-    return { minute, counts: zero(), samples: [], seen: 0, gauges: {} };
+    return { minute, counts: zero(), samples: [], seen: 0, rtSum: 0, rtMin: Infinity, rtMax: -Infinity, gauges: {} };
   }
 
   private bucket(): Bucket {
@@ -145,6 +150,9 @@ export class MetricSet {
 
   private sample(b: Bucket, seconds: number): void {
     b.seen++;
+    b.rtSum += seconds;
+    if (seconds < b.rtMin) b.rtMin = seconds;
+    if (seconds > b.rtMax) b.rtMax = seconds;
     if (b.samples.length < RESERVOIR) b.samples.push(seconds);
     else {
       const i = Math.floor(Math.random() * b.seen);
@@ -167,6 +175,7 @@ export class MetricSet {
       minute: b.minute,
       counts: { ...b.counts },
       TargetResponseTime: quantiles(b.samples),
+      responseTimes: { n: b.seen, sum: b.rtSum, min: b.seen ? b.rtMin : 0, max: b.seen ? b.rtMax : 0 },
       ...b.gauges,
     }));
   }
@@ -218,6 +227,7 @@ export interface MetricDeltas {
 
 /** Per-minute metrics of one load balancer or target group (the last 60 minutes). */
 export interface MetricSeries {
+  /** The load balancer's ARN; for a target group's series, the load balancer forwarding to it (if any). */
   loadBalancerArn?: string;
   targetGroupArn?: string;
   minutes: MinuteMetrics[];
@@ -230,6 +240,8 @@ export interface MetricSeries {
 export class LoadBalancerMetrics {
   private readonly lbs = new Map<string, MetricSet>();
   private readonly tgs = new Map<string, MetricSet>();
+  /** The load balancer forwarding to each target group (ALB: at most one). */
+  private owners = new Map<string, string>();
 
   constructor(
     private readonly clock: Clock,
@@ -279,6 +291,11 @@ export class LoadBalancerMetrics {
     for (const arn of this.tgs.keys()) if (!tgs.has(arn)) this.tgs.delete(arn);
   }
 
+  /** Says which load balancer forwards to each target group (from the routing table). */
+  setOwners(owners: ReadonlyMap<string, string>): void {
+    this.owners = new Map(owners);
+  }
+
   /** Prometheus text of every set (labels as CloudWatch's dimensions). */
   prometheus(): string {
     const sets: Parameters<typeof prometheusText>[0] = [];
@@ -291,17 +308,20 @@ export class LoadBalancerMetrics {
   series(): MetricSeries[] {
     const out: MetricSeries[] = [];
     for (const [arn, m] of this.lbs) out.push({ loadBalancerArn: arn, minutes: m.minutes() });
-    for (const [arn, m] of this.tgs) out.push({ targetGroupArn: arn, minutes: m.minutes() });
+    for (const [arn, m] of this.tgs) {
+      const lb = this.owners.get(arn);
+      out.push({ targetGroupArn: arn, ...(lb ? { loadBalancerArn: lb } : {}), minutes: m.minutes() });
+    }
     return out;
   }
 }
 
 /** `app/<name>/<id>`, the LoadBalancer dimension CloudWatch uses. */
-function lbLabel(arn: string): string {
+export function lbLabel(arn: string): string {
   return arn.slice(arn.indexOf(':loadbalancer/') + ':loadbalancer/'.length);
 }
 
 /** `targetgroup/<name>/<id>`, the TargetGroup dimension CloudWatch uses. */
-function tgLabel(arn: string): string {
+export function tgLabel(arn: string): string {
   return arn.slice(arn.lastIndexOf(':') + 1);
 }

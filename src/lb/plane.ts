@@ -217,6 +217,7 @@ export class LoadBalancerPlane implements DataPlaneView {
     for (const l of table.listeners.values()) this.metrics.loadBalancer(l.lbArn);
     this.metrics.retain(table.loadBalancerArns, table.groups.keys());
     for (const arn of table.groups.keys()) this.metrics.targetGroup(arn);
+    this.metrics.setOwners(targetGroupOwners(table));
     // Health first, so the forwarding's eligibility sees the targets' current state.
     this.health.adopt(table);
     if (this.local) {
@@ -254,4 +255,15 @@ export class LoadBalancerPlane implements DataPlaneView {
     if (!g) return;
     this.pool!.health(tgArn, g.targets.map((t) => [t.identity, this.health.status(t.identity) ?? null]));
   }
+}
+
+/** The load balancer forwarding to each target group, from the listeners' rules and default actions. */
+function targetGroupOwners(table: CompiledTable): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const l of table.listeners.values()) {
+    for (const action of [l.defaultAction, ...l.rules.map((r) => r.action)]) {
+      if (action.type === 'forward') for (const g of action.groups) if (!owners.has(g)) owners.set(g, l.lbArn);
+    }
+  }
+  return owners;
 }

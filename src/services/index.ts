@@ -6,6 +6,7 @@
  */
 import type { DataPlaneView } from '../domain/elbv2/dataPlane.js';
 import type { LogEventStore } from '../domain/logs/eventStore.js';
+import type { LogQueries } from '../domain/logs/queries.js';
 import type { MasterKey } from '../domain/ssm/masterKey.js';
 import type { Registry } from '../domain/ecr/registry.js';
 import type { ServiceDefinition } from './types.js';
@@ -29,6 +30,8 @@ export interface ServiceDeps {
   loadBalancer: DataPlaneView;
   /** CloudWatch Logs' event store (groups, streams, events), opened by the composition root. */
   logEvents: LogEventStore;
+  /** Running Logs Insights queries over `logEvents`. */
+  logQueries: LogQueries;
   /** The key SecureString parameters are sealed under, loaded once at startup. */
   masterKey: MasterKey;
   /** IAM's policy evaluator (SimulatePrincipalPolicy, AssumeRole's trust check). */
@@ -40,5 +43,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer)];
 }

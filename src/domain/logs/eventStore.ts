@@ -164,6 +164,16 @@ export interface LogEventStore {
    */
   deleteOlderThan(groupId: number, cutoff: number, maxRows?: number): number;
   /** Removes everything. */
+  /** Events of a group ingested after `seq` (ingestion order), at most `limit`, stopping near `maxBytes`. */
+  readAfterSeq(groupId: number, seq: number, limit: number, maxBytes: number): StoredEvent[];
+  /** The last seq of a group's events ingested before `time` (0 when none): where a new subscription starts. */
+  lastSeqIngestedBefore(groupId: number, time: number): number;
+  /** A subscription's delivery cursor (last seq delivered) in this store, if set. */
+  getCursor(groupId: number, subscription: string): number | undefined;
+  /** Records a subscription's delivery cursor. */
+  setCursor(groupId: number, subscription: string, seq: number): void;
+  /** Forgets the cursors of a group not in `keep`. */
+  pruneCursors(groupId: number, keep: readonly string[]): void;
   reset(): void;
   close(): void;
 }
@@ -275,6 +285,8 @@ export class SqliteLogEventStore implements LogEventStore {
         ingest INTEGER NOT NULL, bytes INTEGER NOT NULL, message TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream_id, ts, seq);
       CREATE INDEX IF NOT EXISTS events_by_group ON events (group_id, ts, seq);
+      CREATE TABLE IF NOT EXISTS cursors (
+        group_id INTEGER NOT NULL, subscription TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (group_id, subscription));
     `);
     const db = this.db;
     this.s = {
@@ -288,6 +300,15 @@ export class SqliteLogEventStore implements LogEventStore {
       delGroup: db.prepare('DELETE FROM groups WHERE id = ?'),
       delGroupStreams: db.prepare('DELETE FROM streams WHERE group_id = ?'),
       delGroupEvents: db.prepare('DELETE FROM events WHERE group_id = ?'),
+      delGroupCursors: db.prepare('DELETE FROM cursors WHERE group_id = ?'),
+      afterSeq: db.prepare<[number, number], EventDbRow>(
+        `SELECT ${EVENT_COLS} FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.seq > ? AND e.group_id = ? ORDER BY e.seq`,
+      ),
+      lastSeqBefore: db.prepare<[number, number], { seq: number | null }>('SELECT max(seq) AS seq FROM events WHERE group_id = ? AND ingest < ?'),
+      getCursor: db.prepare<[number, string], { seq: number }>('SELECT seq FROM cursors WHERE group_id = ? AND subscription = ?'),
+      setCursor: db.prepare('INSERT INTO cursors (group_id, subscription, seq) VALUES (?, ?, ?) ON CONFLICT (group_id, subscription) DO UPDATE SET seq = excluded.seq'),
+      groupCursors: db.prepare<[number], { subscription: string }>('SELECT subscription FROM cursors WHERE group_id = ?'),
+      delCursor: db.prepare('DELETE FROM cursors WHERE group_id = ? AND subscription = ?'),
       insStream: db.prepare('INSERT INTO streams (group_id, name, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
       getStream: db.prepare<[number, string], StreamDbRow>('SELECT * FROM streams WHERE group_id = ? AND name = ?'),
       getStreamById: db.prepare<[number], StreamDbRow>('SELECT * FROM streams WHERE id = ?'),
@@ -361,6 +382,7 @@ export class SqliteLogEventStore implements LogEventStore {
     this.db.transaction(() => {
       this.s.delGroupEvents.run(groupId);
       this.s.delGroupStreams.run(groupId);
+      this.s.delGroupCursors.run(groupId);
       this.s.delGroup.run(groupId);
     })();
   }
@@ -539,8 +561,36 @@ export class SqliteLogEventStore implements LogEventStore {
     })();
   }
 
+  readAfterSeq(groupId: number, seq: number, limit: number, maxBytes: number): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    let bytes = 0;
+    for (const r of this.s.afterSeq.iterate(seq, groupId) as IterableIterator<EventDbRow>) {
+      if (out.length >= limit || (out.length > 0 && bytes + r.bytes + LIMITS.perEventOverhead > maxBytes)) break;
+      bytes += r.bytes + LIMITS.perEventOverhead;
+      out.push(toEvent(r));
+    }
+    return out;
+  }
+
+  lastSeqIngestedBefore(groupId: number, time: number): number {
+    return this.s.lastSeqBefore.get(groupId, time)?.seq ?? 0;
+  }
+
+  getCursor(groupId: number, subscription: string): number | undefined {
+    return this.s.getCursor.get(groupId, subscription)?.seq;
+  }
+
+  setCursor(groupId: number, subscription: string, seq: number): void {
+    this.s.setCursor.run(groupId, subscription, seq);
+  }
+
+  pruneCursors(groupId: number, keep: readonly string[]): void {
+    const k = new Set(keep);
+    for (const r of this.s.groupCursors.all(groupId)) if (!k.has(r.subscription)) this.s.delCursor.run(groupId, r.subscription);
+  }
+
   reset(): void {
-    this.db.exec('DELETE FROM events; DELETE FROM streams; DELETE FROM groups;');
+    this.db.exec('DELETE FROM events; DELETE FROM streams; DELETE FROM groups; DELETE FROM cursors;');
   }
 
   close(): void {

@@ -21,6 +21,19 @@ import {
 import { groupArn, groupNameOf, groupNameOfIdentifier, streamArn } from '../../domain/logs/names.js';
 import { deleteRetentionPolicy, putRetentionPolicy } from '../../domain/logs/retention.js';
 import { applyMetricFilters, compileForApi, deleteGroupMetricFilters, deleteMetricFilter, describeMetricFilters, putMetricFilter, type MetricFilterRecord } from '../../domain/logs/metricFilters.js';
+import {
+  deleteDestination,
+  deleteGroupSubscriptionFilters,
+  deleteSubscriptionFilter,
+  describeDestinations,
+  describeSubscriptionFilters,
+  putDestination,
+  putDestinationPolicy,
+  putSubscriptionFilter,
+  type DestinationRecord,
+} from '../../domain/logs/subscriptions.js';
+import { deleteQueryDefinition, deleteResourcePolicy, describeQueryDefinitions, describeResourcePolicies, putQueryDefinition, putResourcePolicy } from '../../domain/logs/policies.js';
+import { MAX_QUERY_GROUPS, type LogQueries } from '../../domain/logs/queries.js';
 import type { Handlers, RequestContext } from '../types.js';
 
 /** Most bytes of events one GetLogEvents / FilterLogEvents answer carries (AWS: 1 MB). */
@@ -98,7 +111,12 @@ function acceptedOf<E>(batch: readonly E[], rejected: { tooNewLogEventStartIndex
   return batch.slice(start, rejected.tooNewLogEventStartIndex ?? batch.length);
 }
 
-export function logsHandlers(events: LogEventStore): Handlers<Logs.Operations> {
+/** A destination as the API shows it. */
+function destinationShape(d: DestinationRecord): Logs.Destination {
+  return { destinationName: d.destinationName, targetArn: d.targetArn, roleArn: d.roleArn, accessPolicy: d.accessPolicy, arn: d.arn, creationTime: d.creationTime };
+}
+
+export function logsHandlers(events: LogEventStore, queries: LogQueries): Handlers<Logs.Operations> {
   /** The group named by a logGroupName / logGroupIdentifier pair, or ResourceNotFoundException. */
   const groupOf = (ctx: RequestContext, name: string | undefined, identifier: string | undefined) =>
     requireGroup(events, ctx.region, groupNameOf(ctx, name, identifier));
@@ -118,6 +136,7 @@ export function logsHandlers(events: LogEventStore): Handlers<Logs.Operations> {
     async DeleteLogGroup(input, ctx) {
       deleteLogGroup(events, ctx.region, input.logGroupName);
       await deleteGroupMetricFilters(ctx, input.logGroupName);
+      await deleteGroupSubscriptionFilters(ctx, input.logGroupName);
       return {};
     },
 
@@ -310,6 +329,120 @@ export function logsHandlers(events: LogEventStore): Handlers<Logs.Operations> {
         searchedLogStreams: [],
         nextToken: r.last ? encodeToken(r.last) : undefined,
       };
+    },
+
+    async PutSubscriptionFilter(input, ctx) {
+      requireGroup(events, ctx.region, input.logGroupName);
+      if (input.applyOnTransformedLogs || input.fieldSelectionCriteria !== undefined || input.emitSystemFields?.length) {
+        throw logsErrors.invalidParameter('Berth has no log transformers or system fields: applyOnTransformedLogs, fieldSelectionCriteria and emitSystemFields are not supported.');
+      }
+      await putSubscriptionFilter(
+        ctx,
+        {
+          filterName: input.filterName,
+          logGroupName: input.logGroupName,
+          filterPattern: input.filterPattern,
+          destinationArn: input.destinationArn,
+          roleArn: input.roleArn,
+          distribution: input.distribution ?? 'ByLogStream',
+        },
+        (region, name) => events.getGroup(region, name) !== undefined,
+      );
+      return {};
+    },
+
+    async DescribeSubscriptionFilters(input, ctx) {
+      requireGroup(events, ctx.region, input.logGroupName);
+      const page = await describeSubscriptionFilters(ctx, input.logGroupName, { prefix: input.filterNamePrefix, token: input.nextToken, limit: input.limit ?? 50 });
+      return { subscriptionFilters: page.filters, nextToken: page.nextToken };
+    },
+
+    async DeleteSubscriptionFilter(input, ctx) {
+      requireGroup(events, ctx.region, input.logGroupName);
+      await deleteSubscriptionFilter(ctx, input.logGroupName, input.filterName);
+      return {};
+    },
+
+    async PutDestination(input, ctx) {
+      return { destination: destinationShape(await putDestination(ctx, input)) };
+    },
+
+    async PutDestinationPolicy(input, ctx) {
+      await putDestinationPolicy(ctx, input.destinationName, input.accessPolicy);
+      return {};
+    },
+
+    async DescribeDestinations(input, ctx) {
+      const page = await describeDestinations(ctx, { prefix: input.DestinationNamePrefix, token: input.nextToken, limit: input.limit ?? 50 });
+      return { destinations: page.destinations.map(destinationShape), nextToken: page.nextToken };
+    },
+
+    async DeleteDestination(input, ctx) {
+      await deleteDestination(ctx, input.destinationName);
+      return {};
+    },
+
+    async PutResourcePolicy(input, ctx) {
+      if (input.resourceArn !== undefined) throw logsErrors.invalidParameter('Berth keeps account-level resource policies only: resourceArn (a log group policy) is not supported.');
+      if (input.policyName === undefined || input.policyDocument === undefined) throw logsErrors.invalidParameter('policyName and policyDocument are required for an account-level resource policy.');
+      const p = await putResourcePolicy(ctx, input.policyName, input.policyDocument, input.expectedRevisionId);
+      return { resourcePolicy: { ...p, policyScope: 'ACCOUNT' }, revisionId: p.revisionId };
+    },
+
+    async DescribeResourcePolicies(input, ctx) {
+      if (input.resourceArn !== undefined || input.policyScope === 'RESOURCE') return { resourcePolicies: [] };
+      const page = await describeResourcePolicies(ctx, { token: input.nextToken, limit: input.limit ?? 50 });
+      return { resourcePolicies: page.policies.map((p) => ({ ...p, policyScope: 'ACCOUNT' as const })), nextToken: page.nextToken };
+    },
+
+    async DeleteResourcePolicy(input, ctx) {
+      if (input.policyName === undefined) throw logsErrors.invalidParameter('policyName is required.');
+      await deleteResourcePolicy(ctx, input.policyName, input.expectedRevisionId);
+      return {};
+    },
+
+    async PutQueryDefinition(input, ctx) {
+      const language = input.queryLanguage ?? 'CWLI';
+      if (language !== 'CWLI') throw logsErrors.invalidParameter(`Berth runs Logs Insights QL (CWLI) queries only, not ${language}.`);
+      if (input.parameters?.length) throw logsErrors.invalidParameter('Query parameters are not supported by Berth.');
+      const id = await putQueryDefinition(ctx, { name: input.name, queryString: input.queryString, logGroupNames: input.logGroupNames, queryLanguage: language }, input.queryDefinitionId);
+      return { queryDefinitionId: id };
+    },
+
+    async DescribeQueryDefinitions(input, ctx) {
+      const page = await describeQueryDefinitions(ctx, { prefix: input.queryDefinitionNamePrefix, language: input.queryLanguage, token: input.nextToken, limit: input.maxResults ?? 1000 });
+      return { queryDefinitions: page.definitions.map((d) => ({ ...d, queryLanguage: d.queryLanguage as Logs.QueryLanguage })), nextToken: page.nextToken };
+    },
+
+    async DeleteQueryDefinition(input, ctx) {
+      await deleteQueryDefinition(ctx, input.queryDefinitionId);
+      return { success: true };
+    },
+
+    async StartQuery(input, ctx) {
+      if ((input.queryLanguage ?? 'CWLI') !== 'CWLI') throw logsErrors.invalidParameter(`Berth runs Logs Insights QL (CWLI) queries only, not ${input.queryLanguage}.`);
+      const given = [input.logGroupName !== undefined, input.logGroupNames !== undefined, input.logGroupIdentifiers !== undefined].filter(Boolean).length;
+      if (given !== 1) throw logsErrors.invalidParameter('Exactly one of logGroupName, logGroupNames and logGroupIdentifiers must be given (or use SOURCE in the query, which Berth does not support).');
+      const names = input.logGroupName !== undefined ? [input.logGroupName] : input.logGroupNames ?? (input.logGroupIdentifiers ?? []).map((r) => groupNameOfIdentifier(ctx, r));
+      if (names.length === 0 || names.length > MAX_QUERY_GROUPS) throw logsErrors.invalidParameter(`A query reads from 1 to ${MAX_QUERY_GROUPS} log groups; got ${names.length}.`);
+      checkTime('startTime', input.startTime);
+      checkTime('endTime', input.endTime);
+      if (input.endTime < input.startTime) throw logsErrors.invalidParameter('endTime must be greater than or equal to startTime.');
+      if (input.limit !== undefined && (input.limit < 1 || input.limit > 10_000)) throw logsErrors.invalidParameter('limit must be between 1 and 10000.');
+      const groups = [...new Set(names)].map((n) => requireGroup(events, ctx.region, n));
+      // Times are epoch seconds; the end second is included whole.
+      const queryId = queries.start({ groups, startTime: input.startTime * 1000, endTime: input.endTime * 1000 + 999, queryString: input.queryString, limit: input.limit });
+      return { queryId };
+    },
+
+    async GetQueryResults(input) {
+      const q = queries.results(input.queryId);
+      return { status: q.status, results: q.results, statistics: { ...q.statistics }, queryLanguage: 'CWLI' };
+    },
+
+    async StopQuery(input) {
+      queries.stop(input.queryId);
+      return { success: true };
     },
 
     async TagResource(input, ctx) {

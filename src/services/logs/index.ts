@@ -4,12 +4,13 @@
  * composition root and passed in, which also runs the retention sweep.
  */
 import type { LogEventStore } from '../../domain/logs/eventStore.js';
+import type { LogQueries } from '../../domain/logs/queries.js';
 import { ServiceModel } from '../../protocol/model.js';
 import type { ServiceDefinition } from '../types.js';
 import { logsHandlers } from './handlers.js';
 
 /** The CloudWatch Logs service definition for the registry, over the running Berth's event store. */
-export function logsService(events: LogEventStore): ServiceDefinition {
+export function logsService(events: LogEventStore, queries: LogQueries): ServiceDefinition {
   return {
     name: 'logs',
     model: ServiceModel.load('logs'),
@@ -18,6 +19,6 @@ export function logsService(events: LogEventStore): ServiceDefinition {
     validationErrorCode: 'InvalidParameterException',
     // PutLogEvents takes up to 1 MiB of events; JSON escaping can make the request a few times that.
     bodyLimits: { PutLogEvents: 6 * 1024 * 1024 },
-    handlers: { ...logsHandlers(events) },
+    handlers: { ...logsHandlers(events, queries) },
   };
 }
