@@ -51,6 +51,8 @@ before(async () => {
   await eventually(async () => (await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: tgArn }))).TargetHealthDescriptions?.[0]?.TargetHealth?.State === 'healthy', {
     what: 'a healthy target',
   });
+  // The listener is served by a data-plane process: wait until it has applied the table.
+  await berth.loadBalancer.settled();
   lbDim = lbArn.slice(lbArn.indexOf(':loadbalancer/') + ':loadbalancer/'.length);
   tgDim = tgArn.slice(tgArn.lastIndexOf(':') + 1);
 });
