@@ -44,6 +44,8 @@ import { LoadBalancerPlane } from './lb/plane.js';
 import { InProcessInvoker } from './server/invoker.js';
 import { StackWorker } from './control/stacks/worker.js';
 import { lbOptionsFromEnv, type LbOptions } from './lb/options.js';
+import { Console } from './console/routes.js';
+import { MetricsRing } from './console/metricsRing.js';
 import { VERSION } from './version.js';
 
 export interface BerthOptions {
@@ -80,6 +82,8 @@ export interface BerthOptions {
    * BERTH_LOG_LEVEL / BERTH_LOG_FORMAT, else off (`berth up` turns it on at `info`).
    */
   log?: Partial<LogSettings>;
+  /** Web console settings (how often live pages and log tails refresh, the charts' sampling). */
+  console?: { liveMs?: number; logPollMs?: number; metricsIntervalMs?: number };
 }
 
 export interface Berth {
@@ -93,6 +97,8 @@ export interface Berth {
   controller: ServiceController;
   /** The load balancer's data plane (settings, metrics). */
   loadBalancer: LoadBalancerPlane;
+  /** The web console at /console (sign-in links, settings). */
+  console: Console;
   close(): Promise<void>;
 }
 
@@ -174,7 +180,38 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     sendJson(res, 401, { __type: 'Unauthorized', message: 'This endpoint needs Authorization: Bearer <the operator token given to berth up (BERTH_OPERATOR_TOKEN)>.' });
     return false;
   };
+  // The web console: every datum through the gateway, as the signed-in access key.
+  const serverLog = new ServerLog(logSettings(opts.log, env));
+  const metricsRing = new MetricsRing(clock, () => loadBalancer.metricSnapshot(), { intervalMs: opts.console?.metricsIntervalMs ?? envMs(env, 'BERTH_CONSOLE_METRICS_MS') });
+  const webConsole = new Console({
+    clock,
+    checkSecret: (id, secret) => gateway.checkSecret(id, secret),
+    callAs: (...args) => gateway.callAs(...args),
+    metrics: metricsRing,
+    audit: (m) => serverLog.warn(`audit: ${m}`),
+    defaultRegion: platform.defaultRegion,
+    shutdown: shutdown.signal,
+    liveMs: opts.console?.liveMs,
+    logPollMs: opts.console?.logPollMs,
+  });
   const routes: OperatorRoute[] = [
+    webConsole.route,
+    async (req, res, url) => {
+      if (url.pathname !== '/_berth/console-link') return false;
+      if (req.method !== 'POST') {
+        sendJson(res, 405, { __type: 'MethodNotAllowed', message: 'Use POST /_berth/console-link.' });
+        return true;
+      }
+      // Signed like an API call (credential scope service `berth`): the link signs in as the signer's access key.
+      try {
+        const { accessKeyId, region } = gateway.authenticateOperator(req, await readBody(req, 1024));
+        sendJson(res, 200, { path: webConsole.signInLink(accessKeyId, region) });
+      } catch (e) {
+        const err = e instanceof ServiceError ? e : new ServiceError('AccessDenied', 'A console link needs a request signed with an access key (SigV4, service berth).', 403);
+        sendJson(res, err.status, { __type: err.code, message: err.message });
+      }
+      return true;
+    },
     (req, res, url) => {
       if (url.pathname !== '/_berth/health' || req.method !== 'GET') return false;
       if (!readable(req, res)) return true;
@@ -247,7 +284,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
   const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];
 
-  const serverLog = new ServerLog(logSettings(opts.log, env));
+  metricsRing.start();
   // Tasks that failed to start or whose essential container failed are said in the log too.
   const stopTaskLog = await followTaskStops(store, (line) => serverLog.warn(line));
   const { server, idle } = createBerthServer(gateway, routes, serverLog);
@@ -269,10 +306,12 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     dataDir,
     controller,
     loadBalancer,
+    console: webConsole,
     async close() {
       if (closed) return;
       closed = true;
       shutdown.abort();
+      metricsRing.stop();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();

@@ -24,7 +24,7 @@ import { loadCertificate } from '../domain/elbv2/certificates.js';
 import { compileTable, targetIdentity, type CompiledTable } from './compile.js';
 import { HealthChecker, type HealthProbe } from './health.js';
 import { ListenerServers } from './listeners.js';
-import { LoadBalancerMetrics, type MetricSeries } from './metrics.js';
+import { LoadBalancerMetrics, type MetricSeries, type TargetGroupSnapshot } from './metrics.js';
 import { DEFAULT_LB_OPTIONS, portFree, type LbOptions } from './options.js';
 import { RequestProxy } from './proxy.js';
 import { Upstreams } from './upstreams.js';
@@ -148,6 +148,11 @@ export class LoadBalancerPlane implements DataPlaneView {
   /** Prometheus text of every load balancer's and target group's metrics. */
   prometheus(): string {
     return this.metrics.prometheus();
+  }
+
+  /** Every target group's counters and its response times since the last snapshot (the console's charts). */
+  metricSnapshot(): TargetGroupSnapshot[] {
+    return this.metrics.snapshot();
   }
 
   /** Per-minute metrics of every load balancer and target group (the last 60 minutes). */
