@@ -213,7 +213,7 @@ export class Console {
   private async page(req: IncomingMessage, res: ServerResponse, session: Session | undefined): Promise<void> {
     if (!this.assets.built) return json(res, 503, { __type: 'ConsoleNotBuilt', message: 'The console bundle is missing: run `npm run build`.' });
     const meta = session ? `<meta name="berth-csrf" content="${session.csrf}">` : '';
-    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Berth console</title>${this.assets.style ? `<link rel="stylesheet" href="/console/assets/${this.assets.style}">` : ''}${meta}</head><body><div id="app"></div><script type="module" src="/console/assets/${this.assets.script}"></script></body></html>`;
+    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Berth console</title><link rel="icon" href="data:,">${this.assets.style ? `<link rel="stylesheet" href="/console/assets/${this.assets.style}">` : ''}${meta}</head><body><div id="app"></div><script type="module" src="/console/assets/${this.assets.script}"></script></body></html>`;
     const { body, encoding } = encodingFor(req, compressBoth(Buffer.from(html)));
     // Without a session the shell shows the sign-in form, and says so with its status.
     res.writeHead(session ? 200 : 401, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', vary: 'accept-encoding', ...(encoding ? { 'content-encoding': encoding } : {}), 'content-length': body.length, ...SECURITY_HEADERS });
