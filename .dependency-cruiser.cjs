@@ -88,6 +88,12 @@ module.exports = {
       layer('client'),
       '^src/(?!client/|protocol/|errors\\.ts|clock\\.ts|version\\.ts|logsLimits\\.ts|generated/)',
     ),
+    forbid(
+      'console-through-the-api',
+      'The web console reads and changes everything through the public API operations, called as the signed-in principal (a port from the composition root): never the store, the domain, handlers, controllers or data planes.',
+      layer('console'),
+      '^src/(store|domain|services|control|lb|cli|client)/|^src/berth\\.ts',
+    ),
     forbid('only-the-root-composes', 'Only the CLI starts a Berth (src/berth.ts); nothing under src/ imports the composition root.', '^src/(?!cli/)', '^src/berth\\.ts'),
   ],
   options: {

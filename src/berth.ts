@@ -61,6 +61,8 @@ import { DEFAULT_GC_INTERVAL_MS, RegistryGc } from './control/registryGc.js';
 import { DEFAULT_LIFECYCLE_INTERVAL_MS, startLifecycleSweep, sweepLifecycle } from './control/ecrLifecycle.js';
 import { DEFAULT_IDLE_MS } from './registry/front.js';
 import { lbOptionsFromEnv, type LbOptions } from './lb/options.js';
+import { Console } from './console/routes.js';
+import { MetricsRing } from './console/metricsRing.js';
 import { VERSION } from './version.js';
 
 export interface BerthOptions {
@@ -101,6 +103,8 @@ export interface BerthOptions {
   registry?: Partial<RegistryOptions>;
   /** How long a whole request may take to arrive (default 120 s; registry uploads use an inactivity deadline instead). */
   requestTimeoutMs?: number;
+  /** Web console settings (how often live pages and log tails refresh, the charts' sampling). */
+  console?: { liveMs?: number; logPollMs?: number; metricsIntervalMs?: number };
 }
 
 /** Settings of the container registry. */
@@ -149,6 +153,8 @@ export interface Berth {
   /** The load balancer's data plane (settings, metrics). */
   loadBalancer: LoadBalancerPlane;
   registry: BerthRegistry;
+  /** The web console at /console (sign-in links, settings). */
+  console: Console;
   close(): Promise<void>;
 }
 
@@ -269,7 +275,38 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     sendJson(res, 401, { __type: 'Unauthorized', message: 'This endpoint needs Authorization: Bearer <the operator token given to berth up (BERTH_OPERATOR_TOKEN)>.' });
     return false;
   };
+  // The web console: every datum through the gateway, as the signed-in access key.
+  const serverLog = new ServerLog(logSettings(opts.log, env));
+  const metricsRing = new MetricsRing(clock, () => loadBalancer.metricSnapshot(), { intervalMs: opts.console?.metricsIntervalMs ?? envMs(env, 'BERTH_CONSOLE_METRICS_MS') });
+  const webConsole = new Console({
+    clock,
+    checkSecret: (id, secret) => gateway.checkSecret(id, secret),
+    callAs: (...args) => gateway.callAs(...args),
+    metrics: metricsRing,
+    audit: (m) => serverLog.warn(`audit: ${m}`),
+    defaultRegion: platform.defaultRegion,
+    shutdown: shutdown.signal,
+    liveMs: opts.console?.liveMs,
+    logPollMs: opts.console?.logPollMs,
+  });
   const routes: OperatorRoute[] = [
+    webConsole.route,
+    async (req, res, url) => {
+      if (url.pathname !== '/_berth/console-link') return false;
+      if (req.method !== 'POST') {
+        sendJson(res, 405, { __type: 'MethodNotAllowed', message: 'Use POST /_berth/console-link.' });
+        return true;
+      }
+      // Signed like an API call (credential scope service `berth`): the link signs in as the signer's access key.
+      try {
+        const { accessKeyId, region } = await gateway.authenticateOperator(req, await readBody(req, 1024), { rootOnly: false });
+        sendJson(res, 200, { path: webConsole.signInLink(accessKeyId, region) });
+      } catch (e) {
+        const err = e instanceof ServiceError ? e : new ServiceError('AccessDenied', 'A console link needs a request signed with an access key (SigV4, service berth).', 403);
+        sendJson(res, err.status, { __type: err.code, message: err.message });
+      }
+      return true;
+    },
     async (req, res, url) => {
       if (url.pathname !== '/_berth/health' || req.method !== 'GET') return false;
       if (!readable(req, res)) return true;
@@ -309,7 +346,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       } else {
         // Signed like an API call (credential scope service `berth`): a page in a browser cannot reset it.
         try {
-          gateway.authenticateOperator(req, await readBody(req, 1024));
+          await gateway.authenticateOperator(req, await readBody(req, 1024), { rootOnly: true });
         } catch (e) {
           const err = e instanceof ServiceError ? e : new ServiceError('AccessDenied', 'Reset needs a request signed with the root credentials (SigV4, service berth).', 403);
           sendJson(res, err.status, { __type: err.code, message: err.message });
@@ -360,7 +397,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   loops.push(startSubscriptionDelivery(platform, logEvents, report('logs subscription delivery')));
   loops.push(startAlbMetricsPublisher(platform, loadBalancer, { intervalMs: envMs(env, 'BERTH_METRICS_PUBLISH_MS'), onError: report('load balancer metrics publishing') }));
 
-  const serverLog = new ServerLog(logSettings(opts.log, env));
+  metricsRing.start();
   // Tasks that failed to start or whose essential container failed are said in the log too.
   const stopTaskLog = await followTaskStops(store, (line) => serverLog.warn(line));
   const { server, idle } = createBerthServer(gateway, routes, serverLog, { registry: registryFront, requestTimeoutMs: opts.requestTimeoutMs });
@@ -385,10 +422,12 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     controller,
     loadBalancer,
     registry: { blobs, gc: registryGc, lifecycle: { runNow: () => sweepLifecycle(platform) }, address: registryAddress },
+    console: webConsole,
     async close() {
       if (closed) return;
       closed = true;
       shutdown.abort();
+      metricsRing.stop();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();

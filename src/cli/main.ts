@@ -18,6 +18,7 @@ import { VERSION } from '../version.js';
 import { BerthApi } from './api.js';
 import { clientConfigFrom, credentialsIn, dataDirFrom, endpointIn, endpointsFrom, UsageError } from './connect.js';
 import { deployCommand, parseEnvPairs, rollbackCommand } from './deploy.js';
+import { consoleCommand } from './console.js';
 import { eventsCommand } from './events.js';
 import { logsCommand, parseDuration } from './logs.js';
 import { psCommand } from './ps.js';
@@ -335,6 +336,11 @@ Examples:
       const endpoints = endpointsFrom(opts);
       outcome.endpoint = endpoints.join(',');
       outcome.exitCode = await statusCommand(endpoints, { output: opts.output, operatorToken: opts.operatorToken ?? process.env.BERTH_OPERATOR_TOKEN }, term);
+    });
+  clientCommand(program, 'console', 'Print a one-time link that signs a browser in to the web console (/console) as your access key.', { output: false })
+    .addHelpText('after', '\nThe link works once, within 5 minutes. The console is also at <endpoint>/console with an access key pair.')
+    .action(async (opts) => {
+      outcome.exitCode = await consoleCommand(api(opts).config, term);
     });
 
   consistentErrors(program, 'berth');

@@ -46,6 +46,8 @@ export interface MetricDelta {
   gauges: { HealthyHostCount?: number; UnHealthyHostCount?: number; ActiveConnectionCount?: number };
 }
 const KEEP_MINUTES = 60;
+/** Most response times kept between two `drainWindow` calls. */
+const WINDOW_RESERVOIR = 512;
 
 function zero(): Record<CounterName, number> {
   return Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<CounterName, number>;
@@ -71,6 +73,9 @@ export class MetricSet {
   private fresh: number[] | undefined;
   private current: Bucket;
   private history: Bucket[] = [];
+  /** Response times since the last `drainWindow` (reservoir-sampled), for finer-grained charts. */
+  private window: number[] = [];
+  private windowSeen = 0;
   /** Live gauges, sampled into each minute. */
   gauges: { HealthyHostCount?: number; UnHealthyHostCount?: number; ActiveConnectionCount?: number } = {};
 
@@ -158,6 +163,20 @@ export class MetricSet {
       const i = Math.floor(Math.random() * b.seen);
       if (i < RESERVOIR) b.samples[i] = seconds;
     }
+    this.windowSeen++;
+    if (this.window.length < WINDOW_RESERVOIR) this.window.push(seconds);
+    else {
+      const i = Math.floor(Math.random() * this.windowSeen);
+      if (i < WINDOW_RESERVOIR) this.window[i] = seconds;
+    }
+  }
+
+  /** The response-time quantiles since the last call (undefined when there was no response), and a new window. */
+  drainWindow(): MinuteMetrics['TargetResponseTime'] {
+    const q = quantiles(this.window);
+    this.window = [];
+    this.windowSeen = 0;
+    return q;
   }
 
   /** Response time quantiles over the current and previous minute. */
@@ -223,6 +242,16 @@ export function prometheusText(sets: { labels: Record<string, string>; metrics: 
 export interface MetricDeltas {
   lbs: [string, MetricDelta][];
   tgs: [string, MetricDelta][];
+}
+
+/** One target group's metrics at one moment (see `LoadBalancerMetrics.snapshot`). */
+export interface TargetGroupSnapshot {
+  targetGroupArn: string;
+  /** The counters since the target group's metrics began. */
+  totals: Record<CounterName, number>;
+  /** Response-time quantiles (seconds) since the previous snapshot. */
+  responseTime: MinuteMetrics['TargetResponseTime'];
+  gauges: MetricSet['gauges'];
 }
 
 /** Per-minute metrics of one load balancer or target group (the last 60 minutes). */
@@ -302,6 +331,14 @@ export class LoadBalancerMetrics {
     for (const [arn, m] of this.lbs) sets.push({ kind: 'lb', labels: { load_balancer: lbLabel(arn) }, metrics: m });
     for (const [arn, m] of this.tgs) sets.push({ kind: 'tg', labels: { target_group: tgLabel(arn) }, metrics: m });
     return prometheusText(sets);
+  }
+
+  /**
+   * Every target group's counters so far and its response-time quantiles since the last
+   * snapshot (which starts a new window): what the console's ring buffer samples.
+   */
+  snapshot(): TargetGroupSnapshot[] {
+    return [...this.tgs].map(([arn, m]) => ({ targetGroupArn: arn, totals: { ...m.totals }, responseTime: m.drainWindow(), gauges: { ...m.gauges } }));
   }
 
   /** The last 60 minutes of every set. */

@@ -26,7 +26,7 @@ import { loadCertificate, type PemPair } from '../domain/elbv2/certificates.js';
 import { compileTable, targetIdentity, type CompiledTable } from './compile.js';
 import { Forwarding } from './forwarding.js';
 import { HealthChecker, type HealthProbe, type TargetHealthStatus } from './health.js';
-import { LoadBalancerMetrics, type MetricSeries } from './metrics.js';
+import { LoadBalancerMetrics, type MetricSeries, type TargetGroupSnapshot } from './metrics.js';
 import { DEFAULT_LB_OPTIONS, portFree, type LbOptions } from './options.js';
 import { WorkerPool, type WorkerTable } from './workers.js';
 
@@ -177,6 +177,11 @@ export class LoadBalancerPlane implements DataPlaneView {
     let text = this.metrics.prometheus();
     if (this.pool) text += `# TYPE berth_lb_data_plane_restarts_total counter\nberth_lb_data_plane_restarts_total ${this.pool.restarts}\n`;
     return text;
+  }
+
+  /** Every target group's counters and its response times since the last snapshot (the console's charts). */
+  metricSnapshot(): TargetGroupSnapshot[] {
+    return this.metrics.snapshot();
   }
 
   /** Per-minute metrics of every load balancer and target group (the last 60 minutes). */

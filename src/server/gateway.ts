@@ -13,7 +13,7 @@
  * The only place that turns HTTP into typed handler calls and errors into HTTP.
  */
 import type { IncomingMessage } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { ServiceError, contentionError } from '../errors.js';
 import { commonErrors, jsonFamily, type WireProtocol } from '../protocol/errors.js';
 import { checkSignatureClaim, readSignature, verifySignature, type SignatureClaim } from '../protocol/sigv4.js';
@@ -70,6 +70,8 @@ export class AwsGateway {
   private readonly servedScopes = new Set<string>();
   /** The APIs this endpoint serves, by name, for the answer to one it does not. */
   private readonly servedNames: string[];
+  /** The served services by registry name (ecs, elbv2, logs...), for `callAs`. */
+  private readonly byName = new Map<string, ServiceDefinition>();
 
   constructor(
     services: ServiceDefinition[],
@@ -83,6 +85,7 @@ export class AwsGateway {
     private readonly onInternalError: (err: unknown) => void = (e) => console.error(e),
   ) {
     for (const s of services) {
+      this.byName.set(s.name, s);
       if (s.model.metadata.targetPrefix) this.byTarget.set(s.model.metadata.targetPrefix, s);
       for (const n of s.signingNames) this.bySigningName.set(n, s);
       for (const n of signingNamesOf(s)) this.servedScopes.add(n);
@@ -275,14 +278,20 @@ export class AwsGateway {
 
   /**
    * Authenticates a request to an operator endpoint (`POST /_berth/reset`): SigV4 with the root
-   * credentials and the credential-scope service `berth`. Throws the 403 to answer otherwise.
+   * credentials and the credential-scope service `berth`. Throws the 403 to answer otherwise;
+   * returns the signer's access key id and the region it signed for.
    */
-  authenticateOperator(req: IncomingMessage, body: Buffer): void {
+  async authenticateOperator(req: IncomingMessage, body: Buffer, opts: { rootOnly: boolean }): Promise<{ accessKeyId: string; region: string }> {
+    const claimed = claimedAccessKey(req);
+    if (claimed) await this.credentials.load(claimed);
     const claim = readSignature(this.signedPart(req), 'json');
     const secret = checkSignatureClaim(claim, this.signedPart(req), 'json', { services: ['berth'], mustSign: ['content-type'], presignedAllowed: false }, (id) => this.secretOf(id), this.platform.clock.now());
-    verifySignature(claim, { ...this.signedPart(req), body }, 'json', secret);
-    if (this.credentials.cached(claim.accessKeyId)?.principal.kind !== 'root') throw new ServiceError('AccessDenied', 'Only the root user may call operator endpoints.', 403);
+    const identity = verifySignature(claim, { ...this.signedPart(req), body }, 'json', secret);
+    const principal = this.checkSessionToken(req, claim, 'json');
+    if (opts.rootOnly && principal.kind !== 'root') throw new ServiceError('AccessDenied', 'Only the root user may call this operator endpoint.', 403);
+    return { accessKeyId: identity.accessKeyId, region: identity.region };
   }
+
 
   /**
    * A request made with session credentials must carry their token (`X-Amz-Security-Token`,
@@ -294,6 +303,48 @@ export class AwsGateway {
     const presented = typeof header === 'string' ? header : claim.signedQuery.find(([k]) => k === 'X-Amz-Security-Token')?.[1];
     if (!known || !tokenMatches(known, presented)) throw new ServiceError(jsonFamily(protocol) ? 'UnrecognizedClientException' : 'InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
     return known.principal;
+  }
+
+  /**
+   * Whether `secretAccessKey` is the secret of access key `accessKeyId`, compared in constant
+   * time against the same key table SigV4 verification uses (the console's sign-in).
+   */
+  checkSecret(accessKeyId: string, secretAccessKey: string): boolean {
+    // Session credentials sign in with their token only (through a signed link), never by secret.
+    const known = this.credentials.cached(accessKeyId);
+    if (!known || known.tokenHash || known.refused) return false;
+    const want = known.secret;
+    const a = createHash('sha256').update(want).digest();
+    const b = createHash('sha256').update(secretAccessKey).digest();
+    return timingSafeEqual(a, b);
+  }
+
+  /**
+   * Calls `operation` of the service named `serviceName` (ecs, elbv2, logs, ssm...) as the
+   * principal of access key `accessKeyId`, the way a request signed with that key is handled:
+   * the key must still be known (else the 403 a signed request would get), the principal is
+   * built the same way, the input (JSON, as an awsJson body) is decoded and validated by the
+   * model, and the output is encoded as the awsJson wire shape (timestamps in epoch seconds).
+   * Errors are the operation's `ServiceError`s. The web console calls every API through here.
+   */
+  async callAs(accessKeyId: string, region: string, serviceName: string, operation: string, input: unknown, endpoint: string, signal: AbortSignal = this.shutdown): Promise<Record<string, unknown>> {
+    await this.credentials.load(accessKeyId);
+    if (this.secretOf(accessKeyId, 'json') === undefined) throw commonErrors.unknownAccessKey('json');
+    const service = this.byName.get(serviceName);
+    const op = service?.model.operations[operation];
+    const handler = service?.handlers[operation];
+    if (!service || !op || !handler) throw commonErrors.unknownOperation('json', `${serviceName}.${operation}`.slice(0, 200));
+    const principal: Principal = this.credentials.cached(accessKeyId)!.principal;
+    const ctx: RequestContext = { requestId: randomUUID(), region, principal, platform: this.platform, signal, endpoint };
+    const decoded = service.model.decodeJsonInput(operation, input ?? {}, service.validationErrorCodes?.[operation] ?? service.validationErrorCode, service.constraintErrors?.[operation]);
+    try {
+      // The same authorization as a signed request.
+      await authorizeRequest(this.access, service, operation, decoded, ctx);
+      const out = await handler(decoded, ctx);
+      return (op.output ? service.model.encodeJson(op.output.shape, out ?? {}) : {}) as Record<string, unknown>;
+    } catch (e) {
+      throw this.asServiceError(e);
+    }
   }
 
   /** Who a request claims to come from, for the request log: `root` for the root credentials. */
