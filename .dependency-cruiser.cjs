@@ -6,7 +6,7 @@
  *   control, lb, registry (controllers, data planes, the registry front) -> domain
  *   berth.ts (the composition root) -> anything; cli -> berth.ts, agent, client
  *
- * Kernel modules anyone may import: src/errors.ts, src/clock.ts, src/version.ts, src/privateFiles.ts, src/logsLimits.ts, src/generated/.
+ * Kernel modules anyone may import: src/errors.ts, src/clock.ts, src/version.ts, src/privateFiles.ts, src/logsLimits.ts, src/httpBody.ts, src/generated/.
  */
 const layer = (name) => `^src/${name}/`;
 
@@ -26,7 +26,7 @@ module.exports = {
       'store-is-the-bottom',
       'The store knows nothing of Berth above it: no domain, services, controllers or data planes.',
       layer('store'),
-      '^src/(?!store/|errors\\.ts|clock\\.ts|version\\.ts|privateFiles\\.ts|logsLimits\\.ts)',
+      '^src/(?!store/|errors\\.ts|clock\\.ts|version\\.ts|privateFiles\\.ts|logsLimits\\.ts|httpBody\\.ts)',
     ),
     forbid(
       'domain-below-handlers',

@@ -8,11 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-/** The body was larger than the limit (nothing more of it was read). */
-export class TooLarge extends Error {}
-
-/** The client went away before the body was whole. */
-export class BodyAborted extends Error {}
+export { BodyTooLargeError as TooLarge, BodyAbortedError as BodyAborted } from '../httpBody.js';
+import { readBody } from '../httpBody.js';
 
 /** Whether the request says it has a body (a non-zero Content-Length, or chunked). */
 export function hasBody(req: IncomingMessage): boolean {
@@ -22,28 +19,7 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 /** Reads a body of at most `limit` bytes; a larger one (declared or sent) is TooLarge at once. */
-export function readBounded(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? '0');
-    if (declared > limit) return reject(new TooLarge());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        reject(new TooLarge());
-        return;
-      }
-      chunks.push(c);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', () => reject(new BodyAborted()));
-    req.once('aborted', () => reject(new BodyAborted()));
-  });
-}
+export const readBounded: (req: IncomingMessage, limit: number) => Promise<Buffer> = readBody;
 
 /**
  * Streams `src` to the response with backpressure (memory stays flat whatever the size), and

@@ -99,41 +99,8 @@ function armDeadline(req: IncomingMessage, res: ServerResponse, ms: number): Req
   };
 }
 
-/** The body was larger than the limit (nothing more of it is read). */
-export class BodyTooLargeError extends Error {}
-
-/** The client went away while sending the body. */
-export class BodyAbortedError extends Error {}
-
-/**
- * Reads a request body of at most `limit` bytes. A declared or actual size above it rejects with
- * BodyTooLargeError at once, without reading the rest (answer, then close the connection).
- */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? '0');
-    if (declared > limit) {
-      reject(new BodyTooLargeError());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        reject(new BodyTooLargeError());
-        return;
-      }
-      chunks.push(c);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', () => reject(new BodyAbortedError()));
-    req.on('aborted', () => reject(new BodyAbortedError()));
-  });
-}
+import { readBody, BodyTooLargeError } from '../httpBody.js';
+export { readBody, BodyTooLargeError, BodyAbortedError } from '../httpBody.js';
 
 /**
  * Writes a whole answer. With `close`, the connection ends after it (the rest of an unread body
