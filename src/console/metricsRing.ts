@@ -53,7 +53,8 @@ export class MetricsRing {
     private readonly source: () => TargetGroupCounters[],
     options: Partial<MetricsRingOptions> = {},
   ) {
-    this.options = { intervalMs: 5_000, points: 360, ...options };
+    // An option given as undefined (unset in the environment) keeps its default.
+    this.options = { intervalMs: options.intervalMs ?? 5_000, points: options.points ?? 360 };
   }
 
   /** Takes one point per target group now (the timer calls this; tests may too). */
