@@ -35,7 +35,7 @@ before(async () => {
   cb = await startCliBerth();
   ecs = new ECSClient(cb.berth.clientConfig);
   elb = new ElasticLoadBalancingV2Client(cb.berth.clientConfig);
-  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'bg', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'bg', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
   blueTg = await createTestTargetGroup(elb, 'bg-blue', { HealthCheckPath: '/health' });
   greenTg = await createTestTargetGroup(elb, 'bg-green', { HealthCheckPath: '/health' });
   for (const tg of [blueTg, greenTg]) await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: tg, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '1' }] }));

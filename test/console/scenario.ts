@@ -69,7 +69,7 @@ export async function startScenario(): Promise<Scenario> {
   const ecs = new ECSClient(cb.berth.clientConfig);
   const elb = new ElasticLoadBalancingV2Client(cb.berth.clientConfig);
   await new SSMClient(cb.berth.clientConfig).send(new PutParameterCommand({ Name: '/web/db-password', Type: 'SecureString', Value: 'correct-horse-battery-staple' }));
-  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'front', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'front', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
   const targetGroup = await createTestTargetGroup(elb, 'web', { HealthCheckPath: '/', HealthCheckIntervalSeconds: 5 });
   await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: targetGroup, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '1' }] }));
   const port = await freePort();

@@ -66,7 +66,7 @@ async function targetGroup(name: string): Promise<string> {
 }
 
 test('EXTERNAL service: task set lifecycle (create, scale, primary, delete) with each task set in its own target group', async () => {
-  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'ts', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+  const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'ts', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
   const blueTg = await targetGroup('ts-blue');
   const greenTg = await targetGroup('ts-green');
   await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb, Protocol: 'HTTP', Port: await freePort(), DefaultActions: [{ Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: blueTg, Weight: 1 }, { TargetGroupArn: greenTg, Weight: 0 }] } }] }));

@@ -68,7 +68,7 @@ test('kill -9 of the leader during a rolling deployment: the other replica finis
     dirs.push(stateDir);
     await spawnAgent({ url: `${follower.url},${leader.url}`, accessKeyId: creds.id, secretAccessKey: creds.secret, cluster: 'ha', stateDir, az: 'us-east-1a' });
 
-    const lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'ha', Subnets: ['subnet-1'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+    const lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'ha', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
     const tg = (
       await elb.send(new CreateTargetGroupCommand({ Name: 'ha-web', Protocol: 'HTTP', Port: 80, TargetType: 'ip', HealthCheckPath: '/', HealthCheckIntervalSeconds: 5, HealthCheckTimeoutSeconds: 2, HealthyThresholdCount: 2, UnhealthyThresholdCount: 2 }))
     ).TargetGroups![0]!.TargetGroupArn!;
