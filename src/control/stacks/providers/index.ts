@@ -11,9 +11,10 @@ import { logsProviders } from './logs/index.js';
 import { ssmProviders } from './ssm/index.js';
 import { iamProviders } from './iam/index.js';
 import { cloudFormationProviders } from './cloudformation/index.js';
+import { ec2Providers } from './ec2/index.js';
 
 const REGISTRY: ReadonlyMap<string, ResourceProvider> = new Map(
-  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders }),
+  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers }),
 );
 
 /** The provider of a resource type, if Berth has one. */
