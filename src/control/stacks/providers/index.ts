@@ -12,9 +12,10 @@ import { ssmProviders } from './ssm/index.js';
 import { iamProviders } from './iam/index.js';
 import { cloudFormationProviders } from './cloudformation/index.js';
 import { ec2Providers } from './ec2/index.js';
+import { autoScalingProviders } from './autoscaling/index.js';
 
 const REGISTRY: ReadonlyMap<string, ResourceProvider> = new Map(
-  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers }),
+  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers, ...autoScalingProviders }),
 );
 
 /** The provider of a resource type, if Berth has one. */
