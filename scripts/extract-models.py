@@ -12,7 +12,7 @@ import gzip, json, os, sys
 SERVICES = {  # our name -> botocore folder: the services Berth answers (add one with its folder)
     "ecs": "ecs", "sts": "sts", "elbv2": "elbv2", "logs": "logs", "ssm": "ssm", "cloudwatch": "cloudwatch",
     "cloudformation": "cloudformation", "iam": "iam",
-    "ec2": "ec2", "ecr": "ecr",
+    "ec2": "ec2", "ecr": "ecr", "autoscaling": "autoscaling",
 }
 # Services whose model is large and of which Berth serves a part: only these operations (and the
 # shapes they reference) are kept. The other operations' names are kept in `unservedOperations`,
@@ -32,6 +32,11 @@ ONLY = {
         "AllocateAddress", "AssociateAddress", "DisassociateAddress", "ReleaseAddress", "DescribeAddresses",
         "DescribeAvailabilityZones", "DescribeRegions", "DescribeAccountAttributes",
         "CreateTags", "DeleteTags", "DescribeTags", "DescribeInstances",
+    ],
+    "autoscaling": [
+        "CreateLaunchConfiguration", "DescribeLaunchConfigurations", "DeleteLaunchConfiguration",
+        "CreateAutoScalingGroup", "UpdateAutoScalingGroup", "DescribeAutoScalingGroups", "DeleteAutoScalingGroup",
+        "SetDesiredCapacity", "TerminateInstanceInAutoScalingGroup", "DescribeAutoScalingInstances",
     ],
 }
 KEEP_META = {"apiVersion", "endpointPrefix", "jsonVersion", "protocol", "serviceId", "signingName",

@@ -48,6 +48,8 @@ import { startAlbMetricsPublisher } from './control/albMetrics.js';
 import { startSubscriptionDelivery } from './control/logSubscriptions.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
+import { ProcessAgentHosts } from './control/agentHosts.js';
+import { startAutoScaling } from './control/autoScaling.js';
 import { LoadBalancerPlane } from './lb/plane.js';
 import { InProcessInvoker } from './server/invoker.js';
 import { StackWorker } from './control/stacks/worker.js';
@@ -390,6 +392,12 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       startLifecycleSweep(leadership.fencedPlatform('ecr-lifecycle'), { intervalMs: registryOpts.lifecycleIntervalMs, onError: report('ECR lifecycle sweep') }),
     ),
   );
+  // Auto Scaling groups' instances: `berth agent` processes of this replica, joining at its URL.
+  let agentEndpoint: string | undefined;
+  const agentHosts = new ProcessAgentHosts({ dataDir, endpoint: () => agentEndpoint!, credentials, driver: env.BERTH_ASG_AGENT_DRIVER, log: (line) => serverLog.warn(line) });
+  leadership.add(
+    loopDuty('auto-scaling', () => startAutoScaling(leadership.fencedPlatform('auto-scaling'), agentHosts, { intervalMs: envMs(env, 'BERTH_ASG_INTERVAL_MS'), ready: () => agentEndpoint !== undefined, onError: report('Auto Scaling controller') })),
+  );
   await leadership.start();
   // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
   const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];
@@ -411,6 +419,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   writeFileSync(join(dataDir, ENDPOINT_FILE), url + '\n', { mode: 0o600 });
   if (!registryAddress) registryAddress = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   await leadership.announce(url);
+  agentEndpoint = url;
 
   let closed = false;
   return {
@@ -439,6 +448,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       credentialDirectory.stop();
       authorizer.stop();
       await leadership.stop();
+      await agentHosts.stopAll();
       await loadBalancer.stop();
       logEvents.close();
       await store.close();

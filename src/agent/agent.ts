@@ -40,6 +40,11 @@ export interface AgentOptions {
   /** CPU units / MiB to offer; default: the host's. */
   cpu?: number;
   memoryMiB?: number;
+  /**
+   * The EC2 identity of the host, sent as the instance identity document at registration (an
+   * Auto Scaling group's agent host: its instance id, zone, type and image).
+   */
+  identity?: { instanceId: string; availabilityZone?: string; instanceType?: string; imageId?: string };
   /** Long-poll duration in seconds (default 5; also the heartbeat period). */
   pollSeconds?: number;
   clock?: Clock;
@@ -149,6 +154,7 @@ export class Agent {
       ],
       attributes,
       versionInfo: { agentVersion: VERSION, agentHash: 'berth', dockerVersion: fp.name },
+      instanceIdentityDocument: this.opts.identity ? JSON.stringify({ ...this.opts.identity, region: this.opts.client.region }) : undefined,
     };
     let out: { containerInstance?: { containerInstanceArn?: string } };
     try {

@@ -186,6 +186,7 @@ Run 'berth <command> --help' for a command's flags.`,
     .option('--attribute <key=value>', 'e.g. ecs.availability-zone=us-east-1b (repeatable)', keyValue)
     .addOption(new Option('--cpu <units>', 'CPU units to offer (default: the host\'s)').argParser(wholeNumber(1)))
     .addOption(new Option('--memory <mib>', 'MiB of memory to offer (default: the host\'s)').argParser(wholeNumber(1)))
+    .option('--instance-id <id>', 'the EC2 instance this host is (an Auto Scaling group\'s agent host), sent as its identity document')
     .addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.\n\nExample:\n  berth agent --server http://10.0.0.1:4566,http://10.0.0.2:4566 --cluster web')
     .action(async (opts) => {
       const { agentCommand } = await import('./serve.js');

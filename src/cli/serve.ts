@@ -40,6 +40,8 @@ export interface AgentFlags {
   attribute: Record<string, string>;
   cpu?: number;
   memory?: number;
+  /** The EC2 instance id this host is (Auto Scaling's agent hosts): sent as its identity document, with its zone attribute. */
+  instanceId?: string;
 }
 
 /** Signals that end a long-running command gracefully. */
@@ -118,7 +120,9 @@ export async function agentCommand(flags: AgentFlags, term: Terminal): Promise<v
   const client = clientConfigFrom(flags);
   const stateDir = resolve(flags.stateDir ?? join(flags.dataDir ?? '.berth', `agent-${flags.cluster}`));
   const driver = await chooseDriver(flags.driver, stateDir);
-  const agent = new Agent({ client, cluster: flags.cluster, driver, stateDir, attributes: flags.attribute, cpu: flags.cpu, memoryMiB: flags.memory });
+  const agent = new Agent({ client, cluster: flags.cluster, driver, stateDir, attributes: flags.attribute, cpu: flags.cpu, memoryMiB: flags.memory,
+    identity: flags.instanceId ? { instanceId: flags.instanceId, availabilityZone: flags.attribute['ecs.availability-zone'] } : undefined,
+  });
   await agent.start();
   term.out(`Berth agent ${VERSION}: ${driver.name} driver, cluster '${flags.cluster}', instance ${agent.instanceArn}, server ${[client.endpoint, ...(client.failoverEndpoints ?? [])].join(',')}\n`);
   onShutdown(term, async (signal) => {

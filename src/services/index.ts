@@ -23,6 +23,7 @@ import { cloudFormationService } from './cloudformation/index.js';
 import type { ServiceInvoker } from '../domain/invoker.js';
 import { ec2Service } from './ec2/index.js';
 import { ecrService } from './ecr/index.js';
+import { autoScalingService } from './autoscaling/index.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -43,5 +44,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer), autoScalingService()];
 }

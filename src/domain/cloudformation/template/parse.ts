@@ -93,7 +93,8 @@ export function parseTemplateBody(body: string): Record<string, unknown> {
       throw cfnErrors.templateFormat(`JSON not well-formed${where}: ${String((e as Error).message).replace(/ in JSON at position \d+.*$/, '').slice(0, 200)}`);
     }
   } else {
-    const parsed = parseDocument(text, { customTags: TAGS, uniqueKeys: true, prettyErrors: true, strict: false });
+    // Duplicate keys: the last wins, as CloudFormation accepts them (published templates have some).
+    const parsed = parseDocument(text, { customTags: TAGS, uniqueKeys: false, prettyErrors: true, strict: false });
     const err = parsed.errors[0];
     if (err) {
       const pos = err.linePos?.[0];

@@ -1,0 +1,127 @@
+/**
+ * `ProcessAgentHosts`, the `AgentHostSupervisor` port (src/domain/autoscaling/hosts.ts): each
+ * Auto Scaling instance is a `berth agent` child process of this Berth, with its own state dir
+ * under the data dir (`asg-hosts/<instance id>`), the zone of its subnet, and the root
+ * credentials in its environment (never on disk). Stopping one ends the agent, the task
+ * processes it left, and its state. Berth's shutdown stops them all; after a restart the
+ * controller finds their instances dead and replaces them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensurePrivateDir } from '../privateFiles.js';
+import type { AgentHostSpec, AgentHostSupervisor } from '../domain/autoscaling/hosts.js';
+
+const BERTH_BIN = fileURLToPath(new URL('../../../bin/berth', import.meta.url));
+/** How long a stopping agent gets to exit after SIGTERM before SIGKILL (bounds process I/O, real time). */
+const STOP_GRACE_MS = 10_000;
+
+export interface ProcessAgentHostsOptions {
+  dataDir: string;
+  /** Where agents reach the control plane (known once the listener is up). */
+  endpoint: () => string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** The agents' driver (`process`, `docker` or `auto`; default `process`). */
+  driver?: string;
+  log?: (line: string) => void;
+}
+
+export class ProcessAgentHosts implements AgentHostSupervisor {
+  private readonly children = new Map<string, ChildProcess>();
+
+  constructor(private readonly opts: ProcessAgentHostsOptions) {}
+
+  private stateDir(instanceId: string): string {
+    return join(this.opts.dataDir, 'asg-hosts', instanceId.replace(/[^A-Za-z0-9-]/g, ''));
+  }
+
+  async start(spec: AgentHostSpec): Promise<void> {
+    if (this.running(spec.instanceId)) return;
+    ensurePrivateDir(join(this.opts.dataDir, 'asg-hosts'));
+    const dir = this.stateDir(spec.instanceId);
+    ensurePrivateDir(dir);
+    const logFd = openSync(join(dir, 'agent.log'), 'a', 0o600);
+    try {
+      const args = [BERTH_BIN, 'agent', '--server', this.opts.endpoint(), '--cluster', spec.cluster, '--driver', this.opts.driver ?? 'process', '--state-dir', join(dir, 'state'), '--region', spec.region, '--attribute', `ecs.availability-zone=${spec.availabilityZone}`, '--attribute', `ecs.instance-type=${spec.instanceType}`, '--instance-id', spec.instanceId];
+      const child = spawn(process.execPath, args, {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: this.opts.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: this.opts.credentials.secretAccessKey, AWS_REGION: spec.region },
+        stdio: ['ignore', logFd, logFd],
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', () => resolve());
+        child.once('error', reject);
+      });
+      child.on('error', (e) => this.opts.log?.(`agent host ${spec.instanceId}: ${e.message}`));
+      child.on('exit', (code, signal) => this.opts.log?.(`agent host ${spec.instanceId} (pid ${child.pid}) exited: ${code ?? signal}`));
+      this.children.set(spec.instanceId, child);
+    } finally {
+      closeSync(logFd);
+    }
+  }
+
+  running(instanceId: string): boolean {
+    const c = this.children.get(instanceId);
+    return !!c && c.exitCode === null && c.signalCode === null;
+  }
+
+  /** The process id of a host's agent (for operators and tests). */
+  pid(instanceId: string): number | undefined {
+    return this.running(instanceId) ? this.children.get(instanceId)!.pid : undefined;
+  }
+
+  async stop(instanceId: string): Promise<void> {
+    const c = this.children.get(instanceId);
+    if (c && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise<void>((r) => c.once('exit', () => r()));
+      c.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, STOP_GRACE_MS)))]);
+      clearTimeout(timer);
+      if (c.exitCode === null && c.signalCode === null) {
+        c.kill('SIGKILL');
+        await exited;
+      }
+    }
+    this.children.delete(instanceId);
+    const dir = this.stateDir(instanceId);
+    killTaskProcessesUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Stops every host (Berth's shutdown). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.children.keys()].map((id) => this.stop(id)));
+  }
+}
+
+/** Kills the task processes the process driver started under `dir` (they outlive their agent by design), by their child.json records. */
+function killTaskProcessesUnder(dir: string, depth = 0): void {
+  if (depth > 8) return;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    if (statSync(p, { throwIfNoEntry: false })?.isDirectory()) killTaskProcessesUnder(p, depth + 1);
+    else if (n === 'child.json') {
+      let pid = 0;
+      try {
+        pid = Number((JSON.parse(readFileSync(p, 'utf8')) as { pid?: number }).pid);
+      } catch {
+        continue;
+      }
+      if (!(pid > 1)) continue;
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  }
+}
