@@ -97,17 +97,17 @@ test('aws cloudformation deploy: create, update with --parameter-overrides, fail
   assert.equal((await awsOk(env, ['cloudformation', 'list-exports'])).Exports.length, 0);
 });
 
-test('an EC2 resource fails the stack with a reason naming the type, then rolls back', { skip: !hasAwsCli() && 'aws CLI not installed' }, async () => {
+test('a resource type Berth does not provide fails the stack with a reason naming the type, then rolls back', { skip: !hasAwsCli() && 'aws CLI not installed' }, async () => {
   const env = berth.awsEnv;
-  const body = JSON.stringify({ Resources: { Group: { Type: 'AWS::Logs::LogGroup' }, Vpc: { Type: 'AWS::EC2::VPC', DependsOn: 'Group', Properties: { CidrBlock: '10.0.0.0/16' } } } });
+  const body = JSON.stringify({ Resources: { Group: { Type: 'AWS::Logs::LogGroup' }, Vm: { Type: 'AWS::EC2::Instance', DependsOn: 'Group', Properties: { ImageId: 'ami-0000000000000be27' } } } });
   await awsOk(env, ['cloudformation', 'create-stack', '--stack-name', 'net', '--template-body', body]);
   const r = await aws(env, ['cloudformation', 'wait', 'stack-create-complete', '--stack-name', 'net']);
   assert.notEqual(r.status, 0);
   const s = (await awsOk(env, ['cloudformation', 'describe-stacks', '--stack-name', 'net'])).Stacks[0];
   assert.equal(s.StackStatus, 'ROLLBACK_COMPLETE');
   const events = (await awsOk(env, ['cloudformation', 'describe-stack-events', '--stack-name', 'net'])).StackEvents;
-  const failed = events.find((e: any) => e.LogicalResourceId === 'Vpc' && e.ResourceStatus === 'CREATE_FAILED');
-  assert.match(failed.ResourceStatusReason, /AWS::EC2::VPC is not supported by Berth yet/);
+  const failed = events.find((e: any) => e.LogicalResourceId === 'Vm' && e.ResourceStatus === 'CREATE_FAILED');
+  assert.match(failed.ResourceStatusReason, /AWS::EC2::Instance is not supported by Berth yet/);
   assert.ok(events.some((e: any) => e.LogicalResourceId === 'Group' && e.ResourceStatus === 'DELETE_COMPLETE'));
 });
 
