@@ -10,7 +10,8 @@
  * Each contestant gets `duration` seconds of wrk in total, split into `rounds` turns taken in
  * rotation, so that load from elsewhere on a shared machine falls on all of them alike.
  *
- * Needs `wrk` and `nginx` on PATH (apt-get install -y wrk nginx).
+ * Needs `wrk` and `nginx` on PATH (apt-get install -y wrk nginx); with `haproxy` installed,
+ * raw HAProxy (a hand-written equivalent config) and Berth's HAProxy plane (`berth-hap`) run too.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import {
   DescribeTargetHealthCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startBerth } from '../src/berth.js';
+import { portFree } from '../src/lb/options.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -140,6 +142,37 @@ ${backends.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
   }
 }
 
+/** A hand-written HAProxy equivalent of Berth's listener (threads: haproxy's default, one per core). */
+async function startRawHaproxy(dir: string, port: number, backends: number[]): Promise<ChildProcess> {
+  const conf = join(dir, 'haproxy-raw.cfg');
+  writeFileSync(
+    conf,
+    `global
+  maxconn 4000
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend f
+  bind 127.0.0.1:${port}
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  default_backend b
+backend b
+  balance roundrobin
+${backends.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
+`,
+  );
+  const proc = spawn('haproxy', ['-db', '-f', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (const deadline = Date.now() + 10_000; ; ) {
+    if (!(await portFree('127.0.0.1', port))) return proc;
+    if (Date.now() > deadline) throw new Error('haproxy did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function main(): Promise<void> {
   for (const tool of ['wrk', 'nginx']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
@@ -151,11 +184,21 @@ async function main(): Promise<void> {
   const backends = await Promise.all(Array.from({ length: BACKENDS }, (_, i) => spawnBackend(`b${i + 1}`)));
   const berths: Array<{ workers: number; berth: Awaited<ReturnType<typeof startBerth>>; port: number }> = [];
   const nginxes: ChildProcess[] = [];
+  let berthHaproxy: { berth: Awaited<ReturnType<typeof startBerth>>; port: number } | undefined;
+  let rawHaproxyPort = 0;
   try {
     for (const workers of WORKERS) {
       const berth = await startBerth({ port: 0, ephemeral: true, env: {}, loadBalancer: { workers } });
       berths.push({ workers, berth, port: await listenerOn(berth, backends.map((b) => b.port)) });
     }
+    // The HAProxy plane (issue 19) and raw HAProxy, when haproxy is installed.
+    const hasHaproxy = spawnSync('sh', ['-c', 'command -v haproxy']).status === 0;
+    if (hasHaproxy) {
+      const berth = await startBerth({ port: 0, ephemeral: true, env: {}, loadBalancer: { plane: 'haproxy' } });
+      berthHaproxy = { berth, port: await listenerOn(berth, backends.map((b) => b.port)) };
+      rawHaproxyPort = await freePort();
+      nginxes.push(await startRawHaproxy(dir, rawHaproxyPort, backends.map((b) => b.port)));
+    } else console.log('haproxy is not installed (apt-get install -y haproxy): no haproxy contestants');
     const nginxPorts: Record<number, number> = {};
     for (const workers of [1, 2]) {
       nginxPorts[workers] = await freePort();
@@ -171,6 +214,7 @@ async function main(): Promise<void> {
         ['nginx-w1', `http://127.0.0.1:${nginxPorts[1]}/`],
         ['nginx-w2', `http://127.0.0.1:${nginxPorts[2]}/`],
         ...berths.map((b) => [`berth-w${b.workers}`, `http://127.0.0.1:${b.port}/`]),
+        ...(berthHaproxy ? [['haproxy', `http://127.0.0.1:${rawHaproxyPort}/`], ['berth-hap', `http://127.0.0.1:${berthHaproxy.port}/`]] : []),
       ] as Array<[string, string]>
     ).filter(([name]) => !ONLY || name === ONLY);
     // Warm-up (not measured): JIT, connection pools on every path.
@@ -201,11 +245,22 @@ async function main(): Promise<void> {
       met &&= ratio >= target && p99x <= 3;
       console.log(`berth-w${b.workers}/${peer} throughput ratio: ${ratio.toFixed(2)} (target >= ${target})   p99 ratio: ${p99x.toFixed(2)} (target <= 3)`);
     }
+    if (berthHaproxy) {
+      const r = results['berth-hap']!;
+      for (const peer of ['haproxy', 'nginx-w2']) {
+        const ratio = r.rps / results[peer]!.rps;
+        const p99x = r.p99ms / results[peer]!.p99ms;
+        // Targets (issue 19): >= 0.9x raw HAProxy and nginx (same worker count), p99 <= 1.2x.
+        met &&= ratio >= 0.9 && p99x <= 1.2;
+        console.log(`berth-hap/${peer} throughput ratio: ${ratio.toFixed(2)} (target >= 0.9)   p99 ratio: ${p99x.toFixed(2)} (target <= 1.2)`);
+      }
+    }
     console.log(met ? 'TARGET MET' : 'TARGET MISSED');
   } finally {
     for (const n of nginxes) n.kill('SIGTERM');
     for (const b of backends) b.proc.kill('SIGTERM');
     for (const b of berths) await b.berth.close();
+    await berthHaproxy?.berth.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -218,7 +273,7 @@ async function listenerOn(berth: Awaited<ReturnType<typeof startBerth>>, backend
     credentials: { accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
   });
   try {
-    const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'bench', Subnets: ['subnet-a'] }))).LoadBalancers![0]!;
+    const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'bench', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!;
     const tg = (
       await elb.send(new CreateTargetGroupCommand({ Name: 'bench', Protocol: 'HTTP', Port: 80, TargetType: 'ip', HealthCheckIntervalSeconds: 5, HealthCheckTimeoutSeconds: 2 }))
     ).TargetGroups![0]!;

@@ -92,7 +92,7 @@ export interface BerthOptions {
   env?: NodeJS.ProcessEnv;
   /** Service controller settings (defaults, then env BERTH_SERVICE_CONTROLLER*, then these). */
   controller?: Partial<ServiceControllerOptions>;
-  /** Load balancer settings (env BERTH_LB_HOST / BERTH_LB_SECOND_MS, then these). */
+  /** Load balancer settings (env BERTH_LB_HOST / BERTH_LB_SECOND_MS / BERTH_LB_WORKERS / BERTH_LB_PLANE, then these; `plane: 'haproxy'` keeps its files in <dataDir>/haproxy). */
   loadBalancer?: Partial<LbOptions>;
   /** How long an agent may stay silent before its instance is disconnected (default env BERTH_AGENT_TIMEOUT_MS or 15 s). */
   agentTimeoutMs?: number;
@@ -236,7 +236,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Data planes and controllers, over the domain.
   // The plane wakes the target drain (started below) when a draining target goes idle.
   let targetDrain: TargetDrain | undefined;
-  const loadBalancer = new LoadBalancerPlane(platform, { ...lbOptionsFromEnv(env), ...opts.loadBalancer }, { onDrainingTargetIdle: () => targetDrain?.wake() });
+  const loadBalancer = new LoadBalancerPlane(platform, { ...lbOptionsFromEnv(env), haproxyDir: join(dataDir, 'haproxy'), ...opts.loadBalancer }, { onDrainingTargetIdle: () => targetDrain?.wake() });
   // The registry: blobs on disk, everything else in the store through the ECR domain.
   const registryOpts = registryOptions(env, dataDir, opts.registry);
   const blobs = await FsBlobStore.open(registryOpts.dir);

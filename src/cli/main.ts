@@ -162,6 +162,7 @@ Run 'berth <command> --help' for a command's flags.`,
     .option('--store <url>', 'postgres://... to share state between control-plane replicas (default: SQLite in the data dir; env BERTH_STORE_URL)')
     .addOption(new Option('--driver <name>', 'how the local agent runs containers: docker, process or auto (docker when an engine answers)').argParser(driverName))
     .option('--no-agent', 'do not run a local agent')
+    .addOption(new Option('--lb <plane>', 'the load balancer data plane: embedded (Berth\'s own) or haproxy (a haproxy Berth starts and drives)').choices(['embedded', 'haproxy']).env('BERTH_LB_PLANE'))
     .option('--agent-cluster <name>', 'the cluster the local agent joins', 'default')
     .option('--attribute <key=value>', 'an attribute of the local container instance (repeatable)', keyValue)
     .addOption(new Option('--log-level <level>', 'the request log: one line per request at info and debug; warn: refused requests; error: failures').choices(LOG_LEVELS).default('info').env('BERTH_LOG_LEVEL'))

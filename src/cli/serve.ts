@@ -27,6 +27,8 @@ export interface UpFlags {
   attribute: Record<string, string>;
   logLevel: LogLevel;
   logFormat: 'text' | 'json';
+  /** The load balancer data plane (`--lb`). */
+  lb?: 'embedded' | 'haproxy';
 }
 
 /** The flags of `berth agent`. */
@@ -90,6 +92,7 @@ export async function up(flags: UpFlags, term: Terminal): Promise<void> {
     ephemeral: flags.ephemeral,
     region: flags.region,
     storeUrl: flags.store ?? process.env.BERTH_STORE_URL,
+    ...(flags.lb ? { loadBalancer: { plane: flags.lb } } : {}),
     log: { level: flags.logLevel, format: flags.logFormat, write: (line) => term.out(line) },
   });
   term.out(banner({ url: berth.url, dataDir: berth.dataDir, ephemeral: flags.ephemeral, region: flags.region, ...berth.credentials }));

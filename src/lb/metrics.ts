@@ -325,6 +325,11 @@ export class LoadBalancerMetrics {
     this.owners = new Map(owners);
   }
 
+  /** The load balancer forwarding to a target group, if any. */
+  ownerOf(tgArn: string): string | undefined {
+    return this.owners.get(tgArn);
+  }
+
   /** Prometheus text of every set (labels as CloudWatch's dimensions). */
   prometheus(): string {
     const sets: Parameters<typeof prometheusText>[0] = [];

@@ -12,6 +12,10 @@
  * - `workers` (`BERTH_LB_WORKERS`): how many data-plane processes forward traffic, sharing the
  *   listening sockets (default 1); 0 forwards in the control plane's own process and event loop
  *   (as before the data plane had processes of its own). Read when the plane starts.
+ * - `plane` (`BERTH_LB_PLANE`, `berth up --lb`): `embedded` (the Node forwarding above, the
+ *   default) or `haproxy` (Berth starts and drives a `haproxy`, ./haproxy/forwarding.ts).
+ * - `haproxyDir`: where the HAProxy plane keeps its configuration and sockets (the composition
+ *   root puts it under the data dir); `haproxyBinary` the executable (default `haproxy`).
  */
 import { createServer } from 'node:net';
 
@@ -22,14 +26,28 @@ export interface LbOptions {
   maxRequestsPerClient: number;
   /** Data-plane processes (0: forward in this process). */
   workers: number;
+  /** Which data plane forwards: Berth's own (Node) or a supervised HAProxy. */
+  plane: LbPlaneKind;
+  /** The HAProxy plane's directory (configuration, sockets); required with `plane: 'haproxy'`. */
+  haproxyDir?: string;
+  /** The haproxy executable (default `haproxy` on the PATH). */
+  haproxyBinary?: string;
+}
+
+/** The data planes Berth can forward with. */
+export type LbPlaneKind = 'embedded' | 'haproxy';
+
+/** Whether a string names a data plane. */
+export function isLbPlaneKind(s: string): s is LbPlaneKind {
+  return s === 'embedded' || s === 'haproxy';
 }
 
 /** Most data-plane processes `BERTH_LB_WORKERS` may ask for. */
 export const MAX_LB_WORKERS = 64;
 
-export const DEFAULT_LB_OPTIONS: LbOptions = { bindHost: '127.0.0.1', secondMs: 1000, maxRequestsPerClient: 256, workers: 1 };
+export const DEFAULT_LB_OPTIONS: LbOptions = { bindHost: '127.0.0.1', secondMs: 1000, maxRequestsPerClient: 256, workers: 1, plane: 'embedded' };
 
-/** The settings `BERTH_LB_HOST`, `BERTH_LB_SECOND_MS` and `BERTH_LB_WORKERS` give (defaults for the rest). */
+/** The settings `BERTH_LB_HOST`, `BERTH_LB_SECOND_MS`, `BERTH_LB_WORKERS` and `BERTH_LB_PLANE` give (defaults for the rest). */
 export function lbOptionsFromEnv(env: NodeJS.ProcessEnv): LbOptions {
   const ms = Number(env.BERTH_LB_SECOND_MS ?? '1000');
   const workers = Number(env.BERTH_LB_WORKERS ?? DEFAULT_LB_OPTIONS.workers);
@@ -38,6 +56,7 @@ export function lbOptionsFromEnv(env: NodeJS.ProcessEnv): LbOptions {
     bindHost: env.BERTH_LB_HOST ?? DEFAULT_LB_OPTIONS.bindHost,
     secondMs: Number.isFinite(ms) && ms > 0 ? ms : 1000,
     workers: Number.isInteger(workers) && workers >= 0 ? Math.min(workers, MAX_LB_WORKERS) : DEFAULT_LB_OPTIONS.workers,
+    plane: env.BERTH_LB_PLANE && isLbPlaneKind(env.BERTH_LB_PLANE) ? env.BERTH_LB_PLANE : DEFAULT_LB_OPTIONS.plane,
   };
 }
 

@@ -29,6 +29,7 @@ import { HealthChecker, type HealthProbe, type TargetHealthStatus } from './heal
 import { LoadBalancerMetrics, type MetricSeries, type TargetGroupSnapshot } from './metrics.js';
 import { DEFAULT_LB_OPTIONS, portFree, type LbOptions } from './options.js';
 import { WorkerPool, type WorkerTable } from './workers.js';
+import { HaproxyForwarding } from './haproxy/forwarding.js';
 
 export type { MetricSeries } from './metrics.js';
 
@@ -49,8 +50,10 @@ export class LoadBalancerPlane implements DataPlaneView {
   private readonly health: HealthChecker;
   /** Forwarding in this process (`workers: 0`)... */
   private readonly local: Forwarding | undefined;
-  /** ...or in data-plane processes. */
+  /** ...or in data-plane processes... */
   private readonly pool: WorkerPool | undefined;
+  /** ...or by a supervised haproxy (`plane: 'haproxy'`). */
+  private readonly haproxy: HaproxyForwarding | undefined;
   private table: CompiledTable | undefined;
   private snapshot: Elbv2Snapshot | undefined;
   private certificates: [string, PemPair | string][] = [];
@@ -74,7 +77,19 @@ export class LoadBalancerPlane implements DataPlaneView {
       onChange: (tgArn) => this.healthChanged(tgArn),
       probe: events.probe,
     });
-    if (this.options.workers > 0) {
+    if (this.options.plane === 'haproxy') {
+      if (!this.options.haproxyDir) throw new Error('the HAProxy load balancer plane needs a directory (haproxyDir)');
+      this.haproxy = new HaproxyForwarding({
+        dir: this.options.haproxyDir,
+        binary: this.options.haproxyBinary,
+        bindHost: () => this.options.bindHost,
+        secondMs: () => this.options.secondMs,
+        healthOf: (identity) => this.health.status(identity),
+        metrics: this.metrics,
+        onDrainingIdle: () => this.events.onDrainingTargetIdle?.(),
+        log: (line) => console.error(line),
+      });
+    } else if (this.options.workers > 0) {
       this.pool = new WorkerPool({
         workers: this.options.workers,
         metrics: this.metrics,
@@ -119,17 +134,19 @@ export class LoadBalancerPlane implements DataPlaneView {
     this.health.stop();
     await this.local?.stop();
     await this.pool?.stop();
+    await this.haproxy?.stop();
   }
 
   /** Resolves when every configuration change seen so far is applied (by every data-plane process). */
   async settled(): Promise<void> {
     while (this.building || this.dirty) await this.built;
     await this.pool?.settled(this.generation);
+    await this.haproxy?.settled();
   }
 
   /** Ports whose listener could not bind, with the error (visible in logs and to tests). */
   get bindErrors(): ReadonlyMap<number, string> {
-    return this.local?.bindErrors ?? this.pool!.bindErrors;
+    return this.local?.bindErrors ?? this.haproxy?.bindErrors ?? this.pool!.bindErrors;
   }
 
   /** Health checks waiting for their target's answer (diagnosis; tests on a ManualClock wait for none before moving time on). */
@@ -139,12 +156,17 @@ export class LoadBalancerPlane implements DataPlaneView {
 
   /** Process ids of the data-plane processes (none when forwarding in this process). */
   get dataPlanePids(): number[] {
-    return this.pool?.pids ?? [];
+    return this.haproxy ? (this.haproxy.pid ? [this.haproxy.pid] : []) : (this.pool?.pids ?? []);
+  }
+
+  /** How many times the HAProxy plane loaded a configuration (0 for the embedded plane). */
+  get dataPlaneLoads(): number {
+    return this.haproxy?.loads ?? 0;
   }
 
   /** How many times a data-plane process died and was started again. */
   get dataPlaneRestarts(): number {
-    return this.pool?.restarts ?? 0;
+    return this.haproxy?.restarts ?? this.pool?.restarts ?? 0;
   }
 
   // ---- DataPlaneView ---------------------------------------------------------------------------
@@ -155,6 +177,7 @@ export class LoadBalancerPlane implements DataPlaneView {
   }
 
   serving(port: number): boolean {
+    if (this.haproxy) return this.haproxy.serving(port);
     return this.local ? this.local.serving(port) : this.pool!.serving(port);
   }
 
@@ -165,6 +188,7 @@ export class LoadBalancerPlane implements DataPlaneView {
   requestsInFlight(tgArn: string, rec: TargetRecord): number | undefined {
     const identity = targetIdentity(tgArn, rec);
     if (this.local) return this.local.requestsInFlight(identity);
+    if (this.haproxy) return this.haproxy.requestsInFlight(identity);
     const draining = this.table?.groups.get(tgArn)?.targets.some((t) => t.identity === identity && t.draining) ?? false;
     return this.pool!.requestsInFlight(identity, draining);
   }
@@ -174,8 +198,9 @@ export class LoadBalancerPlane implements DataPlaneView {
   /** Prometheus text of every load balancer's and target group's metrics (the data-plane processes' counts first collected). */
   async prometheus(): Promise<string> {
     await this.pool?.flush();
+    await this.haproxy?.flush();
     let text = this.metrics.prometheus();
-    if (this.pool) text += `# TYPE berth_lb_data_plane_restarts_total counter\nberth_lb_data_plane_restarts_total ${this.pool.restarts}\n`;
+    if (this.pool || this.haproxy) text += `# TYPE berth_lb_data_plane_restarts_total counter\nberth_lb_data_plane_restarts_total ${this.dataPlaneRestarts}\n`;
     return text;
   }
 
@@ -229,6 +254,10 @@ export class LoadBalancerPlane implements DataPlaneView {
       await this.local.apply(table, (arn) => loadCertificate(this.platform, arn));
       return;
     }
+    if (this.haproxy) {
+      await this.haproxy.apply(table, snapshot);
+      return;
+    }
     const certificates = new Map<string, PemPair | string>();
     for (const l of table.listeners.values()) {
       if (l.protocol !== 'HTTPS') continue;
@@ -254,6 +283,10 @@ export class LoadBalancerPlane implements DataPlaneView {
   private healthChanged(tgArn: string): void {
     if (this.local) {
       this.local.refreshGroup(tgArn);
+      return;
+    }
+    if (this.haproxy) {
+      this.haproxy.refreshGroup(tgArn);
       return;
     }
     const g = this.table?.groups.get(tgArn);

@@ -41,6 +41,15 @@ export interface HaproxyConfigOptions {
   adminSocket: string;
   /** Real ms in one health-check "second" (LbOptions.secondMs). */
   secondMs: number;
+  /**
+   * When given, health is Berth's (the control plane's checker): no HAProxy checks are compiled
+   * and a target this answers false for starts `disabled` (maintenance); the HAProxy plane
+   * (./plane.ts) then sets each server's state through the runtime API as health changes.
+   * Without it, HAProxy checks its targets itself with ALB's settings.
+   */
+  serverReady?: (t: CompiledTarget) => boolean;
+  /** Listener ports left out (their port could not be bound). */
+  skipPorts?: ReadonlySet<number>;
 }
 
 /** A quoted configuration word: every byte outside [A-Za-z0-9 ._/:,=-] as `\xHH`. */
@@ -149,7 +158,7 @@ function backendLines(g: CompiledGroup, opts: HaproxyConfigOptions, idleMs: numb
   const lines = [`backend ${backendName(g.arn)}`, `  # ${g.arn.replace(/[^\x20-\x7e]/g, '?')}`];
   lines.push(`  balance ${g.algorithm === 'least_outstanding_requests' ? 'leastconn' : g.algorithm === 'weighted_random' ? 'random' : 'roundrobin'}`);
   lines.push(`  timeout server ${Math.max(1, idleMs)}ms`);
-  const hc = g.healthCheck;
+  const hc = opts.serverReady ? undefined : g.healthCheck;
   if (hc && g.inUse) {
     lines.push('  option httpchk');
     lines.push(`  http-check send meth GET uri ${quote(hc.path)} ver HTTP/1.1 hdr Host elb-healthchecker hdr User-Agent ELB-HealthChecker/2.0`);
@@ -161,9 +170,23 @@ function backendLines(g: CompiledGroup, opts: HaproxyConfigOptions, idleMs: numb
   }
   if (g.stickinessMs > 0) lines.push(`  cookie AWSALB insert indirect nocache maxlife ${Math.max(1, Math.round(g.stickinessMs / 1000))}s`);
   for (const t of g.targets) {
+    const line = serverLine(g, t, opts);
+    if (line) lines.push(`  server ${line}`);
+  }
+  return lines;
+}
+
+/**
+ * A target's `server` line without the keyword (`<name> <addr>:<port> <options>`), as the
+ * configuration and the runtime API's `add server` take it; undefined for an address HAProxy
+ * cannot take.
+ */
+export function serverLine(g: CompiledGroup, t: CompiledTarget, opts: HaproxyConfigOptions): string | undefined {
+  const hc = opts.serverReady ? undefined : g.healthCheck;
+  {
     const address = t.id.includes(':') ? `[${t.id}]` : t.id;
-    if (!/^[A-Za-z0-9.:[\]-]+$/.test(address)) continue;
-    const parts = [`  server ${serverName(t)} ${address}:${t.port}`];
+    if (!/^[A-Za-z0-9.:[\]-]+$/.test(address)) return undefined;
+    const parts = [`${serverName(t)} ${address}:${t.port}`];
     if (hc && g.inUse && !t.draining) {
       parts.push('check', `inter ${Math.max(1, hc.intervalSeconds * opts.secondMs)}ms`, `rise ${hc.healthyThreshold}`, `fall ${hc.unhealthyThreshold}`);
       if (hc.port) parts.push(`port ${hc.port}`);
@@ -172,10 +195,9 @@ function backendLines(g: CompiledGroup, opts: HaproxyConfigOptions, idleMs: numb
     if (g.tls) parts.push('ssl', 'verify none');
     if (g.slowStartMs > 0) parts.push(`slowstart ${g.slowStartMs}ms`);
     if (g.stickinessMs > 0) parts.push(`cookie ${serverName(t)}`);
-    if (t.draining) parts.push('disabled');
-    lines.push(parts.join(' '));
+    if (t.draining || (opts.serverReady && !opts.serverReady(t))) parts.push('disabled');
+    return parts.join(' ');
   }
-  return lines;
 }
 
 /** The HAProxy configuration of one snapshot (see the module doc). */
@@ -199,6 +221,10 @@ export function haproxyConfig(snapshot: Elbv2Snapshot, opts: HaproxyConfigOption
   ];
   const idleOfGroup = new Map<string, number>();
   for (const l of table.listeners.values()) {
+    if (opts.skipPorts?.has(l.port)) {
+      out.push(`# listener ${l.port}: its port could not be bound`, '');
+      continue;
+    }
     if (l.protocol !== 'HTTP') {
       out.push(`# listener ${l.port}: ${l.protocol} is not served by the HAProxy plane yet`, '');
       continue;

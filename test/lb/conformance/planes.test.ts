@@ -1,0 +1,171 @@
+// One routing/health/draining/metrics suite run against both load balancer data planes: the
+// embedded (Node) plane and the HAProxy plane (a haproxy Berth starts, configures and drives
+// through its runtime API). Real backends, real HTTP on loopback, real haproxy (the HAProxy
+// cases are skipped with the reason when it is not installed). Health-check "seconds" are
+// shortened with `secondMs`; time is real, every wait polls with a deadline.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ElasticLoadBalancingV2Client,
+  CreateLoadBalancerCommand,
+  CreateListenerCommand,
+  CreateRuleCommand,
+  RegisterTargetsCommand,
+  DeregisterTargetsCommand,
+  DescribeTargetHealthCommand,
+  ModifyTargetGroupAttributesCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { startTestBerth, eventually, type TestBerth } from '../../helpers/fixture.js';
+import { startBackend, freePort, get, createTestTargetGroup, type Backend } from '../backends.js';
+import type { LbPlaneKind } from '../../../src/lb/options.js';
+
+const HAPROXY = spawnSync('sh', ['-c', 'command -v haproxy']).stdout?.toString().trim() ?? '';
+const SECOND_MS = 50;
+
+for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
+  const skip = plane === 'haproxy' && !HAPROXY ? 'haproxy is not installed (apt-get install -y haproxy)' : false;
+  describe(`load balancer plane: ${plane}`, { skip }, () => {
+    let berth: TestBerth;
+    let elb: ElasticLoadBalancingV2Client;
+    let lbArn: string;
+    const backends: (Backend & { healthStatus: number })[] = [];
+
+    before(async () => {
+      berth = await startTestBerth({ loadBalancer: { plane, secondMs: SECOND_MS } });
+      elb = new ElasticLoadBalancingV2Client(berth.clientConfig);
+      lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: `conf-${plane}`, Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+    });
+
+    after(async () => {
+      elb?.destroy();
+      await berth?.close();
+      for (const b of backends) await b.close();
+    });
+
+    async function backend(name: string) {
+      const b = await startBackend(name);
+      backends.push(b);
+      return b;
+    }
+
+    /** A target group (5 s interval, 2 s timeout, thresholds 2, deregistration delay 0 unless given) behind a new listener. */
+    async function service(name: string, targets: Backend[], extra: Record<string, unknown> = {}) {
+      const tg = await createTestTargetGroup(elb, `${name}-${plane}`.slice(0, 32), extra);
+      await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tg, Targets: targets.map((b) => ({ Id: '127.0.0.1', Port: b.port })) }));
+      const port = await freePort();
+      const listenerArn = (await elb.send(new CreateListenerCommand({ LoadBalancerArn: lbArn, Protocol: 'HTTP', Port: port, DefaultActions: [{ Type: 'forward', TargetGroupArn: tg }] }))).Listeners![0]!.ListenerArn!;
+      await berth.loadBalancer.settled();
+      return { tg, port, listenerArn };
+    }
+
+    const states = async (tg: string) =>
+      new Map(((await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: tg }))).TargetHealthDescriptions ?? []).map((d) => [d.Target!.Port!, d.TargetHealth!]));
+
+    async function allHealthy(tg: string, n: number) {
+      await eventually(async () => {
+        const s = await states(tg);
+        return s.size === n && [...s.values()].every((h) => h.State === 'healthy');
+      }, { what: 'targets healthy' });
+    }
+
+    test('rules in priority order, fixed responses and the default forward', async () => {
+      const a = await backend('a');
+      const b = await backend('b');
+      const { tg, port, listenerArn } = await service('route', [a]);
+      const tgB = await createTestTargetGroup(elb, `routeb-${plane}`);
+      await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tgB, Targets: [{ Id: '127.0.0.1', Port: b.port }] }));
+      await elb.send(new CreateRuleCommand({ ListenerArn: listenerArn, Priority: 1, Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/teapot'] } }], Actions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '418', ContentType: 'text/plain', MessageBody: 'short and stout' } }] }));
+      await elb.send(new CreateRuleCommand({ ListenerArn: listenerArn, Priority: 2, Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/b/*'] } }], Actions: [{ Type: 'forward', TargetGroupArn: tgB }] }));
+      await berth.loadBalancer.settled();
+      await allHealthy(tg, 1);
+      await eventually(async () => (await get(port, '/b/x').catch(() => ({ headers: {} as Record<string, string> }))).headers['x-backend'] === 'b', { what: 'rule 2 forwards to b' });
+      assert.equal((await get(port, '/x')).headers['x-backend'], 'a');
+      const teapot = await get(port, '/teapot');
+      assert.equal(teapot.status, 418);
+      assert.equal(teapot.body, 'short and stout');
+      assert.equal(a.lastHeaders!['x-forwarded-for'], '127.0.0.1');
+      assert.equal(a.lastHeaders!['x-forwarded-port'], String(port));
+    });
+
+    test('a target answering 500 to its health check is cut, reported unhealthy, and comes back', async () => {
+      const good = await backend('good');
+      const bad = await backend('bad');
+      const { tg, port } = await service('health', [good, bad]);
+      await allHealthy(tg, 2);
+      bad.healthStatus = 500;
+      await eventually(async () => (await states(tg)).get(bad.port)?.State === 'unhealthy', { what: 'bad target unhealthy' });
+      const h = (await states(tg)).get(bad.port)!;
+      assert.equal(h.Reason, 'Target.ResponseCodeMismatch');
+      for (let i = 0; i < 20; i++) assert.equal((await get(port, `/r${i}`)).headers['x-backend'], 'good', 'no request goes to the unhealthy target');
+      bad.healthStatus = 200;
+      await allHealthy(tg, 2);
+      await eventually(async () => (await get(port, '/again')).headers['x-backend'] === 'bad', { what: 'recovered target gets traffic again' });
+    });
+
+    test('fail open: when no target is healthy every target gets traffic', async () => {
+      const only = await backend('only');
+      const { tg, port } = await service('open', [only]);
+      await allHealthy(tg, 1);
+      only.healthStatus = 503;
+      await eventually(async () => (await states(tg)).get(only.port)?.State === 'unhealthy', { what: 'target unhealthy' });
+      assert.equal((await get(port, '/x')).headers['x-backend'], 'only');
+    });
+
+    test('a deregistered target gets no new requests and its drain ends when it is idle', async () => {
+      const stay = await backend('stay');
+      const go = await backend('go');
+      const { tg, port } = await service('drain', [stay, go]);
+      await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: tg, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '300' }] }));
+      await allHealthy(tg, 2);
+      const loads = berth.loadBalancer.dataPlaneLoads;
+      await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tg, Targets: [{ Id: '127.0.0.1', Port: go.port }] }));
+      await berth.loadBalancer.settled();
+      for (let i = 0; i < 10; i++) assert.equal((await get(port, `/d${i}`)).headers['x-backend'], 'stay');
+      // Nothing in flight: the drain ends well before the 300 s delay.
+      await eventually(async () => !(await states(tg)).has(go.port), { what: 'drained target removed', timeoutMs: 15_000 });
+      assert.equal((await get(port, '/after')).headers['x-backend'], 'stay');
+      // A target coming and going is a runtime change on the HAProxy plane, not a reload.
+      const back = await backend('back');
+      await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tg, Targets: [{ Id: '127.0.0.1', Port: back.port }] }));
+      await allHealthy(tg, 2);
+      await eventually(async () => (await get(port, '/b')).headers['x-backend'] === 'back', { what: 'new target gets traffic' });
+      assert.equal(berth.loadBalancer.dataPlaneLoads, loads, 'no configuration reload for target changes');
+    });
+
+    test('per-target-group request counts in /_berth/metrics with ALB names', async () => {
+      const m = await backend('metered');
+      const { tg, port } = await service('metrics', [m]);
+      await allHealthy(tg, 1);
+      for (let i = 0; i < 7; i++) assert.equal((await get(port, `/m${i}`)).status, 200);
+      const label = `targetgroup/${tg.split(':targetgroup/')[1]}`;
+      await eventually(async () => {
+        const text = await (await fetch(`${berth.url}/_berth/metrics`)).text();
+        const line = text.split('\n').find((l) => l.includes('RequestCount') && l.includes(`target_group="${label}"`));
+        const two = text.split('\n').find((l) => l.includes('HTTPCode_Target_2XX_Count') && l.includes(`target_group="${label}"`));
+        return Number(line?.split(' ').pop()) >= 7 && Number(two?.split(' ').pop()) >= 7;
+      }, { what: 'request counts in the metrics' });
+    });
+
+    if (plane === 'haproxy') {
+      test('haproxy killed with kill -9 is started again and serves; its files are private', async () => {
+        const k = await backend('kill');
+        const { tg, port } = await service('kill', [k]);
+        await allHealthy(tg, 1);
+        const dir = join(berth.dataDir, 'haproxy');
+        assert.equal(statSync(dir).mode & 0o777, 0o700);
+        assert.equal(statSync(join(dir, 'haproxy.cfg')).mode & 0o777, 0o600);
+        assert.equal(statSync(join(dir, 'admin.sock')).mode & 0o777, 0o600);
+        const [pid] = berth.loadBalancer.dataPlanePids;
+        assert.ok(pid);
+        process.kill(pid, 'SIGKILL');
+        await eventually(() => berth.loadBalancer.dataPlaneRestarts === 1 && (berth.loadBalancer.dataPlanePids[0] ?? pid) !== pid, { what: 'haproxy restarted', timeoutMs: 5000 });
+        await eventually(async () => (await get(port, '/k').catch(() => ({ headers: {} as Record<string, string> }))).headers['x-backend'] === 'kill', { what: 'serving again' });
+        const text = await (await fetch(`${berth.url}/_berth/metrics`)).text();
+        assert.match(text, /berth_lb_data_plane_restarts_total 1/);
+      });
+    }
+  });
+}
