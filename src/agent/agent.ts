@@ -24,6 +24,9 @@ import { recoverOwnedTask, startOwnedTask, type OwnedTask } from './ownedTask.js
 import { systemClock, type Clock } from '../clock.js';
 import { VERSION } from '../version.js';
 import { lockStateDir, type StateDirLock } from './stateLock.js';
+import { TaskCredentialsServer } from './taskCredentials.js';
+import { callJson } from '../client/awsClient.js';
+import { joinTokenCredentials } from './joinToken.js';
 
 export interface AgentOptions {
   /**
@@ -49,6 +52,21 @@ export interface AgentOptions {
   pollSeconds?: number;
   clock?: Clock;
   log?: (msg: string) => void;
+  /**
+   * A join token (`berth join-token create`): the agent joins with it once, and from then on
+   * uses the credentials of its own container instance (kept in `<state-dir>/identity.json`),
+   * which can act only as that instance. Without one, `client`'s credentials are used as is.
+   */
+  joinToken?: string;
+  /** Lifetime of task role sessions, in seconds (default: the control plane's, one hour). */
+  taskCredentialSeconds?: number;
+}
+
+interface PersistedIdentity {
+  accessKeyId: string;
+  secretAccessKey: string;
+  containerInstanceArn: string;
+  cluster: string;
 }
 
 interface PersistedAgent {
@@ -64,7 +82,7 @@ const RESERVED_PORTS = ['22', '2375', '2376', '51678', '51679'];
 
 export class Agent {
   private readonly ecs;
-  private readonly ssm;
+  private readonly credentialsServer: TaskCredentialsServer;
   private readonly registryLogins: RegistryLogins;
   private readonly shipper: LogShipper;
   private readonly tasks = new Map<string, OwnedTask>();
@@ -75,6 +93,8 @@ export class Agent {
    */
   private readonly finished = new Map<string, string>();
   private readonly pendingReports = new Map<string, TaskReport>();
+  /** GetTaskSecrets calls in flight (or just answered), by task ARN. */
+  private readonly secretCalls = new Map<string, Promise<{ secrets?: Array<{ valueFrom: string; value: string }> }>>();
   private readonly reportsInFlight = new Map<string, Promise<void>>();
   private reportScheduled = false;
   private reportDelay = 200;
@@ -96,7 +116,7 @@ export class Agent {
     this.log = opts.log ?? ((m) => process.stderr.write(`berth agent: ${m}\n`));
     this.client = { ...opts.client, onFailover: opts.client.onFailover ?? ((from, to, cause) => this.log(`${from} does not answer (${cause.message}); using ${to}`)) };
     this.ecs = jsonService(this.client, 'ecs');
-    this.ssm = jsonService(this.client, 'ssm');
+    this.credentialsServer = new TaskCredentialsServer(this.client, this.clock, join(opts.stateDir, 'credentials.json'), opts.taskCredentialSeconds);
     this.registryLogins = new RegistryLogins(this.client, this.clock);
     this.shipper = new LogShipper(jsonService(this.client, 'logs'), {
       stateDir: join(opts.stateDir, 'logs'),
@@ -120,6 +140,8 @@ export class Agent {
    */
   async start(): Promise<void> {
     this.lock = lockStateDir(this.opts.stateDir);
+    if (this.opts.joinToken) await this.retry(() => this.join(), 'join');
+    await this.credentialsServer.start();
     this.shipper.start();
     await this.recover();
     await this.retry(() => this.register(), 'register');
@@ -128,6 +150,25 @@ export class Agent {
 
   private agentFile(): string {
     return join(this.opts.stateDir, 'agent.json');
+  }
+
+  /**
+   * Takes the identity of a joined instance: the one on record, else a new one from `Join` signed
+   * with the join token. The client's credentials become the instance's (every call after this).
+   */
+  private async join(): Promise<void> {
+    const file = join(this.opts.stateDir, 'identity.json');
+    let id: PersistedIdentity | undefined = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PersistedIdentity) : undefined;
+    if (id?.cluster !== this.opts.cluster) {
+      const token = joinTokenCredentials(this.opts.joinToken!);
+      const out = await callJson<{ accessKeyId: string; secretAccessKey: string; containerInstanceArn: string }>({ ...this.client, ...token }, 'ecs', 'BerthAgentV1.Join', { cluster: this.opts.cluster });
+      id = { ...out, cluster: this.opts.cluster };
+      writeAtomic(file, JSON.stringify(id));
+      writeAtomic(this.agentFile(), JSON.stringify({ containerInstanceArn: id.containerInstanceArn, cluster: id.cluster } satisfies PersistedAgent));
+      this.log(`joined cluster '${this.opts.cluster}' as ${id.containerInstanceArn}`);
+    }
+    this.client.accessKeyId = id.accessKeyId;
+    this.client.secretAccessKey = id.secretAccessKey;
   }
 
   private async register(): Promise<void> {
@@ -268,13 +309,19 @@ export class Agent {
     for (const [id, owned] of this.tasks) if (!wanted.has(id) && owned.isActive()) owned.stop('Task is no longer assigned to this container instance');
   }
 
+  /** The task role's endpoint variables (and the endpoint serving the task), for a task with a role. */
+  private taskEnvironment(spec: AgentTaskSpec): Record<string, string> | undefined {
+    return spec.taskRoleArn ? this.credentialsServer.register(spec.cluster, spec.taskArn, spec.taskId) : undefined;
+  }
+
   private startTask(spec: AgentTaskSpec): void {
     const owned = startOwnedTask(spec, {
+      taskEnvironment: this.taskEnvironment(spec),
       driver: this.opts.driver,
       stateDir: join(this.opts.stateDir, 'tasks'),
       clock: this.clock,
       shipper: this.shipper,
-      resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
+      resolveSecret: (valueFrom) => this.resolveSecret(spec, valueFrom),
       pullImage: (image, region) => this.pullImage(image, region),
       report: (r) => this.queueReport(spec.taskArn, r),
       onDone: (s, report) => this.taskDone(s, report),
@@ -290,6 +337,7 @@ export class Agent {
   /** A task is STOPPED and cleaned up here: remember it (see `finished`) with its final report. */
   private taskDone(spec: AgentTaskSpec, report: TaskReport | undefined): void {
     this.tasks.delete(spec.taskId);
+    this.credentialsServer.unregister(spec.taskId);
     if (report?.status !== 'STOPPED') return;
     this.finished.set(spec.taskArn, spec.taskId);
     try {
@@ -332,13 +380,16 @@ export class Agent {
           stateDir: dir,
           clock: this.clock,
           shipper: this.shipper,
-          resolveSecret: (valueFrom) => this.resolveSecret(valueFrom),
+          resolveSecret: (valueFrom, spec) => this.resolveSecret(spec, valueFrom),
           pullImage: (image, region) => this.pullImage(image, region),
           report: (r, spec) => this.queueReport(spec.taskArn, r),
           onDone: (s, report) => this.taskDone(s, report),
           log: this.log,
         });
-        if (owned) this.tasks.set(owned.spec.taskId, owned);
+        if (owned) {
+          this.tasks.set(owned.spec.taskId, owned);
+          this.taskEnvironment(owned.spec);
+        }
       } catch (e) {
         this.log(`could not recover ${f}: ${(e as Error).message}`);
         rmSync(join(dir, f), { force: true });
@@ -371,10 +422,21 @@ export class Agent {
     }
   }
 
-  private async resolveSecret(valueFrom: string): Promise<string> {
+  /**
+   * A secret of a task, from the control plane's GetTaskSecrets (which checks the task runs here
+   * and, with an execution role, that the role may read it); one call serves a task's secrets.
+   */
+  private async resolveSecret(spec: AgentTaskSpec, valueFrom: string): Promise<string> {
     const isArn = valueFrom.startsWith('arn:');
-    const out = await this.ssm<{ Parameters?: Array<{ Value?: string }>; InvalidParameters?: string[] }>('GetParameters', { Names: [valueFrom], WithDecryption: true });
-    const v = out.Parameters?.[0]?.Value;
+    let pending = this.secretCalls.get(spec.taskArn);
+    if (!pending) {
+      pending = callJson<{ secrets?: Array<{ valueFrom: string; value: string }> }>(this.client, 'ecs', 'BerthAgentV1.GetTaskSecrets', { cluster: spec.cluster, taskArn: spec.taskArn });
+      this.secretCalls.set(spec.taskArn, pending);
+      // Values are not kept: the next task start asks again.
+      void pending.catch(() => undefined).finally(() => setTimeout(() => this.secretCalls.delete(spec.taskArn), 1_000).unref());
+    }
+    const out = await pending;
+    const v = out.secrets?.find((s) => s.valueFrom === valueFrom)?.value;
     if (v === undefined) throw new Error(`parameter ${isArn ? valueFrom : `'${valueFrom}'`} does not exist or is not readable`);
     return v;
   }
@@ -456,6 +518,7 @@ export class Agent {
     for (const owned of this.tasks.values()) owned.detach();
     await this.loop?.catch(() => undefined);
     this.opts.driver.close?.();
+    this.credentialsServer.close();
     this.lock?.release();
     this.lock = undefined;
   }

@@ -50,7 +50,9 @@ export interface OwnedTaskDeps {
   stateDir: string;
   clock: Clock;
   shipper: LogShipper;
-  resolveSecret: (valueFrom: string) => Promise<string>;
+  resolveSecret: (valueFrom: string, spec: AgentTaskSpec) => Promise<string>;
+  /** Variables every container of the task gets (the task role's credentials endpoint). */
+  taskEnvironment?: Record<string, string>;
   /** Pulls an image of a task in `region` with the registry credentials it needs (default: the driver's, without). */
   pullImage?: (image: string, region: string) => Promise<PullResult>;
   report: (r: TaskReport, spec: AgentTaskSpec) => void;
@@ -208,9 +210,10 @@ class AgentOwnedTask implements OwnedTask {
     for (const c of this.spec.containers) {
       const env: Record<string, string> = {};
       for (const e of c.environment ?? []) if (e.name) env[e.name] = e.value ?? '';
+      Object.assign(env, this.deps.taskEnvironment);
       for (const s of c.secrets ?? []) {
         try {
-          env[s.name] = await this.deps.resolveSecret(s.valueFrom);
+          env[s.name] = await this.deps.resolveSecret(s.valueFrom, this.spec);
         } catch (e) {
           this.fail(`ResourceInitializationError: unable to pull secrets or registry auth: unable to retrieve secret '${s.name}' from ssm: ${(e as Error).message}`);
           return undefined;
@@ -288,7 +291,7 @@ class AgentOwnedTask implements OwnedTask {
     for (const c of rec.task.containers) {
       for (const sec of this.spec.containers.find((d) => d.name === c.name)?.secrets ?? []) {
         try {
-          (c.environment ??= {})[sec.name] = await this.deps.resolveSecret(sec.valueFrom);
+          (c.environment ??= {})[sec.name] = await this.deps.resolveSecret(sec.valueFrom, this.spec);
         } catch (e) {
           // Running containers already have it; one that has not started yet would start without it.
           this.deps.log(`task ${this.spec.taskId}: could not fetch secret ${sec.name} again after restart: ${(e as Error).message}`);

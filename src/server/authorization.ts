@@ -10,6 +10,7 @@ import type { CallerPrincipal } from '../domain/iam/credentials.js';
 import type { AccessQuestion } from '../domain/iam/authorizer.js';
 import { ACTION_PREFIX, accessRuleFor } from '../services/authorization.js';
 import type { RequestContext, ServiceDefinition } from '../services/types.js';
+import { authorizeAgent } from '../services/agentAccess.js';
 
 /** The port the gateway asks: throws the access-denied error (with `code`) unless the caller may. */
 export interface AccessGate {
@@ -19,6 +20,8 @@ export interface AccessGate {
 /** Checks one decoded request; throws the access-denied error of the service's protocol. */
 export async function authorizeRequest(gate: AccessGate, service: ServiceDefinition, op: string, input: unknown, ctx: RequestContext): Promise<void> {
   if (ctx.principal.kind === 'root') return;
+  // Agents hold no IAM policies: they act as their container instance only.
+  if (ctx.principal.kind === 'agent') return authorizeAgent(service.name, service.protocol, `${ACTION_PREFIX[service.name] ?? service.name}:${op}`, input, ctx);
   const rule = accessRuleFor(service.name, op, input, ctx);
   if (rule === 'public' || rule === 'handler') return;
   const now = ctx.platform.clock.now();

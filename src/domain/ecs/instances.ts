@@ -148,6 +148,11 @@ export async function mutateInstance(s: Scope, cluster: string, ref: string, cha
 export interface InstanceRegistration {
   /** Re-registration keeps the identity of this instance (by id or ARN); it must exist. */
   containerInstanceArn?: string;
+  /**
+   * The id the instance takes when `containerInstanceArn` names none yet: an agent that joined
+   * with a join token registers the identity it was issued (src/domain/iam/agents.ts).
+   */
+  issuedId?: string;
   /** Re-registration of the same EC2 instance (from its identity document) keeps the identity too. */
   ec2InstanceId?: string;
   registeredResources: ECS.Resource[];
@@ -167,12 +172,12 @@ export async function registerInstance(s: Scope, clusterName: string, reg: Insta
     let existing: StoredRecord<ContainerInstanceRecord> | undefined;
     if (reg.containerInstanceArn) {
       existing = await findContainerInstance(s, clusterName, reg.containerInstanceArn);
-      if (!existing) throw ecsErrors.containerInstanceNotFound(reg.containerInstanceArn);
+      if (!existing && !reg.issuedId) throw ecsErrors.containerInstanceNotFound(reg.containerInstanceArn);
     } else if (reg.ec2InstanceId) {
       existing = (await clusterInstances(s, clusterName)).find((r) => r.value.ec2InstanceId === reg.ec2InstanceId && r.value.status !== 'INACTIVE');
     }
     const now = clock.now();
-    const id = existing?.value.id ?? hexId();
+    const id = existing?.value.id ?? reg.issuedId ?? hexId();
     const rec: ContainerInstanceRecord = {
       id,
       containerInstanceArn: containerInstanceArn(s, clusterName, id),

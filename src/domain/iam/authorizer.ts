@@ -73,6 +73,8 @@ export class Authorizer {
   async decide(caller: CallerPrincipal, q: AccessQuestion): Promise<Decision & { request: AuthzRequest }> {
     const request = await this.request(caller, q);
     if (caller.kind === 'root') return { allowed: true, reason: 'identity-allow', request };
+    // Agents hold no IAM policies: what they may do is fixed (src/services/agentAccess.ts).
+    if (caller.kind === 'agent') return { allowed: false, reason: 'no-identity-allow', request };
     const { policies } = await this.policiesOf(caller);
     return { ...evaluate(request, { ...policies, resource: q.resourcePolicy }), request };
   }
@@ -88,10 +90,10 @@ export class Authorizer {
     const keys = new Map<string, string[]>();
     keys.set('aws:principalarn', [caller.kind === 'assumed-role' ? caller.roleArn! : caller.arn]);
     keys.set('aws:principalaccount', [caller.accountId]);
-    keys.set('aws:principaltype', [caller.kind === 'root' ? 'Account' : caller.kind === 'user' ? 'User' : 'AssumedRole']);
+    keys.set('aws:principaltype', [caller.kind === 'root' ? 'Account' : caller.kind === 'user' ? 'User' : caller.kind === 'agent' ? 'BerthAgent' : 'AssumedRole']);
     keys.set('aws:userid', [caller.userId]);
     if (caller.userName) keys.set('aws:username', [caller.userName]);
-    if (caller.kind !== 'root') {
+    if (caller.kind !== 'root' && caller.kind !== 'agent') {
       const { tags } = await this.policiesOf(caller);
       for (const t of tags) keys.set(`aws:principaltag/${t.Key.toLowerCase()}`, [t.Value]);
     }

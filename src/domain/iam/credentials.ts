@@ -13,11 +13,12 @@ import { mutate, retrying } from '../mutate.js';
 import type { Platform, Scope } from '../platform.js';
 import type { MasterKey } from '../ssm/masterKey.js';
 import type { Change } from '../../store/types.js';
+import { AGENT_KEY_PREFIX, AGENT_KINDS, JOIN_TOKEN_PREFIX, type AgentKeyRecord, type JoinTokenRecord } from './agents.js';
 import { KINDS, MAX_ACCESS_KEYS, iamErrors, iamId, secretKey, type AccessKeyRecord, type RoleRecord, type SessionRecord, type Tag, type UserRecord } from './records.js';
 
 /** The caller of a request, as IAM sees it. */
 export interface CallerPrincipal {
-  kind: 'root' | 'user' | 'assumed-role';
+  kind: 'root' | 'user' | 'assumed-role' | 'agent';
   arn: string;
   accountId: string;
   /** What GetCallerIdentity returns as UserId (`AIDA...`, `AROA...:session`, or the account id for root). */
@@ -35,6 +36,11 @@ export interface CallerPrincipal {
   sessionTags?: Tag[];
   /** When temporary credentials stop working (ISO time). */
   expiration?: string;
+  /**
+   * For kind `agent`: the cluster it belongs to, and the container instance it acts as (absent
+   * for a join token, whose only power is `Join`). See ./agents.ts and src/services/agentAccess.ts.
+   */
+  agent?: { region: string; cluster: string; containerInstanceId?: string };
 }
 
 /** A known access key: the secret to verify a signature with, and whose it is. */
@@ -162,7 +168,7 @@ export class CredentialDirectory {
   async start(): Promise<void> {
     const rev = await this.platform.store.revision();
     this.unwatch = this.platform.store.watch(rev, (c: Change) => {
-      if (c.kind === KINDS.accessKey || c.kind === KINDS.session) this.cache.delete(c.key);
+      if (c.kind === KINDS.accessKey || c.kind === KINDS.session || c.kind === AGENT_KINDS.agentKey || c.kind === AGENT_KINDS.joinToken) this.cache.delete(c.key);
       else if (c.kind === KINDS.user || c.kind === KINDS.role) this.cache.clear();
     });
   }
@@ -192,7 +198,13 @@ export class CredentialDirectory {
     const known = this.cached(accessKeyId);
     if (known !== undefined) return known;
     if (accessKeyId.length > 128) return null;
-    const resolved = accessKeyId.startsWith('ASIA') ? await this.loadSession(accessKeyId) : await this.loadUserKey(accessKeyId);
+    const resolved = accessKeyId.startsWith('ASIA')
+      ? await this.loadSession(accessKeyId)
+      : accessKeyId.startsWith(AGENT_KEY_PREFIX)
+        ? await this.loadAgentKey(accessKeyId)
+        : accessKeyId.startsWith(JOIN_TOKEN_PREFIX)
+          ? await this.loadJoinToken(accessKeyId)
+          : await this.loadUserKey(accessKeyId);
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(accessKeyId, resolved);
     return this.cached(accessKeyId) ?? null;
@@ -206,6 +218,23 @@ export class CredentialDirectory {
     const principal: CallerPrincipal = { kind: 'user', arn: u.value.arn, accountId: this.platform.accountId, userId: u.value.id, accessKeyId: id, userName: u.value.name };
     const refused = k.value.status === 'Inactive' ? new ServiceError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403) : undefined;
     return { secret: this.master.open(`iam:key:${id}`, k.value.sealedSecret), principal, refused };
+  }
+
+  private async loadAgentKey(id: string): Promise<ResolvedKey | null> {
+    const k = (await this.platform.store.get<AgentKeyRecord>(AGENT_KINDS.agentKey, id))?.value;
+    if (!k) return null;
+    const acct = this.platform.accountId;
+    const arn = `arn:aws:ecs:${k.region}:${acct}:container-instance/${k.cluster}/${k.containerInstanceId}`;
+    const principal: CallerPrincipal = { kind: 'agent', arn, accountId: acct, userId: `${id}:${k.containerInstanceId}`, accessKeyId: id, agent: { region: k.region, cluster: k.cluster, containerInstanceId: k.containerInstanceId } };
+    return { secret: this.master.open(`agentid:key:${id}`, k.sealedSecret), principal };
+  }
+
+  private async loadJoinToken(id: string): Promise<ResolvedKey | null> {
+    const k = (await this.platform.store.get<JoinTokenRecord>(AGENT_KINDS.joinToken, id))?.value;
+    if (!k) return null;
+    const acct = this.platform.accountId;
+    const principal: CallerPrincipal = { kind: 'agent', arn: `arn:aws:ecs:${k.region}:${acct}:join-token/${k.cluster}/${id}`, accountId: acct, userId: id, accessKeyId: id, expiration: k.expiration, agent: { region: k.region, cluster: k.cluster } };
+    return { secret: this.master.open(`agentid:join:${id}`, k.sealedSecret), principal };
   }
 
   private async loadSession(id: string): Promise<ResolvedKey | null> {

@@ -22,7 +22,22 @@ import { currentRevision, nextInstanceChange } from '../../domain/ecs/instanceCh
 import { tasksForInstance } from '../../domain/ecs/liveIndex.js';
 import type { ContainerInstanceRecord, TaskRecord } from '../../domain/ecs/records.js';
 import { applyOverrides, findTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
-import { applyTaskStateChange, type TaskChange } from '../../domain/ecs/tasks.js';
+import { applyTaskStateChange, findTask, type TaskChange } from '../../domain/ecs/tasks.js';
+import type { MasterKey } from '../../domain/ssm/masterKey.js';
+import type { Authorizer } from '../../domain/iam/authorizer.js';
+import { evaluate, accessDeniedMessage } from '../../domain/iam/policy/evaluate.js';
+import { issueSession } from '../../domain/iam/credentials.js';
+import { getRole } from '../../domain/iam/identities.js';
+import { createJoinToken, issueAgentKey, JOIN_TOKEN_SECONDS } from '../../domain/iam/agents.js';
+import { resolveParameter, versionValue } from '../../domain/ssm/parameters.js';
+import { containerInstanceArn } from '../../domain/ecs/keys.js';
+import type { RequestContext } from '../types.js';
+
+/** The service principal a task role must trust. */
+export const TASKS_SERVICE_PRINCIPAL = 'ecs-tasks.amazonaws.com';
+/** Default lifetime of a task's role credentials (the agent renews them at half-life). */
+export const TASK_CREDENTIAL_SECONDS = 3600;
+const ROLE_ARN_RE = /^arn:aws:iam::(\d{12}):role\/(?:[\u0021-\u007e]*\/)?([\w+=,.@-]{1,64})$/;
 
 /**
  * A poll within this long of the instance's last recorded heartbeat (and changing nothing else)
@@ -48,6 +63,7 @@ async function specOf(s: Scope, t: TaskRecord, cache: TaskDefinitionCache): Prom
     cluster: t.clusterName,
     region: s.region,
     family: rec.family,
+    taskRoleArn: def.taskRoleArn,
     revision: rec.revision,
     taskDefinitionArn: rec.taskDefinitionArn,
     networkMode: def.networkMode ?? 'bridge',
@@ -133,7 +149,26 @@ function fingerprintOf(tasks: TaskRecord[], instanceStatus: string): string {
   return h.digest('base64url').slice(0, 22);
 }
 
-const handlers: Handlers<Agent.Operations> = {
+/** A task of the cluster and its definition with the task's overrides applied. */
+async function taskWithDefinition(ctx: RequestContext, clusterRef: string, taskRef: string) {
+  const cluster = await requireCluster(ctx, clusterRef);
+  const t = await findTask(ctx, cluster.clusterName, taskRef);
+  if (!t) throw ecsErrors.invalidParameter(`Task ${taskRef.slice(0, 256)} is not in cluster ${cluster.clusterName}.`);
+  const td = await findTaskDefinition(ctx, t.value.taskDefinitionArn);
+  if (!td) throw ecsErrors.invalidParameter(`Task definition ${t.value.taskDefinitionArn} of task ${t.value.taskId} is gone.`);
+  return { task: t.value, def: applyOverrides(td.value.taskDefinition, t.value.overrides) };
+}
+
+/** A role of this account by ARN, or the error that says why it is none. */
+async function roleOf(ctx: RequestContext, arn: string, what: string) {
+  const m = ROLE_ARN_RE.exec(arn);
+  const role = m && m[1] === ctx.platform.accountId ? await getRole(ctx, m[2]!).catch(() => undefined) : undefined;
+  if (!role || role.arn !== arn) throw ecsErrors.invalidParameter(`The ${what} ${arn.slice(0, 256)} is not a role of this account.`);
+  return role;
+}
+
+function handlers(master: MasterKey, authorizer: Authorizer): Handlers<Agent.Operations> {
+  return {
   async Poll(input, ctx) {
     const cluster = await requireCluster(ctx, input.cluster);
     // Read before the heartbeat's own read of the instance, so that waiting from this revision
@@ -177,16 +212,80 @@ const handlers: Handlers<Agent.Operations> = {
     const t = await applyTaskStateChange(ctx, taskChangeOf(cluster.clusterName, input.taskArn, input.change));
     return { desiredStatus: t.desiredStatus, lastStatus: t.lastStatus };
   },
-};
+
+  /**
+   * The task role's credentials for a task (its `taskRoleArn`): a role session named after the
+   * task, issued only when the role trusts ecs-tasks.amazonaws.com. The gateway has checked that
+   * an agent key asks only for tasks on its own instance.
+   */
+  async GetTaskCredentials(input, ctx) {
+    const { task, def } = await taskWithDefinition(ctx, input.cluster, input.taskArn);
+    if (!def.taskRoleArn) throw ecsErrors.invalidParameter(`Task ${task.taskId} has no task role (taskRoleArn).`);
+    if (task.lastStatus === 'STOPPED') throw ecsErrors.invalidParameter(`Task ${task.taskId} is STOPPED: its role credentials are no longer issued.`);
+    const role = await roleOf(ctx, def.taskRoleArn, 'task role');
+    const request = { principal: { arn: TASKS_SERVICE_PRINCIPAL, accountId: '', service: TASKS_SERVICE_PRINCIPAL }, action: 'sts:AssumeRole', resource: role.arn, keys: new Map([['aws:currenttime', [new Date(ctx.platform.clock.now()).toISOString()]]]) };
+    const d = evaluate(request, { identity: [], resource: authorizer.compile(role.trustPolicy, 'trust') });
+    if (!d.allowed) throw new ServiceError('AccessDeniedException', `${accessDeniedMessage(request, d.reason)}: the task role must trust ${TASKS_SERVICE_PRINCIPAL}`, 400);
+    const seconds = Math.min(input.durationSeconds ?? TASK_CREDENTIAL_SECONDS, role.maxSessionDuration);
+    const creds = await issueSession(ctx, master, seconds, { roleArn: role.arn, roleName: role.name, roleId: role.id, sessionName: task.taskId, sessionPolicies: [], tags: [] });
+    return { roleArn: role.arn, accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken, expiration: new Date(creds.expiration) };
+  },
+
+  /**
+   * The values of a task's `secrets` (SSM parameters, decrypted). With an execution role, each
+   * parameter must be readable by it (ssm:GetParameters, as a session of that role); without
+   * one, the caller's own right to the task (root, or the agent of its instance) is enough.
+   */
+  async GetTaskSecrets(input, ctx) {
+    const { task, def } = await taskWithDefinition(ctx, input.cluster, input.taskArn);
+    const wanted = [...new Set((def.containerDefinitions ?? []).flatMap((c) => (c.secrets ?? []).map((x) => x.valueFrom ?? '')))].slice(0, 1000);
+    let exec: Parameters<Authorizer['decide']>[0] | undefined;
+    if (def.executionRoleArn) {
+      const role = await roleOf(ctx, def.executionRoleArn, 'execution role');
+      const acct = ctx.platform.accountId;
+      exec = { kind: 'assumed-role', arn: `arn:aws:sts::${acct}:assumed-role/${role.name}/${task.taskId}`, accountId: acct, userId: `${role.id}:${task.taskId}`, accessKeyId: `execution-role:${task.taskId}`, roleName: role.name, roleArn: role.arn, sessionName: task.taskId };
+    }
+    const secrets: Agent.TaskSecret[] = [];
+    for (const valueFrom of wanted) {
+      const found = await resolveParameter(ctx, valueFrom);
+      const display = found.found ? found.parameter.name : found.display;
+      const arn = valueFrom.startsWith('arn:') ? valueFrom.replace(/:[^:/]*$/, (m) => (m.includes('/') ? m : '')) : `arn:aws:ssm:${ctx.region}:${ctx.platform.accountId}:parameter/${display.replace(/^\//, '')}`;
+      if (exec) {
+        const d = await authorizer.decide(exec, { action: 'ssm:GetParameters', resource: arn });
+        if (!d.allowed) throw new ServiceError('AccessDeniedException', `${accessDeniedMessage(d.request, d.reason)} (the task's execution role reads its secrets)`, 400);
+      }
+      if (!found.found) throw ecsErrors.invalidParameter(`parameter '${valueFrom.slice(0, 2048)}' does not exist or is not readable`);
+      secrets.push({ valueFrom, value: versionValue(master, found.region, found.parameter.name, found.version, true) });
+    }
+    return { secrets };
+  },
+
+  /** A join token for one cluster (operators: root or an IAM principal allowed berth-agent:CreateJoinToken). */
+  async CreateJoinToken(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    const rec = await createJoinToken(ctx, master, cluster.clusterName, Math.min(input.validSeconds ?? JOIN_TOKEN_SECONDS.default, JOIN_TOKEN_SECONDS.max));
+    return { token: rec.token, tokenId: rec.tokenId, cluster: cluster.clusterArn, expiration: new Date(rec.expiration) };
+  },
+
+  /** A join token's agent: a new container-instance identity of the token's cluster and its key. */
+  async Join(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    if (ctx.principal.kind !== 'agent' || ctx.principal.agent?.containerInstanceId) throw ecsErrors.invalidParameter('Join is called with a join token (berth agent --join-token).');
+    const key = await issueAgentKey(ctx, master, ctx.principal.accessKeyId);
+    if (key.cluster !== cluster.clusterName) throw ecsErrors.invalidParameter('The join token is for another cluster.');
+    return { accessKeyId: key.accessKeyId, secretAccessKey: key.secret, containerInstanceArn: containerInstanceArn(ctx, key.cluster, key.containerInstanceId) };
+  },
+  };
+}
 
 /** The agent channel's service: its model, and InvalidParameterException for what fails the model's constraints. */
-export function berthAgentService(): ServiceDefinition {
+export function berthAgentService(master: MasterKey, authorizer: Authorizer): ServiceDefinition {
   return {
     name: 'berthagent',
     model: ServiceModel.load('berthagent'),
     protocol: 'json',
     signingNames: [],
     validationErrorCode: 'InvalidParameterException',
-    handlers,
+    handlers: handlers(master, authorizer),
   };
 }

@@ -151,6 +151,8 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
     ];
     const rec = await registerInstance(ctx, cluster.clusterName, {
       containerInstanceArn: input.containerInstanceArn,
+      // An agent key registers the one identity it was issued (the gateway checked the ARN names it).
+      issuedId: ctx.principal.agent?.containerInstanceId,
       ec2InstanceId: doc.instanceId,
       registeredResources: resources,
       attributes: mergeAttributes(builtin, input.attributes ?? []),
