@@ -5,10 +5,14 @@ import assert from 'node:assert/strict';
 import { statSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IAMClient, CreateUserCommand } from '@aws-sdk/client-iam';
 import { CloudTrailClient, LookupEventsCommand, paginateLookupEvents, type Event } from '@aws-sdk/client-cloudtrail';
-import { startTestBerth, awsEnvFor, aws, awsOk, errorOf, hasAwsCli, type TestBerth } from '../helpers/fixture.js';
+import { startTestBerth, awsEnvFor, aws, awsOk, errorOf, eventually, hasAwsCli, type TestBerth } from '../helpers/fixture.js';
 import { AuditLog, AUDIT_DB_FILE, describeResource } from '../../src/domain/cloudtrail/auditLog.js';
 import { ManualClock } from '../../src/clock.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { BERTH_BIN } from '../helpers/processes.js';
 
 let berth: TestBerth;
 before(async () => {
@@ -146,3 +150,42 @@ test('the audit log keeps the newest records within its count and age bounds, an
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('berth audit prints the log and -f follows new calls, as a network client', async () => {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: berth.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: berth.credentials.secretAccessKey, AWS_ENDPOINT_URL: berth.url, AWS_REGION: 'us-east-1' };
+  const iam = new IAMClient(berth.clientConfig);
+  await iam.send(new CreateUserCommand({ UserName: 'erin' }));
+  const child = spawn(process.execPath, [BERTH_BIN, 'audit', '-f', '--source', 'iam'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  try {
+    await eventually(() => /iam:CreateUser\s+OK/.test(out), { what: `the earlier CreateUser in: ${out}` });
+    assert.equal((await errorOf(iam.send(new CreateUserCommand({ UserName: 'erin' })))).name, 'EntityAlreadyExistsException');
+    await eventually(() => /iam:CreateUser\s+EntityAlreadyExists\s+127\.0\.0\.1/.test(out), { what: `the refused CreateUser in: ${out}` });
+    assert.doesNotMatch(out, /LookupEvents/); // its own polling is not shown
+    assert.match(out, new RegExp(`arn:aws:iam::${berth.credentials.accountId}:root`));
+  } finally {
+    child.kill('SIGINT');
+    await once(child, 'close');
+  }
+  // Not spawnSync: this process serves the requests.
+  const run = async (args: string[]) => {
+    const c = spawn(process.execPath, [BERTH_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    const [status] = (await once(c, 'close')) as [number];
+    return { status, stdout, stderr };
+  };
+  const once1 = await run(['audit', '--event', 'CreateUser', '--output', 'json']);
+  assert.equal(once1.status, 0, once1.stderr);
+  const rows = JSON.parse(once1.stdout) as Array<{ action: string; outcome: string }>;
+  assert.ok(rows.length >= 2);
+  assert.deepEqual(rows.slice(-2).map((r) => r.outcome), ['OK', 'EntityAlreadyExists']);
+  const both = await run(['audit', '--event', 'CreateUser', '--user', 'root']);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /one of --user/);
+});
+
