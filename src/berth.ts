@@ -30,6 +30,7 @@ import type { Store } from './store/types.js';
 import { allServices } from './services/index.js';
 import { MasterKey } from './domain/ssm/masterKey.js';
 import { openLogEventStore } from './domain/logs/eventStore.js';
+import { AuditLog, type AuditLogOptions } from './domain/cloudtrail/auditLog.js';
 import { LogQueries } from './domain/logs/queries.js';
 import { RETENTION_SWEEP_INTERVAL_MS, sweepRetention } from './domain/logs/retention.js';
 import { AwsGateway } from './server/gateway.js';
@@ -105,6 +106,8 @@ export interface BerthOptions {
   registry?: Partial<RegistryOptions>;
   /** How long a whole request may take to arrive (default 120 s; registry uploads use an inactivity deadline instead). */
   requestTimeoutMs?: number;
+  /** The audit log's bounds (env BERTH_AUDIT_MAX_EVENTS / BERTH_AUDIT_MAX_AGE_MS, then these). */
+  audit?: AuditLogOptions;
   /** Web console settings (how often live pages and log tails refresh, the charts' sampling). */
   console?: { liveMs?: number; logPollMs?: number; metricsIntervalMs?: number };
 }
@@ -256,6 +259,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     resolveImageDigest(s, registry, image),
   );
   const logEvents = openLogEventStore(dataDir);
+  // Every answered API call, for CloudTrail's LookupEvents (`<dataDir>/audit.db`).
+  const audit = AuditLog.open(dataDir, clock, { maxEvents: envMs(env, 'BERTH_AUDIT_MAX_EVENTS'), maxAgeMs: envMs(env, 'BERTH_AUDIT_MAX_AGE_MS'), ...opts.audit }, report('audit log write'));
 
   // The API.
   // IAM: whose keys are which, and what each principal may do (both follow the change feed).
@@ -266,9 +271,9 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
   const invoker = new InProcessInvoker(shutdown.signal, authorizer);
   const logQueries = new LogQueries(logEvents, clock);
-  const services = allServices({ loadBalancer, logEvents, logQueries, masterKey, invoker, authorizer, registry });
+  const services = allServices({ loadBalancer, logEvents, logQueries, masterKey, invoker, authorizer, registry, audit });
   invoker.serve(services);
-  const gateway = new AwsGateway(services, platform, credentialDirectory, authorizer, shutdown.signal);
+  const gateway = new AwsGateway(services, platform, credentialDirectory, authorizer, shutdown.signal, report('request'), (entry) => audit.record(entry));
 
   const operatorToken = opts.operatorToken ?? env.BERTH_OPERATOR_TOKEN;
   /** /_berth/health and /_berth/metrics are open unless an operator token is set (see SECURITY.md). */
@@ -356,6 +361,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         }
         await store.reset();
         logEvents.reset();
+        audit.reset();
         logQueries.reset();
         // The controller caches task lists and timers by key; a wiped store starts it afresh.
         controller.reset();
@@ -451,6 +457,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       await agentHosts.stopAll();
       await loadBalancer.stop();
       logEvents.close();
+      audit.close();
       await store.close();
       if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
       else rmSync(join(dataDir, ENDPOINT_FILE), { force: true });

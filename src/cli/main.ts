@@ -20,6 +20,7 @@ import { clientConfigFrom, credentialsIn, dataDirFrom, endpointIn, endpointsFrom
 import { deployCommand, parseEnvPairs, rollbackCommand } from './deploy.js';
 import { consoleCommand } from './console.js';
 import { eventsCommand } from './events.js';
+import { auditCommand } from './audit.js';
 import { logsCommand, parseDuration } from './logs.js';
 import { psCommand } from './ps.js';
 import { runCommand } from './run.js';
@@ -303,6 +304,26 @@ Examples:
     .option('-f, --follow', 'keep printing new events (with --output json: one JSON object a line)')
     .action(async (service: string, opts) => {
       outcome.exitCode = await eventsCommand(api(opts), service, { cluster: opts.cluster, follow: opts.follow, output: opts.output }, term);
+    });
+
+  clientCommand(program, 'audit', 'Print the audit log (every API call: who, from where, what, on which resources, the outcome), newest last; -f follows it.')
+    .option('-f, --follow', 'keep printing new calls as they come (with --output json: one JSON object a line)')
+    .option('--user <name>', 'only this user\'s calls (root for the root user, a role session\'s name)')
+    .option('--event <name>', 'only this operation (e.g. RunTask)')
+    .option('--resource <name-or-arn>', 'only calls on this resource')
+    .option('--access-key <id>', 'only calls signed with this access key')
+    .option('--source <service>', 'only this service\'s calls (ecs, iam, or ecs.amazonaws.com)')
+    .option('--since <duration>', 'only calls from this long ago on, e.g. 30s, 10m, 2h')
+    .addHelpText('after', '\nOne filter at a time (CloudTrail\'s LookupEvents takes one attribute).\nExamples:\n  npx berth audit --user alice\n  npx berth audit -f --source iam')
+    .action(async (opts) => {
+      const sinceMs = opts.since !== undefined ? Date.now() - parseDuration(opts.since) : undefined;
+      const cfg = clientConfigFrom(opts);
+      outcome.endpoint = cfg.endpoint;
+      outcome.exitCode = await auditCommand(
+        cfg,
+        { follow: opts.follow, user: opts.user, event: opts.event, resource: opts.resource, accessKey: opts.accessKey, source: opts.source, sinceMs, output: opts.output },
+        term,
+      );
     });
 
   clientCommand(program, 'stop [task-id...]', 'Stop tasks, or scale a service to 0 with --service, and wait until they have stopped.')

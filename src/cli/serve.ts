@@ -67,7 +67,8 @@ function onShutdown(term: Terminal, fn: (signal: string) => Promise<void>): void
 /**
  * What `berth up` prints once it listens: where, where its state is, and how to use it from
  * this clone (`npx berth`, since `berth` is not on the PATH of a fresh clone) with the aws CLI
- * (v1 reads only AWS_DEFAULT_REGION, so that is set too).
+ * (v1 reads only AWS_DEFAULT_REGION, so that is set too); and that those keys are root's, with
+ * the commands that create the first IAM user, and how to follow the audit log.
  */
 export function banner(b: { url: string; dataDir: string; ephemeral: boolean; region: string; accessKeyId: string; secretAccessKey: string }): string {
   const lines = [`Berth ${VERSION} listening on ${b.url}`, `  state: ${b.ephemeral ? `${b.dataDir} (ephemeral: deleted at exit)` : b.dataDir}`];
@@ -80,6 +81,12 @@ export function banner(b: { url: string; dataDir: string; ephemeral: boolean; re
     lines.push('  credentials, for the aws CLI and SDKs (run in this clone):', `    eval "$(npx berth credentials --export --data-dir ${b.dataDir})"`);
   }
   lines.push(`  try: aws --endpoint-url ${b.url} sts get-caller-identity`, `       npx berth ps`);
+  // These are the root keys: day-to-day work (people, CI) should use IAM users with their own.
+  lines.push(
+    '  the keys above are root\'s (they may do everything): give people and CI IAM users of their own, e.g.',
+    `    aws --endpoint-url ${b.url} iam create-user --user-name alice && aws --endpoint-url ${b.url} iam attach-user-policy --user-name alice --policy-arn arn:aws:iam::aws:policy/AdministratorAccess && aws --endpoint-url ${b.url} iam create-access-key --user-name alice`,
+    '  every call is audited: npx berth audit -f',
+  );
   return lines.join('\n') + '\n';
 }
 

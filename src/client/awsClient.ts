@@ -190,6 +190,7 @@ export const JSON_SERVICES = {
   ecs: { signingName: 'ecs', prefix: 'AmazonEC2ContainerServiceV20141113' },
   logs: { signingName: 'logs', prefix: 'Logs_20140328' },
   ssm: { signingName: 'ssm', prefix: 'AmazonSSM' },
+  cloudtrail: { signingName: 'cloudtrail', prefix: 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101' },
 } as const;
 
 /** A typed-enough handle on one JSON service. */

@@ -17,12 +17,23 @@ export interface AccessGate {
   check(caller: CallerPrincipal, q: AccessQuestion, code?: string): Promise<void>;
 }
 
-/** Checks one decoded request; throws the access-denied error of the service's protocol. */
-export async function authorizeRequest(gate: AccessGate, service: ServiceDefinition, op: string, input: unknown, ctx: RequestContext): Promise<void> {
-  if (ctx.principal.kind === 'root') return;
+/** What the authorization step learnt of a request, for its audit record. */
+export interface AuthorizationNote {
+  /** The resource ARNs the operation acts on (set before any check, so a denied call has them too). */
+  resources?: string[];
+}
+
+/**
+ * Checks one decoded request; throws the access-denied error of the service's protocol. With
+ * `note`, says which resources the request acts on (root's requests included).
+ */
+export async function authorizeRequest(gate: AccessGate, service: ServiceDefinition, op: string, input: unknown, ctx: RequestContext, note?: AuthorizationNote): Promise<void> {
+  if (ctx.principal.kind === 'root' && !note) return;
   // Agents hold no IAM policies: they act as their container instance only.
   if (ctx.principal.kind === 'agent') return authorizeAgent(service.name, service.protocol, `${ACTION_PREFIX[service.name] ?? service.name}:${op}`, input, ctx);
   const rule = accessRuleFor(service.name, op, input, ctx);
+  if (note && typeof rule === 'object') note.resources = rule.resources;
+  if (ctx.principal.kind === 'root') return;
   if (rule === 'public' || rule === 'handler') return;
   const now = ctx.platform.clock.now();
   const keys: Record<string, string[]> = {

@@ -25,7 +25,8 @@ import type { Platform } from '../domain/platform.js';
 import type { Principal, RequestContext, ServiceDefinition } from '../services/types.js';
 import type { CredentialDirectory } from '../domain/iam/credentials.js';
 import { tokenMatches } from '../domain/iam/credentials.js';
-import { authorizeRequest, type AccessGate } from './authorization.js';
+import { authorizeRequest, type AccessGate, type AuthorizationNote } from './authorization.js';
+import type { AuditEntry } from '../domain/cloudtrail/auditLog.js';
 import { ConflictError } from '../store/types.js';
 import { errorShapeOf, isKnownUnservedTarget, unsupportedService, type ErrorShape, type UnservedRequest } from './unserved.js';
 
@@ -54,7 +55,12 @@ export interface Admission {
   principal: Principal;
   /** Most body bytes this request may send. */
   bodyLimit: number;
+  /** When the request arrived (platform clock, epoch ms), for its audit record. */
+  arrived: number;
 }
+
+/** Where the gateway reports each answered call (the audit log); must not block. */
+export type AuditSink = (entry: AuditEntry) => void;
 
 const JSON_CONTENT = 'application/x-amz-json-1.1';
 
@@ -83,10 +89,16 @@ export class AwsGateway {
     /** Aborted when Berth shuts down: handed to handlers so long polls end. */
     private readonly shutdown: AbortSignal,
     private readonly onInternalError: (err: unknown) => void = (e) => console.error(e),
+    /** Told of every call once its answer is known (CloudTrail's audit log). */
+    private readonly audit?: AuditSink,
   ) {
     for (const s of services) {
       this.byName.set(s.name, s);
-      if (s.model.metadata.targetPrefix) this.byTarget.set(s.model.metadata.targetPrefix, s);
+      const prefix = s.model.metadata.targetPrefix;
+      if (prefix) this.byTarget.set(prefix, s);
+      // A dotted prefix (CloudTrail's `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101`)
+      // is also sent by its last part alone (what @aws-sdk v3 sends).
+      if (prefix?.includes('.')) this.byTarget.set(prefix.slice(prefix.lastIndexOf('.') + 1), s);
       for (const n of s.signingNames) this.bySigningName.set(n, s);
       for (const n of signingNamesOf(s)) this.servedScopes.add(n);
     }
@@ -120,7 +132,45 @@ export class AwsGateway {
         this.onInternalError(e);
       }
     }
-    return this.admitLoaded(req);
+    const answer = this.admitLoaded(req);
+    if ('status' in answer && claimed) this.recordRefusal(req, claimed, answer);
+    return answer;
+  }
+
+  /**
+   * Records a request refused at admission whose access key is known (an expired session, an
+   * inactive key, a bad signature, a request for an operation not served): its principal is
+   * known, so the refusal is theirs. A request with an unknown key is not anyone's call.
+   */
+  private recordRefusal(req: IncomingMessage, accessKeyId: string, reply: HttpReply): void {
+    if (!this.audit) return;
+    const known = this.credentials.cached(accessKeyId);
+    if (!known) return;
+    try {
+      const target = req.headers['x-amz-target'];
+      const dot = typeof target === 'string' ? target.lastIndexOf('.') : -1;
+      const byTarget = typeof target === 'string' && dot > 0 ? this.byTarget.get(target.slice(0, dot)) : undefined;
+      const scope = /Credential=[^/,\s]{1,128}\/\d{8}\/([^/,\s]{1,64})\/([^/,\s]{1,64})\//.exec(String(req.headers.authorization ?? '').slice(0, 1024));
+      const service = byTarget ?? (scope ? this.bySigningName.get(scope[2]!) : undefined);
+      const action = /[?&]Action=([A-Za-z0-9]{1,128})/.exec(req.url ?? '')?.[1];
+      const operation = typeof target === 'string' && dot > 0 ? target.slice(dot + 1) : action ?? '?';
+      this.audit({
+        time: this.platform.clock.now(),
+        requestId: reply.headers['x-amzn-requestid'] ?? reply.headers['x-amz-request-id'] ?? randomUUID(),
+        service: service?.model.metadata.endpointPrefix ?? scope?.[2] ?? 'unknown',
+        operation: operation.slice(0, 128),
+        region: scope?.[1] ?? this.platform.defaultRegion,
+        principal: known.principal,
+        accessKeyId,
+        sourceIp: sourceIpOf(req),
+        userAgent: String(req.headers['user-agent'] ?? '').slice(0, 512) || undefined,
+        resources: [],
+        errorCode: reply.errorCode,
+        errorMessage: reply.errorCode ? errorMessageOf(reply) : undefined,
+      });
+    } catch (e) {
+      this.onInternalError(e);
+    }
   }
 
   private admitLoaded(req: IncomingMessage): Admission | HttpReply {
@@ -201,7 +251,7 @@ export class AwsGateway {
       this.platform.clock.now(),
     );
     const principal = this.checkSessionToken(req, claim, 'json');
-    return { requestId, service, protocol: 'json', operation, claim, secret, principal, bodyLimit: service.bodyLimits?.[operation] ?? DEFAULT_BODY_LIMIT };
+    return { requestId, service, protocol: 'json', operation, claim, secret, principal, bodyLimit: service.bodyLimits?.[operation] ?? DEFAULT_BODY_LIMIT, arrived: this.platform.clock.now() };
   }
 
   /**
@@ -233,7 +283,7 @@ export class AwsGateway {
       this.platform.clock.now(),
     );
     const principal = this.checkSessionToken(req, claim, 'cbor');
-    return { requestId, service, protocol: 'cbor', operation: path.operation, claim, secret, principal, bodyLimit: service.bodyLimits?.[path.operation] ?? DEFAULT_BODY_LIMIT };
+    return { requestId, service, protocol: 'cbor', operation: path.operation, claim, secret, principal, bodyLimit: service.bodyLimits?.[path.operation] ?? DEFAULT_BODY_LIMIT, arrived: this.platform.clock.now() };
   }
 
   private admitQuery(req: IncomingMessage, isForm: boolean, requestId: string): Admission {
@@ -257,22 +307,53 @@ export class AwsGateway {
       this.platform.clock.now(),
     );
     const principal = this.checkSessionToken(req, claim, service.protocol === 'ec2' ? 'ec2' : 'query');
-    return { requestId, service, protocol: service.protocol === 'ec2' ? 'ec2' : 'query', claim, secret, principal, bodyLimit: DEFAULT_BODY_LIMIT };
+    return { requestId, service, protocol: service.protocol === 'ec2' ? 'ec2' : 'query', claim, secret, principal, bodyLimit: DEFAULT_BODY_LIMIT, arrived: this.platform.clock.now() };
   }
 
   /** Step 2: the whole request, once its body (within the admission's limit) is in. */
   async handle(req: IncomingMessage, body: Buffer, admission: Admission): Promise<HttpReply> {
     const { requestId, service, protocol } = admission;
+    const note: AuthorizationNote = {};
+    let reply: HttpReply;
+    let errorMessage: string | undefined;
     try {
       const identity = verifySignature(admission.claim, { ...this.signedPart(req), body }, protocol, admission.secret);
       // The principal resolved at admission, for the key the signature was verified with.
       const principal: Principal = admission.principal;
       if (identity.accessKeyId !== principal.accessKeyId) throw commonErrors.unknownAccessKey(protocol);
       const ctx: RequestContext = { requestId, region: identity.region, principal, platform: this.platform, signal: this.shutdown, endpoint: endpointOf(req), sourceIp: sourceIpOf(req), secureTransport: req.headers['x-forwarded-proto'] === 'https' };
-      if (protocol === 'query' || protocol === 'ec2') return await this.handleQuery(req, service, body, ctx, admission);
-      return await this.handleJson(service, admission.operation!, body, ctx, protocol);
+      if (protocol === 'query' || protocol === 'ec2') reply = await this.handleQuery(req, service, body, ctx, admission, note);
+      else reply = await this.handleJson(service, admission.operation!, body, ctx, protocol, note);
     } catch (e) {
-      return this.errorReply(this.asServiceError(e), protocol, requestId, service);
+      const err = this.asServiceError(e);
+      errorMessage = err.message;
+      reply = this.errorReply(err, protocol, requestId, service);
+    }
+    this.recordCall(req, admission, reply, errorMessage, note.resources ?? []);
+    return reply;
+  }
+
+  /** Tells the audit log of an answered call (never throws, never waits). */
+  private recordCall(req: IncomingMessage, admission: Admission, reply: HttpReply, errorMessage: string | undefined, resources: string[]): void {
+    if (!this.audit) return;
+    try {
+      const { service, claim } = admission;
+      this.audit({
+        time: admission.arrived,
+        requestId: admission.requestId,
+        service: service.model.metadata.endpointPrefix,
+        operation: (admission.operation ?? '?').slice(0, 128),
+        region: claim.region,
+        principal: admission.principal,
+        accessKeyId: claim.accessKeyId,
+        sourceIp: sourceIpOf(req),
+        userAgent: String(req.headers['user-agent'] ?? '').slice(0, 512) || undefined,
+        resources,
+        errorCode: reply.errorCode,
+        errorMessage: reply.errorCode ? errorMessage?.slice(0, 1024) : undefined,
+      });
+    } catch (e) {
+      this.onInternalError(e);
     }
   }
 
@@ -354,8 +435,11 @@ export class AwsGateway {
   }
 
   /** The answer for a body larger than the admission allows (413, in the protocol's shape). */
-  tooLarge(admission: Admission): HttpReply {
-    return this.errorReply(commonErrors.tooLarge(admission.bodyLimit), admission.protocol, admission.requestId, admission.service);
+  tooLarge(req: IncomingMessage, admission: Admission): HttpReply {
+    const err = commonErrors.tooLarge(admission.bodyLimit);
+    const reply = this.errorReply(err, admission.protocol, admission.requestId, admission.service);
+    this.recordCall(req, admission, reply, err.message, []);
+    return reply;
   }
 
   private signedPart(req: IncomingMessage) {
@@ -376,7 +460,7 @@ export class AwsGateway {
   }
 
   /** awsJson and Smithy RPC v2 CBOR: the same model walk, two encodings of the body. */
-  private async handleJson(service: ServiceDefinition, opName: string, body: Buffer, ctx: RequestContext, wire: 'json' | 'cbor'): Promise<HttpReply> {
+  private async handleJson(service: ServiceDefinition, opName: string, body: Buffer, ctx: RequestContext, wire: 'json' | 'cbor', note: AuthorizationNote): Promise<HttpReply> {
     const op = service.model.operations[opName];
     if (!op) throw commonErrors.unknownOperation(wire, opName.slice(0, 200));
     let parsed: unknown;
@@ -392,7 +476,7 @@ export class AwsGateway {
     const input = service.model.decodeJsonInput(opName, parsed, service.validationErrorCodes?.[opName] ?? service.validationErrorCode, service.constraintErrors?.[opName], wire);
     const handler = service.handlers[opName];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, opName);
-    await authorizeRequest(this.access, service, opName, input, ctx);
+    await authorizeRequest(this.access, service, opName, input, ctx, note);
     const out = await handler(input, ctx);
     if (wire === 'cbor') {
       const encoded = op.output ? service.model.encodeJson(op.output.shape, out ?? {}, CBOR_SCALARS) : {};
@@ -402,7 +486,7 @@ export class AwsGateway {
     return { status: 200, headers: { 'content-type': jsonContentOf(service), 'x-amzn-requestid': ctx.requestId }, body: JSON.stringify(encoded) };
   }
 
-  private async handleQuery(req: IncomingMessage, service: ServiceDefinition, body: Buffer, ctx: RequestContext, admission: Admission): Promise<HttpReply> {
+  private async handleQuery(req: IncomingMessage, service: ServiceDefinition, body: Buffer, ctx: RequestContext, admission: Admission, note: AuthorizationNote): Promise<HttpReply> {
     const formText = req.method === 'GET' ? (req.url ?? '').split('?')[1] ?? '' : body.toString('utf8');
     const { params, tree } = parseForm(formText);
     const action = params.get('Action');
@@ -420,7 +504,7 @@ export class AwsGateway {
     const input = decode(service.model, action, tree, service.validationErrorCodes?.[action] ?? service.validationErrorCode, service.constraintErrors?.[action]);
     const handler = service.handlers[action];
     if (!handler) throw commonErrors.notImplemented(service.model.metadata.serviceId, action);
-    await authorizeRequest(this.access, service, action, input, ctx);
+    await authorizeRequest(this.access, service, action, input, ctx, note);
     const out = await handler(input, ctx);
     return {
       status: 200,
@@ -484,6 +568,13 @@ class UnservedAnswer extends Error {
   ) {
     super(error.message);
   }
+}
+
+/** The message of an error answer, read back from its body (JSON `message`, XML `<Message>`), for the audit record. */
+function errorMessageOf(reply: HttpReply): string | undefined {
+  if (typeof reply.body !== 'string') return undefined;
+  const m = /"message"\s*:\s*"((?:[^"\\]|\\.){0,1024})"/.exec(reply.body) ?? /<Message>([^<]{0,1024})<\/Message>/.exec(reply.body);
+  return m?.[1];
 }
 
 /** A Host header that names a host (a DNS name or IPv4 address, or an IPv6 one in brackets), with an optional port. */

@@ -185,7 +185,7 @@ export function createBerthServer(gateway: AwsGateway, routes: OperatorRoute[], 
       try {
         body = await readBody(req, admission.bodyLimit);
       } catch (e) {
-        if (e instanceof BodyTooLargeError) reply(gateway.tooLarge(admission), true);
+        if (e instanceof BodyTooLargeError) reply(gateway.tooLarge(req, admission), true);
         else req.socket.destroy(); // the client went away mid-body: nobody to answer
         return;
       }

@@ -34,6 +34,7 @@ export const ACTION_PREFIX: Record<string, string> = {
   cloudwatch: 'cloudwatch',
   ec2: 'ec2',
   cloudformation: 'cloudformation',
+  cloudtrail: 'cloudtrail',
 };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);

@@ -24,6 +24,8 @@ import type { ServiceInvoker } from '../domain/invoker.js';
 import { ec2Service } from './ec2/index.js';
 import { ecrService } from './ecr/index.js';
 import { autoScalingService } from './autoscaling/index.js';
+import { cloudTrailService } from './cloudtrail/index.js';
+import type { AuditLog } from '../domain/cloudtrail/auditLog.js';
 
 /** The ports services need, typed; one field per dependency. */
 export interface ServiceDeps {
@@ -41,8 +43,10 @@ export interface ServiceDeps {
   invoker: ServiceInvoker;
   /** The container registry's blob store, token issuer and address (ECR). */
   registry: Registry;
+  /** The audit log of answered calls (CloudTrail's LookupEvents reads it). */
+  audit: AuditLog;
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer), autoScalingService()];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer), autoScalingService(), cloudTrailService(deps.audit)];
 }

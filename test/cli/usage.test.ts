@@ -169,6 +169,14 @@ test('berth up: banner suggests npx berth credentials and the aws CLI with AWS_D
       assert.equal(vars.AWS_DEFAULT_REGION, 'eu-west-1');
       assert.equal(vars.AWS_REGION, 'eu-west-1');
 
+      // The first non-root user, as the banner suggests it, works as printed.
+      const hint = /\n {4}(aws --endpoint-url \S+ iam create-user [^\n]+)\n/.exec(out)?.[1];
+      assert.ok(hint, out);
+      assert.match(out, /root's \(they may do everything\)/);
+      const created = await shell(`eval "$(npx --no berth credentials --export --data-dir ${dataDir})"; ${hint.replace(/\baws /g, `'${AWS_CLI}' `)} --output json`, { AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '' }, { cwd: REPO_ROOT });
+      assert.equal(created.status, 0, created.stderr);
+      assert.match(created.stdout, /"UserName": "alice"[\s\S]*"AccessKeyId": "AKIA/);
+
       // The request log: JSON lines at info.
       await awsOk({ ...awsEnvFor(up.url, { accessKeyId: vars.AWS_ACCESS_KEY_ID!, secretAccessKey: vars.AWS_SECRET_ACCESS_KEY! }), AWS_DEFAULT_REGION: 'eu-west-1', AWS_REGION: 'eu-west-1' }, ['ecs', 'list-clusters']);
       const logged = up.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { operation: string; status: number; level: string });
