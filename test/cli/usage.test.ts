@@ -27,6 +27,7 @@ const COMMANDS: Record<string, string[]> = {
   events: ['--cluster', '--output', '--follow', '--server'],
   stop: ['--cluster', '--output', '--service', '--reason', '--no-wait', '--server'],
   logs: ['--cluster', '--follow', '--since', '--timestamps', '--service', '--task', '--server', '--data-dir', '--region'],
+  compose: ['--file', '--project-name', '--env-file', '--profile'],
 };
 
 const HINT = (cmd: string) => new RegExp(`\\nRun 'berth${cmd ? ` ${cmd}` : ''} --help' for usage\\.\\n$`);
