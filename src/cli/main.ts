@@ -125,6 +125,8 @@ const repeatable = (v: string, prev: string[] = []) => [...prev, v];
 function addComposeCommands(program: Command, api: (opts: { server?: string; dataDir?: string; region?: string }) => BerthApi, outcome: Outcome, term: Terminal): void {
   const compose = program
     .command('compose')
+    // Its own flags come before the subcommand (`berth compose -f a.yaml logs -f`), as docker compose has them.
+    .enablePositionalOptions()
     .description('Run a compose project (compose.yaml) as ECS services, task definitions, load balancer listeners and log groups.')
     .option('-f, --file <path>', 'a compose file (repeatable; later files override earlier ones; default compose.yaml and compose.override.yaml)', repeatable)
     .option('-p, --project-name <name>', 'the project name (default: COMPOSE_PROJECT_NAME, the top-level name, else the directory of the first file)')
@@ -183,6 +185,7 @@ export function buildProgram(term: Terminal, outcome: Outcome): Command {
   };
   const program = new Command('berth')
     .usage('<command> [options]')
+    .enablePositionalOptions()
     .description('Berth: the ECS deployment model on machines you own, behind the AWS APIs (ECS, ELBv2, CloudWatch Logs, SSM, STS).')
     .version(VERSION, '-v, --version', 'print the version')
     .configureOutput({ writeOut: (s) => term.out(s), writeErr: (s) => term.err(s) })

@@ -245,12 +245,12 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
         taskDefinition: tdArn.arn,
         desiredCount: plan.desiredCount,
         loadBalancers: loadBalancers.length ? loadBalancers : undefined,
-        deploymentConfiguration: { minimumHealthyPercent: 100, maximumPercent: 200 },
+        deploymentConfiguration: deploymentConfigurationOf(plan),
         tags: projectTags(project.name, name),
       });
       term.err(`compose: ${name} created (${plan.name}, ${tdArn.arn.split('/').pop()}, ${plan.desiredCount} task${plan.desiredCount === 1 ? '' : 's'})\n`);
     } else if (tdArn.changed || current.desiredCount !== plan.desiredCount) {
-      await api.ecs('UpdateService', { cluster, service: plan.name, taskDefinition: tdArn.arn, desiredCount: plan.desiredCount });
+      await api.ecs('UpdateService', { cluster, service: plan.name, taskDefinition: tdArn.arn, desiredCount: plan.desiredCount, deploymentConfiguration: deploymentConfigurationOf(plan) });
       term.err(`compose: ${name} ${tdArn.changed ? `updated: rolling to ${tdArn.arn.split('/').pop()}` : `scaled to ${plan.desiredCount}`}\n`);
     } else term.err(`compose: ${name} unchanged\n`);
   }
@@ -265,6 +265,15 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
   }
   term.err(`compose: project ${project.name} is up\n`);
   return 0;
+}
+
+/**
+ * How a service rolls: new tasks beside the old ones (100%/200%), unless a port has a fixed host
+ * port: two tasks cannot hold it on one host, so the old task stops first (0%/100%), as ECS
+ * advises for static host ports.
+ */
+function deploymentConfigurationOf(plan: ServicePlan): { minimumHealthyPercent: number; maximumPercent: number } {
+  return plan.ports.some((p) => p.hostPort !== 0) ? { minimumHealthyPercent: 0, maximumPercent: 100 } : { minimumHealthyPercent: 100, maximumPercent: 200 };
 }
 
 async function registerIfChanged(c: ComposeApi, project: string, plan: ServicePlan, currentArn: string | undefined): Promise<{ arn: string; changed: boolean }> {
@@ -301,7 +310,7 @@ async function ensureLoadBalancing(c: ComposeApi, project: string, plans: Servic
       if (!(e instanceof AwsApiError && e.code === 'TargetGroupNotFound')) throw e;
     }
     if (!tg) {
-      tg = (await c.elb('CreateTargetGroup', { Name: name, Protocol: 'HTTP', Port: port.target, TargetType: 'instance', HealthCheckPath: '/', HealthCheckIntervalSeconds: 5, HealthyThresholdCount: 2, ...tags('Tags', plan.service) })).members('TargetGroups')[0]!.textAt('TargetGroupArn')!;
+      tg = (await c.elb('CreateTargetGroup', { Name: name, Protocol: 'HTTP', Port: port.target, TargetType: 'instance', HealthCheckPath: '/', HealthCheckIntervalSeconds: 5, HealthCheckTimeoutSeconds: 2, HealthyThresholdCount: 2, ...tags('Tags', plan.service) })).members('TargetGroups')[0]!.textAt('TargetGroupArn')!;
       await c.elb('ModifyTargetGroupAttributes', { TargetGroupArn: tg, 'Attributes.member.1.Key': 'deregistration_delay.timeout_seconds', 'Attributes.member.1.Value': '5' });
     }
     out.set(`${plan.service}/${port.target}`, tg);
