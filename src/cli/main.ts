@@ -150,9 +150,10 @@ function addComposeCommands(program: Command, api: (opts: { server?: string; dat
     .option('--host-address <addr>', 'where services reach each other (<NAME>_HOST): 127.0.0.1 for the process driver; the host\'s address as containers see it for docker', '127.0.0.1')
     .addOption(new Option('--wait-timeout <duration>', 'how long to wait for dependencies and rollouts').argParser(durationMs).default(5 * 60_000, '5m'))
     .option('-d, --detach', 'return once everything is created or updated, without waiting for the rollouts')
+    .addOption(new Option('--driver <name>', 'the agents\' driver: docker (a project network, names resolve) or process (names as <NAME>_HOST/_PORT variables); default: the cluster\'s').argParser(driverName))
     .action(async (opts, cmd: Command) => {
       const { upCommand } = await import('./compose/apply.js');
-      outcome.exitCode = await upCommand(api(opts), { ...common(cmd), hostAddress: opts.hostAddress, waitTimeoutMs: opts.waitTimeout, detach: opts.detach }, term);
+      outcome.exitCode = await upCommand(api(opts), { ...common(cmd), hostAddress: opts.hostAddress, waitTimeoutMs: opts.waitTimeout, detach: opts.detach, driver: opts.driver }, term);
     });
   clientCommand(compose, 'down', 'Remove everything up created: services and tasks, task definitions, load balancer, listeners and target groups, log groups, secrets.', { output: false })
     .option('-v, --volumes', 'also remove volumes (Berth\'s compose creates none)')

@@ -15,7 +15,7 @@ import { lastSegment, table } from '../format.js';
 import { showLogs } from '../logs.js';
 import type { Terminal } from '../terminal.js';
 import { configDocument, loadProject, startOrder, type ComposeProject, ComposeError } from './model.js';
-import { HASH_TAG, loadBalancerName, logGroupOf, planProject, portsToChoose, PROJECT_TAG, resourceName, secretParameterName, SERVICE_TAG, targetGroupName, type ServicePlan } from './mapping.js';
+import { HASH_TAG, loadBalancerName, logGroupOf, planProject, portsToChoose, PROJECT_TAG, resourceName, secretParameterName, SERVICE_TAG, targetGroupName, type Driver, type ServicePlan } from './mapping.js';
 
 /** The flags every compose subcommand takes. */
 export interface ComposeFlags {
@@ -29,6 +29,8 @@ export interface ComposeFlags {
 /** `up`'s own flags. */
 export interface UpFlags extends ComposeFlags {
   hostAddress: string;
+  /** docker, process, or undefined: the cluster's agents' driver. */
+  driver?: Driver;
   waitTimeoutMs: number;
   detach?: boolean;
 }
@@ -152,13 +154,14 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
   const c = new ComposeApi(api);
   const cluster = flags.cluster;
   const existing = await c.services(cluster, project.name);
+  const driver = flags.driver ?? (await clusterDriver(api, cluster));
   const deadline = Date.now() + flags.waitTimeoutMs;
 
   // Host ports for unpublished container ports: kept from the running task definition, else chosen now.
   const chosenPorts = new Map<string, Map<number, number>>();
   const taken = new Set<number>();
   for (const svc of Object.values(project.services)) {
-    const wanted = portsToChoose(svc);
+    const wanted = portsToChoose(svc, driver);
     if (!wanted.length) continue;
     const before = new Map<number, number>();
     const current = existing.get(svc.name);
@@ -202,7 +205,7 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
     secretRefs.set(name, param);
   }
 
-  const plans = new Map(planProject(project, { hostAddress: flags.hostAddress, chosenPorts, secretRefs }).map((p) => [p.service, p]));
+  const plans = new Map(planProject(project, { driver, hostAddress: flags.hostAddress, chosenPorts, secretRefs }).map((p) => [p.service, p]));
   for (const p of plans.values()) for (const n of p.notes) term.err(`compose: WARN services.${p.service}: ${n}\n`);
 
   // Log groups (the project's, and any named in logging options), tagged so down finds them.
@@ -322,6 +325,19 @@ async function ensureLoadBalancing(c: ComposeApi, project: string, plans: Servic
     } else await c.elb('ModifyListener', { ListenerArn: listener, ...action });
   }
   return out;
+}
+
+/** The driver of the cluster's container instances (`ecs.capability.berth.driver`); asks for --driver when they differ or there are none. */
+async function clusterDriver(api: BerthApi, cluster: string): Promise<Driver> {
+  const arns = (await api.ecs<{ containerInstanceArns?: string[] }>('ListContainerInstances', { cluster, maxResults: 100 })).containerInstanceArns ?? [];
+  if (!arns.length) throw new ComposeError(`cluster ${cluster} has no container instance to tell its driver: start an agent, or pass --driver docker|process`);
+  const out = await api.ecs<{ containerInstances?: Array<{ attributes?: Array<{ name: string; value?: string }> }> }>('DescribeContainerInstances', { cluster, containerInstances: arns });
+  const drivers = new Set((out.containerInstances ?? []).map((ci) => ci.attributes?.find((a) => a.name === 'ecs.capability.berth.driver')?.value ?? 'unknown'));
+  if (drivers.size === 1) {
+    const [only] = drivers;
+    if (only === 'docker' || only === 'process') return only;
+  }
+  throw new ComposeError(`cluster ${cluster}'s agents use ${[...drivers].join(' and ')}: pass --driver docker|process`);
 }
 
 /** The tasks of an ECS service that are RUNNING. */

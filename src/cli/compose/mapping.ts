@@ -10,10 +10,14 @@
  *   on the host: the published port, else one chosen once by `up` and kept in the task
  *   definition; a published port with `app_protocol: http` is served by the project's load
  *   balancer (an HTTP listener on the published port, a target group of the service's tasks);
- * - names: every service is told where each service is by environment variables, for its name,
- *   its `hostname` and its network aliases (`REDIS_HOST`, `REDIS_PORT`, `REDIS_PORT_6379`),
- *   pointing at the host address (the process driver: 127.0.0.1; the docker driver: the host's
- *   address as containers see it, `--host-address`). A variable the file sets itself wins.
+ * - names, docker driver: every container joins the project's network `berth-compose-<project>`
+ *   (the `berth.network` docker label) with its service name, `hostname` and network aliases as
+ *   DNS names, so `redis:6379` works as under docker compose; unpublished ports need no host port;
+ * - names, process driver (processes on one host share its loopback): every service is told where
+ *   each service is by environment variables, for its name, `hostname` and network aliases
+ *   (`REDIS_HOST=127.0.0.1`, `REDIS_PORT`, `REDIS_PORT_6379=<service port>`). The docker driver
+ *   sets the same variables to the DNS name and container port, so one program runs on both.
+ *   A variable the file sets itself wins.
  */
 import { createHash } from 'node:crypto';
 import type { ComposeProject, ComposeService } from './model.js';
@@ -96,8 +100,17 @@ export interface ServicePlan {
   notes: string[];
 }
 
+/** The runtime the cluster's agents use (`ecs.capability.berth.driver`). */
+export type Driver = 'docker' | 'process';
+
+/** The docker network of a project (docker driver). */
+export function projectNetworkName(project: string): string {
+  return `berth-compose-${project}`;
+}
+
 /** What `planProject` needs besides the project. */
 export interface PlanInputs {
+  driver: Driver;
   /** The address services reach each other at. */
   hostAddress: string;
   /** Host ports chosen earlier (or now) for unpublished container ports: `service` -> target -> port. */
@@ -107,18 +120,19 @@ export interface PlanInputs {
 }
 
 /** The service ports of a service, given the host ports chosen for its unpublished ones. */
-export function servicePorts(svc: ComposeService, chosen: Map<number, number> | undefined): ServicePort[] {
+export function servicePorts(svc: ComposeService, chosen: Map<number, number> | undefined, driver: Driver = 'process'): ServicePort[] {
   const out = new Map<string, ServicePort>();
   for (const p of svc.ports) {
     const key = `${p.target}/${p.protocol}`;
     if (out.has(key)) continue;
     const loadBalanced = p.app_protocol === 'http' && p.published !== undefined && p.protocol === 'tcp';
-    const hostPort = loadBalanced ? 0 : (p.published ?? chosen?.get(p.target) ?? 0);
-    out.set(key, { target: p.target, protocol: p.protocol, address: loadBalanced ? p.published! : hostPort, hostPort, loadBalanced });
+    const hostPort = loadBalanced ? 0 : (p.published ?? (driver === 'docker' ? 0 : (chosen?.get(p.target) ?? 0)));
+    out.set(key, { target: p.target, protocol: p.protocol, address: driver === 'docker' ? p.target : loadBalanced ? p.published! : hostPort, hostPort, loadBalanced });
   }
   for (const target of svc.expose) {
     const key = `${target}/tcp`;
-    if (out.has(key)) continue;
+    // On the project network an exposed port is reached directly: no host port.
+    if (out.has(key) || driver === 'docker') continue;
     const hostPort = chosen?.get(target) ?? 0;
     out.set(key, { target, protocol: 'tcp', address: hostPort, hostPort, loadBalanced: false });
   }
@@ -126,8 +140,9 @@ export function servicePorts(svc: ComposeService, chosen: Map<number, number> | 
 }
 
 /** The container ports of a service that need a host port chosen by `up` (neither published nor load balanced). */
-export function portsToChoose(svc: ComposeService): number[] {
-  return servicePorts(svc, undefined).filter((p) => p.hostPort === 0 && !p.loadBalanced).map((p) => p.target);
+export function portsToChoose(svc: ComposeService, driver: Driver): number[] {
+  if (driver === 'docker') return [];
+  return servicePorts(svc, undefined, driver).filter((p) => p.hostPort === 0 && !p.loadBalanced).map((p) => p.target);
 }
 
 /** The services others wait on with `service_completed_successfully`: they run once as tasks. */
@@ -138,14 +153,15 @@ export function oneShotServices(project: ComposeProject): Set<string> {
 }
 
 /** The environment variables that tell every service where the others are. */
-export function discoveryEnvironment(project: ComposeProject, ports: Map<string, ServicePort[]>, hostAddress: string): Record<string, string> {
+export function discoveryEnvironment(project: ComposeProject, ports: Map<string, ServicePort[]>, hostAddress: string, driver: Driver = 'process'): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of Object.keys(project.services).sort()) {
     const svc = project.services[name]!;
-    const sp = ports.get(name) ?? [];
+    // On docker every declared container port is reached at its own number on the project network.
+    const sp = driver === 'docker' ? [...new Set([...svc.ports.map((p) => p.target), ...svc.expose])].map((target) => ({ target, address: target })) : (ports.get(name) ?? []);
     for (const alias of new Set([name, ...(svc.hostname ? [svc.hostname] : []), ...svc.aliases])) {
       const prefix = envPrefix(alias);
-      env[`${prefix}_HOST`] = hostAddress;
+      env[`${prefix}_HOST`] = driver === 'docker' ? alias : hostAddress;
       if (sp[0]) env[`${prefix}_PORT`] = String(sp[0].address);
       for (const p of sp) env[`${prefix}_PORT_${p.target}`] = String(p.address);
     }
@@ -163,8 +179,8 @@ function clamp(v: number, lo: number, hi: number, what: string, notes: string[])
 /** Plans every service of a project. */
 export function planProject(project: ComposeProject, inputs: PlanInputs): ServicePlan[] {
   const ports = new Map<string, ServicePort[]>();
-  for (const [name, svc] of Object.entries(project.services)) ports.set(name, servicePorts(svc, inputs.chosenPorts.get(name)));
-  const discovery = discoveryEnvironment(project, ports, inputs.hostAddress);
+  for (const [name, svc] of Object.entries(project.services)) ports.set(name, servicePorts(svc, inputs.chosenPorts.get(name), inputs.driver));
+  const discovery = discoveryEnvironment(project, ports, inputs.hostAddress, inputs.driver);
   const oneShots = oneShotServices(project);
   return Object.values(project.services).map((svc) => planService(project, svc, ports.get(svc.name)!, discovery, oneShots.has(svc.name), inputs));
 }
@@ -192,7 +208,12 @@ function planService(project: ComposeProject, svc: ComposeService, ports: Servic
   if (svc.user) container.user = svc.user;
   if (svc.read_only !== undefined) container.readonlyRootFilesystem = svc.read_only;
   if (svc.stop_grace_period !== undefined) container.stopTimeout = Math.min(120, Math.round(svc.stop_grace_period));
-  if (Object.keys(svc.labels).length) container.dockerLabels = svc.labels;
+  const labels = { ...svc.labels };
+  if (inputs.driver === 'docker') {
+    labels['berth.network'] = projectNetworkName(project.name);
+    if (svc.aliases.length) labels['berth.network-aliases'] = svc.aliases.join(',');
+  }
+  if (Object.keys(labels).length) container.dockerLabels = labels;
   if (svc.mem_limit !== undefined) container.memory = Math.max(6, svc.mem_limit);
   if (svc.mem_reservation !== undefined) container.memoryReservation = Math.max(6, svc.mem_reservation);
   if (svc.mem_limit === undefined && svc.mem_reservation === undefined) container.memoryReservation = DEFAULT_MEMORY_RESERVATION_MIB;
