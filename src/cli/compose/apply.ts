@@ -264,7 +264,7 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
   for (const name of order) {
     const plan = plans.get(name)!;
     if (plan.oneShot) continue;
-    await waitForSteady(api, cluster, plan, deadline);
+    await waitForSteady(api, cluster, plan, deadline, plan.ports.filter((p) => p.loadBalanced).map((p) => targetGroups.get(`${name}/${p.target}`)!));
   }
   term.err(`compose: project ${project.name} is up\n`);
   return 0;
@@ -360,13 +360,21 @@ async function waitForService(api: BerthApi, cluster: string, serviceName: strin
   }
 }
 
-/** Waits until a service's newest deployment has its tasks running and is the only one left. */
-async function waitForSteady(api: BerthApi, cluster: string, plan: ServicePlan, deadline: number): Promise<void> {
+/**
+ * Waits until a service's newest deployment has its tasks running and is the only one left, and
+ * its load balancer targets are healthy.
+ */
+async function waitForSteady(api: BerthApi, cluster: string, plan: ServicePlan, deadline: number, targetGroups: string[]): Promise<void> {
   for (;;) {
     const svc = await api.service(cluster, plan.name);
     const primary = svc.deployments?.find((d) => d.status === 'PRIMARY');
     if (primary?.rolloutState === 'FAILED') throw new ComposeError(`service ${plan.service}: ${primary.rolloutStateReason ?? 'the deployment failed'}`);
-    if ((svc.deployments?.length ?? 0) === 1 && (primary?.runningCount ?? 0) >= plan.desiredCount) return;
+    let steady = (svc.deployments?.length ?? 0) === 1 && (primary?.runningCount ?? 0) >= plan.desiredCount;
+    for (const tg of targetGroups) {
+      if (!steady) break;
+      steady = (await api.targetHealth(tg)).filter((t) => t.state === 'healthy').length >= plan.desiredCount;
+    }
+    if (steady) return;
     if (Date.now() > deadline) throw new ComposeError(`service ${plan.service} is not steady: ${primary?.runningCount ?? 0}/${plan.desiredCount} running (--wait-timeout)`);
     await sleep(POLL_MS);
   }
