@@ -169,10 +169,10 @@ export function discoveryEnvironment(project: ComposeProject, ports: Map<string,
   return env;
 }
 
-function clamp(v: number, lo: number, hi: number, what: string, notes: string[]): number {
+function clamp(v: number, lo: number, hi: number, what: string, notes: string[], unit = 's'): number {
   const r = Math.round(v);
   const out = Math.min(hi, Math.max(lo, r));
-  if (out !== v) notes.push(`${what} ${v}s became ${out}s (ECS allows ${lo}-${hi})`);
+  if (out !== v) notes.push(`${what} ${v}${unit} became ${out}${unit} (ECS allows ${lo}-${hi})`);
   return out;
 }
 
@@ -225,7 +225,7 @@ function planService(project: ComposeProject, svc: ComposeService, ports: Servic
       command: h.test,
       interval: clamp(h.interval, 5, 300, 'healthcheck.interval', notes),
       timeout: clamp(h.timeout, 2, 60, 'healthcheck.timeout', notes),
-      retries: clamp(h.retries, 1, 10, 'healthcheck.retries', notes),
+      retries: clamp(h.retries, 1, 10, 'healthcheck.retries', notes, ''),
       startPeriod: clamp(h.start_period, 0, 300, 'healthcheck.start_period', notes),
     };
   }
