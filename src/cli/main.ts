@@ -132,10 +132,11 @@ function addComposeCommands(program: Command, api: (opts: { server?: string; dat
     .option('-p, --project-name <name>', 'the project name (default: COMPOSE_PROJECT_NAME, the top-level name, else the directory of the first file)')
     .option('--env-file <path>', 'read variables from this file instead of .env (repeatable)', repeatable)
     .option('--profile <name>', 'enable services of this profile (repeatable; default COMPOSE_PROFILES)', repeatable)
+    .option('--ecs-params <file>', 'ecs-cli\'s ecs-params.yml: task roles, network mode, task size, per-service essential, cpu_shares, memory, healthcheck, secrets')
     .addHelpText('after', '\nExamples:\n  npx berth compose config\n  npx berth compose -f compose.yaml -f prod.yaml up\n  npx berth compose ps\n  npx berth compose logs -f api\n  npx berth compose down');
   const common = (cmd: Command) => {
     const o = cmd.optsWithGlobals();
-    return { file: o.file, projectName: o.projectName, envFile: o.envFile, profile: o.profile, cluster: o.cluster ?? 'default' };
+    return { file: o.file, ecsParams: o.ecsParams, projectName: o.projectName, envFile: o.envFile, profile: o.profile, cluster: o.cluster ?? 'default' };
   };
   compose
     .command('config')

@@ -115,3 +115,45 @@ test('the hash follows the task definition; names fit ELBv2\'s limits', () => {
   assert.ok(long.length <= 32 && /^[A-Za-z0-9-]+$/.test(long), long);
   assert.equal(targetGroupName('shop', 'front', 80), 'shop-front-80');
 });
+
+test('ecs-params.yml: task roles, network mode, task size, per-service overrides; the rest reported', async () => {
+  const { parseEcsParams } = await import('../../src/cli/compose/ecsParams.js');
+  const params = parseEcsParams(
+    [
+      'version: 1',
+      'task_definition:',
+      '  task_execution_role: arn:aws:iam::123456789012:role/exec',
+      '  ecs_network_mode: host',
+      '  task_size: {cpu_limit: 512, mem_limit: 1GB}',
+      '  docker_volumes: []',
+      '  services:',
+      '    api:',
+      '      essential: false',
+      '      cpu_shares: 100',
+      '      mem_limit: 64m',
+      '      healthcheck: {test: ["CMD", "true"], interval: 10s, retries: 2}',
+      '      secrets: [{value_from: /prod/db-password, name: DB_PASSWORD}]',
+      '      gpu: "1"',
+      'run_params:',
+      '  network_configuration: {}',
+    ].join('\n'),
+    'ecs-params.yml',
+  );
+  assert.deepEqual(params.unsupported.sort(), ['run_params', 'task_definition.docker_volumes', 'task_definition.services.api.gpu']);
+  const plans = planProject(project(), { ...inputs('process'), ecsParams: params });
+  const api = plans.find((x) => x.service === 'api')!;
+  assert.equal(api.taskDefinition.executionRoleArn, 'arn:aws:iam::123456789012:role/exec');
+  assert.equal(api.taskDefinition.networkMode, 'host');
+  assert.equal(api.taskDefinition.cpu, '512');
+  assert.equal(api.taskDefinition.memory, '1024');
+  const c = containerOf(plans, 'api');
+  assert.equal(c.essential, false);
+  assert.equal(c.cpu, 100);
+  assert.equal(c.memory, 64);
+  assert.deepEqual(c.portMappings, [{ containerPort: 3000, hostPort: 3000, protocol: 'tcp' }], 'host mode: host port = container port');
+  assert.deepEqual(c.healthCheck, { command: ['CMD', 'true'], interval: 10, timeout: 5, retries: 2, startPeriod: 0 });
+  assert.deepEqual(c.secrets, [{ name: 'API_TOKEN', valueFrom: '/compose/shop/secrets/token' }, { name: 'DB_PASSWORD', valueFrom: '/prod/db-password' }]);
+  assert.notEqual(api.hash, planProject(project(), inputs('process')).find((x) => x.service === 'api')!.hash, 'a changed ecs-params rolls the service');
+  assert.throws(() => parseEcsParams('version: 2\n', 'e.yml'), /version 2 is not supported/);
+  assert.throws(() => parseEcsParams('task_definition: {services: {api: {secrets: [{name: X}]}}}\n', 'e.yml'), /need value_from and name/);
+});

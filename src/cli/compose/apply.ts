@@ -14,12 +14,15 @@ import { BerthApi, portBindings, stopReasonOf, type WireService, type WireTask }
 import { lastSegment, table } from '../format.js';
 import { showLogs } from '../logs.js';
 import type { Terminal } from '../terminal.js';
+import { parseEcsParams, type EcsParams } from './ecsParams.js';
 import { configDocument, loadProject, startOrder, type ComposeProject, ComposeError } from './model.js';
 import { HASH_TAG, loadBalancerName, logGroupOf, planProject, portsToChoose, PROJECT_TAG, resourceName, secretParameterName, SERVICE_TAG, targetGroupName, type Driver, type ServicePlan } from './mapping.js';
 
 /** The flags every compose subcommand takes. */
 export interface ComposeFlags {
   file?: string[];
+  /** ecs-cli's ecs-params.yml. */
+  ecsParams?: string;
   projectName?: string;
   envFile?: string[];
   profile?: string[];
@@ -205,7 +208,19 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
     secretRefs.set(name, param);
   }
 
-  const plans = new Map(planProject(project, { driver, hostAddress: flags.hostAddress, chosenPorts, secretRefs }).map((p) => [p.service, p]));
+  let ecsParams: EcsParams | undefined;
+  if (flags.ecsParams) {
+    let text: string;
+    try {
+      text = readFileSync(flags.ecsParams, 'utf8');
+    } catch (e) {
+      throw new ComposeError(`--ecs-params: cannot read ${flags.ecsParams}: ${(e as Error).message}`);
+    }
+    ecsParams = parseEcsParams(text, flags.ecsParams);
+    for (const u of ecsParams.unsupported) term.err(`compose: WARN ${flags.ecsParams}: ${u} is not supported by Berth and is ignored\n`);
+    for (const name of Object.keys(ecsParams.services)) if (!project.services[name]) term.err(`compose: WARN ${flags.ecsParams}: no service ${name} in the project\n`);
+  }
+  const plans = new Map(planProject(project, { driver, hostAddress: flags.hostAddress, chosenPorts, secretRefs, ecsParams }).map((p) => [p.service, p]));
   for (const p of plans.values()) for (const n of p.notes) term.err(`compose: WARN services.${p.service}: ${n}\n`);
 
   // Log groups (the project's, and any named in logging options), tagged so down finds them.

@@ -20,6 +20,7 @@
  *   A variable the file sets itself wins.
  */
 import { createHash } from 'node:crypto';
+import { applyEcsParams, type EcsParams } from './ecsParams.js';
 import type { ComposeProject, ComposeService } from './model.js';
 
 /** The tags on everything compose creates. */
@@ -117,6 +118,8 @@ export interface PlanInputs {
   chosenPorts: Map<string, Map<number, number>>;
   /** `valueFrom` of each top-level secret (an SSM parameter ARN or name). */
   secretRefs: Map<string, string>;
+  /** ecs-cli's ecs-params.yml, read. */
+  ecsParams?: EcsParams;
 }
 
 /** The service ports of a service, given the host ports chosen for its unpublished ones. */
@@ -234,6 +237,7 @@ function planService(project: ComposeProject, svc: ComposeService, ports: Servic
   const role = svc.extensions['x-aws-role'];
   if (typeof role === 'string' && role.startsWith('arn:')) taskDefinition.taskRoleArn = role;
   else if (role !== undefined) notes.push('x-aws-role: only a role ARN is used (an inline policy document is not)');
+  if (inputs.ecsParams) applyEcsParams(taskDefinition, svc.name, inputs.ecsParams);
   const desiredCount = oneShot ? 1 : svc.replicas;
   const hash = createHash('sha256').update(canonicalJson({ taskDefinition, oneShot, lb: ports.filter((p) => p.loadBalanced) })).digest('hex').slice(0, 32);
   return { service: svc.name, name, ports, taskDefinition, desiredCount, oneShot, hash, logGroup, notes };
