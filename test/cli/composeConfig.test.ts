@@ -226,3 +226,20 @@ test('start order: dependencies first, by name otherwise', () => {
   const p = load({ 'compose.yaml': 'services:\n  web: {image: x, depends_on: [api]}\n  api: {image: x, depends_on: {db: {condition: service_started}, cache: {condition: service_started}}}\n  db: {image: x}\n  cache: {image: x}\n  zz: {image: x}\n' });
   assert.deepEqual(startOrder(p.services), ['cache', 'db', 'api', 'web', 'zz']);
 });
+
+test('berth compose config from the command line: the example project, its warnings, an invalid file\'s message and status', async () => {
+  const { berth, REPO_ROOT } = await import('./helpers.js');
+  const { join } = await import('node:path');
+  const file = join(REPO_ROOT, 'examples', 'compose-shop', 'compose.yaml');
+  const ok = await berth(['compose', '-f', file, 'config'], { APP: '/srv/shop', NODE: '/usr/bin/node' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /^name: shop\n/);
+  assert.match(ok.stdout, /command:\n      - \/usr\/bin\/node\n      - api.mjs/);
+  assert.match(ok.stdout, /working_dir: \/srv\/shop/);
+  assert.equal(ok.stderr, '', 'nothing unsupported in the example');
+  const services = await berth(['compose', '-f', file, 'config', '--services'], { APP: '/srv/shop' });
+  assert.deepEqual(services.stdout.trim().split('\n'), ['postgres', 'migrate', 'redis', 'api', 'front', 'worker']);
+  const missing = await berth(['compose', '-f', file, 'config'], {});
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^berth: required variable APP is missing a value: set APP to this directory\n$/);
+});
