@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { awsEnvFor, awsOk, freePort, hasAwsCli } from '../helpers/fixture.js';
+import { awsEnvFor, awsOk, eventually, freePort, hasAwsCli } from '../helpers/fixture.js';
 import { berth, REPO_ROOT, shell, startBerthCli, startCliBerth, type CliBerth } from './helpers.js';
 
 const APP = join(REPO_ROOT, 'examples', 'compose-shop');
@@ -90,6 +90,7 @@ test('compose up, a request through the front, a rolling change of one service, 
 
   // logs -f follows every service until down removes them, then ends by itself.
   const follow = startBerthCli(['compose', '-p', 'shop', 'logs', '-f'], env);
+  await eventually(() => follow.output().includes('worker started'), { timeoutMs: 20_000, what: 'logs -f printing' });
   const down = await berth(['compose', '-p', 'shop', 'down', '-v'], env);
   assert.equal(down.status, 0, down.stderr);
   assert.match(down.stderr, /compose: project shop is down/);

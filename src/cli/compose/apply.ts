@@ -549,6 +549,10 @@ export async function logsCommand(api: BerthApi, services: string[], flags: Comp
   const unknown = services.filter((s) => !all.has(s));
   if (unknown.length) throw new ComposeError(`no such service: ${unknown.join(', ')}`);
   const chosen = services.length ? services : [...all.keys()].sort();
-  await Promise.all(chosen.map((s) => showLogs(api, { cluster: flags.cluster, target: { service: all.get(s)!.serviceName }, follow: flags.follow ?? false, timestamps: flags.timestamps, write: (line) => term.out(line) })));
+  // A service removed meanwhile (a concurrent down) has nothing more to show.
+  const gone = (e: unknown) => {
+    if (!(e instanceof AwsApiError && e.code === 'ServiceNotFoundException')) throw e;
+  };
+  await Promise.all(chosen.map((s) => showLogs(api, { cluster: flags.cluster, target: { service: all.get(s)!.serviceName }, follow: flags.follow ?? false, timestamps: flags.timestamps, write: (line) => term.out(line) }).catch(gone)));
   return 0;
 }
