@@ -122,6 +122,65 @@ function consistentErrors(cmd: Command, path: string): void {
   for (const sub of cmd.commands) consistentErrors(sub, `${path} ${sub.name()}`);
 }
 
+const repeatable = (v: string, prev: string[] = []) => [...prev, v];
+
+/** `berth compose ...`: a compose project as ECS services (src/cli/compose/, docs/compose.md). */
+function addComposeCommands(program: Command, api: (opts: { server?: string; dataDir?: string; region?: string }) => BerthApi, outcome: Outcome, term: Terminal): void {
+  const compose = program
+    .command('compose')
+    // Its own flags come before the subcommand (`berth compose -f a.yaml logs -f`), as docker compose has them.
+    .enablePositionalOptions()
+    .description('Run a compose project (compose.yaml) as ECS services, task definitions, load balancer listeners and log groups.')
+    .option('-f, --file <path>', 'a compose file (repeatable; later files override earlier ones; default compose.yaml and compose.override.yaml)', repeatable)
+    .option('-p, --project-name <name>', 'the project name (default: COMPOSE_PROJECT_NAME, the top-level name, else the directory of the first file)')
+    .option('--env-file <path>', 'read variables from this file instead of .env (repeatable)', repeatable)
+    .option('--profile <name>', 'enable services of this profile (repeatable; default COMPOSE_PROFILES)', repeatable)
+    .option('--ecs-params <file>', 'ecs-cli\'s ecs-params.yml: task roles, network mode, task size, per-service essential, cpu_shares, memory, healthcheck, secrets')
+    .addHelpText('after', '\nExamples:\n  npx berth compose config\n  npx berth compose -f compose.yaml -f prod.yaml up\n  npx berth compose ps\n  npx berth compose logs -f api\n  npx berth compose down');
+  const common = (cmd: Command) => {
+    const o = cmd.optsWithGlobals();
+    return { file: o.file, ecsParams: o.ecsParams, projectName: o.projectName, envFile: o.envFile, profile: o.profile, cluster: o.cluster ?? 'default' };
+  };
+  compose
+    .command('config')
+    .description('Print the project as Berth reads it (normalized, interpolated, merged), like docker compose config.')
+    .option('--services', 'print the service names only, in start order')
+    .option('-q, --quiet', 'only validate')
+    .action(async (opts, cmd: Command) => {
+      const { configCommand } = await import('./compose/apply.js');
+      outcome.exitCode = configCommand({ ...common(cmd), services: opts.services, quiet: opts.quiet }, term);
+    });
+  clientCommand(compose, 'up', 'Create or update every service (dependencies first, honouring depends_on conditions), then wait until each is steady.', { output: false })
+    .option('--host-address <addr>', 'where services reach each other (<NAME>_HOST): 127.0.0.1 for the process driver; the host\'s address as containers see it for docker', '127.0.0.1')
+    .addOption(new Option('--wait-timeout <duration>', 'how long to wait for dependencies and rollouts').argParser(durationMs).default(5 * 60_000, '5m'))
+    .option('-d, --detach', 'return once everything is created or updated, without waiting for the rollouts')
+    .addOption(new Option('--driver <name>', 'the agents\' driver: docker (a project network, names resolve) or process (names as <NAME>_HOST/_PORT variables); default: the cluster\'s').argParser(driverName))
+    .action(async (opts, cmd: Command) => {
+      const { upCommand } = await import('./compose/apply.js');
+      outcome.exitCode = await upCommand(api(opts), { ...common(cmd), hostAddress: opts.hostAddress, waitTimeoutMs: opts.waitTimeout, detach: opts.detach, driver: opts.driver }, term);
+    });
+  clientCommand(compose, 'down', 'Remove everything up created: services and tasks, task definitions, load balancer, listeners and target groups, log groups, secrets.', { output: false })
+    .option('-v, --volumes', 'also remove volumes (Berth\'s compose creates none)')
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the tasks to stop').argParser(durationMs).default(2 * 60_000, '2m'))
+    .action(async (opts, cmd: Command) => {
+      const { downCommand } = await import('./compose/apply.js');
+      outcome.exitCode = await downCommand(api(opts), { ...common(cmd), volumes: opts.volumes, timeoutMs: opts.timeout }, term);
+    });
+  clientCommand(compose, 'ps', 'List the project\'s tasks: service, status, health, ports.')
+    .option('-a, --all', 'stopped tasks too')
+    .action(async (opts, cmd: Command) => {
+      const { psCommand } = await import('./compose/apply.js');
+      outcome.exitCode = await psCommand(api(opts), { ...common(cmd), all: opts.all, output: opts.output }, term);
+    });
+  clientCommand(compose, 'logs [service...]', 'Print the output of the project\'s services, prefixed by service; -f follows it.', { output: false })
+    .option('-f, --follow', 'keep printing until the services are removed')
+    .option('-t, --timestamps', 'prefix each line with its time')
+    .action(async (services: string[], opts, cmd: Command) => {
+      const { logsCommand: composeLogs } = await import('./compose/apply.js');
+      outcome.exitCode = await composeLogs(api(opts), services, { ...common(cmd), follow: opts.follow, timestamps: opts.timestamps }, term);
+    });
+}
+
 /** The `berth` program: its commands, their flags and help, calling into the command modules. */
 export function buildProgram(term: Terminal, outcome: Outcome): Command {
   const api = (opts: { server?: string; dataDir?: string; region?: string }) => {
@@ -131,6 +190,7 @@ export function buildProgram(term: Terminal, outcome: Outcome): Command {
   };
   const program = new Command('berth')
     .usage('<command> [options]')
+    .enablePositionalOptions()
     .description('Berth: the ECS deployment model on machines you own, behind the AWS APIs (ECS, ELBv2, CloudWatch Logs, SSM, STS).')
     .version(VERSION, '-v, --version', 'print the version')
     .configureOutput({ writeOut: (s) => term.out(s), writeErr: (s) => term.err(s) })
@@ -365,6 +425,7 @@ Examples:
     .action(async (opts) => {
       outcome.exitCode = await consoleCommand(api(opts).config, term);
     });
+  addComposeCommands(program, api, outcome, term);
 
   consistentErrors(program, 'berth');
   return program;

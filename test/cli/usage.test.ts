@@ -28,6 +28,7 @@ const COMMANDS: Record<string, string[]> = {
   stop: ['--cluster', '--output', '--service', '--reason', '--no-wait', '--server'],
   status: ['--output', '--operator-token', '--server', '--data-dir'],
   logs: ['--cluster', '--follow', '--since', '--timestamps', '--service', '--task', '--server', '--data-dir', '--region'],
+  compose: ['--file', '--project-name', '--env-file', '--profile'],
 };
 
 const HINT = (cmd: string) => new RegExp(`\\nRun 'berth${cmd ? ` ${cmd}` : ''} --help' for usage\\.\\n$`);

@@ -51,6 +51,28 @@ function usesTaskNetwork(req: StartRequest): boolean {
   return mode !== 'host' && mode !== 'none' && req.taskNetwork !== false;
 }
 
+/**
+ * A shared network a container joins instead of its task's own (Berth's compose: one network per
+ * project, so services in different tasks find each other by name): the `berth.network` docker
+ * label names it (`berth-` and letters, digits, dots, dashes, underscores), `berth.network-aliases`
+ * adds comma-separated aliases to the container name and hostname. Created on first use, removed
+ * when a task's cleanup finds it empty.
+ */
+export const SHARED_NETWORK_LABEL = 'berth.network';
+/** How long a new shared network is kept even when empty (a task may be about to join it). */
+const SHARED_NETWORK_GRACE_MS = 10_000;
+/** How many times (200 ms apart) a cleanup waits for stopped containers to leave a shared network. */
+const SHARED_NETWORK_WAIT_ROUNDS = 25;
+/** The extra aliases on the shared network (comma-separated). */
+export const SHARED_NETWORK_ALIASES_LABEL = 'berth.network-aliases';
+
+/** The shared network a container asks for (only bridge-mode containers), or undefined. */
+function sharedNetworkOf(c: ContainerSpec): string | undefined {
+  const name = c.dockerLabels?.[SHARED_NETWORK_LABEL];
+  if (!name || (c.networkMode ?? 'bridge') !== 'bridge') return undefined;
+  return /^berth-[A-Za-z0-9_.-]{1,100}$/.test(name) ? name : undefined;
+}
+
 export function taskNetworkName(taskId: string): string {
   return `berth-task-${safe(taskId)}`;
 }
@@ -216,6 +238,36 @@ export class DockerDriver implements Driver {
     } catch (e) {
       if (!(e instanceof EngineError && e.statusCode === 404)) throw e;
     }
+    // Shared networks go with their last container (the engine refuses while one is attached); one
+    // created in the last SHARED_NETWORK_GRACE_MS is left alone, for the task about to join it.
+    const sharedFilter = JSON.stringify({ label: ['berth.shared=true'] });
+    const nets: Array<{ Id: string; Created?: string }> = await this.engine.call('GET', `/networks?filters=${enc(sharedFilter)}`);
+    for (const n of nets) {
+      if (n.Created && Date.now() - Date.parse(n.Created) < SHARED_NETWORK_GRACE_MS) continue;
+      // Containers that have stopped are being removed by their own task's cleanup: wait for them (bounded).
+      for (let attempt = 0; attempt < SHARED_NETWORK_WAIT_ROUNDS; attempt++) {
+        const net: { Containers?: Record<string, unknown> } | undefined = await this.engine.callOr404('GET', `/networks/${enc(n.Id)}`);
+        if (!net) break;
+        const attached = Object.keys(net.Containers ?? {});
+        if (!attached.length) {
+          await this.engine.call('DELETE', `/networks/${enc(n.Id)}`).catch(() => undefined);
+          break;
+        }
+        const states = await Promise.all(attached.map((id) => this.engine.callOr404('GET', `/containers/${enc(id)}/json`).then((c: { State?: { Running?: boolean } } | undefined) => c?.State?.Running === true)));
+        if (states.some(Boolean)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  /** Creates a shared network (see SHARED_NETWORK_LABEL) unless it exists. */
+  private async ensureSharedNetwork(name: string): Promise<void> {
+    if (await this.engine.callOr404('GET', `/networks/${enc(name)}`)) return;
+    try {
+      await this.engine.call('POST', '/networks/create', { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: { 'berth.managed': 'true', 'berth.shared': 'true' } });
+    } catch (e) {
+      if (!(e instanceof EngineError && e.statusCode === 409)) throw e;
+    }
   }
 
   private async removeContainer(id: string): Promise<void> {
@@ -233,8 +285,9 @@ export class DockerDriver implements Driver {
     const mode = c.networkMode ?? 'bridge';
     const hostNet = mode === 'host';
     const noNet = mode === 'none';
-    const ownNetwork = usesTaskNetwork(req);
-    const network = hostNet ? 'host' : noNet ? 'none' : ownNetwork ? taskNetworkName(req.taskId) : 'bridge';
+    const shared = sharedNetworkOf(c);
+    const ownNetwork = !shared && usesTaskNetwork(req);
+    const network = hostNet ? 'host' : noNet ? 'none' : shared ?? (ownNetwork ? taskNetworkName(req.taskId) : 'bridge');
     const exposed: Record<string, object> = {};
     const portBindings: Record<string, Array<{ HostPort: string }>> = {};
     for (const b of bindings) {
@@ -271,8 +324,9 @@ export class DockerDriver implements Driver {
     if (c.workingDirectory) body.WorkingDir = c.workingDirectory;
     if (c.user) body.User = c.user;
     if (c.hostname && !hostNet) body.Hostname = c.hostname;
-    if (ownNetwork) {
-      const aliases = [...new Set([c.name, ...(c.hostname ? [c.hostname] : []), ...(req.aliases ?? [])])];
+    if (ownNetwork || shared) {
+      const extra = shared ? (c.dockerLabels?.[SHARED_NETWORK_ALIASES_LABEL] ?? '').split(',').map((a) => a.trim()).filter(Boolean) : [];
+      const aliases = [...new Set([c.name, ...(c.hostname ? [c.hostname] : []), ...(req.aliases ?? []), ...extra])];
       body.NetworkingConfig = { EndpointsConfig: { [network]: { Aliases: aliases } } };
     }
     return body;
@@ -281,7 +335,9 @@ export class DockerDriver implements Driver {
   async start(req: StartRequest): Promise<DriverHandle> {
     const c = req.container;
     void this.watchOomEvents();
-    if (usesTaskNetwork(req)) await this.prepareTask(req.taskId);
+    const shared = sharedNetworkOf(c);
+    if (shared) await this.ensureSharedNetwork(shared);
+    else if (usesTaskNetwork(req)) await this.prepareTask(req.taskId);
     const name = dockerContainerName(req.taskId, c.name);
     await this.removeContainer(name);
     for (let attempt = 0; ; attempt++) {
