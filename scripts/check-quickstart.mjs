@@ -3,12 +3,15 @@
 // the quickstart's server command in the background, then its client commands, checking that
 // the example answers through the load balancer (curl -f: HTTP 200), that the rolling update
 // took, and that the batch job's logs arrived; then the Docker variant when an engine answers;
-// then the README's test command in the same clone. Commands are taken from the README's
+// then, in the same clone, the build, the architecture check and the tests that use the shared
+// fixtures (they must skip, saying why, when ../shared is absent) — or the README's whole test
+// command with --full-tests (CI already runs it once on its own clean clone). Commands are taken from the README's
 // `<!-- quickstart:NAME -->` blocks verbatim, so the README cannot drift from what works.
 //
 // Usage: node scripts/check-quickstart.mjs [--repo DIR] [--skip-tests] [--keep]
 //   --repo DIR    the repository to clone (default: this one; its committed HEAD is what runs)
-//   --skip-tests  do not run `npm test` in the clone
+//   --skip-tests  run no tests in the clone
+//   --full-tests  run the README's whole test command (`npm test`) in the clone
 //   --keep        leave the clone (and its data dirs) for inspection
 // Needs git, bash, curl, the aws CLI and npm's registry (for `npm install`). Uses ports 4566,
 // 4567, 8080 and 8081, as the README does: run it where those are free.
@@ -19,7 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { repo: { type: 'string' }, 'skip-tests': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { repo: { type: 'string' }, 'skip-tests': { type: 'boolean', default: false }, 'full-tests': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
 const repo = resolve(values.repo ?? join(dirname(fileURLToPath(import.meta.url)), '..'));
 const root = mkdtempSync(join(tmpdir(), 'berth-quickstart-'));
 const clone = join(root, 'berth');
@@ -172,10 +175,17 @@ async function main() {
     }
   }
 
-  if (!values['skip-tests']) {
+  if (values['full-tests']) {
     say('npm test in the fresh clone');
     const t = spawnSync('npm', ['test'], { cwd: clone, env, stdio: 'inherit', timeout: 40 * 60_000 });
     if (t.status !== 0) fail(`npm test failed in the fresh clone (exit ${t.status ?? t.signal})`);
+  } else if (!values['skip-tests']) {
+    // The tests that read ../shared/fixtures: without it they must skip, saying why, not fail.
+    say('build, architecture check and the fixture tests in the fresh clone (nothing beside it)');
+    for (const [cmd, args] of [['npm', ['run', 'build']], ['node', ['scripts/check-architecture.mjs']], ['node', ['scripts/run-tests.mjs', 'deployScript', 'fixture']]]) {
+      const t = spawnSync(cmd, args, { cwd: clone, env, stdio: 'inherit', timeout: 20 * 60_000 });
+      if (t.status !== 0) fail(`${cmd} ${args.join(' ')} failed in the fresh clone (exit ${t.status ?? t.signal})`);
+    }
   }
   say('OK');
 }
