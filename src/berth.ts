@@ -176,6 +176,8 @@ function bearerMatches(req: IncomingMessage, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
+/** /_berth/health answers `degraded` (with what it knows without the store) when the store is silent this long. */
+const HEALTH_STORE_TIMEOUT_MS = 2_000;
 /** /_berth/health lists at most this many agents (and says how many there are). */
 const HEALTH_AGENTS_LIMIT = 1000;
 
@@ -317,8 +319,15 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     async (req, res, url) => {
       if (url.pathname !== '/_berth/health' || req.method !== 'GET') return false;
       if (!readable(req, res)) return true;
-      // The replicas and agents come from the store: a store out of reach says so instead.
-      const shared = await Promise.all([leadership.replicas(), agentStatuses(store, HEALTH_AGENTS_LIMIT)]).then(
+      // The replicas and agents come from the store: a store out of reach (refusing, or silent
+      // as behind a partition) says so instead, within HEALTH_STORE_TIMEOUT_MS.
+      let timer: NodeJS.Timeout | undefined;
+      const silent = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the store did not answer within ${HEALTH_STORE_TIMEOUT_MS} ms`)), HEALTH_STORE_TIMEOUT_MS);
+      });
+      const reads = Promise.all([leadership.replicas(), agentStatuses(store, HEALTH_AGENTS_LIMIT)]);
+      reads.catch(() => undefined); // still running when the timeout answered
+      const shared = await Promise.race([reads, silent]).finally(() => clearTimeout(timer)).then(
         ([replicas, { agents, total }]) => ({ replicas, agents, agentsTotal: total }),
         (e: unknown) => ({ storeError: String((e as Error).message ?? e) }),
       );

@@ -15,7 +15,8 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:f
 import { writeAtomic } from './files.js';
 import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
-import { AwsApiError, jsonService, type ClientConfig } from '../client/awsClient.js';
+import { AwsApiError, currentEndpoint, jsonService, type ClientConfig } from '../client/awsClient.js';
+import { localAddressTowards } from './hostAddress.js';
 import { decodeReport, encodeReport, mergeReports, pollTasks, reportTaskState, type AgentTaskSpec, type PolledTask, type TaskReport, type UnusableTask } from './protocol.js';
 import type { Driver, PullResult, RegistryAuth } from './drivers/driver.js';
 import { RegistryLogins } from './registryLogins.js';
@@ -184,6 +185,12 @@ export class Agent {
       ...Object.entries(this.opts.attributes ?? {}).map(([name, value]) => ({ name, value })),
     ];
     if (!attributes.some((a) => a.name === 'ecs.availability-zone')) attributes.push({ name: 'ecs.availability-zone', value: `${this.opts.client.region}a` });
+    // Where the load balancer reaches this host's ports (unless given): the address the route to
+    // the control plane leaves from; none on loopback (the controller's default is 127.0.0.1).
+    if (!attributes.some((a) => a.name === 'berth.address')) {
+      const address = await localAddressTowards(currentEndpoint(this.client));
+      if (address) attributes.push({ name: 'berth.address', value: address });
+    }
     const input = {
       cluster: this.opts.cluster,
       containerInstanceArn: prior?.cluster === this.opts.cluster ? prior.containerInstanceArn : undefined,

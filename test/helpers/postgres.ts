@@ -5,7 +5,7 @@
  * when no PostgreSQL is installed, so callers can skip saying why.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './fixture.js';
@@ -30,7 +30,14 @@ function pgBin(): string | undefined {
 }
 
 
-export async function startTestPostgres(): Promise<TestPostgres | string> {
+/**
+ * Starts the server (see the file's comment). `network` also makes it listen on `listen` (e.g. a
+ * test bridge's address, test/helpers/netns.ts) and admit clients of `subnet` (CIDR), for replicas
+ * in network namespaces; the returned url stays on 127.0.0.1. Not for BERTH_TEST_POSTGRES_URL:
+ * that answers a string (the caller skips).
+ */
+export async function startTestPostgres(network?: { listen: string; subnet: string }): Promise<TestPostgres | string> {
+  if (network && process.env.BERTH_TEST_POSTGRES_URL) return 'BERTH_TEST_POSTGRES_URL is set: this test needs its own server listening on the test hosts\' network';
   if (process.env.BERTH_TEST_POSTGRES_URL) return { url: process.env.BERTH_TEST_POSTGRES_URL, stop: () => undefined };
   const bin = pgBin();
   if (!bin) return 'PostgreSQL is not installed (apt-get install postgresql) and BERTH_TEST_POSTGRES_URL is not set';
@@ -49,8 +56,10 @@ export async function startTestPostgres(): Promise<TestPostgres | string> {
   };
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'berth', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  if (network) appendFileSync(join(data, 'pg_hba.conf'), `host all all ${network.subnet} trust\n`);
   const port = await freePort();
-  const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const listen = network ? `127.0.0.1,${network.listen}` : '127.0.0.1';
+  const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=${listen} -c fsync=off`, 'start']);
   start();
   return {
     url: `postgres://berth@127.0.0.1:${port}/postgres`,

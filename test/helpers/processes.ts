@@ -24,9 +24,13 @@ export interface BerthProcess {
   exited: Promise<number | string>;
 }
 
-/** Starts `bin/berth up` with the given args and resolves once it prints its endpoint. */
-export function spawnBerth(args: string[], env: NodeJS.ProcessEnv = {}): Promise<BerthProcess> {
-  const child = spawn(process.execPath, [BERTH_BIN, 'up', '--port', '0', ...args], {
+/**
+ * Starts `bin/berth up` with the given args and resolves once it prints its endpoint. `exec`
+ * prefixes the command (e.g. a test host's `ip netns exec <name>`, test/helpers/netns.ts).
+ */
+export function spawnBerth(args: string[], env: NodeJS.ProcessEnv = {}, opts: { exec?: string[] } = {}): Promise<BerthProcess> {
+  const [cmd, ...argv] = [...(opts.exec ?? []), process.execPath, BERTH_BIN, 'up', '--port', '0', ...args];
+  const child = spawn(cmd!, argv, {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -63,12 +67,14 @@ export interface AgentProcess {
 /**
  * Starts `bin/berth agent` (process driver) joining `cluster` at `url` (one endpoint, or several
  * replicas' separated by commas), and resolves once it has
- * registered. The process is killed when the test file ends if the test did not end it.
+ * registered. The process is killed when the test file ends if the test did not end it. `exec`
+ * prefixes the command (a test host's `ip netns exec <name>`).
  */
-export function spawnAgent(opts: { url: string; accessKeyId: string; secretAccessKey: string; cluster: string; stateDir: string; az: string }): Promise<AgentProcess> {
+export function spawnAgent(opts: { url: string; accessKeyId: string; secretAccessKey: string; cluster: string; stateDir: string; az: string; exec?: string[] }): Promise<AgentProcess> {
+  const [cmd, ...prefix] = [...(opts.exec ?? []), process.execPath];
   const child = spawn(
-    process.execPath,
-    [BERTH_BIN, 'agent', '--server', opts.url, '--cluster', opts.cluster, '--driver', 'process', '--state-dir', opts.stateDir, '--attribute', `ecs.availability-zone=${opts.az}`],
+    cmd!,
+    [...prefix, BERTH_BIN, 'agent', '--server', opts.url, '--cluster', opts.cluster, '--driver', 'process', '--state-dir', opts.stateDir, '--attribute', `ecs.availability-zone=${opts.az}`],
     {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: opts.accessKeyId, AWS_SECRET_ACCESS_KEY: opts.secretAccessKey, AWS_REGION: 'us-east-1' },
       stdio: ['ignore', 'pipe', 'pipe'],
