@@ -32,6 +32,8 @@ export interface OperationEnv {
   /** Most resources worked on at once per stack. */
   concurrency: number;
   stabilizeTimeoutMs: number;
+  /** Where nested stacks' `file://` templates may live (ProviderContext.templateDirs). */
+  templateDirs: readonly string[];
 }
 
 class StackFailure extends Error {}
@@ -129,6 +131,7 @@ class StackOperation {
       plannedName: planned,
       tags: s.tags,
       stabilizeTimeoutMs: this.env.stabilizeTimeoutMs,
+      templateDirs: this.env.templateDirs,
     };
   }
 
