@@ -20,7 +20,7 @@ import { runStackOperation } from './operation.js';
 export interface StackWorkerOptions {
   /** How often the queue is read even without a change (default 1 s). */
   intervalMs: number;
-  /** Most resources of one stack worked on at once (default 10). */
+  /** Most resources of one stack worked on at once (default 32: their records share commits). */
   concurrency: number;
   /** How long a resource may take to stabilize (an ECS service's deployment), default 10 min. */
   stabilizeTimeoutMs: number;
@@ -46,7 +46,7 @@ export class StackWorker {
     private readonly invoker: ServiceInvoker,
     opts: Partial<StackWorkerOptions> = {},
   ) {
-    this.opts = { intervalMs: 1000, concurrency: 10, stabilizeTimeoutMs: 600_000, templateDirs: [], onError: (e) => console.error('berth: stack worker:', e), ...opts };
+    this.opts = { intervalMs: 1000, concurrency: 32, stabilizeTimeoutMs: 600_000, templateDirs: [], onError: (e) => console.error('berth: stack worker:', e), ...opts };
   }
 
   async start(): Promise<void> {
