@@ -4,7 +4,7 @@
 // rolls it with not one failed request under load; an update whose template holds a resource
 // that cannot be created fails, rolls the service back to v2 (still under load) and says why
 // in describe-stack-events; delete leaves no task, service, target group, listener or load
-// balancer. No EC2 here: ELBv2 takes subnet and VPC ids as given until the EC2 model exists.
+// balancer. The load balancer sits in the default VPC's subnets (subnet-a, subnet-b).
 // The CLI polls with one-second waiters (test/helpers/awsWaiters.ts), not deploy's 30 s.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,14 +22,14 @@ const WEB_JS = "require('http').createServer((q,s)=>{s.setHeader('x-backend',pro
 /** The service stack; `broken` adds a log group Logs refuses (8 days), created once the service has updated. */
 function template(broken: boolean): string {
   const resources: Record<string, unknown> = {
-    LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Scheme: 'internet-facing', Subnets: ['subnet-0a', 'subnet-0b'], Tags: [{ Key: 'app', Value: 'web' }] } },
+    LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Scheme: 'internet-facing', Subnets: ['subnet-a', 'subnet-b'], Tags: [{ Key: 'app', Value: 'web' }] } },
     TargetGroup: {
       Type: 'AWS::ElasticLoadBalancingV2::TargetGroup',
       Properties: {
         Port: 8080,
         Protocol: 'HTTP',
         TargetType: 'ip',
-        VpcId: 'vpc-0a',
+        VpcId: 'vpc-local',
         HealthCheckPath: '/',
         HealthCheckIntervalSeconds: 5,
         HealthCheckTimeoutSeconds: 2,

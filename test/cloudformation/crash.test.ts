@@ -27,8 +27,8 @@ function template(listenerPort: number): string {
       Properties: { ContainerDefinitions: [{ Name: 'app', Image: 'host', Memory: 32, Command: ['sleep', '600'] }] },
     },
     Service: { Type: 'AWS::ECS::Service', Properties: { Cluster: { Ref: 'Cluster' }, TaskDefinition: { Ref: 'TaskDefinition' }, DesiredCount: 1 } },
-    LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Subnets: ['subnet-0a', 'subnet-0b'] } },
-    TargetGroup: { Type: 'AWS::ElasticLoadBalancingV2::TargetGroup', Properties: { Port: 80, Protocol: 'HTTP', TargetType: 'ip', VpcId: 'vpc-0a' } },
+    LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer', Properties: { Subnets: ['subnet-a', 'subnet-b'] } },
+    TargetGroup: { Type: 'AWS::ElasticLoadBalancingV2::TargetGroup', Properties: { Port: 80, Protocol: 'HTTP', TargetType: 'ip', VpcId: 'vpc-local' } },
     Listener: {
       Type: 'AWS::ElasticLoadBalancingV2::Listener',
       Properties: { LoadBalancerArn: { Ref: 'LoadBalancer' }, Port: listenerPort, Protocol: 'HTTP', DefaultActions: [{ Type: 'forward', TargetGroupArn: { Ref: 'TargetGroup' } }] },

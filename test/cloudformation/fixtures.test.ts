@@ -25,6 +25,13 @@ const TEMPLATES = [
   'amazon-ecs-nodejs-microservices/2-containerized/infrastructure/ecs.yml',
   'amazon-ecs-nodejs-microservices/3-microservices/infrastructure/ecs.yml',
 ].filter((t) => existsSync(join(FIXTURES, t)));
+/**
+ * Fixtures that still need a resource type Berth does not provide: they must fail naming it
+ * (and this entry goes once the type is served, the fixture then deploying like the others).
+ */
+const KNOWN_GAPS: Record<string, string> = {
+  'nathanpeck-ecs-cloudformation/cluster/cluster-fargate-private-vpc.yml': 'AWS::EC2::VPCEndpoint',
+};
 const absent = !hasAwsCli() ? 'aws CLI not installed' : TEMPLATES.length === 0 ? `no shared fixtures at ${FIXTURES}` : false;
 
 let berth: TestBerth;
@@ -102,13 +109,24 @@ test('the shared fixtures fail cleanly while EC2 is not served: the unsupported 
 test('the shared fixtures deploy unchanged and delete cleanly once EC2 is served', { skip: absent }, async (t) => {
   if (!served.ec2) return t.skip('the EC2 API is not served by this Berth yet (the failure test above applies)');
   for (const template of TEMPLATES) {
-    if (typesIn(template).has('AWS::AutoScaling::AutoScalingGroup') && !served.autoScaling) {
-      t.diagnostic(`${template}: skipped, Auto Scaling is not served yet`);
+    if (typesIn(template).has('AWS::AutoScaling::AutoScalingGroup')) {
+      // Each instance is a real agent process: test/autoscaling/fixtureCluster.test.ts deploys one of these.
+      t.diagnostic(`${template}: left to test/autoscaling/ (${served.autoScaling ? 'its instances are agent processes' : 'Auto Scaling is not served'})`);
       continue;
     }
     const name = stackName(template);
     const r = await deploy(template);
-    const events = r.status === 0 ? [] : ((await cfn.send(new DescribeStackEventsCommand({ StackName: name })).catch(() => undefined))?.StackEvents ?? []).slice(0, 10);
+    const gap = KNOWN_GAPS[template];
+    if (gap) {
+      const events = (await cfn.send(new DescribeStackEventsCommand({ StackName: name }))).StackEvents ?? [];
+      const failed = events.filter((e) => e.ResourceStatus === 'CREATE_FAILED');
+      assert.notEqual(r.status, 0, `${template} deployed: remove it from KNOWN_GAPS`);
+      assert.ok(failed.length > 0 && failed.every((e) => e.ResourceType === gap && new RegExp(`^Resource type ${gap} is not supported by Berth`).test(e.ResourceStatusReason ?? '')), JSON.stringify(failed));
+      assert.equal((await describeStack(name))?.StackStatus, 'ROLLBACK_COMPLETE');
+      await deleteStack(name);
+      continue;
+    }
+    const events = r.status === 0 ? [] : ((await cfn.send(new DescribeStackEventsCommand({ StackName: name })).catch(() => undefined))?.StackEvents ?? []).filter((e) => /FAILED|ROLLBACK_IN/.test(e.ResourceStatus!));
     assert.equal(r.status, 0, `${template}: ${r.stderr}\n${JSON.stringify(events.map((e) => [e.LogicalResourceId, e.ResourceStatus, e.ResourceStatusReason]))}`);
     const stack = (await describeStack(name))!;
     assert.equal(stack.StackStatus, 'CREATE_COMPLETE', template);
