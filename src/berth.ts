@@ -395,7 +395,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     ),
   );
   leadership.add(loopDuty('agent-sweep', () => startAgentSweep(leadership.fencedPlatform('agent-sweep'), { agentTimeoutMs, onError: report('agent-timeout sweep') })));
-  const stackWorker = new StackWorker(leadership.fencedPlatform('stack-worker'), invoker, { onError: report('stack worker') });
+  const stackWorker = new StackWorker(leadership.fencedPlatform('stack-worker'), invoker, { templateDirs: (env.BERTH_CFN_TEMPLATE_DIRS ?? '').split(':').filter(Boolean), onError: report('stack worker') });
   leadership.add({ name: 'stack-worker', start: () => stackWorker.start(), stop: () => stackWorker.stop() });
   leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
   leadership.add(loopDuty('cloudwatch-alarms', () => startAlarmController(leadership.fencedPlatform('cloudwatch-alarms'), { onError: report('CloudWatch alarm evaluation') })));

@@ -54,6 +54,11 @@ test('YAML short forms become their long forms; GetAtt splits at the first dot',
   assert.deepEqual((doc.Resources as any).A.Properties, { Value: { 'Fn::GetAtt': ['B', 'Endpoint.Address'] }, Type: { 'Fn::Sub': ['${X}', { X: { Ref: 'C' } }] } });
 });
 
+test('a repeated YAML key keeps its last value, as CloudFormation does', () => {
+  const doc = parseTemplateBody('Parameters:\n  P:\n    Description: first\n    Type: String\n    Description: last\nResources: {}\n');
+  assert.deepEqual(doc.Parameters, { P: { Description: 'last', Type: 'String' } });
+});
+
 test('intrinsics, conditions, mappings and pseudo parameters evaluate', () => {
   const t = readTemplate(YAML);
   const ctx = ctxFor(t, { Env: 'dev', Subnets: ['a', 'b'] });

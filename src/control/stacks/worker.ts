@@ -20,10 +20,12 @@ import { runStackOperation } from './operation.js';
 export interface StackWorkerOptions {
   /** How often the queue is read even without a change (default 1 s). */
   intervalMs: number;
-  /** Most resources of one stack worked on at once (default 10). */
+  /** Most resources of one stack worked on at once (default 32: their records share commits). */
   concurrency: number;
   /** How long a resource may take to stabilize (an ECS service's deployment), default 10 min. */
   stabilizeTimeoutMs: number;
+  /** Directories nested stacks may read `file://` templates from (default none). */
+  templateDirs: readonly string[];
   onError: (e: unknown) => void;
 }
 
@@ -44,7 +46,7 @@ export class StackWorker {
     private readonly invoker: ServiceInvoker,
     opts: Partial<StackWorkerOptions> = {},
   ) {
-    this.opts = { intervalMs: 1000, concurrency: 10, stabilizeTimeoutMs: 600_000, onError: (e) => console.error('berth: stack worker:', e), ...opts };
+    this.opts = { intervalMs: 1000, concurrency: 32, stabilizeTimeoutMs: 600_000, templateDirs: [], onError: (e) => console.error('berth: stack worker:', e), ...opts };
   }
 
   async start(): Promise<void> {
@@ -80,7 +82,7 @@ export class StackWorker {
         if (e instanceof ConflictError) continue; // requeued meanwhile: read again next time
         throw e;
       }
-      const env = { platform: this.platform, invoker: this.invoker, clock: this.platform.clock, signal: this.abort.signal, concurrency: this.opts.concurrency, stabilizeTimeoutMs: this.opts.stabilizeTimeoutMs };
+      const env = { platform: this.platform, invoker: this.invoker, clock: this.platform.clock, signal: this.abort.signal, concurrency: this.opts.concurrency, stabilizeTimeoutMs: this.opts.stabilizeTimeoutMs, templateDirs: this.opts.templateDirs };
       const p = runStackOperation(env, w.value.stackId, w.value.region, interrupted)
         .catch((e) => {
           if (!this.abort.signal.aborted) this.opts.onError(e);

@@ -165,9 +165,12 @@ export async function claimWork(scope: Scope, w: { rev: number; value: WorkRecor
 
 /** Writes a resource record (and events) unconditionally: the worker is its only writer. */
 export async function putResource(scope: Scope, r: ResourceRecord | { stackId: string; logicalId: string; deleted: true }, events: Write[] = []): Promise<void> {
-  const store = scope.platform.store;
-  const key = resourceKey(r.stackId, r.logicalId);
-  await store.commit([{ kind: RESOURCE_KIND, key, value: 'deleted' in r ? null : r }, ...events]);
+  await scope.platform.store.commit([resourceWrite(r), ...events]);
+}
+
+/** The write that records a stack resource (or removes it), for a commit made by the caller. */
+export function resourceWrite(r: ResourceRecord | { stackId: string; logicalId: string; deleted: true }): Write {
+  return { kind: RESOURCE_KIND, key: resourceKey(r.stackId, r.logicalId), value: 'deleted' in r ? null : r };
 }
 
 /** Change sets of a stack. */

@@ -27,6 +27,11 @@ export interface ProviderContext {
   tags: Array<{ Key: string; Value: string }>;
   /** How long a provider may wait for its resource to become stable. */
   stabilizeTimeoutMs: number;
+  /**
+   * Directories whose templates a nested stack's `file://` TemplateURL may name (the Berth's
+   * BERTH_CFN_TEMPLATE_DIRS); empty: nested stacks cannot read templates.
+   */
+  templateDirs: readonly string[];
 }
 
 /** What a created or updated resource is: its Ref value, its GetAtt attributes, and notes kept for later calls. */

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ResourceProvider } from '../types.js';
+import { nestedStackProviders } from './nested.js';
 
 const handle: ResourceProvider = {
   async create(_props, ctx) {
@@ -28,4 +29,5 @@ const waitCondition: ResourceProvider = {
 export const cloudFormationProviders: Record<string, ResourceProvider> = {
   'AWS::CloudFormation::WaitConditionHandle': handle,
   'AWS::CloudFormation::WaitCondition': waitCondition,
+  ...nestedStackProviders,
 };

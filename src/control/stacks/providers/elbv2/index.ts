@@ -13,6 +13,11 @@ interface LoadBalancerOut {
 }
 
 const call = <T = Record<string, unknown>>(ctx: ProviderContext, op: string, input: Record<string, unknown>) => ctx.invoker.call<T>(ctx.scope, 'elbv2', op, input);
+/** The stack's and the resource's tags, or none at all (ELBv2 refuses an empty list). */
+function elbTags(ctx: ProviderContext, own: unknown) {
+  const tags = mergedTags(ctx.tags, own);
+  return tags.length ? tags : undefined;
+}
 const keyValues = (v: unknown) => (Array.isArray(v) ? v : undefined);
 /** `app/name/id` (or `net/...`) from a load balancer ARN; `targetgroup/name/id` from a target group's. */
 const fullName = (arn: string, marker: string) => arn.slice(arn.indexOf(marker) + marker.length);
@@ -40,7 +45,7 @@ const loadBalancer: ResourceProvider = {
       Scheme: props.Scheme,
       Type: props.Type,
       IpAddressType: props.IpAddressType,
-      Tags: mergedTags(ctx.tags, props.Tags),
+      Tags: elbTags(ctx, props.Tags),
     });
     const lb = out.LoadBalancers![0]!;
     if (keyValues(props.LoadBalancerAttributes)?.length) await call(ctx, 'ModifyLoadBalancerAttributes', { LoadBalancerArn: lb.LoadBalancerArn, Attributes: props.LoadBalancerAttributes });
@@ -74,7 +79,7 @@ const targetGroup: ResourceProvider = {
   async create(props, ctx) {
     const name = typeof props.Name === 'string' ? props.Name : nameWithin(ctx.plannedName, 32);
     const { Targets, TargetGroupAttributes, Tags, Name: _n, ...rest } = props;
-    const out = await call<{ TargetGroups?: Array<{ TargetGroupArn?: string }> }>(ctx, 'CreateTargetGroup', { ...rest, Name: name, Tags: mergedTags(ctx.tags, Tags) });
+    const out = await call<{ TargetGroups?: Array<{ TargetGroupArn?: string }> }>(ctx, 'CreateTargetGroup', { ...rest, Name: name, Tags: elbTags(ctx, Tags) });
     const arn = out.TargetGroups![0]!.TargetGroupArn!;
     if (keyValues(TargetGroupAttributes)?.length) await call(ctx, 'ModifyTargetGroupAttributes', { TargetGroupArn: arn, Attributes: TargetGroupAttributes });
     if (keyValues(Targets)?.length) await call(ctx, 'RegisterTargets', { TargetGroupArn: arn, Targets });
@@ -105,7 +110,7 @@ const targetGroup: ResourceProvider = {
 
 const listener: ResourceProvider = {
   async create(props, ctx) {
-    const out = await call<{ Listeners?: Array<{ ListenerArn?: string }> }>(ctx, 'CreateListener', { ...props, Tags: ctx.tags.length ? ctx.tags : undefined });
+    const out = await call<{ Listeners?: Array<{ ListenerArn?: string }> }>(ctx, 'CreateListener', { ...props, Tags: elbTags(ctx, props.Tags) });
     const arn = out.Listeners![0]!.ListenerArn!;
     return { physicalId: arn, attributes: { ListenerArn: arn } };
   },
