@@ -82,6 +82,8 @@ export class Leadership {
   /** Fenced writes refused, by duty. */
   private readonly refused = new Map<string, number>();
   private loop: Loop | undefined;
+  /** Drops leases about to expire even while a claim hangs (a silent partition from the store). */
+  private watchdog: Loop | undefined;
   private stopping = false;
   private url: string | undefined;
   private readonly startedAt: number;
@@ -120,6 +122,33 @@ export class Leadership {
   async start(): Promise<void> {
     await this.claim().catch((e) => this.onError(e));
     this.loop = startLoop(this.platform.clock, this.renewMs, () => this.claim(), this.onError);
+    // The claim loop never overlaps itself: a renewal that hangs (packets dropped on the way to
+    // the store) would keep this replica acting past its lease. The watchdog runs apart from it
+    // and stops any duty whose lease ends within a renewal period, as a failed renewal would.
+    this.watchdog = startLoop(this.platform.clock, Math.max(25, Math.floor(this.renewMs / 2)), () => this.dropExpiring(), this.onError);
+  }
+
+  /** `p`, or a rejection once `ms` passed on the platform clock (the work itself goes on). */
+  private within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.platform.clock.setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms: the store does not answer`)), ms);
+      p.then(
+        (v) => {
+          timer.cancel();
+          resolve(v);
+        },
+        (e: unknown) => {
+          timer.cancel();
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Stops acting for every duty whose lease ends within a renewal period (its writes are fenced at once). */
+  private dropExpiring(): void {
+    const now = this.platform.clock.now();
+    for (const [name, h] of [...this.held]) if (now >= h.expiresAt - this.renewMs) void this.lose(name);
   }
 
   /** Says where this replica answers (once it listens): shown in the replica list. */
@@ -155,6 +184,7 @@ export class Leadership {
   /** Stops every duty this replica performs and gives their leases up, so another replica takes them at once. */
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.watchdog?.stop();
     await this.loop?.stop();
     const mine = [...this.held.keys()];
     for (const name of mine) await this.lose(name);
@@ -176,9 +206,11 @@ export class Leadership {
 
   private async claim(): Promise<void> {
     if (this.stopping) return;
-    await this.claimLeases();
+    // A round that hangs (the store cut off without an error) must not stop later rounds: it is
+    // given up after a lease period, and the next round tries again.
+    await this.within(this.claimLeases(), this.ttlMs, 'claiming leases');
     if (this.stopping) return;
-    await this.heartbeat();
+    await this.within(this.heartbeat(), this.ttlMs, 'the replica heartbeat');
     // Replicas gone for long leave the list; a leader looks once a minute.
     const now = this.platform.clock.now();
     if (this.held.size && now - this.forgottenAt >= 60_000) {
@@ -200,7 +232,9 @@ export class Leadership {
     for (const [name, c] of claims) {
       this.last.set(name, c);
       if (this.stopping) return;
-      if (c.held && c.epochRev !== undefined) {
+      // A claim that came back too late (the store was slow or cut off) is not acted on.
+      const late = c.held && c.expiresAt !== undefined && this.platform.clock.now() >= c.expiresAt - this.renewMs;
+      if (c.held && c.epochRev !== undefined && !late) {
         const was = this.held.get(name);
         this.held.set(name, { epochRev: c.epochRev, expiresAt: c.expiresAt! });
         if (!was || was.epochRev !== c.epochRev) await this.begin(name, was !== undefined);

@@ -51,8 +51,9 @@ test('a holder paused past its lease loses it to the other replica, and its late
   const b = replica(store, clock, 'b');
   await a.l.start();
   await b.l.start();
-  // "SIGSTOP": a stops renewing, but still believes it leads.
+  // "SIGSTOP": a stops renewing (and checking its lease), but still believes it leads.
   await (a.l as unknown as { loop: { stop(): Promise<void> } }).loop.stop();
+  await (a.l as unknown as { watchdog: { stop(): Promise<void> } }).watchdog.stop();
   await clock.advance(13_000);
   assert.equal(b.leading(), true, 'b took the expired lease');
   assert.deepEqual(b.log, ['start']);
@@ -107,4 +108,33 @@ test('replicas heartbeat at each round: a silent one is shown gone after a TTL, 
   await a.l.stop();
   assert.deepEqual(await store.list('berth.replica'), [], 'a stopped replica removes itself');
   await store.close();
+});
+
+test('a holder whose renewals hang (a silent partition from the store) stops acting before its lease ends', async () => {
+  const inner = new SqliteStore(':memory:');
+  const clock = new ManualClock(1_000_000);
+  let hang = false;
+  // Reads and writes of the lease records never answer while `hang` is set, as over a cut link.
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => (hang && (prop === 'commit' || prop === 'get' || prop === 'getMany' || prop === 'list') ? new Promise(() => undefined) : (v as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  }) as SqliteStore;
+  const a = replica(store, clock, 'a');
+  await a.l.start();
+  assert.equal(a.leading(), true);
+  hang = true;
+  // Before the lease could end (10 s), with a renewal still pending, a has stopped its duty.
+  await clock.advance(7_500);
+  assert.equal(a.leading(), false, 'dropped while its renewal hangs');
+  assert.deepEqual(a.log, ['start', 'stop']);
+  assert.equal(a.l.fence('work'), undefined, 'its writes carry no token: the fenced store refuses them');
+  hang = false;
+  // Once the store answers again the replica takes the lease back (nobody else wanted it).
+  await clock.advance(10_000);
+  assert.equal(a.leading(), true);
+  await a.l.stop();
+  await inner.close();
 });
