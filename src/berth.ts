@@ -46,6 +46,7 @@ import { agentStatuses } from './domain/ecs/instances.js';
 import { startRetentionSweep } from './control/retention.js';
 import { startAlarmController } from './control/alarms.js';
 import { startAlbMetricsPublisher } from './control/albMetrics.js';
+import { startEcsMetricsPublisher } from './control/ecsMetrics.js';
 import { startSubscriptionDelivery } from './control/logSubscriptions.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
@@ -419,6 +420,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Each replica publishes the requests its own load balancer served (AWS/ApplicationELB).
   loops.push(startSubscriptionDelivery(platform, logEvents, report('logs subscription delivery')));
   loops.push(startAlbMetricsPublisher(platform, loadBalancer, { intervalMs: envMs(env, 'BERTH_METRICS_PUBLISH_MS'), onError: report('load balancer metrics publishing') }));
+  loops.push(startEcsMetricsPublisher(platform, { intervalMs: envMs(env, 'BERTH_METRICS_PUBLISH_MS'), onError: report('ECS metrics publishing') }));
 
   metricsRing.start();
   // Tasks that failed to start or whose essential container failed are said in the log too.

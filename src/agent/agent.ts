@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { AwsApiError, currentEndpoint, jsonService, type ClientConfig } from '../client/awsClient.js';
 import { localAddressTowards } from './hostAddress.js';
+import type * as Wire from '../generated/berthagent.js';
 import { decodeReport, encodeReport, mergeReports, pollTasks, reportTaskState, type AgentTaskSpec, type PolledTask, type TaskReport, type UnusableTask } from './protocol.js';
 import type { Driver, PullResult, RegistryAuth } from './drivers/driver.js';
 import { RegistryLogins } from './registryLogins.js';
@@ -78,6 +79,9 @@ interface PersistedAgent {
 /** At most this many tasks' reports are on the wire at once. */
 const MAX_REPORTS_IN_FLIGHT = 8;
 
+/** Least time between two samples of the tasks' CPU and memory use (sent with the polls). */
+const USAGE_SAMPLE_MS = 2_000;
+
 /** Ports no task may claim on a host (ECS reserves the same ones). */
 const RESERVED_PORTS = ['22', '2375', '2376', '51678', '51679'];
 
@@ -104,6 +108,10 @@ export class Agent {
   private stopped = false;
   private readonly pollAbort = new AbortController();
   private loop: Promise<void> | undefined;
+  /** The latest usage sample of the tasks here, the sampling in flight, and when it began (usageForPoll). */
+  private usage: Wire.TaskUsage[] = [];
+  private usageSampling: Promise<void> | undefined;
+  private usageSampledAt = 0;
   private readonly clock: Clock;
   private readonly log: (msg: string) => void;
   /** True while the last call to the control plane succeeded. */
@@ -245,13 +253,34 @@ export class Agent {
     }
   }
 
+  /**
+   * The usage of the tasks that run here, for the next poll (`taskUsage`): sampled in the
+   * background at most every USAGE_SAMPLE_MS so that a slow runtime never delays the heartbeat;
+   * each poll carries the latest complete sample (at most 1000 tasks, the model's bound).
+   */
+  private usageForPoll(): Wire.TaskUsage[] | undefined {
+    const now = Date.now();
+    if (!this.usageSampling && now - this.usageSampledAt >= USAGE_SAMPLE_MS) {
+      this.usageSampledAt = now;
+      this.usageSampling = (async () => {
+        const out: Wire.TaskUsage[] = [];
+        for (const owned of [...this.tasks.values()].slice(0, 1000)) {
+          const u = await owned.usage().catch(() => undefined);
+          if (u) out.push({ taskArn: owned.spec.taskArn, cpuTimeMs: u.cpuTimeMs, memoryBytes: u.memoryBytes, sampledAt: new Date() });
+        }
+        this.usage = out;
+      })().finally(() => (this.usageSampling = undefined));
+    }
+    return this.usage.length ? this.usage : undefined;
+  }
+
   private async pollLoop(): Promise<void> {
     let delay = 200;
     while (!this.stopped) {
       try {
         const out = await pollTasks(
           this.client,
-          { cluster: this.opts.cluster, containerInstanceArn: this.containerInstanceArn!, fingerprint: this.fingerprint, waitSeconds: this.opts.pollSeconds ?? 5 },
+          { cluster: this.opts.cluster, containerInstanceArn: this.containerInstanceArn!, fingerprint: this.fingerprint, waitSeconds: this.opts.pollSeconds ?? 5, taskUsage: this.usageForPoll() },
           { timeoutMs: ((this.opts.pollSeconds ?? 5) + 15) * 1000, signal: this.pollAbort.signal },
         );
         this.connected = true;

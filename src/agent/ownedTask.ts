@@ -15,7 +15,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import { AwsApiError } from '../client/awsClient.js';
-import type { Driver, PullResult } from './drivers/driver.js';
+import type { ContainerStats, Driver, PullResult } from './drivers/driver.js';
 import type { LogDestination, LogShipper } from './logShipper.js';
 import { logDestinationFor } from './logNaming.js';
 import { mergeReports, parseTaskSpec, type AgentContainerDefinition, type AgentTaskSpec, type TaskReport } from './protocol.js';
@@ -39,6 +39,8 @@ export interface OwnedTask {
   detach(): void;
   /** False once the task is STOPPED. */
   isActive(): boolean;
+  /** Its containers' CPU time and memory now (TaskRunner.usage), undefined before they run. */
+  usage(): Promise<ContainerStats | undefined>;
   /** Resolves when the task is STOPPED and cleaned up (or detached). */
   readonly done: Promise<void>;
 }
@@ -183,6 +185,10 @@ class AgentOwnedTask implements OwnedTask {
 
   isActive(): boolean {
     return this.active;
+  }
+
+  usage(): Promise<ContainerStats | undefined> {
+    return this.runner && this.active ? this.runner.usage() : Promise.resolve(undefined);
   }
 
   /** Sends a report (through the agent's queue), keeping the merged state for the end. */

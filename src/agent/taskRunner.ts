@@ -19,7 +19,7 @@
  * what it printed while nobody followed is delivered too.
  */
 import { systemClock, type Clock } from '../clock.js';
-import { OOM_REASON, type Driver, type DriverHandle, type ExitInfo, type PullResult, type RecoverResult, type Subscription } from './drivers/driver.js';
+import { OOM_REASON, type ContainerStats, type Driver, type DriverHandle, type ExitInfo, type PullResult, type RecoverResult, type Subscription } from './drivers/driver.js';
 import { TASK_STATUSES, type ContainerSpec, type ContainerState, type HealthStatus, type LogLine, type StopCode, type TaskSpec, type TaskState, type TaskStatus } from './types.js';
 
 /** ECS's reason for a task stopped because an essential container exited. */
@@ -127,6 +127,8 @@ export class TaskRunner {
   private readonly task: TaskSpec;
   private st: TaskState;
   private readonly live = new Map<string, Live>();
+  /** The most CPU time each container was seen to have used, in ms (for `usage()`). */
+  private readonly cpuTimeMs = new Map<string, number>();
   private readonly logCursors: Record<string, string> = {};
   private waiters: Array<() => void> = [];
   private lastEmitted = '';
@@ -176,6 +178,29 @@ export class TaskRunner {
   start(): Promise<TaskState> {
     this.running ??= this.run();
     return this.running;
+  }
+
+  /**
+   * The task's resource use now: CPU time summed over its containers (a container that has
+   * stopped keeps counting what it used, so the sum never goes down) and the memory of those that
+   * run. Undefined when the driver cannot say, or no container of the task runs.
+   */
+  async usage(): Promise<ContainerStats | undefined> {
+    if (!this.driver.stats || this.detached || this.st.lastStatus !== 'RUNNING') return undefined;
+    let memoryBytes = 0;
+    let running = 0;
+    for (const [name, l] of this.live) {
+      if (!l.handle || this.cstate(name).lastStatus !== 'RUNNING') continue;
+      const s = await this.driver.stats(l.handle).catch(() => undefined);
+      if (!s) continue;
+      running++;
+      memoryBytes += s.memoryBytes;
+      this.cpuTimeMs.set(name, Math.max(this.cpuTimeMs.get(name) ?? 0, s.cpuTimeMs));
+    }
+    if (running === 0) return undefined;
+    let cpuTimeMs = 0;
+    for (const ms of this.cpuTimeMs.values()) cpuTimeMs += ms;
+    return { cpuTimeMs, memoryBytes };
   }
 
   /** Sets the desired status to STOPPED (the first reason given wins). */

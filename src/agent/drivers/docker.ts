@@ -15,7 +15,7 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { ContainerSpec } from '../types.js';
-import { SIGNAL_NUMBERS, type Driver, type DriverHandle, type DriverLogLine, type ExecResult, type ExitInfo, type Fingerprint, type InspectResult, type LogsOptions, type PullResult, type RecoverResult, type RegistryAuth, type StartRequest, type Subscription } from './driver.js';
+import { SIGNAL_NUMBERS, type ContainerStats, type Driver, type DriverHandle, type DriverLogLine, type ExecResult, type ExitInfo, type Fingerprint, type InspectResult, type LogsOptions, type PullResult, type RecoverResult, type RegistryAuth, type StartRequest, type Subscription } from './driver.js';
 import { DockerLogPass, parseCursor as parseLogCursor, sinceSeconds } from './dockerLogs.js';
 import { DockerEngine, Demuxer, EngineError, readAll } from './dockerApi.js';
 import { assignPorts } from './ports.js';
@@ -437,6 +437,21 @@ export class DockerDriver implements Driver {
     const running = !!info.State?.Running;
     const hs = info.State?.Health?.Status;
     return { running, pid: info.State?.Pid || undefined, id: info.Id, health: hs === 'starting' || hs === 'healthy' || hs === 'unhealthy' ? hs : undefined, exit: running ? undefined : this.exitFrom(info) };
+  }
+
+  /**
+   * The engine's one-shot stats (`GET /containers/<id>/stats?stream=false&one-shot=true`): CPU
+   * time from cpu_usage.total_usage (ns), memory as `docker stats` counts it (usage less inactive
+   * file pages). Undefined for a container that is gone or not running.
+   */
+  async stats(h: DriverHandle): Promise<ContainerStats | undefined> {
+    const st = await this.engine.call<any>('GET', `/containers/${this.st(h).containerId}/stats?stream=false&one-shot=true`, undefined, { timeoutMs: 5_000 }).catch(() => undefined);
+    const cpuNs = Number(st?.cpu_stats?.cpu_usage?.total_usage);
+    const usage = Number(st?.memory_stats?.usage);
+    if (!st || !Number.isFinite(cpuNs) || !Number.isFinite(usage) || !st.pids_stats?.current) return undefined;
+    const m = st.memory_stats.stats ?? {};
+    const inactive = Number(m.inactive_file ?? m.total_inactive_file ?? 0) || 0;
+    return { cpuTimeMs: Math.floor(cpuNs / 1e6), memoryBytes: Math.max(0, usage - inactive) };
   }
 
   async recover(h: DriverHandle): Promise<RecoverResult> {

@@ -118,6 +118,14 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
+/** A running container's resource use at one moment (`Driver.stats`). */
+export interface ContainerStats {
+  /** CPU time the container has used since it started, in ms (user + system, all its cores). */
+  cpuTimeMs: number;
+  /** Memory it uses now, in bytes (resident set; the page cache not counted). */
+  memoryBytes: number;
+}
+
 /** A subscription that can be cancelled. */
 export interface Subscription {
   close(): void;
@@ -180,6 +188,11 @@ export interface Driver {
    * nothing listens on (its processes must listen where PORT / PORT_<containerPort> say).
    */
   diagnose?(handle: DriverHandle): Promise<string | undefined>;
+  /**
+   * The container's CPU time and memory now, or undefined when it is not running or the runtime
+   * cannot say (the agent reports them with its poll, for ECS's CPUUtilization/MemoryUtilization).
+   */
+  stats?(handle: DriverHandle): Promise<ContainerStats | undefined>;
   /** Releases the driver's own connections when the agent stops; running containers are not touched. */
   close?(): void;
 }

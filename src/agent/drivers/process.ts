@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, rmdirSync, readFileSync, rmSync, writeFileSync, 
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerSpec } from '../types.js';
-import type { Driver, DriverHandle, DriverLogLine, ExecResult, ExitInfo, Fingerprint, InspectResult, LogsOptions, PullResult, RecoverResult, StartRequest, Subscription } from './driver.js';
+import type { ContainerStats, Driver, DriverHandle, DriverLogLine, ExecResult, ExitInfo, Fingerprint, InspectResult, LogsOptions, PullResult, RecoverResult, StartRequest, Subscription } from './driver.js';
 import { assignPorts } from './ports.js';
 import { procStartTime, readOomKills, type SupervisorSpec } from './processSupervisor.js';
 import { SupervisorClient } from './supervisorClient.js';
@@ -77,6 +77,41 @@ function readJson<T>(path: string): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Kernel clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on every Linux ABI Node runs on). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** A file's text, or undefined when it cannot be read. */
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time and memory of a container: from its cgroup (v2 `cpu.stat` usage_usec, `memory.current`
+ * less inactive file pages) when it has one, else from /proc: the process's utime+stime plus its
+ * waited-for children's, and its VmRSS.
+ */
+export function processStats(pid: number, start: number | undefined, cgroupDir: string | undefined): ContainerStats | undefined {
+  if (cgroupDir) {
+    const usec = /^usage_usec (\d+)$/m.exec(readText(join(cgroupDir, 'cpu.stat')) ?? '');
+    const current = Number(readText(join(cgroupDir, 'memory.current'))?.trim());
+    const inactive = Number(/^inactive_file (\d+)$/m.exec(readText(join(cgroupDir, 'memory.stat')) ?? '')?.[1] ?? 0);
+    if (usec && Number.isFinite(current)) return { cpuTimeMs: Math.floor(Number(usec[1]) / 1000), memoryBytes: Math.max(0, current - inactive) };
+  }
+  if (!alive(pid, start)) return undefined;
+  const stat = readText(`/proc/${pid}/stat`);
+  const status = readText(`/proc/${pid}/status`);
+  if (stat === undefined || status === undefined) return undefined;
+  // Fields after the command (which may hold spaces and parentheses): state is field 3, utime 14 ... cstime 17.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + (Number(f[i]) || 0), 0);
+  const rssKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0);
+  return { cpuTimeMs: Math.floor((ticks * 1000) / CLOCK_TICKS_PER_SECOND), memoryBytes: rssKb * 1024 };
 }
 
 /** The environment of a running process (/proc/<pid>/environ), or undefined if unreadable. */
@@ -187,6 +222,12 @@ export class ProcessDriver implements Driver {
       cpus: cpus().length,
       memoryMiB: Math.floor(totalmem() / 1024 / 1024),
     };
+  }
+
+  /** The container's CPU time and memory (its cgroup's, else its process's from /proc). */
+  async stats(h: DriverHandle): Promise<ContainerStats | undefined> {
+    const s = this.st(h);
+    return processStats(s.pid, s.pidStart, s.cgroupDir);
   }
 
   /** Lets go of the supervisor's connection; containers keep running (see processSupervisor.ts). */

@@ -19,6 +19,7 @@ import { ecsErrors } from '../../domain/ecs/errors.js';
 import { findContainerInstance, recordHeartbeat } from '../../domain/ecs/instances.js';
 import type { Scope } from '../../domain/ecs/keys.js';
 import { currentRevision, nextInstanceChange } from '../../domain/ecs/instanceChanges.js';
+import { taskUsageOf } from '../../domain/ecs/taskUsage.js';
 import { tasksForInstance } from '../../domain/ecs/liveIndex.js';
 import type { ContainerInstanceRecord, TaskRecord } from '../../domain/ecs/records.js';
 import { applyOverrides, findTaskDefinition } from '../../domain/ecs/taskDefinitions.js';
@@ -184,6 +185,11 @@ function handlers(master: MasterKey, authorizer: Authorizer): Handlers<Agent.Ope
       throw ecsErrors.invalidParameter(`Container instance ${input.containerInstanceArn} is not registered in cluster ${cluster.clusterName}: register it again.`);
     }
     const instanceId = instance.id;
+    // The usage of the tasks running there (CPUUtilization / MemoryUtilization, src/control/ecsMetrics.ts).
+    if (input.taskUsage?.length) {
+      const samples = input.taskUsage.map((u) => ({ taskArn: u.taskArn, cpuTimeMs: u.cpuTimeMs, memoryBytes: u.memoryBytes, sampledAt: u.sampledAt.getTime() }));
+      taskUsageOf(ctx.platform).record(ctx.region, cluster.clusterName, instance.containerInstanceArn, samples, ctx.platform.clock.now());
+    }
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
     for (let first = true; ; first = false) {
       if (!first) {
