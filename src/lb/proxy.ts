@@ -421,6 +421,7 @@ export class RequestProxy implements ListenerHandlers {
     let resumeUpstream: (() => void) | undefined;
     let broken = false;
     const sock = req.socket as ClientSocket;
+    const streaming = body === undefined && hasBody;
     const finish = (err?: { code?: string }) => {
       if (done) return;
       done = true;
@@ -474,6 +475,11 @@ export class RequestProxy implements ListenerHandlers {
             }
             for (const c of setCookies) out.push('set-cookie', c);
           }
+          // The target answers before the client's streamed body has all arrived (e.g. 413 to an
+          // upload it does not read): the rest of the body is not forwarded (undici drops the
+          // half-written upstream connection) and the client connection closes after this answer,
+          // so no later request can queue behind the unread bytes.
+          if (streaming && !req.complete) res.shouldKeepAlive = false;
           try {
             res.writeHead(statusCode, out);
           } catch (e) {
@@ -505,6 +511,7 @@ export class RequestProxy implements ListenerHandlers {
           if (held) res.end(held);
           else res.end();
           held = undefined;
+          if (streaming && !req.complete) lingerThenClose(req, res);
           finish();
         },
         onError(err: Error) {
@@ -540,6 +547,28 @@ export class RequestProxy implements ListenerHandlers {
     this.traceCounter = (this.traceCounter + 1) % 0x1_0000_0000;
     return `Root=1-${Math.floor(this.clock.now() / 1000).toString(16)}-${TRACE_PREFIX}${this.traceCounter.toString(16).padStart(16, '0')}`;
   }
+}
+
+/** Longest a closing client connection's unread request bytes are read and dropped after its answer. */
+const LINGER_MS = 2_000;
+
+/**
+ * After an answer sent before the request body all arrived: reads and drops what the client
+ * still sends (so closing does not reset the connection before the client read the answer),
+ * then closes the connection once the answer is out, at most LINGER_MS later.
+ */
+function lingerThenClose(req: IncomingMessage, res: ServerResponse): void {
+  const sock = req.socket;
+  const drop = () => undefined;
+  res.once('finish', () => {
+    if (sock.destroyed) return;
+    sock.on('data', drop);
+    sock.resume();
+    sock.end();
+    const timer = setTimeout(() => sock.destroy(), LINGER_MS);
+    timer.unref();
+    sock.once('close', () => clearTimeout(timer));
+  });
 }
 
 function route(l: CompiledListener, view: RequestView): RouteAction {

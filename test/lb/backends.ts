@@ -164,3 +164,86 @@ export async function createTestTargetGroup(elb: ElasticLoadBalancingV2Client, n
   );
   return out.TargetGroups![0]!.TargetGroupArn!;
 }
+
+/**
+ * A backend that answers every request at once and never reads the request body, as a target
+ * refusing an upload (413) or ignoring it does: `/<3 digits>` with that status (`/close/<3 digits>`
+ * also closes the connection, `/stall/<3 digits>` keeps it and stops reading it), `/health` and any other path with 200.
+ */
+export async function startEagerBackend(name: string): Promise<Backend & { server: Server }> {
+  const b = { name, port: 0, hits: 0, lastHeaders: undefined as IncomingHttpHeaders | undefined, server: undefined as unknown as Server, close: async () => {} };
+  b.server = createServer((req, res) => {
+    const body = req.url === '/health' ? 'ok' : `${name} answered without reading`;
+    if (req.url !== '/health') {
+      b.hits++;
+      b.lastHeaders = req.headers;
+    }
+    const m = /^\/(close\/|stall\/)?([1-5]\d\d)$/.exec(req.url ?? '');
+    const status = m ? Number(m[2]) : 200;
+    const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'x-backend': name, 'content-length': Buffer.byteLength(body) };
+    if (m?.[1] === 'close/') headers.connection = 'close';
+    // Node reads and drops an unread body once the answer is sent: stop reading the connection instead.
+    if (m?.[1] === 'stall/') res.once('finish', () => setImmediate(() => req.socket.pause()));
+    res.writeHead(status, headers);
+    res.end(body);
+  });
+  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', () => r()));
+  b.port = (b.server.address() as AddressInfo).port;
+  b.close = () =>
+    new Promise<void>((r) => {
+      b.server.close(() => r());
+      b.server.closeAllConnections();
+    });
+  return b;
+}
+
+/**
+ * POSTs `bytes` bytes (Content-Length, written in 64 KiB chunks as the connection takes them)
+ * and resolves with the answer as soon as it is complete, with how long it took; errors writing
+ * the rest of the body after the answer arrived (the server closed) are expected and ignored.
+ */
+export function upload(port: number, path: string, bytes: number, timeoutMs: number): Promise<Reply & { ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    let answered = false;
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': bytes } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => {
+        answered = true;
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers, ms: Date.now() - started });
+        req.destroy();
+      });
+      res.on('error', reject);
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no complete answer to a ${bytes}-byte upload within ${timeoutMs} ms`));
+    }, timeoutMs);
+    req.on('error', (e) => {
+      if (answered) return;
+      clearTimeout(timer);
+      reject(e);
+    });
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let sent = 0;
+    const pump = () => {
+      while (sent < bytes && !req.destroyed) {
+        const n = Math.min(chunk.length, bytes - sent);
+        sent += n;
+        const more = req.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+        if (sent >= bytes) {
+          req.end();
+          return;
+        }
+        if (!more) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}

@@ -19,7 +19,7 @@ import {
   ModifyTargetGroupAttributesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startTestBerth, eventually, type TestBerth } from '../../helpers/fixture.js';
-import { startBackend, freePort, get, createTestTargetGroup, type Backend } from '../backends.js';
+import { startBackend, startEagerBackend, upload, freePort, get, createTestTargetGroup, type Backend } from '../backends.js';
 import type { LbPlaneKind } from '../../../src/lb/options.js';
 
 const HAPROXY = spawnSync('sh', ['-c', 'command -v haproxy']).stdout?.toString().trim() ?? '';
@@ -133,6 +133,27 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
       await allHealthy(tg, 2);
       await eventually(async () => (await get(port, '/b')).headers['x-backend'] === 'back', { what: 'new target gets traffic' });
       assert.equal(berth.loadBalancer.dataPlaneLoads, loads, 'no configuration reload for target changes');
+    });
+
+    // HAProxy 2.6 keeps the client connection waiting behind the unread body (the next request on it stalls): not fixed yet.
+    const uploadSkip = plane === 'haproxy' ? 'haproxy: a request after an upload the target did not read stalls (not fixed yet)' : false;
+    test('a target answering a 4 MiB upload without reading it: the client gets that answer at once and the listener keeps serving', { skip: uploadSkip }, async () => {
+      const eager = await startEagerBackend('eager');
+      backends.push(Object.assign(eager, { healthStatus: 200 }));
+      const { tg, port } = await service('upload', [eager]);
+      await allHealthy(tg, 1);
+      // The listener's idle timeout is 60 s: an upload stuck behind the unread body shows as a timeout.
+      for (const path of ['/stall/413', '/stall/200', '/413', '/200']) {
+        const status = Number(path.slice(-3));
+        const r = await upload(port, path, 4 * 1024 * 1024, 10_000);
+        assert.equal(r.status, status, `${path}: the target's ${status} reaches the client`);
+        assert.equal(r.body, 'eager answered without reading');
+        if (path.startsWith('/stall/')) assert.equal(r.headers.connection, 'close', 'the connection with the unread rest of the body is not kept');
+        const after = await Promise.race([get(port, '/next'), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the listener did not answer a plain request within 5 s after the upload')), 5_000))]);
+        assert.equal(after.status, 200);
+        assert.equal(after.headers['x-backend'], 'eager');
+      }
+      assert.equal(eager.hits, 8);
     });
 
     test('per-target-group request counts in /_berth/metrics with ALB names', async () => {
