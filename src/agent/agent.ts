@@ -149,7 +149,14 @@ export class Agent {
    */
   async start(): Promise<void> {
     this.lock = lockStateDir(this.opts.stateDir);
-    if (this.opts.joinToken) await this.retry(() => this.join(), 'join');
+    if (this.opts.joinToken || existsSync(join(this.opts.stateDir, 'identity.json'))) {
+      try {
+        await this.retry(() => this.join(), 'join', (e) => e instanceof AwsApiError && e.status >= 400 && e.status < 500 && !/Throttl|TooManyRequests/.test(e.code));
+      } catch (e) {
+        this.lock.release();
+        throw e;
+      }
+    }
     await this.credentialsServer.start();
     this.shipper.start();
     await this.recover();
@@ -169,6 +176,7 @@ export class Agent {
     const file = join(this.opts.stateDir, 'identity.json');
     let id: PersistedIdentity | undefined = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PersistedIdentity) : undefined;
     if (id?.cluster !== this.opts.cluster) {
+      if (!this.opts.joinToken) throw new Error(`${file} is for cluster '${id?.cluster}', not '${this.opts.cluster}': pass a join token of this cluster (--join-token) or another --state-dir.`);
       const token = joinTokenCredentials(this.opts.joinToken!);
       const out = await callJson<{ accessKeyId: string; secretAccessKey: string; containerInstanceArn: string }>({ ...this.client, ...token }, 'ecs', 'BerthAgentV1.Join', { cluster: this.opts.cluster });
       id = { ...out, cluster: this.opts.cluster };
@@ -237,14 +245,15 @@ export class Agent {
   }
 
   /** Retries an operation with backoff until it succeeds or the agent stops. */
-  private async retry(fn: () => Promise<void>, what: string): Promise<void> {
+  /** Calls `fn` until it succeeds; an error `fatal` accepts is thrown at once (retrying cannot help). */
+  private async retry(fn: () => Promise<void>, what: string, fatal: (e: unknown) => boolean = () => false): Promise<void> {
     let delay = 200;
     for (;;) {
       try {
         await fn();
         return;
       } catch (e) {
-        if (this.stopped) throw e;
+        if (this.stopped || fatal(e)) throw e;
         this.connected = false;
         this.log(`${what} failed (${(e as Error).message}); retrying in ${delay} ms`);
         await sleep(delay);

@@ -6,6 +6,7 @@
  *   berth ps | run | deploy | rollback     client commands: they reach Berth only over the
  *   berth events | stop | logs | status    network, through src/client, like any AWS client
  *   berth credentials | version
+ *   berth join-token create | list | revoke   the tokens agent hosts join a cluster with
  *
  * Exit status: 0 done; 1 an error (an API error prints as `berth: <Code>: <message>`, never a
  * stack trace; BERTH_DEBUG=1 adds it); 2 a usage error (unknown flag, bad value, missing
@@ -21,6 +22,7 @@ import { deployCommand, parseEnvPairs, rollbackCommand } from './deploy.js';
 import { consoleCommand } from './console.js';
 import { eventsCommand } from './events.js';
 import { auditCommand } from './audit.js';
+import { createJoinTokenCommand, listJoinTokensCommand, revokeJoinTokenCommand } from './joinToken.js';
 import { logsCommand, parseDuration } from './logs.js';
 import { psCommand } from './ps.js';
 import { runCommand } from './run.js';
@@ -249,7 +251,8 @@ Run 'berth <command> --help' for a command's flags.`,
     .addOption(new Option('--cpu <units>', 'CPU units to offer (default: the host\'s)').argParser(wholeNumber(1)))
     .addOption(new Option('--memory <mib>', 'MiB of memory to offer (default: the host\'s)').argParser(wholeNumber(1)))
     .option('--instance-id <id>', 'the EC2 instance this host is (an Auto Scaling group\'s agent host), sent as its identity document')
-    .addHelpText('after', '\nCredentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.\n\nExample:\n  berth agent --server http://10.0.0.1:4566,http://10.0.0.2:4566 --cluster web')
+    .option('--join-token <token>', 'join the cluster with this token (berth join-token create; default BERTH_JOIN_TOKEN): once joined, the agent uses its own instance\'s key, kept in the state dir')
+    .addHelpText('after', '\nCredentials: a join token (--join-token or BERTH_JOIN_TOKEN; or the identity a previous join left in the state dir), else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else those of the data dir.\n\nExample:\n  berth agent --server http://10.0.0.1:4566,http://10.0.0.2:4566 --cluster web')
     .action(async (opts) => {
       const { agentCommand } = await import('./serve.js');
       guardClosedOutput({ exit: false });
@@ -384,6 +387,30 @@ Examples:
         { follow: opts.follow, user: opts.user, event: opts.event, resource: opts.resource, accessKey: opts.accessKey, source: opts.source, sinceMs, output: opts.output },
         term,
       );
+    });
+
+  const joinToken = program.command('join-token').description('Create, list and revoke the join tokens agent hosts join a cluster with (berth agent --join-token).');
+  clientCommand(joinToken, 'create', 'Create a join token for a cluster and print it (the token alone on stdout).')
+    .addOption(new Option('--expires-in <duration>', 'how long it can join, from 5m to 168h').default(24 * 3_600_000, '24h').argParser(durationMs))
+    .addHelpText('after', '\nExample:\n  TOKEN=$(npx berth join-token create --cluster web --expires-in 1h)\n  berth agent --server http://10.0.0.1:4566 --cluster web --join-token "$TOKEN"   # on the agent host')
+    .action(async (opts) => {
+      const seconds = Math.round(opts.expiresIn / 1000);
+      if (seconds < 300 || seconds > 604_800) throw new UsageError('--expires-in must be from 5m to 168h.');
+      const cfg = clientConfigFrom(opts);
+      outcome.endpoint = cfg.endpoint;
+      outcome.exitCode = await createJoinTokenCommand(cfg, { cluster: opts.cluster, validSeconds: seconds, output: opts.output }, term);
+    });
+  clientCommand(joinToken, 'list', 'List a cluster\'s join tokens (ids and expiry; never their secrets).')
+    .action(async (opts) => {
+      const cfg = clientConfigFrom(opts);
+      outcome.endpoint = cfg.endpoint;
+      outcome.exitCode = await listJoinTokensCommand(cfg, { cluster: opts.cluster, output: opts.output }, term);
+    });
+  clientCommand(joinToken, 'revoke <token-id>', 'Revoke a join token (its id, or the whole token): it can no longer join.', { output: false })
+    .action(async (tokenId: string, opts) => {
+      const cfg = clientConfigFrom(opts);
+      outcome.endpoint = cfg.endpoint;
+      outcome.exitCode = await revokeJoinTokenCommand(cfg, tokenId, { cluster: opts.cluster }, term);
     });
 
   clientCommand(program, 'stop [task-id...]', 'Stop tasks, or scale a service to 0 with --service, and wait until they have stopped.')

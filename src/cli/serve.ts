@@ -10,7 +10,9 @@ import { VERSION } from '../version.js';
 import { Agent } from '../agent/agent.js';
 import { chooseDriver, type DriverName } from '../agent/select.js';
 import type { LogLevel } from '../server/serverLog.js';
-import { clientConfigFrom } from './connect.js';
+import { clientConfigFrom, UsageError } from './connect.js';
+import { joinTokenCredentials } from '../agent/joinToken.js';
+import { existsSync } from 'node:fs';
 import type { Terminal } from './terminal.js';
 
 /** The flags of `berth up` (commander's names). */
@@ -44,6 +46,8 @@ export interface AgentFlags {
   memory?: number;
   /** The EC2 instance id this host is (Auto Scaling's agent hosts): sent as its identity document, with its zone attribute. */
   instanceId?: string;
+  /** A join token (else BERTH_JOIN_TOKEN): the agent joins with it once, then uses the identity it got. */
+  joinToken?: string;
 }
 
 /** Signals that end a long-running command gracefully. */
@@ -127,10 +131,20 @@ export async function up(flags: UpFlags, term: Terminal): Promise<void> {
 
 /** `berth agent`: joins a cluster and runs its tasks on this host; runs until SIGTERM/SIGINT. */
 export async function agentCommand(flags: AgentFlags, term: Terminal): Promise<void> {
-  const client = clientConfigFrom(flags);
   const stateDir = resolve(flags.stateDir ?? join(flags.dataDir ?? '.berth', `agent-${flags.cluster}`));
+  const joinToken = flags.joinToken ?? (process.env.BERTH_JOIN_TOKEN || undefined);
+  if (joinToken) {
+    try {
+      joinTokenCredentials(joinToken);
+    } catch (e) {
+      throw new UsageError(`--join-token: ${(e as Error).message}`);
+    }
+  }
+  // A join token (or the identity a previous join left in the state dir) stands for credentials.
+  const joined = joinToken !== undefined || existsSync(join(stateDir, 'identity.json'));
+  const client = clientConfigFrom(flags, joined ? { ...process.env, AWS_ACCESS_KEY_ID: 'joining', AWS_SECRET_ACCESS_KEY: 'joining' } : process.env);
   const driver = await chooseDriver(flags.driver, stateDir);
-  const agent = new Agent({ client, cluster: flags.cluster, driver, stateDir, attributes: flags.attribute, cpu: flags.cpu, memoryMiB: flags.memory,
+  const agent = new Agent({ client, cluster: flags.cluster, driver, stateDir, joinToken, attributes: flags.attribute, cpu: flags.cpu, memoryMiB: flags.memory,
     identity: flags.instanceId ? { instanceId: flags.instanceId, availabilityZone: flags.attribute['ecs.availability-zone'] } : undefined,
   });
   await agent.start();

@@ -17,7 +17,10 @@ import type { MasterKey } from '../ssm/masterKey.js';
 import { secretKey } from './records.js';
 
 /** Store kinds of join tokens and agent keys (not `iam.`: IAM's policy caches need not care). */
-export const AGENT_KINDS = { joinToken: 'agentid.joinToken', agentKey: 'agentid.key' } as const;
+export const AGENT_KINDS = { joinToken: 'agentid.joinToken', agentKey: 'agentid.key', keyOfInstance: 'agentid.keyOfInstance' } as const;
+
+/** Most join tokens one cluster lists (and may hold unexpired at once). */
+export const MAX_JOIN_TOKENS = 1000;
 
 /** Access key id prefixes: a join token's, an agent key's. */
 export const JOIN_TOKEN_PREFIX = 'BJTA';
@@ -56,6 +59,8 @@ function keyId(prefix: string): string {
 
 /** Creates a join token for `cluster` (which the caller has checked exists). */
 export async function createJoinToken(s: Scope, master: MasterKey, cluster: string, seconds: number = JOIN_TOKEN_SECONDS.default): Promise<JoinTokenRecord & { token: string }> {
+  const live = (await listJoinTokens(s, cluster)).filter((t) => Date.parse(t.expiration) > s.platform.clock.now());
+  if (live.length >= MAX_JOIN_TOKENS) throw new ServiceError('InvalidParameterException', `Cluster ${cluster} has ${MAX_JOIN_TOKENS} unexpired join tokens: revoke some first (berth join-token list / revoke).`, 400);
   const tokenId = keyId(JOIN_TOKEN_PREFIX);
   const secret = secretKey();
   const now = s.platform.clock.now();
@@ -79,6 +84,37 @@ export async function issueAgentKey(s: Scope, master: MasterKey, tokenId: string
   const accessKeyId = keyId(AGENT_KEY_PREFIX);
   const secret = secretKey();
   const rec: AgentKeyRecord = { accessKeyId, region: token.region, cluster: token.cluster, containerInstanceId: hexId(), sealedSecret: master.seal(`agentid:key:${accessKeyId}`, secret), created: new Date(s.platform.clock.now()).toISOString(), tokenId };
-  await s.platform.store.commit([{ kind: AGENT_KINDS.agentKey, key: accessKeyId, value: rec, expectRev: 0 }]);
+  await s.platform.store.commit([
+    { kind: AGENT_KINDS.agentKey, key: accessKeyId, value: rec, expectRev: 0 },
+    { kind: AGENT_KINDS.keyOfInstance, key: instanceKey(rec.region, rec.cluster, rec.containerInstanceId), value: { accessKeyId }, expectRev: 0 },
+  ]);
   return { ...rec, secret };
+}
+
+function instanceKey(region: string, cluster: string, containerInstanceId: string): string {
+  return `${region}/${cluster}/${containerInstanceId}`;
+}
+
+/** The join tokens of `cluster` in the scope's region (expired ones included), oldest first. */
+export async function listJoinTokens(s: Scope, cluster: string): Promise<JoinTokenRecord[]> {
+  const all = await s.platform.store.list<JoinTokenRecord>(AGENT_KINDS.joinToken);
+  return all.map((r) => r.value).filter((t) => t.region === s.region && t.cluster === cluster).sort((a, b) => a.created.localeCompare(b.created)).slice(0, MAX_JOIN_TOKENS);
+}
+
+/** Revokes a join token of `cluster`: it can no longer join (the agents it admitted keep their keys). */
+export async function revokeJoinToken(s: Scope, cluster: string, tokenId: string): Promise<void> {
+  const cur = await s.platform.store.get<JoinTokenRecord>(AGENT_KINDS.joinToken, tokenId.slice(0, 128));
+  if (!cur || cur.value.region !== s.region || cur.value.cluster !== cluster) throw new ServiceError('InvalidParameterException', `No join token ${tokenId.slice(0, 128)} in cluster ${cluster} (berth join-token list shows them).`, 400);
+  await s.platform.store.commit([{ kind: AGENT_KINDS.joinToken, key: tokenId, value: null, expectRev: cur.rev }]);
+}
+
+/** Revokes the key of a container instance that joined (it was deregistered); nothing when it has none. */
+export async function revokeInstanceKey(s: Scope, cluster: string, containerInstanceId: string): Promise<void> {
+  const idx = await s.platform.store.get<{ accessKeyId: string }>(AGENT_KINDS.keyOfInstance, instanceKey(s.region, cluster, containerInstanceId));
+  if (!idx) return;
+  const key = await s.platform.store.get<AgentKeyRecord>(AGENT_KINDS.agentKey, idx.value.accessKeyId);
+  await s.platform.store.commit([
+    { kind: AGENT_KINDS.keyOfInstance, key: idx.key, value: null, expectRev: idx.rev },
+    ...(key ? [{ kind: AGENT_KINDS.agentKey, key: key.key, value: null, expectRev: key.rev }] : []),
+  ]);
 }

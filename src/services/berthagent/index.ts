@@ -29,7 +29,7 @@ import type { Authorizer } from '../../domain/iam/authorizer.js';
 import { evaluate, accessDeniedMessage } from '../../domain/iam/policy/evaluate.js';
 import { issueSession } from '../../domain/iam/credentials.js';
 import { getRole } from '../../domain/iam/identities.js';
-import { createJoinToken, issueAgentKey, JOIN_TOKEN_SECONDS } from '../../domain/iam/agents.js';
+import { createJoinToken, issueAgentKey, JOIN_TOKEN_SECONDS, listJoinTokens, revokeJoinToken } from '../../domain/iam/agents.js';
 import { resolveParameter, versionValue } from '../../domain/ssm/parameters.js';
 import { containerInstanceArn } from '../../domain/ecs/keys.js';
 import type { RequestContext } from '../types.js';
@@ -271,6 +271,20 @@ function handlers(master: MasterKey, authorizer: Authorizer): Handlers<Agent.Ope
     const cluster = await requireCluster(ctx, input.cluster);
     const rec = await createJoinToken(ctx, master, cluster.clusterName, Math.min(input.validSeconds ?? JOIN_TOKEN_SECONDS.default, JOIN_TOKEN_SECONDS.max));
     return { token: rec.token, tokenId: rec.tokenId, cluster: cluster.clusterArn, expiration: new Date(rec.expiration) };
+  },
+
+  /** The join tokens of a cluster (ids and lifetimes; never their secrets). */
+  async ListJoinTokens(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    const tokens = await listJoinTokens(ctx, cluster.clusterName);
+    return { joinTokens: tokens.map((t) => ({ tokenId: t.tokenId, cluster: cluster.clusterArn, created: new Date(t.created), expiration: new Date(t.expiration), status: Date.parse(t.expiration) <= ctx.platform.clock.now() ? ('EXPIRED' as const) : ('VALID' as const) })) };
+  },
+
+  /** Revokes a join token: it can no longer join (instances it admitted keep their keys until deregistered). */
+  async RevokeJoinToken(input, ctx) {
+    const cluster = await requireCluster(ctx, input.cluster);
+    await revokeJoinToken(ctx, cluster.clusterName, input.tokenId);
+    return {};
   },
 
   /** A join token's agent: a new container-instance identity of the token's cluster and its key. */

@@ -10,6 +10,7 @@ import { requireCluster } from '../../domain/ecs/clusters.js';
 import { ecsErrors } from '../../domain/ecs/errors.js';
 import { cqlViewOf, findContainerInstance, mutateInstance, registerInstance, registeredTotals, remainingOf } from '../../domain/ecs/instances.js';
 import { containerInstanceArn } from '../../domain/ecs/keys.js';
+import { revokeInstanceKey } from '../../domain/iam/agents.js';
 import { listContainerInstances } from '../../domain/ecs/listing.js';
 import { liveTasksByInstance } from '../../domain/ecs/liveIndex.js';
 import type { ContainerInstanceRecord, TaskRecord } from '../../domain/ecs/records.js';
@@ -174,6 +175,8 @@ export const containerInstanceHandlers: Handlers<ECS.Operations> = {
     }
     const now = ctx.platform.clock.now();
     const next = await mutateInstance(ctx, cluster.clusterName, rec.value.id, (ci) => ({ ...ci, status: 'INACTIVE', agentConnected: false, deregisteredAt: now, version: ci.version + 1 }));
+    // An instance that joined with a join token: its agent key dies with it.
+    await revokeInstanceKey(ctx, cluster.clusterName, rec.value.id);
     return { containerInstance: describeContainerInstance(next, [], true) };
   },
 
