@@ -317,7 +317,8 @@ async function ensureLoadBalancing(c: ComposeApi, project: string, plans: Servic
   } catch (e) {
     if (!(e instanceof AwsApiError && e.code === 'LoadBalancerNotFound')) throw e;
   }
-  lbArn ??= (await c.elb('CreateLoadBalancer', { Name: lbName, Subnets: ['subnet-compose'], ...tags('Tags') })).members('LoadBalancers')[0]!.textAt('LoadBalancerArn')!;
+  // In the default VPC's subnets of zones a and b (their short names; see src/services/ec2/README.md).
+  lbArn ??= (await c.elb('CreateLoadBalancer', { Name: lbName, Subnets: ['subnet-a', 'subnet-b'], ...tags('Tags') })).members('LoadBalancers')[0]!.textAt('LoadBalancerArn')!;
   const listeners = new Map((await c.elb('DescribeListeners', { LoadBalancerArn: lbArn })).members('Listeners').map((l) => [Number(l.textAt('Port')), l.textAt('ListenerArn')!]));
   for (const { plan, port } of wanted) {
     const name = targetGroupName(project, plan.service, port.target);
