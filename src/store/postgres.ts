@@ -41,6 +41,13 @@ function schemaLockKey(schema: string): number {
   return h | 0;
 }
 
+/** A session idle inside a transaction this long is ended by the server (its locks released). */
+const IDLE_IN_TRANSACTION_MS = 5_000;
+/** Longest wait for a row or advisory lock before the statement fails (the caller retries). */
+const LOCK_WAIT_MS = 5_000;
+/** Longest a statement may run. */
+const STATEMENT_MS = 60_000;
+
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private listener: pg.Client | undefined;
@@ -53,7 +60,18 @@ export class PostgresStore implements Store {
     private readonly url: string,
     private readonly schema: string,
   ) {
-    this.pool = new pg.Pool({ connectionString: url, max: 8, options: `-c search_path=${schema}` });
+    // Bounds on every session: a replica paused (SIGSTOP) or cut off in the middle of a
+    // transaction would otherwise hold its row locks for ever and stall every other replica's
+    // commits; PostgreSQL ends such a session (rolling it back) after IDLE_IN_TRANSACTION_MS, and
+    // a statement waits at most LOCK_WAIT_MS for a lock and runs at most STATEMENT_MS.
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: 8,
+      // Client-side bounds too: over a link that drops packets the server never sees the query.
+      connectionTimeoutMillis: 10_000,
+      query_timeout: 30_000,
+      options: `-c search_path=${schema} -c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_MS} -c lock_timeout=${LOCK_WAIT_MS} -c statement_timeout=${STATEMENT_MS}`,
+    });
     // An idle connection the server closed (a PostgreSQL restart) is dropped by the pool, which
     // opens a new one at the next query; the error must not end the process.
     this.pool.on('error', () => undefined);
@@ -70,6 +88,8 @@ export class PostgresStore implements Store {
     try {
       // Replicas may start at the same moment on an empty or older database: the schema is
       // created and migrated by one of them at a time, under a lock of this schema's own.
+      // Replicas starting together wait here for whichever migrates first, however long it takes.
+      await c.query('SET lock_timeout = 0');
       await c.query('SELECT pg_advisory_lock($1)', [schemaLockKey(schema)]);
       try {
         await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
@@ -90,6 +110,7 @@ export class PostgresStore implements Store {
         throw e;
       } finally {
         await c.query('SELECT pg_advisory_unlock($1)', [schemaLockKey(schema)]).catch(() => undefined);
+        await c.query('RESET lock_timeout').catch(() => undefined);
       }
     } catch (e) {
       c.release();
