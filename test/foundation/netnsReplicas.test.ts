@@ -45,18 +45,14 @@ function partition(host: NetnsHost, pgPort: number, on: boolean): void {
 }
 
 /**
- * Skipped: this test found two defects. (1) Leadership never timed out a lease renewal that hangs
- * (packets dropped rather than refused), so the cut replica kept saying it led: fixed (a watchdog
- * apart from the claim loop, a deadline on each round; test/control/leadership.test.ts covers
- * it). (2) After the partition heals, calls through the healed replica could hang: the store's
- * sessions and queries are now bounded (server- and client-side timeouts in
- * src/store/postgres.ts), but this test has not been run green since, so it stays skipped until
- * it is. Fencing held when it ran (1 late write refused, 0 duplicate launches, a new leader in
- * 1.2-1.7 s with a 1.5 s TTL).
+ * This test found two defects, now fixed: (1) Leadership never timed out a lease renewal that
+ * hangs (packets dropped rather than refused), so the cut replica kept saying it led (now a
+ * watchdog apart from the claim loop and a deadline on each round; test/control/leadership.test.ts
+ * covers it on a manual clock); (2) after the partition healed, calls through the healed replica
+ * could hang (now the store's sessions, lock waits and queries are bounded, server- and
+ * client-side, in src/store/postgres.ts).
  */
-const KNOWN_DEFECTS = 'not yet run green after the fixes for the two defects it found (see the comment above)';
-
-test('the leader replica cut off from PostgreSQL: the other takes over, the cut one\'s late writes are refused, nothing is launched twice', { skip: KNOWN_DEFECTS }, async (t) => {
+test('the leader replica cut off from PostgreSQL: the other takes over, the cut one\'s late writes are refused, nothing is launched twice', async (t) => {
   const lab = createHosts(2);
   if (typeof lab === 'string') return t.skip(lab);
   if (spawnSync('iptables', ['--version']).status !== 0) return t.skip('iptables is not installed');
