@@ -87,7 +87,7 @@ test('the leader paused with SIGSTOP past its lease: the other takes over; resum
   const c = await twoReplicas(t);
   if (!c) return;
   try {
-    const [leader, follower] = (await eventually(async () => ((await c.leads(c.replicas[0]!)) ? c.replicas : (await c.leads(c.replicas[1]!)) ? [...c.replicas].reverse() : undefined), { what: 'a leader' }))!;
+    const [leader, follower] = (await eventually(async () => ((await c.leads(c.replicas[0]!)) ? c.replicas : (await c.leads(c.replicas[1]!)) ? [...c.replicas].reverse() : undefined), { what: 'a leader', timeoutMs: 30_000 }))!;
     const ecs = c.client(follower!.url);
     await ecs.send(new CreateClusterCommand({ clusterName: 'ha' }));
     // The agent polls the follower first, so the pause does not silence it.
