@@ -235,20 +235,28 @@ class StackOperation {
 
   // ---- create ----
 
-  private async create(s: StackRecord): Promise<void> {
-    let t: Template;
-    let ctx: EvalContext;
+  /**
+   * The stack's template read and evaluated for a create or an update: the template, the
+   * evaluation context, the resources its conditions include (in template order) and how each
+   * depends on the others. Throws what makes the template unusable.
+   */
+  private async prepare(s: StackRecord): Promise<{ t: Template; ctx: EvalContext; order: string[]; imports: Set<string>; deps: (id: string) => Set<string> }> {
     const imports = new Set<string>();
-    let order: string[];
+    const t = readTemplate(s.templateBody);
+    await this.loadImports(t);
+    const ctx = this.context(t, s, s, imports);
+    const order = includedResources(t, ctx);
+    return { t, ctx, order, imports, deps: (id: string) => resourceDependencies(id, t.Resources[id]!, t.Resources) };
+  }
+
+  private async create(s: StackRecord): Promise<void> {
+    let prepared: Awaited<ReturnType<StackOperation['prepare']>>;
     try {
-      t = readTemplate(s.templateBody);
-      await this.loadImports(t);
-      ctx = this.context(t, s, s, imports);
-      order = includedResources(t, ctx);
+      prepared = await this.prepare(s);
     } catch (e) {
       return this.failCreate(s, errorText(e));
     }
-    const deps = (id: string) => resourceDependencies(id, t.Resources[id]!, t.Resources);
+    const { t, ctx, order, imports, deps } = prepared;
     const failed = await this.inParallel(order, deps, async (id) => {
       const cur = this.resources.get(id);
       if (cur?.status === 'CREATE_COMPLETE') return;
@@ -397,19 +405,13 @@ class StackOperation {
   // ---- update ----
 
   private async update(s: StackRecord): Promise<void> {
-    let t: Template;
-    let ctx: EvalContext;
-    let order: string[];
-    const imports = new Set<string>();
+    let prepared: Awaited<ReturnType<StackOperation['prepare']>>;
     try {
-      t = readTemplate(s.templateBody);
-      await this.loadImports(t);
-      ctx = this.context(t, s, s, imports);
-      order = includedResources(t, ctx);
+      prepared = await this.prepare(s);
     } catch (e) {
       return this.failUpdate(s, errorText(e));
     }
-    const deps = (id: string) => resourceDependencies(id, t.Resources[id]!, t.Resources);
+    const { t, ctx, order, imports, deps } = prepared;
     const failed = await this.inParallel(order, deps, async (id) => {
       const cur = this.resources.get(id);
       if (cur && cur.before !== undefined && (cur.status === 'UPDATE_COMPLETE' || cur.status === 'CREATE_COMPLETE')) return; // done by this update already
