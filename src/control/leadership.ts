@@ -124,7 +124,8 @@ export class Leadership {
     this.loop = startLoop(this.platform.clock, this.renewMs, () => this.claim(), this.onError);
     // The claim loop never overlaps itself: a renewal that hangs (packets dropped on the way to
     // the store) would keep this replica acting past its lease. The watchdog runs apart from it
-    // and stops any duty whose lease ends within a renewal period, as a failed renewal would.
+    // and stops any duty whose lease has run out by this replica's clock. (A slow but working
+    // store is not a reason to stop: every write is fenced by the lease's token anyway.)
     this.watchdog = startLoop(this.platform.clock, Math.max(25, Math.floor(this.renewMs / 2)), () => this.dropExpiring(), this.onError);
   }
 
@@ -145,10 +146,10 @@ export class Leadership {
     });
   }
 
-  /** Stops acting for every duty whose lease ends within a renewal period (its writes are fenced at once). */
+  /** Stops acting for every duty whose lease has run out (its writes are fenced at once). */
   private dropExpiring(): void {
     const now = this.platform.clock.now();
-    for (const [name, h] of [...this.held]) if (now >= h.expiresAt - this.renewMs) void this.lose(name);
+    for (const [name, h] of [...this.held]) if (now >= h.expiresAt) void this.lose(name);
   }
 
   /** Says where this replica answers (once it listens): shown in the replica list. */
@@ -232,9 +233,7 @@ export class Leadership {
     for (const [name, c] of claims) {
       this.last.set(name, c);
       if (this.stopping) return;
-      // A claim that came back too late (the store was slow or cut off) is not acted on.
-      const late = c.held && c.expiresAt !== undefined && this.platform.clock.now() >= c.expiresAt - this.renewMs;
-      if (c.held && c.epochRev !== undefined && !late) {
+      if (c.held && c.epochRev !== undefined) {
         const was = this.held.get(name);
         this.held.set(name, { epochRev: c.epochRev, expiresAt: c.expiresAt! });
         if (!was || was.epochRev !== c.epochRev) await this.begin(name, was !== undefined);
