@@ -82,8 +82,10 @@ export class Leadership {
   /** Fenced writes refused, by duty. */
   private readonly refused = new Map<string, number>();
   private loop: Loop | undefined;
-  /** Drops leases about to expire even while a claim hangs (a silent partition from the store). */
+  /** Drops leases that ran out while a claim hangs (a silent partition from the store). */
   private watchdog: Loop | undefined;
+  /** When the claim round in flight began (undefined: none in flight). */
+  private claimingSince: number | undefined;
   private stopping = false;
   private url: string | undefined;
   private readonly startedAt: number;
@@ -146,9 +148,14 @@ export class Leadership {
     });
   }
 
-  /** Stops acting for every duty whose lease has run out (its writes are fenced at once). */
+  /**
+   * Stops acting for every duty whose lease has run out while a renewal has been pending for a
+   * renewal period or more (a renewal that hangs). Without one in flight, the claim loop itself
+   * renews or, failing, stands down; its writes are fenced at once either way.
+   */
   private dropExpiring(): void {
     const now = this.platform.clock.now();
+    if (this.claimingSince === undefined || now - this.claimingSince < this.renewMs) return;
     for (const [name, h] of [...this.held]) if (now >= h.expiresAt) void this.lose(name);
   }
 
@@ -209,7 +216,13 @@ export class Leadership {
     if (this.stopping) return;
     // A round that hangs (the store cut off without an error) must not stop later rounds: it is
     // given up after a lease period, and the next round tries again.
-    await this.within(this.claimLeases(), this.ttlMs, 'claiming leases');
+    const started = this.platform.clock.now();
+    this.claimingSince = started;
+    try {
+      await this.within(this.claimLeases(), this.ttlMs, 'claiming leases');
+    } finally {
+      if (this.claimingSince === started) this.claimingSince = undefined;
+    }
     if (this.stopping) return;
     await this.within(this.heartbeat(), this.ttlMs, 'the replica heartbeat');
     // Replicas gone for long leave the list; a leader looks once a minute.
