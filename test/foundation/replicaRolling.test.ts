@@ -54,7 +54,8 @@ test('kill -9 of the leader during a rolling deployment: the other replica finis
   const replicas = await Promise.all(lbHosts.map((h) => spawnBerth(args, { ...env, BERTH_LB_HOST: h })));
   const leads = async (r: BerthProcess) =>
     ((await (await fetch(`${r.url}/_berth/health`, { signal: AbortSignal.timeout(3_000) })).json()) as { duties: Array<{ duty: string; leading: boolean }> }).duties.find((d) => d.duty === 'service-controller')!.leading;
-  const leaderIndex = await eventually(async () => ((await leads(replicas[0]!)) ? 0 : (await leads(replicas[1]!)) ? 1 : undefined), { what: 'a leader', timeoutMs: 30_000 });
+  // 1-based inside `eventually` (0 would read as "not yet"), 0-based after.
+  const leaderIndex = (await eventually(async () => ((await leads(replicas[0]!)) ? 1 : (await leads(replicas[1]!)) ? 2 : undefined), { what: 'a leader', timeoutMs: 30_000 }))! - 1;
   const leader = replicas[leaderIndex!]!;
   const follower = replicas[1 - leaderIndex!]!;
   const lbHost = lbHosts[1 - leaderIndex!]!;
