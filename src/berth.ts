@@ -48,6 +48,7 @@ import { startAlarmController } from './control/alarms.js';
 import { startAlbMetricsPublisher } from './control/albMetrics.js';
 import { startEcsMetricsPublisher } from './control/ecsMetrics.js';
 import { startSubscriptionDelivery } from './control/logSubscriptions.js';
+import { SubscriptionEndpoints } from './domain/logs/subscriptions.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
 import { ProcessAgentHosts } from './control/agentHosts.js';
@@ -109,6 +110,11 @@ export interface BerthOptions {
   requestTimeoutMs?: number;
   /** The audit log's bounds (env BERTH_AUDIT_MAX_EVENTS / BERTH_AUDIT_MAX_AGE_MS, then these). */
   audit?: AuditLogOptions;
+  /**
+   * CloudWatch Logs settings. `subscriptionUrls`: the http(s) URL prefixes Logs destinations may
+   * deliver to (default env BERTH_LOGS_SUBSCRIPTION_URLS, comma-separated; none: log groups only).
+   */
+  logs?: { subscriptionUrls?: string[] };
   /** Web console settings (how often live pages and log tails refresh, the charts' sampling). */
   console?: { liveMs?: number; logPollMs?: number; metricsIntervalMs?: number };
 }
@@ -274,7 +280,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
   const invoker = new InProcessInvoker(shutdown.signal, authorizer);
   const logQueries = new LogQueries(logEvents, clock);
-  const services = allServices({ loadBalancer, logEvents, logQueries, masterKey, invoker, authorizer, registry, audit });
+  const logSubscriptionEndpoints = opts.logs?.subscriptionUrls ? new SubscriptionEndpoints(opts.logs.subscriptionUrls) : SubscriptionEndpoints.parse(env.BERTH_LOGS_SUBSCRIPTION_URLS);
+  const services = allServices({ loadBalancer, logEvents, logQueries, logSubscriptionEndpoints, masterKey, invoker, authorizer, registry, audit });
   invoker.serve(services);
   const gateway = new AwsGateway(services, platform, credentialDirectory, authorizer, shutdown.signal, report('request'), (entry) => audit.record(entry));
 
@@ -418,7 +425,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   // Each replica keeps its own CloudWatch Logs events: their retention runs everywhere.
   const loops: Loop[] = [startLoop(clock, RETENTION_SWEEP_INTERVAL_MS, () => sweepRetention(logEvents, clock.now()), report('logs retention sweep'))];
   // Each replica publishes the requests its own load balancer served (AWS/ApplicationELB).
-  loops.push(startSubscriptionDelivery(platform, logEvents, report('logs subscription delivery')));
+  loops.push(startSubscriptionDelivery(platform, logEvents, logSubscriptionEndpoints, report('logs subscription delivery')));
   loops.push(startAlbMetricsPublisher(platform, loadBalancer, { intervalMs: envMs(env, 'BERTH_METRICS_PUBLISH_MS'), onError: report('load balancer metrics publishing') }));
   loops.push(startEcsMetricsPublisher(platform, { intervalMs: envMs(env, 'BERTH_METRICS_PUBLISH_MS'), onError: report('ECS metrics publishing') }));
 

@@ -22,7 +22,7 @@ import { compileFilterPattern, type CompiledPattern } from '../domain/logs/filte
 import { putLogEvents } from '../domain/logs/events.js';
 import { createLogStream, requireGroup } from '../domain/logs/groups.js';
 import { applyMetricFilters } from '../domain/logs/metricFilters.js';
-import { allSubscriptionFilters, resolveDestination, type DeliveryTarget, type SubscriptionFilterRecord } from '../domain/logs/subscriptions.js';
+import { allSubscriptionFilters, resolveDestination, type DeliveryTarget, type SubscriptionEndpoints, type SubscriptionFilterRecord } from '../domain/logs/subscriptions.js';
 import { LOGS_LIMITS } from '../logsLimits.js';
 import { startLoop, type Loop } from './loop.js';
 
@@ -51,6 +51,7 @@ export class SubscriptionDeliverer {
   constructor(
     private readonly platform: Platform,
     private readonly events: LogEventStore,
+    private readonly endpoints: SubscriptionEndpoints,
     private readonly onError: (e: unknown) => void,
   ) {}
 
@@ -109,7 +110,7 @@ export class SubscriptionDeliverer {
       if (batch.length === 0) break;
       const matched = batch.filter((e) => pattern.matches(e.message));
       if (matched.length > 0) {
-        target ??= await resolveDestination({ platform: this.platform, region }, f.destinationArn);
+        target ??= await resolveDestination({ platform: this.platform, region }, f.destinationArn, this.endpoints);
         await this.send(target, f, matched);
         delivered += matched.length;
       }
@@ -175,7 +176,7 @@ export class SubscriptionDeliverer {
 }
 
 /** Starts delivering every `DELIVERY_INTERVAL_MS` on the platform clock. */
-export function startSubscriptionDelivery(platform: Platform, events: LogEventStore, onError: (e: unknown) => void): Loop {
-  const deliverer = new SubscriptionDeliverer(platform, events, onError);
+export function startSubscriptionDelivery(platform: Platform, events: LogEventStore, endpoints: SubscriptionEndpoints, onError: (e: unknown) => void): Loop {
+  const deliverer = new SubscriptionDeliverer(platform, events, endpoints, onError);
   return startLoop(platform.clock, DELIVERY_INTERVAL_MS, () => deliverer.deliverOnce(), onError);
 }

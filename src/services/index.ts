@@ -14,6 +14,7 @@ import type { Authorizer } from '../domain/iam/authorizer.js';
 import { ecsService } from './ecs/index.js';
 import { stsService } from './sts/index.js';
 import { elbv2Service } from './elbv2/index.js';
+import type { SubscriptionEndpoints } from '../domain/logs/subscriptions.js';
 import { logsService } from './logs/index.js';
 import { ssmService } from './ssm/index.js';
 import { berthAgentService } from './berthagent/index.js';
@@ -35,6 +36,8 @@ export interface ServiceDeps {
   logEvents: LogEventStore;
   /** Running Logs Insights queries over `logEvents`. */
   logQueries: LogQueries;
+  /** The http(s) URLs Logs destinations may deliver to (the operator's allow-list). */
+  logSubscriptionEndpoints: SubscriptionEndpoints;
   /** The key SecureString parameters are sealed under, loaded once at startup. */
   masterKey: MasterKey;
   /** IAM's policy evaluator (SimulatePrincipalPolicy, AssumeRole's trust check). */
@@ -48,5 +51,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer), autoScalingService(), cloudTrailService(deps.audit)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries, deps.logSubscriptionEndpoints), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer), autoScalingService(), cloudTrailService(deps.audit)];
 }

@@ -28,6 +28,7 @@ import {
   PutSubscriptionFilterCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { aws, awsOk, errorOf, eventually, startTestBerth, type TestBerth } from '../helpers/fixture.js';
+import { SubscriptionEndpoints } from '../../src/domain/logs/subscriptions.js';
 
 let berth: TestBerth;
 let logs: CloudWatchLogsClient;
@@ -40,8 +41,6 @@ let requests = 0;
 const groupArn = (name: string) => `arn:aws:logs:us-east-1:${berth.platform.accountId}:log-group:${name}`;
 
 before(async () => {
-  berth = await startTestBerth();
-  logs = new CloudWatchLogsClient(berth.clientConfig);
   receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -58,6 +57,9 @@ before(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/ingest`;
+  // The operator allows the receiver's path, nothing else on that host or any other.
+  berth = await startTestBerth({ logs: { subscriptionUrls: [receiverUrl] } });
+  logs = new CloudWatchLogsClient(berth.clientConfig);
 });
 
 after(async () => {
@@ -177,6 +179,14 @@ test('subscription filter and destination errors are AWS-shaped', async () => {
 
   e = await errorOf(logs.send(new PutDestinationCommand({ destinationName: 'd', targetArn: 'arn:aws:lambda:us-east-1:1:function:f', roleArn: 'arn:aws:iam::1:role/r' })));
   assert.equal(e.name, 'InvalidParameterException');
+  // URLs outside the operator's allow-list: another port, another path, a look-alike host, credentials.
+  const port = (receiver.address() as AddressInfo).port;
+  for (const targetArn of [`http://127.0.0.1:${port + 1}/ingest`, `http://127.0.0.1:${port}/other`, `http://127.0.0.1.nip.io:${port}/ingest`, `http://169.254.170.2/v2/credentials`, `http://u:p@127.0.0.1:${port}/ingest`]) {
+    e = await errorOf(logs.send(new PutDestinationCommand({ destinationName: 'd', targetArn, roleArn: 'arn:aws:iam::1:role/r' })));
+    assert.equal(e.name, 'InvalidParameterException', targetArn);
+    assert.match(e.message, /allows for subscriptions|credentials/, targetArn);
+  }
+  assert.equal((await logs.send(new DescribeDestinationsCommand({ DestinationNamePrefix: 'd' }))).destinations?.length ?? 0, 0);
   e = await errorOf(logs.send(new PutDestinationPolicyCommand({ destinationName: 'nope', accessPolicy: '{"Statement":[]}' })));
   assert.equal(e.name, 'ResourceNotFoundException');
   await logs.send(new PutDestinationCommand({ destinationName: 'd', targetArn: groupArn('/sub/third'), roleArn: 'arn:aws:iam::1:role/r' }));
@@ -225,4 +235,17 @@ test('query definitions: put, update by id, describe by prefix, delete', async (
   assert.equal((await logs.send(new DeleteQueryDefinitionCommand({ queryDefinitionId: cli.queryDefinitionId }))).success, true);
   e = await errorOf(logs.send(new DeleteQueryDefinitionCommand({ queryDefinitionId: cli.queryDefinitionId })));
   assert.equal(e.name, 'ResourceNotFoundException');
+});
+
+test('subscription endpoint allow-list: prefixes are normalized URLs, bad settings refused', () => {
+  const allowed = SubscriptionEndpoints.parse(' http://collector.example , https://logs.example:8443/in/ ');
+  assert.deepEqual(allowed.prefixes, ['http://collector.example/', 'https://logs.example:8443/in/']);
+  assert.equal(allowed.allows(new URL('http://collector.example/x')), true);
+  assert.equal(allowed.allows(new URL('http://COLLECTOR.example:80/x')), true);
+  assert.equal(allowed.allows(new URL('http://collector.example.evil/x')), false);
+  assert.equal(allowed.allows(new URL('http://collector.example:81/x')), false);
+  assert.equal(allowed.allows(new URL('https://logs.example:8443/in/batch')), true);
+  assert.equal(allowed.allows(new URL('https://logs.example:8443/out')), false);
+  assert.equal(SubscriptionEndpoints.parse(undefined).allows(new URL('http://127.0.0.1/')), false);
+  for (const bad of ['ftp://x.example/', 'not a url', 'http://u:p@x.example/', 'http://x.example/?q=1']) assert.throws(() => new SubscriptionEndpoints([bad]), /Subscription endpoint prefix/, bad);
 });

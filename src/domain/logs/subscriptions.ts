@@ -9,7 +9,9 @@
  *   source stream's name (a Berth extension: AWS has no log-group destination);
  * - a CloudWatch Logs destination, `arn:aws:logs:<region>:<account>:destination:<name>`
  *   (PutDestination), whose `targetArn` is such a log group ARN or an `http://` / `https://` URL
- *   (a Berth extension, e.g. a task's endpoint): each batch is POSTed as the subscription payload
+ *   under one of the prefixes the operator allows (`SubscriptionEndpoints`; none by default: the
+ *   control plane makes these requests, so a caller allowed `logs:PutDestination` must not be
+ *   able to aim them at internal addresses). A Berth extension, e.g. a task's endpoint: each batch is POSTed as the subscription payload
  *   AWS sends Kinesis and Lambda (gzipped JSON `{messageType: "DATA_MESSAGE", owner, logGroup,
  *   logStream, subscriptionFilters, logEvents: [{id, timestamp, message}]}`,
  *   `Content-Encoding: gzip`), and a 2xx answer acknowledges it.
@@ -74,8 +76,51 @@ function logGroupOfArn(s: Scope, ref: string): { region: string; logGroupName: s
   return { region: p.region, logGroupName: name };
 }
 
-/** A destination's target: a log group ARN or an http(s) URL; anything else is InvalidParameterException. */
-export function parseTarget(s: Scope, target: string): DeliveryTarget {
+/**
+ * The http(s) endpoints destinations may deliver to: URL prefixes an operator configures
+ * (BerthOptions.logs.subscriptionUrls, env BERTH_LOGS_SUBSCRIPTION_URLS, comma-separated). A URL
+ * is allowed when its normalized form starts with a normalized prefix (so `http://a.example`
+ * allows `http://a.example/x` but not `http://a.example.evil/`). Empty: no http(s) target at all.
+ */
+export class SubscriptionEndpoints {
+  /** Normalized prefixes (each a URL's href: scheme, host, port and path). */
+  readonly prefixes: readonly string[];
+
+  /** Throws (a plain Error naming the bad entry, for the operator) when a prefix is not an http(s) URL. */
+  constructor(prefixes: readonly string[]) {
+    if (prefixes.length > 100) throw new Error(`At most 100 subscription endpoint prefixes, not ${prefixes.length}.`);
+    this.prefixes = prefixes.map((p) => {
+      let u: URL;
+      try {
+        u = new URL(p);
+      } catch {
+        throw new Error(`Subscription endpoint prefix '${p.slice(0, 300)}' is not a URL.`);
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`Subscription endpoint prefix '${p.slice(0, 300)}' is not an http(s) URL.`);
+      if (u.username || u.password || u.search || u.hash) throw new Error(`Subscription endpoint prefix '${p.slice(0, 300)}' must be scheme, host, port and path only.`);
+      return u.href;
+    });
+  }
+
+  /** The allow-list from a comma-separated setting (blank entries ignored). */
+  static parse(setting: string | undefined): SubscriptionEndpoints {
+    return new SubscriptionEndpoints((setting ?? '').split(',').map((p) => p.trim()).filter(Boolean));
+  }
+
+  /** Whether a (normalized) URL may receive deliveries. */
+  allows(url: URL): boolean {
+    return this.prefixes.some((p) => url.href.startsWith(p));
+  }
+}
+
+/** No http(s) destination allowed. */
+export const NO_SUBSCRIPTION_ENDPOINTS = new SubscriptionEndpoints([]);
+
+/**
+ * A destination's target: a log group ARN or an allowed http(s) URL; anything else is
+ * InvalidParameterException.
+ */
+export function parseTarget(s: Scope, target: string, endpoints: SubscriptionEndpoints): DeliveryTarget {
   const g = logGroupOfArn(s, target);
   if (g) return { kind: 'log-group', ...g };
   if (/^https?:\/\//i.test(target)) {
@@ -86,6 +131,11 @@ export function parseTarget(s: Scope, target: string): DeliveryTarget {
       throw logsErrors.invalidParameter(`targetArn '${target.slice(0, 300)}' is not a valid URL.`);
     }
     if (url.username || url.password) throw logsErrors.invalidParameter('targetArn must not carry credentials in its URL.');
+    if (!endpoints.allows(url)) {
+      throw logsErrors.invalidParameter(
+        `targetArn '${target.slice(0, 300)}' is not under an endpoint this Berth's operator allows for subscriptions (BERTH_LOGS_SUBSCRIPTION_URLS: ${endpoints.prefixes.length ? endpoints.prefixes.join(', ') : 'none set'}).`,
+      );
+    }
     return { kind: 'http', url: url.toString() };
   }
   throw logsErrors.invalidParameter(
@@ -98,8 +148,11 @@ export function destinationArn(s: Scope, name: string): string {
   return arn('logs', s.region, s.platform.accountId, `destination:${name}`);
 }
 
-/** Resolves a subscription's destinationArn to where its events go (a destination is looked up). */
-export async function resolveDestination(s: Scope, destArn: string): Promise<DeliveryTarget> {
+/**
+ * Resolves a subscription's destinationArn to where its events go (a destination is looked up;
+ * its URL must still be allowed).
+ */
+export async function resolveDestination(s: Scope, destArn: string, endpoints: SubscriptionEndpoints): Promise<DeliveryTarget> {
   const g = logGroupOfArn(s, destArn);
   if (g) return { kind: 'log-group', ...g };
   const p = parseArn(destArn);
@@ -107,7 +160,7 @@ export async function resolveDestination(s: Scope, destArn: string): Promise<Del
     if (p.accountId !== s.platform.accountId) throw logsErrors.invalidParameter(`The destination ${destArn} belongs to another account; Berth serves one account.`);
     const d = await s.platform.store.get<DestinationRecord>(DESTINATION_KIND, `${p.region}/${p.resource.slice('destination:'.length)}`);
     if (!d) throw logsErrors.invalidParameter(`The destination ${destArn} does not exist: create it with PutDestination first.`);
-    return parseTarget({ platform: s.platform, region: p.region }, d.value.targetArn);
+    return parseTarget({ platform: s.platform, region: p.region }, d.value.targetArn, endpoints);
   }
   throw logsErrors.invalidParameter(
     `destinationArn '${destArn.slice(0, 300)}' is not a destination Berth can deliver to: use a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>) or a CloudWatch Logs destination ARN (arn:aws:logs:<region>:<account>:destination:<name>); Kinesis, Firehose and Lambda are not available.`,
@@ -124,16 +177,21 @@ export async function allSubscriptionFilters(s: { platform: Scope['platform'] })
  * handler). The pattern must compile and the destination resolve; a log group destination must
  * exist (`groupExists`), differ from the source, and not itself deliver to log groups.
  */
-export async function putSubscriptionFilter(s: Scope, spec: Omit<SubscriptionFilterRecord, 'creationTime'>, groupExists: (region: string, name: string) => boolean): Promise<void> {
+export async function putSubscriptionFilter(
+  s: Scope,
+  spec: Omit<SubscriptionFilterRecord, 'creationTime'>,
+  groupExists: (region: string, name: string) => boolean,
+  endpoints: SubscriptionEndpoints,
+): Promise<void> {
   compileForApi(spec.filterPattern);
-  const target = await resolveDestination(s, spec.destinationArn);
+  const target = await resolveDestination(s, spec.destinationArn, endpoints);
   if (target.kind === 'log-group') {
     if (!groupExists(target.region, target.logGroupName)) throw logsErrors.invalidParameter(`The destination log group ${target.logGroupName} does not exist in ${target.region}.`);
     if (target.region === s.region && target.logGroupName === spec.logGroupName) throw logsErrors.invalidParameter('A subscription filter cannot deliver a log group to itself.');
     // No chains of log-group deliveries, so delivery cannot loop.
     for (const { region, filter } of await allSubscriptionFilters(s)) {
       if (region === s.region && filter.logGroupName === spec.logGroupName && filter.filterName === spec.filterName) continue;
-      const t = await resolveDestination({ platform: s.platform, region }, filter.destinationArn).catch(() => undefined);
+      const t = await resolveDestination({ platform: s.platform, region }, filter.destinationArn, endpoints).catch(() => undefined);
       if (t?.kind !== 'log-group') continue;
       if (region === target.region && filter.logGroupName === target.logGroupName) {
         throw logsErrors.invalidParameter(`The log group ${target.logGroupName} delivers to a log group itself (filter ${filter.filterName}); chains of log group subscriptions are refused so delivery cannot loop.`);
@@ -180,8 +238,12 @@ export async function deleteGroupSubscriptionFilters(s: Scope, group: string): P
 }
 
 /** PutDestination: creates or updates (target and role) a destination; returns it. */
-export async function putDestination(s: Scope, spec: { destinationName: string; targetArn: string; roleArn: string; tags?: Record<string, string> }): Promise<DestinationRecord> {
-  parseTarget(s, spec.targetArn);
+export async function putDestination(
+  s: Scope,
+  spec: { destinationName: string; targetArn: string; roleArn: string; tags?: Record<string, string> },
+  endpoints: SubscriptionEndpoints,
+): Promise<DestinationRecord> {
+  parseTarget(s, spec.targetArn, endpoints);
   const key = `${s.region}/${spec.destinationName}`;
   return retrying(`Destination ${spec.destinationName}`, async () => {
     const cur = await s.platform.store.get<DestinationRecord>(DESTINATION_KIND, key);

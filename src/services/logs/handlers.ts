@@ -31,6 +31,7 @@ import {
   putDestinationPolicy,
   putSubscriptionFilter,
   type DestinationRecord,
+  type SubscriptionEndpoints,
 } from '../../domain/logs/subscriptions.js';
 import { deleteQueryDefinition, deleteResourcePolicy, describeQueryDefinitions, describeResourcePolicies, putQueryDefinition, putResourcePolicy } from '../../domain/logs/policies.js';
 import { MAX_QUERY_GROUPS, type LogQueries } from '../../domain/logs/queries.js';
@@ -116,7 +117,7 @@ function destinationShape(d: DestinationRecord): Logs.Destination {
   return { destinationName: d.destinationName, targetArn: d.targetArn, roleArn: d.roleArn, accessPolicy: d.accessPolicy, arn: d.arn, creationTime: d.creationTime };
 }
 
-export function logsHandlers(events: LogEventStore, queries: LogQueries): Handlers<Logs.Operations> {
+export function logsHandlers(events: LogEventStore, queries: LogQueries, endpoints: SubscriptionEndpoints): Handlers<Logs.Operations> {
   /** The group named by a logGroupName / logGroupIdentifier pair, or ResourceNotFoundException. */
   const groupOf = (ctx: RequestContext, name: string | undefined, identifier: string | undefined) =>
     requireGroup(events, ctx.region, groupNameOf(ctx, name, identifier));
@@ -347,6 +348,7 @@ export function logsHandlers(events: LogEventStore, queries: LogQueries): Handle
           distribution: input.distribution ?? 'ByLogStream',
         },
         (region, name) => events.getGroup(region, name) !== undefined,
+        endpoints,
       );
       return {};
     },
@@ -364,7 +366,7 @@ export function logsHandlers(events: LogEventStore, queries: LogQueries): Handle
     },
 
     async PutDestination(input, ctx) {
-      return { destination: destinationShape(await putDestination(ctx, input)) };
+      return { destination: destinationShape(await putDestination(ctx, input, endpoints)) };
     },
 
     async PutDestinationPolicy(input, ctx) {

@@ -5,12 +5,16 @@
  */
 import type { LogEventStore } from '../../domain/logs/eventStore.js';
 import type { LogQueries } from '../../domain/logs/queries.js';
+import type { SubscriptionEndpoints } from '../../domain/logs/subscriptions.js';
 import { ServiceModel } from '../../protocol/model.js';
 import type { ServiceDefinition } from '../types.js';
 import { logsHandlers } from './handlers.js';
 
-/** The CloudWatch Logs service definition for the registry, over the running Berth's event store. */
-export function logsService(events: LogEventStore, queries: LogQueries): ServiceDefinition {
+/**
+ * The CloudWatch Logs service definition for the registry, over the running Berth's event store;
+ * `endpoints`: the http(s) URLs destinations may deliver to (the operator's allow-list).
+ */
+export function logsService(events: LogEventStore, queries: LogQueries, endpoints: SubscriptionEndpoints): ServiceDefinition {
   return {
     name: 'logs',
     model: ServiceModel.load('logs'),
@@ -19,6 +23,6 @@ export function logsService(events: LogEventStore, queries: LogQueries): Service
     validationErrorCode: 'InvalidParameterException',
     // PutLogEvents takes up to 1 MiB of events; JSON escaping can make the request a few times that.
     bodyLimits: { PutLogEvents: 6 * 1024 * 1024 },
-    handlers: { ...logsHandlers(events, queries) },
+    handlers: { ...logsHandlers(events, queries, endpoints) },
   };
 }
