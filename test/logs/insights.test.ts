@@ -15,7 +15,8 @@ import {
   type ResultField,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { aws, awsOk, errorOf, eventually, startTestBerth, type TestBerth } from '../helpers/fixture.js';
-import { compileQuery, QueryExecution } from '../../src/domain/logs/insights.js';
+import { compileQuery } from '../../src/domain/logs/insights.js';
+import { QueryExecution } from '../../src/domain/logs/insightsExecution.js';
 
 let berth: TestBerth;
 let logs: CloudWatchLogsClient;

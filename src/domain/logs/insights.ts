@@ -1,6 +1,6 @@
 /**
- * CloudWatch Logs Insights queries: a parser and an incremental executor for the common
- * commands, pure (no I/O; `LogQueries` in ./queries.ts feeds it events in chunks).
+ * CloudWatch Logs Insights queries: the parser of the common commands, pure (the executor is
+ * ./insightsExecution.ts; `LogQueries` in ./queries.ts feeds it events in chunks).
  *
  * Commands, separated by `|`:
  * - `fields expr [as name], ...` and `display field, ...` (what the results show);
@@ -15,6 +15,9 @@
  * system fields (`@timestamp @message @logStream @log @ingestionTime`), fields made by earlier
  * commands, and, for JSON messages, the message's fields (`a.b` for nested ones).
  */
+import { KEYWORDS, QuerySyntaxError, tokenize, type Tok } from './insightsLexer.js';
+
+export { QuerySyntaxError };
 import { compileCapturingRegex, compileLinearRegex, RegexSyntaxError, type CapturingRegex, type LinearRegex } from '../regex.js';
 
 /** Longest query string (AWS: 10,000 characters). */
@@ -26,102 +29,11 @@ export const MAX_STATS_GROUPS = 10_000;
 /** Most records held for a `sort` not followed only by `limit`. */
 export const MAX_SORT_RECORDS = 100_000;
 
-/** A malformed query; the message says where. */
-export class QuerySyntaxError extends Error {}
 
-type Value = string | number | boolean | undefined;
+/** A field's value in a record. */
+export type Value = string | number | boolean | undefined;
 /** One log record flowing through the query: field name -> value. */
 export type QueryRecord = Record<string, Value>;
-
-// ---- tokens -------------------------------------------------------------------------------------
-
-type Tok = { t: 'id' | 'num' | 'str' | 're' | 'op' | 'pipe'; v: string; pos: number };
-
-const KEYWORDS = new Set(['and', 'or', 'not', 'like', 'in', 'as', 'by', 'asc', 'desc']);
-
-function tokenize(q: string): Tok[] {
-  const out: Tok[] = [];
-  let i = 0;
-  const regexAllowed = () => {
-    const p = out[out.length - 1];
-    return !p || p.t === 'pipe' || (p.t === 'op' && p.v !== ')' && p.v !== ']') || (p.t === 'id' && (p.v === 'like' || p.v === 'and' || p.v === 'or' || p.v === 'not' || p.v === 'filter' || isParseField(out)));
-  };
-  while (i < q.length) {
-    const c = q[i]!;
-    if (/\s/.test(c)) {
-      i++;
-      continue;
-    }
-    if (c === '#') {
-      while (i < q.length && q[i] !== '\n') i++;
-      continue;
-    }
-    const start = i;
-    if (c === '|') {
-      out.push({ t: 'pipe', v: '|', pos: i++ });
-    } else if (c === '"' || c === "'") {
-      let s = '';
-      i++;
-      while (i < q.length && q[i] !== c) {
-        if (q[i] === '\\' && i + 1 < q.length) i++;
-        s += q[i++];
-      }
-      if (i >= q.length) throw new QuerySyntaxError(`unterminated string starting at character ${start + 1}`);
-      i++;
-      out.push({ t: 'str', v: s, pos: start });
-    } else if (c === '`') {
-      const end = q.indexOf('`', i + 1);
-      if (end < 0) throw new QuerySyntaxError(`unterminated \`field\` starting at character ${start + 1}`);
-      out.push({ t: 'id', v: q.slice(i + 1, end), pos: start });
-      i = end + 1;
-    } else if (c === '/' && regexAllowed()) {
-      let s = '';
-      i++;
-      while (i < q.length && q[i] !== '/') {
-        if (q[i] === '\\' && q[i + 1] === '/') {
-          s += '/';
-          i += 2;
-          continue;
-        }
-        if (q[i] === '\\' && i + 1 < q.length) s += q[i++];
-        s += q[i++];
-      }
-      if (i >= q.length) throw new QuerySyntaxError(`unterminated /regex/ starting at character ${start + 1}`);
-      i++;
-      let flags = '';
-      while (q[i] === 'i') flags += q[i++];
-      out.push({ t: 're', v: flags ? `(?i)${s}` : s, pos: start });
-    } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(q[i + 1] ?? ''))) {
-      const m = /^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?[a-z]*/.exec(q.slice(i))!;
-      out.push({ t: 'num', v: m[0], pos: start });
-      i += m[0].length;
-    } else if (/[A-Za-z_@$]/.test(c)) {
-      const m = /^[A-Za-z_@$][A-Za-z0-9_@$.\-]*/.exec(q.slice(i))!;
-      let v = m[0];
-      // `a-b` reads as a name only when no spaces separate it; a trailing `-`/`.` is not part of it.
-      v = v.replace(/[.\-]+$/, '');
-      out.push({ t: 'id', v, pos: start });
-      i += v.length;
-    } else {
-      const two = q.slice(i, i + 2);
-      if (['!=', '<=', '>=', '=~'].includes(two)) {
-        out.push({ t: 'op', v: two, pos: i });
-        i += 2;
-      } else if ('()[],=<>+-*/%'.includes(c)) {
-        out.push({ t: 'op', v: c, pos: i++ });
-      } else {
-        throw new QuerySyntaxError(`unexpected character '${c}' at character ${i + 1}`);
-      }
-    }
-  }
-  return out;
-}
-
-/** Whether the tokens end with `parse <field>` (a regex may follow). */
-function isParseField(out: Tok[]): boolean {
-  const a = out[out.length - 2];
-  return !!a && a.t === 'id' && a.v === 'parse' && (out.length === 2 || out[out.length - 3]?.t === 'pipe');
-}
 
 // ---- expressions --------------------------------------------------------------------------------
 
@@ -134,18 +46,21 @@ interface Aggregate {
   arg: Expr | undefined;
 }
 
-function num(v: Value): number | undefined {
+/** A value as a number, or undefined when it is not one. */
+export function num(v: Value): number | undefined {
   if (typeof v === 'number') return v;
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   return undefined;
 }
 
-function str(v: Value): string {
+/** A value as text. */
+export function str(v: Value): string {
   return v === undefined ? '' : typeof v === 'number' ? String(v) : String(v);
 }
 
-function compare(a: Value, b: Value): number | undefined {
+/** Orders two values (numbers numerically, else as text); undefined when either is missing. */
+export function compare(a: Value, b: Value): number | undefined {
   if (a === undefined || b === undefined) return undefined;
   const x = num(a);
   const y = num(b);
@@ -453,7 +368,8 @@ export function formatTime(ms: number): string {
 
 // ---- commands -----------------------------------------------------------------------------------
 
-type Stage =
+/** One command of a compiled query. */
+export type Stage =
   | { kind: 'fields'; items: { expr: Expr; name: string }[]; display: boolean }
   | { kind: 'filter'; expr: Expr }
   | { kind: 'parse'; source: Expr; re: CapturingRegex; names: string[] }
@@ -621,207 +537,4 @@ export function compileQuery(query: string): CompiledQuery {
     }
   }
   return { stages };
-}
-
-// ---- execution ----------------------------------------------------------------------------------
-
-interface AggState {
-  n: number;
-  sum: number;
-  min: Value;
-  max: Value;
-  distinct?: Set<string>;
-}
-
-/** Why a query stopped early. */
-export class QueryLimitError extends Error {}
-
-/**
- * Runs a compiled query over records fed in order (`push`), then `finish` gives the rows. The
- * stages before the first `stats` or `sort` run per record as it comes; a `limit` there ends the
- * scan early (`done`).
- */
-export class QueryExecution {
-  private readonly stream: Stage[];
-  private readonly rest: Stage[];
-  private readonly barrier: Stage | undefined;
-  private readonly held: QueryRecord[] = [];
-  private readonly groups = new Map<string, { keys: Value[]; aggs: AggState[] }>();
-  /** Fields to show, in order (undefined: the default @timestamp, @message plus parsed fields). */
-  private shown: string[] | undefined;
-  private readonly parsedFields: string[] = [];
-  private passed = 0;
-  private streamLimit = Infinity;
-  /** Records that passed the per-record stages. */
-  matched = 0;
-
-  constructor(
-    q: CompiledQuery,
-    private readonly maxRows: number,
-  ) {
-    const i = q.stages.findIndex((s) => s.kind === 'stats' || s.kind === 'sort');
-    this.stream = i < 0 ? q.stages : q.stages.slice(0, i);
-    this.barrier = i < 0 ? undefined : q.stages[i];
-    this.rest = i < 0 ? [] : q.stages.slice(i + 1);
-    for (const s of this.stream) {
-      if (s.kind === 'limit') this.streamLimit = Math.min(this.streamLimit, s.n);
-      if (s.kind === 'fields') this.shown = s.display ? s.items.map((x) => x.name) : [...(this.shown ?? []), ...s.items.map((x) => x.name)];
-      if (s.kind === 'parse') this.parsedFields.push(...s.names.filter((n) => n));
-    }
-    if (!this.barrier) this.streamLimit = Math.min(this.streamLimit, maxRows);
-  }
-
-  /** Whether no more records can change the result. */
-  get done(): boolean {
-    return this.passed >= this.streamLimit;
-  }
-
-  /** Feeds one record (a fresh object the execution may change). */
-  push(rec: QueryRecord): void {
-    if (this.done) return;
-    for (const s of this.stream) {
-      if (!this.apply(s, rec)) return;
-    }
-    this.passed++;
-    this.matched++;
-    const b = this.barrier;
-    if (!b) {
-      this.held.push(rec);
-    } else if (b.kind === 'stats') {
-      this.accumulate(b, rec);
-    } else {
-      this.held.push(rec);
-      const onlyLimitAfter = this.rest.every((s) => s.kind === 'limit' || (s.kind === 'fields'));
-      const k = Math.min(this.maxRows, ...this.rest.filter((s): s is Extract<Stage, { kind: 'limit' }> => s.kind === 'limit').map((s) => s.n));
-      if (onlyLimitAfter && this.held.length >= 2 * k + 1000) {
-        sortRecords(this.held, b as Extract<Stage, { kind: 'sort' }>);
-        this.held.length = k;
-      } else if (!onlyLimitAfter && this.held.length > MAX_SORT_RECORDS) {
-        throw new QueryLimitError(`the query sorts more than ${MAX_SORT_RECORDS} records; narrow the time range or filter first`);
-      }
-    }
-  }
-
-  /** Applies a per-record stage; false drops the record. */
-  private apply(s: Stage, rec: QueryRecord): boolean {
-    switch (s.kind) {
-      case 'filter':
-        return !!s.expr.eval(rec);
-      case 'fields':
-        for (const it of s.items) if (it.expr.field !== it.name || !(it.name in rec)) rec[it.name] = it.expr.eval(rec);
-        return true;
-      case 'parse': {
-        const m = s.re.exec(str(s.source.eval(rec)));
-        if (m) s.names.forEach((n, i) => n && m[i + 1] !== undefined && (rec[n] = m[i + 1]));
-        return true;
-      }
-      case 'limit':
-        return true;
-      default:
-        return true;
-    }
-  }
-
-  private accumulate(s: Extract<Stage, { kind: 'stats' }>, rec: QueryRecord): void {
-    const keys = s.by.map((b) => b.expr.eval(rec));
-    const id = JSON.stringify(keys);
-    let g = this.groups.get(id);
-    if (!g) {
-      if (this.groups.size >= MAX_STATS_GROUPS) throw new QueryLimitError(`stats makes more than ${MAX_STATS_GROUPS} groups; group by fewer values or a wider bin()`);
-      g = { keys, aggs: s.aggs.map(() => ({ n: 0, sum: 0, min: undefined, max: undefined })) };
-      this.groups.set(id, g);
-    }
-    s.aggs.forEach(({ agg }, i) => {
-      const st = g!.aggs[i]!;
-      if (!agg.arg) {
-        st.n++;
-        return;
-      }
-      const v = agg.arg.eval(rec);
-      if (v === undefined) return;
-      if (agg.fn === 'count') {
-        st.n++;
-      } else if (agg.fn === 'count_distinct') {
-        st.distinct ??= new Set();
-        if (st.distinct.size < 100_000) st.distinct.add(str(v));
-      } else if (agg.fn === 'min' || agg.fn === 'max') {
-        const c = st.n === 0 ? undefined : compare(v, agg.fn === 'min' ? st.min : st.max);
-        if (st.n === 0 || (c !== undefined && (agg.fn === 'min' ? c < 0 : c > 0))) agg.fn === 'min' ? (st.min = v) : (st.max = v);
-        st.n++;
-      } else {
-        const x = num(v);
-        if (x === undefined) return;
-        st.n++;
-        st.sum += x;
-      }
-    });
-  }
-
-  /** The result rows, each as (field, value) pairs in display order. */
-  finish(): { field: string; value: string }[][] {
-    let rows: QueryRecord[];
-    let columns: string[];
-    const b = this.barrier;
-    if (b && b.kind === 'stats') {
-      rows = [];
-      for (const g of this.groups.values()) {
-        const row: QueryRecord = {};
-        b.by.forEach((x, i) => (row[x.name] = g.keys[i]));
-        b.aggs.forEach(({ agg, name }, i) => {
-          const st = g.aggs[i]!;
-          row[name] = agg.fn === 'count' ? st.n : agg.fn === 'count_distinct' ? st.distinct?.size ?? 0 : agg.fn === 'sum' ? st.sum : agg.fn === 'avg' ? (st.n ? st.sum / st.n : undefined) : agg.fn === 'min' ? st.min : st.max;
-        });
-        rows.push(row);
-      }
-      // Groups by a time bin come out in time order, as AWS shows them.
-      rows.sort((x, y) => {
-        for (const k of b.by) {
-          const c = compare(x[k.name], y[k.name]) ?? 0;
-          if (c) return c;
-        }
-        return 0;
-      });
-      columns = [...b.by.map((x) => x.name), ...b.aggs.map((x) => x.name)];
-    } else {
-      rows = this.held;
-      if (b && b.kind === 'sort') sortRecords(rows, b);
-      columns = this.shown ?? ['@timestamp', '@message', ...this.parsedFields];
-    }
-    for (const s of this.rest) {
-      if (s.kind === 'sort') sortRecords(rows, s);
-      else if (s.kind === 'limit') rows = rows.slice(0, s.n);
-      else if (s.kind === 'filter') rows = rows.filter((r) => !!s.expr.eval(r));
-      else if (s.kind === 'fields') {
-        for (const r of rows) this.apply(s, r);
-        columns = s.display ? s.items.map((x) => x.name) : [...new Set([...columns, ...s.items.map((x) => x.name)])];
-      } else if (s.kind === 'parse') {
-        for (const r of rows) this.apply(s, r);
-      } else if (s.kind === 'stats') {
-        throw new QueryLimitError('Berth runs one stats command per query');
-      }
-    }
-    rows = rows.slice(0, this.maxRows);
-    return rows.map((r) =>
-      columns.flatMap((c) => {
-        const v = fieldOf(r, c);
-        if (v === undefined) return [];
-        return [{ field: c, value: c === '@timestamp' || c === '@ingestionTime' ? (typeof v === 'number' ? formatTime(v) : str(v)) : str(v) }];
-      }),
-    );
-  }
-}
-
-function sortRecords(rows: QueryRecord[], s: Extract<Stage, { kind: 'sort' }>): void {
-  rows.sort((x, y) => {
-    for (const k of s.keys) {
-      const a = k.expr.eval(x);
-      const b = k.expr.eval(y);
-      if (a === undefined && b === undefined) continue;
-      if (a === undefined) return 1;
-      if (b === undefined) return -1;
-      const c = compare(a, b) ?? 0;
-      if (c) return k.desc ? -c : c;
-    }
-    return 0;
-  });
 }

@@ -11,7 +11,8 @@ import type { Clock } from '../../clock.js';
 import { ServiceError } from '../../errors.js';
 import { uuid } from '../common.js';
 import type { LogEventStore, LogGroupRow } from './eventStore.js';
-import { compileQuery, QueryExecution, QueryLimitError, QuerySyntaxError, type CompiledQuery } from './insights.js';
+import { compileQuery, QuerySyntaxError, type CompiledQuery } from './insights.js';
+import { QueryExecution, QueryLimitError } from './insightsExecution.js';
 import { logsErrors } from './errors.js';
 
 /** Events read per chunk (between two yields to the event loop). */
