@@ -170,7 +170,18 @@ const sts: Record<string, Rule> = {
   AssumeRole: () => 'handler',
 };
 
-const RULES: Record<string, Record<string, Rule>> = { ecs, ssm, logs, elbv2, iam, sts };
+/** A stack's ARN pattern from a name (a stack id is an ARN already). */
+function stackArnOf(ctx: RequestContext, name: unknown): string {
+  const n = str(name) ?? '';
+  return n.startsWith('arn:') ? n : `arn:aws:cloudformation:${ctx.region}:${ctx.platform.accountId}:stack/${n}/*`;
+}
+// Operations that start work on a stack name it, and may hand CloudFormation a service role.
+const cloudformation: Record<string, Rule> = {};
+for (const op of ['CreateStack', 'UpdateStack', 'DeleteStack', 'CreateChangeSet']) {
+  cloudformation[op] = (i, ctx) => ({ resources: [stackArnOf(ctx, i.StackName)], passRoles: str(i.RoleARN) ? [{ roleArn: str(i.RoleARN)!, service: 'cloudformation.amazonaws.com' }] : undefined });
+}
+
+const RULES: Record<string, Record<string, Rule>> = { ecs, ssm, logs, elbv2, iam, sts, cloudformation };
 
 /** How the gateway authorizes operation `op` of service `service` with this input. */
 export function accessRuleFor(service: string, op: string, input: unknown, ctx: RequestContext): AccessRule {

@@ -51,5 +51,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries, deps.logSubscriptionEndpoints), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer), autoScalingService(), cloudTrailService(deps.audit)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries, deps.logSubscriptionEndpoints), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker, deps.authorizer), iamService(deps.masterKey, deps.authorizer), autoScalingService(), cloudTrailService(deps.audit)];
 }

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import type { ServiceInvoker } from '../../domain/invoker.js';
+import type { CallerPrincipal } from '../../domain/iam/credentials.js';
 import type { Platform, Scope } from '../../domain/platform.js';
 import type { Store, Write } from '../../store/types.js';
 import { cfnErrors } from '../../domain/cloudformation/errors.js';
@@ -148,10 +149,11 @@ class StackOperation {
     return this.flush;
   }
 
-  private providerContext(s: StackRecord, logicalId: string, planned: string): ProviderContext {
+  /** What a provider works with; `calls` (when given) counts the API calls through it that succeeded. */
+  private providerContext(s: StackRecord, logicalId: string, planned: string, calls?: { succeeded: number }): ProviderContext {
     return {
       scope: this.scope,
-      invoker: this.env.invoker,
+      invoker: actingAs(this.env.invoker, s.operator, calls),
       clock: this.env.clock,
       signal: this.env.signal,
       stackId: s.stackId,
@@ -302,12 +304,17 @@ class StackOperation {
       throw new StackFailure(errorText(e));
     }
     await this.record(s, r, 'CREATE_IN_PROGRESS', replacing ? 'Requested update requires the creation of a new physical resource; hence creating one.' : undefined);
+    const calls = { succeeded: 0 };
     try {
-      const made = await provider.create(r.properties, this.providerContext(s, id, planned));
+      const made = await provider.create(r.properties, this.providerContext(s, id, planned, calls));
       r.physicalId = made.physicalId;
       r.attributes = made.attributes;
       r.notes = made.notes;
     } catch (e) {
+      // Not one API call went through (the first was refused, say for want of permission):
+      // nothing was made, so a rollback has nothing to delete (as AWS skips a resource that
+      // failed without a physical id). Providers make everything through ctx.invoker.
+      if (calls.succeeded === 0) r.plannedName = undefined;
       await this.record(s, r, 'CREATE_FAILED', errorText(e));
       throw new StackFailure(errorText(e));
     }
@@ -572,3 +579,19 @@ class StackOperation {
 }
 
 export { cfnErrors };
+
+/**
+ * The invoker a stack's providers call through: every call is made as the stack's operator
+ * (its service role's session, or whoever started the operation) and authorized by IAM like a
+ * signed request, so a stack can do no more than the principal behind it; root when none.
+ */
+function actingAs(invoker: ServiceInvoker, operator: CallerPrincipal | undefined, calls?: { succeeded: number }): ServiceInvoker {
+  if (!operator && !calls) return invoker;
+  return {
+    async call(scope, service, operation, input, as) {
+      const out = await invoker.call<never>(scope, service, operation, input, as ?? operator);
+      if (calls) calls.succeeded++;
+      return out;
+    },
+  };
+}

@@ -3,6 +3,8 @@
  * work queue the stack worker (src/control/stacks/) drains. Keys are in keys.ts.
  */
 
+import type { CallerPrincipal } from '../iam/credentials.js';
+
 /** A stack's status, as DescribeStacks reports it. */
 export type StackStatus =
   | 'CREATE_IN_PROGRESS'
@@ -79,6 +81,13 @@ export interface StackRecord extends StackDefinition {
   terminationProtection: boolean;
   timeoutInMinutes?: number;
   roleARN?: string;
+  /**
+   * Whom the current operation's resource calls are made as, authorized by IAM like any call:
+   * a session of `roleARN` (the service role) when the stack has one, else the principal who
+   * started the operation (CreateStack, UpdateStack, DeleteStack, ExecuteChangeSet); absent:
+   * the root user (who started it, or a stack from before this was kept).
+   */
+  operator?: CallerPrincipal;
   /** During an update (and its rollback): the stack as it was before. */
   previous?: StackDefinition;
   /** The change set an operation came from (ExecuteChangeSet), if any. */
@@ -170,6 +179,8 @@ export interface ChangeSetRecord {
   capabilities: string[];
   tags?: StackTag[];
   notificationARNs?: string[];
+  /** The service role given to CreateChangeSet: the stack's from its execution on. */
+  roleARN?: string;
   changes: ResourceChange[];
 }
 

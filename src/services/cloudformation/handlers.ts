@@ -34,6 +34,12 @@ import { checkCapabilities, parameterValues, planChanges, readTemplate, required
 import type { Template } from '../../domain/cloudformation/template/template.js';
 import type { GivenParameter } from '../../domain/cloudformation/template/parameters.js';
 import { ServiceError } from '../../errors.js';
+import type { Authorizer } from '../../domain/iam/authorizer.js';
+import type { CallerPrincipal } from '../../domain/iam/credentials.js';
+import { roleByArn, roleSessionPrincipal, trustsService } from '../../domain/iam/serviceRoles.js';
+
+/** The service principal a stack's service role (RoleARN) must trust. */
+export const CLOUDFORMATION_SERVICE_PRINCIPAL = 'cloudformation.amazonaws.com';
 
 type Ops = cfn.Operations;
 
@@ -57,12 +63,31 @@ function templateOf(body: string | undefined, url: string | undefined): string {
   return body;
 }
 
-/** SSM lookups for `AWS::SSM::Parameter::Value<...>` parameters, through the SSM API. */
+/** The caller to make in-process calls as: undefined for root (whose calls need no check). */
+function callerOf(ctx: RequestContext): CallerPrincipal | undefined {
+  return ctx.principal.kind === 'root' ? undefined : ctx.principal;
+}
+
+/**
+ * Whom an operation's resource calls are made as (StackRecord.operator): a session of the
+ * service role when there is one (it must trust cloudformation.amazonaws.com; passing it needs
+ * iam:PassRole, checked by the gateway), else the caller.
+ */
+async function operatorOf(ctx: RequestContext, authorizer: Authorizer, roleArn: string | undefined): Promise<CallerPrincipal | undefined> {
+  if (roleArn === undefined) return callerOf(ctx);
+  const role = await roleByArn(ctx, roleArn);
+  if (!role || !trustsService(ctx, authorizer, role, CLOUDFORMATION_SERVICE_PRINCIPAL)) {
+    throw cfnErrors.validation(`Role ${roleArn.slice(0, 2048)} is invalid or cannot be assumed (it must be a role of this account whose trust policy allows ${CLOUDFORMATION_SERVICE_PRINCIPAL})`);
+  }
+  return roleSessionPrincipal(ctx, role, 'AWSCloudFormation');
+}
+
+/** SSM lookups for `AWS::SSM::Parameter::Value<...>` parameters, through the SSM API, as the caller. */
 function ssmLookup(invoker: ServiceInvoker, ctx: RequestContext) {
   return async (names: string[]): Promise<Map<string, string>> => {
     const out = new Map<string, string>();
     for (let i = 0; i < names.length; i += 10) {
-      const r = await invoker.call<{ Parameters?: Array<{ Name?: string; Value?: string }> }>(ctx, 'ssm', 'GetParameters', { Names: names.slice(i, i + 10) });
+      const r = await invoker.call<{ Parameters?: Array<{ Name?: string; Value?: string }> }>(ctx, 'ssm', 'GetParameters', { Names: names.slice(i, i + 10) }, callerOf(ctx));
       for (const p of r.Parameters ?? []) if (p.Name !== undefined && p.Value !== undefined) out.set(p.Name, p.Value);
     }
     return out;
@@ -175,7 +200,7 @@ function checkStackName(name: string): void {
 }
 
 /** CloudFormation's handlers; `invoker` reaches SSM for SSM parameter types. */
-export function cloudFormationHandlers(invoker: ServiceInvoker): Handlers<Ops> {
+export function cloudFormationHandlers(invoker: ServiceInvoker, authorizer: Authorizer): Handlers<Ops> {
   return {
     async ValidateTemplate(input) {
       const t = readTemplate(templateOf(input.TemplateBody, input.TemplateURL));
@@ -219,6 +244,7 @@ export function cloudFormationHandlers(invoker: ServiceInvoker): Handlers<Ops> {
       const existing = await findStack(ctx, input.StackName);
       if (existing) throw cfnErrors.alreadyExists(input.StackName);
       const stackId = newStackId(ctx.region, ctx.platform.accountId, input.StackName);
+      const operator = await operatorOf(ctx, authorizer, input.RoleARN);
       const { def } = await defineStack(invoker, ctx, { stackId, stackName: input.StackName }, body, input.Parameters ?? [], input.Capabilities ?? []);
       const now = ctx.platform.clock.now();
       const stack: StackRecord = {
@@ -236,6 +262,7 @@ export function cloudFormationHandlers(invoker: ServiceInvoker): Handlers<Ops> {
         terminationProtection: input.EnableTerminationProtection ?? false,
         timeoutInMinutes: input.TimeoutInMinutes,
         roleARN: input.RoleARN,
+        operator,
       };
       await insertStack(ctx, stack, input.ClientRequestToken);
       return { StackId: stackId };
@@ -245,25 +272,30 @@ export function cloudFormationHandlers(invoker: ServiceInvoker): Handlers<Ops> {
       const cur = await getStack(ctx, input.StackName);
       const s = cur.value;
       if (!UPDATABLE.has(s.status)) throw cfnErrors.inProgress(s.stackName, s.status);
+      // As on AWS: without a RoleARN, the role the stack already has.
+      const roleARN = input.RoleARN ?? s.roleARN;
+      const operator = await operatorOf(ctx, authorizer, roleARN);
       const body = input.UsePreviousTemplate ? s.templateBody : templateOf(input.TemplateBody, input.TemplateURL);
       const resources = (await stackResources(ctx, s.stackId)).map((r) => r.value);
       const { def, changes } = await defineStack(invoker, ctx, s, body, input.Parameters ?? [], input.Capabilities ?? [], { stack: s, resources });
       const tagsChanged = input.Tags !== undefined && JSON.stringify(input.Tags) !== JSON.stringify(s.tags);
       if (!changes.length && !tagsChanged && JSON.stringify(def.parameters) === JSON.stringify(s.parameters) && body === s.templateBody) throw cfnErrors.noUpdates();
-      await startUpdate(ctx, cur, def, { capabilities: input.Capabilities ?? [], tags: input.Tags, disableRollback: input.DisableRollback, token: input.ClientRequestToken });
+      await startUpdate(ctx, cur, def, { capabilities: input.Capabilities ?? [], tags: input.Tags, disableRollback: input.DisableRollback, token: input.ClientRequestToken, roleARN, operator });
       return { StackId: s.stackId };
     },
 
     async DeleteStack(input, ctx) {
       const found = await findStack(ctx, input.StackName);
       if (!found || found.value.status === 'DELETE_COMPLETE') return {};
+      const roleARN = input.RoleARN ?? found.value.roleARN;
+      const operator = await operatorOf(ctx, authorizer, roleARN);
       await updateStackRecord(ctx, found.value.stackId, (s) => {
         if (s.terminationProtection) throw cfnErrors.validation(`Stack [${s.stackName}] cannot be deleted while TerminationProtection is enabled`);
         if (s.status === 'DELETE_IN_PROGRESS') return undefined;
         if (IN_PROGRESS.has(s.status)) throw cfnErrors.validation(`Stack [${s.stackName}] is in ${s.status} state and can not be deleted now; wait until the operation ends.`);
         const now = ctx.platform.clock.now();
         if (s.status === 'REVIEW_IN_PROGRESS') return { next: { ...s, status: 'DELETE_COMPLETE', deletionTime: now, statusReason: undefined } };
-        return { next: { ...s, status: 'DELETE_IN_PROGRESS', statusReason: 'User Initiated', retainResources: input.RetainResources ?? [] }, reason: 'User Initiated', queue: true, token: input.ClientRequestToken };
+        return { next: { ...s, status: 'DELETE_IN_PROGRESS', statusReason: 'User Initiated', retainResources: input.RetainResources ?? [], roleARN, operator }, reason: 'User Initiated', queue: true, token: input.ClientRequestToken };
       });
       return {};
     },
@@ -382,6 +414,7 @@ export function cloudFormationHandlers(invoker: ServiceInvoker): Handlers<Ops> {
       if (type === 'UPDATE' && !stack) throw cfnErrors.validation(`Stack [${input.StackName}] does not exist`);
       if (type === 'UPDATE' && stack && (stack.value.status === 'REVIEW_IN_PROGRESS' || !UPDATABLE.has(stack.value.status))) throw cfnErrors.inProgress(stack.value.stackName, stack.value.status);
       const body = input.UsePreviousTemplate ? stack?.value.templateBody ?? '' : templateOf(input.TemplateBody, input.TemplateURL);
+      if (input.RoleARN !== undefined) await operatorOf(ctx, authorizer, input.RoleARN);
       const stackId = stack?.value.stackId ?? newStackId(ctx.region, ctx.platform.accountId, input.StackName);
       const resources = stack ? (await stackResources(ctx, stackId)).map((r) => r.value) : [];
       const { def, changes } = await defineStack(invoker, ctx, { stackId, stackName: input.StackName }, body, input.Parameters ?? [], input.Capabilities ?? [], { stack: stack?.value, resources });
@@ -424,6 +457,7 @@ export function cloudFormationHandlers(invoker: ServiceInvoker): Handlers<Ops> {
         capabilities: input.Capabilities ?? [],
         tags: input.Tags,
         notificationARNs: input.NotificationARNs,
+        roleARN: input.RoleARN,
         changes,
       };
       await retrying(`ChangeSet ${input.ChangeSetName}`, async () => {
@@ -508,6 +542,8 @@ export function cloudFormationHandlers(invoker: ServiceInvoker): Handlers<Ops> {
       const c = cs.value;
       if (c.executionStatus !== 'AVAILABLE') throw cfnErrors.invalidChangeSetStatus(`ChangeSet [${c.changeSetId}] cannot be executed in its current status of [${c.status}]`);
       const stack = await getStack(ctx, c.stackId);
+      const roleARN = c.roleARN ?? stack.value.roleARN;
+      const operator = await operatorOf(ctx, authorizer, roleARN);
       const others = (await stackChangeSets(ctx, c.stackId)).flatMap((o) => changeSetDeletes(o.value));
       const now = ctx.platform.clock.now();
       if (c.changeSetType === 'CREATE') {
@@ -521,10 +557,12 @@ export function cloudFormationHandlers(invoker: ServiceInvoker): Handlers<Ops> {
           tags: c.tags ?? stack.value.tags,
           changeSetId: c.changeSetId,
           disableRollback: input.DisableRollback ?? false,
+          roleARN,
+          operator,
         };
         await transitionStack(ctx, stack, next, { now, reason: 'User Initiated', queue: true, token: input.ClientRequestToken, extra: others });
       } else {
-        await startUpdate(ctx, stack, c.definition, { capabilities: c.capabilities, tags: c.tags, disableRollback: input.DisableRollback, token: input.ClientRequestToken, changeSetId: c.changeSetId, extra: others });
+        await startUpdate(ctx, stack, c.definition, { capabilities: c.capabilities, tags: c.tags, disableRollback: input.DisableRollback, token: input.ClientRequestToken, changeSetId: c.changeSetId, extra: others, roleARN, operator });
       }
       return {};
     },
@@ -559,7 +597,17 @@ async function startUpdate(
   ctx: RequestContext,
   cur: { rev: number; value: StackRecord },
   def: StackDefinition,
-  opts: { capabilities: string[]; tags?: cfn.Tag[]; disableRollback?: boolean; token?: string; changeSetId?: string; extra?: Parameters<typeof transitionStack>[3]['extra'] },
+  opts: {
+    capabilities: string[];
+    tags?: cfn.Tag[];
+    disableRollback?: boolean;
+    token?: string;
+    changeSetId?: string;
+    extra?: Parameters<typeof transitionStack>[3]['extra'];
+    /** The service role from now on, and whom the update's calls are made as. */
+    roleARN: string | undefined;
+    operator: CallerPrincipal | undefined;
+  },
 ): Promise<void> {
   const s = cur.value;
   const previous: StackDefinition = { templateBody: s.templateBody, parameters: s.parameters, resolvedParameters: s.resolvedParameters, noEcho: s.noEcho, outputs: s.outputs, description: s.description };
@@ -574,6 +622,8 @@ async function startUpdate(
     tags: opts.tags ?? s.tags,
     disableRollback: opts.disableRollback ?? false,
     changeSetId: opts.changeSetId,
+    roleARN: opts.roleARN,
+    operator: opts.operator,
     lastUpdatedTime: ctx.platform.clock.now(),
   };
   try {

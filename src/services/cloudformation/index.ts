@@ -5,11 +5,15 @@
  */
 import { ServiceModel } from '../../protocol/model.js';
 import type { ServiceInvoker } from '../../domain/invoker.js';
+import type { Authorizer } from '../../domain/iam/authorizer.js';
 import type { ServiceDefinition } from '../types.js';
 import { cloudFormationHandlers } from './handlers.js';
 
-/** The CloudFormation API; `invoker` reaches the SSM API for SSM parameter types. */
-export function cloudFormationService(invoker: ServiceInvoker): ServiceDefinition {
+/**
+ * The CloudFormation API; `invoker` reaches the SSM API for SSM parameter types, `authorizer`
+ * checks that a stack's service role (RoleARN) trusts CloudFormation.
+ */
+export function cloudFormationService(invoker: ServiceInvoker, authorizer: Authorizer): ServiceDefinition {
   return {
     name: 'cloudformation',
     model: ServiceModel.load('cloudformation'),
@@ -17,6 +21,6 @@ export function cloudFormationService(invoker: ServiceInvoker): ServiceDefinitio
     signingNames: ['cloudformation'],
     validationErrorCode: 'ValidationError',
     bodyLimits: { CreateStack: 1_200_000, UpdateStack: 1_200_000, CreateChangeSet: 1_200_000, ValidateTemplate: 1_200_000, GetTemplateSummary: 1_200_000 },
-    handlers: { ...cloudFormationHandlers(invoker) },
+    handlers: { ...cloudFormationHandlers(invoker, authorizer) },
   };
 }

@@ -11,6 +11,12 @@ import type { Scope } from '../../../domain/platform.js';
 /** What a provider gets for one call. */
 export interface ProviderContext {
   scope: Scope;
+  /**
+   * Berth's API, called as the stack's operator (its service role's session, or whoever started
+   * the operation; root for root) and authorized by IAM like a signed request. A provider makes
+   * everything through it: a create that fails before any call succeeds is taken to have made
+   * nothing (a rollback skips it).
+   */
   invoker: ServiceInvoker;
   clock: Clock;
   /** Aborted when the worker stops (shutdown, lost lease): long waits end early. */
