@@ -1,10 +1,8 @@
 // Agents and control-plane replicas: an agent lists several replicas (`--server a,b`), uses the
 // first, and moves to the next when it stops answering; its long poll is woken by changes made
 // through any replica (the change feed crosses replicas through PostgreSQL).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
@@ -22,21 +20,11 @@ import {
 } from '@aws-sdk/client-ecs';
 import { startTestBerth, eventually } from '../helpers/fixture.js';
 import { startTestPostgres } from '../helpers/postgres.js';
-import { spawnBerth, spawnAgent, killTaskProcessesUnder } from '../helpers/processes.js';
+import { spawnBerth, spawnAgent, agentStateDirs } from '../helpers/processes.js';
 import { Agent } from '../../src/agent/agent.js';
 import { ProcessDriver } from '../../src/agent/drivers/process.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) {
-    killTaskProcessesUnder(d);
-    try {
-      rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    } catch {
-      /* left in the temp dir */
-    }
-  }
-});
+const newStateDir = agentStateDirs();
 
 const SLEEPER = { name: 'app', image: 'host', essential: true, cpu: 64, memory: 32, command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'] };
 
@@ -50,8 +38,7 @@ test('an agent on replica A is woken by a task created through replica B (its lo
   const creds = credentials();
   const env = { BERTH_ROOT_ACCESS_KEY_ID: creds.id, BERTH_ROOT_SECRET_ACCESS_KEY: creds.secret, BERTH_ACCOUNT_ID: '123456789012' };
   const [a, b] = await Promise.all([startTestBerth({ storeUrl: pg.url, env }), startTestBerth({ storeUrl: pg.url, env })]);
-  const stateDir = mkdtempSync(join(tmpdir(), 'berth-failover-agent-'));
-  dirs.push(stateDir);
+  const stateDir = newStateDir('berth-failover-agent-');
   const moves: string[] = [];
   const agent = new Agent({
     client: { endpoint: a.url, failoverEndpoints: [b.url], region: 'us-east-1', accessKeyId: creds.id, secretAccessKey: creds.secret, onFailover: (from, to) => moves.push(`${from}->${to}`) },
@@ -103,8 +90,7 @@ test('berth agent --server a,b: kill -9 of the replica it uses; it goes on throu
   const args = ['--no-agent', '--ephemeral', '--store', pg.url, '--log-level', 'warn'];
   const [a, b] = await Promise.all([spawnBerth(args, env), spawnBerth(args, env)]);
   const ecs = new ECSClient({ endpoint: b.url, region: 'us-east-1', credentials: { accessKeyId: creds.id, secretAccessKey: creds.secret }, maxAttempts: 1 });
-  const stateDir = mkdtempSync(join(tmpdir(), 'berth-failover-agent-'));
-  dirs.push(stateDir);
+  const stateDir = newStateDir('berth-failover-agent-');
   try {
     await ecs.send(new CreateClusterCommand({ clusterName: 'ha' }));
     const agent = await spawnAgent({ url: `${a.url},${b.url}`, accessKeyId: creds.id, secretAccessKey: creds.secret, cluster: 'ha', stateDir, az: 'us-east-1a' });

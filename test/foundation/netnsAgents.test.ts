@@ -5,30 +5,18 @@
 // network is cut: after the agent-lost timeout its tasks are replaced on the other host and the
 // load balancer stops sending to them; when the network returns, its agent stops the old tasks,
 // and no moment has two copies serving. Figures in the test's diagnostics.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, DescribeTasksCommand, ListTasksCommand, DescribeContainerInstancesCommand, type Task } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client, CreateLoadBalancerCommand, CreateTargetGroupCommand, CreateListenerCommand, DescribeTargetHealthCommand, ModifyTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { eventually, freePort } from '../helpers/fixture.js';
-import { spawnBerth, spawnAgent, killTaskProcessesUnder } from '../helpers/processes.js';
+import { spawnBerth, spawnAgent, agentStateDirs } from '../helpers/processes.js';
 import { createHosts } from '../helpers/netns.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) {
-    killTaskProcessesUnder(d);
-    try {
-      rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    } catch {
-      /* left in the temp dir */
-    }
-  }
-});
+const newStateDir = agentStateDirs();
 
 /** A web server answering with the address and port it was reached on (the target's identity). */
 const WEB_JS = "require('http').createServer((q,s)=>s.end(q.socket.localAddress.replace('::ffff:','')+':'+q.socket.localPort)).listen(process.env.PORT); process.on('SIGTERM', () => process.exit(0))";
@@ -77,8 +65,7 @@ test('agents on two hosts behind the load balancer; one host cut off: its tasks 
     await ecs.send(new CreateClusterCommand({ clusterName: 'hosts' }));
     const agents = [];
     for (const [host, az] of [[hostA, 'us-east-1a'], [hostB, 'us-east-1b']] as const) {
-      const stateDir = mkdtempSync(join(tmpdir(), 'berth-netns-agent-'));
-      dirs.push(stateDir);
+      const stateDir = newStateDir('berth-netns-agent-');
       agents.push(await spawnAgent({ url: berth.url, accessKeyId: creds.id, secretAccessKey: creds.secret, cluster: 'hosts', stateDir, az, exec: host.exec }));
     }
     const [agentA, agentB] = agents as [(typeof agents)[0], (typeof agents)[0]];

@@ -4,30 +4,17 @@
 // to and from PostgreSQL (iptables in its namespace) while its API stays reachable: the other
 // replica takes the lease, and when the partition heals the cut one's late writes are refused
 // (fencing) and nothing is launched twice. Figures in the test's diagnostics.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, UpdateServiceCommand, DescribeServicesCommand, DescribeTasksCommand, ListTasksCommand, type Task } from '@aws-sdk/client-ecs';
 import { eventually } from '../helpers/fixture.js';
 import { startTestPostgres } from '../helpers/postgres.js';
-import { spawnBerth, spawnAgent, killTaskProcessesUnder, type BerthProcess } from '../helpers/processes.js';
+import { spawnBerth, spawnAgent, type BerthProcess, agentStateDirs } from '../helpers/processes.js';
 import { createHosts, type NetnsHost } from '../helpers/netns.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) {
-    killTaskProcessesUnder(d);
-    try {
-      rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    } catch {
-      /* left in the temp dir */
-    }
-  }
-});
+const newStateDir = agentStateDirs();
 
 const SLEEPER = { name: 'app', image: 'host', essential: true, cpu: 16, memory: 16, command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'] };
 
@@ -79,8 +66,7 @@ test('the leader replica cut off from PostgreSQL: the other takes over, the cut 
     };
     const ecs = client(follower.url);
     await ecs.send(new CreateClusterCommand({ clusterName: 'ha' }));
-    const stateDir = mkdtempSync(join(tmpdir(), 'berth-netns-replicas-agent-'));
-    dirs.push(stateDir);
+    const stateDir = newStateDir('berth-netns-replicas-agent-');
     // The agent (on the root namespace) polls the follower first: the partition does not silence it.
     await spawnAgent({ url: `${follower.url},${leader.url}`, accessKeyId: creds.id, secretAccessKey: creds.secret, cluster: 'ha', stateDir, az: 'us-east-1a' });
     await ecs.send(new RegisterTaskDefinitionCommand({ family: 'sleeper', containerDefinitions: [SLEEPER] }));

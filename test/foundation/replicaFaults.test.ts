@@ -5,28 +5,15 @@
 // - PostgreSQL restarted as after a crash: the replicas stay up and reconnect, acknowledged
 //   writes are there, and the change feed crosses replicas again.
 // Figures (time to a new leader, refused writes, duplicate launches) go to the test's diagnostics.
-import { test, after, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ECSClient, CreateClusterCommand, ListClustersCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, UpdateServiceCommand, DescribeServicesCommand, DescribeTasksCommand, ListTasksCommand, type Task } from '@aws-sdk/client-ecs';
 import { eventually } from '../helpers/fixture.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { spawnBerth, spawnAgent, killTaskProcessesUnder, type BerthProcess, type AgentProcess } from '../helpers/processes.js';
+import { spawnBerth, spawnAgent, type BerthProcess, type AgentProcess, agentStateDirs } from '../helpers/processes.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) {
-    killTaskProcessesUnder(d);
-    try {
-      rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    } catch {
-      /* left in the temp dir */
-    }
-  }
-});
+const newStateDir = agentStateDirs();
 
 const SLEEPER = { name: 'app', image: 'host', essential: true, cpu: 16, memory: 16, command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'] };
 
@@ -50,8 +37,7 @@ async function twoReplicas(t: TestContext) {
   const health = async (r: BerthProcess): Promise<Health> => (await (await fetch(`${r.url}/_berth/health`, { signal: AbortSignal.timeout(3_000) })).json()) as Health;
   const leads = async (r: BerthProcess, duty = 'service-controller') => (await health(r)).duties.find((d) => d.duty === duty)!.leading;
   const startAgent = async (order: BerthProcess[]): Promise<AgentProcess> => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'berth-faults-agent-'));
-    dirs.push(stateDir);
+    const stateDir = newStateDir('berth-faults-agent-');
     return spawnAgent({ url: order.map((r) => r.url).join(','), accessKeyId: creds.id, secretAccessKey: creds.secret, cluster: 'ha', stateDir, az: 'us-east-1a' });
   };
   const close = async (pgServer: TestPostgres) => {

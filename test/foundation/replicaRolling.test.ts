@@ -3,30 +3,17 @@
 // as on two hosts), a `berth agent` running web servers (process driver). The other replica
 // takes the lease and finishes the rollout; requests through its load balancer never fail and
 // no task is launched twice. Figures in the test's diagnostics.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateServiceCommand, UpdateServiceCommand, DescribeServicesCommand, DescribeTasksCommand, ListTasksCommand, type Task } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client, CreateLoadBalancerCommand, CreateTargetGroupCommand, CreateListenerCommand, DescribeTargetHealthCommand, ModifyTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { eventually, freePort } from '../helpers/fixture.js';
 import { startTestPostgres } from '../helpers/postgres.js';
-import { spawnBerth, spawnAgent, killTaskProcessesUnder, type BerthProcess } from '../helpers/processes.js';
+import { spawnBerth, spawnAgent, type BerthProcess, agentStateDirs } from '../helpers/processes.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) {
-    killTaskProcessesUnder(d);
-    try {
-      rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    } catch {
-      /* left in the temp dir */
-    }
-  }
-});
+const newStateDir = agentStateDirs();
 
 const WEB_JS = "require('http').createServer((q,s)=>s.end(process.env.VERSION)).listen(process.env.PORT); process.on('SIGTERM', () => process.exit(0))";
 
@@ -65,8 +52,7 @@ test('kill -9 of the leader during a rolling deployment: the other replica finis
   let sampling = false;
   try {
     await ecs.send(new CreateClusterCommand({ clusterName: 'ha' }));
-    const stateDir = mkdtempSync(join(tmpdir(), 'berth-rolling-agent-'));
-    dirs.push(stateDir);
+    const stateDir = newStateDir('berth-rolling-agent-');
     await spawnAgent({ url: `${follower.url},${leader.url}`, accessKeyId: creds.id, secretAccessKey: creds.secret, cluster: 'ha', stateDir, az: 'us-east-1a' });
 
     const lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'ha', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;

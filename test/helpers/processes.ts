@@ -3,7 +3,8 @@
  * show (kill -9, signals, restarts, the CLI's own output).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
@@ -126,4 +127,28 @@ export function killTaskProcessesUnder(dir: string): void {
     }
   };
   walk(dir);
+}
+
+/**
+ * Agent state dirs for one test file: `agentStateDirs()` registers, with `after`, the removal of
+ * every dir it hands out (and first the kill of the task processes started under it, which
+ * outlive a killed agent); the returned function makes one under the temp dir.
+ */
+export function agentStateDirs(): (prefix: string) => string {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) {
+      killTaskProcessesUnder(d);
+      try {
+        rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      } catch {
+        /* left in the temp dir */
+      }
+    }
+  });
+  return (prefix) => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
 }
