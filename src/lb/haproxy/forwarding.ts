@@ -112,6 +112,10 @@ export class HaproxyForwarding {
   private structure: string | undefined;
   /** Servers in the running haproxy, `backend/server` → the state set (`ready` | `maint`). */
   private servers = new Map<string, 'ready' | 'maint'>();
+  /** The servers and states written in the configuration file last loaded (what a restarted haproxy has). */
+  private loadedServers = new Map<string, 'ready' | 'maint'>();
+  /** When haproxy was last started again after dying (restarts in a row are spaced out). */
+  private restartedAt = 0;
   private refs = new Map<string, ServerRef>();
   private ports = new Set<number>();
   private readonly errors = new Map<number, string>();
@@ -247,6 +251,7 @@ export class HaproxyForwarding {
       this.structure = key;
       this.refs = refs;
       this.servers = new Map([...refs].map(([k, r]) => [k, r.target.draining || !this.ready(r.target) ? 'maint' : 'ready']));
+      this.loadedServers = new Map(this.servers);
     }
     this.ports = new Set([...table.listeners.values()].filter((l) => !skip.has(l.port)).map((l) => l.port));
     const now = Date.now();
@@ -368,14 +373,33 @@ export class HaproxyForwarding {
       this.deps.log?.(`berth lb haproxy: exited (${signal ?? code}), starting it again: ${tail.split('\n').slice(-3).join(' ')}`);
       this.child = undefined;
       this.seen.clear();
-      const table = this.table;
-      const snapshot = this.snapshot;
-      if (table && snapshot) {
-        this.structure = undefined;
-        setTimeout(() => void this.apply(table, snapshot).catch((e) => this.deps.log?.(`berth lb haproxy: restart failed: ${(e as Error).message}`)), 100).unref();
-      }
+      // Started again at once from the configuration file it ran (checked when it was loaded),
+      // then brought up to date through the runtime API like any table; a restart within a
+      // second of the last one waits a second, so a haproxy that cannot stay up does not spin.
+      const wait = Date.now() - this.restartedAt < 1000 ? 1000 : 0;
+      this.restartedAt = Date.now() + wait;
+      this.work = this.work
+        .catch(() => undefined)
+        .then(() => new Promise((r) => setTimeout(r, wait)))
+        .then(() => this.restart())
+        .catch((e) => this.deps.log?.(`berth lb haproxy: restart failed: ${(e as Error).message}`));
     });
     await this.waitForWorker(0);
+  }
+
+  /** Starts haproxy again after it died, then applies the current table (a full load if that fails). */
+  private async restart(): Promise<void> {
+    if (this.stopped || this.child || !this.table || !this.snapshot) return;
+    try {
+      await this.spawn();
+      this.servers = new Map(this.loadedServers);
+    } catch (e) {
+      this.deps.log?.(`berth lb haproxy: restart from the last configuration failed, loading anew: ${(e as Error).message}`);
+      (this.child as ChildProcess | undefined)?.kill('SIGKILL');
+      this.child = undefined;
+      this.structure = undefined;
+    }
+    await this.applyNow(this.table, this.snapshot);
   }
 
   /** Waits until the runtime socket answers from a worker other than `old`. */
