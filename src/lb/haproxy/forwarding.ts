@@ -10,8 +10,10 @@
  * - Structure (listeners, rules, backends, server options) changes → the new configuration is
  *   checked (`haproxy -c`), written, and the master reloads hitlessly (SIGUSR2: the new worker
  *   takes the listening sockets over, the old one finishes its connections).
- * - Targets added or removed with the structure unchanged → runtime API `add server` /
- *   `del server` (a reload when HAProxy refuses).
+ * - Targets added with the structure unchanged → runtime API `add server`; targets removed →
+ *   `set server ... state maint`, kept so until the next reload (never `del server`: HAProxy 2.6
+ *   can abort deleting a server that streams still reference); a reload when HAProxy refuses or
+ *   more than 64 removed servers are kept.
  * - Health stays Berth's (../health.ts, the control plane's checker, ALB's state machine and
  *   reasons, the platform clock): each server's state is pushed with `set server <b>/<s> state
  *   ready|maint` as the embedded plane's eligibility says (healthy targets; all non-draining
@@ -49,6 +51,8 @@ export interface HaproxyForwardingDeps {
 
 /** Most bytes read from one runtime API answer. */
 const MAX_ANSWER = 8 * 1024 * 1024;
+/** Removed targets kept as servers in maintenance before a reload drops them (see `applyTargets`). */
+const MAX_RETIRED = 64;
 /** How long one runtime API command may take. */
 const COMMAND_TIMEOUT_MS = 3000;
 
@@ -280,14 +284,15 @@ export class HaproxyForwarding {
         if (!/New server registered/i.test(answer)) throw new Error(answer.trim());
         this.servers.set(key, 'maint'); // dynamic servers start in maintenance
       }
-      for (const key of [...this.servers.keys()]) {
-        if (refs.has(key)) continue;
+      // Removed targets stay as servers in maintenance (no new requests; requests in flight
+      // finish) until the next reload drops them: HAProxy 2.6 can abort when `del server`
+      // deletes a dynamic server that streams still point to (fixed upstream in 2.9), so Berth
+      // never deletes one at runtime. More than MAX_RETIRED of them: a hitless reload instead.
+      const retired = [...this.servers.keys()].filter((key) => !refs.has(key));
+      if (retired.length > MAX_RETIRED) throw new Error(`${retired.length} removed servers kept in maintenance: reloading to drop them`);
+      for (const key of retired) {
         if (this.servers.get(key) !== 'maint') await this.admin(`set server ${key} state maint`);
         this.servers.set(key, 'maint');
-        const answer = await this.admin(`del server ${key}`);
-        // A server with connections still open cannot go yet: it stays in maintenance (no new
-        // requests) until the next reload.
-        if (/Server deleted/i.test(answer)) this.servers.delete(key);
       }
       void table;
       return true;
