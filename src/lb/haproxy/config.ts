@@ -4,11 +4,14 @@
  * resolved settings (./../compile.ts `compileTable`), as one `haproxy.cfg` text. Pure.
  *
  * Mapping:
- * - each HTTP listener is a `frontend` bound to its port; rules are evaluated in priority order
- *   by setting `txn.route` to the first rule whose conditions all hold (each condition an ACL:
- *   its values ORed, as on ALB), then the route's action runs: `http-request return` (fixed
- *   response), `http-request redirect` (redirect, ALB's #{...} placeholders as sample fetches)
- *   or `use_backend` (forward; a weighted forward to several groups picks by `rand`).
+ * - each HTTP listener is a `frontend` bound to its port; when every rule and the default
+ *   forward to one group, rules are `use_backend <group> if <conditions>` in priority order and
+ *   the default is `default_backend` (no per-request variables: see `frontendRoutes`); else
+ *   rules are evaluated in priority order by setting `txn.route` to the first rule whose
+ *   conditions all hold (each condition an ACL: its values ORed, as on ALB), then the route's
+ *   action runs: `http-request return` (fixed response), `http-request redirect` (redirect,
+ *   ALB's #{...} placeholders as sample fetches) or `use_backend` (forward; a weighted forward
+ *   to several groups picks by `rand`).
  * - conditions: host-header (`req.hdr(host)` without its port, case-insensitive), path-pattern
  *   (`path`), http-header (`req.hdr(<name>)`), http-request-method (`method`), query-string
  *   (`url_param(<key>)`, or the whole query for value-only pairs) and source-ip (`src`).
