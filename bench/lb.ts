@@ -12,9 +12,17 @@
  *
  * Needs `wrk` and `nginx` on PATH (apt-get install -y wrk nginx); with `haproxy` installed,
  * raw HAProxy (a hand-written equivalent config) and Berth's HAProxy plane (`berth-hap`) run too.
+ *
+ * While wrk saturates each Berth contestant's listener, a client in a worker thread calls that
+ * Berth's ECS DescribeServices one call after another (bench/lb-api-client.ts); its p99 is
+ * printed against the target of 20 ms. After the rounds, each Berth with a data-plane process
+ * (berth-wN, N > 0, and berth-hap) has that process killed with SIGKILL: the bench prints how
+ * long until the listener answered again and until the control plane reported a new process
+ * (its pid listed and `berth_lb_data_plane_restarts_total` counted on /_berth/metrics).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/helpers/fixture.js';
@@ -28,6 +36,8 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startBerth } from '../src/berth.js';
 import { portFree } from '../src/lb/options.js';
+import { jsonService, type ClientConfig } from '../src/client/awsClient.js';
+import type { ApiClientJob } from './lb-api-client.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -142,7 +152,10 @@ ${backends.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
   }
 }
 
-/** A hand-written HAProxy equivalent of Berth's listener (threads: haproxy's default, one per core). */
+/**
+ * A hand-written HAProxy equivalent of Berth's listener (the same forwarded headers as ALB's;
+ * threads: haproxy's default, one per core, as for Berth's plane).
+ */
 async function startRawHaproxy(dir: string, port: number, backends: number[]): Promise<ChildProcess> {
   const conf = join(dir, 'haproxy-raw.cfg');
   writeFileSync(
@@ -159,6 +172,7 @@ frontend f
   bind 127.0.0.1:${port}
   option forwardfor
   http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Port ${port}
   default_backend b
 backend b
   balance roundrobin
@@ -173,6 +187,19 @@ ${backends.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
   }
 }
 
+type Berth = Awaited<ReturnType<typeof startBerth>>;
+
+/** A Berth contestant: its listener and the control-plane client that runs during its turns. */
+interface BerthContestant {
+  name: string;
+  berth: Berth;
+  port: number;
+  api: Worker;
+}
+
+/** The p-th percentile (0..1) of ascending `xs`. */
+const percentile = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+
 async function main(): Promise<void> {
   for (const tool of ['wrk', 'nginx']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
@@ -182,46 +209,60 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-lb-'));
   const backends = await Promise.all(Array.from({ length: BACKENDS }, (_, i) => spawnBackend(`b${i + 1}`)));
-  const berths: Array<{ workers: number; berth: Awaited<ReturnType<typeof startBerth>>; port: number }> = [];
+  const ports = backends.map((b) => b.port);
+  const berths: BerthContestant[] = [];
   const nginxes: ChildProcess[] = [];
-  let berthHaproxy: { berth: Awaited<ReturnType<typeof startBerth>>; port: number } | undefined;
   let rawHaproxyPort = 0;
   try {
     for (const workers of WORKERS) {
       const berth = await startBerth({ port: 0, ephemeral: true, env: {}, loadBalancer: { workers } });
-      berths.push({ workers, berth, port: await listenerOn(berth, backends.map((b) => b.port)) });
+      berths.push(await berthContestant(`berth-w${workers}`, berth, ports));
     }
     // The HAProxy plane (issue 19) and raw HAProxy, when haproxy is installed.
     const hasHaproxy = spawnSync('sh', ['-c', 'command -v haproxy']).status === 0;
     if (hasHaproxy) {
       const berth = await startBerth({ port: 0, ephemeral: true, env: {}, loadBalancer: { plane: 'haproxy' } });
-      berthHaproxy = { berth, port: await listenerOn(berth, backends.map((b) => b.port)) };
+      berths.push(await berthContestant('berth-hap', berth, ports));
       rawHaproxyPort = await freePort();
-      nginxes.push(await startRawHaproxy(dir, rawHaproxyPort, backends.map((b) => b.port)));
+      nginxes.push(await startRawHaproxy(dir, rawHaproxyPort, ports));
     } else console.log('haproxy is not installed (apt-get install -y haproxy): no haproxy contestants');
     const nginxPorts: Record<number, number> = {};
     for (const workers of [1, 2]) {
       nginxPorts[workers] = await freePort();
-      nginxes.push(await startNginx(dir, nginxPorts[workers]!, backends.map((b) => b.port), workers));
+      nginxes.push(await startNginx(dir, nginxPorts[workers]!, ports, workers));
     }
 
-    console.log(`wrk -t2 -c${CONNECTIONS}, ${DURATION}s each in ${ROUNDS} rounds; ${BACKENDS} node:http backend process(es); nginx with 1 and 2 workers on this ${(await import('node:os')).cpus().length}-core machine; berth-wN: N data-plane processes (w0: in the control plane's process)`);
+    const os = await import('node:os');
+    console.log(`wrk -t2 -c${CONNECTIONS}, ${DURATION}s each in ${ROUNDS} rounds; ${BACKENDS} node:http backend process(es); nginx with 1 and 2 workers, haproxy with its default threads (one per core) on this ${os.cpus().length}-core machine; berth-wN: N data-plane processes (w0: in the control plane's process); load average before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     // Contestants take turns (ROUNDS rounds of DURATION/ROUNDS seconds each) so that load from
     // elsewhere on the machine falls on all of them alike; figures are means over the rounds.
+    const byName = new Map(berths.map((b) => [b.name, b]));
     const contestants: Array<[string, string]> = (
       [
         ['direct', `http://127.0.0.1:${backends[0]!.port}/`],
         ['nginx-w1', `http://127.0.0.1:${nginxPorts[1]}/`],
         ['nginx-w2', `http://127.0.0.1:${nginxPorts[2]}/`],
-        ...berths.map((b) => [`berth-w${b.workers}`, `http://127.0.0.1:${b.port}/`]),
-        ...(berthHaproxy ? [['haproxy', `http://127.0.0.1:${rawHaproxyPort}/`], ['berth-hap', `http://127.0.0.1:${berthHaproxy.port}/`]] : []),
+        ...berths.filter((b) => b.name !== 'berth-hap').map((b) => [b.name, `http://127.0.0.1:${b.port}/`]),
+        ...(hasHaproxy ? [['haproxy', `http://127.0.0.1:${rawHaproxyPort}/`], ['berth-hap', `http://127.0.0.1:${byName.get('berth-hap')!.port}/`]] : []),
       ] as Array<[string, string]>
     ).filter(([name]) => !ONLY || name === ONLY);
     // Warm-up (not measured): JIT, connection pools on every path.
     for (const [, url] of contestants) await wrk(url, 2);
     const runs: Record<string, WrkResult[]> = {};
+    const apiSamples: Record<string, { samples: number[]; errors: number }> = {};
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, url] of contestants) (runs[name] ??= []).push(await wrk(url, Math.max(1, Math.round(DURATION / ROUNDS))));
+      for (const [name, url] of contestants) {
+        const api = byName.get(name)?.api;
+        api?.postMessage('start');
+        (runs[name] ??= []).push(await wrk(url, Math.max(1, Math.round(DURATION / ROUNDS))));
+        if (api) {
+          api.postMessage('stop');
+          const got = await new Promise<{ samples: number[]; errors: number }>((resolve) => api.once('message', resolve));
+          const acc = (apiSamples[name] ??= { samples: [], errors: 0 });
+          acc.samples.push(...got.samples);
+          acc.errors += got.errors;
+        }
+      }
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const results: Record<string, WrkResult> = {};
@@ -233,19 +274,29 @@ async function main(): Promise<void> {
         `${name.padEnd(9)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${r.p50ms.toFixed(2)} ms   p99 ${r.p99ms.toFixed(2)} ms   (rounds: ${rs.map((x) => x.rps.toFixed(0)).join(', ')} req/s)${r.errors ? `   (${r.errors})` : ''}`,
       );
     }
-    if (ONLY) return;
+    console.log(`load average after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     let met = true;
+    // The control plane while its listener was saturated (issue 19: DescribeServices p99 < 20 ms).
+    for (const [name, { samples, errors }] of Object.entries(apiSamples)) {
+      const xs = [...samples].sort((a, b) => a - b);
+      const p99 = percentile(xs, 0.99);
+      met &&= p99 < 20 && errors === 0;
+      console.log(`${name} DescribeServices while its listener is saturated: ${xs.length} calls, p50 ${percentile(xs, 0.5).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (target < 20), max ${xs[xs.length - 1]?.toFixed(1)} ms, ${errors} failed`);
+    }
+    if (ONLY) return;
     for (const b of berths) {
-      const peer = `nginx-w${Math.min(2, Math.max(1, b.workers))}`;
-      const r = results[`berth-w${b.workers}`]!;
+      const workers = Number(b.name.slice('berth-w'.length));
+      if (b.name === 'berth-hap') continue;
+      const peer = `nginx-w${Math.min(2, Math.max(1, workers))}`;
+      const r = results[b.name]!;
       const ratio = r.rps / results[peer]!.rps;
       const p99x = r.p99ms / results[peer]!.p99ms;
       // Targets (issue 19): in-process as before (0.45x); in data-plane processes 0.6x.
-      const target = b.workers === 0 ? 0.45 : 0.6;
+      const target = workers === 0 ? 0.45 : 0.6;
       met &&= ratio >= target && p99x <= 3;
-      console.log(`berth-w${b.workers}/${peer} throughput ratio: ${ratio.toFixed(2)} (target >= ${target})   p99 ratio: ${p99x.toFixed(2)} (target <= 3)`);
+      console.log(`${b.name}/${peer} throughput ratio: ${ratio.toFixed(2)} (target >= ${target})   p99 ratio: ${p99x.toFixed(2)} (target <= 3)`);
     }
-    if (berthHaproxy) {
+    if (hasHaproxy) {
       const r = results['berth-hap']!;
       for (const peer of ['haproxy', 'nginx-w2']) {
         const ratio = r.rps / results[peer]!.rps;
@@ -255,18 +306,78 @@ async function main(): Promise<void> {
         console.log(`berth-hap/${peer} throughput ratio: ${ratio.toFixed(2)} (target >= 0.9)   p99 ratio: ${p99x.toFixed(2)} (target <= 1.2)`);
       }
     }
+    // A killed data-plane process (issue 19: restarted within a second, and reported).
+    for (const b of berths) {
+      if (b.name === 'berth-w0') continue;
+      const r = await killDataPlane(b);
+      met &&= r.reportedMs < 1000;
+      console.log(`${b.name} data-plane process killed (SIGKILL, pid ${r.pid}): listener answering again after ${r.servingMs.toFixed(0)} ms, new process reported after ${r.reportedMs.toFixed(0)} ms (target < 1000), berth_lb_data_plane_restarts_total ${r.restartsMetric}`);
+    }
     console.log(met ? 'TARGET MET' : 'TARGET MISSED');
   } finally {
     for (const n of nginxes) n.kill('SIGTERM');
     for (const b of backends) b.proc.kill('SIGTERM');
-    for (const b of berths) await b.berth.close();
-    await berthHaproxy?.berth.close();
+    for (const b of berths) {
+      await b.api.terminate();
+      await b.berth.close();
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** A Berth with a listener on `backends` and an ECS service to describe, and its API client thread. */
+async function berthContestant(name: string, berth: Berth, backends: number[]): Promise<BerthContestant> {
+  const port = await listenerOn(berth, backends);
+  const cfg: ClientConfig = { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey };
+  const ecs = jsonService(cfg, 'ecs');
+  await ecs('CreateCluster', { clusterName: 'bench' });
+  await ecs('RegisterTaskDefinition', { family: 'api', containerDefinitions: [{ name: 'app', image: 'bench/app', memory: 64, essential: true }] });
+  await ecs('CreateService', { cluster: 'bench', serviceName: 'api', taskDefinition: 'api', desiredCount: 0 });
+  const job: ApiClientJob = { cfg, cluster: 'bench', service: 'api', timeoutMs: 5000 };
+  return { name, berth, port, api: new Worker(new URL('./lb-api-client.js', import.meta.url), { workerData: job }) };
+}
+
+/**
+ * SIGKILLs the process that forwards a Berth's listener (for the HAProxy plane, haproxy's
+ * worker: its master then exits and Berth starts haproxy again) and times, from the kill, the
+ * first answer on the listener and the control plane listing a new data-plane process with the
+ * restart counted in its metrics.
+ */
+async function killDataPlane(b: BerthContestant): Promise<{ pid: number; servingMs: number; reportedMs: number; restartsMetric: string }> {
+  const plane = b.berth.loadBalancer;
+  const [first] = plane.dataPlanePids;
+  if (!first) throw new Error(`${b.name}: no data-plane process`);
+  const restarts = plane.dataPlaneRestarts;
+  let victim = first;
+  if (b.name === 'berth-hap') {
+    const children = readFileSync(`/proc/${first}/task/${first}/children`, 'utf8').trim().split(/\s+/).map(Number).filter(Boolean);
+    victim = children[children.length - 1] ?? first;
+  }
+  const t0 = performance.now();
+  process.kill(victim, 'SIGKILL');
+  let servingMs = NaN;
+  let reportedMs = NaN;
+  let restartsMetric = '';
+  for (const deadline = Date.now() + 15_000; Number.isNaN(servingMs) || Number.isNaN(reportedMs); ) {
+    if (Date.now() > deadline) throw new Error(`${b.name}: not back within 15 s after the kill`);
+    if (Number.isNaN(reportedMs) && plane.dataPlaneRestarts > restarts && plane.dataPlanePids.length > 0 && !plane.dataPlanePids.includes(first)) {
+      const text = await (await fetch(`${b.berth.url}/_berth/metrics`)).text();
+      restartsMetric = /^berth_lb_data_plane_restarts_total (\d+)$/m.exec(text)?.[1] ?? '?';
+      if (Number(restartsMetric) > restarts) reportedMs = performance.now() - t0;
+    }
+    if (Number.isNaN(servingMs)) {
+      const ok = await fetch(`http://127.0.0.1:${b.port}/`, { signal: AbortSignal.timeout(1000) })
+        .then(async (r) => (await r.text(), r.ok))
+        .catch(() => false);
+      if (ok) servingMs = performance.now() - t0;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { pid: victim, servingMs, reportedMs, restartsMetric };
+}
+
 /** An ALB listener on a fresh port of `berth`, forwarding to `backends`, once they are healthy. */
-async function listenerOn(berth: Awaited<ReturnType<typeof startBerth>>, backends: number[]): Promise<number> {
+async function listenerOn(berth: Berth, backends: number[]): Promise<number> {
   const elb = new ElasticLoadBalancingV2Client({
     endpoint: berth.url,
     region: 'us-east-1',

@@ -24,6 +24,8 @@ let dir: string;
 let haproxy: ChildProcess | undefined;
 const backends: Record<string, Backend & { healthStatus: number }> = {};
 let port: number;
+let leanPort: number;
+let config: string;
 
 test('quoting keeps record values from breaking out of the configuration', () => {
   assert.equal(quote('a b'), '"a\\x20b"');
@@ -53,7 +55,11 @@ before(async () => {
   await rule(4, [{ Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: 'X-Team', Values: ['orders'] } }, { Field: 'http-request-method', HttpRequestMethodConfig: { Values: ['GET'] } }], [{ Type: 'forward', TargetGroupArn: tg.orders }]);
   await rule(5, [{ Field: 'query-string', QueryStringConfig: { Values: [{ Key: 'to', Value: 'users' }] } }], [{ Type: 'forward', TargetGroupArn: tg.users }]);
   await rule(6, [{ Field: 'source-ip', SourceIpConfig: { Values: ['10.0.0.0/8'] } }], [{ Type: 'forward', TargetGroupArn: tg.orders }]);
-  const config = haproxyConfig(await readElbv2Snapshot(berth.platform), { bindHost: '127.0.0.1', adminSocket: join(dir, 'admin.sock'), secondMs: 50 });
+  // A second listener: forwards only (a rule and the default).
+  leanPort = await freePort();
+  const lean = (await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb.LoadBalancerArn, Protocol: 'HTTP', Port: leanPort, DefaultActions: [{ Type: 'forward', TargetGroupArn: tg.other }] }))).Listeners![0]!;
+  await elb.send(new CreateRuleCommand({ ListenerArn: lean.ListenerArn, Priority: 1, Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/users/*'] } }], Actions: [{ Type: 'forward', TargetGroupArn: tg.users }] }));
+  config = haproxyConfig(await readElbv2Snapshot(berth.platform), { bindHost: '127.0.0.1', adminSocket: join(dir, 'admin.sock'), secondMs: 50 });
   writeFileSync(join(dir, 'haproxy.cfg'), config, { mode: 0o600 });
 });
 
@@ -63,6 +69,18 @@ after(async () => {
   await berth?.close();
   for (const b of Object.values(backends)) await b.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('a listener whose rules and default all forward to one group compiles to use_backend and default_backend, with no per-request variables', { skip }, () => {
+  const frontend = (p: number) => config.slice(config.indexOf(`frontend l_${p}\n`)).split('\n\n')[0]!;
+  const lean = frontend(leanPort);
+  assert.match(lean, /^  use_backend tg_[0-9a-f]{16} if r0_c0$/m);
+  assert.match(lean, /^  default_backend tg_[0-9a-f]{16}$/m);
+  assert.doesNotMatch(lean, /set-var|var\(/);
+  // With fixed responses and redirects among the rules, the first match is recorded; the default still is default_backend.
+  const routed = frontend(port);
+  assert.match(routed, /set-var\(txn\.route\)/);
+  assert.match(routed, /^  default_backend tg_[0-9a-f]{16}$/m);
 });
 
 test('the compiled configuration is valid for haproxy', { skip }, () => {
@@ -88,4 +106,6 @@ test('haproxy serves the rules in priority order, fixed responses and redirects'
   assert.equal(forwarded['x-forwarded-proto'], 'http');
   assert.equal(forwarded['x-forwarded-port'], String(port));
   assert.equal(forwarded['x-forwarded-for'], '127.0.0.1');
+  assert.equal((await get(leanPort, '/users/7')).headers['x-backend'], 'users', 'a forward rule of the lean listener');
+  assert.equal((await get(leanPort, '/orders/7')).headers['x-backend'], 'other', 'its default_backend');
 });

@@ -4,11 +4,14 @@
  * resolved settings (./../compile.ts `compileTable`), as one `haproxy.cfg` text. Pure.
  *
  * Mapping:
- * - each HTTP listener is a `frontend` bound to its port; rules are evaluated in priority order
- *   by setting `txn.route` to the first rule whose conditions all hold (each condition an ACL:
- *   its values ORed, as on ALB), then the route's action runs: `http-request return` (fixed
- *   response), `http-request redirect` (redirect, ALB's #{...} placeholders as sample fetches)
- *   or `use_backend` (forward; a weighted forward to several groups picks by `rand`).
+ * - each HTTP listener is a `frontend` bound to its port; when every rule and the default
+ *   forward to one group, rules are `use_backend <group> if <conditions>` in priority order and
+ *   the default is `default_backend` (no per-request variables: see `frontendRoutes`); else
+ *   rules are evaluated in priority order by setting `txn.route` to the first rule whose
+ *   conditions all hold (each condition an ACL: its values ORed, as on ALB), then the route's
+ *   action runs: `http-request return` (fixed response), `http-request redirect` (redirect,
+ *   ALB's #{...} placeholders as sample fetches) or `use_backend` (forward; a weighted forward
+ *   to several groups picks by `rand`).
  * - conditions: host-header (`req.hdr(host)` without its port, case-insensitive), path-pattern
  *   (`path`), http-header (`req.hdr(<name>)`), http-request-method (`method`), query-string
  *   (`url_param(<key>)`, or the whole query for value-only pairs) and source-ip (`src`).
@@ -200,6 +203,88 @@ export function serverLine(g: CompiledGroup, t: CompiledTarget, opts: HaproxyCon
   }
 }
 
+/** What a route (a rule, or the listener's default) does, resolved against the table. */
+type RouteAction =
+  | { kind: 'backend'; groups: string[] }
+  | { kind: 'weighted'; groups: string[]; weights: number[] }
+  | { kind: 'return'; groups: []; line: string }
+  | { kind: 'redirect'; groups: []; cfg: ELB.RedirectActionConfig };
+
+interface Route {
+  name: string;
+  conditions: readonly ELB.RuleCondition[];
+  action: RouteAction;
+}
+
+/** The first action of a rule or default as a `RouteAction` (503 for a forward with no usable group). */
+function routeAction(actions: readonly ELB.Action[] | undefined, table: ReturnType<typeof compileTable>): RouteAction {
+  const a = actions?.[0];
+  if (a?.Type === 'fixed-response' && a.FixedResponseConfig) {
+    const f = a.FixedResponseConfig;
+    const status = Number(f.StatusCode);
+    const body = f.MessageBody ?? '';
+    return { kind: 'return', groups: [], line: `http-request return status ${status >= 200 && status <= 599 ? status : 503} content-type ${quote(f.ContentType ?? 'text/plain')}${body ? ` string ${quote(body)}` : ''} hdr Server awselb/2.0` };
+  }
+  if (a?.Type === 'redirect' && a.RedirectConfig) return { kind: 'redirect', groups: [], cfg: a.RedirectConfig };
+  const tuples = a?.Type === 'forward' ? (a.ForwardConfig?.TargetGroups ?? (a.TargetGroupArn ? [{ TargetGroupArn: a.TargetGroupArn, Weight: 1 }] : [])) : [];
+  const usable = tuples.filter((t) => t.TargetGroupArn && table.groups.has(t.TargetGroupArn) && (t.Weight ?? 1) > 0);
+  if (usable.length === 0) return { kind: 'return', groups: [], line: 'http-request return status 503 content-type text/html hdr Server awselb/2.0' };
+  const groups = usable.map((t) => t.TargetGroupArn!);
+  return usable.length === 1 ? { kind: 'backend', groups } : { kind: 'weighted', groups, weights: usable.map((t) => t.Weight ?? 1) };
+}
+
+/**
+ * A frontend's routing lines. When every rule forwards to one target group and so does the
+ * default, routing is plain `use_backend <b> if <conditions>` in priority order and a
+ * `default_backend`: no per-request work beyond the conditions of the rules before the match
+ * (the common case, and the only one with no rules at all). Otherwise (fixed responses,
+ * redirects and weighted forwards run as `http-request` actions, which HAProxy evaluates before
+ * any `use_backend`) the first matching rule is recorded in `txn.route` and each action runs
+ * only for its own route; a default forward is still the `default_backend`.
+ */
+function frontendRoutes(routes: Route[], defaultRoute: Route, port: number): string[] {
+  const out: string[] = [];
+  const aclsOf = (route: Route): string => {
+    const names = route.conditions.map((c, j) => {
+      const acl = `${route.name}_c${j}`;
+      out.push(...conditionAcl(acl, c));
+      return acl;
+    });
+    return names.join(' ') || 'TRUE';
+  };
+  const lean = defaultRoute.action.kind === 'backend' && routes.every((r) => r.action.kind === 'backend');
+  if (lean) {
+    for (const route of routes) {
+      const acls = aclsOf(route);
+      out.push(`  use_backend ${backendName(route.action.groups[0]!)} if ${acls}`);
+    }
+    out.push(`  default_backend ${backendName(defaultRoute.action.groups[0]!)}`);
+    return out;
+  }
+  for (const route of routes) out.push(`  http-request set-var(txn.route) str(${route.name}) if ${aclsOf(route)} !{ var(txn.route) -m found }`);
+  for (const route of [...routes, defaultRoute]) {
+    const when = route === defaultRoute ? 'if !{ var(txn.route) -m found }' : `if { var(txn.route) -m str ${route.name} }`;
+    const a = route.action;
+    if (a.kind === 'return') out.push(`  ${a.line} ${when}`);
+    else if (a.kind === 'redirect') out.push(`  http-request redirect location ${quote(redirectLocation(a.cfg, port))} code ${a.cfg.StatusCode === 'HTTP_301' ? 301 : 302} ${when}`);
+    else if (a.kind === 'backend') {
+      if (route === defaultRoute) out.push(`  default_backend ${backendName(a.groups[0]!)}`);
+      else out.push(`  use_backend ${backendName(a.groups[0]!)} ${when}`);
+    } else {
+      // Weighted: one draw per request, ranges by weight.
+      const total = a.weights.reduce((n, w) => n + w, 0);
+      out.push(`  http-request set-var(txn.draw) rand(${total}) ${when}`);
+      let low = 0;
+      a.groups.forEach((g, i) => {
+        const high = low + a.weights[i]!;
+        out.push(`  use_backend ${backendName(g)} ${when} { var(txn.draw) -m int ge ${low} } { var(txn.draw) -m int lt ${high} }`);
+        low = high;
+      });
+    }
+  }
+  return out;
+}
+
 /** The HAProxy configuration of one snapshot (see the module doc). */
 export function haproxyConfig(snapshot: Elbv2Snapshot, opts: HaproxyConfigOptions): string {
   const table = compileTable(snapshot, 0);
@@ -233,55 +318,11 @@ export function haproxyConfig(snapshot: Elbv2Snapshot, opts: HaproxyConfigOption
     out.push(`frontend l_${l.port}`, `  bind ${host}:${l.port}`, `  timeout client ${l.idleMs}ms`, `  timeout http-request ${l.idleMs}ms`);
     out.push('  option forwardfor', '  http-request set-header X-Forwarded-Proto http', `  http-request set-header X-Forwarded-Port ${l.port}`);
     const rules = [...(rulesByListener.get(l.arn) ?? [])].sort((a, b) => a.priority - b.priority);
-    const routes: Array<{ name: string; actions: readonly ELB.Action[] | undefined }> = [];
-    rules.forEach((r, i) => {
-      const name = `r${i}`;
-      const conds = r.conditions ?? [];
-      const acls = conds.map((c, j) => {
-        const acl = `${name}_c${j}`;
-        out.push(...conditionAcl(acl, c));
-        return acl;
-      });
-      out.push(`  http-request set-var(txn.route) str(${name}) if ${acls.join(' ') || 'TRUE'} !{ var(txn.route) -m found }`);
-      routes.push({ name, actions: r.actions });
-    });
-    out.push('  http-request set-var(txn.route) str(default) if !{ var(txn.route) -m found }');
-    routes.push({ name: 'default', actions: undefined });
-    const defaultListener = snapshot.listeners.find((x) => x.arn === l.arn);
-    for (const route of routes) {
-      const actions = route.name === 'default' ? defaultListener?.defaultActions : route.actions;
-      const a = actions?.[0];
-      const when = `if { var(txn.route) -m str ${route.name} }`;
-      if (a?.Type === 'fixed-response' && a.FixedResponseConfig) {
-        const f = a.FixedResponseConfig;
-        const status = Number(f.StatusCode);
-        const body = f.MessageBody ?? '';
-        out.push(`  http-request return status ${status >= 200 && status <= 599 ? status : 503} content-type ${quote(f.ContentType ?? 'text/plain')}${body ? ` string ${quote(body)}` : ''} hdr Server awselb/2.0 ${when}`);
-      } else if (a?.Type === 'redirect' && a.RedirectConfig) {
-        out.push(`  http-request redirect location ${quote(redirectLocation(a.RedirectConfig, l.port))} code ${a.RedirectConfig.StatusCode === 'HTTP_301' ? 301 : 302} ${when}`);
-      } else {
-        const tuples = a?.Type === 'forward' ? (a.ForwardConfig?.TargetGroups ?? (a.TargetGroupArn ? [{ TargetGroupArn: a.TargetGroupArn, Weight: 1 }] : [])) : [];
-        const usable = tuples.filter((t) => t.TargetGroupArn && table.groups.has(t.TargetGroupArn) && (t.Weight ?? 1) > 0);
-        if (usable.length === 0) {
-          out.push(`  http-request return status 503 content-type text/html hdr Server awselb/2.0 ${when}`);
-          continue;
-        }
-        for (const t of usable) idleOfGroup.set(t.TargetGroupArn!, Math.max(idleOfGroup.get(t.TargetGroupArn!) ?? 0, l.idleMs));
-        if (usable.length === 1) {
-          out.push(`  use_backend ${backendName(usable[0]!.TargetGroupArn!)} ${when}`);
-          continue;
-        }
-        // Weighted: one draw per request, ranges by weight.
-        const total = usable.reduce((n, t) => n + (t.Weight ?? 1), 0);
-        out.push(`  http-request set-var(txn.draw) rand(${total}) ${when}`);
-        let low = 0;
-        for (const t of usable) {
-          const high = low + (t.Weight ?? 1);
-          out.push(`  use_backend ${backendName(t.TargetGroupArn!)} if { var(txn.route) -m str ${route.name} } { var(txn.draw) -m int ge ${low} } { var(txn.draw) -m int lt ${high} }`);
-          low = high;
-        }
-      }
-    }
+    const defaultActions = snapshot.listeners.find((x) => x.arn === l.arn)?.defaultActions;
+    const routes: Route[] = rules.map((r, i) => ({ name: `r${i}`, conditions: r.conditions ?? [], action: routeAction(r.actions, table) }));
+    const defaultRoute: Route = { name: 'default', conditions: [], action: routeAction(defaultActions, table) };
+    for (const route of [...routes, defaultRoute]) for (const g of route.action.groups) idleOfGroup.set(g, Math.max(idleOfGroup.get(g) ?? 0, l.idleMs));
+    out.push(...frontendRoutes(routes, defaultRoute, l.port));
     out.push('');
   }
   for (const g of table.groups.values()) out.push(...backendLines(g, opts, idleOfGroup.get(g.arn) ?? 60_000), '');

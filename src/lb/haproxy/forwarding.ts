@@ -10,8 +10,10 @@
  * - Structure (listeners, rules, backends, server options) changes → the new configuration is
  *   checked (`haproxy -c`), written, and the master reloads hitlessly (SIGUSR2: the new worker
  *   takes the listening sockets over, the old one finishes its connections).
- * - Targets added or removed with the structure unchanged → runtime API `add server` /
- *   `del server` (a reload when HAProxy refuses).
+ * - Targets added with the structure unchanged → runtime API `add server`; targets removed →
+ *   `set server ... state maint`, kept so until the next reload (never `del server`: HAProxy 2.6
+ *   can abort deleting a server that streams still reference); a reload when HAProxy refuses or
+ *   more than 64 removed servers are kept.
  * - Health stays Berth's (../health.ts, the control plane's checker, ALB's state machine and
  *   reasons, the platform clock): each server's state is pushed with `set server <b>/<s> state
  *   ready|maint` as the embedded plane's eligibility says (healthy targets; all non-draining
@@ -49,6 +51,8 @@ export interface HaproxyForwardingDeps {
 
 /** Most bytes read from one runtime API answer. */
 const MAX_ANSWER = 8 * 1024 * 1024;
+/** Removed targets kept as servers in maintenance before a reload drops them (see `applyTargets`). */
+const MAX_RETIRED = 64;
 /** How long one runtime API command may take. */
 const COMMAND_TIMEOUT_MS = 3000;
 
@@ -112,6 +116,10 @@ export class HaproxyForwarding {
   private structure: string | undefined;
   /** Servers in the running haproxy, `backend/server` → the state set (`ready` | `maint`). */
   private servers = new Map<string, 'ready' | 'maint'>();
+  /** The servers and states written in the configuration file last loaded (what a restarted haproxy has). */
+  private loadedServers = new Map<string, 'ready' | 'maint'>();
+  /** When haproxy was last started again after dying (restarts in a row are spaced out). */
+  private restartedAt = 0;
   private refs = new Map<string, ServerRef>();
   private ports = new Set<number>();
   private readonly errors = new Map<number, string>();
@@ -247,6 +255,7 @@ export class HaproxyForwarding {
       this.structure = key;
       this.refs = refs;
       this.servers = new Map([...refs].map(([k, r]) => [k, r.target.draining || !this.ready(r.target) ? 'maint' : 'ready']));
+      this.loadedServers = new Map(this.servers);
     }
     this.ports = new Set([...table.listeners.values()].filter((l) => !skip.has(l.port)).map((l) => l.port));
     const now = Date.now();
@@ -275,14 +284,15 @@ export class HaproxyForwarding {
         if (!/New server registered/i.test(answer)) throw new Error(answer.trim());
         this.servers.set(key, 'maint'); // dynamic servers start in maintenance
       }
-      for (const key of [...this.servers.keys()]) {
-        if (refs.has(key)) continue;
+      // Removed targets stay as servers in maintenance (no new requests; requests in flight
+      // finish) until the next reload drops them: HAProxy 2.6 can abort when `del server`
+      // deletes a dynamic server that streams still point to (fixed upstream in 2.9), so Berth
+      // never deletes one at runtime. More than MAX_RETIRED of them: a hitless reload instead.
+      const retired = [...this.servers.keys()].filter((key) => !refs.has(key));
+      if (retired.length > MAX_RETIRED) throw new Error(`${retired.length} removed servers kept in maintenance: reloading to drop them`);
+      for (const key of retired) {
         if (this.servers.get(key) !== 'maint') await this.admin(`set server ${key} state maint`);
         this.servers.set(key, 'maint');
-        const answer = await this.admin(`del server ${key}`);
-        // A server with connections still open cannot go yet: it stays in maintenance (no new
-        // requests) until the next reload.
-        if (/Server deleted/i.test(answer)) this.servers.delete(key);
       }
       void table;
       return true;
@@ -368,14 +378,33 @@ export class HaproxyForwarding {
       this.deps.log?.(`berth lb haproxy: exited (${signal ?? code}), starting it again: ${tail.split('\n').slice(-3).join(' ')}`);
       this.child = undefined;
       this.seen.clear();
-      const table = this.table;
-      const snapshot = this.snapshot;
-      if (table && snapshot) {
-        this.structure = undefined;
-        setTimeout(() => void this.apply(table, snapshot).catch((e) => this.deps.log?.(`berth lb haproxy: restart failed: ${(e as Error).message}`)), 100).unref();
-      }
+      // Started again at once from the configuration file it ran (checked when it was loaded),
+      // then brought up to date through the runtime API like any table; a restart within a
+      // second of the last one waits a second, so a haproxy that cannot stay up does not spin.
+      const wait = Date.now() - this.restartedAt < 1000 ? 1000 : 0;
+      this.restartedAt = Date.now() + wait;
+      this.work = this.work
+        .catch(() => undefined)
+        .then(() => new Promise((r) => setTimeout(r, wait)))
+        .then(() => this.restart())
+        .catch((e) => this.deps.log?.(`berth lb haproxy: restart failed: ${(e as Error).message}`));
     });
     await this.waitForWorker(0);
+  }
+
+  /** Starts haproxy again after it died, then applies the current table (a full load if that fails). */
+  private async restart(): Promise<void> {
+    if (this.stopped || this.child || !this.table || !this.snapshot) return;
+    try {
+      await this.spawn();
+      this.servers = new Map(this.loadedServers);
+    } catch (e) {
+      this.deps.log?.(`berth lb haproxy: restart from the last configuration failed, loading anew: ${(e as Error).message}`);
+      (this.child as ChildProcess | undefined)?.kill('SIGKILL');
+      this.child = undefined;
+      this.structure = undefined;
+    }
+    await this.applyNow(this.table, this.snapshot);
   }
 
   /** Waits until the runtime socket answers from a worker other than `old`. */

@@ -156,6 +156,30 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
       assert.equal(eager.hits, 8);
     });
 
+    test('lb_cookie stickiness: the AWSALB cookie keeps a client on one target; without it requests spread; a deregistered target lets go', async () => {
+      const a = await backend('sticky-a');
+      const b = await backend('sticky-b');
+      const { tg, port } = await service('sticky', [a, b]);
+      await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: tg, Attributes: [{ Key: 'stickiness.enabled', Value: 'true' }, { Key: 'stickiness.type', Value: 'lb_cookie' }, { Key: 'stickiness.lb_cookie.duration_seconds', Value: '3600' }] }));
+      await berth.loadBalancer.settled();
+      await allHealthy(tg, 2);
+      // No cookie: round robin over both targets, and each answer offers the cookie.
+      const fresh = await Promise.all(Array.from({ length: 6 }, async () => get(port, '/s')));
+      assert.deepEqual(new Set(fresh.map((r) => r.headers['x-backend'])), new Set(['sticky-a', 'sticky-b']));
+      const cookieOf = (r: (typeof fresh)[number]) => [r.headers['set-cookie'] ?? []].flat().map((c) => /^AWSALB=([^;]*)/.exec(c)?.[1]).find((v) => v !== undefined);
+      for (const r of fresh) assert.ok(cookieOf(r), `an AWSALB cookie in ${JSON.stringify(r.headers['set-cookie'])}`);
+      // With the cookie a target set: every request goes to that target.
+      for (const pinned of fresh.slice(0, 2)) {
+        const cookie = `AWSALB=${cookieOf(pinned)}`;
+        for (let i = 0; i < 6; i++) assert.equal((await get(port, `/s${i}`, { cookie })).headers['x-backend'], pinned.headers['x-backend'], 'the cookie pins the client');
+      }
+      // The pinned target deregistered: the client goes to the other one (and no request fails).
+      const onA = fresh.find((r) => r.headers['x-backend'] === 'sticky-a')!;
+      await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tg, Targets: [{ Id: '127.0.0.1', Port: a.port }] }));
+      await berth.loadBalancer.settled();
+      await eventually(async () => (await get(port, '/moved', { cookie: `AWSALB=${cookieOf(onA)}` })).headers['x-backend'] === 'sticky-b', { what: 'the client moved to the remaining target' });
+    });
+
     test('per-target-group request counts in /_berth/metrics with ALB names', async () => {
       const m = await backend('metered');
       const { tg, port } = await service('metrics', [m]);
