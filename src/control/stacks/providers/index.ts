@@ -32,7 +32,7 @@ export function supportedTypes(): string[] {
 export function unsupportedReason(type: string): string {
   const service = type.split('::')[1] ?? type;
   if (service === 'EC2' || service === 'AutoScaling') {
-    return `Resource type ${type} is not supported by Berth yet: ${service === 'EC2' ? 'Berth models EC2 networking (VPCs, subnets, gateways, routes, addresses, security groups); its instances are agent hosts launched by Auto Scaling groups' : 'Berth serves launch configurations and Auto Scaling groups'}`;
+    return `Resource type ${type} is not supported by Berth yet: ${service === 'EC2' ? 'Berth models EC2 networking (VPCs, subnets, gateways, routes, addresses, security groups, VPC endpoints); its instances are agent hosts launched by Auto Scaling groups' : 'Berth serves launch configurations and Auto Scaling groups'}`;
   }
   if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') return `Resource type ${type} is not supported by Berth: custom resources are not available yet`;
   return `Resource type ${type} is not supported by Berth (supported: ${[...new Set(supportedTypes().map((t) => t.split('::').slice(0, 2).join('::')))].join(', ')})`;
