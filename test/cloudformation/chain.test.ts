@@ -213,3 +213,7 @@ async function runChain(t: { diagnostic(msg: string): void }, c: Chain): Promise
 test('Fargate, public subnets, public load balancer: cluster -> alb-external -> service-fargate-public-subnet-public-lb', { skip, timeout: 300_000 }, async (t) => {
   await runChain(t, { cluster: 'cluster-fargate-public-vpc.yml', ingress: 'alb-external.yml', service: 'service-fargate-public-subnet-public-lb.yml' });
 });
+
+test('EC2, public subnets, public load balancer: cluster-ec2-public-vpc (Auto Scaling agents) -> alb-external -> service-ec2-public-lb', { skip, timeout: 400_000 }, async (t) => {
+  await runChain(t, { cluster: 'cluster-ec2-public-vpc.yml', ingress: 'alb-external.yml', service: 'service-ec2-public-lb.yml', clusterParams: ['DesiredCapacity=1', 'InstanceType=t2.micro'] });
+});
