@@ -5,6 +5,9 @@
 // (listener port 80, bound on a loopback address of this test's own so runs in parallel do not
 // clash); then the stacks are deleted in reverse order and nothing is left: no task, service,
 // target group, listener rule, load balancer or cluster.
+// Chains: Fargate public/public, EC2 public/public, Fargate private subnets behind the public and
+// the internal load balancer, EC2 private/internal (the internal and external load balancers both
+// listen on port 80, which on Berth all load balancers share, so each chain runs on its own).
 // EC2 chains run their tasks on the cluster's Auto Scaling agents (docker driver); Fargate chains
 // on one `berth agent --driver docker` joined to the cluster (Berth places Fargate tasks on the
 // cluster's instances). Every service template also declares ApplicationAutoScaling resources:
@@ -210,10 +213,42 @@ async function runChain(t: { diagnostic(msg: string): void }, c: Chain): Promise
   assert.deepEqual((await awsOk(env, ['cloudformation', 'list-exports'])).Exports, [], 'no export left');
 }
 
-test('Fargate, public subnets, public load balancer: cluster -> alb-external -> service-fargate-public-subnet-public-lb', { skip, timeout: 300_000 }, async (t) => {
+test('Fargate, public subnets, public load balancer: cluster -> alb-external -> service-fargate-public-subnet-public-lb', { skip, timeout: 590_000 }, async (t) => {
   await runChain(t, { cluster: 'cluster-fargate-public-vpc.yml', ingress: 'alb-external.yml', service: 'service-fargate-public-subnet-public-lb.yml' });
 });
 
-test('EC2, public subnets, public load balancer: cluster-ec2-public-vpc (Auto Scaling agents) -> alb-external -> service-ec2-public-lb', { skip, timeout: 400_000 }, async (t) => {
+test('EC2, public subnets, public load balancer: cluster-ec2-public-vpc (Auto Scaling agents) -> alb-external -> service-ec2-public-lb', { skip, timeout: 590_000 }, async (t) => {
   await runChain(t, { cluster: 'cluster-ec2-public-vpc.yml', ingress: 'alb-external.yml', service: 'service-ec2-public-lb.yml', clusterParams: ['DesiredCapacity=1', 'InstanceType=t2.micro'] });
+});
+
+test('Fargate, private subnets, public load balancer: cluster-fargate-private-vpc -> alb-external -> service-fargate-private-subnet-public-lb', { skip, timeout: 590_000 }, async (t) => {
+  await runChain(t, { cluster: 'cluster-fargate-private-vpc.yml', ingress: 'alb-external.yml', service: 'service-fargate-private-subnet-public-lb.yml' });
+});
+
+test('Fargate, private subnets, private load balancer: cluster-fargate-private-vpc -> alb-internal -> service-fargate-private-subnet-private-lb', { skip, timeout: 590_000 }, async (t) => {
+  await runChain(t, { cluster: 'cluster-fargate-private-vpc.yml', ingress: 'alb-internal.yml', service: 'service-fargate-private-subnet-private-lb.yml' });
+});
+
+test('EC2, private subnets, private load balancer: cluster-ec2-private-vpc (Auto Scaling agents) -> alb-internal -> service-ec2-private-lb', { skip, timeout: 590_000 }, async (t) => {
+  await runChain(t, { cluster: 'cluster-ec2-private-vpc.yml', ingress: 'alb-internal.yml', service: 'service-ec2-private-lb.yml', clusterParams: ['DesiredCapacity=1', 'InstanceType=t2.micro'] });
+});
+
+test('service discovery ingress: service-discovery-internal.yml deploys on the cluster, or (Cloud Map not provided) fails naming the type and leaves nothing', { skip, timeout: 590_000 }, async (t) => {
+  const envName = 'ch-discovery';
+  const stacks = { cluster: `${envName}-cluster`, ingress: `${envName}-ingress` };
+  const cluster = await deploy(stacks.cluster, 'cluster/cluster-fargate-private-vpc.yml', [`EnvironmentName=${envName}`]);
+  assert.ok(cluster.ok, cluster.detail);
+  const ingress = await deploy(stacks.ingress, 'ingress/service-discovery-internal.yml', [`EnvironmentName=${envName}`, 'Domain=service.chain']);
+  if (ingress.ok) {
+    const exported = ((await awsOk(env, ['cloudformation', 'list-exports'])).Exports as Array<{ Name: string; Value: string }>).find((e) => e.Name === `${envName}:PrivateServiceDiscoveryNamespace`);
+    assert.match(exported?.Value ?? '', /^ns-/);
+  } else {
+    assert.ok(ingress.failed.length > 0 && ingress.failed.every((f) => /^AWS::ServiceDiscovery::/.test(f.type) && f.reason.includes(f.type)), ingress.detail);
+    assert.equal((await describeStack(stacks.ingress))!.StackStatus, 'ROLLBACK_COMPLETE');
+    t.diagnostic(`service-discovery-internal.yml: rolled back, Cloud Map is not provided by this Berth (${[...new Set(ingress.failed.map((f) => f.type))].join(', ')})`);
+  }
+  await deleteStack(stacks.ingress);
+  // The rule the ingress stack added to the cluster's group went with it: the cluster stack deletes cleanly.
+  await deleteStack(stacks.cluster);
+  assert.deepEqual((await awsOk(env, ['cloudformation', 'list-exports'])).Exports, []);
 });
