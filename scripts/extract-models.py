@@ -34,6 +34,7 @@ ONLY = {
         "AllocateAddress", "AssociateAddress", "DisassociateAddress", "ReleaseAddress", "DescribeAddresses",
         "DescribeAvailabilityZones", "DescribeRegions", "DescribeAccountAttributes",
         "CreateTags", "DeleteTags", "DescribeTags", "DescribeInstances",
+        "CreateVpcEndpoint", "DescribeVpcEndpoints", "ModifyVpcEndpoint", "DeleteVpcEndpoints",
     ],
     "autoscaling": [
         "CreateLaunchConfiguration", "DescribeLaunchConfigurations", "DeleteLaunchConfiguration",

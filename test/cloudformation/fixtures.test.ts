@@ -29,9 +29,7 @@ const TEMPLATES = [
  * Fixtures that still need a resource type Berth does not provide: they must fail naming it
  * (and this entry goes once the type is served, the fixture then deploying like the others).
  */
-const KNOWN_GAPS: Record<string, string> = {
-  'nathanpeck-ecs-cloudformation/cluster/cluster-fargate-private-vpc.yml': 'AWS::EC2::VPCEndpoint',
-};
+const KNOWN_GAPS: Record<string, string> = {};
 const absent = !hasAwsCli() ? 'aws CLI not installed' : TEMPLATES.length === 0 ? `no shared fixtures at ${FIXTURES}` : false;
 
 let berth: TestBerth;
@@ -76,6 +74,29 @@ const deploy = (template: string) =>
 /** Resource types a template declares. */
 const typesIn = (template: string) => new Set([...readFileSync(join(FIXTURES, template), 'utf8').matchAll(/^\s+Type:\s+'?(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)'?\s*$/gm)].map((m) => m[1]!));
 const readsPublicAmi = (template: string) => /Default:\s+\/aws\/service\//.test(readFileSync(join(FIXTURES, template), 'utf8'));
+
+/**
+ * The stack's VPC endpoints as `aws ec2 describe-vpc-endpoints` shows them: each in the stack's VPC,
+ * routing its service's prefix list through itself in each of its route tables. Returns their ids.
+ */
+async function checkEndpoints(stack: string): Promise<string[]> {
+  const resources = (await cfn.send(new DescribeStackResourcesCommand({ StackName: stack }))).StackResources ?? [];
+  const ids = resources.filter((r) => r.ResourceType === 'AWS::EC2::VPCEndpoint').map((r) => r.PhysicalResourceId!);
+  const vpc = resources.find((r) => r.ResourceType === 'AWS::EC2::VPC')?.PhysicalResourceId;
+  assert.ok(ids.length > 0 && ids.every((id) => id.startsWith('vpce-')), JSON.stringify(ids));
+  const out = JSON.parse((await aws(env, ['ec2', 'describe-vpc-endpoints', '--vpc-endpoint-ids', ...ids])).stdout);
+  for (const e of out.VpcEndpoints) {
+    assert.equal(e.VpcId, vpc);
+    assert.equal(e.State, 'available');
+    assert.equal(e.VpcEndpointType, 'Gateway');
+    assert.equal(e.ServiceName, 'com.amazonaws.us-east-1.dynamodb');
+    assert.equal(e.RouteTableIds.length, 2);
+    const tables = JSON.parse((await aws(env, ['ec2', 'describe-route-tables', '--route-table-ids', ...e.RouteTableIds])).stdout).RouteTables;
+    for (const t of tables) assert.ok(t.Routes.some((r: { GatewayId?: string; DestinationPrefixListId?: string }) => r.GatewayId === e.VpcEndpointId && r.DestinationPrefixListId?.startsWith('pl-')), `${t.RouteTableId} routes through ${e.VpcEndpointId}`);
+  }
+  assert.deepEqual(out.VpcEndpoints.map((e: { VpcEndpointId: string }) => e.VpcEndpointId).sort(), [...ids].sort());
+  return ids;
+}
 
 test('the shared fixtures fail cleanly while EC2 is not served: the unsupported type named, nothing left', { skip: absent }, async (t) => {
   if (served.ec2) return t.skip('EC2 is served: the success test applies');
@@ -134,7 +155,12 @@ test('the shared fixtures deploy unchanged and delete cleanly once EC2 is served
     const cluster = stack.Outputs!.find((o) => o.OutputKey === 'ClusterName')?.OutputValue;
     const clusterStatus = async () => (await ecs.send(new DescribeClustersCommand({ clusters: [cluster!] }))).clusters?.[0]?.status;
     if (cluster) assert.equal(await clusterStatus(), 'ACTIVE', template);
+    const endpoints = typesIn(template).has('AWS::EC2::VPCEndpoint') ? await checkEndpoints(name) : [];
     await deleteStack(name);
     if (cluster) assert.notEqual(await clusterStatus(), 'ACTIVE', `${template}: cluster deleted`);
+    for (const id of endpoints) {
+      const gone = await aws(env, ['ec2', 'describe-vpc-endpoints', '--vpc-endpoint-ids', id]);
+      assert.match(gone.stderr, /InvalidVpcEndpointId\.NotFound/, `${template}: endpoint ${id} deleted`);
+    }
   }
 });

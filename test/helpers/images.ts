@@ -64,3 +64,27 @@ export function ensureBusyboxImage(engine = new DockerEngine()): Promise<string>
   }
   return p;
 }
+
+export const HTTPD_IMAGE = 'berth-test/httpd:latest';
+const builtHttpd = new Map<string, Promise<string>>();
+
+/**
+ * Builds (once) and returns `berth-test/httpd:latest`: the busybox test image whose command serves
+ * /www (index.html "ok") with busybox httpd on port 80, for templates that give no command (an
+ * `ImageUrl` parameter, as nginx's image would be used).
+ */
+export function ensureHttpdImage(engine = new DockerEngine()): Promise<string> {
+  let p = builtHttpd.get(engine.socketPath);
+  if (!p) {
+    p = (async () => {
+      const base = await ensureBusyboxImage(engine);
+      if (await engine.callOr404('GET', `/images/${encodeURIComponent(HTTPD_IMAGE)}/json`)) return HTTPD_IMAGE;
+      const dockerfile = `FROM ${base}\nCMD ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]\n`;
+      await engine.jsonStream({ method: 'POST', path: `/build?t=${encodeURIComponent(HTTPD_IMAGE)}&rm=1&forcerm=1&networkmode=none`, body: tarFiles([{ name: 'Dockerfile', data: dockerfile }]), timeoutMs: 120_000 });
+      return HTTPD_IMAGE;
+    })();
+    builtHttpd.set(engine.socketPath, p);
+    p.catch(() => builtHttpd.delete(engine.socketPath));
+  }
+  return p;
+}

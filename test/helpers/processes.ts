@@ -66,16 +66,16 @@ export interface AgentProcess {
 }
 
 /**
- * Starts `bin/berth agent` (process driver) joining `cluster` at `url` (one endpoint, or several
+ * Starts `bin/berth agent` (process driver unless `driver` says docker) joining `cluster` at `url` (one endpoint, or several
  * replicas' separated by commas), and resolves once it has
  * registered. The process is killed when the test file ends if the test did not end it. `exec`
  * prefixes the command (a test host's `ip netns exec <name>`).
  */
-export function spawnAgent(opts: { url: string; accessKeyId: string; secretAccessKey: string; cluster: string; stateDir: string; az: string; exec?: string[] }): Promise<AgentProcess> {
+export function spawnAgent(opts: { url: string; accessKeyId: string; secretAccessKey: string; cluster: string; stateDir: string; az: string; exec?: string[]; driver?: 'process' | 'docker' }): Promise<AgentProcess> {
   const [cmd, ...prefix] = [...(opts.exec ?? []), process.execPath];
   const child = spawn(
     cmd!,
-    [...prefix, BERTH_BIN, 'agent', '--server', opts.url, '--cluster', opts.cluster, '--driver', 'process', '--state-dir', opts.stateDir, '--attribute', `ecs.availability-zone=${opts.az}`],
+    [...prefix, BERTH_BIN, 'agent', '--server', opts.url, '--cluster', opts.cluster, '--driver', opts.driver ?? 'process', '--state-dir', opts.stateDir, '--attribute', `ecs.availability-zone=${opts.az}`],
     {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: opts.accessKeyId, AWS_SECRET_ACCESS_KEY: opts.secretAccessKey, AWS_REGION: 'us-east-1' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -341,7 +341,7 @@ export class DockerDriver implements Driver {
     const name = dockerContainerName(req.taskId, c.name);
     await this.removeContainer(name);
     for (let attempt = 0; ; attempt++) {
-      const bindings = await assignPorts(c.portMappings);
+      const bindings = await assignPorts(c.portMappings, c.networkMode);
       const created: { Id: string } = await this.engine.call('POST', `/containers/create?name=${enc(name)}`, this.createBody(req, bindings));
       try {
         await this.engine.call('POST', `/containers/${created.Id}/start`);

@@ -35,11 +35,16 @@ export async function freeEphemeralPort(): Promise<number> {
   throw new Error('no free host port in 49153-65535');
 }
 
-/** Resolves every mapping to a concrete host port (assigning ephemeral ones for hostPort 0/absent). */
-export async function assignPorts(mappings: PortMapping[] | undefined): Promise<NetworkBinding[]> {
+/**
+ * Resolves every mapping to a concrete host port (assigning ephemeral ones for hostPort 0/absent).
+ * An `awsvpc` task has no network interface of its own here: its hostPort (always its
+ * containerPort, as ECS requires) would make every such task on a host, and anything else on the
+ * port, collide, so it is published on an ephemeral port, as the task's address.
+ */
+export async function assignPorts(mappings: PortMapping[] | undefined, networkMode?: string): Promise<NetworkBinding[]> {
   const out: NetworkBinding[] = [];
   for (const m of mappings ?? []) {
-    const hostPort = m.hostPort && m.hostPort > 0 ? m.hostPort : await freeEphemeralPort();
+    const hostPort = m.hostPort && m.hostPort > 0 && networkMode !== 'awsvpc' ? m.hostPort : await freeEphemeralPort();
     out.push({ bindIP: '0.0.0.0', containerPort: m.containerPort, hostPort, protocol: m.protocol ?? 'tcp' });
   }
   return out;

@@ -250,7 +250,7 @@ export class ProcessDriver implements Driver {
     const dir = join(this.dataDir, safeName(req.taskId), safeName(c.name));
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const bindings = await assignPorts(c.portMappings);
+    const bindings = await assignPorts(c.portMappings, c.networkMode);
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: '/root', HOSTNAME: c.hostname ?? c.name };
     if (bindings[0]) env.PORT = String(bindings[0].hostPort);
     for (const b of bindings) env[`PORT_${b.containerPort}`] = String(b.hostPort);

@@ -17,7 +17,7 @@ import { cfnErrors } from '../../domain/cloudformation/errors.js';
 import { evaluateOutputs, includedResources, parameterValues, readTemplate, resourceProperties, stackContext } from '../../domain/cloudformation/engine.js';
 import type { ResourceRecord, ResourceSnapshot, StackDefinition, StackRecord, StackStatus } from '../../domain/cloudformation/records.js';
 import { eventWrite, exportValue, exportWrites, getStack, resourceWrite, stackResources, transitionStack } from '../../domain/cloudformation/stacks.js';
-import type { EvalContext } from '../../domain/cloudformation/template/evaluate.js';
+import { evaluate, type EvalContext } from '../../domain/cloudformation/template/evaluate.js';
 import { resourceDependencies, referencesOf } from '../../domain/cloudformation/template/graph.js';
 import { compareProperties } from '../../domain/cloudformation/template/spec.js';
 import type { Template } from '../../domain/cloudformation/template/template.js';
@@ -182,13 +182,27 @@ class StackOperation {
   }
 
   private readonly importCache = new Map<string, string>();
-  private async loadImports(t: Template): Promise<void> {
+  /**
+   * Reads the exports the template imports into the cache `importValue` answers from. A computed
+   * name (`Fn::ImportValue: !Sub '${EnvironmentName}:VpcId'`) is evaluated with the stack's
+   * parameters first (an import's name cannot depend on a resource, as on CloudFormation).
+   */
+  private async loadImports(t: Template, ctx: EvalContext): Promise<void> {
     const names = new Set<string>();
     const walk = (v: unknown): void => {
       if (Array.isArray(v)) v.forEach(walk);
       else if (v && typeof v === 'object') {
         const o = v as Record<string, unknown>;
-        if (typeof o['Fn::ImportValue'] === 'string') names.add(o['Fn::ImportValue']);
+        const arg = o['Fn::ImportValue'];
+        if (typeof arg === 'string') names.add(arg);
+        else if (arg !== undefined) {
+          try {
+            const name = evaluate(arg, ctx);
+            if (typeof name === 'string') names.add(name);
+          } catch {
+            // Not computable from parameters alone: the evaluation proper reports it.
+          }
+        }
         Object.values(o).forEach(walk);
       }
     };
@@ -245,8 +259,8 @@ class StackOperation {
   private async prepare(s: StackRecord): Promise<{ t: Template; ctx: EvalContext; order: string[]; imports: Set<string>; deps: (id: string) => Set<string> }> {
     const imports = new Set<string>();
     const t = readTemplate(s.templateBody);
-    await this.loadImports(t);
     const ctx = this.context(t, s, s, imports);
+    await this.loadImports(t, ctx);
     const order = includedResources(t, ctx);
     return { t, ctx, order, imports, deps: (id: string) => resourceDependencies(id, t.Resources[id]!, t.Resources) };
   }

@@ -11,6 +11,7 @@ const NOT_FOUND: Readonly<Record<string, { code: string; noun: string }>> = {
   eipalloc: { code: 'InvalidAllocationID', noun: 'allocation ID' },
   i: { code: 'InvalidInstanceID', noun: 'instance ID' },
   sgr: { code: 'InvalidSecurityGroupRuleId', noun: 'security group rule ID' },
+  vpce: { code: 'InvalidVpcEndpointId', noun: 'Vpc Endpoint Id' },
 };
 
 export const ec2Errors = {
@@ -60,4 +61,5 @@ export const ec2Errors = {
   invalidToken: () => new ServiceError('InvalidNextToken', 'The token is not one this API returned, or has expired'),
   tagError: (msg: string) => new ServiceError('InvalidParameterValue', msg),
   unsupported: (msg: string) => new ServiceError('UnsupportedOperation', msg),
+  invalidServiceName: (name: string, why: string) => new ServiceError('InvalidServiceName', `The Vpc Endpoint Service '${name.slice(0, 128)}' does not exist: ${why}`),
 };

@@ -1,7 +1,7 @@
 /**
  * EC2 networking records. Every resource is one record of the store kind `ec2`, keyed
  * `<region>/<id>`; the id's prefix says its type (`vpc-`, `subnet-`, `igw-`, `nat-`, `rtb-`,
- * `sg-`, `eipalloc-`, `i-`), so one region's resources of a type are one key prefix, and tags
+ * `sg-`, `eipalloc-`, `i-`, `vpce-`), so one region's resources of a type are one key prefix, and tags
  * (which any resource carries) need no type to be found.
  */
 import { randomBytes } from 'node:crypto';
@@ -13,7 +13,7 @@ export const EC2_KIND = 'ec2';
 export const EC2_DEFAULTS_KIND = 'ec2-defaults';
 
 /** Id prefixes of the resource types, as EC2 spells them. */
-export type ResourcePrefix = 'vpc' | 'subnet' | 'igw' | 'nat' | 'rtb' | 'sg' | 'eipalloc' | 'i';
+export type ResourcePrefix = 'vpc' | 'subnet' | 'igw' | 'nat' | 'rtb' | 'sg' | 'eipalloc' | 'i' | 'vpce';
 
 /** The EC2 resource type (`DescribeTags`' `resource-type`) of each id prefix. */
 export const RESOURCE_TYPES: Readonly<Record<ResourcePrefix, string>> = {
@@ -25,6 +25,7 @@ export const RESOURCE_TYPES: Readonly<Record<ResourcePrefix, string>> = {
   sg: 'security-group',
   eipalloc: 'elastic-ip',
   i: 'instance',
+  vpce: 'vpc-endpoint',
 };
 
 /** A new id: the prefix and 17 hex digits, as EC2's long ids. */
@@ -95,7 +96,9 @@ export interface NatGatewayRecord extends Ec2Base {
 export interface RouteRecord {
   destinationCidrBlock?: string;
   destinationIpv6CidrBlock?: string;
-  /** `local`, or an internet gateway id. */
+  /** The prefix list of a gateway endpoint's service (its routes' destination). */
+  destinationPrefixListId?: string;
+  /** `local`, an internet gateway id, or a gateway VPC endpoint id (`vpce-`, with a prefix-list destination). */
   gatewayId?: string;
   natGatewayId?: string;
   origin: 'CreateRouteTable' | 'CreateRoute';
@@ -167,7 +170,28 @@ export interface InstanceRecord extends Ec2Base {
   launchedAt: number;
 }
 
-export type Ec2Record = VpcRecord | SubnetRecord | InternetGatewayRecord | NatGatewayRecord | RouteTableRecord | SecurityGroupRecord | AddressRecord | InstanceRecord;
+/**
+ * A VPC endpoint: a Gateway endpoint (S3, DynamoDB) adds a route to its service's prefix list in
+ * each of its route tables; an Interface endpoint sits in subnets with security groups. Berth has
+ * no AWS services behind them: the record is the model (what DescribeVpcEndpoints shows and what
+ * keeps its VPC, route tables, subnets and groups from being deleted under it).
+ */
+export interface VpcEndpointRecord extends Ec2Base {
+  type: 'vpce';
+  vpcId: string;
+  serviceName: string;
+  endpointType: 'Gateway' | 'Interface';
+  /** The endpoint policy (JSON text); the full-access policy when none was given. */
+  policyDocument: string;
+  routeTableIds: string[];
+  subnetIds: string[];
+  securityGroupIds: string[];
+  privateDnsEnabled: boolean;
+  /** Interface endpoints: one network interface id per subnet, in the order of `subnetIds`. */
+  networkInterfaceIds: string[];
+}
+
+export type Ec2Record = VpcRecord | SubnetRecord | InternetGatewayRecord | NatGatewayRecord | RouteTableRecord | SecurityGroupRecord | AddressRecord | InstanceRecord | VpcEndpointRecord;
 
 /** The record type of each id prefix. */
 export interface RecordOf {
@@ -179,4 +203,5 @@ export interface RecordOf {
   sg: SecurityGroupRecord;
   eipalloc: AddressRecord;
   i: InstanceRecord;
+  vpce: VpcEndpointRecord;
 }

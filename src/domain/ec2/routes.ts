@@ -32,11 +32,13 @@ export async function createRouteTable(scope: Scope, vpcId: string, tags: Tag[] 
   });
 }
 
-/** Deletes a route table with no associations (the main one, or one with subnets: DependencyViolation). */
+/** Deletes a route table with no associations (the main one, or one with subnets: DependencyViolation); gateway endpoints drop it. */
 export async function deleteRouteTable(scope: Scope, rtbId: string): Promise<void> {
   await ec2Transaction(scope, `Route table ${rtbId}`, async (tx) => {
     const t = await tx.get('rtb', rtbId);
     if (t.associations.length) throw ec2Errors.dependencyViolation('routeTable', rtbId);
+    // A gateway endpoint routing through it no longer names it.
+    for (const e of await tx.list('vpce')) if (e.routeTableIds.includes(rtbId)) tx.put({ ...e, routeTableIds: e.routeTableIds.filter((id) => id !== rtbId) });
     tx.delete(rtbId);
   });
 }

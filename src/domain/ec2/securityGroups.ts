@@ -85,6 +85,8 @@ export async function deleteSecurityGroup(scope: Scope, ref: GroupRef): Promise<
     if (referrer) throw ec2Errors.dependentObject(g.id, `a rule of ${referrer.id}`);
     const instance = (await tx.list('i')).find((i) => i.state !== 'terminated' && i.securityGroupIds.includes(g.id));
     if (instance) throw ec2Errors.dependentObject(g.id, `instance ${instance.id}`);
+    const endpoint = (await tx.list('vpce')).find((e) => e.securityGroupIds.includes(g.id));
+    if (endpoint) throw ec2Errors.dependentObject(g.id, `VPC endpoint ${endpoint.id}`);
     tx.delete(g.id);
     return g.id;
   });

@@ -42,7 +42,8 @@ export async function deleteVpc(scope: Scope, vpcId: string): Promise<void> {
     const groups = inVpc(await tx.list('sg'));
     const extraTables = tables.filter((t) => !t.associations.some((a) => a.main));
     const extraGroups = groups.filter((g) => g.groupName !== 'default');
-    if (subnets.length || igws.length || nats.length || extraTables.length || extraGroups.length) throw ec2Errors.dependencyViolation('vpc', vpcId);
+    const endpoints = inVpc(await tx.list('vpce'));
+    if (subnets.length || igws.length || nats.length || extraTables.length || extraGroups.length || endpoints.length) throw ec2Errors.dependencyViolation('vpc', vpcId);
     tx.delete(vpcId);
     for (const r of [...tables, ...groups]) tx.delete(r.id);
   });
@@ -83,14 +84,15 @@ export async function createSubnet(scope: Scope, input: { vpcId: string; cidrBlo
   });
 }
 
-/** Deletes a subnet nothing uses (a NAT gateway, a route table association, a load balancer, an instance: DependencyViolation). */
+/** Deletes a subnet nothing uses (a NAT gateway, a load balancer, an instance, an interface endpoint: DependencyViolation). */
 export async function deleteSubnet(scope: Scope, subnetId: string): Promise<void> {
   const lbs = await loadBalancersUsing(scope, { subnetId });
   await ec2Transaction(scope, `Subnet ${subnetId}`, async (tx) => {
     await tx.get('subnet', subnetId);
     const nats = (await tx.list('nat')).filter((n) => n.subnetId === subnetId && n.state !== 'deleted');
     const instances = (await tx.list('i')).filter((i) => i.subnetId === subnetId && i.state !== 'terminated');
-    if (nats.length || instances.length || lbs.length) throw ec2Errors.dependencyViolation('subnet', subnetId);
+    const endpoints = (await tx.list('vpce')).filter((e) => e.subnetIds.includes(subnetId));
+    if (nats.length || instances.length || lbs.length || endpoints.length) throw ec2Errors.dependencyViolation('subnet', subnetId);
     // Its route table association goes with it, as on EC2.
     for (const t of await tx.list('rtb')) {
       if (t.associations.some((a) => a.subnetId === subnetId)) tx.put({ ...t, associations: t.associations.filter((a) => a.subnetId !== subnetId) });

@@ -85,7 +85,8 @@ function describeAddress(a: AddressRecord, ctx: RequestContext): EC2.Address {
 
 function describeRouteTable(t: RouteTableRecord, ctx: RequestContext, igws: InternetGatewayRecord[], nats: NatGatewayRecord[]): EC2.RouteTable {
   const live = (r: RouteTableRecord['routes'][number]) =>
-    r.gatewayId === 'local' || (r.gatewayId !== undefined && igws.some((g) => g.id === r.gatewayId && g.vpcId === t.vpcId)) || (r.natGatewayId !== undefined && nats.some((n) => n.id === r.natGatewayId && n.state !== 'deleted'));
+    r.gatewayId === 'local' ||
+    r.destinationPrefixListId !== undefined || (r.gatewayId !== undefined && igws.some((g) => g.id === r.gatewayId && g.vpcId === t.vpcId)) || (r.natGatewayId !== undefined && nats.some((n) => n.id === r.natGatewayId && n.state !== 'deleted'));
   return {
     RouteTableId: t.id,
     VpcId: t.vpcId,
@@ -94,6 +95,7 @@ function describeRouteTable(t: RouteTableRecord, ctx: RequestContext, igws: Inte
     Routes: t.routes.map((r) => ({
       DestinationCidrBlock: r.destinationCidrBlock,
       DestinationIpv6CidrBlock: r.destinationIpv6CidrBlock,
+      DestinationPrefixListId: r.destinationPrefixListId,
       GatewayId: r.gatewayId,
       NatGatewayId: r.natGatewayId,
       Origin: r.origin,
@@ -170,6 +172,7 @@ const ROUTE_TABLE_FILTERS: FilterTable<RouteTableRecord> = {
   'association.route-table-id': (t) => (t.associations.length ? [t.id] : []),
   'route.destination-cidr-block': (t) => t.routes.map((r) => r.destinationCidrBlock),
   'route.destination-ipv6-cidr-block': (t) => t.routes.map((r) => r.destinationIpv6CidrBlock),
+  'route.destination-prefix-list-id': (t) => t.routes.map((r) => r.destinationPrefixListId),
   'route.gateway-id': (t) => t.routes.map((r) => r.gatewayId),
   'route.nat-gateway-id': (t) => t.routes.map((r) => r.natGatewayId),
   'route.origin': (t) => t.routes.map((r) => r.origin),

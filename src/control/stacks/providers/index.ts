@@ -13,9 +13,10 @@ import { iamProviders } from './iam/index.js';
 import { cloudFormationProviders } from './cloudformation/index.js';
 import { ec2Providers } from './ec2/index.js';
 import { autoScalingProviders } from './autoscaling/index.js';
+import { cloudWatchProviders } from './cloudwatch/index.js';
 
 const REGISTRY: ReadonlyMap<string, ResourceProvider> = new Map(
-  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers, ...autoScalingProviders }),
+  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers, ...autoScalingProviders, ...cloudWatchProviders }),
 );
 
 /** The provider of a resource type, if Berth has one. */
@@ -32,7 +33,7 @@ export function supportedTypes(): string[] {
 export function unsupportedReason(type: string): string {
   const service = type.split('::')[1] ?? type;
   if (service === 'EC2' || service === 'AutoScaling') {
-    return `Resource type ${type} is not supported by Berth yet: ${service === 'EC2' ? 'Berth models EC2 networking (VPCs, subnets, gateways, routes, addresses, security groups); its instances are agent hosts launched by Auto Scaling groups' : 'Berth serves launch configurations and Auto Scaling groups'}`;
+    return `Resource type ${type} is not supported by Berth yet: ${service === 'EC2' ? 'Berth models EC2 networking (VPCs, subnets, gateways, routes, addresses, security groups, VPC endpoints); its instances are agent hosts launched by Auto Scaling groups' : 'Berth serves launch configurations and Auto Scaling groups'}`;
   }
   if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') return `Resource type ${type} is not supported by Berth: custom resources are not available yet`;
   return `Resource type ${type} is not supported by Berth (supported: ${[...new Set(supportedTypes().map((t) => t.split('::').slice(0, 2).join('::')))].join(', ')})`;

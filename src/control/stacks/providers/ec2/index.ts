@@ -1,11 +1,13 @@
 /**
  * EC2 networking resources (VPC, Subnet, InternetGateway, VPCGatewayAttachment, NatGateway, EIP,
- * RouteTable, Route, SubnetRouteTableAssociation, SecurityGroup, SecurityGroupIngress/Egress),
+ * RouteTable, Route, SubnetRouteTableAssociation, SecurityGroup, SecurityGroupIngress/Egress,
+ * VPCEndpoint in endpoint.ts),
  * through the EC2 API (the in-process invoker, as a client would call it). Ref and GetAtt answer
  * as CloudFormation documents for each type.
  */
 import { ServiceError } from '../../../../errors.js';
 import { ignoreNotFound, mergedTags, nameWithin, type ProviderContext, type ResourceProvider } from '../types.js';
+import { vpcEndpoint } from './endpoint.js';
 
 type Out = Record<string, unknown>;
 const ec2 = <T = Out>(ctx: ProviderContext, op: string, input: Record<string, unknown>) => ctx.invoker.call<T>(ctx.scope, 'ec2', op, input);
@@ -312,4 +314,5 @@ export const ec2Providers: Record<string, ResourceProvider> = {
   'AWS::EC2::SecurityGroup': securityGroup,
   'AWS::EC2::SecurityGroupIngress': standaloneRule('ingress'),
   'AWS::EC2::SecurityGroupEgress': standaloneRule('egress'),
+  'AWS::EC2::VPCEndpoint': vpcEndpoint,
 };
