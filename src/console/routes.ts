@@ -21,11 +21,16 @@ import type { Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { readBody } from '../server/http.js';
 import { ACTIONS } from './actions.js';
-import { ConsoleAssets, compressBoth, encodingFor } from './assets.js';
+import { ConsoleAssets } from './assets.js';
 import { LogTail, type LogLine } from './logTail.js';
+import { compressPage, initialViewFor, renderShell, viewKey } from './page.js';
 import type { MetricsRing } from './metricsRing.js';
 import { Sessions, TOKEN_RE, type Session } from './sessions.js';
-import { VIEWS, type ApiCall, type ViewParams } from './views.js';
+import { VIEWS as ECS_VIEWS, type ApiCall, type ViewParams } from './views.js';
+import { STACK_REGISTRY_VIEWS } from './stackRegistryViews.js';
+
+/** Every view a page reads, by name (no prototype: a URL cannot name `toString`). */
+const VIEWS: Record<string, (call: ApiCall, p: ViewParams) => Promise<unknown>> = Object.assign(Object.create(null), ECS_VIEWS, STACK_REGISTRY_VIEWS);
 
 /** What the console needs from the rest of Berth (filled in by the composition root). */
 export interface ConsoleDeps {
@@ -174,7 +179,7 @@ export class Console {
     const session = this.sessions.get(cookieOf(req, SESSION_COOKIE));
     if (!path.startsWith('/console/api/')) {
       if (method !== 'GET' && method !== 'HEAD') return json(res, 405, { __type: 'MethodNotAllowed', message: 'Pages are read with GET.' });
-      return this.page(req, res, session);
+      return this.page(req, res, url, session);
     }
     if (!session) return json(res, 401, { __type: 'NotSignedIn', message: 'Sign in to the console first (an access key pair, or a link from `berth console`).' });
     if (method === 'POST') {
@@ -210,11 +215,26 @@ export class Console {
     return (service, operation, input) => this.deps.callAs(session.accessKeyId, session.region, service, operation, input, endpoint, signal);
   }
 
-  private async page(req: IncomingMessage, res: ServerResponse, session: Session | undefined): Promise<void> {
+  private async page(req: IncomingMessage, res: ServerResponse, url: URL, session: Session | undefined): Promise<void> {
     if (!this.assets.built) return json(res, 503, { __type: 'ConsoleNotBuilt', message: 'The console bundle is missing: run `npm run build`.' });
-    const meta = session ? `<meta name="berth-csrf" content="${session.csrf}">` : '';
-    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Berth console</title><link rel="icon" href="data:,">${this.assets.style ? `<link rel="stylesheet" href="/console/assets/${this.assets.style}">` : ''}${meta}</head><body><div id="app"></div><script type="module" src="/console/assets/${this.assets.script}"></script></body></html>`;
-    const { body, encoding } = encodingFor(req, compressBoth(Buffer.from(html)));
+    // The page's own data goes into it: the first render needs no further round trip.
+    let initial: { key: string; data: unknown } | undefined;
+    const wanted = session && req.method === 'GET' ? initialViewFor(url.pathname) : undefined;
+    if (session && wanted) {
+      try {
+        initial = { key: viewKey(wanted), data: await VIEWS[wanted.view]!(this.callerFor(req, session), wanted.params) };
+      } catch {
+        // The page's live stream says what went wrong.
+      }
+    }
+    const html = renderShell({
+      script: this.assets.script!,
+      style: this.assets.style,
+      preload: this.assets.preload,
+      session: session && { csrf: session.csrf, accessKeyId: session.accessKeyId, region: session.region },
+      initial,
+    });
+    const { body, encoding } = compressPage(req, html);
     // Without a session the shell shows the sign-in form, and says so with its status.
     res.writeHead(session ? 200 : 401, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', vary: 'accept-encoding', ...(encoding ? { 'content-encoding': encoding } : {}), 'content-length': body.length, ...SECURITY_HEADERS });
     res.end(req.method === 'HEAD' ? undefined : body);
@@ -256,7 +276,8 @@ export class Console {
       this.sessions.close(session.id);
       return json(res, 200, {}, { 'set-cookie': sessionCookie(req, '', 0) });
     }
-    const action = path.startsWith('/console/api/action/') ? ACTIONS[path.slice('/console/api/action/'.length)] : undefined;
+    const name = path.startsWith('/console/api/action/') ? path.slice('/console/api/action/'.length) : '';
+    const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
     if (!action) return json(res, 404, { __type: 'NotFound', message: 'No such console action.' });
     let input: unknown;
     try {
