@@ -36,7 +36,7 @@ const VIEWS: Record<string, (call: ApiCall, p: ViewParams) => Promise<unknown>> 
 export interface ConsoleDeps {
   clock: Clock;
   /** Whether a secret is the one of an access key (the gateway's `checkSecret`). */
-  checkSecret(accessKeyId: string, secretAccessKey: string): boolean;
+  checkSecret(accessKeyId: string, secretAccessKey: string): Promise<boolean>;
   /** Calls an API operation as an access key's principal (the gateway's `callAs`). */
   callAs(accessKeyId: string, region: string, service: string, operation: string, input: unknown, endpoint: string, signal?: AbortSignal): Promise<Record<string, unknown>>;
   /** The target groups' chart points. */
@@ -251,7 +251,7 @@ export class Console {
     const id = input?.accessKeyId;
     const secret = input?.secretAccessKey;
     const region = typeof input?.region === 'string' && /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(input.region) ? input.region : this.deps.defaultRegion;
-    if (typeof id !== 'string' || typeof secret !== 'string' || id.length > 128 || secret.length > 256 || !this.deps.checkSecret(id, secret)) {
+    if (typeof id !== 'string' || typeof secret !== 'string' || !/^[A-Za-z0-9]{1,128}$/.test(id) || secret.length > 256 || !(await this.deps.checkSecret(id, secret))) {
       this.deps.audit(`console sign-in refused for access key ${typeof id === 'string' ? id.slice(0, 128) : '?'}`);
       return json(res, 403, { __type: 'SignInFailed', message: 'The access key id or the secret access key is wrong.' });
     }
