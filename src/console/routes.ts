@@ -25,7 +25,7 @@ import { ConsoleAssets } from './assets.js';
 import { LogTail, type LogLine } from './logTail.js';
 import { compressPage, initialViewFor, renderShell, viewKey } from './page.js';
 import type { MetricsRing } from './metricsRing.js';
-import { Sessions, TOKEN_RE, type Session } from './sessions.js';
+import { Sessions, TOKEN_RE, type Session, type SessionRecordStore } from './sessions.js';
 import { VIEWS as ECS_VIEWS, type ApiCall, type ViewParams } from './views.js';
 import { STACK_REGISTRY_VIEWS } from './stackRegistryViews.js';
 
@@ -47,6 +47,8 @@ export interface ConsoleDeps {
   defaultRegion: string;
   /** Aborted when Berth shuts down: live streams end. */
   shutdown: AbortSignal;
+  /** Where sessions and sign-in links are kept: Berth's store, shared by its replicas. */
+  store: SessionRecordStore;
   /** Where the built bundle is (default: dist/console of this checkout). */
   assetsDir?: string;
   /** How often a live page is recomputed (default 1,000 ms). */
@@ -61,6 +63,8 @@ export const SESSION_COOKIE = 'berth_console';
 export const CSRF_HEADER = 'x-berth-csrf';
 /** Largest body of a console POST. */
 const MAX_BODY = 16 * 1024;
+/** How often an open stream checks that its session still exists. */
+const SESSION_RECHECK_MS = 5_000;
 /** Most live streams (pages and log tails) open at once per session. */
 const MAX_STREAMS_PER_SESSION = 16;
 
@@ -136,15 +140,15 @@ export class Console {
   private readonly streams = new Map<string, number>();
 
   constructor(private readonly deps: ConsoleDeps) {
-    this.sessions = new Sessions(deps.clock);
+    this.sessions = new Sessions(deps.store, deps.clock);
     this.assets = new ConsoleAssets(deps.assetsDir ?? fileURLToPath(new URL('../../console/', import.meta.url)));
     this.liveMs = deps.liveMs ?? 1_000;
     this.logPollMs = deps.logPollMs ?? 250;
   }
 
   /** A one-time sign-in link's path for an access key the caller authenticated (`berth console`). */
-  signInLink(accessKeyId: string, region: string): string {
-    return `/console/signin/${this.sessions.mintLink(accessKeyId, region)}`;
+  async signInLink(accessKeyId: string, region: string): Promise<string> {
+    return `/console/signin/${await this.sessions.mintLink(accessKeyId, region)}`;
   }
 
   /** The operator route: answers everything under /console, falls through otherwise. */
@@ -176,7 +180,7 @@ export class Console {
       if (method !== 'POST') return json(res, 405, { __type: 'MethodNotAllowed', message: 'Use POST.' });
       return this.signIn(req, res);
     }
-    const session = this.sessions.get(cookieOf(req, SESSION_COOKIE));
+    const session = await this.sessions.get(cookieOf(req, SESSION_COOKIE));
     if (!path.startsWith('/console/api/')) {
       if (method !== 'GET' && method !== 'HEAD') return json(res, 405, { __type: 'MethodNotAllowed', message: 'Pages are read with GET.' });
       return this.page(req, res, url, session);
@@ -255,15 +259,15 @@ export class Console {
       this.deps.audit(`console sign-in refused for access key ${typeof id === 'string' ? id.slice(0, 128) : '?'}`);
       return json(res, 403, { __type: 'SignInFailed', message: 'The access key id or the secret access key is wrong.' });
     }
-    const s = this.sessions.open(id, region);
+    const s = await this.sessions.open(id, region);
     this.deps.audit(`console sign-in by access key ${id}`);
     json(res, 200, { accessKeyId: id, region, csrf: s.csrf }, { 'set-cookie': sessionCookie(req, s.id, Math.floor((s.expiresAt - this.deps.clock.now()) / 1000)) });
   }
 
-  private redeemLink(req: IncomingMessage, res: ServerResponse, t: string): void {
-    const link = TOKEN_RE.test(t) ? this.sessions.redeemLink(t) : undefined;
+  private async redeemLink(req: IncomingMessage, res: ServerResponse, t: string): Promise<void> {
+    const link = TOKEN_RE.test(t) ? await this.sessions.redeemLink(t) : undefined;
     if (!link) return json(res, 403, { __type: 'SignInFailed', message: 'This sign-in link was used already or has expired: run `berth console` for a new one.' });
-    const s = this.sessions.open(link.accessKeyId, link.region);
+    const s = await this.sessions.open(link.accessKeyId, link.region);
     this.deps.audit(`console sign-in by access key ${link.accessKeyId} (one-time link)`);
     // A same-site navigation onward (a redirect would still count as the link's, cross-site one).
     const html = '<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/console/"><title>Berth console</title><a href="/console/">Open the console</a>';
@@ -273,8 +277,16 @@ export class Console {
 
   private async post(req: IncomingMessage, res: ServerResponse, session: Session, path: string): Promise<void> {
     if (path === '/console/api/signout') {
-      this.sessions.close(session.id);
-      return json(res, 200, {}, { 'set-cookie': sessionCookie(req, '', 0) });
+      // This session ends on every replica; with {"everywhere": true}, every session of this access key.
+      let everywhere = false;
+      try {
+        everywhere = JSON.parse((await readBody(req, MAX_BODY)).toString('utf8') || '{}')?.everywhere === true;
+      } catch {
+        return json(res, 400, { __type: 'SerializationException', message: 'The body must be a JSON object: {} or {"everywhere": true}.' });
+      }
+      const ended = everywhere ? await this.sessions.closeAll(session.accessKeyId) : (await this.sessions.close(session), 1);
+      this.deps.audit(`console sign-out by access key ${session.accessKeyId}${everywhere ? ` (everywhere: ${ended} sessions)` : ''}`);
+      return json(res, 200, { ended }, { 'set-cookie': sessionCookie(req, '', 0) });
     }
     const name = path.startsWith('/console/api/action/') ? path.slice('/console/api/action/'.length) : '';
     const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
@@ -299,6 +311,7 @@ export class Console {
     const end = () => ac.abort();
     res.on('close', end);
     this.deps.shutdown.addEventListener('abort', end, { once: true });
+    void this.endWhenSignedOut(session, ac);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', ...SECURITY_HEADERS });
     res.write(': berth console\n\n');
     try {
@@ -311,6 +324,16 @@ export class Console {
       if (n <= 0) this.streams.delete(session.id);
       else this.streams.set(session.id, n);
       res.end();
+    }
+  }
+
+  /** Ends a stream when its session ends (signed out, on any replica, or expired). */
+  private async endWhenSignedOut(session: Session, ac: AbortController): Promise<void> {
+    while (!ac.signal.aborted) {
+      await pause(this.deps.clock, SESSION_RECHECK_MS, ac.signal);
+      if (ac.signal.aborted) return;
+      const still = await this.sessions.get(session.id).catch(() => session);
+      if (!still) ac.abort();
     }
   }
 
