@@ -6,16 +6,10 @@
  * the template's own NoEcho flags. Lists are bounded (MAX_LIST; a stack's events: MAX_EVENTS).
  */
 import { ServiceError } from '../errors.js';
-import { MAX_LIST, type ApiCall, type ViewParams } from './views.js';
+import { MAX_LIST, need, type ApiCall, type ViewParams } from './views.js';
 
 /** Most events of a stack a page shows (newest first). */
 export const MAX_EVENTS = 200;
-
-function need(p: ViewParams, name: string, max = 1600): string {
-  const v = p[name];
-  if (!v || v.length > max) throw new ServiceError('InvalidParameterException', `The view needs the parameter '${name}' (at most ${max} characters).`);
-  return v;
-}
 
 /** Reads pages of a list operation until `max` items or the end (`tokenIn`/`tokenOut`: the operation's token names). */
 async function pages(call: ApiCall, service: string, op: string, input: Record<string, unknown>, key: string, max: number, tokenIn = 'NextToken', tokenOut = tokenIn): Promise<any[]> {
