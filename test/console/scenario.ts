@@ -63,9 +63,18 @@ export async function registerWeb(ecs: ECSClient, version: string): Promise<void
   );
 }
 
-/** Starts it all and waits until web:1 is steady with 2 healthy targets. */
+/** Starts it all and waits until web:1 is steady with 2 healthy targets (on failure, stops what it started). */
 export async function startScenario(): Promise<Scenario> {
   const cb = await startCliBerth({ console: { liveMs: 250, logPollMs: 150, metricsIntervalMs: 500 } });
+  try {
+    return await populate(cb);
+  } catch (e) {
+    await cb.close();
+    throw e;
+  }
+}
+
+async function populate(cb: CliBerth): Promise<Scenario> {
   const ecs = new ECSClient(cb.berth.clientConfig);
   const elb = new ElasticLoadBalancingV2Client(cb.berth.clientConfig);
   await new SSMClient(cb.berth.clientConfig).send(new PutParameterCommand({ Name: '/web/db-password', Type: 'SecureString', Value: 'correct-horse-battery-staple' }));
