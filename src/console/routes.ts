@@ -63,6 +63,8 @@ export const SESSION_COOKIE = 'berth_console';
 export const CSRF_HEADER = 'x-berth-csrf';
 /** Largest body of a console POST. */
 const MAX_BODY = 16 * 1024;
+/** How long a page waits for its own data to render into it. */
+const INITIAL_VIEW_BUDGET_MS = 1_000;
 /** How often an open stream checks that its session still exists. */
 const SESSION_RECHECK_MS = 5_000;
 /** Most live streams (pages and log tails) open at once per session. */
@@ -225,11 +227,16 @@ export class Console {
     let initial: { key: string; data: unknown } | undefined;
     const wanted = session && req.method === 'GET' ? initialViewFor(url.pathname) : undefined;
     if (session && wanted) {
-      try {
-        initial = { key: viewKey(wanted), data: await VIEWS[wanted.view]!(this.callerFor(req, session), wanted.params) };
-      } catch {
-        // The page's live stream says what went wrong.
-      }
+      // Within a budget: a slow view is left to the page's live stream rather than holding the page.
+      const ac = new AbortController();
+      const data = VIEWS[wanted.view]!(this.callerFor(req, session, ac.signal), wanted.params).then(
+        (d) => ({ d }),
+        () => undefined, // the page's live stream says what went wrong
+      );
+      const late = this.deps.clock.sleep(INITIAL_VIEW_BUDGET_MS, ac.signal).then(() => undefined, () => undefined);
+      const got = await Promise.race([data, late]);
+      ac.abort();
+      if (got) initial = { key: viewKey(wanted), data: got.d };
     }
     const html = renderShell({
       script: this.assets.script!,

@@ -100,7 +100,7 @@ async function populate(cb: CliBerth): Promise<Scenario> {
       const health = (await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroup }))).TargetHealthDescriptions ?? [];
       return s.deployments!.length === 1 && s.deployments![0]!.rolloutState === 'COMPLETED' && health.filter((h) => h.TargetHealth?.State === 'healthy').length === 2;
     },
-    { what: 'web:1 steady behind the load balancer', timeoutMs: 40_000 },
+    { what: 'web:1 steady behind the load balancer', timeoutMs: 90_000 },
   );
   return {
     cb,
