@@ -94,14 +94,18 @@ async function populate(cb: CliBerth): Promise<Scenario> {
       deploymentConfiguration: { minimumHealthyPercent: 100, maximumPercent: 200, deploymentCircuitBreaker: { enable: true, rollback: true } },
     }),
   );
+  let seen = '';
   await eventually(
     async () => {
       const s = (await ecs.send(new DescribeServicesCommand({ cluster: 'default', services: ['web'] }))).services![0]!;
       const health = (await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroup }))).TargetHealthDescriptions ?? [];
+      seen = `deployments ${s.deployments!.map((d) => `${d.rolloutState} ${d.runningCount}/${d.desiredCount}`).join(', ')}; targets ${health.map((h) => `${h.TargetHealth?.State} ${h.TargetHealth?.Reason ?? ''}`).join(', ')}; events: ${(s.events ?? []).slice(0, 3).map((e) => e.message).join(' | ')}`;
       return s.deployments!.length === 1 && s.deployments![0]!.rolloutState === 'COMPLETED' && health.filter((h) => h.TargetHealth?.State === 'healthy').length === 2;
     },
     { what: 'web:1 steady behind the load balancer', timeoutMs: 90_000 },
-  );
+  ).catch((e) => {
+    throw new Error(`${(e as Error).message} (last seen: ${seen})`);
+  });
   return {
     cb,
     ecs,
