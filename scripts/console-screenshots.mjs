@@ -8,6 +8,20 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const { startScenario, launchBrowser, noBrowser, signInPage, hit } = await import(join(root, 'dist/test/console/scenario.js'));
+const { ecrOk, pushImage, registryAuth } = await import(join(root, 'dist/test/registry/helpers.js'));
+const { eventually } = await import(join(root, 'dist/test/helpers/fixture.js'));
+const { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+
+/** A stack worth a screenshot: a NoEcho parameter, two resources, an output. */
+const TEMPLATE = JSON.stringify({
+  Description: 'Logs and settings of the web service',
+  Parameters: { DbPassword: { Type: 'String', NoEcho: true }, Env: { Type: 'String', Default: 'prod' } },
+  Resources: {
+    Group: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: 'web-logs' } },
+    EnvParam: { Type: 'AWS::SSM::Parameter', Properties: { Name: '/web/env', Type: 'String', Value: { Ref: 'Env' } } },
+  },
+  Outputs: { LogGroup: { Value: { Ref: 'Group' }, Description: 'where web logs' } },
+});
 const why = noBrowser();
 if (why) {
   console.error(`console-screenshots: ${why}`);
@@ -26,12 +40,23 @@ try {
   await page.screenshot({ path: join(out, 'sign-in.png') });
   await signInPage(page, url, sc.cb.berth.credentials);
   for (let i = 0; i < 30; i++) await hit(sc.port, i % 5 === 0 ? `/fail/${i}` : `/orders/${i}`);
+  const cfn = new CloudFormationClient(sc.cb.berth.clientConfig);
+  await cfn.send(new CreateStackCommand({ StackName: 'web-support', TemplateBody: TEMPLATE, Parameters: [{ ParameterKey: 'DbPassword', ParameterValue: 'not-shown' }] }));
+  await eventually(async () => (await cfn.send(new DescribeStacksCommand({ StackName: 'web-support' }))).Stacks[0].StackStatus === 'CREATE_COMPLETE', { what: 'the stack', timeoutMs: 30_000 });
+  cfn.destroy();
+  const endpoint = { url, credentials: sc.cb.berth.credentials };
+  await ecrOk(endpoint, 'CreateRepository', { repositoryName: 'team/web' });
+  const auth = await registryAuth(endpoint);
+  for (const [tag, kb] of [['v1', 300], ['v2', 420], ['v3', 512]]) await pushImage(endpoint, auth, 'team/web', tag, { layers: [Buffer.alloc(kb * 1024, tag)] });
   const shots = [
     ['clusters.png', '/console/', '[data-testid=clusters]'],
     ['cluster.png', '/console/clusters/default', '[data-testid=instances]'],
     ['service.png', '/console/clusters/default/services/web', '[data-testid=deployment]'],
     ['load-balancers.png', '/console/loadbalancers', '[data-testid=targets] .badge'],
     ['parameters.png', '/console/parameters', '[data-testid=parameters]'],
+    ['stacks.png', '/console/stacks', '[data-testid=stacks]'],
+    ['stack.png', '/console/stacks/web-support', '[data-testid=stack-events]'],
+    ['repository.png', '/console/repositories/team%2Fweb', '[data-testid=images]'],
   ];
   for (const [file, path, ready] of shots) {
     await page.goto(`${url}${path}`);

@@ -298,6 +298,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const webConsole = new Console({
     clock,
     checkSecret: (id, secret) => gateway.checkSecret(id, secret),
+    store,
     callAs: (...args) => gateway.callAs(...args),
     metrics: metricsRing,
     audit: (m) => serverLog.warn(`audit: ${m}`),
@@ -317,7 +318,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       // Signed like an API call (credential scope service `berth`): the link signs in as the signer's access key.
       try {
         const { accessKeyId, region } = await gateway.authenticateOperator(req, await readBody(req, 1024), { rootOnly: false });
-        sendJson(res, 200, { path: webConsole.signInLink(accessKeyId, region) });
+        sendJson(res, 200, { path: await webConsole.signInLink(accessKeyId, region) });
       } catch (e) {
         const err = e instanceof ServiceError ? e : new ServiceError('AccessDenied', 'A console link needs a request signed with an access key (SigV4, service berth).', 403);
         sendJson(res, err.status, { __type: err.code, message: err.message });

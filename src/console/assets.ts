@@ -1,7 +1,9 @@
 /**
  * The console's built web assets (dist/console/, written by scripts/build-console.mjs at build
- * time): read once, compressed once (brotli and gzip), served with an ETag and, as their names
- * carry a content hash, cached for a year. Nothing is fetched or built at run time.
+ * time, with their brotli (.br) and gzip (.gz) forms precompressed beside them): read once at
+ * start, served with an ETag and, as their names carry a content hash, cached for a year
+ * (immutable). A file built without its compressed forms is compressed once when read. Nothing
+ * is fetched or built at run time.
  */
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -28,7 +30,7 @@ export function encodingFor(req: IncomingMessage, a: { identity: Buffer; gzip: B
   return { body: a.identity };
 }
 
-/** Compresses a body both ways (used for assets once, and for pages as they are served). */
+/** Compresses a body both ways, at the highest settings (an asset built without its precompressed forms). */
 export function compressBoth(identity: Buffer): { identity: Buffer; gzip: Buffer; br: Buffer } {
   return { identity, gzip: gzipSync(identity, { level: 9 }), br: brotliCompressSync(identity, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }) };
 }
@@ -40,6 +42,8 @@ export class ConsoleAssets {
   readonly script: string | undefined;
   /** The style sheet's file name (with its hash). */
   readonly style: string | undefined;
+  /** The chunks the entry script imports (preloaded beside it). */
+  readonly preload: string[] = [];
 
   constructor(dir: string) {
     const manifestPath = join(dir, 'manifest.json');
@@ -47,15 +51,20 @@ export class ConsoleAssets {
       this.script = this.style = undefined;
       return;
     }
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { script: string; style?: string };
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { script: string; style?: string; preload?: string[] };
     this.script = manifest.script;
     this.style = manifest.style;
+    this.preload = manifest.preload ?? [];
     for (const name of readdirSync(dir)) {
       const ext = name.slice(name.lastIndexOf('.'));
       const type = TYPES[ext];
       if (!type || name === 'manifest.json') continue;
       const identity = readFileSync(join(dir, name));
-      this.files.set(name, { type, etag: `"${createHash('sha256').update(identity).digest('base64url').slice(0, 22)}"`, ...compressBoth(identity) });
+      const pre = (suffix: string) => (existsSync(join(dir, name + suffix)) ? readFileSync(join(dir, name + suffix)) : undefined);
+      const br = pre('.br');
+      const gzip = pre('.gz');
+      const encoded = br && gzip ? { identity, br, gzip } : compressBoth(identity);
+      this.files.set(name, { type, etag: `"${createHash('sha256').update(identity).digest('base64url').slice(0, 22)}"`, ...encoded });
     }
   }
 

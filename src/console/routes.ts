@@ -21,17 +21,22 @@ import type { Clock } from '../clock.js';
 import { ServiceError } from '../errors.js';
 import { readBody } from '../server/http.js';
 import { ACTIONS } from './actions.js';
-import { ConsoleAssets, compressBoth, encodingFor } from './assets.js';
+import { ConsoleAssets } from './assets.js';
 import { LogTail, type LogLine } from './logTail.js';
+import { compressPage, initialViewFor, renderShell, viewKey } from './page.js';
 import type { MetricsRing } from './metricsRing.js';
-import { Sessions, TOKEN_RE, type Session } from './sessions.js';
-import { VIEWS, type ApiCall, type ViewParams } from './views.js';
+import { Sessions, TOKEN_RE, type Session, type SessionRecordStore } from './sessions.js';
+import { VIEWS as ECS_VIEWS, type ApiCall, type ViewParams } from './views.js';
+import { STACK_REGISTRY_VIEWS } from './stackRegistryViews.js';
+
+/** Every view a page reads, by name (no prototype: a URL cannot name `toString`). */
+const VIEWS: Record<string, (call: ApiCall, p: ViewParams) => Promise<unknown>> = Object.assign(Object.create(null), ECS_VIEWS, STACK_REGISTRY_VIEWS);
 
 /** What the console needs from the rest of Berth (filled in by the composition root). */
 export interface ConsoleDeps {
   clock: Clock;
   /** Whether a secret is the one of an access key (the gateway's `checkSecret`). */
-  checkSecret(accessKeyId: string, secretAccessKey: string): boolean;
+  checkSecret(accessKeyId: string, secretAccessKey: string): Promise<boolean>;
   /** Calls an API operation as an access key's principal (the gateway's `callAs`). */
   callAs(accessKeyId: string, region: string, service: string, operation: string, input: unknown, endpoint: string, signal?: AbortSignal): Promise<Record<string, unknown>>;
   /** The target groups' chart points. */
@@ -42,6 +47,8 @@ export interface ConsoleDeps {
   defaultRegion: string;
   /** Aborted when Berth shuts down: live streams end. */
   shutdown: AbortSignal;
+  /** Where sessions and sign-in links are kept: Berth's store, shared by its replicas. */
+  store: SessionRecordStore;
   /** Where the built bundle is (default: dist/console of this checkout). */
   assetsDir?: string;
   /** How often a live page is recomputed (default 1,000 ms). */
@@ -56,6 +63,10 @@ export const SESSION_COOKIE = 'berth_console';
 export const CSRF_HEADER = 'x-berth-csrf';
 /** Largest body of a console POST. */
 const MAX_BODY = 16 * 1024;
+/** How long a page waits for its own data to render into it. */
+const INITIAL_VIEW_BUDGET_MS = 1_000;
+/** How often an open stream checks that its session still exists. */
+const SESSION_RECHECK_MS = 5_000;
 /** Most live streams (pages and log tails) open at once per session. */
 const MAX_STREAMS_PER_SESSION = 16;
 
@@ -131,15 +142,15 @@ export class Console {
   private readonly streams = new Map<string, number>();
 
   constructor(private readonly deps: ConsoleDeps) {
-    this.sessions = new Sessions(deps.clock);
+    this.sessions = new Sessions(deps.store, deps.clock);
     this.assets = new ConsoleAssets(deps.assetsDir ?? fileURLToPath(new URL('../../console/', import.meta.url)));
     this.liveMs = deps.liveMs ?? 1_000;
     this.logPollMs = deps.logPollMs ?? 250;
   }
 
   /** A one-time sign-in link's path for an access key the caller authenticated (`berth console`). */
-  signInLink(accessKeyId: string, region: string): string {
-    return `/console/signin/${this.sessions.mintLink(accessKeyId, region)}`;
+  async signInLink(accessKeyId: string, region: string): Promise<string> {
+    return `/console/signin/${await this.sessions.mintLink(accessKeyId, region)}`;
   }
 
   /** The operator route: answers everything under /console, falls through otherwise. */
@@ -171,10 +182,10 @@ export class Console {
       if (method !== 'POST') return json(res, 405, { __type: 'MethodNotAllowed', message: 'Use POST.' });
       return this.signIn(req, res);
     }
-    const session = this.sessions.get(cookieOf(req, SESSION_COOKIE));
+    const session = await this.sessions.get(cookieOf(req, SESSION_COOKIE));
     if (!path.startsWith('/console/api/')) {
       if (method !== 'GET' && method !== 'HEAD') return json(res, 405, { __type: 'MethodNotAllowed', message: 'Pages are read with GET.' });
-      return this.page(req, res, session);
+      return this.page(req, res, url, session);
     }
     if (!session) return json(res, 401, { __type: 'NotSignedIn', message: 'Sign in to the console first (an access key pair, or a link from `berth console`).' });
     if (method === 'POST') {
@@ -210,11 +221,31 @@ export class Console {
     return (service, operation, input) => this.deps.callAs(session.accessKeyId, session.region, service, operation, input, endpoint, signal);
   }
 
-  private async page(req: IncomingMessage, res: ServerResponse, session: Session | undefined): Promise<void> {
+  private async page(req: IncomingMessage, res: ServerResponse, url: URL, session: Session | undefined): Promise<void> {
     if (!this.assets.built) return json(res, 503, { __type: 'ConsoleNotBuilt', message: 'The console bundle is missing: run `npm run build`.' });
-    const meta = session ? `<meta name="berth-csrf" content="${session.csrf}">` : '';
-    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>Berth console</title><link rel="icon" href="data:,">${this.assets.style ? `<link rel="stylesheet" href="/console/assets/${this.assets.style}">` : ''}${meta}</head><body><div id="app"></div><script type="module" src="/console/assets/${this.assets.script}"></script></body></html>`;
-    const { body, encoding } = encodingFor(req, compressBoth(Buffer.from(html)));
+    // The page's own data goes into it: the first render needs no further round trip.
+    let initial: { key: string; data: unknown } | undefined;
+    const wanted = session && req.method === 'GET' ? initialViewFor(url.pathname) : undefined;
+    if (session && wanted) {
+      // Within a budget: a slow view is left to the page's live stream rather than holding the page.
+      const ac = new AbortController();
+      const data = VIEWS[wanted.view]!(this.callerFor(req, session, ac.signal), wanted.params).then(
+        (d) => ({ d }),
+        () => undefined, // the page's live stream says what went wrong
+      );
+      const late = this.deps.clock.sleep(INITIAL_VIEW_BUDGET_MS, ac.signal).then(() => undefined, () => undefined);
+      const got = await Promise.race([data, late]);
+      ac.abort();
+      if (got) initial = { key: viewKey(wanted), data: got.d };
+    }
+    const html = renderShell({
+      script: this.assets.script!,
+      style: this.assets.style,
+      preload: this.assets.preload,
+      session: session && { csrf: session.csrf, accessKeyId: session.accessKeyId, region: session.region },
+      initial,
+    });
+    const { body, encoding } = compressPage(req, html);
     // Without a session the shell shows the sign-in form, and says so with its status.
     res.writeHead(session ? 200 : 401, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', vary: 'accept-encoding', ...(encoding ? { 'content-encoding': encoding } : {}), 'content-length': body.length, ...SECURITY_HEADERS });
     res.end(req.method === 'HEAD' ? undefined : body);
@@ -231,19 +262,19 @@ export class Console {
     const id = input?.accessKeyId;
     const secret = input?.secretAccessKey;
     const region = typeof input?.region === 'string' && /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(input.region) ? input.region : this.deps.defaultRegion;
-    if (typeof id !== 'string' || typeof secret !== 'string' || id.length > 128 || secret.length > 256 || !this.deps.checkSecret(id, secret)) {
+    if (typeof id !== 'string' || typeof secret !== 'string' || !/^[A-Za-z0-9]{1,128}$/.test(id) || secret.length > 256 || !(await this.deps.checkSecret(id, secret))) {
       this.deps.audit(`console sign-in refused for access key ${typeof id === 'string' ? id.slice(0, 128) : '?'}`);
       return json(res, 403, { __type: 'SignInFailed', message: 'The access key id or the secret access key is wrong.' });
     }
-    const s = this.sessions.open(id, region);
+    const s = await this.sessions.open(id, region);
     this.deps.audit(`console sign-in by access key ${id}`);
     json(res, 200, { accessKeyId: id, region, csrf: s.csrf }, { 'set-cookie': sessionCookie(req, s.id, Math.floor((s.expiresAt - this.deps.clock.now()) / 1000)) });
   }
 
-  private redeemLink(req: IncomingMessage, res: ServerResponse, t: string): void {
-    const link = TOKEN_RE.test(t) ? this.sessions.redeemLink(t) : undefined;
+  private async redeemLink(req: IncomingMessage, res: ServerResponse, t: string): Promise<void> {
+    const link = TOKEN_RE.test(t) ? await this.sessions.redeemLink(t) : undefined;
     if (!link) return json(res, 403, { __type: 'SignInFailed', message: 'This sign-in link was used already or has expired: run `berth console` for a new one.' });
-    const s = this.sessions.open(link.accessKeyId, link.region);
+    const s = await this.sessions.open(link.accessKeyId, link.region);
     this.deps.audit(`console sign-in by access key ${link.accessKeyId} (one-time link)`);
     // A same-site navigation onward (a redirect would still count as the link's, cross-site one).
     const html = '<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/console/"><title>Berth console</title><a href="/console/">Open the console</a>';
@@ -253,10 +284,19 @@ export class Console {
 
   private async post(req: IncomingMessage, res: ServerResponse, session: Session, path: string): Promise<void> {
     if (path === '/console/api/signout') {
-      this.sessions.close(session.id);
-      return json(res, 200, {}, { 'set-cookie': sessionCookie(req, '', 0) });
+      // This session ends on every replica; with {"everywhere": true}, every session of this access key.
+      let everywhere = false;
+      try {
+        everywhere = JSON.parse((await readBody(req, MAX_BODY)).toString('utf8') || '{}')?.everywhere === true;
+      } catch {
+        return json(res, 400, { __type: 'SerializationException', message: 'The body must be a JSON object: {} or {"everywhere": true}.' });
+      }
+      const ended = everywhere ? await this.sessions.closeAll(session.accessKeyId) : (await this.sessions.close(session), 1);
+      this.deps.audit(`console sign-out by access key ${session.accessKeyId}${everywhere ? ` (everywhere: ${ended} sessions)` : ''}`);
+      return json(res, 200, { ended }, { 'set-cookie': sessionCookie(req, '', 0) });
     }
-    const action = path.startsWith('/console/api/action/') ? ACTIONS[path.slice('/console/api/action/'.length)] : undefined;
+    const name = path.startsWith('/console/api/action/') ? path.slice('/console/api/action/'.length) : '';
+    const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
     if (!action) return json(res, 404, { __type: 'NotFound', message: 'No such console action.' });
     let input: unknown;
     try {
@@ -278,6 +318,7 @@ export class Console {
     const end = () => ac.abort();
     res.on('close', end);
     this.deps.shutdown.addEventListener('abort', end, { once: true });
+    void this.endWhenSignedOut(session, ac);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', ...SECURITY_HEADERS });
     res.write(': berth console\n\n');
     try {
@@ -290,6 +331,16 @@ export class Console {
       if (n <= 0) this.streams.delete(session.id);
       else this.streams.set(session.id, n);
       res.end();
+    }
+  }
+
+  /** Ends a stream when its session ends (signed out, on any replica, or expired). */
+  private async endWhenSignedOut(session: Session, ac: AbortController): Promise<void> {
+    while (!ac.signal.aborted) {
+      await pause(this.deps.clock, SESSION_RECHECK_MS, ac.signal);
+      if (ac.signal.aborted) return;
+      const still = await this.sessions.get(session.id).catch(() => session);
+      if (!still) ac.abort();
     }
   }
 

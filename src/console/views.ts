@@ -16,9 +16,10 @@ export const MAX_LIST = 100;
 /** A view's parameters (the page URL's). */
 export type ViewParams = Record<string, string>;
 
-function need(p: ViewParams, name: string): string {
+/** A view's required parameter (at most `max` characters), or an InvalidParameterException. */
+export function need(p: ViewParams, name: string, max = 1600): string {
   const v = p[name];
-  if (!v || v.length > 1600) throw new ServiceError('InvalidParameterException', `The view needs the parameter '${name}' (at most 1,600 characters).`);
+  if (!v || v.length > max) throw new ServiceError('InvalidParameterException', `The view needs the parameter '${name}' (at most ${max.toLocaleString('en')} characters).`);
   return v;
 }
 

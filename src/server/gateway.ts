@@ -388,9 +388,11 @@ export class AwsGateway {
 
   /**
    * Whether `secretAccessKey` is the secret of access key `accessKeyId`, compared in constant
-   * time against the same key table SigV4 verification uses (the console's sign-in).
+   * time against the same key table SigV4 verification uses (the console's sign-in). A key not
+   * yet used since this replica started (an IAM user's new key) is loaded first, as SigV4 does.
    */
-  checkSecret(accessKeyId: string, secretAccessKey: string): boolean {
+  async checkSecret(accessKeyId: string, secretAccessKey: string): Promise<boolean> {
+    await this.credentials.load(accessKeyId);
     // Session credentials sign in with their token only (through a signed link), never by secret.
     const known = this.credentials.cached(accessKeyId);
     if (!known || known.tokenHash || known.refused) return false;

@@ -63,7 +63,9 @@ test('sign in, find a service, watch a rolling deployment reach COMPLETED on the
       return shown === 'web:2:COMPLETED';
     },
     { what: 'the page to show web:2 COMPLETED alone', timeoutMs: 60_000, intervalMs: 50 },
-  );
+  ).catch((e) => {
+    throw new Error(`${(e as Error).message}; the page showed: ${JSON.stringify(seen.slice(-5))}`);
+  });
   assert.ok(seen.some((s) => /web:2:IN_PROGRESS web:1:COMPLETED/.test(s)), `the page showed the deployment in progress beside the old one: ${JSON.stringify(seen)}`);
   assert.equal(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed), true, 'no reload');
 

@@ -63,9 +63,18 @@ export async function registerWeb(ecs: ECSClient, version: string): Promise<void
   );
 }
 
-/** Starts it all and waits until web:1 is steady with 2 healthy targets. */
+/** Starts it all and waits until web:1 is steady with 2 healthy targets (on failure, stops what it started). */
 export async function startScenario(): Promise<Scenario> {
   const cb = await startCliBerth({ console: { liveMs: 250, logPollMs: 150, metricsIntervalMs: 500 } });
+  try {
+    return await populate(cb);
+  } catch (e) {
+    await cb.close();
+    throw e;
+  }
+}
+
+async function populate(cb: CliBerth): Promise<Scenario> {
   const ecs = new ECSClient(cb.berth.clientConfig);
   const elb = new ElasticLoadBalancingV2Client(cb.berth.clientConfig);
   await new SSMClient(cb.berth.clientConfig).send(new PutParameterCommand({ Name: '/web/db-password', Type: 'SecureString', Value: 'correct-horse-battery-staple' }));
@@ -85,14 +94,18 @@ export async function startScenario(): Promise<Scenario> {
       deploymentConfiguration: { minimumHealthyPercent: 100, maximumPercent: 200, deploymentCircuitBreaker: { enable: true, rollback: true } },
     }),
   );
+  let seen = '';
   await eventually(
     async () => {
       const s = (await ecs.send(new DescribeServicesCommand({ cluster: 'default', services: ['web'] }))).services![0]!;
       const health = (await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroup }))).TargetHealthDescriptions ?? [];
+      seen = `deployments ${s.deployments!.map((d) => `${d.rolloutState} ${d.runningCount}/${d.desiredCount}`).join(', ')}; targets ${health.map((h) => `${h.TargetHealth?.State} ${h.TargetHealth?.Reason ?? ''}`).join(', ')}; events: ${(s.events ?? []).slice(0, 3).map((e) => e.message).join(' | ')}`;
       return s.deployments!.length === 1 && s.deployments![0]!.rolloutState === 'COMPLETED' && health.filter((h) => h.TargetHealth?.State === 'healthy').length === 2;
     },
-    { what: 'web:1 steady behind the load balancer', timeoutMs: 40_000 },
-  );
+    { what: 'web:1 steady behind the load balancer', timeoutMs: 90_000 },
+  ).catch((e) => {
+    throw new Error(`${(e as Error).message} (last seen: ${seen})`);
+  });
   return {
     cb,
     ecs,

@@ -5,6 +5,26 @@ import { useEffect, useState } from 'preact/hooks';
 /** The session's CSRF token, from the page (absent when not signed in). */
 export const csrf = document.querySelector<HTMLMetaElement>('meta[name="berth-csrf"]')?.content ?? '';
 
+/** Who is signed in ("access key · region"), from the page. */
+export const principal = document.querySelector<HTMLMetaElement>('meta[name="berth-principal"]')?.content ?? '';
+
+/** The data of the page's first view, rendered into the page by the server (used once). */
+let initial: { key: string; data: unknown } | undefined = (() => {
+  const el = document.getElementById('berth-initial');
+  try {
+    return el?.textContent ? JSON.parse(el.textContent) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+function takeInitial(key: string): { data?: any } {
+  if (!initial || initial.key !== key) return {};
+  const data = initial.data;
+  initial = undefined;
+  return { data };
+}
+
 /** An error the console's endpoints answered with. */
 export class ApiError extends Error {
   constructor(readonly code: string, message: string) {
@@ -42,15 +62,16 @@ export function qs(params: Record<string, string | number | undefined>): string 
 
 /** A view kept up to date by the server (it sends it again whenever it changes). */
 export function useLive<T = any>(view: string, params: Record<string, string>): { data?: T; error?: ApiError } {
-  const [state, setState] = useState<{ data?: T; error?: ApiError }>({});
   const key = `${view}?${qs(params)}`;
+  // The first view of a page comes with the page (the server rendered its data into it).
+  const [state, setState] = useState<{ data?: T; error?: ApiError; key?: string }>(() => ({ ...takeInitial(key), key }));
   useEffect(() => {
-    setState({});
+    setState((s) => (s.key === key ? s : { key }));
     const es = new EventSource(`/console/api/live/${key}`);
-    es.addEventListener('view', (e) => setState({ data: JSON.parse((e as MessageEvent).data) }));
+    es.addEventListener('view', (e) => setState({ data: JSON.parse((e as MessageEvent).data), key }));
     es.addEventListener('failure', (e) => {
       const f = JSON.parse((e as MessageEvent).data);
-      setState((s) => ({ data: s.data, error: new ApiError(f.code, f.message) }));
+      setState((s) => ({ data: s.data, error: new ApiError(f.code, f.message), key }));
     });
     return () => es.close();
   }, [key]);

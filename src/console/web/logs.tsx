@@ -1,11 +1,19 @@
 // Live log tail of a task or a service (server-sent events), with a CloudWatch filter pattern,
-// a time range, and a download of what matches. Lines are batched per animation frame and only
-// the newest MAX_SHOWN stay in the page, so a fast writer does not stall it.
-import { useEffect, useRef, useState } from 'preact/hooks';
+// a time range, and a download of what matches. A fast writer must not stall the page:
+// - lines from the stream are queued and applied once per animation frame (one render a frame,
+//   however many SSE messages came in between);
+// - the page keeps the newest MAX_KEPT lines in memory and draws only the rows in view (a
+//   virtualized list of fixed-height rows), so the DOM stays a few dozen rows whatever the rate;
+// - when lines are dropped from memory, a marker says exactly how many (download has them all).
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { qs } from './api';
 
-/** Lines kept on the page (older ones scroll away). */
-const MAX_SHOWN = 1000;
+/** Lines kept in memory (older ones are dropped, and counted). */
+const MAX_KEPT = 50_000;
+/** Each row's height in pixels (the style sheet's .logbox line height). */
+const ROW_PX = 17;
+/** Rows drawn above and below the visible ones. */
+const OVERSCAN = 10;
 
 interface Line { t: number; task: string; container: string; message: string }
 
@@ -15,42 +23,59 @@ function localInput(ms: number | undefined): string {
   return d.toISOString().slice(0, 16);
 }
 
+/** The lines received, the newest MAX_KEPT of them kept; `dropped` counts the rest. */
+class LineBuffer {
+  lines: Line[] = [];
+  dropped = 0;
+
+  add(more: Line[]): void {
+    for (const l of more) this.lines.push(l);
+    const over = this.lines.length - MAX_KEPT;
+    if (over > 0) {
+      this.lines.splice(0, over);
+      this.dropped += over;
+    }
+  }
+
+  get received(): number {
+    return this.dropped + this.lines.length;
+  }
+}
+
 export function LogView(props: { cluster: string; service?: string; task?: string }) {
   const [filter, setFilter] = useState('');
   const [applied, setApplied] = useState('');
   const [start, setStart] = useState<number | undefined>(undefined);
   const [end, setEnd] = useState<number | undefined>(undefined);
-  const [lines, setLines] = useState<Line[]>([]);
-  const [received, setReceived] = useState(0);
+  // Bumped once per frame that added lines (the buffer itself is not state: no copies).
+  const [, setVersion] = useState(0);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [height, setHeight] = useState(360);
   const [state, setState] = useState<'connecting' | 'live' | 'done' | 'failed'>('connecting');
   const [failure, setFailure] = useState<string | undefined>();
-  const pending = useRef<Line[]>([]);
+  const buffer = useRef(new LineBuffer());
+  const follow = useRef(true);
   const box = useRef<HTMLDivElement>(null);
   const params = { cluster: props.cluster, service: props.service, task: props.task, filter: applied, start, end };
   const query = qs(params);
 
   useEffect(() => {
-    setLines([]);
-    setReceived(0);
+    buffer.current = new LineBuffer();
+    follow.current = true;
+    setVersion((v) => v + 1);
     setFailure(undefined);
     setState('connecting');
-    pending.current = [];
+    let pending: Line[] = [];
     let frame = 0;
-    let total = 0;
     const flush = () => {
       frame = 0;
-      const add = pending.current;
-      pending.current = [];
-      total += add.length;
-      setReceived(total);
-      setLines((old) => {
-        const next = old.length + add.length > MAX_SHOWN ? [...old, ...add].slice(-MAX_SHOWN) : [...old, ...add];
-        return next;
-      });
+      buffer.current.add(pending);
+      pending = [];
+      setVersion((v) => v + 1);
     };
     const es = new EventSource(`/console/api/logs?${query}`);
     es.addEventListener('lines', (e) => {
-      for (const l of JSON.parse((e as MessageEvent).data) as Line[]) pending.current.push(l);
+      for (const l of JSON.parse((e as MessageEvent).data) as Line[]) pending.push(l);
       frame ||= requestAnimationFrame(flush);
     });
     es.addEventListener('caught-up', () => setState(end === undefined ? 'live' : 'done'));
@@ -70,10 +95,35 @@ export function LogView(props: { cluster: string; service?: string; task?: strin
 
   useEffect(() => {
     const b = box.current;
-    if (b && b.scrollHeight - b.scrollTop - b.clientHeight < 80) b.scrollTop = b.scrollHeight;
-  }, [lines]);
+    if (!b) return;
+    const measure = () => setHeight(b.clientHeight || 360);
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(b);
+    return () => ro.disconnect();
+  }, []);
 
+  const { lines, dropped } = buffer.current;
+  const total = lines.length * ROW_PX;
+  // Following the tail: keep the view at the bottom as lines come in.
+  useLayoutEffect(() => {
+    const b = box.current;
+    if (b && follow.current && b.scrollTop !== b.scrollHeight - b.clientHeight) b.scrollTop = b.scrollHeight;
+  });
+
+  const top = follow.current ? Math.max(0, total - height) : scrollTop;
+  const first = Math.max(0, Math.floor(top / ROW_PX) - OVERSCAN);
+  const last = Math.min(lines.length, Math.ceil((top + height) / ROW_PX) + OVERSCAN);
   const many = props.service !== undefined;
+  const rows = [];
+  for (let i = first; i < last; i++) {
+    const l = lines[i]!;
+    rows.push(
+      <div class="line" key={dropped + i} data-i={dropped + i} style={{ top: `${i * ROW_PX}px` }}>
+        <span class="muted">{new Date(l.t).toLocaleTimeString()}</span> <span class="src">{many ? `${l.container}/${l.task.slice(0, 6)}` : l.container}</span> <span class="msg">{l.message}</span>
+      </div>,
+    );
+  }
   return (
     <div class="logs">
       <form class="actions" onSubmit={(e) => { e.preventDefault(); setApplied(filter.trim()); }}>
@@ -84,13 +134,27 @@ export function LogView(props: { cluster: string; service?: string; task?: strin
         <a class="button" href={`/console/api/logs?${qs({ ...params, download: 1 })}`} download>Download</a>
       </form>
       <div class="small muted">
-        <span data-testid="log-state">{state}</span> · <span data-testid="log-count">{received}</span> lines{applied ? <> matching <code>{applied}</code></> : null}
+        <span data-testid="log-state">{state}</span> · <span data-testid="log-count">{buffer.current.received}</span> lines{applied ? <> matching <code>{applied}</code></> : null}
+        {follow.current ? null : <> · <button type="button" class="small" onClick={() => { follow.current = true; setVersion((v) => v + 1); }}>Follow</button></>}
       </div>
       {failure ? <p class="failure" role="alert" data-testid="log-failure">{failure}</p> : null}
-      <div class="logbox" ref={box} data-testid="log-lines">
-        {lines.map((l) => (
-          <div class="line"><span class="muted">{new Date(l.t).toLocaleTimeString()}</span> <span class="src">{many ? `${l.container}/${l.task.slice(0, 6)}` : l.container}</span> <span class="msg">{l.message}</span></div>
-        ))}
+      {dropped > 0 ? (
+        <p class="small dropped" data-testid="log-dropped" data-dropped={dropped}>
+          {dropped} earlier lines dropped from this page (it keeps the newest {MAX_KEPT.toLocaleString('en')}); Download has them all.
+        </p>
+      ) : null}
+      <div
+        class="logbox"
+        ref={box}
+        data-testid="log-lines"
+        onScroll={(e) => {
+          const b = e.currentTarget as HTMLDivElement;
+          // At the bottom (give or take a row): follow; scrolled up: stay where the reader is.
+          follow.current = b.scrollHeight - b.scrollTop - b.clientHeight < ROW_PX;
+          setScrollTop(b.scrollTop);
+        }}
+      >
+        <div class="rows" style={{ height: `${total}px` }}>{rows}</div>
       </div>
     </div>
   );

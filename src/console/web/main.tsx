@@ -2,13 +2,33 @@
 // the URL names (every page a shareable URL under /console/).
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { csrf, get, navigate, post, useLocation, ApiError } from './api';
-import { Failure, Link } from './ui';
+import type { FunctionComponent } from 'preact';
+import { csrf, navigate, post, principal, useLocation, ApiError } from './api';
+import { Failure, Link, Loading } from './ui';
 import { ClusterPage, ClustersPage, ServicePage, TaskPage } from './pages';
-import { LoadBalancersPage } from './lb';
-import { ParametersPage } from './params';
 import { LogView } from './logs';
 import './style.css';
+
+/** A page whose code is a separate chunk, fetched when it is first shown (code splitting). */
+function lazyPage<P extends object = {}>(load: () => Promise<FunctionComponent<P>>): FunctionComponent<P> {
+  let loaded: FunctionComponent<P> | undefined;
+  return function Lazy(props: P) {
+    const [Page, setPage] = useState<FunctionComponent<P> | undefined>(() => loaded);
+    const [error, setError] = useState<ApiError | undefined>();
+    useEffect(() => {
+      if (!loaded) load().then((p) => setPage(() => (loaded = p)), (e) => setError(new ApiError('LoadFailed', `This page's code did not load (${String(e)}); reload.`)));
+    }, []);
+    if (error) return <Failure error={error} />;
+    return Page ? <Page {...props} /> : <Loading />;
+  };
+}
+
+const LoadBalancersPage = lazyPage(() => import('./lb').then((m) => m.LoadBalancersPage));
+const ParametersPage = lazyPage(() => import('./params').then((m) => m.ParametersPage));
+const StacksPage = lazyPage(() => import('./stacks').then((m) => m.StacksPage));
+const StackPage = lazyPage<{ stack: string }>(() => import('./stacks').then((m) => m.StackPage));
+const RepositoriesPage = lazyPage(() => import('./registry').then((m) => m.RepositoriesPage));
+const RepositoryPage = lazyPage<{ repository: string }>(() => import('./registry').then((m) => m.RepositoryPage));
 
 function SignIn() {
   const [id, setId] = useState('');
@@ -52,15 +72,15 @@ function Route(props: { url: URL }) {
   }
   if (parts[0] === 'loadbalancers') return <LoadBalancersPage />;
   if (parts[0] === 'parameters') return <ParametersPage />;
+  if (parts[0] === 'stacks' && parts.length === 1) return <StacksPage />;
+  if (parts[0] === 'stacks' && parts.length === 2) return <StackPage key={parts[1]} stack={parts[1]!} />;
+  if (parts[0] === 'repositories' && parts.length === 1) return <RepositoriesPage />;
+  if (parts[0] === 'repositories' && parts.length === 2) return <RepositoryPage key={parts[1]} repository={parts[1]!} />;
   return <p>Nothing here. <Link href="/console/">Clusters</Link></p>;
 }
 
 function App() {
   const url = useLocation();
-  const [me, setMe] = useState<{ accessKeyId: string; region: string } | undefined>();
-  useEffect(() => {
-    if (csrf) get('/console/api/me').then(setMe, () => undefined);
-  }, []);
   if (!csrf) return <SignIn />;
   const here = (p: string) => (url.pathname.startsWith(p) ? 'here' : '');
   return (
@@ -70,8 +90,10 @@ function App() {
         <Link href="/console/" class={url.pathname === '/console/' || url.pathname.startsWith('/console/clusters') ? 'here' : ''}>Clusters</Link>
         <Link href="/console/loadbalancers" class={here('/console/loadbalancers')}>Load balancers</Link>
         <Link href="/console/parameters" class={here('/console/parameters')}>Parameters</Link>
+        <Link href="/console/stacks" class={here('/console/stacks')}>Stacks</Link>
+        <Link href="/console/repositories" class={here('/console/repositories')}>Repositories</Link>
         <span class="grow" />
-        <span class="small muted" data-testid="principal">{me ? `${me.accessKeyId} · ${me.region}` : ''}</span>
+        <span class="small muted" data-testid="principal">{principal}</span>
         <button class="small" onClick={async () => { await post('/console/api/signout', {}); navigate('/console/'); location.reload(); }}>Sign out</button>
       </nav>
       <main><Route url={url} /></main>
