@@ -130,6 +130,15 @@ export class ManualClock implements Clock {
   }
 
   /**
+   * Moves time forward by `ms` without firing anything, as a starved process sees it (its event
+   * loop held up): the timers that fell due meanwhile fire late, at the next `advance`, with
+   * `now()` past their due time.
+   */
+  stall(ms: number): void {
+    this.t += Math.max(0, ms);
+  }
+
+  /**
    * Jumps to another time without firing anything: pending timers keep the delay they had
    * left (so setting the clock back to real time after a long advance leaves the loops running
    * at their usual period).

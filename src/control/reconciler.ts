@@ -14,6 +14,10 @@
  * - Healthy = target healthy in the target group when the service has a load balancer; else
  *   container health HEALTHY when the task definition has health checks; else RUNNING for at
  *   least healthCheckGracePeriodSeconds.
+ * - A task that failed its ELB health checks after the grace period is replaced start-first
+ *   when maximumPercent leaves room (REPLICA, rolling): it stays registered until its
+ *   replacement is healthy, then is deregistered and stopped, so the target group always has a
+ *   target to route (or fail open) to; without room, it is stopped first (as ECS does).
  * - Bounds: live non-lost tasks <= floor(desiredCount * maximumPercent / 100); old healthy tasks are
  *   only retired while the healthy count stays >= ceil(desiredCount * minimumHealthyPercent / 100).
  * - Which tasks go first: not-healthy before healthy, then by the service's placement strategy
@@ -160,6 +164,11 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
 
   const live = tasks.filter((t) => t.lastStatus !== 'STOPPED');
   const kind = new Map<string, Kind>();
+  // ECS replaces a task that failed its ELB health checks start-first when maximumPercent
+  // leaves room for one more task (a REPLICA service): the replacement starts, and the failed
+  // task is stopped once the replacement is healthy. Otherwise stop-first, at once.
+  const surge = desired.status === 'ACTIVE' && desired.schedulingStrategy !== 'DAEMON' && primary !== undefined && primary.rolloutState !== 'FAILED' && maxTasks(desired) > Math.max(0, desired.desiredCount);
+  const failedElb = new Set<string>();
 
   // 1. Tasks already on their way out, lost or broken.
   for (const t of live) {
@@ -181,9 +190,16 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
       kind.set(t.taskId, 'active');
       retire(t, scalingReason);
     } else if (lb && t.targetHealth === 'unhealthy' && t.lastStatus === 'RUNNING' && !inGrace(t)) {
-      kind.set(t.taskId, 'broken');
-      deregister(t);
-      stop(t, stopReasons.elbHealth(tgs[0]!));
+      if (surge) {
+        // Replaced start-first (step 4): it stays, and serves if the group fails open, until
+        // its replacement is healthy.
+        kind.set(t.taskId, 'active');
+        failedElb.add(t.taskId);
+      } else {
+        kind.set(t.taskId, 'broken');
+        deregister(t);
+        stop(t, stopReasons.elbHealth(tgs[0]!));
+      }
     } else if (hasHealthCheck(t) && t.healthStatus === 'UNHEALTHY' && !inGrace(t)) {
       kind.set(t.taskId, 'broken');
       if (isRegistered(t)) deregister(t);
@@ -239,15 +255,23 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
     primary !== undefined && t.deploymentId === primary.id && (daemon ? countedIds.has(t.containerInstanceId ?? '') : !onDraining(t));
   const newTasks = active.filter(isNew);
   const oldTasks = active.filter((t) => !isNew(t));
+  // New tasks that failed their ELB health checks: they are being replaced (start-first).
+  const newFailed = newTasks.filter((t) => failedElb.has(t.taskId));
+  const newServing = newTasks.filter((t) => !failedElb.has(t.taskId));
   const healthyCount = active.filter(healthy).length;
+  // With no healthy target the load balancer fails open: its registered, running targets serve
+  // whatever their health, so retiring one is bounded by minimumHealthyPercent as a healthy one
+  // (else a rolling update under flapping health checks could drain the last targets).
+  const failOpen = lb && healthyCount === 0;
+  const serving = (t: ObservedTask) => healthy(t) || (failOpen && t.lastStatus === 'RUNNING' && (t.targetHealth === 'initial' || t.targetHealth === 'unhealthy'));
   let start = 0;
   const rolling = primary !== undefined && primary.rolloutState !== 'FAILED';
   if (daemon) {
     start = decideDaemon();
   } else if (rolling) {
-    const want = D - newTasks.length;
+    const want = D - newServing.length;
     start = Math.max(0, Math.min(want, maxTasks(desired) - nonLost.length));
-    let budget = Math.max(0, healthyCount - minHealthyTasks(desired));
+    let budget = Math.max(0, active.filter(serving).length - minHealthyTasks(desired));
     const byAge = (a: ObservedTask, b: ObservedTask) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0);
     const instances = observed.instances ? new Map(Object.entries(observed.instances)) : undefined;
     const strategy = desired.placementStrategy ?? [];
@@ -258,11 +282,11 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
       return instances && strategy.length > 0 ? orderForTermination(sorted, active, instances, strategy) : sorted;
     };
     const retireList = (tasks: ObservedTask[], limit: number, order: (a: ObservedTask, b: ObservedTask) => number) => {
-      const ordered = [...arrange(tasks.filter((t) => !healthy(t)), order), ...arrange(tasks.filter(healthy), order)];
+      const ordered = [...arrange(tasks.filter((t) => !serving(t)), order), ...arrange(tasks.filter(serving), order)];
       let n = 0;
       for (const t of ordered) {
         if (n >= limit) break;
-        if (healthy(t)) {
+        if (serving(t)) {
           if (budget <= 0) break;
           budget--;
         }
@@ -271,9 +295,18 @@ export function decide(desired: ServiceDesired, observed: ServiceObserved, now: 
       }
     };
     retireList(oldTasks, oldTasks.length, byAge);
-    if (newTasks.length > D) {
+    // A failed task goes once the healthy new tasks and the failed ones left make D (its
+    // replacement is healthy), or at once, oldest first, for each replacement there is no room
+    // to start (stop-first).
+    const newHealthyCount = newServing.filter(healthy).length;
+    const failedToStop = Math.min(newFailed.length, Math.max(0, newHealthyCount + newFailed.length - D, want - start));
+    for (const t of [...newFailed].sort(byAge).slice(0, failedToStop)) {
+      deregister(t);
+      stop(t, stopReasons.elbHealth(tgs[0]!));
+    }
+    if (newServing.length > D) {
       // Scale-in: the newest surplus tasks go first (unhealthy ones before healthy ones).
-      retireList(newTasks, newTasks.length - D, (a, b) => byAge(b, a));
+      retireList(newServing, newServing.length - D, (a, b) => byAge(b, a));
     }
     if (start > 0) actions.push({ type: 'startTasks', deploymentId: primary.id, count: start });
   }

@@ -19,6 +19,9 @@
  *   changes (a rolling update) neither delay nor multiply checks.
  * - Intervals and timeouts run on the platform clock, scaled by `secondMs`; the next check is
  *   armed after the previous one answered, one interval after it started.
+ * - A timeout measures the target, not this process: when the timeout timer fires late (the
+ *   control plane's event loop was starved), the check gets the lost time back (at most one
+ *   more timeout), and an answer already received is read before the check is aborted.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -83,6 +86,9 @@ export function nextHealth(
  * answer `Target.Timeout` promptly once `signal` aborts (the checker aborts at the timeout).
  */
 export type HealthProbe = (target: CompiledTarget, spec: HealthCheckSpec, signal: AbortSignal) => Promise<CheckOutcome>;
+
+/** A timer firing later than this (ms) means the process was starved, not the target slow. */
+const STARVED_MS = 20;
 
 const TIMED_OUT: CheckOutcome = { ok: false, reason: 'Target.Timeout', description: 'Request timed out' };
 const FAILED: CheckOutcome = { ok: false, reason: 'Target.FailedHealthChecks', description: 'Health checks failed' };
@@ -242,7 +248,25 @@ export class HealthChecker {
     const inFlight = { generation, abort };
     w.inFlight = inFlight;
     const started = clock.now();
-    const timeout = clock.setTimeout(() => abort.abort(), w.spec.timeoutSeconds * secondMs());
+    const timeoutMs = w.spec.timeoutSeconds * secondMs();
+    let due = started + timeoutMs;
+    let extended = 0;
+    const expire = () => {
+      // The timer fired late: this process's own event loop was held up (a starved control
+      // plane), and the answer may be waiting unread. That time does not count against the
+      // target: the check gets it back (at most one more timeout in all).
+      const late = clock.now() - due;
+      if (late > STARVED_MS && extended < timeoutMs) {
+        const more = Math.min(late, timeoutMs - extended);
+        extended += more;
+        due = clock.now() + more;
+        timeout = clock.setTimeout(expire, more);
+        return;
+      }
+      // Answers already received are read first (the poll phase runs before immediates).
+      setImmediate(() => abort.abort());
+    };
+    let timeout = clock.setTimeout(expire, timeoutMs);
     let answer: Promise<CheckOutcome>;
     try {
       answer = this.probe(w.target, w.spec, abort.signal);

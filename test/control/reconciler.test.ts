@@ -423,8 +423,71 @@ describe('reconciler: single decisions', () => {
     assert.deepEqual(events(sim.decide()), []);
   });
 
+  it('replaces a task that failed its ELB health check start-first: stopped only once its replacement is healthy', () => {
+    const sim = steadyService({ lb: true, desiredCount: 2, graceSeconds: 0, maximumPercent: 200, minimumHealthyPercent: 100 });
+    const [bad, good] = [...sim.tasks.values()];
+    bad!.targetHealth = 'unhealthy';
+    const first = sim.decide();
+    assert.deepEqual(first.filter((x) => x.type === 'startTasks').map((x) => (x as { count: number }).count), [1]);
+    assert.ok(!first.some((x) => (x.type === 'stopTask' || x.type === 'deregisterTarget') && x.taskId === bad!.taskId), 'the failed task stays until its replacement is healthy');
+    let stoppedAt: number | undefined;
+    for (let i = 0; i < 10 && stoppedAt === undefined; i++) {
+      // Before the failed task goes, a replacement is registered and healthy: the group never
+      // loses its last routable target.
+      const replacementHealthyBefore = [...sim.tasks.values()].some((t) => t !== bad && t !== good && t.targetHealth === 'healthy');
+      const a = sim.round(true);
+      const stop = a.find((x) => x.type === 'stopTask' && x.taskId === bad!.taskId);
+      if (!stop) continue;
+      stoppedAt = i;
+      assert.ok(replacementHealthyBefore, 'stopped before its replacement was healthy');
+      assert.deepEqual(stop, { type: 'stopTask', taskId: bad!.taskId, reason: `Task failed ELB health checks in (target-group ${TG})` });
+      assert.ok(a.some((x) => x.type === 'deregisterTarget' && x.taskId === bad!.taskId));
+      assert.ok(stoppedAt > 0);
+    }
+    assert.notEqual(stoppedAt, undefined, 'the failed task was never stopped');
+    assert.equal(good!.desiredStatus, 'RUNNING');
+    assert.deepEqual(sim.violations, []);
+    sim.runUntilSteady(10);
+  });
+
+  it('a rolling update while every target fails its checks (the group fails open) never drains the last routable target', () => {
+    const sim = steadyService({ lb: true, desiredCount: 2, graceSeconds: 0, maximumPercent: 200, minimumHealthyPercent: 100 });
+    for (const t of sim.tasks.values()) t.targetHealth = 'unhealthy';
+    sim.deployNew('ecs-svc/2000000000000000002');
+    // Routable: registered, not draining, running (with no healthy target, ALB routes to all of them).
+    const routable = () => sim.live().filter((t) => t.lastStatus === 'RUNNING' && t.desiredStatus === 'RUNNING' && (t.targetHealth === 'initial' || t.targetHealth === 'healthy' || t.targetHealth === 'unhealthy')).length;
+    const first = sim.decide();
+    assert.ok(!first.some((a) => a.type === 'deregisterTarget' || a.type === 'stopTask'), 'the serving old tasks stay while nothing replaces them');
+    for (let i = 0; i < 12 && !sim.steady(); i++) {
+      sim.round(false);
+      assert.ok(routable() >= 1, `no routable target left at round ${i}: ${JSON.stringify(sim.live())}`);
+    }
+    assert.ok(sim.steady(), 'the update completes');
+    assert.deepEqual(sim.violations, []);
+  });
+
+  it('replaces a failed task stop-first when maximumPercent leaves no room', () => {
+    const sim = steadyService({ lb: true, desiredCount: 2, graceSeconds: 0, maximumPercent: 100, minimumHealthyPercent: 50 });
+    const bad = [...sim.tasks.values()][0]!;
+    bad.targetHealth = 'unhealthy';
+    const a = sim.decide();
+    assert.ok(a.some((x) => x.type === 'stopTask' && x.taskId === bad.taskId));
+    assert.ok(!a.some((x) => x.type === 'startTasks'));
+  });
+
+  it('a replacement that fails too makes room: the older failed task goes (no deadlock at maximumPercent)', () => {
+    const sim = steadyService({ lb: true, desiredCount: 2, graceSeconds: 0, maximumPercent: 150, minimumHealthyPercent: 100 });
+    const [bad] = [...sim.tasks.values()];
+    bad!.targetHealth = 'unhealthy';
+    sim.apply(sim.decide());
+    const replacement = [...sim.tasks.values()].find((t) => t.lastStatus === 'PROVISIONING')!;
+    Object.assign(replacement, { lastStatus: 'RUNNING', startedAt: sim.now, targetHealth: 'unhealthy' });
+    const a = sim.decide();
+    assert.deepEqual(a.filter((x) => x.type === 'stopTask').map((x) => (x as { taskId: string }).taskId), [bad!.taskId]);
+  });
+
   it('replaces a task that failed its ELB health check after the grace period, not before', () => {
-    const sim = steadyService({ lb: true, desiredCount: 1, graceSeconds: 60 });
+    const sim = steadyService({ lb: true, desiredCount: 1, graceSeconds: 60, maximumPercent: 100, minimumHealthyPercent: 0 });
     const t = [...sim.tasks.values()][0]!;
     t.targetHealth = 'unhealthy';
     t.startedAt = sim.now - 30_000;

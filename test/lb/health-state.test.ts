@@ -187,3 +187,35 @@ test('checker: draining targets, unused target groups and disabled checks are no
   hc.stop();
   assert.equal(clock.pendingTimers, 0);
 });
+
+test('checker: a timeout timer that fires late (the control plane starved) gives the check the lost time back; a slow target still times out', async () => {
+  const clock = new ManualClock();
+  const p = scriptedProbe();
+  const { hc } = checker(clock, p);
+  const t = target(9005);
+  const id = targetIdentity(TG, t);
+  hc.adopt(table(1, [t]));
+  await p.answer(PASS);
+  await clock.advance(5 * SECOND_MS);
+  assert.equal(p.calls, 2);
+  // The process is held up for 3 "seconds" while the check is in flight: its 2-second timeout
+  // fires 1 second late. The target is not blamed for it: the check goes on.
+  clock.stall(3 * SECOND_MS);
+  await clock.advance(0);
+  assert.equal(hc.inFlight, 1, 'not timed out by the starved timer');
+  assert.equal(hc.status(id)?.failures, 0);
+  await p.answer(PASS);
+  assert.deepEqual([hc.status(id)?.state, hc.status(id)?.failures], ['healthy', 0]);
+  // A target that does not answer still times out: the extension is bounded (one more timeout
+  // at most), and a timer that fires on time aborts at once. The next check is due one
+  // interval after the last one started (3 "seconds" of it went in the stall).
+  await clock.advance(2 * SECOND_MS);
+  assert.equal(p.calls, 3);
+  clock.stall(10 * SECOND_MS);
+  await clock.advance(0);
+  assert.equal(hc.inFlight, 1);
+  await clock.advance(2 * SECOND_MS);
+  assert.deepEqual([hc.status(id)?.failures, hc.status(id)?.reason], [1, undefined]);
+  assert.equal(p.calls, 4, 'the next check starts at once (its interval passed during the stall)');
+  hc.stop();
+});
