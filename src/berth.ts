@@ -274,6 +274,11 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const credentialDirectory = new CredentialDirectory(platform, masterKey, credentials);
   const authorizer = new Authorizer(platform);
   await credentialDirectory.start();
+  // Registry passwords act for the key that asked for them (an agent's pull only its tasks' images).
+  registry.principalOf = async (accessKeyId) => {
+    const key = await credentialDirectory.load(accessKeyId);
+    return key && !key.refused ? key.principal : undefined;
+  };
   await authorizer.start();
   // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
   const invoker = new InProcessInvoker(shutdown.signal, authorizer);
