@@ -31,6 +31,7 @@ import { allServices } from './services/index.js';
 import { MasterKey } from './domain/ssm/masterKey.js';
 import { openLogEventStore } from './domain/logs/eventStore.js';
 import { AuditLog, type AuditLogOptions } from './domain/cloudtrail/auditLog.js';
+import { SharedAuditTrail } from './domain/cloudtrail/sharedTrail.js';
 import { LogQueries } from './domain/logs/queries.js';
 import { RETENTION_SWEEP_INTERVAL_MS, sweepRetention } from './domain/logs/retention.js';
 import { AwsGateway } from './server/gateway.js';
@@ -270,12 +271,20 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const logEvents = openLogEventStore(dataDir);
   // Every answered API call, for CloudTrail's LookupEvents (`<dataDir>/audit.db`).
   const audit = AuditLog.open(dataDir, clock, { maxEvents: envMs(env, 'BERTH_AUDIT_MAX_EVENTS'), maxAgeMs: envMs(env, 'BERTH_AUDIT_MAX_AGE_MS'), ...opts.audit }, report('audit log write'));
+  // Replicas share their records through the store, so each answers for all of them.
+  const sharedTrail = opts.storeUrl ? new SharedAuditTrail(store, audit, leadership.replicaId, report('shared audit trail')) : undefined;
+  await sharedTrail?.start();
 
   // The API.
   // IAM: whose keys are which, and what each principal may do (both follow the change feed).
   const credentialDirectory = new CredentialDirectory(platform, masterKey, credentials);
   const authorizer = new Authorizer(platform);
   await credentialDirectory.start();
+  // Registry passwords act for the key that asked for them (an agent's pull only its tasks' images).
+  registry.principalOf = async (accessKeyId) => {
+    const key = await credentialDirectory.load(accessKeyId);
+    return key && !key.refused ? key.principal : undefined;
+  };
   await authorizer.start();
   // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
   const invoker = new InProcessInvoker(shutdown.signal, authorizer);
@@ -406,6 +415,10 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   leadership.add(loopDuty('agent-sweep', () => startAgentSweep(leadership.fencedPlatform('agent-sweep'), { agentTimeoutMs, onError: report('agent-timeout sweep') })));
   const stackWorker = new StackWorker(leadership.fencedPlatform('stack-worker'), invoker, { templateDirs: (env.BERTH_CFN_TEMPLATE_DIRS ?? '').split(':').filter(Boolean), onError: report('stack worker') });
   leadership.add({ name: 'stack-worker', start: () => stackWorker.start(), stop: () => stackWorker.stop() });
+  if (sharedTrail) {
+    const fenced = leadership.fencedPlatform('audit-retention');
+    leadership.add(loopDuty('audit-retention', () => startLoop(clock, 60_000, () => sharedTrail.prune(fenced.store), report('audit trail retention'))));
+  }
   leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
   leadership.add(loopDuty('cloudwatch-alarms', () => startAlarmController(leadership.fencedPlatform('cloudwatch-alarms'), { onError: report('CloudWatch alarm evaluation') })));
   // Blobs live in a directory every replica shares: one collector and one lifecycle sweep for all.
@@ -476,6 +489,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       await agentHosts.stopAll();
       await loadBalancer.stop();
       logEvents.close();
+      await sharedTrail?.stop();
       audit.close();
       await store.close();
       if (ephemeral) rmSync(dataDir, { recursive: true, force: true });

@@ -125,7 +125,7 @@ export class Agent {
     this.log = opts.log ?? ((m) => process.stderr.write(`berth agent: ${m}\n`));
     this.client = { ...opts.client, onFailover: opts.client.onFailover ?? ((from, to, cause) => this.log(`${from} does not answer (${cause.message}); using ${to}`)) };
     this.ecs = jsonService(this.client, 'ecs');
-    this.credentialsServer = new TaskCredentialsServer(this.client, this.clock, join(opts.stateDir, 'credentials.json'), opts.taskCredentialSeconds);
+    this.credentialsServer = new TaskCredentialsServer({ client: this.client, clock: this.clock, stateFile: join(opts.stateDir, 'credentials.json'), sessionSeconds: opts.taskCredentialSeconds, address: opts.driver.credentialsAddress });
     this.registryLogins = new RegistryLogins(this.client, this.clock);
     this.shipper = new LogShipper(jsonService(this.client, 'logs'), {
       stateDir: join(opts.stateDir, 'logs'),
@@ -157,7 +157,8 @@ export class Agent {
         throw e;
       }
     }
-    await this.credentialsServer.start();
+    const credentialsProblem = await this.credentialsServer.start();
+    if (credentialsProblem) this.log(`tasks with a task role cannot start here until this is fixed: ${credentialsProblem}`);
     this.shipper.start();
     await this.recover();
     await this.retry(() => this.register(), 'register');
@@ -355,8 +356,8 @@ export class Agent {
   }
 
   /** The task role's endpoint variables (and the endpoint serving the task), for a task with a role. */
-  private taskEnvironment(spec: AgentTaskSpec): Record<string, string> | undefined {
-    return spec.taskRoleArn ? this.credentialsServer.register(spec.cluster, spec.taskArn, spec.taskId) : undefined;
+  private taskEnvironment(spec: AgentTaskSpec): (() => Promise<Record<string, string>>) | undefined {
+    return spec.taskRoleArn ? () => this.credentialsServer.environmentFor(spec.cluster, spec.taskArn, spec.taskId) : undefined;
   }
 
   private startTask(spec: AgentTaskSpec): void {
@@ -433,7 +434,7 @@ export class Agent {
         });
         if (owned) {
           this.tasks.set(owned.spec.taskId, owned);
-          this.taskEnvironment(owned.spec);
+          if (owned.spec.taskRoleArn) this.credentialsServer.track(owned.spec.cluster, owned.spec.taskArn, owned.spec.taskId);
         }
       } catch (e) {
         this.log(`could not recover ${f}: ${(e as Error).message}`);

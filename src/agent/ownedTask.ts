@@ -53,8 +53,8 @@ export interface OwnedTaskDeps {
   clock: Clock;
   shipper: LogShipper;
   resolveSecret: (valueFrom: string, spec: AgentTaskSpec) => Promise<string>;
-  /** Variables every container of the task gets (the task role's credentials endpoint). */
-  taskEnvironment?: Record<string, string>;
+  /** Variables every container of the task gets (the task role's credentials endpoint); a rejection fails the task. */
+  taskEnvironment?: () => Promise<Record<string, string>>;
   /** Pulls an image of a task in `region` with the registry credentials it needs (default: the driver's, without). */
   pullImage?: (image: string, region: string) => Promise<PullResult>;
   report: (r: TaskReport, spec: AgentTaskSpec) => void;
@@ -213,10 +213,17 @@ class AgentOwnedTask implements OwnedTask {
   /** Secrets and log destinations: everything that must hold before any container starts. */
   private async initialize(): Promise<Map<string, Record<string, string>> | undefined> {
     const envs = new Map<string, Record<string, string>>();
+    let taskEnv: Record<string, string> | undefined;
+    try {
+      taskEnv = await this.deps.taskEnvironment?.();
+    } catch (e) {
+      this.fail(`ResourceInitializationError: unable to serve the task role's credentials: ${(e as Error).message}`);
+      return undefined;
+    }
     for (const c of this.spec.containers) {
       const env: Record<string, string> = {};
       for (const e of c.environment ?? []) if (e.name) env[e.name] = e.value ?? '';
-      Object.assign(env, this.deps.taskEnvironment);
+      Object.assign(env, taskEnv);
       for (const s of c.secrets ?? []) {
         try {
           env[s.name] = await this.deps.resolveSecret(s.valueFrom, this.spec);

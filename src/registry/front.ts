@@ -20,6 +20,7 @@ import { getRepository, listRepositories } from '../domain/ecr/repositories.js';
 import { UploadInterrupted, appendUpload, blobIn, cancelUpload, completeUpload, startUpload, uploadOf } from '../domain/ecr/uploads.js';
 import { BodyAborted, TooLarge, hasBody, readBounded, streamOut } from './body.js';
 import { OciFailure, errorBody, ociFailures, toOciFailure } from './errors.js';
+import { authorizeRegistryRequest } from './access.js';
 import { digits, isRegistryPath, parseContentRange, parseRange, parseRoute, type Route } from './paths.js';
 
 /** What the listener lets the front do about the request's deadline (see src/server/http.ts). */
@@ -112,9 +113,16 @@ export class RegistryFront {
       note.operation = `registry.${req.method}.${route.kind}`;
       const host = String(req.headers.host ?? '').split(':')[0]!.toLowerCase();
       const scope: Scope = { platform: this.platform, region: regionOfHost(host, this.platform.accountId, this.platform.defaultRegion) };
-      note.principal = this.authenticate(req, url, route, scope);
+      const who = this.authenticate(req, url, route, scope);
+      note.principal = who.name;
       if (!ALLOWED[route.kind].includes(req.method ?? '')) throw ociFailures.methodNotAllowed(req.method ?? '', ALLOWED[route.kind]);
       if ('name' in route && !isRepositoryName(route.name)) throw ecrErrors.invalidName(route.name);
+      if (who.accessKeyId && this.registry.principalOf) {
+        const principal = await this.registry.principalOf(who.accessKeyId);
+        if (!principal) throw ociFailures.unauthorized('The access key that asked for this password is no longer active. Reauthenticate (aws ecr get-login-password).', this.challenge());
+        note.principal = principal.arn;
+        await authorizeRegistryRequest(scope, this.registry, principal, route, req.method ?? '');
+      }
       await this.dispatch(route, req, res, url, scope, deadline);
     } catch (e) {
       if (e instanceof UploadInterrupted || e instanceof BodyAborted) {
@@ -130,23 +138,26 @@ export class RegistryFront {
     }
   }
 
-  /** Who the request is: `AWS` with a valid password, or a signed download URL; else 401 with the challenge. */
-  private authenticate(req: IncomingMessage, url: URL, route: Route, scope: Scope): string {
+  /**
+   * Who the request is: `AWS` with a valid password (and the access key it was minted for, when
+   * it names one), or a signed download URL; else 401 with the challenge.
+   */
+  private authenticate(req: IncomingMessage, url: URL, route: Route, scope: Scope): { name: string; accessKeyId?: string } {
     const now = this.platform.clock.now();
     const header = req.headers.authorization;
     if (typeof header === 'string' && header.length <= MAX_AUTHORIZATION && /^basic /i.test(header)) {
       const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       const user = colon >= 0 ? decoded.slice(0, colon) : decoded;
-      const check = colon >= 0 && user === 'AWS' ? this.registry.tokens.check(decoded.slice(colon + 1), now) : 'invalid';
-      if (check === 'valid') return 'AWS';
+      const { check, accessKeyId } = colon >= 0 && user === 'AWS' ? this.registry.tokens.inspect(decoded.slice(colon + 1), now) : { check: 'invalid', accessKeyId: undefined };
+      if (check === 'valid') return { name: 'AWS', accessKeyId };
       if (check === 'expired') throw ociFailures.unauthorized('Your authorization token has expired. Reauthenticate and try again (aws ecr get-login-password).', this.challenge());
       throw ociFailures.unauthorized('The user name must be AWS and the password one that aws ecr get-login-password printed for this Berth.', this.challenge());
     }
     const sig = url.searchParams.get('X-Berth-Signature');
     if (sig !== null && route.kind === 'blob' && (req.method === 'GET' || req.method === 'HEAD')) {
       const expires = digits(url.searchParams.get('X-Berth-Expires') ?? '');
-      if (expires !== undefined && this.registry.tokens.checkDownload(scope.region, route.name, route.digest, expires, sig, now)) return 'download-url';
+      if (expires !== undefined && this.registry.tokens.checkDownload(scope.region, route.name, route.digest, expires, sig, now)) return { name: 'download-url' };
       throw ociFailures.unauthorized('The download URL is not valid or has expired; ask GetDownloadUrlForLayer for a new one.', this.challenge());
     }
     throw ociFailures.unauthorized('Authentication required: docker login with user AWS and the password from aws ecr get-login-password.', this.challenge());

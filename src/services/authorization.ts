@@ -6,6 +6,7 @@
  * before the handler runs. An operation not listed here acts on `*`.
  */
 import type { RequestContext } from './types.js';
+import { findRepository } from '../domain/ecr/repositories.js';
 
 /** One operation's authorization: the resources, extra context keys, and roles it passes. */
 export interface AccessTarget {
@@ -181,14 +182,40 @@ for (const op of ['CreateStack', 'UpdateStack', 'DeleteStack', 'CreateChangeSet'
   cloudformation[op] = (i, ctx) => ({ resources: [stackArnOf(ctx, i.StackName)], passRoles: str(i.RoleARN) ? [{ roleArn: str(i.RoleARN)!, service: 'cloudformation.amazonaws.com' }] : undefined });
 }
 
+/**
+ * ECR: an operation on one repository (`repositoryName`) acts on its ARN, which its repository
+ * policy applies to (see resourcePolicyOf); tag operations on `resourceArn`; DescribeRepositories
+ * on the repositories it names; the rest (GetAuthorizationToken, registry-wide settings) on `*`.
+ */
+const ecrRule: Rule = (i, ctx) => {
+  const repoArn = (name: unknown) => `arn:aws:ecr:${ctx.region}:${ctx.platform.accountId}:repository/${str(name) ?? ''}`;
+  if (typeof i.repositoryName === 'string') return { resources: [repoArn(i.repositoryName)] };
+  if (typeof i.resourceArn === 'string') return { resources: [i.resourceArn] };
+  if (Array.isArray(i.repositoryNames) && i.repositoryNames.length) return { resources: i.repositoryNames.slice(0, 100).map(repoArn) };
+  return { resources: ['*'] };
+};
+
 const RULES: Record<string, Record<string, Rule>> = { ecs, ssm, logs, elbv2, iam, sts, cloudformation };
 
 /** How the gateway authorizes operation `op` of service `service` with this input. */
 export function accessRuleFor(service: string, op: string, input: unknown, ctx: RequestContext): AccessRule {
   const i = (typeof input === 'object' && input !== null ? input : {}) as Input;
-  const rule = RULES[service]?.[op];
+  const rule = RULES[service]?.[op] ?? (service === 'ecr' ? ecrRule : undefined);
   const base = rule ? rule(i, ctx) : { resources: ['*'] };
   if (base === 'public' || base === 'handler') return base;
   const keys = { ...requestTags(i), ...base.keys };
   return { ...base, resources: base.resources.length ? base.resources.slice(0, 100) : ['*'], keys };
+}
+
+/**
+ * The resource-based policy of a resource, where Berth keeps one that IAM evaluation applies:
+ * ECR repository policies (SetRepositoryPolicy). Undefined for everything else.
+ */
+export async function resourcePolicyOf(service: string, resource: string, ctx: RequestContext): Promise<string | undefined> {
+  if (service !== 'ecr' || !resource.startsWith('arn:aws:ecr:')) return undefined;
+  const parts = resource.split(':');
+  const rest = parts.slice(5).join(':');
+  if (parts[4] !== ctx.platform.accountId || !rest.startsWith('repository/')) return undefined;
+  const found = await findRepository({ platform: ctx.platform, region: parts[3]! }, rest.slice('repository/'.length));
+  return found?.value.policy;
 }

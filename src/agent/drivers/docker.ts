@@ -19,6 +19,7 @@ import { SIGNAL_NUMBERS, type ContainerStats, type Driver, type DriverHandle, ty
 import { DockerLogPass, parseCursor as parseLogCursor, sinceSeconds } from './dockerLogs.js';
 import { DockerEngine, Demuxer, EngineError, readAll } from './dockerApi.js';
 import { assignPorts } from './ports.js';
+import { ECS_CREDENTIALS_ADDRESS } from '../taskCredentials.js';
 import { readOomKills } from './processSupervisor.js';
 
 /** Options of the docker driver. */
@@ -138,6 +139,8 @@ function parseTime(s: string | undefined): number {
 /** Runs ECS containers as Docker containers. */
 export class DockerDriver implements Driver {
   readonly name = 'docker';
+  /** Containers have a loopback of their own: task role credentials are served on ECS's link-local address. */
+  readonly credentialsAddress = ECS_CREDENTIALS_ADDRESS;
   readonly engine: DockerEngine;
   private readonly cgroupRoot: string;
   private readonly oomSeen = new Set<string>();

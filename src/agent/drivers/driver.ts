@@ -146,6 +146,12 @@ export interface PullResult {
 
 export interface Driver {
   readonly name: string;
+  /**
+   * The address the containers reach the agent's task role credentials endpoint at, when not the
+   * host's loopback (docker: 169.254.170.2, the ECS address the AWS SDKs accept; see
+   * ../taskCredentials.ts).
+   */
+  readonly credentialsAddress?: string;
   fingerprint(): Promise<Fingerprint>;
   /**
    * Makes sure the image is present: pulls it when missing, and always when credentials are

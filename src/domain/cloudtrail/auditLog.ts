@@ -11,7 +11,9 @@
  * Bounded on disk: records older than `maxAgeMs` (default 90 days, CloudTrail's event history)
  * and all but the newest `maxEvents` (default 1,000,000) are deleted as writes go.
  *
- * Each replica of a PostgreSQL-backed Berth keeps the calls it answered itself.
+ * Replicas of a PostgreSQL-backed Berth share their records through the store
+ * (./sharedTrail.ts): each replica's database holds every replica's calls, so any of them answers
+ * LookupEvents for all. Records are keyed by their event id, so one arriving twice is kept once.
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -55,6 +57,20 @@ export interface AuditEntry {
   /** The error code of a refused or failed call; absent when it succeeded. */
   errorCode?: string;
   errorMessage?: string;
+}
+
+/** A record as written: the columns LookupEvents filters on and the CloudTrail record (what replicas share). */
+export interface AuditRow {
+  time: number;
+  eventId: string;
+  eventName: string;
+  eventSource: string;
+  username?: string;
+  accessKeyId?: string;
+  readOnly: boolean;
+  resources: Array<{ type: string; name: string; arn: string }>;
+  /** The CloudTrail record (JSON). */
+  record: string;
 }
 
 /** A stored record, as LookupEvents lists it. */
@@ -168,6 +184,8 @@ export class AuditLog {
   private closed = false;
   /** Records dropped because the write queue was full. */
   dropped = 0;
+  /** Told of each batch this replica wrote (the shared trail publishes it to the other replicas). */
+  onWritten: ((rows: AuditRow[]) => void) | undefined;
 
   private constructor(
     path: string,
@@ -190,7 +208,7 @@ export class AuditLog {
       CREATE INDEX IF NOT EXISTS audit_user ON audit(username, seq);
       CREATE INDEX IF NOT EXISTS audit_key ON audit(access_key_id, seq);
       CREATE INDEX IF NOT EXISTS audit_source ON audit(event_source, seq);
-      CREATE INDEX IF NOT EXISTS audit_id ON audit(event_id);
+      CREATE UNIQUE INDEX IF NOT EXISTS audit_event_id ON audit(event_id);
       CREATE TABLE IF NOT EXISTS audit_resources (seq INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS audit_res_name ON audit_resources(name, seq);
       CREATE INDEX IF NOT EXISTS audit_res_arn ON audit_resources(arn, seq);
@@ -233,44 +251,40 @@ export class AuditLog {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.closed || this.pending.length === 0) return;
-    const batch = this.pending;
+    const rows = this.pending.map(rowOf);
     this.pending = [];
-    const insert = this.db.prepare('INSERT INTO audit (time, event_id, event_name, event_source, username, access_key_id, read_only, resources, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insert(rows);
+    this.onWritten?.(rows);
+    this.prune();
+  }
+
+  /** Stores records another replica wrote (those already here are skipped). */
+  ingest(rows: AuditRow[]): void {
+    if (this.closed || rows.length === 0) return;
+    this.insert(rows);
+    this.prune();
+  }
+
+  private insert(rows: AuditRow[]): void {
+    const insert = this.db.prepare('INSERT OR IGNORE INTO audit (time, event_id, event_name, event_source, username, access_key_id, read_only, resources, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const insertResource = this.db.prepare('INSERT INTO audit_resources (seq, type, name, arn) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
-      for (const e of batch) {
-        const { identity, username } = identityOf(e.principal, e.accessKeyId);
-        const eventId = eventIdOf(e);
-        const eventSource = `${e.service}.amazonaws.com`;
-        const readOnly = isReadOnly(e.operation);
-        const resources = [...new Set(e.resources.filter((r) => r.startsWith('arn:')))].slice(0, MAX_RESOURCES);
-        const described = resources.map((arn) => ({ ...describeResource(arn), arn }));
-        const record = {
-          eventVersion: '1.08',
-          userIdentity: identity,
-          eventTime: new Date(e.time).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-          eventSource,
-          eventName: e.operation,
-          awsRegion: e.region,
-          sourceIPAddress: e.sourceIp,
-          userAgent: e.userAgent ?? '',
-          ...(e.errorCode ? { errorCode: e.errorCode, errorMessage: e.errorMessage ?? '' } : {}),
-          requestParameters: null,
-          responseElements: null,
-          requestID: e.requestId,
-          eventID: eventId,
-          readOnly,
-          resources: described.map((r) => ({ accountId: e.principal?.accountId, type: r.type, ARN: r.arn })),
-          eventType: 'AwsApiCall',
-          managementEvent: true,
-          recipientAccountId: e.principal?.accountId,
-          eventCategory: 'Management',
-        };
-        const info = insert.run(e.time, eventId, e.operation, eventSource, username ?? null, e.accessKeyId ?? null, readOnly ? 'true' : 'false', JSON.stringify(described.map((r) => ({ type: r.type, name: r.arn }))), JSON.stringify(record));
-        for (const r of described) insertResource.run(info.lastInsertRowid, r.type, r.name, r.arn);
+      for (const r of rows) {
+        const info = insert.run(r.time, r.eventId, r.eventName, r.eventSource, r.username ?? null, r.accessKeyId ?? null, r.readOnly ? 'true' : 'false', JSON.stringify(r.resources.map((x) => ({ type: x.type, name: x.arn }))), r.record);
+        if (info.changes === 0) continue;
+        for (const x of r.resources) insertResource.run(info.lastInsertRowid, x.type, x.name, x.arn);
       }
     })();
-    this.prune();
+  }
+
+  /**
+   * The time before which records are past the bounds: the age bound, or, when more than
+   * `maxEvents` are kept, the time of the newest record beyond that count if later.
+   */
+  retentionCutoff(): number {
+    const byAge = this.clock.now() - this.maxAgeMs;
+    const row = this.db.prepare('SELECT time FROM audit ORDER BY seq DESC LIMIT 1 OFFSET ?').get(this.maxEvents) as { time: number } | undefined;
+    return row ? Math.max(byAge, row.time + 1) : byAge;
   }
 
   /** Deletes records past the age and count bounds (at most once a second of clock time). */
@@ -353,6 +367,37 @@ export class AuditLog {
     this.closed = true;
     this.db.close();
   }
+}
+
+/** The stored form of a call: its CloudTrail record and the columns searched. */
+function rowOf(e: AuditEntry): AuditRow {
+  const { identity, username } = identityOf(e.principal, e.accessKeyId);
+  const eventId = eventIdOf(e);
+  const eventSource = `${e.service}.amazonaws.com`;
+  const readOnly = isReadOnly(e.operation);
+  const resources = [...new Set(e.resources.filter((r) => r.startsWith('arn:')))].slice(0, MAX_RESOURCES).map((arn) => ({ ...describeResource(arn), arn }));
+  const record = {
+    eventVersion: '1.08',
+    userIdentity: identity,
+    eventTime: new Date(e.time).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    eventSource,
+    eventName: e.operation,
+    awsRegion: e.region,
+    sourceIPAddress: e.sourceIp,
+    userAgent: e.userAgent ?? '',
+    ...(e.errorCode ? { errorCode: e.errorCode, errorMessage: e.errorMessage ?? '' } : {}),
+    requestParameters: null,
+    responseElements: null,
+    requestID: e.requestId,
+    eventID: eventId,
+    readOnly,
+    resources: resources.map((r) => ({ accountId: e.principal?.accountId, type: r.type, ARN: r.arn })),
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: e.principal?.accountId,
+    eventCategory: 'Management',
+  };
+  return { time: e.time, eventId, eventName: e.operation, eventSource, username, accessKeyId: e.accessKeyId, readOnly, resources, record: JSON.stringify(record) };
 }
 
 /** A record's event id: a UUID derived from its request id (one record per request). */

@@ -5,7 +5,9 @@
  * access key, so they are bound to the root credentials (new credentials void every token) and
  * nothing about them is stored: the key is derived in memory at start.
  *
- * Password: `<base64url(JSON {v, a: account, e: expiry (s), n: nonce})>.<base64url(mac)>`.
+ * Password: `<base64url(JSON {v, a: account, e: expiry (s), n: nonce, k: access key})>.<base64url(mac)>`:
+ * `k` is the access key that asked for it, so the registry acts for that key's principal (an
+ * agent's password pulls only its own tasks' images, src/registry/front.ts).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -30,30 +32,36 @@ export class RegistryTokens {
     return createHmac('sha256', this.#key).update(text).digest();
   }
 
-  /** A new password, valid from `now` for TOKEN_LIFETIME_MS. */
-  mint(now: number): { password: string; expiresAt: number } {
+  /** A new password for the holder of `accessKeyId`, valid from `now` for TOKEN_LIFETIME_MS. */
+  mint(now: number, accessKeyId?: string): { password: string; expiresAt: number } {
     const expiresAt = now + TOKEN_LIFETIME_MS;
-    const body = Buffer.from(JSON.stringify({ v: 1, a: this.accountId, e: Math.floor(expiresAt / 1000), n: randomBytes(8).toString('hex') })).toString('base64url');
+    const body = Buffer.from(JSON.stringify({ v: 1, a: this.accountId, e: Math.floor(expiresAt / 1000), n: randomBytes(8).toString('hex'), ...(accessKeyId ? { k: accessKeyId } : {}) })).toString('base64url');
     return { password: `${body}.${this.mac(body).toString('base64url')}`, expiresAt: Math.floor(expiresAt / 1000) * 1000 };
   }
 
   /** Whether `password` is a token this registry minted and that has not expired at `now`. */
   check(password: string, now: number): TokenCheck {
-    if (password.length > MAX_PASSWORD) return 'invalid';
+    return this.inspect(password, now).check;
+  }
+
+  /** {@link check}, and the access key the password was minted for (when it names one). */
+  inspect(password: string, now: number): { check: TokenCheck; accessKeyId?: string } {
+    const invalid = { check: 'invalid' as const };
+    if (password.length > MAX_PASSWORD) return invalid;
     const dot = password.indexOf('.');
-    if (dot <= 0) return 'invalid';
+    if (dot <= 0) return invalid;
     const body = password.slice(0, dot);
     const given = Buffer.from(password.slice(dot + 1), 'base64url');
     const want = this.mac(body);
-    if (given.length !== want.length || !timingSafeEqual(given, want)) return 'invalid';
-    let claims: { v?: unknown; a?: unknown; e?: unknown };
+    if (given.length !== want.length || !timingSafeEqual(given, want)) return invalid;
+    let claims: { v?: unknown; a?: unknown; e?: unknown; k?: unknown };
     try {
       claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as typeof claims;
     } catch {
-      return 'invalid';
+      return invalid;
     }
-    if (claims.v !== 1 || claims.a !== this.accountId || typeof claims.e !== 'number') return 'invalid';
-    return claims.e * 1000 > now ? 'valid' : 'expired';
+    if (claims.v !== 1 || claims.a !== this.accountId || typeof claims.e !== 'number' || (claims.k !== undefined && typeof claims.k !== 'string')) return invalid;
+    return { check: claims.e * 1000 > now ? 'valid' : 'expired', accessKeyId: claims.k as string | undefined };
   }
 
   /** The signature of a download URL for one blob of one repository, valid until `expires` (s). */

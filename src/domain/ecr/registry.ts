@@ -5,6 +5,7 @@
  */
 import type { BlobStore } from '../../store/blobs/types.js';
 import type { RegistryTokens } from './authToken.js';
+import type { CallerPrincipal } from '../iam/credentials.js';
 
 export interface RegistrySettings {
   /**
@@ -24,6 +25,11 @@ export interface Registry {
   blobs: BlobStore;
   tokens: RegistryTokens;
   settings: RegistrySettings;
+  /**
+   * The principal of an access key that asked for a registry password (undefined: no such key
+   * now, or not active), so the registry acts for it; absent: passwords act for the account.
+   */
+  principalOf?: (accessKeyId: string) => Promise<CallerPrincipal | undefined>;
 }
 
 /** Default grace before an unreferenced blob may be collected: an hour. */

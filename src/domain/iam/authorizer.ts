@@ -11,7 +11,7 @@
 import { ServiceError } from '../../errors.js';
 import type { Platform } from '../platform.js';
 import type { Change } from '../../store/types.js';
-import { compilePolicy, type CompiledPolicy } from './policy/document.js';
+import { compilePolicy, type CompiledPolicy, type PolicyKind } from './policy/document.js';
 import { evaluate, accessDeniedMessage, type ApplicablePolicies, type AuthzRequest, type Decision } from './policy/evaluate.js';
 import type { ContextKeys } from './policy/conditions.js';
 import type { CallerPrincipal } from './credentials.js';
@@ -58,7 +58,7 @@ export class Authorizer {
   }
 
   /** Compiles a document once (documents are immutable text: the text is the cache key). */
-  compile(text: string, kind: 'identity' | 'trust' = 'identity'): CompiledPolicy {
+  compile(text: string, kind: PolicyKind = 'identity'): CompiledPolicy {
     const key = `${kind}\u0000${text}`;
     let c = this.compiled.get(key);
     if (!c) {

@@ -266,7 +266,8 @@ export function imageHandlers(reg: Registry): Handlers<ECR.Operations> {
 
     async GetAuthorizationToken(input, ctx) {
       for (const id of input.registryIds ?? []) checkRegistryId(ctx, id);
-      const { password, expiresAt } = reg.tokens.mint(ctx.platform.clock.now());
+      // Bound to the caller's key: the registry acts for that principal (agents: their own tasks' images).
+      const { password, expiresAt } = reg.tokens.mint(ctx.platform.clock.now(), ctx.principal.kind === 'root' ? undefined : ctx.principal.accessKeyId);
       const uri = repositoryUri(ctx, reg, 'x');
       return {
         authorizationData: [{ authorizationToken: Buffer.from(`AWS:${password}`).toString('base64'), expiresAt: new Date(expiresAt), proxyEndpoint: `http://${uri.slice(0, -2)}` }],
