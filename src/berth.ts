@@ -52,6 +52,7 @@ import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
 import { ProcessAgentHosts } from './control/agentHosts.js';
 import { startAutoScaling } from './control/autoScaling.js';
+import { startApplicationAutoScaling } from './control/applicationAutoScaling.js';
 import { LoadBalancerPlane } from './lb/plane.js';
 import { InProcessInvoker } from './server/invoker.js';
 import { StackWorker } from './control/stacks/worker.js';
@@ -399,6 +400,14 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   const stackWorker = new StackWorker(leadership.fencedPlatform('stack-worker'), invoker, { templateDirs: (env.BERTH_CFN_TEMPLATE_DIRS ?? '').split(':').filter(Boolean), onError: report('stack worker') });
   leadership.add({ name: 'stack-worker', start: () => stackWorker.start(), stop: () => stackWorker.stop() });
   leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
+  leadership.add(
+    loopDuty('application-autoscaling', () =>
+      startApplicationAutoScaling(leadership.fencedPlatform('application-autoscaling'), {
+        intervalMs: envMs(env, 'BERTH_APPSCALING_INTERVAL_MS'),
+        onError: report('Application Auto Scaling controller'),
+      }),
+    ),
+  );
   leadership.add(loopDuty('cloudwatch-alarms', () => startAlarmController(leadership.fencedPlatform('cloudwatch-alarms'), { onError: report('CloudWatch alarm evaluation') })));
   // Blobs live in a directory every replica shares: one collector and one lifecycle sweep for all.
   const registryGc = new RegistryGc(platform, registry);

@@ -25,6 +25,7 @@ import { ec2Service } from './ec2/index.js';
 import { ecrService } from './ecr/index.js';
 import { autoScalingService } from './autoscaling/index.js';
 import { cloudTrailService } from './cloudtrail/index.js';
+import { applicationAutoScalingService } from './applicationautoscaling/index.js';
 import type { AuditLog } from '../domain/cloudtrail/auditLog.js';
 
 /** The ports services need, typed; one field per dependency. */
@@ -48,5 +49,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer), autoScalingService(), cloudTrailService(deps.audit)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker), iamService(deps.masterKey, deps.authorizer), autoScalingService(), cloudTrailService(deps.audit), applicationAutoScalingService()];
 }
