@@ -13,9 +13,10 @@ import { iamProviders } from './iam/index.js';
 import { cloudFormationProviders } from './cloudformation/index.js';
 import { ec2Providers } from './ec2/index.js';
 import { autoScalingProviders } from './autoscaling/index.js';
+import { applicationAutoScalingProviders } from './applicationautoscaling/index.js';
 
 const REGISTRY: ReadonlyMap<string, ResourceProvider> = new Map(
-  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers, ...autoScalingProviders }),
+  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers, ...autoScalingProviders, ...applicationAutoScalingProviders }),
 );
 
 /** The provider of a resource type, if Berth has one. */
