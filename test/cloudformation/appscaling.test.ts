@@ -1,7 +1,8 @@
 // CloudFormation's Application Auto Scaling resources: a stack with an ECS service, its
 // ScalableTarget and a target tracking ScalingPolicy (ScalingTargetId: !Ref of the target)
 // registers them in Application Auto Scaling (seen through its SDK), and deleting the stack
-// deregisters the target and its policy.
+// deregisters the target and its policy. The service starts at 0 tasks (stable with no agent);
+// registering the target raises it to the minimum.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloudFormationClient, CreateStackCommand, DeleteStackCommand, DescribeStacksCommand, waitUntilStackCreateComplete, waitUntilStackDeleteComplete } from '@aws-sdk/client-cloudformation';
@@ -21,7 +22,7 @@ Resources:
       ContainerDefinitions: [{ Name: web, Image: host, Memory: 64, Command: ['true'] }]
   Service:
     Type: AWS::ECS::Service
-    Properties: { ServiceName: web, Cluster: !Ref Cluster, TaskDefinition: !Ref Task, DesiredCount: 1 }
+    Properties: { ServiceName: web, Cluster: !Ref Cluster, TaskDefinition: !Ref Task, DesiredCount: 0 }
   Target:
     Type: AWS::ApplicationAutoScaling::ScalableTarget
     Properties:
