@@ -13,11 +13,18 @@ SERVICES = {  # our name -> botocore folder: the services Berth answers (add one
     "ecs": "ecs", "sts": "sts", "elbv2": "elbv2", "logs": "logs", "ssm": "ssm", "cloudwatch": "cloudwatch",
     "cloudformation": "cloudformation", "iam": "iam",
     "ec2": "ec2", "ecr": "ecr", "autoscaling": "autoscaling", "cloudtrail": "cloudtrail",
+    "applicationautoscaling": "application-autoscaling",
 }
 # Services whose model is large and of which Berth serves a part: only these operations (and the
 # shapes they reference) are kept. The other operations' names are kept in `unservedOperations`,
 # so that a request for one is answered as an operation Berth does not provide (not an unknown one).
 ONLY = {
+    # Application Auto Scaling: scalable targets and scaling policies of ECS services.
+    "applicationautoscaling": [
+        "RegisterScalableTarget", "DescribeScalableTargets", "DeregisterScalableTarget",
+        "PutScalingPolicy", "DescribeScalingPolicies", "DeleteScalingPolicy", "DescribeScalingActivities",
+        "TagResource", "UntagResource", "ListTagsForResource",
+    ],
     # CloudTrail: the audit log of Berth's own API calls, read back (src/services/cloudtrail/).
     "cloudtrail": ["LookupEvents"],
     "ec2": [

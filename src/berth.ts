@@ -54,6 +54,7 @@ import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
 import { ProcessAgentHosts } from './control/agentHosts.js';
 import { startAutoScaling } from './control/autoScaling.js';
+import { startApplicationAutoScaling } from './control/applicationAutoScaling.js';
 import { LoadBalancerPlane } from './lb/plane.js';
 import { InProcessInvoker } from './server/invoker.js';
 import { StackWorker } from './control/stacks/worker.js';
@@ -420,6 +421,14 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     leadership.add(loopDuty('audit-retention', () => startLoop(clock, 60_000, () => sharedTrail.prune(fenced.store), report('audit trail retention'))));
   }
   leadership.add(loopDuty('ecs-retention', () => startRetentionSweep(leadership.fencedPlatform('ecs-retention'), report('ECS retention sweep'))));
+  leadership.add(
+    loopDuty('application-autoscaling', () =>
+      startApplicationAutoScaling(leadership.fencedPlatform('application-autoscaling'), {
+        intervalMs: envMs(env, 'BERTH_APPSCALING_INTERVAL_MS'),
+        onError: report('Application Auto Scaling controller'),
+      }),
+    ),
+  );
   leadership.add(loopDuty('cloudwatch-alarms', () => startAlarmController(leadership.fencedPlatform('cloudwatch-alarms'), { onError: report('CloudWatch alarm evaluation') })));
   // Blobs live in a directory every replica shares: one collector and one lifecycle sweep for all.
   const registryGc = new RegistryGc(platform, registry);

@@ -8,7 +8,7 @@
  * puts, per minute bucket the plane still keeps (the last 60), what was counted since the last
  * successful put of that minute (only non-zero counts, as ALB publishes them), the minute's
  * TargetResponseTime statistic set, and once per minute the HealthyHostCount/UnHealthyHostCount
- * gauges. A failed put is retried whole on the next run (nothing is marked published before the
+ * gauges, and a target group's RequestCountPerTarget. A failed put is retried whole on the next run (nothing is marked published before the
  * commit), so a datum is put once per replica.
  */
 import type { Platform } from '../domain/platform.js';
@@ -102,6 +102,12 @@ export class AlbMetricsPublisher {
       if (delta > 0) {
         sample(c, 1, delta, delta, delta, 'Count');
         after.counts[c] = m.counts[c];
+        // RequestCountPerTarget (Sum): the group's requests over its healthy targets (at least one),
+        // what target tracking on ALBRequestCountPerTarget follows.
+        if (isGroup && c === 'RequestCount') {
+          const perTarget = delta / Math.max(1, m.HealthyHostCount ?? 1);
+          sample('RequestCountPerTarget', 1, perTarget, perTarget, perTarget, 'Count');
+        }
       }
     }
     const rt = m.responseTimes;

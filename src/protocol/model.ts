@@ -74,7 +74,9 @@ export function hasNestedQuantifier(src: string): boolean {
  * few patterns neither engine takes (the validator skips those rather than guessing).
  */
 export function compileModelPattern(src: string): PatternMatcher | null {
-  const anchored = `^(?:${src})$`;
+  // Java's POSIX class \p{Print} (ASCII printable, as Application Auto Scaling's PolicyName
+  // uses it) has no JavaScript equivalent: without the 'u' flag it would match the literal text.
+  const anchored = `^(?:${src.replaceAll('\\p{Print}', '[\\x20-\\x7E]')})$`;
   if (hasNestedQuantifier(src)) {
     try {
       const re = RE2JS.compile(anchored);

@@ -36,6 +36,7 @@ export const ACTION_PREFIX: Record<string, string> = {
   ec2: 'ec2',
   cloudformation: 'cloudformation',
   cloudtrail: 'cloudtrail',
+  applicationautoscaling: 'application-autoscaling',
 };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
@@ -195,7 +196,23 @@ const ecrRule: Rule = (i, ctx) => {
   return { resources: ['*'] };
 };
 
-const RULES: Record<string, Record<string, Rule>> = { ecs, ssm, logs, elbv2, iam, sts, cloudformation };
+/**
+ * Application Auto Scaling: the scalable-target operations are authorized with the namespace and
+ * dimension condition keys AWS defines (the target's ARN is random, so the resource is `*`);
+ * tagging names the target's ARN; a RoleARN given is passed to the service.
+ */
+const scalingKeys = (i: Input) => ({ 'application-autoscaling:service-namespace': [str(i.ServiceNamespace) ?? ''], 'application-autoscaling:scalable-dimension': [str(i.ScalableDimension) ?? ''] });
+const applicationautoscaling: Record<string, Rule> = {
+  RegisterScalableTarget: (i) => ({ resources: ['*'], keys: scalingKeys(i), passRoles: str(i.RoleARN) ? [{ roleArn: str(i.RoleARN)!, service: 'application-autoscaling.amazonaws.com' }] : undefined }),
+  DeregisterScalableTarget: (i) => ({ resources: ['*'], keys: scalingKeys(i) }),
+  PutScalingPolicy: (i) => ({ resources: ['*'], keys: scalingKeys(i) }),
+  DeleteScalingPolicy: (i) => ({ resources: ['*'], keys: scalingKeys(i) }),
+  TagResource: arnMembers('ResourceARN'),
+  UntagResource: arnMembers('ResourceARN'),
+  ListTagsForResource: arnMembers('ResourceARN'),
+};
+
+const RULES: Record<string, Record<string, Rule>> = { ecs, ssm, logs, elbv2, iam, sts, cloudformation, applicationautoscaling };
 
 /** How the gateway authorizes operation `op` of service `service` with this input. */
 export function accessRuleFor(service: string, op: string, input: unknown, ctx: RequestContext): AccessRule {
