@@ -147,7 +147,8 @@ test('compose up --build on docker: the API reads and writes PostgreSQL and Redi
 
     const down = await compose(['down']);
     assert.equal(down.status, 0, down.stderr);
-    assert.deepEqual((await awsOk(awsEnv, ['ecs', 'list-services', '--cluster', 'default'])).serviceArns, []);
+    // Deleted services leave the list once the controller has seen their tasks stopped (DRAINING -> INACTIVE).
+    await eventually(async () => (await awsOk(awsEnv, ['ecs', 'list-services', '--cluster', 'default'])).serviceArns.length === 0, { timeoutMs: 30_000, what: 'no service left' });
     assert.deepEqual((await awsOk(awsEnv, ['ecs', 'list-tasks', '--cluster', 'default'])).taskArns, []);
     assert.deepEqual((await awsOk(awsEnv, ['ecs', 'list-task-definitions', '--family-prefix', `${project}-`])).taskDefinitionArns, []);
     assert.deepEqual((await awsOk(awsEnv, ['elbv2', 'describe-load-balancers'])).LoadBalancers, [], 'no load balancer, so no listener and no rule');
