@@ -157,9 +157,16 @@ function addComposeCommands(program: Command, api: (opts: { server?: string; dat
     .addOption(new Option('--wait-timeout <duration>', 'how long to wait for dependencies and rollouts').argParser(durationMs).default(5 * 60_000, '5m'))
     .option('-d, --detach', 'return once everything is created or updated, without waiting for the rollouts')
     .addOption(new Option('--driver <name>', 'the agents\' driver: docker (a project network, names resolve) or process (names as <NAME>_HOST/_PORT variables); default: the cluster\'s').argParser(driverName))
+    .option('--build', 'build the images of services with build: before starting them (else only those not yet in Berth\'s registry)')
+    .option('--no-build', 'build nothing: use the images as named')
     .action(async (opts, cmd: Command) => {
       const { upCommand } = await import('./compose/apply.js');
-      outcome.exitCode = await upCommand(api(opts), { ...common(cmd), hostAddress: opts.hostAddress, waitTimeoutMs: opts.waitTimeout, detach: opts.detach, driver: opts.driver }, term);
+      outcome.exitCode = await upCommand(api(opts), { ...common(cmd), hostAddress: opts.hostAddress, waitTimeoutMs: opts.waitTimeout, detach: opts.detach, driver: opts.driver, build: opts.build === true, noBuild: opts.build === false }, term);
+    });
+  clientCommand(compose, 'build [service...]', 'Build the images of services with build: (context, dockerfile, args, target) with the local docker engine and push them to Berth\'s registry.', { output: false })
+    .action(async (services: string[], opts, cmd: Command) => {
+      const { buildCommand } = await import('./compose/apply.js');
+      outcome.exitCode = await buildCommand(api(opts), services, common(cmd), term);
     });
   clientCommand(compose, 'down', 'Remove everything up created: services and tasks, task definitions, load balancer, listeners and target groups, log groups, secrets.', { output: false })
     .option('-v, --volumes', 'also remove volumes (Berth\'s compose creates none)')

@@ -98,6 +98,9 @@ test('docker driver: the project network by label, names and container ports in 
   assert.equal(env.PG_PORT_5432, '5432');
   assert.equal(env.FRONT_HOST, 'front');
   assert.equal(env.FRONT_PORT_80, '80');
+  // A published http port is the load balancer listener's port on docker too, not the container's.
+  const front = plans.find((x) => x.service === 'front')!;
+  assert.deepEqual(front.ports.filter((x) => x.loadBalanced).map((x) => [x.target, x.address, x.hostPort]), [[80, 8080, 0]]);
 });
 
 test('the hash follows the task definition; names fit ELBv2\'s limits', () => {

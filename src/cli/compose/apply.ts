@@ -14,6 +14,7 @@ import { BerthApi, portBindings, stopReasonOf, type WireService, type WireTask }
 import { lastSegment, table } from '../format.js';
 import { showLogs } from '../logs.js';
 import type { Terminal } from '../terminal.js';
+import { buildImages } from './build.js';
 import { parseEcsParams, type EcsParams } from './ecsParams.js';
 import { configDocument, loadProject, startOrder, type ComposeProject, ComposeError } from './model.js';
 import { HASH_TAG, loadBalancerName, logGroupOf, planProject, portsToChoose, PROJECT_TAG, resourceName, secretParameterName, SERVICE_TAG, targetGroupName, type Driver, type ServicePlan } from './mapping.js';
@@ -36,6 +37,10 @@ export interface UpFlags extends ComposeFlags {
   driver?: Driver;
   waitTimeoutMs: number;
   detach?: boolean;
+  /** `--build`: build every `build:` image even when its tag is already in Berth's registry. */
+  build?: boolean;
+  /** `--no-build`: use the images named, build nothing. */
+  noBuild?: boolean;
 }
 
 /** How often `up` and `down` look at what they wait for. */
@@ -159,6 +164,7 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
   const existing = await c.services(cluster, project.name);
   const driver = flags.driver ?? (await clusterDriver(api, cluster));
   const deadline = Date.now() + flags.waitTimeoutMs;
+  const images = await imagesFor(api, project, driver, flags, term);
 
   // Host ports for unpublished container ports: kept from the running task definition, else chosen now.
   const chosenPorts = new Map<string, Map<number, number>>();
@@ -220,7 +226,7 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
     for (const u of ecsParams.unsupported) term.err(`compose: WARN ${flags.ecsParams}: ${u} is not supported by Berth and is ignored\n`);
     for (const name of Object.keys(ecsParams.services)) if (!project.services[name]) term.err(`compose: WARN ${flags.ecsParams}: no service ${name} in the project\n`);
   }
-  const plans = new Map(planProject(project, { driver, hostAddress: flags.hostAddress, chosenPorts, secretRefs, ecsParams }).map((p) => [p.service, p]));
+  const plans = new Map(planProject(project, { driver, hostAddress: flags.hostAddress, chosenPorts, secretRefs, ecsParams, images }).map((p) => [p.service, p]));
   for (const p of plans.values()) for (const n of p.notes) term.err(`compose: WARN services.${p.service}: ${n}\n`);
 
   // Log groups (the project's, and any named in logging options), tagged so down finds them.
@@ -263,6 +269,8 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
         taskDefinition: tdArn.arn,
         desiredCount: plan.desiredCount,
         loadBalancers: loadBalancers.length ? loadBalancers : undefined,
+        // A new task gets time to start before failed load balancer checks count (a loaded host starts slowly).
+        healthCheckGracePeriodSeconds: loadBalancers.length ? Math.max(30, Math.round(svc.healthcheck?.start_period ?? 0)) : undefined,
         deploymentConfiguration: deploymentConfigurationOf(plan),
         tags: projectTags(project.name, name),
       });
@@ -282,6 +290,28 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
     await waitForSteady(api, cluster, plan, deadline, plan.ports.filter((p) => p.loadBalanced).map((p) => targetGroups.get(`${name}/${p.target}`)!));
   }
   term.err(`compose: project ${project.name} is up\n`);
+  return 0;
+}
+
+/** The images `build:` makes (docker driver): built when missing from Berth's registry, or always with --build. */
+async function imagesFor(api: BerthApi, project: ComposeProject, driver: Driver, flags: UpFlags, term: Terminal): Promise<Map<string, string> | undefined> {
+  const building = Object.values(project.services).filter((s) => s.build);
+  if (!building.length || flags.noBuild) return undefined;
+  if (driver !== 'docker') {
+    term.err(`compose: WARN ${building.map((s) => `services.${s.name}.build`).join(', ')}: not built (the process driver runs commands, not images)\n`);
+    return undefined;
+  }
+  return buildImages(api, project, { force: flags.build ?? false }, term);
+}
+
+/** `berth compose build [service...]`: builds the services' images and pushes them to Berth's registry. */
+export async function buildCommand(api: BerthApi, services: string[], flags: ComposeFlags, term: Terminal): Promise<number> {
+  const project = loadFromFlags(flags, term);
+  const unknown = services.filter((s) => !project.services[s]);
+  if (unknown.length) throw new ComposeError(`no such service: ${unknown.join(', ')}`);
+  const built = await buildImages(api, project, { force: true, only: services }, term);
+  if (!built.size) term.err('compose: no service has a build section\n');
+  for (const [image, ref] of built) term.out(`${image} ${ref}\n`);
   return 0;
 }
 
@@ -329,7 +359,7 @@ async function ensureLoadBalancing(c: ComposeApi, project: string, plans: Servic
       if (!(e instanceof AwsApiError && e.code === 'TargetGroupNotFound')) throw e;
     }
     if (!tg) {
-      tg = (await c.elb('CreateTargetGroup', { Name: name, Protocol: 'HTTP', Port: port.target, TargetType: 'instance', HealthCheckPath: '/', HealthCheckIntervalSeconds: 5, HealthCheckTimeoutSeconds: 2, HealthyThresholdCount: 2, ...tags('Tags', plan.service) })).members('TargetGroups')[0]!.textAt('TargetGroupArn')!;
+      tg = (await c.elb('CreateTargetGroup', { Name: name, Protocol: 'HTTP', Port: port.target, TargetType: 'instance', HealthCheckPath: '/', HealthCheckIntervalSeconds: 5, HealthCheckTimeoutSeconds: 4, HealthyThresholdCount: 2, UnhealthyThresholdCount: 3, ...tags('Tags', plan.service) })).members('TargetGroups')[0]!.textAt('TargetGroupArn')!;
       await c.elb('ModifyTargetGroupAttributes', { TargetGroupArn: tg, 'Attributes.member.1.Key': 'deregistration_delay.timeout_seconds', 'Attributes.member.1.Value': '5' });
     }
     out.set(`${plan.service}/${port.target}`, tg);

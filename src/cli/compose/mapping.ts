@@ -38,6 +38,11 @@ export function resourceName(project: string, service: string): string {
   return `${project}-${service}`;
 }
 
+/** The image name a service's build gets (docker compose's): `image:`, else `<project>-<service>`. */
+export function builtImageName(project: string, service: string, image: string | undefined): string {
+  return image ?? `${project}-${service}`;
+}
+
 /** The log group of a project's services (unless `logging.options.awslogs-group` names another). */
 export function logGroupOf(project: string): string {
   return `/compose/${project}`;
@@ -120,6 +125,8 @@ export interface PlanInputs {
   secretRefs: Map<string, string>;
   /** ecs-cli's ecs-params.yml, read. */
   ecsParams?: EcsParams;
+  /** Images built and pushed by up (build.ts): image name -> `<repositoryUri>@<digest>`. */
+  images?: Map<string, string>;
 }
 
 /** The service ports of a service, given the host ports chosen for its unpublished ones. */
@@ -130,7 +137,9 @@ export function servicePorts(svc: ComposeService, chosen: Map<number, number> | 
     if (out.has(key)) continue;
     const loadBalanced = p.app_protocol === 'http' && p.published !== undefined && p.protocol === 'tcp';
     const hostPort = loadBalanced ? 0 : (p.published ?? (driver === 'docker' ? 0 : (chosen?.get(p.target) ?? 0)));
-    out.set(key, { target: p.target, protocol: p.protocol, address: driver === 'docker' ? p.target : loadBalanced ? p.published! : hostPort, hostPort, loadBalanced });
+    // Behind the load balancer the address is the listener's port on every driver (the docker
+    // driver's containers reach each other at the container port instead: discoveryEnvironment).
+    out.set(key, { target: p.target, protocol: p.protocol, address: loadBalanced ? p.published! : driver === 'docker' ? p.target : hostPort, hostPort, loadBalanced });
   }
   for (const target of svc.expose) {
     const key = `${target}/tcp`;
@@ -195,7 +204,7 @@ function planService(project: ComposeProject, svc: ComposeService, ports: Servic
   const logGroup = svc.logging?.options['awslogs-group'] ?? logGroupOf(project.name);
   const container: Record<string, unknown> = {
     name: svc.name,
-    image: svc.image ?? `${project.name}-${svc.name}`,
+    image: inputs.images?.get(builtImageName(project.name, svc.name, svc.image)) ?? svc.image ?? builtImageName(project.name, svc.name, undefined),
     essential: true,
     environment: Object.keys(env).sort().map((k) => ({ name: k, value: env[k]! })),
     portMappings: ports.map((p) => ({ containerPort: p.target, hostPort: p.hostPort, protocol: p.protocol })),

@@ -9,6 +9,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { parseBuild, type ComposeBuild } from './buildSpec.js';
 import { ComposeError, interpolateTree, parseEnvFile } from './interpolate.js';
 
 export { ComposeError } from './interpolate.js';
@@ -48,6 +49,8 @@ export interface ComposeServiceSecret {
 export interface ComposeService {
   name: string;
   image?: string;
+  /** `build`: made with the local engine and pushed to Berth's registry (build.ts). */
+  build?: ComposeBuild;
   command?: string[];
   entrypoint?: string[];
   environment: Record<string, string>;
@@ -119,7 +122,7 @@ const SERVICE_KEYS = new Set(
 );
 /** The service keys Berth carries out (docs/compose.md says into what). */
 const SERVICE_SUPPORTED = new Set(
-  'command cpu_shares cpus depends_on deploy entrypoint env_file environment expose extends healthcheck hostname image labels logging mem_limit mem_reservation networks ports profiles read_only restart scale secrets stop_grace_period user working_dir'.split(' '),
+  'build command cpu_shares cpus depends_on deploy entrypoint env_file environment expose extends healthcheck hostname image labels logging mem_limit mem_reservation networks ports profiles read_only restart scale secrets stop_grace_period user working_dir'.split(' '),
 );
 const TOP_KEYS = new Set(['version', 'name', 'include', 'services', 'networks', 'volumes', 'secrets', 'configs', 'models']);
 const DEPLOY_SUPPORTED = new Set(['replicas', 'resources', 'mode']);
@@ -494,6 +497,7 @@ function normalizeService(name: string, raw: Obj, workingDir: string, read: (p: 
   return {
     name,
     image: str('image'),
+    build: parseBuild(raw.build, at, workingDir, unsupported),
     command: commandOf(raw.command, `${at}.command`),
     entrypoint: commandOf(raw.entrypoint, `${at}.entrypoint`),
     environment,
@@ -680,6 +684,10 @@ export function configDocument(p: ComposeProject): Record<string, unknown> {
   for (const name of Object.keys(p.services).sort()) {
     const s = p.services[name]!;
     const out: Record<string, unknown> = {};
+    if (s.build) {
+      const b = s.build;
+      out.build = { context: b.context, ...(b.dockerfileInline !== undefined ? { dockerfile_inline: b.dockerfileInline } : { dockerfile: b.dockerfile }), ...(Object.keys(b.args).length ? { args: b.args } : {}), ...(b.target ? { target: b.target } : {}), ...(Object.keys(b.labels).length ? { labels: b.labels } : {}), ...(b.noCache ? { no_cache: true } : {}), ...(b.network ? { network: b.network } : {}) };
+    }
     if (s.command) out.command = s.command;
     if (Object.keys(s.depends_on).length) out.depends_on = s.depends_on;
     if (s.replicas !== 1 || s.mem_limit || s.cpus || s.mem_reservation) {
