@@ -89,6 +89,7 @@ export class LoadBalancerPlane implements DataPlaneView {
         onDrainingIdle: () => this.events.onDrainingTargetIdle?.(),
         log: (line) => console.error(line),
         certificate: (arn) => loadCertificate(this.platform, arn),
+        secretsBase: this.options.haproxySecretsDir,
       });
     } else if (this.options.workers > 0) {
       this.pool = new WorkerPool({
