@@ -6,7 +6,9 @@
  * so the domain's `DataPlaneView` answers the same whichever plane forwards.
  *
  * - Files live in `dir` (under the data dir, 0700): `haproxy.cfg` (0600), the worker's runtime
- *   socket `admin.sock` and the master CLI `master.sock` (both mode 600).
+ *   socket `admin.sock` and the master CLI `master.sock` (both mode 600). HTTPS listeners'
+ *   certificates and keys never go there: they are written to a private RAM-backed directory
+ *   (./secrets.ts) and bound with `ssl crt-list`; without one, HTTPS listeners are refused.
  * - Structure (listeners, rules, backends, server options) changes → the new configuration is
  *   checked (`haproxy -c`), written, and the master reloads hitlessly (SIGUSR2: the new worker
  *   takes the listening sockets over, the old one finishes its connections).
