@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect } from 'node:tls';
-import type { IncomingHttpHeaders } from 'node:http';
+import { send, type Reply } from './backends.js';
 
 /** A self-signed certificate for `names` (the first is also the CN) with its key in one PEM file in `dir`; returns its file:// CertificateArn. */
 export function selfSignedCertificate(dir: string, file: string, names: string[]): string {
@@ -39,18 +39,8 @@ export function servedCertificate(port: number, servername: string): Promise<str
 }
 
 /** An HTTPS GET to a listener with SNI `servername` (certificates not verified). */
-export function httpsGet(port: number, servername: string, path: string): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, servername, headers: { host: servername }, rejectUnauthorized: false, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+export function httpsGet(port: number, servername: string, path: string): Promise<Reply> {
+  return send((done) => request({ host: '127.0.0.1', port, path, servername, headers: { host: servername }, rejectUnauthorized: false, agent: false }, done));
 }
 
 /** Regular files under `dir` (recursively) whose contents hold `needle`. */
