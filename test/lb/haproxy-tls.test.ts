@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ElasticLoadBalancingV2Client, CreateListenerCommand, CreateLoadBalancerCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startTestBerth, eventually } from '../helpers/fixture.js';
-import { fileSystemOf, ramDirProblem } from '../../src/lb/haproxy/secrets.js';
+import { fileSystemOf, ramDirProblem, sweepStale } from '../../src/lb/haproxy/secrets.js';
 import { tlsBindOptions } from '../../src/lb/haproxy/config.js';
 import { createTestTargetGroup, freePort, get, startBackend } from './backends.js';
 import { selfSignedCertificate, filesContaining } from './tls.js';
@@ -36,6 +36,19 @@ test('only a RAM-backed directory may hold the keys, and a refusal names the pro
   // The real directory checked against a mounts table that puts it on disk.
   assert.match(ramDirProblem(tmpdir(), '/dev/sda1 / ext4 rw 0 0\n') ?? '', /is on ext4, not a RAM-backed file system \(tmpfs\)/);
   assert.match(ramDirProblem(tmpdir(), '') ?? '', /unknown/);
+});
+
+test('certificate directories of Berths that died are swept; live ones and others are kept', () => {
+  const base = mkdtempSync(join(tmpdir(), 'berth-sweep-'));
+  try {
+    const dead = spawnSync('true').pid!;
+    const names = [`berth-haproxy-${dead}-abcdef`, `berth-haproxy-${process.pid}-abcdef`, 'berth-haproxy-1-abcdef', 'unrelated'];
+    for (const n of names) mkdirSync(join(base, n));
+    sweepStale(base);
+    assert.deepEqual(readdirSync(base).sort(), names.slice(1).sort());
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
 });
 
 test('bind options: the crt-list, ALPN http/1.1 and the policy\'s versions and ciphers', () => {

@@ -3,7 +3,8 @@
  * from PEM files, and Berth's rule is that secrets are never on disk in clear, so they are
  * written only to a RAM-backed file system (tmpfs or ramfs, checked in /proc/mounts): a private
  * directory (0700, files 0600) made under `/dev/shm`, never under the data dir. A file leaves when
- * no loaded configuration references it any more, and the directory at shutdown. Without a
+ * no loaded configuration references it any more, and the directory at shutdown (one left by a
+ * Berth killed before its shutdown is removed by the next one, `sweepStale`). Without a
  * RAM-backed directory the HAProxy plane refuses to serve HTTPS listeners (`ramDirProblem`).
  *
  * Per HTTPS listener: one PEM file per certificate (named by a hash of its ARN and contents,
@@ -56,6 +57,38 @@ export function ramDirProblem(base: string, mounts?: string): string | undefined
   return undefined;
 }
 
+/** Whether a process with this id is running. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the certificate directories a Berth left in `base` when it was killed before its
+ * shutdown (named `berth-haproxy-<pid>-…`, the process gone); others' are left alone.
+ */
+export function sweepStale(base: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const m = /^berth-haproxy-(\d{1,10})-[A-Za-z0-9]{6}$/.exec(name);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    try {
+      rmSync(join(base, name), { recursive: true, force: true });
+    } catch {
+      // Another user's directory: not ours to remove.
+    }
+  }
+}
+
 /** One certificate of a listener with its PEMs. */
 export interface ListenerCertificate {
   arn: string;
@@ -75,6 +108,7 @@ export class RamSecrets {
     if (this.dir) return { dir: this.dir };
     this.problem ??= ramDirProblem(this.base);
     if (this.problem) return { problem: `HTTPS listeners are not served by the HAProxy plane: its certificates' keys must stay off disk and ${this.problem}` };
+    sweepStale(this.base);
     const dir = mkdtempSync(join(this.base, `berth-haproxy-${process.pid}-`));
     chmodSync(dir, 0o700);
     this.dir = dir;
