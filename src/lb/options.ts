@@ -15,7 +15,9 @@
  * - `plane` (`BERTH_LB_PLANE`, `berth up --lb`): `embedded` (the Node forwarding above, the
  *   default) or `haproxy` (Berth starts and drives a `haproxy`, ./haproxy/forwarding.ts).
  * - `haproxyDir`: where the HAProxy plane keeps its configuration and sockets (the composition
- *   root puts it under the data dir); `haproxyBinary` the executable (default `haproxy`).
+ *   root puts it under the data dir); `haproxyBinary` the executable (default `haproxy`);
+ *   `haproxySecretsDir` (`BERTH_LB_HAPROXY_SECRETS_DIR`) where HTTPS certificates and keys
+ *   go (a RAM-backed file system, default /dev/shm).
  */
 import { createServer } from 'node:net';
 
@@ -32,6 +34,8 @@ export interface LbOptions {
   haproxyDir?: string;
   /** The haproxy executable (default `haproxy` on the PATH). */
   haproxyBinary?: string;
+  /** Where the HAProxy plane makes its private directory of certificate files: it must be RAM-backed (default /dev/shm; ./haproxy/secrets.ts). */
+  haproxySecretsDir?: string;
 }
 
 /** The data planes Berth can forward with. */
@@ -57,6 +61,7 @@ export function lbOptionsFromEnv(env: NodeJS.ProcessEnv): LbOptions {
     secondMs: Number.isFinite(ms) && ms > 0 ? ms : 1000,
     workers: Number.isInteger(workers) && workers >= 0 ? Math.min(workers, MAX_LB_WORKERS) : DEFAULT_LB_OPTIONS.workers,
     plane: env.BERTH_LB_PLANE && isLbPlaneKind(env.BERTH_LB_PLANE) ? env.BERTH_LB_PLANE : DEFAULT_LB_OPTIONS.plane,
+    ...(env.BERTH_LB_HAPROXY_SECRETS_DIR ? { haproxySecretsDir: env.BERTH_LB_HAPROXY_SECRETS_DIR } : {}),
   };
 }
 

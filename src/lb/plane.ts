@@ -88,6 +88,8 @@ export class LoadBalancerPlane implements DataPlaneView {
         metrics: this.metrics,
         onDrainingIdle: () => this.events.onDrainingTargetIdle?.(),
         log: (line) => console.error(line),
+        certificate: (arn) => loadCertificate(this.platform, arn),
+        secretsBase: this.options.haproxySecretsDir,
       });
     } else if (this.options.workers > 0) {
       this.pool = new WorkerPool({

@@ -2,7 +2,7 @@
  * Real HTTP backends for load balancer tests: in-process node:http servers, and child-process
  * servers (for kill -9), plus a free-port finder and a small closed-loop load generator.
  */
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTargetGroupCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -97,8 +97,13 @@ export interface Reply {
 
 /** One GET through the load balancer (own connection unless an agent is given). */
 export function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return send((done) => request({ host: '127.0.0.1', port, path, method: 'GET', headers }, done));
+}
+
+/** Sends a bodiless request made by `make` (node:http or node:https) and reads the whole reply. */
+export function send(make: (onResponse: (res: IncomingMessage) => void) => ClientRequest): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', headers }, (res) => {
+    const req = make((res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));

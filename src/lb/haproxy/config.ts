@@ -28,14 +28,17 @@
  * quotes with every byte outside a small safe set as `\xHH`, so nothing a record holds can end a
  * line, open a comment or expand a variable in the configuration.
  *
- * Not yet mapped (see the report of issue 19): HTTPS listeners (certificates, SNI, policies),
- * target group stickiness (`AWSALBTG`) of weighted forwards, `weighted_random`, WebSocket and
+ * - an HTTPS listener binds with `ssl crt-list <file>` (`tlsBindOptions`: its certificates, the
+ *   default first, picked by SNI; its policy's versions and ciphers; ALPN http/1.1).
+ *
+ * Not yet mapped (see the report of issue 19): target group stickiness (`AWSALBTG`) of weighted forwards, `weighted_random`, WebSocket and
  * the hardening bounds of the embedded plane (path normalization, per-client limits).
  */
 import { createHash } from 'node:crypto';
 import type * as ELB from '../../generated/elbv2.js';
 import type { Elbv2Snapshot } from '../../domain/elbv2/snapshot.js';
 import { compileTable, type CompiledGroup, type CompiledTarget } from '../compile.js';
+import { policyTls } from '../tls.js';
 
 /** Where HAProxy binds and keeps its sockets, and how long a health-check "second" lasts. */
 export interface HaproxyConfigOptions {
@@ -53,6 +56,24 @@ export interface HaproxyConfigOptions {
   serverReady?: (t: CompiledTarget) => boolean;
   /** Listener ports left out (their port could not be bound). */
   skipPorts?: ReadonlySet<number>;
+  /** HTTPS listeners' crt-list files by port (./secrets.ts); an HTTPS listener without one is left out. */
+  crtLists?: ReadonlyMap<number, string>;
+}
+
+/**
+ * An HTTPS listener's `bind` options: its crt-list (the default certificate first, the others
+ * chosen by SNI), HTTP/1.1 by ALPN as the embedded plane (node:https) offers, and its security
+ * policy's versions and ciphers (TLS 1.3 suites as `ciphersuites`).
+ */
+export function tlsBindOptions(crtList: string, sslPolicy: string): string {
+  const p = policyTls(sslPolicy);
+  const names = p.ciphers.split(':').filter((c) => /^[A-Za-z0-9_-]+$/.test(c));
+  const tls13 = names.filter((c) => c.startsWith('TLS_'));
+  const tls12 = names.filter((c) => !c.startsWith('TLS_'));
+  const parts = [`ssl crt-list ${quote(crtList)}`, 'alpn http/1.1', `ssl-min-ver ${p.minVersion}`, `ssl-max-ver ${p.maxVersion}`];
+  if (tls12.length) parts.push(`ciphers ${tls12.join(':')}`);
+  if (tls13.length) parts.push(`ciphersuites ${tls13.join(':')}`);
+  return parts.join(' ');
 }
 
 /** A quoted configuration word: every byte outside [A-Za-z0-9 ._/:,=-] as `\xHH`. */
@@ -139,17 +160,17 @@ export function backendName(tgArn: string): string {
  * ALB's redirect (#{protocol}, #{host}, #{port}, #{path} without its leading slash, #{query}) as
  * an HAProxy log-format location. A `?` with nothing after it is left when the query is empty.
  */
-function redirectLocation(cfg: ELB.RedirectActionConfig, listenerPort: number): string {
+function redirectLocation(cfg: ELB.RedirectActionConfig, listenerPort: number, scheme: 'http' | 'https'): string {
   const sub = (s: string) =>
     s
       .replace(/%/g, '%%')
-      .replace(/#\{protocol\}/g, 'http')
+      .replace(/#\{protocol\}/g, scheme)
       .replace(/#\{host\}/g, '%[req.hdr(host),field(1,:)]')
       .replace(/#\{port\}/g, String(listenerPort))
       .replace(/#\{path\}/g, '%[path,regsub(^/,)]')
       .replace(/#\{query\}/g, '%[query]');
   const protocol = cfg.Protocol ?? '#{protocol}';
-  const proto = protocol === '#{protocol}' ? 'http' : protocol.toLowerCase();
+  const proto = protocol === '#{protocol}' ? scheme : protocol.toLowerCase();
   const port = cfg.Port ?? '#{port}';
   const effectivePort = port === '#{port}' ? String(listenerPort) : port;
   const portPart = (proto === 'http' && effectivePort === '80') || (proto === 'https' && effectivePort === '443') ? '' : `:${sub(port)}`;
@@ -242,7 +263,7 @@ function routeAction(actions: readonly ELB.Action[] | undefined, table: ReturnTy
  * any `use_backend`) the first matching rule is recorded in `txn.route` and each action runs
  * only for its own route; a default forward is still the `default_backend`.
  */
-function frontendRoutes(routes: Route[], defaultRoute: Route, port: number): string[] {
+function frontendRoutes(routes: Route[], defaultRoute: Route, port: number, scheme: 'http' | 'https'): string[] {
   const out: string[] = [];
   const aclsOf = (route: Route): string => {
     const names = route.conditions.map((c, j) => {
@@ -266,7 +287,7 @@ function frontendRoutes(routes: Route[], defaultRoute: Route, port: number): str
     const when = route === defaultRoute ? 'if !{ var(txn.route) -m found }' : `if { var(txn.route) -m str ${route.name} }`;
     const a = route.action;
     if (a.kind === 'return') out.push(`  ${a.line} ${when}`);
-    else if (a.kind === 'redirect') out.push(`  http-request redirect location ${quote(redirectLocation(a.cfg, port))} code ${a.cfg.StatusCode === 'HTTP_301' ? 301 : 302} ${when}`);
+    else if (a.kind === 'redirect') out.push(`  http-request redirect location ${quote(redirectLocation(a.cfg, port, scheme))} code ${a.cfg.StatusCode === 'HTTP_301' ? 301 : 302} ${when}`);
     else if (a.kind === 'backend') {
       if (route === defaultRoute) out.push(`  default_backend ${backendName(a.groups[0]!)}`);
       else out.push(`  use_backend ${backendName(a.groups[0]!)} ${when}`);
@@ -310,19 +331,21 @@ export function haproxyConfig(snapshot: Elbv2Snapshot, opts: HaproxyConfigOption
       out.push(`# listener ${l.port}: its port could not be bound`, '');
       continue;
     }
-    if (l.protocol !== 'HTTP') {
-      out.push(`# listener ${l.port}: ${l.protocol} is not served by the HAProxy plane yet`, '');
+    const crtList = opts.crtLists?.get(l.port);
+    if (l.protocol === 'HTTPS' && !crtList) {
+      out.push(`# listener ${l.port}: its certificates are not available`, '');
       continue;
     }
     const host = opts.bindHost.includes(':') ? `[${opts.bindHost}]` : opts.bindHost;
-    out.push(`frontend l_${l.port}`, `  bind ${host}:${l.port}`, `  timeout client ${l.idleMs}ms`, `  timeout http-request ${l.idleMs}ms`);
-    out.push('  option forwardfor', '  http-request set-header X-Forwarded-Proto http', `  http-request set-header X-Forwarded-Port ${l.port}`);
+    const scheme = l.protocol === 'HTTPS' ? 'https' : 'http';
+    out.push(`frontend l_${l.port}`, `  bind ${host}:${l.port}${crtList ? ` ${tlsBindOptions(crtList, l.sslPolicy)}` : ''}`, `  timeout client ${l.idleMs}ms`, `  timeout http-request ${l.idleMs}ms`);
+    out.push('  option forwardfor', `  http-request set-header X-Forwarded-Proto ${scheme}`, `  http-request set-header X-Forwarded-Port ${l.port}`);
     const rules = [...(rulesByListener.get(l.arn) ?? [])].sort((a, b) => a.priority - b.priority);
     const defaultActions = snapshot.listeners.find((x) => x.arn === l.arn)?.defaultActions;
     const routes: Route[] = rules.map((r, i) => ({ name: `r${i}`, conditions: r.conditions ?? [], action: routeAction(r.actions, table) }));
     const defaultRoute: Route = { name: 'default', conditions: [], action: routeAction(defaultActions, table) };
     for (const route of [...routes, defaultRoute]) for (const g of route.action.groups) idleOfGroup.set(g, Math.max(idleOfGroup.get(g) ?? 0, l.idleMs));
-    out.push(...frontendRoutes(routes, defaultRoute, l.port));
+    out.push(...frontendRoutes(routes, defaultRoute, l.port, scheme));
     out.push('');
   }
   for (const g of table.groups.values()) out.push(...backendLines(g, opts, idleOfGroup.get(g.arn) ?? 60_000), '');

@@ -6,7 +6,9 @@
  * so the domain's `DataPlaneView` answers the same whichever plane forwards.
  *
  * - Files live in `dir` (under the data dir, 0700): `haproxy.cfg` (0600), the worker's runtime
- *   socket `admin.sock` and the master CLI `master.sock` (both mode 600).
+ *   socket `admin.sock` and the master CLI `master.sock` (both mode 600). HTTPS listeners'
+ *   certificates and keys never go there: they are written to a private RAM-backed directory
+ *   (./secrets.ts) and bound with `ssl crt-list`; without one, HTTPS listeners are refused.
  * - Structure (listeners, rules, backends, server options) changes → the new configuration is
  *   checked (`haproxy -c`), written, and the master reloads hitlessly (SIGUSR2: the new worker
  *   takes the listening sockets over, the old one finishes its connections).
@@ -32,6 +34,10 @@ import type { CompiledGroup, CompiledTable, CompiledTarget } from '../compile.js
 import type { TargetHealthStatus } from '../health.js';
 import type { CounterName, LoadBalancerMetrics } from '../metrics.js';
 import { portFree } from '../options.js';
+import type { PemPair } from '../../domain/elbv2/certificates.js';
+import type { CompiledListener } from '../compile.js';
+import { buildListenerTls } from '../tls.js';
+import { RamSecrets, type ListenerCertificate } from './secrets.js';
 import { backendName, haproxyConfig, serverLine, serverName, type HaproxyConfigOptions } from './config.js';
 
 /** What the HAProxy forwarding needs from the plane. */
@@ -47,6 +53,10 @@ export interface HaproxyForwardingDeps {
   onDrainingIdle: () => void;
   /** Diagnostics (haproxy's alerts, restarts). */
   log?: (line: string) => void;
+  /** A certificate's PEMs by ARN, or why they cannot be had (HTTPS listeners). */
+  certificate?: (arn: string) => PemPair | string;
+  /** Where the private RAM-backed directory of certificate files is made (default /dev/shm; ./secrets.ts). */
+  secretsBase?: string;
 }
 
 /** Most bytes read from one runtime API answer. */
@@ -132,6 +142,8 @@ export class HaproxyForwarding {
   private poller: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private work: Promise<void> = Promise.resolve();
+  /** HTTPS listeners' certificate files (RAM-backed, never under the data dir). */
+  private readonly secrets: RamSecrets;
   /** How many times haproxy died and was started again. */
   restarts = 0;
   /** How many times the configuration was (re)loaded (structure changes; target changes use the runtime API). */
@@ -145,6 +157,7 @@ export class HaproxyForwarding {
     this.cfgPath = join(this.dir, 'haproxy.cfg');
     this.adminSocket = join(this.dir, 'admin.sock');
     this.masterSocket = join(this.dir, 'master.sock');
+    this.secrets = new RamSecrets(deps.secretsBase);
   }
 
   /** Ports whose listener could not bind (or that this plane does not serve), with why. */
@@ -209,12 +222,34 @@ export class HaproxyForwarding {
       await gone;
       clearTimeout(t);
     }
+    this.secrets.dispose();
   }
 
   // ---- configuration ---------------------------------------------------------------------------
 
-  private configOptions(skipPorts: ReadonlySet<number>): HaproxyConfigOptions {
-    return { bindHost: this.deps.bindHost(), adminSocket: this.adminSocket, secondMs: this.deps.secondMs(), serverReady: (t) => this.ready(t), skipPorts };
+  private configOptions(skipPorts: ReadonlySet<number>, crtLists: ReadonlyMap<number, string>): HaproxyConfigOptions {
+    return { bindHost: this.deps.bindHost(), adminSocket: this.adminSocket, secondMs: this.deps.secondMs(), serverReady: (t) => this.ready(t), skipPorts, crtLists };
+  }
+
+  /**
+   * An HTTPS listener's certificates written to the RAM-backed directory: its crt-list and
+   * files, or why it cannot be served (a certificate missing or unusable, no RAM-backed directory).
+   */
+  private listenerCertificates(l: CompiledListener): { crtList: string; files: string[] } | string {
+    const certs: ListenerCertificate[] = [];
+    for (const arn of [l.certificateArn, ...l.extraCertificateArns]) {
+      const pem = this.deps.certificate?.(arn) ?? 'no certificate source';
+      if (typeof pem === 'string') return pem;
+      certs.push({ arn, pem });
+    }
+    try {
+      // The checks the embedded plane makes (a key that does not match its certificate, say),
+      // so one bad certificate leaves its listener out instead of failing the whole configuration.
+      buildListenerTls(certs, l.sslPolicy);
+    } catch (e) {
+      return String(e);
+    }
+    return this.secrets.writeListener(l.port, certs);
   }
 
   /** The configuration without its server lines, plus each backend's server options: what needs a reload. */
@@ -235,23 +270,35 @@ export class HaproxyForwarding {
     // conflict does not keep haproxy from loading the rest.
     const skip = new Set<number>();
     this.errors.clear();
+    const crtLists = new Map<number, string>();
+    const files = new Set<string>();
     for (const l of table.listeners.values()) {
-      if (l.protocol !== 'HTTP') {
-        skip.add(l.port);
-        this.errors.set(l.port, `${l.protocol} listeners are not served by the HAProxy plane yet`);
-      } else if (!this.ports.has(l.port) && !(await portFree(this.deps.bindHost(), l.port))) {
+      if (!this.ports.has(l.port) && !(await portFree(this.deps.bindHost(), l.port))) {
         skip.add(l.port);
         this.errors.set(l.port, `port ${l.port} is in use`);
+      } else if (l.protocol === 'HTTPS') {
+        const written = this.listenerCertificates(l);
+        if (typeof written === 'string') {
+          skip.add(l.port);
+          this.errors.set(l.port, written);
+          this.deps.log?.(`berth lb haproxy: listener ${l.arn}: ${written}`);
+        } else {
+          crtLists.set(l.port, written.crtList);
+          for (const f of written.files) files.add(f);
+        }
       }
     }
-    const opts = this.configOptions(skip);
+    const opts = this.configOptions(skip, crtLists);
     const config = haproxyConfig(snapshot, opts);
     const key = this.structureKey(config, table, opts);
     const refs = this.serverRefs(table);
     if (this.child && this.workerPid && key === this.structure && (await this.applyTargets(refs, table, opts))) {
       this.refs = refs;
     } else {
+      // Certificate files leave once a configuration without them is loaded (a refused one
+      // leaves them all until the next load, so the running one keeps what it reads on a restart).
       await this.load(config);
+      this.secrets.retain(files);
       this.structure = key;
       this.refs = refs;
       this.servers = new Map([...refs].map(([k, r]) => [k, r.target.draining || !this.ready(r.target) ? 'maint' : 'ready']));

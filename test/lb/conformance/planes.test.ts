@@ -7,7 +7,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import {
   ElasticLoadBalancingV2Client,
   CreateLoadBalancerCommand,
@@ -17,13 +19,17 @@ import {
   DeregisterTargetsCommand,
   DescribeTargetHealthCommand,
   ModifyTargetGroupAttributesCommand,
+  AddListenerCertificatesCommand,
+  RemoveListenerCertificatesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startTestBerth, eventually, type TestBerth } from '../../helpers/fixture.js';
 import { startBackend, startEagerBackend, upload, freePort, get, createTestTargetGroup, type Backend } from '../backends.js';
 import type { LbPlaneKind } from '../../../src/lb/options.js';
+import { selfSignedCertificate, servedCertificate, httpsGet, filesContaining } from '../tls.js';
 
 const HAPROXY = spawnSync('sh', ['-c', 'command -v haproxy']).stdout?.toString().trim() ?? '';
 const SECOND_MS = 50;
+const OPENSSL = spawnSync('sh', ['-c', 'command -v openssl']).stdout?.toString().trim() ?? '';
 
 for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
   const skip = plane === 'haproxy' && !HAPROXY ? 'haproxy is not installed (apt-get install -y haproxy)' : false;
@@ -39,10 +45,14 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
       lbArn = (await elb.send(new CreateLoadBalancerCommand({ Name: `conf-${plane}`, Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
     });
 
+    /** The HAProxy plane's RAM-backed certificate directories seen (gone after shutdown). */
+    const ramDirs: string[] = [];
+
     after(async () => {
       elb?.destroy();
       await berth?.close();
       for (const b of backends) await b.close();
+      for (const dir of ramDirs) assert.equal(existsSync(dir), false, `${dir} is removed at shutdown`);
     });
 
     async function backend(name: string) {
@@ -192,6 +202,60 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
         const two = text.split('\n').find((l) => l.includes('HTTPCode_Target_2XX_Count') && l.includes(`target_group="${label}"`));
         return Number(line?.split(' ').pop()) >= 7 && Number(two?.split(' ').pop()) >= 7;
       }, { what: 'request counts in the metrics' });
+    });
+
+    test('HTTPS: the certificate by SNI (default without a match), Add/RemoveListenerCertificates take effect, no key under the data dir', { skip: !OPENSSL && 'openssl is not installed (apt-get install -y openssl)' }, async () => {
+      const certDir = mkdtempSync(join(tmpdir(), 'berth-conf-tls-'));
+      try {
+        const def = selfSignedCertificate(certDir, 'default', ['default.example']);
+        const a = selfSignedCertificate(certDir, 'a', ['a.example']);
+        const b = selfSignedCertificate(certDir, 'b', ['b.example']);
+        const tlsBackend = await backend('tls');
+        const tg = await createTestTargetGroup(elb, `tls-${plane}`);
+        await elb.send(new RegisterTargetsCommand({ TargetGroupArn: tg, Targets: [{ Id: '127.0.0.1', Port: tlsBackend.port }] }));
+        const port = await freePort();
+        const listenerArn = (await elb.send(new CreateListenerCommand({ LoadBalancerArn: lbArn, Protocol: 'HTTPS', Port: port, Certificates: [{ CertificateArn: def }], DefaultActions: [{ Type: 'forward', TargetGroupArn: tg }] }))).Listeners![0]!.ListenerArn!;
+        await elb.send(new AddListenerCertificatesCommand({ ListenerArn: listenerArn, Certificates: [{ CertificateArn: a }, { CertificateArn: b }] }));
+        await berth.loadBalancer.settled();
+        await allHealthy(tg, 1);
+        assert.equal(berth.loadBalancer.bindErrors.get(port), undefined);
+        await eventually(async () => (await servedCertificate(port, 'a.example').catch(() => '')) === 'DNS:a.example', { what: 'the HTTPS listener serves' });
+        assert.equal(await servedCertificate(port, 'b.example'), 'DNS:b.example');
+        assert.equal(await servedCertificate(port, 'other.example'), 'DNS:default.example', 'no matching name: the default certificate');
+        assert.equal(await servedCertificate(port, ''), 'DNS:default.example', 'no SNI: the default certificate');
+        // Forwarding over TLS, with the scheme in X-Forwarded-Proto.
+        const r = await httpsGet(port, 'b.example', '/secure');
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['x-backend'], 'tls');
+        assert.equal(tlsBackend.lastHeaders!['x-forwarded-proto'], 'https');
+        assert.equal(tlsBackend.lastHeaders!['x-forwarded-port'], String(port));
+        // Removing a certificate: its name gets the default one.
+        await elb.send(new RemoveListenerCertificatesCommand({ ListenerArn: listenerArn, Certificates: [{ CertificateArn: a }] }));
+        await berth.loadBalancer.settled();
+        await eventually(async () => (await servedCertificate(port, 'a.example')) === 'DNS:default.example', { what: 'a removed certificate is no longer served' });
+        assert.equal(await servedCertificate(port, 'b.example'), 'DNS:b.example');
+        // Adding one back: served again.
+        await elb.send(new AddListenerCertificatesCommand({ ListenerArn: listenerArn, Certificates: [{ CertificateArn: a }] }));
+        await berth.loadBalancer.settled();
+        await eventually(async () => (await servedCertificate(port, 'a.example')) === 'DNS:a.example', { what: 'an added certificate is served' });
+        // Keys stay off the data dir (the HAProxy plane keeps its PEMs in a RAM-backed directory).
+        assert.deepEqual(filesContaining(berth.dataDir, 'PRIVATE KEY'), []);
+        if (plane === 'haproxy') {
+          const cfg = readFileSync(join(berth.dataDir, 'haproxy', 'haproxy.cfg'), 'utf8');
+          const crtList = /crt-list "([^"]+)"/.exec(cfg)?.[1];
+          assert.ok(crtList, `a crt-list in the configuration:\n${cfg}`);
+          assert.match(crtList, /^\/dev\/shm\//);
+          const ramDir = dirname(crtList);
+          assert.equal(statSync(ramDir).mode & 0o777, 0o700);
+          const pems = readFileSync(crtList, 'utf8').trim().split('\n');
+          assert.equal(pems.length, 3, 'default, a and b');
+          for (const f of [crtList, ...pems]) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+          assert.deepEqual(new Set(readdirSync(ramDir).map((f) => join(ramDir, f))), new Set([crtList, ...pems]), 'files of removed certificates are gone');
+          ramDirs.push(ramDir);
+        }
+      } finally {
+        rmSync(certDir, { recursive: true, force: true });
+      }
     });
 
     if (plane === 'haproxy') {
