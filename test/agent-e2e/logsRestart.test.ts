@@ -6,15 +6,14 @@
 // running and keeps sending: batches in flight at the kill are in doubt), then the agent alone.
 // Read back with GetLogEvents and with FilterLogEvents, the stream holds every line once, in
 // order: nothing the dead agent had in memory is lost, nothing it had shipped is repeated.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudWatchLogsClient, FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient, CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { eventually } from '../helpers/fixture.js';
-import { spawnAgent, spawnBerth, killTaskProcessesUnder, type BerthProcess } from '../helpers/processes.js';
+import { spawnAgent, spawnBerth, agentStateDirs, type BerthProcess } from '../helpers/processes.js';
 import { defaultDockerSocket } from '../../src/agent/drivers/dockerApi.js';
 import { ensureBusyboxImage } from '../helpers/images.js';
 
@@ -24,17 +23,8 @@ const GROUP = '/restart/app';
 const SCRIPT = `i=0; while [ $i -lt ${LINES} ]; do echo "line $i"; i=$((i+1)); if [ $((i % 50)) -eq 0 ]; then sleep 0.1; fi; done`;
 const EXPECTED = Array.from({ length: LINES }, (_, i) => `line ${i}`);
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) {
-    killTaskProcessesUnder(d);
-    try {
-      rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    } catch {
-      /* left in the temp dir */
-    }
-  }
-});
+/** Temp dirs (data and agent state), removed with the task processes under them after the tests. */
+const tempDir = agentStateDirs();
 
 function clientsFor(url: string, dataDir: string) {
   const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
@@ -151,8 +141,7 @@ for (const driver of ['process', 'docker'] as const) {
       if (!existsSync(defaultDockerSocket())) return t.skip(`no docker engine socket at ${defaultDockerSocket()}`);
       image = await ensureBusyboxImage();
     }
-    const dataDir = mkdtempSync(join(tmpdir(), `berth-logs-up-${driver}-`));
-    dirs.push(dataDir);
+    const dataDir = tempDir(`berth-logs-up-${driver}-`);
     const args = ['--data-dir', dataDir, '--driver', driver];
     let up: BerthProcess = await spawnBerth(args);
     const outputs: string[] = [];
@@ -186,9 +175,8 @@ for (const driver of ['process', 'docker'] as const) {
 }
 
 test('with a standalone berth agent: the server killed mid-stream and started again, then the agent: every line in CloudWatch Logs exactly once', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'berth-logs-cp-'));
-  const stateDir = mkdtempSync(join(tmpdir(), 'berth-logs-agent-'));
-  dirs.push(dataDir, stateDir);
+  const dataDir = tempDir('berth-logs-cp-');
+  const stateDir = tempDir('berth-logs-agent-');
   let up = await spawnBerth(['--data-dir', dataDir, '--no-agent']);
   const outputs: string[] = [];
   // The agent knows one endpoint: the server comes back where it was.

@@ -130,7 +130,7 @@ export function killTaskProcessesUnder(dir: string): void {
 }
 
 /**
- * Agent state dirs for one test file: `agentStateDirs()` registers, with `after`, the removal of
+ * Temp dirs for one test file (agent state, data dirs): `agentStateDirs()` registers, with `after`, the removal of
  * every dir it hands out (and first the kill of the task processes started under it, which
  * outlive a killed agent); the returned function makes one under the temp dir.
  */
