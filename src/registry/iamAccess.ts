@@ -4,8 +4,9 @@
  * each request stands for, on the repository's ARN, with the repository policy as the resource
  * policy (identity policies, permissions boundary, session policies; an explicit deny wins). The
  * decision is the API's (src/domain/iam/authorizer.ts: policies cached per principal until IAM
- * changes, repository policies compiled once per text). A denied request is `DENIED` (403) with
- * AWS's access-denied message.
+ * changes, repository policies compiled once per text), and is reused for the same question for
+ * up to a second while no IAM record and not the repository changed. A denied request is
+ * `DENIED` (403) with AWS's access-denied message.
  *
  * | request | action |
  * | --- | --- |
@@ -80,7 +81,7 @@ export async function authorizeAsPrincipal(s: Scope, access: RegistryAccess, pri
   if (!wanted) return;
   const arnBase = `arn:aws:ecr:${s.region}:${s.platform.accountId}:repository/`;
   const resource = arnBase + (wanted.repository ?? '*');
-  const resourcePolicy = wanted.repository !== undefined ? await repositoryPolicy(s, access, wanted.repository) : undefined;
+  const repo = wanted.repository !== undefined ? await findRepository(s, wanted.repository) : undefined;
   const now = s.platform.clock.now();
   const keys: Record<string, string[]> = {
     'aws:currenttime': [new Date(now).toISOString()],
@@ -89,18 +90,59 @@ export async function authorizeAsPrincipal(s: Scope, access: RegistryAccess, pri
     'aws:requestedregion': [s.region],
     ...(origin.sourceIp ? { 'aws:sourceip': [origin.sourceIp] } : {}),
   };
-  let first: Awaited<ReturnType<RegistryAccess['decide']>> | undefined;
+  const cache = cacheOf(access);
+  let first: Decided | undefined;
   for (const action of wanted.actions) {
-    const d = await access.decide(principal, { action, resource, keys, resourcePolicy });
+    const key = [principal.accessKeyId, action, resource, repo?.rev ?? 0, origin.sourceIp ?? '', origin.secureTransport].join('\u0000');
+    // Read before deciding: a change during the decision leaves the entry stale-marked.
+    const generation = access.generation();
+    let d = cache.get(key, generation, now);
+    if (!d) {
+      d = await access.decide(principal, { action, resource, keys, resourcePolicy: compiled(access, repo?.value.policy) });
+      cache.set(key, d, generation, now);
+    }
     if (d.allowed) return;
     first ??= d;
   }
   throw new OciFailure('DENIED', accessDeniedMessage(first!.request, first!.reason), 403);
 }
 
-/** The repository's policy, compiled (none when the repository or its policy is absent, or it does not compile). */
-async function repositoryPolicy(s: Scope, access: RegistryAccess, name: string): Promise<CompiledPolicy | undefined> {
-  const text = (await findRepository(s, name))?.value.policy;
+type Decided = Awaited<ReturnType<RegistryAccess['decide']>>;
+
+/** How long a decision is reused (bounds how stale aws:CurrentTime may be in a reused one). */
+const DECISION_TTL_MS = 1000;
+/** Most decisions kept. */
+const MAX_DECISIONS = 10_000;
+
+/**
+ * Decisions reused for the same key, repository policy revision, address and question while the
+ * authorizer's policy generation is unchanged (any IAM change bumps it), for at most a second.
+ * Keys and sessions are resolved before (a deleted key or expired session never reaches it).
+ */
+class DecisionCache {
+  private readonly entries = new Map<string, { d: Decided; generation: number; at: number }>();
+
+  get(key: string, generation: number, now: number): Decided | undefined {
+    const e = this.entries.get(key);
+    return e && e.generation === generation && now - e.at < DECISION_TTL_MS && now >= e.at ? e.d : undefined;
+  }
+
+  set(key: string, d: Decided, generation: number, now: number): void {
+    if (this.entries.size >= MAX_DECISIONS) this.entries.clear();
+    this.entries.set(key, { d, generation, at: now });
+  }
+}
+
+const caches = new WeakMap<RegistryAccess, DecisionCache>();
+
+function cacheOf(access: RegistryAccess): DecisionCache {
+  let c = caches.get(access);
+  if (!c) caches.set(access, (c = new DecisionCache()));
+  return c;
+}
+
+/** A repository policy, compiled (none when absent or when it does not compile). */
+function compiled(access: RegistryAccess, text: string | undefined): CompiledPolicy | undefined {
   if (!text) return undefined;
   try {
     return access.compile(text, 'resource');

@@ -175,6 +175,11 @@ test('each /v2/ route is its ECR action; a role session\'s password acts as the 
     assert.equal(r.code(), 'DENIED');
     assert.equal(r.json().errors[0].message, `User: ${user} is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action`);
   }
+  // A repository policy set now applies to the very next request (decisions are reused only for the same policy).
+  await ecrOk(root, 'SetRepositoryPolicy', { repositoryName: 'raw/b', policyText: doc({ Effect: 'Allow', Principal: { AWS: user }, Action: 'ecr:BatchGetImage' }) });
+  assert.equal((await v2(root, 'GET', '/v2/raw/b/manifests/v1', { auth })).status, 200);
+  await ecrOk(root, 'DeleteRepositoryPolicy', { repositoryName: 'raw/b' });
+  assert.equal((await v2(root, 'GET', '/v2/raw/b/manifests/v1', { auth })).status, 403);
   // Nothing changed: the image is still there, no tag v2.
   assert.equal(await ecrCallStatus('raw/a', 'v1'), 'found');
   assert.equal(await ecrCallStatus('raw/a', 'v2'), 'ImageNotFoundException');

@@ -18,6 +18,8 @@ import type { CompiledPolicy } from '../iam/policy/document.js';
 export interface RegistryAccess {
   decide(caller: CallerPrincipal, q: AccessQuestion): Promise<Decision & { request: AuthzRequest }>;
   compile(text: string, kind: 'resource'): CompiledPolicy;
+  /** Changes whenever any principal's policies may have changed. */
+  generation(): number;
 }
 
 export interface RegistrySettings {
