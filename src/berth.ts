@@ -286,6 +286,8 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     const key = await credentialDirectory.load(accessKeyId);
     return key && !key.refused ? key.principal : undefined;
   };
+  // ...and each `/v2/` request of a user or role session is authorized as its ECR action(s).
+  registry.access = authorizer;
   await authorizer.start();
   // Berth's own operations, called in process (CloudFormation's providers and SSM parameter types).
   const invoker = new InProcessInvoker(shutdown.signal, authorizer);

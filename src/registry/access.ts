@@ -5,8 +5,8 @@
  * what an agent needs to run its own tasks: the `/v2/` check and pulls (manifests and blobs, GET
  * and HEAD) of the repositories named by the images of the tasks placed on its container
  * instance. Pushes, deletes, uploads, tag lists and the catalog are refused with `DENIED` (403).
- * Passwords of root, and of users and roles, act for the account as before (their IAM policies
- * are checked when they ask for the password, `ecr:GetAuthorizationToken`).
+ * Root's passwords reach everything; those of users and role sessions are authorized request by
+ * request as ECR actions (./iamAccess.ts).
  */
 import type { CallerPrincipal } from '../domain/iam/credentials.js';
 import type { Scope } from '../domain/platform.js';

@@ -21,6 +21,7 @@ import { UploadInterrupted, appendUpload, blobIn, cancelUpload, completeUpload, 
 import { BodyAborted, TooLarge, hasBody, readBounded, streamOut } from './body.js';
 import { OciFailure, errorBody, ociFailures, toOciFailure } from './errors.js';
 import { authorizeRegistryRequest } from './access.js';
+import { authorizeAsPrincipal } from './iamAccess.js';
 import { digits, isRegistryPath, parseContentRange, parseRange, parseRoute, type Route } from './paths.js';
 
 /** What the listener lets the front do about the request's deadline (see src/server/http.ts). */
@@ -66,6 +67,12 @@ function reply(req: IncomingMessage, res: ServerResponse, status: number, header
   const socket = req.socket;
   res.end(text);
   if (unread) res.once('finish', () => socket?.destroySoon());
+}
+
+/** The caller's address (without the IPv4-mapped prefix) and whether it came over TLS, for IAM's global keys. */
+function originOf(req: IncomingMessage): { sourceIp?: string; secureTransport: boolean } {
+  const a = req.socket.remoteAddress ?? '';
+  return { sourceIp: (a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a) || undefined, secureTransport: req.headers['x-forwarded-proto'] === 'https' };
 }
 
 /** Which methods each route answers. */
@@ -122,6 +129,7 @@ export class RegistryFront {
         if (!principal) throw ociFailures.unauthorized('The access key that asked for this password is no longer active. Reauthenticate (aws ecr get-login-password).', this.challenge());
         note.principal = principal.arn;
         await authorizeRegistryRequest(scope, this.registry, principal, route, req.method ?? '');
+        if (this.registry.access) await authorizeAsPrincipal(scope, this.registry.access, principal, route, req.method ?? '', originOf(req));
       }
       await this.dispatch(route, req, res, url, scope, deadline);
     } catch (e) {

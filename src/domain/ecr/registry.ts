@@ -6,6 +6,21 @@
 import type { BlobStore } from '../../store/blobs/types.js';
 import type { RegistryTokens } from './authToken.js';
 import type { CallerPrincipal } from '../iam/credentials.js';
+import type { AccessQuestion } from '../iam/authorizer.js';
+import type { AuthzRequest, Decision } from '../iam/policy/evaluate.js';
+import type { CompiledPolicy } from '../iam/policy/document.js';
+
+/**
+ * The IAM authorizer as the registry front uses it (src/domain/iam/authorizer.ts): decisions for
+ * a principal (root always allowed; policies cached per principal until IAM changes) and
+ * compiled repository policies (cached by their text).
+ */
+export interface RegistryAccess {
+  decide(caller: CallerPrincipal, q: AccessQuestion): Promise<Decision & { request: AuthzRequest }>;
+  compile(text: string, kind: 'resource'): CompiledPolicy;
+  /** Changes whenever any principal's policies may have changed. */
+  generation(): number;
+}
 
 export interface RegistrySettings {
   /**
@@ -30,6 +45,11 @@ export interface Registry {
    * now, or not active), so the registry acts for it; absent: passwords act for the account.
    */
   principalOf?: (accessKeyId: string) => Promise<CallerPrincipal | undefined>;
+  /**
+   * How `/v2/` requests of users and role sessions are authorized as the ECR actions they stand
+   * for (src/registry/iamAccess.ts); absent: their passwords act for the account.
+   */
+  access?: RegistryAccess;
 }
 
 /** Default grace before an unreferenced blob may be collected: an hour. */

@@ -42,6 +42,7 @@ export class Authorizer {
   private readonly compiled = new Map<string, CompiledPolicy>();
   private readonly byPrincipal = new Map<string, Promise<PrincipalPolicies>>();
   private unwatch: (() => void) | undefined;
+  private policyGeneration = 0;
 
   constructor(private readonly platform: Platform) {}
 
@@ -49,8 +50,16 @@ export class Authorizer {
   async start(): Promise<void> {
     const rev = await this.platform.store.revision();
     this.unwatch = this.platform.store.watch(rev, (c: Change) => {
-      if (c.kind.startsWith(KIND_PREFIX) && c.kind !== KINDS.accessKey && c.kind !== KINDS.session) this.byPrincipal.clear();
+      if (c.kind.startsWith(KIND_PREFIX) && c.kind !== KINDS.accessKey && c.kind !== KINDS.session) {
+        this.byPrincipal.clear();
+        this.policyGeneration++;
+      }
     });
+  }
+
+  /** Changes whenever any principal's policies may have changed (callers caching decisions key them on it). */
+  generation(): number {
+    return this.policyGeneration;
   }
 
   stop(): void {
