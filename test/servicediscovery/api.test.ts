@@ -5,20 +5,26 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { aws, awsOk, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
+import { startHostPrefixProxy, type HostPrefixProxy } from './hostPrefixProxy.js';
 
 const skip = !hasAwsCli() && 'aws CLI not installed';
 let berth: TestBerth;
+let proxy: HostPrefixProxy;
 before(async () => {
   berth = await startTestBerth();
+  proxy = await startHostPrefixProxy(berth.url);
 });
 after(async () => {
+  await proxy.close();
   await berth.close();
 });
 
-const sd = (...args: string[]) => awsOk(berth.awsEnv, ['servicediscovery', ...args]);
+/** The CLI's environment: DiscoverInstances (sent to `data-<host>`) goes through the proxy. */
+const envFor = (args: string[]) => (args[0] === 'discover-instances' ? proxy.env(berth.awsEnv) : berth.awsEnv);
+const sd = (...args: string[]) => awsOk(envFor(args), ['servicediscovery', ...args]);
 /** The error code of a failing call (from the CLI's "An error occurred (Code)"). */
 async function sdError(...args: string[]): Promise<string> {
-  const r = await aws(berth.awsEnv, ['servicediscovery', ...args]);
+  const r = await aws(envFor(args), ['servicediscovery', ...args]);
   assert.notEqual(r.status, 0, `expected ${args.join(' ')} to fail`);
   return /An error occurred \(([A-Za-z]+)\)/.exec(r.stderr)?.[1] ?? r.stderr;
 }

@@ -14,9 +14,10 @@ import { cloudFormationProviders } from './cloudformation/index.js';
 import { ec2Providers } from './ec2/index.js';
 import { autoScalingProviders } from './autoscaling/index.js';
 import { cloudWatchProviders } from './cloudwatch/index.js';
+import { serviceDiscoveryProviders } from './servicediscovery/index.js';
 
 const REGISTRY: ReadonlyMap<string, ResourceProvider> = new Map(
-  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers, ...autoScalingProviders, ...cloudWatchProviders }),
+  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers, ...autoScalingProviders, ...cloudWatchProviders, ...serviceDiscoveryProviders }),
 );
 
 /** The provider of a resource type, if Berth has one. */
