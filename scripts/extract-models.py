@@ -14,6 +14,7 @@ SERVICES = {  # our name -> botocore folder: the services Berth answers (add one
     "cloudformation": "cloudformation", "iam": "iam",
     "ec2": "ec2", "ecr": "ecr", "autoscaling": "autoscaling", "cloudtrail": "cloudtrail",
     "applicationautoscaling": "application-autoscaling",
+    "servicediscovery": "servicediscovery",
 }
 # Services whose model is large and of which Berth serves a part: only these operations (and the
 # shapes they reference) are kept. The other operations' names are kept in `unservedOperations`,
@@ -42,6 +43,14 @@ ONLY = {
         "DescribeAvailabilityZones", "DescribeRegions", "DescribeAccountAttributes",
         "CreateTags", "DeleteTags", "DescribeTags", "DescribeInstances",
         "CreateVpcEndpoint", "DescribeVpcEndpoints", "ModifyVpcEndpoint", "DeleteVpcEndpoints",
+    ],
+    # Cloud Map: namespaces, services and instances (src/services/servicediscovery/).
+    "servicediscovery": [
+        "CreatePrivateDnsNamespace", "CreatePublicDnsNamespace", "CreateHttpNamespace", "GetNamespace",
+        "ListNamespaces", "DeleteNamespace", "CreateService", "GetService", "ListServices", "UpdateService",
+        "DeleteService", "RegisterInstance", "DeregisterInstance", "GetInstance", "ListInstances",
+        "DiscoverInstances", "GetOperation", "ListOperations", "TagResource", "UntagResource",
+        "ListTagsForResource",
     ],
     "autoscaling": [
         "CreateLaunchConfiguration", "DescribeLaunchConfigurations", "DeleteLaunchConfiguration",

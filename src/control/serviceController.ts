@@ -51,6 +51,7 @@ import { startLoop, type Loop } from './loop.js';
 import { observeService, targetOf, type ServiceFacts } from './observe.js';
 import { decide, isInstanceLost, serviceEvents } from './reconciler.js';
 import type { TargetRegistry } from './targets.js';
+import { syncServiceRegistries } from './serviceRegistries.js';
 import type { ReconcileAction, TargetHealth } from './types.js';
 
 /** Settings of the controller. They may change while it runs (`configure`) and apply from the next reconcile. */
@@ -284,6 +285,7 @@ export class ServiceController {
     const now = this.platform.clock.now();
     const facts = await this.gather(s, clusterName, name, now);
     if (!facts) return [];
+    for (const m of await syncServiceRegistries(s, facts.service, facts.tasks, facts.instances, this.options.defaultTargetAddress)) await this.emitThrottled(s, facts.service, m);
     if (usesTaskSets(facts.service)) return this.reconcileTaskSets(s, facts, now);
     const { desired, observed } = observeService(facts, this.options);
     const actions = decide(desired, observed, now);

@@ -37,6 +37,7 @@ export const ACTION_PREFIX: Record<string, string> = {
   cloudformation: 'cloudformation',
   cloudtrail: 'cloudtrail',
   applicationautoscaling: 'application-autoscaling',
+  servicediscovery: 'servicediscovery',
 };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
@@ -212,7 +213,23 @@ const applicationautoscaling: Record<string, Rule> = {
   ListTagsForResource: arnMembers('ResourceARN'),
 };
 
-const RULES: Record<string, Record<string, Rule>> = { ecs, ssm, logs, elbv2, iam, sts, cloudformation, applicationautoscaling };
+// Cloud Map: the namespace or service an operation names by id (its ARN), with the
+// servicediscovery:NamespaceName / ServiceName keys DiscoverInstances carries.
+function sdArnOf(ctx: RequestContext, kind: 'namespace' | 'service', id: unknown): string {
+  return `arn:aws:servicediscovery:${ctx.region}:${ctx.platform.accountId}:${kind}/${str(id) ?? '*'}`;
+}
+const servicediscovery: Record<string, Rule> = {
+  CreateService: (i, ctx) => ({ resources: [sdArnOf(ctx, 'namespace', i.NamespaceId ?? (i.DnsConfig as Input | undefined)?.NamespaceId)] }),
+  DiscoverInstances: (i) => ({ resources: ['*'], keys: { 'servicediscovery:namespacename': [str(i.NamespaceName) ?? ''], 'servicediscovery:servicename': [str(i.ServiceName) ?? ''] } }),
+  TagResource: arnMembers('ResourceARN'),
+  UntagResource: arnMembers('ResourceARN'),
+  ListTagsForResource: arnMembers('ResourceARN'),
+};
+for (const op of ['GetNamespace', 'DeleteNamespace']) servicediscovery[op] = (i, ctx) => ({ resources: [sdArnOf(ctx, 'namespace', i.Id)] });
+for (const op of ['GetService', 'UpdateService', 'DeleteService']) servicediscovery[op] = (i, ctx) => ({ resources: [sdArnOf(ctx, 'service', i.Id)] });
+for (const op of ['RegisterInstance', 'DeregisterInstance', 'GetInstance', 'ListInstances']) servicediscovery[op] = (i, ctx) => ({ resources: [sdArnOf(ctx, 'service', i.ServiceId)] });
+
+const RULES: Record<string, Record<string, Rule>> = { ecs, ssm, logs, elbv2, iam, sts, cloudformation, applicationautoscaling, servicediscovery };
 
 /** How the gateway authorizes operation `op` of service `service` with this input. */
 export function accessRuleFor(service: string, op: string, input: unknown, ctx: RequestContext): AccessRule {

@@ -27,6 +27,7 @@ import { ecrService } from './ecr/index.js';
 import { autoScalingService } from './autoscaling/index.js';
 import { cloudTrailService } from './cloudtrail/index.js';
 import { applicationAutoScalingService } from './applicationautoscaling/index.js';
+import { serviceDiscoveryService } from './servicediscovery/index.js';
 import type { AuditLog } from '../domain/cloudtrail/auditLog.js';
 
 /** The ports services need, typed; one field per dependency. */
@@ -52,5 +53,5 @@ export interface ServiceDeps {
 }
 
 export function allServices(deps: ServiceDeps): ServiceDefinition[] {
-  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries, deps.logSubscriptionEndpoints), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker, deps.authorizer), iamService(deps.masterKey, deps.authorizer), autoScalingService(), applicationAutoScalingService(), cloudTrailService(deps.audit)];
+  return [ecsService(), stsService(deps.masterKey, deps.authorizer), elbv2Service(deps.loadBalancer), logsService(deps.logEvents, deps.logQueries, deps.logSubscriptionEndpoints), ssmService(deps.masterKey), cloudwatchService(), ec2Service(), ecrService(deps.registry), berthAgentService(deps.masterKey, deps.authorizer), cloudFormationService(deps.invoker, deps.authorizer), iamService(deps.masterKey, deps.authorizer), autoScalingService(), applicationAutoScalingService(), serviceDiscoveryService(), cloudTrailService(deps.audit)];
 }

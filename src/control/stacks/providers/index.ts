@@ -15,9 +15,10 @@ import { ec2Providers } from './ec2/index.js';
 import { autoScalingProviders } from './autoscaling/index.js';
 import { cloudWatchProviders } from './cloudwatch/index.js';
 import { applicationAutoScalingProviders } from './applicationautoscaling/index.js';
+import { serviceDiscoveryProviders } from './servicediscovery/index.js';
 
 const REGISTRY: ReadonlyMap<string, ResourceProvider> = new Map(
-  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers, ...autoScalingProviders, ...cloudWatchProviders, ...applicationAutoScalingProviders }),
+  Object.entries({ ...ecsProviders, ...elbv2Providers, ...logsProviders, ...ssmProviders, ...iamProviders, ...cloudFormationProviders, ...ec2Providers, ...autoScalingProviders, ...cloudWatchProviders, ...applicationAutoScalingProviders, ...serviceDiscoveryProviders }),
 );
 
 /** The provider of a resource type, if Berth has one. */
