@@ -147,8 +147,10 @@ test('compose up --build on docker: the API reads and writes PostgreSQL and Redi
 
     const down = await compose(['down']);
     assert.equal(down.status, 0, down.stderr);
-    // Deleted services leave the list once the controller has seen their tasks stopped (DRAINING -> INACTIVE).
-    await eventually(async () => (await awsOk(awsEnv, ['ecs', 'list-services', '--cluster', 'default'])).serviceArns.length === 0, { timeoutMs: 30_000, what: 'no service left' });
+    // Deleted services leave the list once the controller has seen their tasks stopped (DRAINING ->
+    // INACTIVE): a container that ignores SIGTERM (a process as PID 1 without a handler) is killed
+    // only after ECS's 30 s stop timeout, so this waits past that.
+    await eventually(async () => (await awsOk(awsEnv, ['ecs', 'list-services', '--cluster', 'default'])).serviceArns.length === 0, { timeoutMs: 90_000, what: 'no service left' });
     assert.deepEqual((await awsOk(awsEnv, ['ecs', 'list-tasks', '--cluster', 'default'])).taskArns, []);
     assert.deepEqual((await awsOk(awsEnv, ['ecs', 'list-task-definitions', '--family-prefix', `${project}-`])).taskDefinitionArns, []);
     assert.deepEqual((await awsOk(awsEnv, ['elbv2', 'describe-load-balancers'])).LoadBalancers, [], 'no load balancer, so no listener and no rule');
