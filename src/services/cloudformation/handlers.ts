@@ -36,10 +36,7 @@ import type { GivenParameter } from '../../domain/cloudformation/template/parame
 import { ServiceError } from '../../errors.js';
 import type { Authorizer } from '../../domain/iam/authorizer.js';
 import type { CallerPrincipal } from '../../domain/iam/credentials.js';
-import { roleByArn, roleSessionPrincipal, trustsService } from '../../domain/iam/serviceRoles.js';
-
-/** The service principal a stack's service role (RoleARN) must trust. */
-export const CLOUDFORMATION_SERVICE_PRINCIPAL = 'cloudformation.amazonaws.com';
+import { operatorOf, ssmLookup } from './acting.js';
 
 type Ops = cfn.Operations;
 
@@ -61,37 +58,6 @@ function templateOf(body: string | undefined, url: string | undefined): string {
   if (url !== undefined) throw cfnErrors.validation('TemplateURL is not supported by Berth: pass the template as TemplateBody (aws cloudformation deploy does for templates up to 51,200 bytes).');
   if (body === undefined) throw cfnErrors.validation('Either Template URL or Template Body must be specified.');
   return body;
-}
-
-/** The caller to make in-process calls as: undefined for root (whose calls need no check). */
-function callerOf(ctx: RequestContext): CallerPrincipal | undefined {
-  return ctx.principal.kind === 'root' ? undefined : ctx.principal;
-}
-
-/**
- * Whom an operation's resource calls are made as (StackRecord.operator): a session of the
- * service role when there is one (it must trust cloudformation.amazonaws.com; passing it needs
- * iam:PassRole, checked by the gateway), else the caller.
- */
-async function operatorOf(ctx: RequestContext, authorizer: Authorizer, roleArn: string | undefined): Promise<CallerPrincipal | undefined> {
-  if (roleArn === undefined) return callerOf(ctx);
-  const role = await roleByArn(ctx, roleArn);
-  if (!role || !trustsService(ctx, authorizer, role, CLOUDFORMATION_SERVICE_PRINCIPAL)) {
-    throw cfnErrors.validation(`Role ${roleArn.slice(0, 2048)} is invalid or cannot be assumed (it must be a role of this account whose trust policy allows ${CLOUDFORMATION_SERVICE_PRINCIPAL})`);
-  }
-  return roleSessionPrincipal(ctx, role, 'AWSCloudFormation');
-}
-
-/** SSM lookups for `AWS::SSM::Parameter::Value<...>` parameters, through the SSM API, as the caller. */
-function ssmLookup(invoker: ServiceInvoker, ctx: RequestContext) {
-  return async (names: string[]): Promise<Map<string, string>> => {
-    const out = new Map<string, string>();
-    for (let i = 0; i < names.length; i += 10) {
-      const r = await invoker.call<{ Parameters?: Array<{ Name?: string; Value?: string }> }>(ctx, 'ssm', 'GetParameters', { Names: names.slice(i, i + 10) }, callerOf(ctx));
-      for (const p of r.Parameters ?? []) if (p.Name !== undefined && p.Value !== undefined) out.set(p.Name, p.Value);
-    }
-    return out;
-  };
 }
 
 /** The template's definition for a stack: parameters resolved, and its evaluation checked. */
