@@ -28,7 +28,7 @@ import type { MasterKey } from '../../domain/ssm/masterKey.js';
 import type { Authorizer } from '../../domain/iam/authorizer.js';
 import { evaluate, accessDeniedMessage } from '../../domain/iam/policy/evaluate.js';
 import { issueSession } from '../../domain/iam/credentials.js';
-import { getRole } from '../../domain/iam/identities.js';
+import { roleByArn } from '../../domain/iam/serviceRoles.js';
 import { createJoinToken, issueAgentKey, JOIN_TOKEN_SECONDS, listJoinTokens, revokeJoinToken } from '../../domain/iam/agents.js';
 import { resolveParameter, versionValue } from '../../domain/ssm/parameters.js';
 import { containerInstanceArn } from '../../domain/ecs/keys.js';
@@ -38,7 +38,6 @@ import type { RequestContext } from '../types.js';
 export const TASKS_SERVICE_PRINCIPAL = 'ecs-tasks.amazonaws.com';
 /** Default lifetime of a task's role credentials (the agent renews them at half-life). */
 export const TASK_CREDENTIAL_SECONDS = 3600;
-const ROLE_ARN_RE = /^arn:aws:iam::(\d{12}):role\/(?:[\u0021-\u007e]*\/)?([\w+=,.@-]{1,64})$/;
 
 /**
  * A poll within this long of the instance's last recorded heartbeat (and changing nothing else)
@@ -162,9 +161,8 @@ async function taskWithDefinition(ctx: RequestContext, clusterRef: string, taskR
 
 /** A role of this account by ARN, or the error that says why it is none. */
 async function roleOf(ctx: RequestContext, arn: string, what: string) {
-  const m = ROLE_ARN_RE.exec(arn);
-  const role = m && m[1] === ctx.platform.accountId ? await getRole(ctx, m[2]!).catch(() => undefined) : undefined;
-  if (!role || role.arn !== arn) throw ecsErrors.invalidParameter(`The ${what} ${arn.slice(0, 256)} is not a role of this account.`);
+  const role = await roleByArn(ctx, arn);
+  if (!role) throw ecsErrors.invalidParameter(`The ${what} ${arn.slice(0, 256)} is not a role of this account.`);
   return role;
 }
 
