@@ -4,6 +4,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 function walk(dir) {
   return readdirSync(dir).flatMap((n) => {
@@ -17,6 +18,8 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// TAP as before, and at the end the files by duration (where the suite's time goes).
+const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${fileURLToPath(new URL('./test-durations-reporter.mjs', import.meta.url))}`, '--test-reporter-destination=stdout'];
 const concurrency = process.env.BERTH_TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...reporters, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

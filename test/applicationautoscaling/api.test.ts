@@ -225,7 +225,9 @@ test('step scaling runs when a CloudWatch alarm naming the policy is in ALARM (S
   const policies = await scaling.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'ecs', PolicyNames: ['backlog'] }));
   assert.equal(policies.ScalingPolicies![0]!.StepScalingPolicyConfiguration!.StepAdjustments!.length, 2);
 
-  // A backlog of 180: 80 over the threshold, the second step: +3.
+  // A backlog of 180: 80 over the threshold, the second step: +3. Put 10 s into a minute, so the
+  // evaluation 5 s later looks at the period holding it (not the next, still empty one).
+  clock.set(Math.ceil(clock.now() / 60_000) * 60_000 + 10_000);
   await cw.send(new PutMetricDataCommand({ Namespace: 'App', MetricData: [{ MetricName: 'Backlog', Value: 180, Timestamp: new Date(clock.now()) }] }));
   await clock.advance(5_000);
   await evaluateAllAlarms(berth.platform); // (the alarm duty may have evaluated it already)

@@ -59,8 +59,12 @@ test('berth status: the replicas, the leader of each duty, the agents and their 
       const r = await status('--output', 'json');
       assert.equal(r.status, 0, r.stderr);
       const h = JSON.parse(r.stdout) as HealthDocument & { endpoint: string };
-      return h.replicas?.length === 2 && h.replicas.every((x) => x.alive && x.url) && h;
-    }, { what: 'both replicas listed alive with their URLs' });
+      // Leases are short here (1.5 s), so on a loaded machine a duty can change hands between
+      // the reads behind one document: wait for a document that agrees with itself.
+      const leader = h.duties.find((d) => d.duty === 'service-controller')?.holder;
+      const consistent = h.replicas?.some((r) => r.id === leader && r.leads.includes('service-controller')) && h.duties.every((d) => d.holder);
+      return h.replicas?.length === 2 && h.replicas.every((x) => x.alive && x.url) && consistent && h;
+    }, { what: 'both replicas listed alive with their URLs, each duty led by one of them' });
     assert.equal(json.endpoint, a.url);
     assert.deepEqual(json.replicas!.map((r) => r.url).sort(), [a.url, b.url].sort());
     assert.equal(json.replicas!.filter((r) => r.self).length, 1);

@@ -65,13 +65,15 @@ export function ensureBusyboxImage(engine = new DockerEngine()): Promise<string>
   return p;
 }
 
-export const HTTPD_IMAGE = 'berth-test/httpd:latest';
+export const HTTPD_IMAGE = 'berth-test/httpd:2';
 const builtHttpd = new Map<string, Promise<string>>();
 
 /**
- * Builds (once) and returns `berth-test/httpd:latest`: the busybox test image whose command serves
+ * Builds (once) and returns `berth-test/httpd:2`: the busybox test image whose command serves
  * /www (index.html "ok") with busybox httpd on port 80, for templates that give no command (an
- * `ImageUrl` parameter, as nginx's image would be used).
+ * `ImageUrl` parameter, as nginx's image would be used). A shell runs httpd and exits on SIGTERM,
+ * as nginx's image does (busybox httpd as PID 1 ignores it, so every stop would wait out ECS's
+ * 30 s stop timeout before the SIGKILL).
  */
 export function ensureHttpdImage(engine = new DockerEngine()): Promise<string> {
   let p = builtHttpd.get(engine.socketPath);
@@ -79,7 +81,7 @@ export function ensureHttpdImage(engine = new DockerEngine()): Promise<string> {
     p = (async () => {
       const base = await ensureBusyboxImage(engine);
       if (await engine.callOr404('GET', `/images/${encodeURIComponent(HTTPD_IMAGE)}/json`)) return HTTPD_IMAGE;
-      const dockerfile = `FROM ${base}\nCMD ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]\n`;
+      const dockerfile = `FROM ${base}\nCMD ["/bin/sh", "-c", "trap 'exit 0' TERM; /bin/httpd -f -p 80 -h /www & wait"]\n`;
       await engine.jsonStream({ method: 'POST', path: `/build?t=${encodeURIComponent(HTTPD_IMAGE)}&rm=1&forcerm=1&networkmode=none`, body: tarFiles([{ name: 'Dockerfile', data: dockerfile }]), timeoutMs: 120_000 });
       return HTTPD_IMAGE;
     })();

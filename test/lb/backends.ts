@@ -117,7 +117,7 @@ export function send(make: (onResponse: (res: IncomingMessage) => void) => Clien
 
 /**
  * Runs `concurrency` closed loops of GETs until `stop()` is called; counts outcomes by status
- * ("error" for transport failures) and by backend.
+ * ("error <code>" for transport failures) and by backend.
  */
 export function loadGenerator(port: number, path: string, concurrency: number) {
   const stats = { total: 0, byStatus: new Map<string, number>(), byBackend: new Map<string, number>() };
@@ -130,8 +130,8 @@ export function loadGenerator(port: number, path: string, concurrency: number) {
         key = String(r.status);
         const b = String(r.headers['x-backend'] ?? '');
         if (b) stats.byBackend.set(b, (stats.byBackend.get(b) ?? 0) + 1);
-      } catch {
-        key = 'error';
+      } catch (e) {
+        key = `error ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
       }
       stats.total++;
       stats.byStatus.set(key, (stats.byStatus.get(key) ?? 0) + 1);
