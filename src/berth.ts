@@ -53,6 +53,7 @@ import { SubscriptionEndpoints } from './domain/logs/subscriptions.js';
 import { startTargetDrain, type TargetDrain } from './control/targetDrain.js';
 import { startLoop, type Loop } from './control/loop.js';
 import { ProcessAgentHosts } from './control/agentHosts.js';
+import { killRecordedProcessesUnder } from './agent/drivers/processRecords.js';
 import { startAutoScaling } from './control/autoScaling.js';
 import { startApplicationAutoScaling } from './control/applicationAutoScaling.js';
 import { LoadBalancerPlane } from './lb/plane.js';
@@ -442,7 +443,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   );
   // Auto Scaling groups' instances: `berth agent` processes of this replica, joining at its URL.
   let agentEndpoint: string | undefined;
-  const agentHosts = new ProcessAgentHosts({ dataDir, endpoint: () => agentEndpoint!, credentials, driver: env.BERTH_ASG_AGENT_DRIVER, log: (line) => serverLog.warn(line) });
+  const agentHosts = new ProcessAgentHosts({ dataDir, endpoint: () => agentEndpoint!, credentials, driver: env.BERTH_ASG_AGENT_DRIVER, log: (line) => serverLog.warn(line), killTaskProcessesUnder: killRecordedProcessesUnder });
   leadership.add(
     loopDuty('auto-scaling', () => startAutoScaling(leadership.fencedPlatform('auto-scaling'), agentHosts, { intervalMs: envMs(env, 'BERTH_ASG_INTERVAL_MS'), ready: () => agentEndpoint !== undefined, onError: report('Auto Scaling controller') })),
   );

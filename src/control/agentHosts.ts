@@ -7,7 +7,7 @@
  * controller finds their instances dead and replaces them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePrivateDir } from '../privateFiles.js';
@@ -25,6 +25,11 @@ export interface ProcessAgentHostsOptions {
   /** The agents' driver (`process`, `docker` or `auto`; default `process`). */
   driver?: string;
   log?: (line: string) => void;
+  /**
+   * Ends the task processes an agent's process driver left under its state dir (they outlive
+   * their agent by design) when its host is terminated; only processes still the ones recorded.
+   */
+  killTaskProcessesUnder: (dir: string) => void;
 }
 
 export class ProcessAgentHosts implements AgentHostSupervisor {
@@ -85,7 +90,7 @@ export class ProcessAgentHosts implements AgentHostSupervisor {
     }
     this.children.delete(instanceId);
     const dir = this.stateDir(instanceId);
-    killTaskProcessesUnder(dir);
+    this.opts.killTaskProcessesUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   }
 
@@ -95,33 +100,3 @@ export class ProcessAgentHosts implements AgentHostSupervisor {
   }
 }
 
-/** Kills the task processes the process driver started under `dir` (they outlive their agent by design), by their child.json records. */
-function killTaskProcessesUnder(dir: string, depth = 0): void {
-  if (depth > 8) return;
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const p = join(dir, n);
-    if (statSync(p, { throwIfNoEntry: false })?.isDirectory()) killTaskProcessesUnder(p, depth + 1);
-    else if (n === 'child.json') {
-      let pid = 0;
-      try {
-        pid = Number((JSON.parse(readFileSync(p, 'utf8')) as { pid?: number }).pid);
-      } catch {
-        continue;
-      }
-      if (!(pid > 1)) continue;
-      for (const target of [-pid, pid]) {
-        try {
-          process.kill(target, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
-  }
-}

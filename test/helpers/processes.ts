@@ -3,11 +3,12 @@
  * show (kill -9, signals, restarts, the CLI's own output).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
+import { killRecordedProcessesUnder } from '../../src/agent/drivers/processRecords.js';
 
 /** Every process started here; whatever a failed test left running is killed when its file ends. */
 const started = new Set<ChildProcess>();
@@ -100,33 +101,12 @@ export function spawnAgent(opts: { url: string; accessKeyId: string; secretAcces
 
 /**
  * Kills the task processes the process driver started under `dir` (they outlive a killed agent
- * by design), found through the driver's child.json records, process group first.
+ * by design), found through the driver's child.json records, process group first; only those
+ * still running (a recorded pid the kernel gave to another program since is left alone: tests
+ * run in parallel, and a stale pid may be another test's load balancer).
  */
 export function killTaskProcessesUnder(dir: string): void {
-  const walk = (d: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      if (statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p);
-      else if (n === 'child.json') {
-        const pid = Number((JSON.parse(readFileSync(p, 'utf8')) as { pid?: number }).pid);
-        if (!(pid > 1)) continue;
-        for (const target of [-pid, pid]) {
-          try {
-            process.kill(target, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }
-      }
-    }
-  };
-  walk(dir);
+  killRecordedProcessesUnder(dir);
 }
 
 /**
