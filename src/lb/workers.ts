@@ -35,6 +35,7 @@ import type { PemPair } from '../domain/elbv2/certificates.js';
 import type { Elbv2Snapshot } from '../domain/elbv2/snapshot.js';
 import type { TargetHealthStatus } from './health.js';
 import type { LoadBalancerMetrics, MetricDeltas } from './metrics.js';
+import { lowerPriority } from './options.js';
 
 /** Options a data-plane process follows. */
 export interface WorkerOptions {
@@ -91,6 +92,8 @@ function emptySlot(index: number): Slot {
 
 export interface WorkerPoolOptions {
   workers: number;
+  /** The niceness processes run at (./options.ts). */
+  niceness: number;
   /** Keep a spare process started to take a dead one's place at once (default true). */
   spare?: boolean;
   /** The control plane's metric sets, which the processes' deltas are added to. */
@@ -275,6 +278,7 @@ export class WorkerPool {
     s.standby = s === this.spare;
     const w = cluster.fork({ BERTH_LB_WORKER_INDEX: String(s.index), BERTH_LB_STANDBY: s.standby ? '1' : '0' });
     s.worker = w;
+    lowerPriority(w.process.pid, this.opts.niceness);
     w.on('message', (m: FromWorker) => {
       const at = this.slotOf(w);
       if (at) this.onMessage(at, w, m);
