@@ -398,7 +398,8 @@ export class RequestProxy implements ListenerHandlers {
     const inHeaders = req.headers;
     const named = connectionTokens(inHeaders.connection);
     for (const k in inHeaders) {
-      if (HOP_BY_HOP.has(k) || named?.has(k)) continue;
+      // HTTP/2 pseudo-headers (`:method`, `:path`...) are not HTTP/1.1 headers.
+      if (HOP_BY_HOP.has(k) || named?.has(k) || k.charCodeAt(0) === 58) continue;
       const v = inHeaders[k];
       if (v !== undefined) headers[k] = v;
     }
@@ -421,6 +422,8 @@ export class RequestProxy implements ListenerHandlers {
     let resumeUpstream: (() => void) | undefined;
     let broken = false;
     const sock = req.socket as ClientSocket;
+    // An HTTP/2 request is one stream of a shared connection: it ends with its stream, not the socket.
+    const h2 = req.httpVersionMajor === 2;
     const streaming = body === undefined && hasBody;
     const finish = (err?: { code?: string }) => {
       if (done) return;
@@ -451,7 +454,8 @@ export class RequestProxy implements ListenerHandlers {
         onConnect(a: (err?: Error) => void) {
           // The client's socket aborts its one request in flight if it closes (see clientClosed).
           abort = a;
-          sock[ABORT] = a;
+          if (h2) res.once('close', () => done || a(new Error('the client closed the stream')));
+          else sock[ABORT] = a;
         },
         onHeaders(statusCode: number, raw: Buffer[], resume: () => void) {
           if (statusCode < 200) return true; // 1xx informational: wait for the final response
@@ -511,7 +515,7 @@ export class RequestProxy implements ListenerHandlers {
           if (held) res.end(held);
           else res.end();
           held = undefined;
-          if (streaming && !req.complete) lingerThenClose(req, res);
+          if (streaming && !req.complete && !h2) lingerThenClose(req, res);
           finish();
         },
         onError(err: Error) {

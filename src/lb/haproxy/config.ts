@@ -62,7 +62,7 @@ export interface HaproxyConfigOptions {
 
 /**
  * An HTTPS listener's `bind` options: its crt-list (the default certificate first, the others
- * chosen by SNI), HTTP/1.1 by ALPN as the embedded plane (node:https) offers, and its security
+ * chosen by SNI), HTTP/2 and HTTP/1.1 by ALPN (as ALB and the embedded plane offer), and its security
  * policy's versions and ciphers (TLS 1.3 suites as `ciphersuites`).
  */
 export function tlsBindOptions(crtList: string, sslPolicy: string): string {
@@ -70,7 +70,7 @@ export function tlsBindOptions(crtList: string, sslPolicy: string): string {
   const names = p.ciphers.split(':').filter((c) => /^[A-Za-z0-9_-]+$/.test(c));
   const tls13 = names.filter((c) => c.startsWith('TLS_'));
   const tls12 = names.filter((c) => !c.startsWith('TLS_'));
-  const parts = [`ssl crt-list ${quote(crtList)}`, 'alpn http/1.1', `ssl-min-ver ${p.minVersion}`, `ssl-max-ver ${p.maxVersion}`];
+  const parts = [`ssl crt-list ${quote(crtList)}`, 'alpn h2,http/1.1', `ssl-min-ver ${p.minVersion}`, `ssl-max-ver ${p.maxVersion}`];
   if (tls12.length) parts.push(`ciphers ${tls12.join(':')}`);
   if (tls13.length) parts.push(`ciphersuites ${tls13.join(':')}`);
   return parts.join(' ');

@@ -26,7 +26,7 @@ import {
 import { startTestBerth, eventually, type TestBerth } from '../../helpers/fixture.js';
 import { startBackend, startEagerBackend, upload, freePort, get, send, createTestTargetGroup, type Backend } from '../backends.js';
 import type { LbPlaneKind } from '../../../src/lb/options.js';
-import { selfSignedCertificate, servedCertificate, httpsGet, filesContaining } from '../tls.js';
+import { selfSignedCertificate, servedCertificate, httpsGet, http2Get, filesContaining } from '../tls.js';
 
 const HAPROXY = spawnSync('sh', ['-c', 'command -v haproxy']).stdout?.toString().trim() ?? '';
 const SECOND_MS = 50;
@@ -208,7 +208,7 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
       }, { what: 'request counts in the metrics' });
     });
 
-    test('HTTPS: the certificate by SNI (default without a match), Add/RemoveListenerCertificates take effect, no key under the data dir', { skip: !OPENSSL && 'openssl is not installed (apt-get install -y openssl)' }, async () => {
+    test('HTTPS: the certificate by SNI (default without a match), HTTP/2 by ALPN, Add/RemoveListenerCertificates take effect, no key under the data dir', { skip: !OPENSSL && 'openssl is not installed (apt-get install -y openssl)' }, async () => {
       const certDir = mkdtempSync(join(tmpdir(), 'berth-conf-tls-'));
       try {
         const def = selfSignedCertificate(certDir, 'default', ['default.example']);
@@ -233,6 +233,19 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
         assert.equal(r.headers['x-backend'], 'tls');
         assert.equal(tlsBackend.lastHeaders!['x-forwarded-proto'], 'https');
         assert.equal(tlsBackend.lastHeaders!['x-forwarded-port'], String(port));
+        // HTTP/2 to clients by ALPN (as ALB): streams of one connection, each forwarded to the
+        // target over HTTP/1.1 with the authority as Host; HTTP/1.1 clients are still served.
+        const h2 = await http2Get(port, 'b.example', ['/h2/one', '/h2/slow?ms=300', '/h2/three']);
+        assert.equal(h2.alpn, 'h2');
+        assert.deepEqual(h2.replies.map((x) => [x.status, x.headers['x-backend'], x.body]), [
+          [200, 'tls', 'tls /h2/one'],
+          [200, 'tls', 'tls /h2/slow'],
+          [200, 'tls', 'tls /h2/three'],
+        ]);
+        assert.equal(tlsBackend.lastHeaders!.host, `b.example:${port}`);
+        assert.equal(tlsBackend.lastHeaders!['x-forwarded-proto'], 'https');
+        assert.ok(!Object.keys(tlsBackend.lastHeaders!).some((k) => k.startsWith(':')), 'no pseudo-header reaches the target');
+        assert.equal((await httpsGet(port, 'b.example', '/h1-again')).headers['x-backend'], 'tls');
         // Removing a certificate: its name gets the default one.
         await elb.send(new RemoveListenerCertificatesCommand({ ListenerArn: listenerArn, Certificates: [{ CertificateArn: a }] }));
         await berth.loadBalancer.settled();
