@@ -7,7 +7,7 @@
  *
  *   node dist/bench/lb.js [--duration 10] [--rounds 2] [--connections 64] [--backends 1] [--workers 0,1,2] [--nice 10]
  *
- * `--nice`: the niceness of Berth's data-plane processes and haproxy (default: Berth's, 10).
+ * `--nice`: the niceness of Berth's data-plane processes and haproxy (default: Berth's, 0).
  *
  * Each contestant gets `duration` seconds of wrk in total, split into `rounds` turns taken in
  * rotation, so that load from elsewhere on a shared machine falls on all of them alike.
@@ -55,7 +55,7 @@ const ROUNDS = opt('rounds', 2);
 /** Data-plane settings to measure Berth with (`--workers 0,1,2`). */
 const WORKERS = (args.includes('--workers') ? args[args.indexOf('--workers') + 1]! : '0,1,2').split(',').map(Number);
 /** The data planes' niceness (`--nice`; Berth's default when not given). */
-const NICE = args.includes('--nice') ? { niceness: opt('nice', 10) } : {};
+const NICE = args.includes('--nice') ? { niceness: opt('nice', 0) } : {};
 /** `--only berth-w1` measures just that contestant (for profiling). */
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 

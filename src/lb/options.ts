@@ -18,9 +18,11 @@
  *   root puts it under the data dir); `haproxyBinary` the executable (default `haproxy`);
  *   `haproxySecretsDir` (`BERTH_LB_HAPROXY_SECRETS_DIR`) where HTTPS certificates and keys
  *   go (a RAM-backed file system, default /dev/shm).
- * - `niceness` (`BERTH_LB_NICE`, 0-19, default 10): the scheduling niceness data-plane processes
- *   (and haproxy) run at, so that when the CPU is saturated by proxied traffic the control plane
- *   (API, controllers, agent) wins it: its calls stay quick at some cost to the proxy's share.
+ * - `niceness` (`BERTH_LB_NICE`, 0-19, default 0): the scheduling niceness data-plane processes
+ *   (and haproxy) run at; above 0, when the CPU is saturated by proxied traffic the control plane
+ *   (API, controllers, agent) wins it. Not the default: a niced data plane also loses the CPU to
+ *   every other busy process on the host (tasks, builds), and on a loaded machine haproxy at 10
+ *   took over 10 s to start its worker.
  */
 import { createServer } from 'node:net';
 import { setPriority } from 'node:os';
@@ -55,7 +57,7 @@ export function isLbPlaneKind(s: string): s is LbPlaneKind {
 /** Most data-plane processes `BERTH_LB_WORKERS` may ask for. */
 export const MAX_LB_WORKERS = 64;
 
-export const DEFAULT_LB_OPTIONS: LbOptions = { bindHost: '127.0.0.1', secondMs: 1000, maxRequestsPerClient: 256, workers: 1, plane: 'embedded', niceness: 10 };
+export const DEFAULT_LB_OPTIONS: LbOptions = { bindHost: '127.0.0.1', secondMs: 1000, maxRequestsPerClient: 256, workers: 1, plane: 'embedded', niceness: 0 };
 
 /** The settings `BERTH_LB_HOST`, `BERTH_LB_SECOND_MS`, `BERTH_LB_WORKERS`, `BERTH_LB_NICE` and `BERTH_LB_PLANE` give (defaults for the rest). */
 export function lbOptionsFromEnv(env: NodeJS.ProcessEnv): LbOptions {
