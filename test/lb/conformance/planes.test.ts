@@ -146,8 +146,10 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
       assert.equal(berth.loadBalancer.dataPlaneLoads, loads, 'no configuration reload for target changes');
     });
 
-    // HAProxy 2.6 keeps the client connection waiting behind the unread body (the next request on it stalls): not fixed yet.
-    const uploadSkip = plane === 'haproxy' ? 'haproxy: a request after an upload the target did not read stalls (not fixed yet)' : false;
+    // The client reuses its connection after the answer (node's keep-alive agent): it must have been closed, or the next request waits behind the unread body.
+    // On haproxy that is done (`txn.streamed`), but when the target closes its connection before the body is in (`/413`),
+    // the client sometimes gets a reset before the answer ("socket hang up", about 1 run in 6 here): skipped there until that is found.
+    const uploadSkip = plane === 'haproxy' ? 'haproxy: the client is sometimes reset before the answer when the target closes during the upload (not fixed yet)' : false;
     test('a target answering a 4 MiB upload without reading it: the client gets that answer at once and the listener keeps serving', { skip: uploadSkip }, async () => {
       const eager = await startEagerBackend('eager');
       backends.push(Object.assign(eager, { healthStatus: 200 }));
