@@ -42,7 +42,7 @@ import type * as ELB from '../../generated/elbv2.js';
 import type { Elbv2Snapshot } from '../../domain/elbv2/snapshot.js';
 import { compileTable, type CompiledGroup, type CompiledTarget } from '../compile.js';
 import { policyTls } from '../tls.js';
-import { BUFFERED_BODY_BYTES } from '../proxy.js';
+import { BUFFERED_BODY_BYTES } from '../messages.js';
 
 /** Where HAProxy binds and keeps its sockets, and how long a health-check "second" lasts. */
 export interface HaproxyConfigOptions {
