@@ -96,6 +96,7 @@ export class LoadBalancerPlane implements DataPlaneView {
       this.pool = new WorkerPool({
         workers: this.options.workers,
         niceness: this.options.niceness,
+        spare: this.options.spare,
         metrics: this.metrics,
         known: () => ({ lbs: new Set(this.table?.loadBalancerArns ?? []), tgs: new Set(this.table?.groups.keys() ?? []) }),
         current: () => this.workerTable(),

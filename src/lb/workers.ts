@@ -20,7 +20,7 @@
  *   place at once (told to `serve`, it binds the listeners of the table it already holds: no
  *   process start, module loading or snapshot transfer between the death and serving again), and
  *   a new spare is started. Without a spare (it is starting, or died too), the dead process is
- *   started again (at once, or after a second when it died within a second of starting) and
+ *   started again (at once, or after a second when it died within a second of starting twice in a row) and
  *   brought up to date with the latest table, health and options. The control plane logs each
  *   restart and counts it (`berth_lb_data_plane_restarts_total`).
  * - Until every live process has applied a table that has a target draining, the pool does not
@@ -84,10 +84,12 @@ interface Slot {
   restartTimer: NodeJS.Timeout | undefined;
   /** Started as a spare and not yet told to serve. */
   standby: boolean;
+  /** Exits in a row within a second of starting (from the second on, the next start waits a second). */
+  quickExits: number;
 }
 
 function emptySlot(index: number): Slot {
-  return { index, worker: undefined, startedAt: 0, ready: false, applied: 0, serving: new Set(), bindErrors: new Map(), draining: new Map(), connections: new Map(), restartTimer: undefined, standby: false };
+  return { index, worker: undefined, startedAt: 0, ready: false, applied: 0, serving: new Set(), bindErrors: new Map(), draining: new Map(), connections: new Map(), restartTimer: undefined, standby: false, quickExits: 0 };
 }
 
 export interface WorkerPoolOptions {
@@ -299,7 +301,9 @@ export class WorkerPool {
     s.worker = undefined;
     for (const f of this.flushes.values()) if (f.waiting.delete(s.index) && f.waiting.size === 0) f.done();
     if (this.stopped) return;
-    const quick = Date.now() - s.startedAt < 1000;
+    s.quickExits = Date.now() - s.startedAt < 1000 ? s.quickExits + 1 : 0;
+    // The first restart is at once; a process that keeps dying at start is started once a second.
+    const quick = s.quickExits > 1;
     const how = signal ?? `code ${code}`;
     if (s === this.spare) {
       console.error(`berth lb: the spare data-plane process ${w.process.pid} exited (${how}); starting another${quick ? ' in a second' : ''}`);
