@@ -5,7 +5,9 @@
  * process, as before issue 19; N: N data-plane processes). Prints requests/s and p99 latency
  * for each and the Berth/nginx ratios (against nginx with as many workers, at least 1).
  *
- *   node dist/bench/lb.js [--duration 10] [--rounds 2] [--connections 64] [--backends 1] [--workers 0,1,2]
+ *   node dist/bench/lb.js [--duration 10] [--rounds 2] [--connections 64] [--backends 1] [--workers 0,1,2] [--nice 10]
+ *
+ * `--nice`: the niceness of Berth's data-plane processes and haproxy (default: Berth's, 0).
  *
  * Each contestant gets `duration` seconds of wrk in total, split into `rounds` turns taken in
  * rotation, so that load from elsewhere on a shared machine falls on all of them alike.
@@ -15,7 +17,9 @@
  *
  * While wrk saturates each Berth contestant's listener, a client in a worker thread calls that
  * Berth's ECS DescribeServices one call after another (bench/lb-api-client.ts); its p99 is
- * printed against the target of 20 ms. After the rounds, each Berth with a data-plane process
+ * printed against the target of 20 ms, and against the same calls made while wrk saturates the
+ * backend directly (the machine as busy, that Berth's listener idle; needs rounds >= the number
+ * of Berth contestants for each to get such a turn). After the rounds, each Berth with a data-plane process
  * (berth-wN, N > 0, and berth-hap) has that process killed with SIGKILL: the bench prints how
  * long until the listener answered again and until the control plane reported a new process
  * (its pid listed and `berth_lb_data_plane_restarts_total` counted on /_berth/metrics).
@@ -50,6 +54,8 @@ const BACKENDS = opt('backends', 1);
 const ROUNDS = opt('rounds', 2);
 /** Data-plane settings to measure Berth with (`--workers 0,1,2`). */
 const WORKERS = (args.includes('--workers') ? args[args.indexOf('--workers') + 1]! : '0,1,2').split(',').map(Number);
+/** The data planes' niceness (`--nice`; Berth's default when not given). */
+const NICE = args.includes('--nice') ? { niceness: opt('nice', 0) } : {};
 /** `--only berth-w1` measures just that contestant (for profiling). */
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 
@@ -215,13 +221,13 @@ async function main(): Promise<void> {
   let rawHaproxyPort = 0;
   try {
     for (const workers of WORKERS) {
-      const berth = await startBerth({ port: 0, ephemeral: true, env: {}, loadBalancer: { workers } });
+      const berth = await startBerth({ port: 0, ephemeral: true, env: {}, loadBalancer: { workers, ...NICE } });
       berths.push(await berthContestant(`berth-w${workers}`, berth, ports));
     }
     // The HAProxy plane (issue 19) and raw HAProxy, when haproxy is installed.
     const hasHaproxy = spawnSync('sh', ['-c', 'command -v haproxy']).status === 0;
     if (hasHaproxy) {
-      const berth = await startBerth({ port: 0, ephemeral: true, env: {}, loadBalancer: { plane: 'haproxy' } });
+      const berth = await startBerth({ port: 0, ephemeral: true, env: {}, loadBalancer: { plane: 'haproxy', ...NICE } });
       berths.push(await berthContestant('berth-hap', berth, ports));
       rawHaproxyPort = await freePort();
       nginxes.push(await startRawHaproxy(dir, rawHaproxyPort, ports));
@@ -233,7 +239,7 @@ async function main(): Promise<void> {
     }
 
     const os = await import('node:os');
-    console.log(`wrk -t2 -c${CONNECTIONS}, ${DURATION}s each in ${ROUNDS} rounds; ${BACKENDS} node:http backend process(es); nginx with 1 and 2 workers, haproxy with its default threads (one per core) on this ${os.cpus().length}-core machine; berth-wN: N data-plane processes (w0: in the control plane's process); load average before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(`wrk -t2 -c${CONNECTIONS}, ${DURATION}s each in ${ROUNDS} rounds; ${BACKENDS} node:http backend process(es); nginx with 1 and 2 workers, haproxy with its default threads (one per core) on this ${os.cpus().length}-core machine; berth-wN: N data-plane processes (w0: in the control plane's process), niceness ${NICE.niceness ?? 'default'}; load average before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     // Contestants take turns (ROUNDS rounds of DURATION/ROUNDS seconds each) so that load from
     // elsewhere on the machine falls on all of them alike; figures are means over the rounds.
     const byName = new Map(berths.map((b) => [b.name, b]));
@@ -250,18 +256,26 @@ async function main(): Promise<void> {
     for (const [, url] of contestants) await wrk(url, 2);
     const runs: Record<string, WrkResult[]> = {};
     const apiSamples: Record<string, { samples: number[]; errors: number }> = {};
+    // The peer of each Berth's DescribeServices figures: the same calls while wrk saturates the
+    // backend directly (the machine as busy, Berth's listener idle): in round r, the client of
+    // Berth r (mod their number) runs during the `direct` turn (one at a time, as in their own turns).
+    const peerSamples: Record<string, { samples: number[]; errors: number }> = {};
+    const collect = async (api: Worker, into: Record<string, { samples: number[]; errors: number }>, name: string) => {
+      api.postMessage('stop');
+      const got = await new Promise<{ samples: number[]; errors: number }>((resolve) => api.once('message', resolve));
+      const acc = (into[name] ??= { samples: [], errors: 0 });
+      acc.samples.push(...got.samples);
+      acc.errors += got.errors;
+    };
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, url] of contestants) {
         const api = byName.get(name)?.api;
+        const peers = name === 'direct' && berths.length > 0 ? [berths[round % berths.length]!] : [];
         api?.postMessage('start');
+        for (const b of peers) b.api.postMessage('start');
         (runs[name] ??= []).push(await wrk(url, Math.max(1, Math.round(DURATION / ROUNDS))));
-        if (api) {
-          api.postMessage('stop');
-          const got = await new Promise<{ samples: number[]; errors: number }>((resolve) => api.once('message', resolve));
-          const acc = (apiSamples[name] ??= { samples: [], errors: 0 });
-          acc.samples.push(...got.samples);
-          acc.errors += got.errors;
-        }
+        if (api) await collect(api, apiSamples, name);
+        for (const b of peers) await collect(b.api, peerSamples, b.name);
       }
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -282,6 +296,11 @@ async function main(): Promise<void> {
       const p99 = percentile(xs, 0.99);
       met &&= p99 < 20 && errors === 0;
       console.log(`${name} DescribeServices while its listener is saturated: ${xs.length} calls, p50 ${percentile(xs, 0.5).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (target < 20), max ${xs[xs.length - 1]?.toFixed(1)} ms, ${errors} failed`);
+      const peer = peerSamples[name];
+      if (peer) {
+        const ys = [...peer.samples].sort((a, b) => a - b);
+        console.log(`${name} DescribeServices while wrk saturates the backend directly (its listener idle): ${ys.length} calls, p50 ${percentile(ys, 0.5).toFixed(1)} ms, p99 ${percentile(ys, 0.99).toFixed(1)} ms, max ${ys[ys.length - 1]?.toFixed(1)} ms, ${peer.errors} failed; p99 ratio saturated/peer ${(p99 / percentile(ys, 0.99)).toFixed(2)}`);
+      }
     }
     if (ONLY) return;
     for (const b of berths) {

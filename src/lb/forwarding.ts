@@ -13,7 +13,7 @@
  * then the listener binds.
  */
 import type { Clock } from '../clock.js';
-import type { CompiledTable } from './compile.js';
+import type { CompiledListener, CompiledTable } from './compile.js';
 import type { TargetHealthStatus } from './health.js';
 import { ListenerServers } from './listeners.js';
 import type { LoadBalancerMetrics } from './metrics.js';
@@ -32,6 +32,11 @@ export interface ForwardingOptions {
   healthOf: (identity: string) => TargetHealthStatus | undefined;
   /** A draining target's last request finished (or it had none when its table was applied). */
   onDrainingIdle: (identity: string) => void;
+  /**
+   * A standby (a data-plane process's pre-started spare): it applies tables like any other
+   * but binds no listener until `takeOver`.
+   */
+  standby?: boolean;
 }
 
 /** Listeners, proxy and upstreams following the tables they are given; see the module doc. */
@@ -40,6 +45,10 @@ export class Forwarding {
   private readonly proxy: RequestProxy;
   private readonly listeners: ListenerServers;
   private certificates: (arn: string) => PemPair | string = () => 'no certificate';
+  /** Whether listeners are bound (false while a standby). */
+  private binding: boolean;
+  /** The listeners of the last table applied (bound by `takeOver`). */
+  private lastListeners: CompiledListener[] = [];
 
   constructor(private readonly opts: ForwardingOptions) {
     this.proxy = new RequestProxy({
@@ -50,6 +59,7 @@ export class Forwarding {
       maxRequestsPerClient: opts.maxRequestsPerClient,
     });
     this.listeners = new ListenerServers(this.proxy, opts.bindHost, (arn) => this.certificates(arn));
+    this.binding = !opts.standby;
   }
 
   /** Applies a table: upstreams, eligibility, routing, then listener binds (see the module doc). */
@@ -64,7 +74,14 @@ export class Forwarding {
     this.proxy.adopt(table);
     // A target whose deregistration this table applied may have nothing in flight already.
     for (const u of this.upstreams.all()) if (u.draining && u.inflight === 0) this.opts.onDrainingIdle(u.identity);
-    await this.listeners.sync(table.listeners.values());
+    this.lastListeners = [...table.listeners.values()];
+    if (this.binding) await this.listeners.sync(this.lastListeners);
+  }
+
+  /** A standby starts serving: binds the listeners of the last table it applied. */
+  async takeOver(): Promise<void> {
+    this.binding = true;
+    await this.listeners.sync(this.lastListeners);
   }
 
   /** Recomputes one group's eligible targets from health. */

@@ -8,13 +8,17 @@
  *   server (the old one closes first), other changes only retune it: an HTTPS listener's new
  *   certificates or security policy take effect for new connections without a rebind
  *   (see ./tls.ts for how a certificate is chosen by SNI).
+ * - HTTPS listeners speak HTTP/2 and HTTP/1.1 to clients, chosen by ALPN (`h2`, `http/1.1`), as
+ *   ALB does; targets get HTTP/1.1 either way. An HTTP/2 request reaches the handlers like an
+ *   HTTP/1.1 one (node:http2's compatibility API) with `host` set from `:authority`.
  * - A port that cannot be bound (held by another program, a certificate that cannot be
  *   loaded) is reported in `bindErrors` and tried again at the next configuration change; an
  *   HTTPS listener whose new certificates cannot be loaded keeps serving its old ones (and the
  *   error is reported the same way).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { PemPair } from '../domain/elbv2/certificates.js';
 import type { CompiledListener } from './compile.js';
@@ -149,12 +153,17 @@ export class ListenerServers {
       }
       tls = built;
       try {
-        server = createHttpsServer({
+        const h2 = createSecureServer({
           ...tls.defaultOptions,
+          allowHTTP1: true,
           SNICallback: (servername, cb) => cb(null, served?.tls?.select(servername)),
-          connectionsCheckingInterval: TIMEOUT_CHECK_MS,
-          maxHeaderSize: MAX_REQUEST_HEAD_BYTES,
+          settings: { maxHeaderListSize: MAX_REQUEST_HEAD_BYTES },
         });
+        // What the HTTP/1.1 side of the server reads (node:http2 takes no options for it).
+        const http1 = h2 as Http2SecureServer & { maxHeaderSize: number; connectionsCheckingInterval: number };
+        http1.maxHeaderSize = MAX_REQUEST_HEAD_BYTES;
+        http1.connectionsCheckingInterval = TIMEOUT_CHECK_MS;
+        server = h2 as unknown as Server;
       } catch (e) {
         this.bindErrors.set(port, String(e));
         console.error(`berth lb: listener ${l.arn}: ${e}`);
@@ -165,7 +174,11 @@ export class ListenerServers {
     }
     served = { server, protocol: l.protocol, tlsKey: tlsKeyOf(l), tls, lbArn: l.lbArn, open: 0 };
     const h = this.handlers;
-    server.on('request', (req, res) => h.request(port, req, res));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      // HTTP/2: the authority is the host rules match and targets get.
+      if (req.httpVersionMajor === 2 && req.headers.host === undefined) req.headers.host = req.headers[':authority'] as string | undefined;
+      h.request(port, req, res);
+    });
     server.on('upgrade', (req, socket, head) => h.upgrade(port, req, socket as Socket, head));
     server.on('connection', (sock: Socket) => {
       served.open++;

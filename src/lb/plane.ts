@@ -90,10 +90,13 @@ export class LoadBalancerPlane implements DataPlaneView {
         log: (line) => console.error(line),
         certificate: (arn) => loadCertificate(this.platform, arn),
         secretsBase: this.options.haproxySecretsDir,
+        niceness: this.options.niceness,
       });
     } else if (this.options.workers > 0) {
       this.pool = new WorkerPool({
         workers: this.options.workers,
+        niceness: this.options.niceness,
+        spare: this.options.spare,
         metrics: this.metrics,
         known: () => ({ lbs: new Set(this.table?.loadBalancerArns ?? []), tgs: new Set(this.table?.groups.keys() ?? []) }),
         current: () => this.workerTable(),

@@ -31,39 +31,20 @@ import type { Socket } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type * as ELB from '../generated/elbv2.js';
 import type { Clock } from '../clock.js';
-import type { CompiledListener, CompiledTable, ForwardAction, RouteAction } from './compile.js';
+import type { CompiledListener, CompiledTable, ForwardAction } from './compile.js';
 import type { ListenerHandlers } from './listeners.js';
 import { RequestView } from './match.js';
 import type { LoadBalancerMetrics, MetricSet } from './metrics.js';
 import type { Upstream, UpstreamGroup, Upstreams } from './upstreams.js';
+import { BUFFERED_BODY_BYTES, ELB_PAGES, HOP_BY_HOP, SKIP_RESPONSE, STATUS_TEXT, connectionTokens, cookieValue, forwardedFor, forwardedProto, redirectLocation, route } from './messages.js';
 
-/** Response headers that belong to one hop (their lengths, 10 and 17, are pre-checked on the hot path). */
-const SKIP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding']);
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect', 'proxy-authorization']);
 
 /** Where a client socket keeps the abort of its request in flight (one at a time on HTTP/1.1). */
 const ABORT = Symbol('berth.lb.abort');
 type ClientSocket = Socket & { [ABORT]?: (err?: Error) => void };
 
-function elbPage(status: number, text: string): string {
-  return `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status} ${text}</h1></center>\r\n</body>\r\n</html>\r\n`;
-}
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
-const ELB_PAGES: Record<number, Buffer> = {
-  400: Buffer.from(elbPage(400, 'Bad Request')),
-  408: Buffer.from(elbPage(408, 'Request Timeout')),
-  431: Buffer.from(elbPage(431, 'Request Header Fields Too Large')),
-  502: Buffer.from(elbPage(502, 'Bad Gateway')),
-  503: Buffer.from(elbPage(503, 'Service Temporarily Unavailable')),
-  504: Buffer.from(elbPage(504, 'Gateway Time-out')),
-};
-
 const TRACE_PREFIX = randomBytes(4).toString('hex');
-
-/** Request bodies up to this size are read whole before the request is forwarded. */
-export const BUFFERED_BODY_BYTES = 256 * 1024;
 
 /** Most bytes of a target's answer to an upgrade request read before giving up on it. */
 const MAX_UPGRADE_RESPONSE_HEAD = 16 * 1024;
@@ -398,7 +379,8 @@ export class RequestProxy implements ListenerHandlers {
     const inHeaders = req.headers;
     const named = connectionTokens(inHeaders.connection);
     for (const k in inHeaders) {
-      if (HOP_BY_HOP.has(k) || named?.has(k)) continue;
+      // HTTP/2 pseudo-headers (`:method`, `:path`...) are not HTTP/1.1 headers.
+      if (HOP_BY_HOP.has(k) || named?.has(k) || k.charCodeAt(0) === 58) continue;
       const v = inHeaders[k];
       if (v !== undefined) headers[k] = v;
     }
@@ -421,6 +403,8 @@ export class RequestProxy implements ListenerHandlers {
     let resumeUpstream: (() => void) | undefined;
     let broken = false;
     const sock = req.socket as ClientSocket;
+    // An HTTP/2 request is one stream of a shared connection: it ends with its stream, not the socket.
+    const h2 = req.httpVersionMajor === 2;
     const streaming = body === undefined && hasBody;
     const finish = (err?: { code?: string }) => {
       if (done) return;
@@ -451,7 +435,8 @@ export class RequestProxy implements ListenerHandlers {
         onConnect(a: (err?: Error) => void) {
           // The client's socket aborts its one request in flight if it closes (see clientClosed).
           abort = a;
-          sock[ABORT] = a;
+          if (h2) res.once('close', () => done || a(new Error('the client closed the stream')));
+          else sock[ABORT] = a;
         },
         onHeaders(statusCode: number, raw: Buffer[], resume: () => void) {
           if (statusCode < 200) return true; // 1xx informational: wait for the final response
@@ -511,7 +496,7 @@ export class RequestProxy implements ListenerHandlers {
           if (held) res.end(held);
           else res.end();
           held = undefined;
-          if (streaming && !req.complete) lingerThenClose(req, res);
+          if (streaming && !req.complete && !h2) lingerThenClose(req, res);
           finish();
         },
         onError(err: Error) {
@@ -571,59 +556,3 @@ function lingerThenClose(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-function route(l: CompiledListener, view: RequestView): RouteAction {
-  for (const r of l.rules) if (r.match(view)) return r.action;
-  return l.defaultAction;
-}
-
-/** The header names a client lists in `Connection` (hop-by-hop for this one request), lower case. */
-function connectionTokens(v: string | string[] | undefined): Set<string> | undefined {
-  if (v === undefined) return undefined;
-  const out = new Set<string>();
-  for (const part of (Array.isArray(v) ? v.join(',') : v).split(',')) {
-    const t = part.trim().toLowerCase();
-    if (t && t !== 'keep-alive' && t !== 'close') out.add(t);
-  }
-  return out.size ? out : undefined;
-}
-
-/** X-Forwarded-For as the target sees it: the client's chain, then the client's address. */
-function forwardedFor(req: IncomingMessage): string {
-  const addr = req.socket.remoteAddress ?? '';
-  const client = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-  const xff = req.headers['x-forwarded-for'];
-  return xff ? `${xff}, ${client}` : client;
-}
-
-function forwardedProto(l: CompiledListener): string {
-  return l.protocol === 'HTTPS' ? 'https' : 'http';
-}
-
-function cookieValue(header: string, name: string): string | undefined {
-  const i = header.indexOf(`${name}=`);
-  if (i < 0 || (i > 0 && header[i - 1] !== ' ' && header[i - 1] !== ';')) {
-    // Not at a cookie boundary (e.g. AWSALBTG when looking for AWSALB): search on.
-    const j = header.indexOf(`; ${name}=`);
-    if (j < 0) return undefined;
-    return header.slice(j + name.length + 3).split(';')[0];
-  }
-  const rest = header.slice(i + name.length + 1);
-  const end = rest.indexOf(';');
-  return end < 0 ? rest : rest.slice(0, end);
-}
-
-/** Fills ALB's `#{name}` placeholders in a redirect template (values taken literally). */
-function fill(template: string, values: Record<string, string>): string {
-  return template.replace(/#\{(protocol|host|port|path|query)\}/g, (whole, name: string) => values[name] ?? whole);
-}
-
-function redirectLocation(cfg: ELB.RedirectActionConfig, l: CompiledListener, view: RequestView, path: string): string {
-  const values = { protocol: l.protocol, host: view.host, port: String(l.port), path: path.slice(1), query: view.rawQuery };
-  const proto = fill(cfg.Protocol ?? '#{protocol}', values).toLowerCase();
-  const host = fill(cfg.Host ?? '#{host}', values);
-  const port = fill(cfg.Port ?? '#{port}', values);
-  const target = fill(cfg.Path ?? '/#{path}', values);
-  const query = fill(cfg.Query ?? '#{query}', values);
-  const defaultPort = (proto === 'https' && port === '443') || (proto === 'http' && port === '80');
-  return `${proto}://${host}${defaultPort ? '' : `:${port}`}${target}${query ? `?${query}` : ''}`;
-}

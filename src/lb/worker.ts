@@ -5,6 +5,9 @@
  * deltas (every second and when asked). It exits when told to stop (after closing its
  * listeners) or when the control plane's process goes away.
  *
+ * A spare (`BERTH_LB_STANDBY=1`, see ./workers.ts) applies every table, health and option like
+ * the others but binds no listener until told to `serve` (when the process it stands in for died).
+ *
  * Time: the process follows the platform clock of the control plane (each message carries its
  * `now`), so slow start and cookie expiry agree with the health the control plane checked.
  */
@@ -42,7 +45,17 @@ const forwarding = new Forwarding({
   maxRequestsPerClient: () => options.maxRequestsPerClient,
   healthOf: (identity) => health.get(identity),
   onDrainingIdle: (identity) => send({ t: 'idle', identity }),
+  standby: process.env.BERTH_LB_STANDBY === '1',
 });
+
+/** The generation and listener ports of the last table applied. */
+let last: { generation: number; ports: number[] } = { generation: 0, ports: [] };
+
+/** Tells the control plane what is applied and served now. */
+function reportApplied(): void {
+  const serving = last.ports.filter((p) => forwarding.serving(p));
+  send({ t: 'applied', generation: last.generation, serving, bindErrors: [...forwarding.bindErrors], draining: forwarding.draining() });
+}
 
 /** Tables apply one at a time, in the order they came. */
 let applying: Promise<void> = Promise.resolve();
@@ -60,8 +73,8 @@ function onMessage(m: ToWorker): void {
         .then(async () => {
           if (stopping) return;
           await forwarding.apply(table, (arn) => certificates.get(arn) ?? `certificate ${arn} was not sent to the data plane`);
-          const serving = [...table.listeners.keys()].filter((p) => forwarding.serving(p));
-          send({ t: 'applied', generation, serving, bindErrors: [...forwarding.bindErrors], draining: forwarding.draining() });
+          last = { generation, ports: [...table.listeners.keys()] };
+          reportApplied();
         })
         .catch((e: unknown) => console.error('berth lb: data plane: applying a table failed:', e));
       break;
@@ -76,6 +89,15 @@ function onMessage(m: ToWorker): void {
       break;
     case 'options':
       options = m.options;
+      break;
+    case 'serve':
+      applying = applying
+        .then(async () => {
+          if (stopping) return;
+          await forwarding.takeOver();
+          reportApplied();
+        })
+        .catch((e: unknown) => console.error('berth lb: data plane: taking over failed:', e));
       break;
     case 'flush':
       send({ t: 'metrics', id: m.id, deltas: metrics.takeDeltas() });

@@ -15,9 +15,14 @@
  * series keep their meaning).
  *
  * Invariants:
- * - A process that dies is started again (at once, or after a second when it died within a
- *   second of starting), and brought up to date with the latest table, health and options; the
- *   control plane logs each restart and counts it (`berth_lb_data_plane_restarts_total`).
+ * - A spare process is kept started beside the serving ones: it gets every table, health and
+ *   option and compiles them, but binds nothing. When a serving process dies the spare takes its
+ *   place at once (told to `serve`, it binds the listeners of the table it already holds: no
+ *   process start, module loading or snapshot transfer between the death and serving again), and
+ *   a new spare is started. Without a spare (it is starting, or died too), the dead process is
+ *   started again (at once, or after a second when it died within a second of starting twice in a row) and
+ *   brought up to date with the latest table, health and options. The control plane logs each
+ *   restart and counts it (`berth_lb_data_plane_restarts_total`).
  * - Until every live process has applied a table that has a target draining, the pool does not
  *   say how many requests it has in flight (undefined: the drain waits), so no request is
  *   forgotten by a process that has not caught up.
@@ -30,6 +35,7 @@ import type { PemPair } from '../domain/elbv2/certificates.js';
 import type { Elbv2Snapshot } from '../domain/elbv2/snapshot.js';
 import type { TargetHealthStatus } from './health.js';
 import type { LoadBalancerMetrics, MetricDeltas } from './metrics.js';
+import { lowerPriority } from './options.js';
 
 /** Options a data-plane process follows. */
 export interface WorkerOptions {
@@ -52,6 +58,8 @@ export type ToWorker =
   | { t: 'health'; now: number; tgArn: string; entries: [string, TargetHealthStatus | null][] }
   | { t: 'options'; options: WorkerOptions }
   | { t: 'flush'; id: number }
+  /** A spare takes a dead process's place: binds the listeners of the last table it applied. */
+  | { t: 'serve' }
   | { t: 'stop' };
 
 /** Data-plane process → control plane. */
@@ -62,6 +70,7 @@ export type FromWorker =
   | { t: 'metrics'; id: number; deltas: MetricDeltas };
 
 interface Slot {
+  /** The slot's place in the pool; -1 for the spare. */
   index: number;
   worker: Worker | undefined;
   startedAt: number;
@@ -73,10 +82,22 @@ interface Slot {
   draining: Map<string, number>;
   connections: Map<string, number>;
   restartTimer: NodeJS.Timeout | undefined;
+  /** Started as a spare and not yet told to serve. */
+  standby: boolean;
+  /** Exits in a row within a second of starting (from the second on, the next start waits a second). */
+  quickExits: number;
+}
+
+function emptySlot(index: number): Slot {
+  return { index, worker: undefined, startedAt: 0, ready: false, applied: 0, serving: new Set(), bindErrors: new Map(), draining: new Map(), connections: new Map(), restartTimer: undefined, standby: false, quickExits: 0 };
 }
 
 export interface WorkerPoolOptions {
   workers: number;
+  /** The niceness processes run at (./options.ts). */
+  niceness: number;
+  /** Keep a spare process started to take a dead one's place at once (default true). */
+  spare?: boolean;
   /** The control plane's metric sets, which the processes' deltas are added to. */
   metrics: LoadBalancerMetrics;
   /** Which load balancers and target groups exist now (deltas of others are dropped). */
@@ -108,6 +129,8 @@ function setUpPrimary(): void {
 /** The supervised data-plane processes; see the module doc. */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
+  /** The spare process (index -1), when kept. */
+  private readonly spare: Slot | undefined;
   private started = false;
   private stopped = false;
   private flushSeq = 0;
@@ -117,9 +140,19 @@ export class WorkerPool {
   restarts = 0;
 
   constructor(private readonly opts: WorkerPoolOptions) {
-    for (let i = 0; i < opts.workers; i++) {
-      this.slots.push({ index: i, worker: undefined, startedAt: 0, ready: false, applied: 0, serving: new Set(), bindErrors: new Map(), draining: new Map(), connections: new Map(), restartTimer: undefined });
-    }
+    for (let i = 0; i < opts.workers; i++) this.slots.push(emptySlot(i));
+    if (opts.spare !== false) this.spare = emptySlot(-1);
+  }
+
+  /** Every slot that gets tables, health and options: the serving ones and the spare. */
+  private get fed(): Slot[] {
+    return this.spare ? [...this.slots, this.spare] : this.slots;
+  }
+
+  /** The process id of the spare, when it is up to date (diagnosis; tests). */
+  get sparePid(): number | undefined {
+    const w = this.spare?.worker;
+    return this.spare?.ready && w && !w.isDead() ? w.process.pid : undefined;
   }
 
   /** Process ids of the live data-plane processes (diagnosis; tests). */
@@ -137,23 +170,23 @@ export class WorkerPool {
       }
       this.started = true;
       setUpPrimary();
-      for (const s of this.slots) this.fork(s);
+      for (const s of this.fed) this.fork(s);
       return; // each sends `ready`, then gets the current table
     }
     const msg: ToWorker = { t: 'table', now: this.opts.now(), ...t };
-    for (const s of this.slots) if (s.ready) this.send(s, msg);
+    for (const s of this.fed) if (s.ready) this.send(s, msg);
   }
 
   /** Sends new health of one target group's targets (null: no longer checked). */
   health(tgArn: string, entries: [string, TargetHealthStatus | null][]): void {
     const msg: ToWorker = { t: 'health', now: this.opts.now(), tgArn, entries };
-    for (const s of this.slots) if (s.ready) this.send(s, msg);
+    for (const s of this.fed) if (s.ready) this.send(s, msg);
   }
 
   /** Sends changed options to every process. */
   configure(): void {
     const msg: ToWorker = { t: 'options', options: this.opts.options() };
-    for (const s of this.slots) if (s.ready) this.send(s, msg);
+    for (const s of this.fed) if (s.ready) this.send(s, msg);
   }
 
   /** Resolves once every live process applied `generation` (or a later one). */
@@ -219,7 +252,7 @@ export class WorkerPool {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(
-      this.slots.map(async (s) => {
+      this.fed.map(async (s) => {
         clearTimeout(s.restartTimer);
         const w = s.worker;
         if (!w || w.isDead()) return;
@@ -244,22 +277,70 @@ export class WorkerPool {
     s.draining = new Map();
     s.connections = new Map();
     s.startedAt = Date.now();
-    const w = cluster.fork({ BERTH_LB_WORKER_INDEX: String(s.index) });
+    s.standby = s === this.spare;
+    const w = cluster.fork({ BERTH_LB_WORKER_INDEX: String(s.index), BERTH_LB_STANDBY: s.standby ? '1' : '0' });
     s.worker = w;
-    w.on('message', (m: FromWorker) => this.onMessage(s, w, m));
+    lowerPriority(w.process.pid, this.opts.niceness);
+    w.on('message', (m: FromWorker) => {
+      const at = this.slotOf(w);
+      if (at) this.onMessage(at, w, m);
+    });
     w.on('error', () => undefined);
-    w.once('exit', (code, signal) => {
-      if (s.worker !== w) return;
-      s.ready = false;
-      for (const f of this.flushes.values()) if (f.waiting.delete(s.index) && f.waiting.size === 0) f.done();
-      if (this.stopped) return;
-      this.restarts++;
-      const quick = Date.now() - s.startedAt < 1000;
-      console.error(`berth lb: data-plane process ${w.process.pid} exited (${signal ?? `code ${code}`}); starting it again${quick ? ' in a second' : ''}`);
+    w.once('exit', (code, signal) => this.exited(w, code, signal));
+  }
+
+  /** The slot a process is in now (a spare moves into the slot of the process it replaces). */
+  private slotOf(w: Worker): Slot | undefined {
+    return this.fed.find((s) => s.worker === w);
+  }
+
+  private exited(w: Worker, code: number | null, signal: string | null): void {
+    const s = this.slotOf(w);
+    if (!s) return;
+    s.ready = false;
+    s.worker = undefined;
+    for (const f of this.flushes.values()) if (f.waiting.delete(s.index) && f.waiting.size === 0) f.done();
+    if (this.stopped) return;
+    s.quickExits = Date.now() - s.startedAt < 1000 ? s.quickExits + 1 : 0;
+    // The first restart is at once; a process that keeps dying at start is started once a second.
+    const quick = s.quickExits > 1;
+    const how = signal ?? `code ${code}`;
+    if (s === this.spare) {
+      console.error(`berth lb: the spare data-plane process ${w.process.pid} exited (${how}); starting another${quick ? ' in a second' : ''}`);
       s.restartTimer = setTimeout(() => this.fork(s), quick ? 1000 : 0);
       s.restartTimer.unref();
-      this.resolveSettled();
-    });
+      return;
+    }
+    this.restarts++;
+    const spare = this.spare;
+    if (spare?.worker && !spare.worker.isDead()) {
+      // The spare takes this slot at once (it holds the latest table), and a new spare starts.
+      s.worker = spare.worker;
+      s.startedAt = spare.startedAt;
+      s.ready = spare.ready;
+      s.applied = 0; // until it answers `serve`: settled() waits for its listeners
+      s.serving = new Set();
+      s.bindErrors = spare.bindErrors;
+      s.draining = spare.draining;
+      s.connections = new Map();
+      s.standby = true;
+      spare.worker = undefined;
+      spare.ready = false;
+      if (s.ready) this.takeOver(s);
+      console.error(`berth lb: data-plane process ${w.process.pid} exited (${how}); the spare ${s.worker.process.pid} took its place`);
+      this.fork(spare);
+    } else {
+      console.error(`berth lb: data-plane process ${w.process.pid} exited (${how}); starting it again${quick ? ' in a second' : ''}`);
+      s.restartTimer = setTimeout(() => this.fork(s), quick ? 1000 : 0);
+      s.restartTimer.unref();
+    }
+    this.resolveSettled();
+  }
+
+  /** Tells a former spare, now in a serving slot, to bind its listeners. */
+  private takeOver(s: Slot): void {
+    s.standby = false;
+    this.send(s, { t: 'serve' });
   }
 
   private send(s: Slot, m: ToWorker): void {
@@ -280,6 +361,8 @@ export class WorkerPool {
         this.send(s, { t: 'options', options: this.opts.options() });
         const t = this.opts.current();
         if (t) this.send(s, { t: 'table', now: this.opts.now(), ...t });
+        // A spare that took a slot before it was up: it serves once it has the table.
+        if (s.standby && s !== this.spare) this.takeOver(s);
         break;
       }
       case 'applied':
@@ -295,6 +378,7 @@ export class WorkerPool {
         this.opts.onDrainingIdle();
         break;
       case 'metrics': {
+        if (s === this.spare) break; // it serves nothing
         this.absorb(s, m.deltas);
         const f = this.flushes.get(m.id);
         if (f && f.waiting.delete(s.index) && f.waiting.size === 0) f.done();

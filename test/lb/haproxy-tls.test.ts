@@ -51,9 +51,9 @@ test('certificate directories of Berths that died are swept; live ones and other
   }
 });
 
-test('bind options: the crt-list, ALPN http/1.1 and the policy\'s versions and ciphers', () => {
+test('bind options: the crt-list, ALPN h2 and http/1.1 and the policy\'s versions and ciphers', () => {
   const legacy = tlsBindOptions('/dev/shm/d/l.crtlist', 'ELBSecurityPolicy-2016-08');
-  assert.match(legacy, /^ssl crt-list "\/dev\/shm\/d\/l\.crtlist" alpn http\/1\.1 ssl-min-ver TLSv1\.2 ssl-max-ver TLSv1\.2 ciphers ECDHE-ECDSA-AES128-GCM-SHA256:/);
+  assert.match(legacy, /^ssl crt-list "\/dev\/shm\/d\/l\.crtlist" alpn h2,http\/1\.1 ssl-min-ver TLSv1\.2 ssl-max-ver TLSv1\.2 ciphers ECDHE-ECDSA-AES128-GCM-SHA256:/);
   assert.doesNotMatch(legacy, /ciphersuites/);
   const tls13 = tlsBindOptions('/dev/shm/d/l.crtlist', 'ELBSecurityPolicy-TLS13-1-3-2021-06');
   assert.match(tls13, /ssl-min-ver TLSv1\.3 ssl-max-ver TLSv1\.3/);

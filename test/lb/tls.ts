@@ -1,11 +1,12 @@
 /**
  * TLS helpers for load balancer tests: self-signed certificates made with `openssl` in a temp
  * dir (as file:// CertificateArns), the certificate a listener serves for an SNI server name,
- * an HTTPS GET, and a search of a directory for a string (keys on disk).
+ * an HTTPS GET, HTTP/2 GETs over one connection, and a search of a directory for a string (keys on disk).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync, lstatSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect as http2Connect } from 'node:http2';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect } from 'node:tls';
@@ -41,6 +42,44 @@ export function servedCertificate(port: number, servername: string): Promise<str
 /** An HTTPS GET to a listener with SNI `servername` (certificates not verified). */
 export function httpsGet(port: number, servername: string, path: string): Promise<Reply> {
   return send((done) => request({ host: '127.0.0.1', port, path, servername, headers: { host: servername }, rejectUnauthorized: false, agent: false }, done));
+}
+
+/** What an HTTP/2 client saw: the ALPN protocol its connection negotiated and each response. */
+export interface Http2Replies {
+  alpn: string | false | undefined;
+  replies: Reply[];
+}
+
+/**
+ * GETs `paths` at once as streams of one node:http2 connection to a listener (SNI `servername`,
+ * ALPN offering h2 then http/1.1, certificates not verified); fails if the connection does not
+ * negotiate h2 or takes over 10 s.
+ */
+export function http2Get(port: number, servername: string, paths: string[]): Promise<Http2Replies> {
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(`https://127.0.0.1:${port}`, { servername, ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: false });
+    const timer = setTimeout(() => session.destroy(new Error('HTTP/2 requests timed out')), 10_000);
+    session.on('error', reject);
+    const one = (path: string) =>
+      new Promise<Reply>((done, fail) => {
+        const stream = session.request({ ':path': path, ':authority': `${servername}:${port}` });
+        let body = '';
+        let headers: Reply['headers'] = {};
+        stream.setEncoding('utf8');
+        stream.on('response', (h) => (headers = h as Reply['headers']));
+        stream.on('data', (d: string) => (body += d));
+        stream.on('end', () => done({ status: Number(headers[':status']), headers, body }));
+        stream.on('error', fail);
+        stream.end();
+      });
+    Promise.all(paths.map(one))
+      .then((replies) => resolve({ alpn: session.alpnProtocol, replies }))
+      .catch(reject)
+      .finally(() => {
+        clearTimeout(timer);
+        session.close();
+      });
+  });
 }
 
 /** Regular files under `dir` (recursively) whose contents hold `needle`. */

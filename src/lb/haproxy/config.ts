@@ -23,13 +23,16 @@
  *   each target a `server` named by a stable hash of its identity (so the runtime API can
  *   address it); draining targets are in `drain` state (no new requests).
  * - X-Forwarded-For/-Proto/-Port are set; the idle timeout bounds client and server.
+ * - a request with a streamed body (over BUFFERED_BODY_BYTES or chunked: `txn.streamed`, the
+ *   frontend's only variable besides routing's) gets its answer with `Connection: close`, as on
+ *   the embedded plane, so no request of the client waits behind an upload the target did not read.
  *
  * Every user-supplied string (values, paths, bodies, header names) is written inside double
  * quotes with every byte outside a small safe set as `\xHH`, so nothing a record holds can end a
  * line, open a comment or expand a variable in the configuration.
  *
  * - an HTTPS listener binds with `ssl crt-list <file>` (`tlsBindOptions`: its certificates, the
- *   default first, picked by SNI; its policy's versions and ciphers; ALPN http/1.1).
+ *   default first, picked by SNI; its policy's versions and ciphers; ALPN h2 and http/1.1).
  *
  * Not yet mapped (see the report of issue 19): target group stickiness (`AWSALBTG`) of weighted forwards, `weighted_random`, WebSocket and
  * the hardening bounds of the embedded plane (path normalization, per-client limits).
@@ -39,6 +42,7 @@ import type * as ELB from '../../generated/elbv2.js';
 import type { Elbv2Snapshot } from '../../domain/elbv2/snapshot.js';
 import { compileTable, type CompiledGroup, type CompiledTarget } from '../compile.js';
 import { policyTls } from '../tls.js';
+import { BUFFERED_BODY_BYTES } from '../messages.js';
 
 /** Where HAProxy binds and keeps its sockets, and how long a health-check "second" lasts. */
 export interface HaproxyConfigOptions {
@@ -62,7 +66,7 @@ export interface HaproxyConfigOptions {
 
 /**
  * An HTTPS listener's `bind` options: its crt-list (the default certificate first, the others
- * chosen by SNI), HTTP/1.1 by ALPN as the embedded plane (node:https) offers, and its security
+ * chosen by SNI), HTTP/2 and HTTP/1.1 by ALPN (as ALB and the embedded plane offer), and its security
  * policy's versions and ciphers (TLS 1.3 suites as `ciphersuites`).
  */
 export function tlsBindOptions(crtList: string, sslPolicy: string): string {
@@ -70,7 +74,7 @@ export function tlsBindOptions(crtList: string, sslPolicy: string): string {
   const names = p.ciphers.split(':').filter((c) => /^[A-Za-z0-9_-]+$/.test(c));
   const tls13 = names.filter((c) => c.startsWith('TLS_'));
   const tls12 = names.filter((c) => !c.startsWith('TLS_'));
-  const parts = [`ssl crt-list ${quote(crtList)}`, 'alpn http/1.1', `ssl-min-ver ${p.minVersion}`, `ssl-max-ver ${p.maxVersion}`];
+  const parts = [`ssl crt-list ${quote(crtList)}`, 'alpn h2,http/1.1', `ssl-min-ver ${p.minVersion}`, `ssl-max-ver ${p.maxVersion}`];
   if (tls12.length) parts.push(`ciphers ${tls12.join(':')}`);
   if (tls13.length) parts.push(`ciphersuites ${tls13.join(':')}`);
   return parts.join(' ');
@@ -340,6 +344,12 @@ export function haproxyConfig(snapshot: Elbv2Snapshot, opts: HaproxyConfigOption
     const scheme = l.protocol === 'HTTPS' ? 'https' : 'http';
     out.push(`frontend l_${l.port}`, `  bind ${host}:${l.port}${crtList ? ` ${tlsBindOptions(crtList, l.sslPolicy)}` : ''}`, `  timeout client ${l.idleMs}ms`, `  timeout http-request ${l.idleMs}ms`);
     out.push('  option forwardfor', `  http-request set-header X-Forwarded-Proto ${scheme}`, `  http-request set-header X-Forwarded-Port ${l.port}`);
+    // A streamed upload (a body the embedded plane would not read whole first) ends its client
+    // connection with the answer, as on the embedded plane: a target that answers without reading
+    // the body (413 to an upload) would otherwise keep the connection, and a client that reuses it
+    // waits behind the unread rest of the body (HAProxy still forwards it to the target).
+    out.push(`  http-request set-var(txn.streamed) bool(true) if { req.hdr_val(content-length) gt ${BUFFERED_BODY_BYTES} } || { req.hdr(transfer-encoding) -m found }`);
+    out.push('  http-response set-header Connection close if { var(txn.streamed) -m bool }');
     const rules = [...(rulesByListener.get(l.arn) ?? [])].sort((a, b) => a.priority - b.priority);
     const defaultActions = snapshot.listeners.find((x) => x.arn === l.arn)?.defaultActions;
     const routes: Route[] = rules.map((r, i) => ({ name: `r${i}`, conditions: r.conditions ?? [], action: routeAction(r.actions, table) }));

@@ -33,7 +33,7 @@ import type { Elbv2Snapshot } from '../../domain/elbv2/snapshot.js';
 import type { CompiledGroup, CompiledTable, CompiledTarget } from '../compile.js';
 import type { TargetHealthStatus } from '../health.js';
 import type { CounterName, LoadBalancerMetrics } from '../metrics.js';
-import { portFree } from '../options.js';
+import { lowerPriority, portFree } from '../options.js';
 import type { PemPair } from '../../domain/elbv2/certificates.js';
 import type { CompiledListener } from '../compile.js';
 import { buildListenerTls } from '../tls.js';
@@ -57,6 +57,8 @@ export interface HaproxyForwardingDeps {
   certificate?: (arn: string) => PemPair | string;
   /** Where the private RAM-backed directory of certificate files is made (default /dev/shm; ./secrets.ts). */
   secretsBase?: string;
+  /** The niceness haproxy runs at (its workers inherit it; ../options.ts). */
+  niceness?: number;
 }
 
 /** Most bytes read from one runtime API answer. */
@@ -410,6 +412,7 @@ export class HaproxyForwarding {
   private async spawn(): Promise<void> {
     const child = spawn(this.binary, ['-W', '-db', '-f', this.cfgPath, '-S', `${this.masterSocket},mode,600`], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    lowerPriority(child.pid, this.deps.niceness ?? 0);
     this.workerPid = 0;
     let tail = '';
     child.stderr!.setEncoding('utf8');

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg } from 'node:os';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import {
   ElasticLoadBalancingV2Client,
@@ -23,9 +24,9 @@ import {
   RemoveListenerCertificatesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startTestBerth, eventually, type TestBerth } from '../../helpers/fixture.js';
-import { startBackend, startEagerBackend, upload, freePort, get, createTestTargetGroup, type Backend } from '../backends.js';
+import { startBackend, startEagerBackend, upload, freePort, get, send, createTestTargetGroup, type Backend } from '../backends.js';
 import type { LbPlaneKind } from '../../../src/lb/options.js';
-import { selfSignedCertificate, servedCertificate, httpsGet, filesContaining } from '../tls.js';
+import { selfSignedCertificate, servedCertificate, httpsGet, http2Get, filesContaining } from '../tls.js';
 
 const HAPROXY = spawnSync('sh', ['-c', 'command -v haproxy']).stdout?.toString().trim() ?? '';
 const SECOND_MS = 50;
@@ -145,8 +146,10 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
       assert.equal(berth.loadBalancer.dataPlaneLoads, loads, 'no configuration reload for target changes');
     });
 
-    // HAProxy 2.6 keeps the client connection waiting behind the unread body (the next request on it stalls): not fixed yet.
-    const uploadSkip = plane === 'haproxy' ? 'haproxy: a request after an upload the target did not read stalls (not fixed yet)' : false;
+    // The client reuses its connection after the answer (node's keep-alive agent): it must have been closed, or the next request waits behind the unread body.
+    // On haproxy that is done (`txn.streamed`), but when the target closes its connection before the body is in (`/413`),
+    // the client sometimes gets a reset before the answer ("socket hang up", about 1 run in 6 here): skipped there until that is found.
+    const uploadSkip = plane === 'haproxy' ? 'haproxy: the client is sometimes reset before the answer when the target closes during the upload (not fixed yet)' : false;
     test('a target answering a 4 MiB upload without reading it: the client gets that answer at once and the listener keeps serving', { skip: uploadSkip }, async () => {
       const eager = await startEagerBackend('eager');
       backends.push(Object.assign(eager, { healthStatus: 200 }));
@@ -207,7 +210,7 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
       }, { what: 'request counts in the metrics' });
     });
 
-    test('HTTPS: the certificate by SNI (default without a match), Add/RemoveListenerCertificates take effect, no key under the data dir', { skip: !OPENSSL && 'openssl is not installed (apt-get install -y openssl)' }, async () => {
+    test('HTTPS: the certificate by SNI (default without a match), HTTP/2 by ALPN, Add/RemoveListenerCertificates take effect, no key under the data dir', { skip: !OPENSSL && 'openssl is not installed (apt-get install -y openssl)' }, async () => {
       const certDir = mkdtempSync(join(tmpdir(), 'berth-conf-tls-'));
       try {
         const def = selfSignedCertificate(certDir, 'default', ['default.example']);
@@ -232,6 +235,19 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
         assert.equal(r.headers['x-backend'], 'tls');
         assert.equal(tlsBackend.lastHeaders!['x-forwarded-proto'], 'https');
         assert.equal(tlsBackend.lastHeaders!['x-forwarded-port'], String(port));
+        // HTTP/2 to clients by ALPN (as ALB): streams of one connection, each forwarded to the
+        // target over HTTP/1.1 with the authority as Host; HTTP/1.1 clients are still served.
+        const h2 = await http2Get(port, 'b.example', ['/h2/one', '/h2/slow?ms=300', '/h2/three']);
+        assert.equal(h2.alpn, 'h2');
+        assert.deepEqual(h2.replies.map((x) => [x.status, x.headers['x-backend'], x.body]), [
+          [200, 'tls', 'tls /h2/one'],
+          [200, 'tls', 'tls /h2/slow'],
+          [200, 'tls', 'tls /h2/three'],
+        ]);
+        assert.equal(tlsBackend.lastHeaders!.host, `b.example:${port}`);
+        assert.equal(tlsBackend.lastHeaders!['x-forwarded-proto'], 'https');
+        assert.ok(!Object.keys(tlsBackend.lastHeaders!).some((k) => k.startsWith(':')), 'no pseudo-header reaches the target');
+        assert.equal((await httpsGet(port, 'b.example', '/h1-again')).headers['x-backend'], 'tls');
         // Removing a certificate: its name gets the default one.
         await elb.send(new RemoveListenerCertificatesCommand({ ListenerArn: listenerArn, Certificates: [{ CertificateArn: a }] }));
         await berth.loadBalancer.settled();
@@ -261,6 +277,34 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
       }
     });
 
+    // Issue 19: the process that forwards (the embedded plane's data-plane process, which has a
+    // started spare; haproxy's worker) killed with kill -9. The time until a request is answered
+    // again is measured and printed (the deadline is generous: the machine may be loaded).
+    test('the forwarding process killed with kill -9: a request is answered again (time printed) and the control plane reports it', async () => {
+      const k = await backend('revive');
+      const { tg, port } = await service('revive', [k]);
+      await allHealthy(tg, 1);
+      await eventually(async () => (await get(port, '/before').catch(() => undefined))?.headers['x-backend'] === 'revive', { what: 'serving' });
+      const restarts = berth.loadBalancer.dataPlaneRestarts;
+      const [pid] = berth.loadBalancer.dataPlanePids;
+      assert.ok(pid);
+      // haproxy's worker is its master's child; the embedded plane's process is the pid itself.
+      const victim = plane === 'haproxy' ? Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).pop()) : pid;
+      assert.ok(victim > 0);
+      const killedAt = performance.now();
+      process.kill(victim, 'SIGKILL');
+      const answered = (path: string) => send((done) => request({ host: '127.0.0.1', port, path, signal: AbortSignal.timeout(1000) }, done)).catch(() => undefined);
+      await eventually(async () => (await answered('/after'))?.headers['x-backend'] === 'revive', { what: 'a request answered again', timeoutMs: 8000, intervalMs: 5 });
+      const backMs = performance.now() - killedAt;
+      await eventually(() => berth.loadBalancer.dataPlaneRestarts === restarts + 1, { what: 'the restart counted', timeoutMs: 8000 });
+      console.log(`# ${plane}: a request answered ${backMs.toFixed(0)} ms after kill -9 of the forwarding process (load average ${loadavg()[0]!.toFixed(1)})`);
+      const text = await (await fetch(`${berth.url}/_berth/metrics`)).text();
+      assert.match(text, new RegExp(`^berth_lb_data_plane_restarts_total ${restarts + 1}$`, 'm'));
+      if (plane === 'embedded') assert.ok(!berth.loadBalancer.dataPlanePids.includes(victim), 'a new process serves');
+      await berth.loadBalancer.settled();
+      for (let i = 0; i < 5; i++) assert.equal((await get(port, `/steady${i}`)).headers['x-backend'], 'revive');
+    });
+
     if (plane === 'haproxy') {
       test('haproxy killed with kill -9 is started again and serves; its files are private', async () => {
         const k = await backend('kill');
@@ -272,11 +316,12 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
         assert.equal(statSync(join(dir, 'admin.sock')).mode & 0o777, 0o600);
         const [pid] = berth.loadBalancer.dataPlanePids;
         assert.ok(pid);
+        const restarts = berth.loadBalancer.dataPlaneRestarts;
         process.kill(pid, 'SIGKILL');
-        await eventually(() => berth.loadBalancer.dataPlaneRestarts === 1 && (berth.loadBalancer.dataPlanePids[0] ?? pid) !== pid, { what: 'haproxy restarted', timeoutMs: 5000 });
+        await eventually(() => berth.loadBalancer.dataPlaneRestarts === restarts + 1 && (berth.loadBalancer.dataPlanePids[0] ?? pid) !== pid, { what: 'haproxy restarted', timeoutMs: 5000 });
         await eventually(async () => (await get(port, '/k').catch(() => ({ headers: {} as Record<string, string> }))).headers['x-backend'] === 'kill', { what: 'serving again' });
         const text = await (await fetch(`${berth.url}/_berth/metrics`)).text();
-        assert.match(text, /berth_lb_data_plane_restarts_total 1/);
+        assert.match(text, new RegExp(`^berth_lb_data_plane_restarts_total ${restarts + 1}$`, 'm'));
       });
     }
   });
