@@ -12,6 +12,7 @@ import { parseDocument } from 'yaml';
 import { parseBuild, type ComposeBuild } from './buildSpec.js';
 import { ComposeError, interpolateTree, parseEnvFile } from './interpolate.js';
 import { bytesMiB, commandOf, durationS, listOf, parsePort, positive, wholeNumber, type ComposePort } from './values.js';
+import { parseServiceVolumes, parseTopVolumes, type ComposeMount, type ComposeVolume } from './volumes.js';
 
 export { ComposeError } from './interpolate.js';
 export { bytesMiB, commandOf, durationS, parsePort, type ComposePort } from './values.js';
@@ -66,6 +67,8 @@ export interface ComposeService {
   user?: string;
   stop_grace_period?: number;
   read_only?: boolean;
+  /** Named, bind and anonymous volumes it mounts (volumes.ts). */
+  volumes: ComposeMount[];
   profiles: string[];
   /** `x-aws-role` / `x-aws-policies` and other extension fields, as written. */
   extensions: Record<string, unknown>;
@@ -86,7 +89,7 @@ export interface ComposeProject {
   workingDir: string;
   services: Record<string, ComposeService>;
   secrets: Record<string, ComposeSecret>;
-  volumes: Record<string, unknown>;
+  volumes: Record<string, ComposeVolume>;
   networks: Record<string, unknown>;
   /** Key paths of the specification Berth does not carry out, each once. */
   unsupported: string[];
@@ -115,7 +118,7 @@ const SERVICE_KEYS = new Set(
 );
 /** The service keys Berth carries out (docs/compose.md says into what). */
 const SERVICE_SUPPORTED = new Set(
-  'build command cpu_shares cpus depends_on deploy entrypoint env_file environment expose extends healthcheck hostname image labels logging mem_limit mem_reservation networks ports profiles read_only restart scale secrets stop_grace_period user working_dir'.split(' '),
+  'build command cpu_shares cpus depends_on deploy entrypoint env_file environment expose extends healthcheck hostname image labels logging mem_limit mem_reservation networks ports profiles read_only restart scale secrets stop_grace_period user volumes working_dir'.split(' '),
 );
 const TOP_KEYS = new Set(['version', 'name', 'include', 'services', 'networks', 'volumes', 'secrets', 'configs', 'models']);
 const DEPLOY_SUPPORTED = new Set(['replicas', 'resources', 'mode']);
@@ -204,18 +207,21 @@ export function loadProject(opts: LoadOptions): ComposeProject {
     return out;
   };
 
+  const rawName = opts.projectName ?? env.COMPOSE_PROJECT_NAME ?? (typeof merged.name === 'string' && merged.name ? merged.name : basename(workingDir));
+  const name = normalizeProjectName(rawName);
+  const volumes = parseTopVolumes(merged.volumes, name, unsupported);
   const activeProfiles = new Set(opts.profiles?.length ? opts.profiles : (env.COMPOSE_PROFILES ?? '').split(',').map((s) => s.trim()).filter(Boolean));
   const services: Record<string, ComposeService> = {};
   const disabled = new Set<string>();
-  for (const name of names) {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(name)) throw new ComposeError(`validating ${files[0]}: services Additional property ${name} is not allowed`);
-    const raw = resolveService(name, rawServices, files[0]!);
-    const svc = normalizeService(name, raw, workingDir, read, vars, unsupported);
+  for (const service of names) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(service)) throw new ComposeError(`validating ${files[0]}: services Additional property ${service} is not allowed`);
+    const raw = resolveService(service, rawServices, files[0]!);
+    const svc = normalizeService(service, raw, { workingDir, read, vars, volumes }, unsupported);
     if (svc.profiles.length && !svc.profiles.some((p) => activeProfiles.has(p) || p === '*')) {
-      disabled.add(name);
+      disabled.add(service);
       continue;
     }
-    services[name] = svc;
+    services[service] = svc;
   }
   for (const svc of Object.values(services)) {
     for (const dep of Object.keys(svc.depends_on)) {
@@ -244,12 +250,7 @@ export function loadProject(opts: LoadOptions): ComposeProject {
   for (const svc of Object.values(services)) {
     for (const s of svc.secrets) if (!secrets[s.source]) throw new ComposeError(`service "${svc.name}" refers to undefined secret ${s.source}: invalid compose project`);
   }
-  const volumes = isObj(merged.volumes) ? merged.volumes : {};
-  for (const name of Object.keys(volumes)) unsupported.add(`volumes.${name}`);
   const networks = isObj(merged.networks) ? merged.networks : {};
-
-  const rawName = opts.projectName ?? env.COMPOSE_PROJECT_NAME ?? (typeof merged.name === 'string' && merged.name ? merged.name : basename(workingDir));
-  const name = normalizeProjectName(rawName);
   return { name, workingDir, services, secrets, volumes, networks, unsupported: [...unsupported], warnings: [...warnings] };
 }
 
@@ -356,7 +357,16 @@ function asMap(v: unknown, key: string): Obj {
 
 // ---- normalizing one service ----
 
-function normalizeService(name: string, raw: Obj, workingDir: string, read: (p: string) => string, vars: Record<string, string | undefined>, unsupported: Set<string>): ComposeService {
+/** What normalizing a service reads besides the service: the project directory, files, variables, top-level volumes. */
+interface ServiceContext {
+  workingDir: string;
+  read: (p: string) => string;
+  vars: Record<string, string | undefined>;
+  volumes: Record<string, ComposeVolume>;
+}
+
+function normalizeService(name: string, raw: Obj, sc: ServiceContext, unsupported: Set<string>): ComposeService {
+  const { workingDir, read, vars } = sc;
   const at = `services.${name}`;
   for (const k of Object.keys(raw)) {
     if (k.startsWith('x-')) continue;
@@ -513,6 +523,7 @@ function normalizeService(name: string, raw: Obj, workingDir: string, read: (p: 
     user: str('user'),
     stop_grace_period: durationS(raw.stop_grace_period, `${at}.stop_grace_period`),
     read_only: raw.read_only === undefined ? undefined : raw.read_only === true,
+    volumes: parseServiceVolumes(raw.volumes, at, workingDir, sc.volumes, unsupported),
     profiles: listOf(raw.profiles, `${at}.profiles`).map(String),
     extensions,
   };
@@ -567,13 +578,18 @@ export function configDocument(p: ComposeProject): Record<string, unknown> {
     if (s.secrets.length) out.secrets = s.secrets;
     if (s.stop_grace_period !== undefined) out.stop_grace_period = `${s.stop_grace_period}s`;
     if (s.user) out.user = s.user;
+    if (s.volumes.length) out.volumes = s.volumes.map((m) => ({ type: m.type, ...(m.source ? { source: m.source } : {}), target: m.target, ...(m.read_only ? { read_only: true } : {}) }));
     if (s.working_dir) out.working_dir = s.working_dir;
     Object.assign(out, s.extensions);
     services[name] = out;
   }
   const doc: Record<string, unknown> = { name: p.name, services };
   if (Object.keys(p.secrets).length) doc.secrets = p.secrets;
-  if (Object.keys(p.volumes).length) doc.volumes = p.volumes;
+  if (Object.keys(p.volumes).length) {
+    doc.volumes = Object.fromEntries(
+      Object.entries(p.volumes).map(([k, v]) => [k, { name: v.name, ...(v.driver !== 'local' ? { driver: v.driver } : {}), ...(Object.keys(v.driver_opts).length ? { driver_opts: v.driver_opts } : {}), ...(Object.keys(v.labels).length ? { labels: v.labels } : {}), ...(v.external ? { external: true } : {}) }]),
+    );
+  }
   if (Object.keys(p.networks).length) doc.networks = p.networks;
   return doc;
 }
