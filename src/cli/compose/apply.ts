@@ -16,6 +16,7 @@ import { showLogs } from '../logs.js';
 import type { Terminal } from '../terminal.js';
 import { buildImages } from './build.js';
 import { parseEcsParams, type EcsParams } from './ecsParams.js';
+import { removeProjectVolumes } from './volumes.js';
 import { configDocument, loadProject, startOrder, type ComposeProject, ComposeError } from './model.js';
 import { HASH_TAG, loadBalancerName, logGroupOf, planProject, portsToChoose, PROJECT_TAG, resourceName, secretParameterName, SERVICE_TAG, targetGroupName, type Driver, type ServicePlan } from './mapping.js';
 
@@ -161,7 +162,8 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
   const project = loadFromFlags(flags, term);
   const c = new ComposeApi(api);
   const cluster = flags.cluster;
-  const existing = await c.services(cluster, project.name);
+  // A service still DRAINING from a `down` is made anew (CreateService finishes it once its tasks have stopped).
+  const existing = new Map([...(await c.services(cluster, project.name))].filter(([, s]) => s.status !== 'DRAINING'));
   const driver = flags.driver ?? (await clusterDriver(api, cluster));
   const deadline = Date.now() + flags.waitTimeoutMs;
   const images = await imagesFor(api, project, driver, flags, term);
@@ -543,7 +545,7 @@ export async function downCommand(api: BerthApi, flags: ComposeFlags & { volumes
     ssmToken = page.NextToken;
   } while (ssmToken);
   for (let i = 0; i < params.length; i += 10) await c.ssm('DeleteParameters', { Names: params.slice(i, i + 10) });
-  if (flags.volumes) term.err('compose: no volumes to remove (Berth\'s compose creates none)\n');
+  if (flags.volumes) await removeProjectVolumes(project, (line) => term.err(`${line}\n`));
   term.err(`compose: project ${project} is down\n`);
   return 0;
 }

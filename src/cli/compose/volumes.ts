@@ -12,8 +12,10 @@
  * `read_only` / `:ro` become the mount point's readOnly. tmpfs, npipe, cluster and image mounts,
  * bind propagation and selinux, and volume nocopy / subpath are reported unsupported.
  */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
+import { DockerEngine, defaultDockerSocket, EngineError } from '../../agent/drivers/dockerApi.js';
 import { ComposeError } from './interpolate.js';
 import { listOf } from './values.js';
 
@@ -167,4 +169,47 @@ export function ecsVolumesOf(project: string, mounts: ComposeMount[], volumes: R
     mountPoints.push({ sourceVolume: name, containerPath: m.target, readOnly: m.read_only });
   }
   return { volumes: [...ecsVolumes.values()], mountPoints };
+}
+
+/** How long `down -v` waits for a volume still held by a container the agent is removing. */
+const VOLUME_BUSY_WAIT_MS = 30_000;
+
+/**
+ * `down -v`: removes the project's named volumes (labelled VOLUME_PROJECT_LABEL; external ones
+ * never are) from the docker engine this command reaches (DOCKER_HOST, as `build` uses). Docker
+ * volumes live on the agents' hosts and ECS has no API that removes them, so this reaches the
+ * ones on this host's engine, and says so: volumes on other hosts are left (listed by
+ * `docker volume ls --filter label=berth.compose-project=<project>` there). Answers the names removed.
+ */
+export async function removeProjectVolumes(project: string, say: (line: string) => void, engine?: DockerEngine): Promise<string[]> {
+  const socket = defaultDockerSocket();
+  if (!engine && !existsSync(socket)) {
+    say(`compose: no docker engine at ${socket}: the project's volumes on the agents' hosts are left (remove them there with docker volume rm)`);
+    return [];
+  }
+  const e = engine ?? new DockerEngine(socket);
+  const filters = JSON.stringify({ label: [`${VOLUME_PROJECT_LABEL}=${project}`] });
+  const found: { Volumes?: Array<{ Name: string }> | null } = await e.call('GET', `/volumes?filters=${encodeURIComponent(filters)}`);
+  const removed: string[] = [];
+  for (const v of found.Volumes ?? []) {
+    const deadline = Date.now() + VOLUME_BUSY_WAIT_MS;
+    for (;;) {
+      try {
+        await e.call('DELETE', `/volumes/${encodeURIComponent(v.Name)}`);
+        removed.push(v.Name);
+        say(`compose: volume ${v.Name} removed`);
+        break;
+      } catch (err) {
+        if (err instanceof EngineError && err.statusCode === 404) break;
+        // In use: a stopped task's container the agent has not removed yet.
+        if (err instanceof EngineError && err.statusCode === 409 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        throw new ComposeError(`removing volume ${v.Name}: ${(err as Error).message}`);
+      }
+    }
+  }
+  if (!removed.length) say(`compose: no volumes of project ${project} on the docker engine at ${e.socketPath}`);
+  return removed;
 }
