@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { ComposeError, interpolateString, parseEnvFile } from '../../src/cli/compose/interpolate.js';
-import { bytesMiB, commandOf, configDocument, durationS, loadProject, parsePort, startOrder, type LoadOptions } from '../../src/cli/compose/model.js';
+import { bytesMiB, commandOf, durationS, loadProject, parsePort, startOrder, type LoadOptions } from '../../src/cli/compose/model.js';
+import { configDocument } from '../../src/cli/compose/configDocument.js';
 
 const DIR = '/virtual/myapp';
 
@@ -223,6 +224,20 @@ test('volumes: top-level named volumes (compose\'s names, external, name:), shor
   assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x, volumes: ["./d:rel"]}\n' }), /the mount target must be an absolute path/);
   assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x}\nvolumes:\n  d: {name: has.dot}\n' }), /cannot be an ECS volume name/);
   assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x}\nvolumes:\n  d: {size: 1}\n' }), /volumes.d additional properties 'size' not allowed/);
+});
+
+test('configs: file (resolved against the project dir), content and environment; mounted at /<name> or target; uid/gid/mode and external reported', () => {
+  const p = load(
+    {
+      'compose.yaml': 'services:\n  web:\n    image: x\n    configs: [a, {source: b, target: /etc/b.conf, mode: 0440}, {source: c, target: rel.conf}]\nconfigs:\n  a: {file: ./a.conf}\n  b: {content: "port ${PORT}"}\n  c: {environment: GREETING}\n  d: {external: true}\n',
+    },
+    { env: { PORT: '80', GREETING: 'hi' } },
+  );
+  assert.deepEqual(p.configs, { a: { file: '/virtual/myapp/a.conf' }, b: { content: 'port 80' }, c: { content: 'hi' } });
+  assert.deepEqual(p.services.web!.configs, [{ source: 'a', target: '/a' }, { source: 'b', target: '/etc/b.conf' }, { source: 'c', target: '/rel.conf' }]);
+  assert.deepEqual(p.unsupported.sort(), ['configs.d.external', 'services.web.configs.b.mode']);
+  assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x, configs: [nope]}\n' }), { message: 'service "a" refers to undefined config nope: invalid compose project' });
+  assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x}\nconfigs:\n  c: {}\n' }), /config "c" must declare either `file`, `content` or `environment`/);
 });
 
 test('invalid files get docker compose\'s kind of message', () => {

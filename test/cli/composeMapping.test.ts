@@ -137,6 +137,14 @@ test('volumes: named volumes become shared docker volumes (autoprovisioned unles
   ]);
 });
 
+test('configs: read-only host volumes, of the file itself or of the file up writes under .berth/compose/<project>/configs', () => {
+  const yaml = 'services:\n  web:\n    image: x\n    configs: [a, {source: b, target: /etc/b}]\nconfigs:\n  a: {file: ./a.conf}\n  b: {content: hello}\n';
+  const p = loadProject({ files: ['/v/compose.yaml'], projectName: 'shop', env: {}, readFile: (f) => (f === '/v/compose.yaml' ? yaml : (() => { throw new Error('none'); })()) });
+  const plan = planProject(p, inputs('docker'))[0]!;
+  assert.deepEqual(plan.taskDefinition.volumes, [{ name: 'config-a', host: { sourcePath: '/v/a.conf' } }, { name: 'config-b', host: { sourcePath: '/v/.berth/compose/shop/configs/b' } }]);
+  assert.deepEqual(containerOf([plan], 'web').mountPoints, [{ sourceVolume: 'config-a', containerPath: '/a', readOnly: true }, { sourceVolume: 'config-b', containerPath: '/etc/b', readOnly: true }]);
+});
+
 test('ecs-params.yml: task roles, network mode, task size, per-service overrides; the rest reported', async () => {
   const { parseEcsParams } = await import('../../src/cli/compose/ecsParams.js');
   const params = parseEcsParams(

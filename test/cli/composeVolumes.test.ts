@@ -2,7 +2,7 @@
 // volumes -> agent -> dockerd): a named volume keeps its data across `down` (without -v) and a
 // new `up`, and is gone after `down -v`; a relative bind is the project directory's folder (what
 // the task writes appears on the host) and `:ro` refuses writes. Skipped, saying so, without a
-// docker engine socket.
+// docker engine socket. Configs (content and file) are mounted read-only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,10 +36,10 @@ test('compose volumes on docker: a named volume survives down and up, down -v re
   mkdirSync(join(dir, 'conf'));
   writeFileSync(join(dir, 'conf', 'greeting'), 'hello\n');
   // Each run appends to the named volume and reports its count (and whether /conf is writable) through the bind.
-  const script = "echo run >> /data/runs; wc -l < /data/runs > /out/count.tmp; if echo x 2>/dev/null > /conf/w; then echo writable; else cat /conf/greeting; fi > /out/conf; mv /out/count.tmp /out/count; trap 'exit 0' TERM; while true; do sleep 1; done";
+  const script = "echo run >> /data/runs; wc -l < /data/runs > /out/count.tmp; if echo x 2>/dev/null > /conf/w; then echo writable; else cat /conf/greeting; fi > /out/conf; cat /motd /etc/app.conf > /out/configs; mv /out/count.tmp /out/count; trap 'exit 0' TERM; while true; do sleep 1; done";
   writeFileSync(
     file,
-    ['services:', '  counter:', `    image: ${image}`, `    command: ["sh", "-c", ${JSON.stringify(script.replaceAll('$', '$$'))}]`, '    mem_limit: 32m', '    stop_grace_period: 5s', '    volumes: ["data:/data", "./out:/out", "./conf:/conf:ro"]', 'volumes:', '  data: {}', ''].join('\n'),
+    ['services:', '  counter:', `    image: ${image}`, `    command: ["sh", "-c", ${JSON.stringify(script.replaceAll('$', '$$'))}]`, '    mem_limit: 32m', '    stop_grace_period: 5s', '    volumes: ["data:/data", "./out:/out", "./conf:/conf:ro"]', '    configs: [motd, {source: app, target: /etc/app.conf}]', 'volumes:', '  data: {}', 'configs:', '  motd: {content: "welcome\\n"}', '  app: {file: ./conf/greeting}', ''].join('\n'),
   );
   const engine = new DockerEngine();
   const volume = `${project}_data`;
@@ -52,6 +52,7 @@ test('compose volumes on docker: a named volume survives down and up, down -v re
     await eventually(() => count() === '1', { timeoutMs: 30_000, what: 'the first run to count 1 through the bind' });
     assert.equal(readFileSync(join(dir, 'out', 'conf'), 'utf8'), 'hello\n', 'the :ro bind is readable and refuses writes');
     assert.equal(existsSync(join(dir, 'conf', 'w')), false);
+    assert.equal(readFileSync(join(dir, 'out', 'configs'), 'utf8'), 'welcome\nhello\n', 'configs by content and by file are mounted at /<name> and at target');
     const made: { Labels?: Record<string, string> } = await engine.call('GET', `/volumes/${volume}`);
     assert.equal(made.Labels?.['berth.compose-project'], project);
 

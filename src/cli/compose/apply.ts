@@ -17,7 +17,9 @@ import type { Terminal } from '../terminal.js';
 import { buildImages } from './build.js';
 import { parseEcsParams, type EcsParams } from './ecsParams.js';
 import { removeProjectVolumes } from './volumes.js';
-import { configDocument, loadProject, startOrder, type ComposeProject, ComposeError } from './model.js';
+import { writeConfigFiles } from './configs.js';
+import { loadProject, startOrder, type ComposeProject, ComposeError } from './model.js';
+import { configDocument } from './configDocument.js';
 import { HASH_TAG, loadBalancerName, logGroupOf, planProject, portsToChoose, PROJECT_TAG, resourceName, secretParameterName, SERVICE_TAG, targetGroupName, type Driver, type ServicePlan } from './mapping.js';
 
 /** The flags every compose subcommand takes. */
@@ -167,6 +169,7 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
   const driver = flags.driver ?? (await clusterDriver(api, cluster));
   const deadline = Date.now() + flags.waitTimeoutMs;
   const images = await imagesFor(api, project, driver, flags, term);
+  writeConfigFiles(project.workingDir, project.name, project.configs);
 
   // Host ports for unpublished container ports: kept from the running task definition, else chosen now.
   const chosenPorts = new Map<string, Map<number, number>>();
@@ -466,7 +469,8 @@ export async function downCommand(api: BerthApi, flags: ComposeFlags & { volumes
   // The tasks stop before anything they use goes.
   for (;;) {
     const left: string[] = [];
-    for (const svc of services.values()) left.push(...(await api.taskArns(cluster, { serviceName: svc.serviceName, desiredStatus: 'RUNNING' })));
+    // DeleteService has set the tasks' desired status to STOPPED at once: they are stopping, not stopped.
+    for (const svc of services.values()) for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) left.push(...(await api.taskArns(cluster, { serviceName: svc.serviceName, desiredStatus })));
     const running = left.length ? (await api.tasks(cluster, left)).filter((t) => t.lastStatus !== 'STOPPED') : [];
     const oneOff = (await api.tasks(cluster, await api.taskArns(cluster, { startedBy: `compose-${project}` }))).filter((t) => t.lastStatus !== 'STOPPED');
     if (!running.length && !oneOff.length) break;

@@ -12,6 +12,7 @@ import { parseDocument } from 'yaml';
 import { parseBuild, type ComposeBuild } from './buildSpec.js';
 import { ComposeError, interpolateTree, parseEnvFile } from './interpolate.js';
 import { bytesMiB, commandOf, durationS, listOf, parsePort, positive, wholeNumber, type ComposePort } from './values.js';
+import { parseServiceConfigs, parseTopConfigs, type ComposeConfig, type ComposeServiceConfig } from './configs.js';
 import { parseServiceVolumes, parseTopVolumes, type ComposeMount, type ComposeVolume } from './volumes.js';
 
 export { ComposeError } from './interpolate.js';
@@ -69,6 +70,8 @@ export interface ComposeService {
   read_only?: boolean;
   /** Named, bind and anonymous volumes it mounts (volumes.ts). */
   volumes: ComposeMount[];
+  /** Configs it mounts read-only (configs.ts). */
+  configs: ComposeServiceConfig[];
   profiles: string[];
   /** `x-aws-role` / `x-aws-policies` and other extension fields, as written. */
   extensions: Record<string, unknown>;
@@ -90,6 +93,7 @@ export interface ComposeProject {
   services: Record<string, ComposeService>;
   secrets: Record<string, ComposeSecret>;
   volumes: Record<string, ComposeVolume>;
+  configs: Record<string, ComposeConfig>;
   networks: Record<string, unknown>;
   /** Key paths of the specification Berth does not carry out, each once. */
   unsupported: string[];
@@ -118,7 +122,7 @@ const SERVICE_KEYS = new Set(
 );
 /** The service keys Berth carries out (docs/compose.md says into what). */
 const SERVICE_SUPPORTED = new Set(
-  'build command cpu_shares cpus depends_on deploy entrypoint env_file environment expose extends healthcheck hostname image labels logging mem_limit mem_reservation networks ports profiles read_only restart scale secrets stop_grace_period user volumes working_dir'.split(' '),
+  'build command configs cpu_shares cpus depends_on deploy entrypoint env_file environment expose extends healthcheck hostname image labels logging mem_limit mem_reservation networks ports profiles read_only restart scale secrets stop_grace_period user volumes working_dir'.split(' '),
 );
 const TOP_KEYS = new Set(['version', 'name', 'include', 'services', 'networks', 'volumes', 'secrets', 'configs', 'models']);
 const DEPLOY_SUPPORTED = new Set(['replicas', 'resources', 'mode']);
@@ -170,7 +174,6 @@ export function loadProject(opts: LoadOptions): ComposeProject {
 
   const unsupported = new Set<string>();
   if ('include' in merged) unsupported.add('include');
-  if ('configs' in merged) unsupported.add('configs');
   if ('models' in merged) unsupported.add('models');
 
   const rawServices = merged.services ?? {};
@@ -210,13 +213,14 @@ export function loadProject(opts: LoadOptions): ComposeProject {
   const rawName = opts.projectName ?? env.COMPOSE_PROJECT_NAME ?? (typeof merged.name === 'string' && merged.name ? merged.name : basename(workingDir));
   const name = normalizeProjectName(rawName);
   const volumes = parseTopVolumes(merged.volumes, name, unsupported);
+  const configs = parseTopConfigs(merged.configs, workingDir, vars, unsupported);
   const activeProfiles = new Set(opts.profiles?.length ? opts.profiles : (env.COMPOSE_PROFILES ?? '').split(',').map((s) => s.trim()).filter(Boolean));
   const services: Record<string, ComposeService> = {};
   const disabled = new Set<string>();
   for (const service of names) {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(service)) throw new ComposeError(`validating ${files[0]}: services Additional property ${service} is not allowed`);
     const raw = resolveService(service, rawServices, files[0]!);
-    const svc = normalizeService(service, raw, { workingDir, read, vars, volumes }, unsupported);
+    const svc = normalizeService(service, raw, { workingDir, read, vars, volumes, configs }, unsupported);
     if (svc.profiles.length && !svc.profiles.some((p) => activeProfiles.has(p) || p === '*')) {
       disabled.add(service);
       continue;
@@ -251,7 +255,7 @@ export function loadProject(opts: LoadOptions): ComposeProject {
     for (const s of svc.secrets) if (!secrets[s.source]) throw new ComposeError(`service "${svc.name}" refers to undefined secret ${s.source}: invalid compose project`);
   }
   const networks = isObj(merged.networks) ? merged.networks : {};
-  return { name, workingDir, services, secrets, volumes, networks, unsupported: [...unsupported], warnings: [...warnings] };
+  return { name, workingDir, services, secrets, volumes, configs, networks, unsupported: [...unsupported], warnings: [...warnings] };
 }
 
 function readText(path: string): string {
@@ -363,6 +367,7 @@ interface ServiceContext {
   read: (p: string) => string;
   vars: Record<string, string | undefined>;
   volumes: Record<string, ComposeVolume>;
+  configs: Record<string, ComposeConfig>;
 }
 
 function normalizeService(name: string, raw: Obj, sc: ServiceContext, unsupported: Set<string>): ComposeService {
@@ -524,6 +529,7 @@ function normalizeService(name: string, raw: Obj, sc: ServiceContext, unsupporte
     stop_grace_period: durationS(raw.stop_grace_period, `${at}.stop_grace_period`),
     read_only: raw.read_only === undefined ? undefined : raw.read_only === true,
     volumes: parseServiceVolumes(raw.volumes, at, workingDir, sc.volumes, unsupported),
+    configs: parseServiceConfigs(raw.configs, at, sc.configs, unsupported),
     profiles: listOf(raw.profiles, `${at}.profiles`).map(String),
     extensions,
   };
@@ -546,50 +552,4 @@ export function startOrder(services: Record<string, ComposeService>): string[] {
   };
   for (const name of Object.keys(services).sort()) visit(name, []);
   return out;
-}
-
-/** The project in the shape `docker compose config` prints (normalized, long syntax). */
-export function configDocument(p: ComposeProject): Record<string, unknown> {
-  const services: Record<string, unknown> = {};
-  for (const name of Object.keys(p.services).sort()) {
-    const s = p.services[name]!;
-    const out: Record<string, unknown> = {};
-    if (s.build) {
-      const b = s.build;
-      out.build = { context: b.context, ...(b.dockerfileInline !== undefined ? { dockerfile_inline: b.dockerfileInline } : { dockerfile: b.dockerfile }), ...(Object.keys(b.args).length ? { args: b.args } : {}), ...(b.target ? { target: b.target } : {}), ...(Object.keys(b.labels).length ? { labels: b.labels } : {}), ...(b.noCache ? { no_cache: true } : {}), ...(b.network ? { network: b.network } : {}) };
-    }
-    if (s.command) out.command = s.command;
-    if (Object.keys(s.depends_on).length) out.depends_on = s.depends_on;
-    if (s.replicas !== 1 || s.mem_limit || s.cpus || s.mem_reservation) {
-      const limits = { ...(s.cpus ? { cpus: s.cpus } : {}), ...(s.mem_limit ? { memory: `${s.mem_limit}M` } : {}) };
-      out.deploy = { replicas: s.replicas, ...(Object.keys(limits).length || s.mem_reservation ? { resources: { ...(Object.keys(limits).length ? { limits } : {}), ...(s.mem_reservation ? { reservations: { memory: `${s.mem_reservation}M` } } : {}) } } : {}) };
-    }
-    if (s.entrypoint) out.entrypoint = s.entrypoint;
-    if (Object.keys(s.environment).length) out.environment = Object.fromEntries(Object.entries(s.environment).sort(([a], [b]) => a.localeCompare(b)));
-    if (s.expose.length) out.expose = s.expose.map(String);
-    if (s.healthcheck) out.healthcheck = { test: s.healthcheck.test, interval: `${s.healthcheck.interval}s`, timeout: `${s.healthcheck.timeout}s`, retries: s.healthcheck.retries, start_period: `${s.healthcheck.start_period}s` };
-    if (s.hostname) out.hostname = s.hostname;
-    if (s.image) out.image = s.image;
-    if (Object.keys(s.labels).length) out.labels = s.labels;
-    if (s.logging) out.logging = s.logging;
-    if (s.ports.length) out.ports = s.ports.map((pt) => ({ mode: 'ingress', ...(pt.host_ip ? { host_ip: pt.host_ip } : {}), target: pt.target, ...(pt.published ? { published: String(pt.published) } : {}), protocol: pt.protocol, ...(pt.app_protocol ? { app_protocol: pt.app_protocol } : {}) }));
-    if (s.profiles.length) out.profiles = s.profiles;
-    if (s.restart) out.restart = s.restart;
-    if (s.secrets.length) out.secrets = s.secrets;
-    if (s.stop_grace_period !== undefined) out.stop_grace_period = `${s.stop_grace_period}s`;
-    if (s.user) out.user = s.user;
-    if (s.volumes.length) out.volumes = s.volumes.map((m) => ({ type: m.type, ...(m.source ? { source: m.source } : {}), target: m.target, ...(m.read_only ? { read_only: true } : {}) }));
-    if (s.working_dir) out.working_dir = s.working_dir;
-    Object.assign(out, s.extensions);
-    services[name] = out;
-  }
-  const doc: Record<string, unknown> = { name: p.name, services };
-  if (Object.keys(p.secrets).length) doc.secrets = p.secrets;
-  if (Object.keys(p.volumes).length) {
-    doc.volumes = Object.fromEntries(
-      Object.entries(p.volumes).map(([k, v]) => [k, { name: v.name, ...(v.driver !== 'local' ? { driver: v.driver } : {}), ...(Object.keys(v.driver_opts).length ? { driver_opts: v.driver_opts } : {}), ...(Object.keys(v.labels).length ? { labels: v.labels } : {}), ...(v.external ? { external: true } : {}) }]),
-    );
-  }
-  if (Object.keys(p.networks).length) doc.networks = p.networks;
-  return doc;
 }
