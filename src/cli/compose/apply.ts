@@ -18,6 +18,7 @@ import { buildImages } from './build.js';
 import { parseEcsParams, type EcsParams } from './ecsParams.js';
 import { removeProjectVolumes } from './volumes.js';
 import { writeConfigFiles } from './configs.js';
+import { removeProjectImages, type RmiMode } from './rmi.js';
 import { loadProject, startOrder, type ComposeProject, ComposeError } from './model.js';
 import { configDocument } from './configDocument.js';
 import { HASH_TAG, loadBalancerName, logGroupOf, planProject, portsToChoose, PROJECT_TAG, resourceName, secretParameterName, SERVICE_TAG, targetGroupName, type Driver, type ServicePlan } from './mapping.js';
@@ -455,7 +456,7 @@ function projectNameOf(flags: ComposeFlags, term: Terminal): { name: string; pro
 }
 
 /** `berth compose down`: removes what `up` created (services and their tasks, one-off tasks, task definitions, load balancing, log groups, secrets). */
-export async function downCommand(api: BerthApi, flags: ComposeFlags & { volumes?: boolean; timeoutMs: number }, term: Terminal): Promise<number> {
+export async function downCommand(api: BerthApi, flags: ComposeFlags & { volumes?: boolean; rmi?: RmiMode; timeoutMs: number }, term: Terminal): Promise<number> {
   const { name: project } = projectNameOf(flags, term);
   const c = new ComposeApi(api);
   const cluster = flags.cluster;
@@ -550,6 +551,7 @@ export async function downCommand(api: BerthApi, flags: ComposeFlags & { volumes
   } while (ssmToken);
   for (let i = 0; i < params.length; i += 10) await c.ssm('DeleteParameters', { Names: params.slice(i, i + 10) });
   if (flags.volumes) await removeProjectVolumes(project, (line) => term.err(`${line}\n`));
+  if (flags.rmi) await removeProjectImages(api, project, flags.rmi, (line) => term.err(`${line}\n`));
   term.err(`compose: project ${project} is down\n`);
   return 0;
 }
