@@ -178,7 +178,7 @@ class NullDriver implements Driver {
   private readonly exits = new Map<string, () => void>();
   private readonly exited = new Map<string, Promise<void>>();
   async fingerprint() {
-    return { name: this.name, available: true, capabilities: { memoryLimit: false, links: false, images: false }, cpus: cpus().length, memoryMiB: 1024 };
+    return { name: this.name, available: true, capabilities: { memoryLimit: false, links: false, images: false, mounts: false }, cpus: cpus().length, memoryMiB: 1024 };
   }
   async pullImage(): Promise<{ digest?: string }> {
     return {};

@@ -199,6 +199,8 @@ export class Agent {
       { name: 'ecs.capability.berth.driver', value: fp.name },
       { name: `ecs.capability.berth.driver.${fp.name}` },
       ...(fp.capabilities.memoryLimit ? [{ name: 'ecs.capability.berth.memory-limit' }] : []),
+      // Task definitions whose containers mount volumes require these (RegisterTaskDefinition adds them): only drivers that mount get such tasks.
+      ...(fp.capabilities.mounts ? [{ name: 'ecs.capability.berth.mounts' }, { name: 'ecs.capability.docker-plugin.local' }] : []),
       ...Object.entries(this.opts.attributes ?? {}).map(([name, value]) => ({ name, value })),
     ];
     if (!attributes.some((a) => a.name === 'ecs.availability-zone')) attributes.push({ name: 'ecs.availability-zone', value: `${this.opts.client.region}a` });

@@ -80,7 +80,8 @@ export function pinnedImage(image: string, digest: string | undefined): string {
   return `${colon > image.lastIndexOf('/') ? image.slice(0, colon) : image}@${digest}`;
 }
 
-export function toContainerSpec(c: AgentContainerDefinition, env: Record<string, string>, networkMode: string): ContainerSpec {
+export function toContainerSpec(c: AgentContainerDefinition, env: Record<string, string>, networkMode: string, volumes: AgentTaskSpec['volumes'] = []): ContainerSpec {
+  const byName = new Map((volumes ?? []).map((v) => [v.name, v]));
   return {
     name: c.name,
     image: pinnedImage(c.image, c.imageDigest),
@@ -105,6 +106,9 @@ export function toContainerSpec(c: AgentContainerDefinition, env: Record<string,
     logConfiguration: c.logConfiguration,
     readonlyRootFilesystem: c.readonlyRootFilesystem,
     networkMode,
+    // A mount of a volume the spec lacks (RegisterTaskDefinition does not let one through) mounts nothing Berth can: unsupported.
+    mounts: c.mountPoints?.map((m) => ({ volume: byName.get(m.sourceVolume) ?? { name: m.sourceVolume, kind: 'unsupported' }, containerPath: m.containerPath, readOnly: m.readOnly })),
+    volumesFrom: c.volumesFrom,
   };
 }
 
@@ -278,7 +282,7 @@ class AgentOwnedTask implements OwnedTask {
         family: this.spec.family,
         networkMode: this.spec.networkMode,
         desiredStatus: this.stopReason ? 'STOPPED' : 'RUNNING',
-        containers: this.spec.containers.map((c) => toContainerSpec(c, envs.get(c.name) ?? {}, this.spec.networkMode)),
+        containers: this.spec.containers.map((c) => toContainerSpec(c, envs.get(c.name) ?? {}, this.spec.networkMode, this.spec.volumes)),
       };
       runner = new TaskRunner({ ...opts, task });
     }

@@ -44,6 +44,28 @@ export interface Ulimit {
 }
 
 /**
+ * A volume of a task (ECS `volumes`), as the runtime mounts it:
+ * - `bind`: the host path `sourcePath` (ECS `host.sourcePath`);
+ * - `docker`: a docker volume (ECS `dockerVolumeConfiguration`): scope `task` lives and goes with
+ *   the task, scope `shared` outlives it (created when missing only with `autoprovision`);
+ * - `task`: an empty volume of the task's own (ECS: a volume with neither), gone with the task;
+ * - `unsupported`: a kind Berth does not mount (EFS, FSx): a container mounting it cannot start.
+ */
+export interface VolumeSpec {
+  name: string;
+  kind: 'bind' | 'docker' | 'task' | 'unsupported';
+  sourcePath?: string;
+  docker?: { scope: 'task' | 'shared'; autoprovision?: boolean; driver: string; labels?: Record<string, string>; driverOpts?: Record<string, string> };
+}
+
+/** A volume mounted into a container (ECS `mountPoints`, its volume resolved). */
+export interface MountSpec {
+  volume: VolumeSpec;
+  containerPath: string;
+  readOnly?: boolean;
+}
+
+/**
  * What the runtime needs of one container definition. Memory values are MiB, cpu is CPU units
  * (1024 = one core), stopTimeout is seconds, as in ECS.
  */
@@ -74,6 +96,10 @@ export interface ContainerSpec {
   readonlyRootFilesystem?: boolean;
   /** The task's network mode (bridge, host, awsvpc, none); copied onto each container for the driver. */
   networkMode?: string;
+  /** Volumes mounted into the container (ECS `mountPoints`). */
+  mounts?: MountSpec[];
+  /** Other containers of the task whose mounts this one gets too (ECS `volumesFrom`). */
+  volumesFrom?: Array<{ sourceContainer: string; readOnly?: boolean }>;
 }
 
 /** A task as handed to the runner. */

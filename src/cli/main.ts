@@ -169,11 +169,12 @@ function addComposeCommands(program: Command, api: (opts: { server?: string; dat
       outcome.exitCode = await buildCommand(api(opts), services, common(cmd), term);
     });
   clientCommand(compose, 'down', 'Remove everything up created: services and tasks, task definitions, load balancer, listeners and target groups, log groups, secrets.', { output: false })
-    .option('-v, --volumes', 'also remove volumes (Berth\'s compose creates none)')
+    .option('-v, --volumes', 'also remove the project\'s named volumes (those on this host\'s docker engine)')
+    .addOption(new Option('--rmi <type>', 'also remove the images up built: local (services without an image: name) or all').choices(['local', 'all']))
     .addOption(new Option('--timeout <duration>', 'how long to wait for the tasks to stop').argParser(durationMs).default(2 * 60_000, '2m'))
     .action(async (opts, cmd: Command) => {
       const { downCommand } = await import('./compose/apply.js');
-      outcome.exitCode = await downCommand(api(opts), { ...common(cmd), volumes: opts.volumes, timeoutMs: opts.timeout }, term);
+      outcome.exitCode = await downCommand(api(opts), { ...common(cmd), volumes: opts.volumes, rmi: opts.rmi, timeoutMs: opts.timeout }, term);
     });
   clientCommand(compose, 'ps', 'List the project\'s tasks: service, status, health, ports.')
     .option('-a, --all', 'stopped tasks too')

@@ -5,6 +5,9 @@
  * (how to run a shell script, which port a server listens on, a directory for workingDirectory).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Driver, DriverHandle, DriverLogLine } from '../../src/agent/drivers/driver.js';
 import { EPHEMERAL_MAX, EPHEMERAL_MIN } from '../../src/agent/drivers/ports.js';
@@ -313,6 +316,31 @@ export function driverConformance(label: string, opts: ConformanceOptions): void
       const slow = await driver.exec(h, ['/bin/sh', '-c', 'sleep 5'], 300);
       assert.equal(slow.timedOut, true);
       await driver.stop(h, 1000);
+    });
+
+    test('host volumes: a driver that mounts binds the host path (read-only honoured); one that cannot refuses to start', async () => {
+      const fp = await driver.fingerprint();
+      const dir = mkdtempSync(join(tmpdir(), 'berth-conf-mount-'));
+      try {
+        writeFileSync(join(dir, 'given'), 'from-host\n');
+        const volume = { name: 'data', kind: 'bind' as const, sourcePath: dir };
+        const script = 'cat /mnt/data/given && echo from-task > /mnt/data/written';
+        if (!fp.capabilities.mounts) {
+          await assert.rejects(start({ ...w.shell(script), mounts: [{ volume, containerPath: '/mnt/data' }] }), /cannot mount volumes/);
+          return;
+        }
+        const rw = await start({ ...w.shell(script), mounts: [{ volume, containerPath: '/mnt/data' }] });
+        assert.equal((await driver.wait(rw)).code, 0);
+        assert.equal(readFileSync(join(dir, 'written'), 'utf8'), 'from-task\n', 'the file the task wrote is on the host');
+        const ro = await start({ ...w.shell('cat /mnt/data/given; echo again > /mnt/data/written'), mounts: [{ volume, containerPath: '/mnt/data', readOnly: true }] });
+        const logs = collect(ro);
+        assert.notEqual((await driver.wait(ro)).code, 0, 'writing to a read-only mount fails');
+        await logs.ended;
+        assert.ok(logs.lines.some((l) => l.line === 'from-host'), 'the read-only mount is readable');
+        assert.equal(readFileSync(join(dir, 'written'), 'utf8'), 'from-task\n', 'the host file is unchanged');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 }

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { ComposeError, interpolateString, parseEnvFile } from '../../src/cli/compose/interpolate.js';
-import { bytesMiB, commandOf, configDocument, durationS, loadProject, parsePort, startOrder, type LoadOptions } from '../../src/cli/compose/model.js';
+import { bytesMiB, commandOf, durationS, loadProject, parsePort, startOrder, type LoadOptions } from '../../src/cli/compose/model.js';
+import { configDocument } from '../../src/cli/compose/configDocument.js';
 
 const DIR = '/virtual/myapp';
 
@@ -173,12 +174,70 @@ test('unsupported keys are reported once each with their path; x- fields are kep
     },
     { files: ['compose.yaml', 'more.yaml'] },
   );
-  assert.deepEqual(p.unsupported.sort(), ['services.a.cap_add', 'services.a.deploy.placement', 'services.b.cap_add', 'services.b.privileged', 'volumes.data']);
+  assert.deepEqual(p.unsupported.sort(), ['services.a.cap_add', 'services.a.deploy.placement', 'services.b.cap_add', 'services.b.privileged']);
   assert.equal(p.services.a!.replicas, 2);
   assert.ok('x-aws-role' in p.services.a!.extensions);
   assert.equal(p.services.a!.image, 'x', 'YAML merge keys (x- anchors) work');
   const doc = configDocument(p);
   assert.equal((doc.services as Record<string, Record<string, unknown>>).a!['x-aws-role'] !== undefined, true);
+});
+
+test('volumes: top-level named volumes (compose\'s names, external, name:), short and long syntax, binds resolved against the project dir, read-only', () => {
+  const p = load({
+    'compose.yaml': [
+      'services:',
+      '  db:',
+      '    image: pg',
+      '    volumes:',
+      '      - data:/var/lib/pg',
+      '      - ./conf:/etc/pg:ro',
+      '      - /srv/shared:/shared:ro,z',
+      '      - /scratch',
+      '      - {type: volume, source: logs, target: /logs, read_only: true}',
+      '      - {type: bind, source: ../other, target: /other}',
+      '      - {type: tmpfs, target: /run}',
+      'volumes:',
+      '  data: {labels: {tier: db}, driver_opts: {type: none}}',
+      '  logs: {external: true}',
+      '  named: {name: given-name}',
+      '',
+    ].join('\n'),
+  });
+  assert.deepEqual(p.volumes, {
+    data: { name: 'myapp_data', driver: 'local', driver_opts: { type: 'none' }, labels: { tier: 'db' }, external: false },
+    logs: { name: 'logs', driver: 'local', driver_opts: {}, labels: {}, external: true },
+    named: { name: 'given-name', driver: 'local', driver_opts: {}, labels: {}, external: false },
+  });
+  assert.deepEqual(p.services.db!.volumes, [
+    { type: 'volume', source: 'data', target: '/var/lib/pg', read_only: false },
+    { type: 'bind', source: '/virtual/myapp/conf', target: '/etc/pg', read_only: true },
+    { type: 'bind', source: '/srv/shared', target: '/shared', read_only: true },
+    { type: 'volume', target: '/scratch', read_only: false },
+    { type: 'volume', source: 'logs', target: '/logs', read_only: true },
+    { type: 'bind', source: '/virtual/other', target: '/other', read_only: false },
+  ]);
+  assert.deepEqual(p.unsupported.sort(), ['services.db.volumes[2]:z', 'services.db.volumes[6].type: tmpfs']);
+  const doc = configDocument(p) as { volumes: Record<string, unknown>; services: Record<string, { volumes: unknown[] }> };
+  assert.deepEqual(doc.volumes.data, { name: 'myapp_data', driver_opts: { type: 'none' }, labels: { tier: 'db' } });
+  assert.deepEqual(doc.services.db!.volumes[1], { type: 'bind', source: '/virtual/myapp/conf', target: '/etc/pg', read_only: true });
+  assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x, volumes: ["nope:/d"]}\n' }), { message: 'service "a" refers to undefined volume nope: invalid compose project' });
+  assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x, volumes: ["./d:rel"]}\n' }), /the mount target must be an absolute path/);
+  assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x}\nvolumes:\n  d: {name: has.dot}\n' }), /cannot be an ECS volume name/);
+  assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x}\nvolumes:\n  d: {size: 1}\n' }), /volumes.d additional properties 'size' not allowed/);
+});
+
+test('configs: file (resolved against the project dir), content and environment; mounted at /<name> or target; uid/gid/mode and external reported', () => {
+  const p = load(
+    {
+      'compose.yaml': 'services:\n  web:\n    image: x\n    configs: [a, {source: b, target: /etc/b.conf, mode: 0440}, {source: c, target: rel.conf}]\nconfigs:\n  a: {file: ./a.conf}\n  b: {content: "port ${PORT}"}\n  c: {environment: GREETING}\n  d: {external: true}\n',
+    },
+    { env: { PORT: '80', GREETING: 'hi' } },
+  );
+  assert.deepEqual(p.configs, { a: { file: '/virtual/myapp/a.conf' }, b: { content: 'port 80' }, c: { content: 'hi' } });
+  assert.deepEqual(p.services.web!.configs, [{ source: 'a', target: '/a' }, { source: 'b', target: '/etc/b.conf' }, { source: 'c', target: '/rel.conf' }]);
+  assert.deepEqual(p.unsupported.sort(), ['configs.d.external', 'services.web.configs.b.mode']);
+  assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x, configs: [nope]}\n' }), { message: 'service "a" refers to undefined config nope: invalid compose project' });
+  assert.throws(() => load({ 'compose.yaml': 'services:\n  a: {image: x}\nconfigs:\n  c: {}\n' }), /config "c" must declare either `file`, `content` or `environment`/);
 });
 
 test('invalid files get docker compose\'s kind of message', () => {

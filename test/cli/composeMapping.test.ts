@@ -119,6 +119,32 @@ test('the hash follows the task definition; names fit ELBv2\'s limits', () => {
   assert.equal(targetGroupName('shop', 'front', 80), 'shop-front-80');
 });
 
+test('volumes: named volumes become shared docker volumes (autoprovisioned unless external) labelled with the project, binds host volumes, anonymous ones empty task volumes', () => {
+  const yaml = 'services:\n  db:\n    image: pg\n    volumes: [data:/var/lib/pg, ./conf:/etc/pg:ro, /scratch, {type: volume, source: ext, target: /ext}]\nvolumes:\n  data: {}\n  ext: {external: true}\n';
+  const p = loadProject({ files: ['/v/compose.yaml'], projectName: 'shop', env: {}, readFile: (f) => (f === '/v/compose.yaml' ? yaml : (() => { throw new Error('none'); })()) });
+  const plan = planProject(p, inputs('docker'))[0]!;
+  assert.deepEqual(plan.taskDefinition.volumes, [
+    { name: 'shop_data', dockerVolumeConfiguration: { scope: 'shared', autoprovision: true, driver: 'local', labels: { 'berth.compose-project': 'shop', 'com.docker.compose.project': 'shop', 'com.docker.compose.volume': 'data' } } },
+    { name: 'bind-1', host: { sourcePath: '/v/conf' } },
+    { name: 'anon-2' },
+    { name: 'ext', dockerVolumeConfiguration: { scope: 'shared', autoprovision: false, driver: 'local', labels: {} } },
+  ]);
+  assert.deepEqual(containerOf([plan], 'db').mountPoints, [
+    { sourceVolume: 'shop_data', containerPath: '/var/lib/pg', readOnly: false },
+    { sourceVolume: 'bind-1', containerPath: '/etc/pg', readOnly: true },
+    { sourceVolume: 'anon-2', containerPath: '/scratch', readOnly: false },
+    { sourceVolume: 'ext', containerPath: '/ext', readOnly: false },
+  ]);
+});
+
+test('configs: read-only host volumes, of the file itself or of the file up writes under .berth/compose/<project>/configs', () => {
+  const yaml = 'services:\n  web:\n    image: x\n    configs: [a, {source: b, target: /etc/b}]\nconfigs:\n  a: {file: ./a.conf}\n  b: {content: hello}\n';
+  const p = loadProject({ files: ['/v/compose.yaml'], projectName: 'shop', env: {}, readFile: (f) => (f === '/v/compose.yaml' ? yaml : (() => { throw new Error('none'); })()) });
+  const plan = planProject(p, inputs('docker'))[0]!;
+  assert.deepEqual(plan.taskDefinition.volumes, [{ name: 'config-a', host: { sourcePath: '/v/a.conf' } }, { name: 'config-b', host: { sourcePath: '/v/.berth/compose/shop/configs/b' } }]);
+  assert.deepEqual(containerOf([plan], 'web').mountPoints, [{ sourceVolume: 'config-a', containerPath: '/a', readOnly: true }, { sourceVolume: 'config-b', containerPath: '/etc/b', readOnly: true }]);
+});
+
 test('ecs-params.yml: task roles, network mode, task size, per-service overrides; the rest reported', async () => {
   const { parseEcsParams } = await import('../../src/cli/compose/ecsParams.js');
   const params = parseEcsParams(

@@ -11,6 +11,9 @@ import {
   ListTaskDefinitionFamiliesCommand,
   DeregisterTaskDefinitionCommand,
   DeleteTaskDefinitionsCommand,
+  CreateClusterCommand,
+  RegisterContainerInstanceCommand,
+  RunTaskCommand,
   type RegisterTaskDefinitionCommandInput,
 } from '@aws-sdk/client-ecs';
 import { startTestBerth, type TestBerth } from '../helpers/fixture.js';
@@ -250,6 +253,16 @@ test('validation errors are ClientExceptions that name the problem and register 
     ['long family', { family: 'f'.repeat(256), containerDefinitions: [{ name: 'a', image: 'x', memory: 64 }] }, /255/],
     ['missing image', { family: 'bad', containerDefinitions: [{ name: 'a', memory: 64 } as never] }, /image/],
     ['unknown volume', { family: 'bad', containerDefinitions: [{ name: 'a', image: 'x', memory: 64, mountPoints: [{ sourceVolume: 'nope', containerPath: '/d' }] }] }, /volume 'nope'/],
+    ['relative containerPath', { family: 'bad', volumes: [{ name: 'v' }], containerDefinitions: [{ name: 'a', image: 'x', memory: 64, mountPoints: [{ sourceVolume: 'v', containerPath: 'data' }] }] }, /containerPath 'data' must be an absolute path/],
+    ['path mounted twice', { family: 'bad', volumes: [{ name: 'v' }, { name: 'w' }], containerDefinitions: [{ name: 'a', image: 'x', memory: 64, mountPoints: [{ sourceVolume: 'v', containerPath: '/d' }, { sourceVolume: 'w', containerPath: '/d/' }] }] }, /'\/d\/' is mounted more than once/],
+    ['relative sourcePath', { family: 'bad', volumes: [{ name: 'v', host: { sourcePath: 'srv/data' } }], containerDefinitions: [{ name: 'a', image: 'x', memory: 64 }] }, /volume 'v'.*host.sourcePath 'srv\/data' must be an absolute path/],
+    ['two kinds', { family: 'bad', volumes: [{ name: 'v', host: { sourcePath: '/srv' }, dockerVolumeConfiguration: { scope: 'shared' } }], containerDefinitions: [{ name: 'a', image: 'x', memory: 64 }] }, /Only one of host, dockerVolumeConfiguration/],
+    ['autoprovision with task scope', { family: 'bad', volumes: [{ name: 'v', dockerVolumeConfiguration: { scope: 'task', autoprovision: true } }], containerDefinitions: [{ name: 'a', image: 'x', memory: 64 }] }, /autoprovision can only be true when the scope is 'shared'/],
+    ['duplicate volume', { family: 'bad', volumes: [{ name: 'v' }, { name: 'v' }], containerDefinitions: [{ name: 'a', image: 'x', memory: 64 }] }, /'v' is used twice/],
+    ['bad volume name', { family: 'bad', volumes: [{ name: 'has space' }], containerDefinitions: [{ name: 'a', image: 'x', memory: 64 }] }, /Volume name 'has space'/],
+    ['too many volumes', { family: 'bad', volumes: Array.from({ length: 51 }, (_, i) => ({ name: `v${i}` })), containerDefinitions: [{ name: 'a', image: 'x', memory: 64 }] }, /at most 50 volumes/],
+    ['volumesFrom itself', { family: 'bad', containerDefinitions: [{ name: 'a', image: 'x', memory: 64, volumesFrom: [{ sourceContainer: 'a' }] }] }, /volumesFrom names container 'a'/],
+    ['too many driverOpts', { family: 'bad', volumes: [{ name: 'v', dockerVolumeConfiguration: { driverOpts: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 'v'])) } }], containerDefinitions: [{ name: 'a', image: 'x', memory: 64 }] }, /driverOpts can have at most 100/],
     ['memoryReservation > memory', { family: 'bad', containerDefinitions: [{ name: 'a', image: 'x', memory: 64, memoryReservation: 128 }] }, /memoryReservation/],
   ];
   for (const [what, input, re] of cases) {
@@ -263,6 +276,37 @@ test('validation errors are ClientExceptions that name the problem and register 
   const fams = await ecs.send(new ListTaskDefinitionFamiliesCommand({ familyPrefix: 'bad', status: 'ALL' }));
   assert.deepEqual(fams.families, []);
   await assert.rejects(ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'bad' })), /Unable to describe task definition/);
+});
+
+test('volumes: docker volumes get scope task and driver local, shared ones autoprovision false; mounting containers require the mounts attribute, which instances without it lack (RunTask: ATTRIBUTE)', async () => {
+  const td = (
+    await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'vols',
+        volumes: [{ name: 'scratch', dockerVolumeConfiguration: {} }, { name: 'db', dockerVolumeConfiguration: { scope: 'shared', labels: { app: 'x' } } }, { name: 'logs', host: { sourcePath: '/var/log/app' } }, { name: 'tmp' }],
+        containerDefinitions: [
+          { name: 'a', image: 'x', memory: 64, mountPoints: [{ sourceVolume: 'db', containerPath: '/var/lib/db' }, { sourceVolume: 'logs', containerPath: '/logs', readOnly: true }] },
+          { name: 'b', image: 'x', memory: 64, volumesFrom: [{ sourceContainer: 'a', readOnly: true }] },
+        ],
+      }),
+    )
+  ).taskDefinition!;
+  assert.deepEqual(td.volumes, [
+    { name: 'scratch', dockerVolumeConfiguration: { scope: 'task', driver: 'local' } },
+    { name: 'db', dockerVolumeConfiguration: { scope: 'shared', autoprovision: false, driver: 'local', labels: { app: 'x' } } },
+    { name: 'logs', host: { sourcePath: '/var/log/app' } },
+    { name: 'tmp' },
+  ]);
+  assert.deepEqual(td.containerDefinitions![0]!.mountPoints, [{ sourceVolume: 'db', containerPath: '/var/lib/db' }, { sourceVolume: 'logs', containerPath: '/logs', readOnly: true }]);
+  assert.deepEqual(td.containerDefinitions![1]!.volumesFrom, [{ sourceContainer: 'a', readOnly: true }]);
+  const attrs = td.requiresAttributes!.map((a) => a.name);
+  assert.ok(attrs.includes('ecs.capability.berth.mounts') && attrs.includes('ecs.capability.docker-plugin.local'), attrs.join());
+  // An instance registered through the API (no Berth agent on a driver that mounts) is not offered the task.
+  await ecs.send(new CreateClusterCommand({ clusterName: 'vols' }));
+  const ci = (await ecs.send(new RegisterContainerInstanceCommand({ cluster: 'vols', totalResources: [{ name: 'CPU', type: 'INTEGER', integerValue: 1024 }, { name: 'MEMORY', type: 'INTEGER', integerValue: 1024 }] }))).containerInstance!;
+  const run = await ecs.send(new RunTaskCommand({ cluster: 'vols', taskDefinition: 'vols' }));
+  assert.deepEqual(run.tasks, []);
+  assert.deepEqual(run.failures, [{ arn: ci.containerInstanceArn, reason: 'ATTRIBUTE' }]);
 });
 
 test('regions are separate: a task definition registered in one region is unknown in another', async () => {

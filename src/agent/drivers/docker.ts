@@ -21,6 +21,7 @@ import { DockerEngine, Demuxer, EngineError, readAll } from './dockerApi.js';
 import { assignPorts } from './ports.js';
 import { ECS_CREDENTIALS_ADDRESS } from '../taskCredentials.js';
 import { readOomKills } from './processSupervisor.js';
+import { prepareMounts, removeTaskVolumes } from './dockerVolumes.js';
 
 /** Options of the docker driver. */
 export interface DockerDriverOptions {
@@ -196,12 +197,12 @@ export class DockerDriver implements Driver {
       return {
         name: this.name,
         available: true,
-        capabilities: { memoryLimit: info.MemoryLimit !== false, links: true, images: true },
+        capabilities: { memoryLimit: info.MemoryLimit !== false, links: true, images: true, mounts: true },
         cpus: info.NCPU ?? 0,
         memoryMiB: Math.floor((info.MemTotal ?? 0) / MiB),
       };
     } catch (e) {
-      return { name: this.name, available: false, detail: `docker engine at ${this.engine.socketPath}: ${(e as Error).message}`, capabilities: { memoryLimit: false, links: false, images: false }, cpus: 0, memoryMiB: 0 };
+      return { name: this.name, available: false, detail: `docker engine at ${this.engine.socketPath}: ${(e as Error).message}`, capabilities: { memoryLimit: false, links: false, images: false, mounts: false }, cpus: 0, memoryMiB: 0 };
     }
   }
 
@@ -236,6 +237,7 @@ export class DockerDriver implements Driver {
     const filters = JSON.stringify({ label: [`berth.task-id=${taskId}`] });
     const left: Array<{ Id: string }> = await this.engine.call('GET', `/containers/json?all=1&filters=${enc(filters)}`);
     for (const c of left) await this.removeContainer(c.Id);
+    await removeTaskVolumes(this.engine, taskId);
     try {
       await this.engine.call('DELETE', `/networks/${enc(taskNetworkName(taskId))}`);
     } catch (e) {
@@ -283,7 +285,7 @@ export class DockerDriver implements Driver {
     }
   }
 
-  private createBody(req: StartRequest, bindings: Awaited<ReturnType<typeof assignPorts>>): Record<string, unknown> {
+  private createBody(req: StartRequest, bindings: Awaited<ReturnType<typeof assignPorts>>, mounts: Record<string, unknown>): Record<string, unknown> {
     const c: ContainerSpec = req.container;
     const mode = c.networkMode ?? 'bridge';
     const hostNet = mode === 'host';
@@ -305,6 +307,7 @@ export class DockerDriver implements Driver {
       PortBindings: hostNet ? undefined : portBindings,
       ReadonlyRootfs: !!c.readonlyRootFilesystem,
       Ulimits: c.ulimits?.map((u) => ({ Name: u.name, Soft: u.softLimit, Hard: u.hardLimit })),
+      ...mounts,
     };
     if (c.memory) {
       hostConfig.Memory = c.memory * MiB;
@@ -343,9 +346,10 @@ export class DockerDriver implements Driver {
     else if (usesTaskNetwork(req)) await this.prepareTask(req.taskId);
     const name = dockerContainerName(req.taskId, c.name);
     await this.removeContainer(name);
+    const mounts = await prepareMounts(this.engine, req.taskId, c, (other) => dockerContainerName(req.taskId, other));
     for (let attempt = 0; ; attempt++) {
       const bindings = await assignPorts(c.portMappings, c.networkMode);
-      const created: { Id: string } = await this.engine.call('POST', `/containers/create?name=${enc(name)}`, this.createBody(req, bindings));
+      const created: { Id: string } = await this.engine.call('POST', `/containers/create?name=${enc(name)}`, this.createBody(req, bindings, mounts));
       try {
         await this.engine.call('POST', `/containers/${created.Id}/start`);
       } catch (e) {

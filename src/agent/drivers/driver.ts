@@ -19,6 +19,8 @@ export interface Fingerprint {
     links: boolean;
     /** The driver can run an isolated image (not just host binaries). */
     images: boolean;
+    /** The driver mounts volumes into containers (ECS mountPoints / volumesFrom). */
+    mounts: boolean;
   };
   cpus: number;
   /** Host memory in MiB. */
@@ -160,7 +162,7 @@ export interface Driver {
   pullImage(image: string, auth?: RegistryAuth): Promise<PullResult>;
   /** Creates per-task resources (e.g. the task network, for tasks of several containers). Idempotent. */
   prepareTask(taskId: string): Promise<void>;
-  /** Removes per-task resources. Idempotent. */
+  /** Removes per-task resources (docker: the task's network and its task-scoped volumes). Idempotent. */
   cleanupTask(taskId: string): Promise<void>;
   /** Creates and starts the container; resolves once it runs, with the assigned host ports. */
   start(req: StartRequest): Promise<DriverHandle>;

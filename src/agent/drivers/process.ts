@@ -218,7 +218,7 @@ export class ProcessDriver implements Driver {
     return {
       name: this.name,
       available: true,
-      capabilities: { memoryLimit: !!probe, links: false, images: false },
+      capabilities: { memoryLimit: !!probe, links: false, images: false, mounts: false },
       cpus: cpus().length,
       memoryMiB: Math.floor(totalmem() / 1024 / 1024),
     };
@@ -247,6 +247,7 @@ export class ProcessDriver implements Driver {
     const c: ContainerSpec = req.container;
     const argv = [...(c.entryPoint ?? []), ...(c.command ?? [])];
     if (argv.length === 0) throw new Error(`container ${c.name}: the process driver needs an entryPoint or command`);
+    if (c.mounts?.length || c.volumesFrom?.length) throw new Error(`container ${c.name}: the process driver cannot mount volumes (mountPoints / volumesFrom): run this task on a docker-driver instance`);
     const dir = join(this.dataDir, safeName(req.taskId), safeName(c.name));
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });

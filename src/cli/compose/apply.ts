@@ -16,7 +16,11 @@ import { showLogs } from '../logs.js';
 import type { Terminal } from '../terminal.js';
 import { buildImages } from './build.js';
 import { parseEcsParams, type EcsParams } from './ecsParams.js';
-import { configDocument, loadProject, startOrder, type ComposeProject, ComposeError } from './model.js';
+import { removeProjectVolumes } from './volumes.js';
+import { writeConfigFiles } from './configs.js';
+import { removeProjectImages, type RmiMode } from './rmi.js';
+import { loadProject, startOrder, type ComposeProject, ComposeError } from './model.js';
+import { configDocument } from './configDocument.js';
 import { HASH_TAG, loadBalancerName, logGroupOf, planProject, portsToChoose, PROJECT_TAG, resourceName, secretParameterName, SERVICE_TAG, targetGroupName, type Driver, type ServicePlan } from './mapping.js';
 
 /** The flags every compose subcommand takes. */
@@ -161,10 +165,12 @@ export async function upCommand(api: BerthApi, flags: UpFlags, term: Terminal): 
   const project = loadFromFlags(flags, term);
   const c = new ComposeApi(api);
   const cluster = flags.cluster;
-  const existing = await c.services(cluster, project.name);
+  // A service still DRAINING from a `down` is made anew (CreateService finishes it once its tasks have stopped).
+  const existing = new Map([...(await c.services(cluster, project.name))].filter(([, s]) => s.status !== 'DRAINING'));
   const driver = flags.driver ?? (await clusterDriver(api, cluster));
   const deadline = Date.now() + flags.waitTimeoutMs;
   const images = await imagesFor(api, project, driver, flags, term);
+  writeConfigFiles(project.workingDir, project.name, project.configs);
 
   // Host ports for unpublished container ports: kept from the running task definition, else chosen now.
   const chosenPorts = new Map<string, Map<number, number>>();
@@ -450,7 +456,7 @@ function projectNameOf(flags: ComposeFlags, term: Terminal): { name: string; pro
 }
 
 /** `berth compose down`: removes what `up` created (services and their tasks, one-off tasks, task definitions, load balancing, log groups, secrets). */
-export async function downCommand(api: BerthApi, flags: ComposeFlags & { volumes?: boolean; timeoutMs: number }, term: Terminal): Promise<number> {
+export async function downCommand(api: BerthApi, flags: ComposeFlags & { volumes?: boolean; rmi?: RmiMode; timeoutMs: number }, term: Terminal): Promise<number> {
   const { name: project } = projectNameOf(flags, term);
   const c = new ComposeApi(api);
   const cluster = flags.cluster;
@@ -464,7 +470,8 @@ export async function downCommand(api: BerthApi, flags: ComposeFlags & { volumes
   // The tasks stop before anything they use goes.
   for (;;) {
     const left: string[] = [];
-    for (const svc of services.values()) left.push(...(await api.taskArns(cluster, { serviceName: svc.serviceName, desiredStatus: 'RUNNING' })));
+    // DeleteService has set the tasks' desired status to STOPPED at once: they are stopping, not stopped.
+    for (const svc of services.values()) for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) left.push(...(await api.taskArns(cluster, { serviceName: svc.serviceName, desiredStatus })));
     const running = left.length ? (await api.tasks(cluster, left)).filter((t) => t.lastStatus !== 'STOPPED') : [];
     const oneOff = (await api.tasks(cluster, await api.taskArns(cluster, { startedBy: `compose-${project}` }))).filter((t) => t.lastStatus !== 'STOPPED');
     if (!running.length && !oneOff.length) break;
@@ -543,7 +550,8 @@ export async function downCommand(api: BerthApi, flags: ComposeFlags & { volumes
     ssmToken = page.NextToken;
   } while (ssmToken);
   for (let i = 0; i < params.length; i += 10) await c.ssm('DeleteParameters', { Names: params.slice(i, i + 10) });
-  if (flags.volumes) term.err('compose: no volumes to remove (Berth\'s compose creates none)\n');
+  if (flags.volumes) await removeProjectVolumes(project, (line) => term.err(`${line}\n`));
+  if (flags.rmi) await removeProjectImages(api, project, flags.rmi, (line) => term.err(`${line}\n`));
   term.err(`compose: project ${project} is down\n`);
   return 0;
 }

@@ -12,7 +12,7 @@
  * pushed image too.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { AwsApiError, callJson } from '../../client/awsClient.js';
 import { DockerEngine, defaultDockerSocket, EngineError } from '../../agent/drivers/dockerApi.js';
@@ -23,6 +23,7 @@ import type { ComposeBuild } from './buildSpec.js';
 import type { ComposeProject } from './model.js';
 import { builtImageName, PROJECT_TAG } from './mapping.js';
 import { tarDirectory } from './tar.js';
+import { MAX_IGNORE_BYTES, parseDockerignore } from './dockerignore.js';
 
 /** `host:5000/a/b:tag` -> repository `a/b`, tag `tag` (default latest). */
 export function repositoryAndTag(image: string): { repository: string; tag: string } {
@@ -153,7 +154,11 @@ async function buildOne(engine: DockerEngine, job: BuildJob, tags: string[]): Pr
       dockerfile = rel;
     }
   }
-  const body = tarDirectory(b.context, extra);
+  // .dockerignore at the context's root, as docker build reads it (the Dockerfile and it are always sent).
+  const ignoreFile = resolve(b.context, '.dockerignore');
+  if (existsSync(ignoreFile) && statSync(ignoreFile).size > MAX_IGNORE_BYTES) throw new ComposeError(`building ${job.image}: ${ignoreFile} is larger than ${MAX_IGNORE_BYTES} bytes`);
+  const ignore = existsSync(ignoreFile) ? parseDockerignore(readFileSync(ignoreFile, 'utf8'), ['.dockerignore', dockerfile]) : [];
+  const body = tarDirectory(b.context, extra, ignore);
   const q = new URLSearchParams({ dockerfile, rm: '1', forcerm: '1' });
   for (const t of tags) q.append('t', t);
   if (Object.keys(b.args).length) q.set('buildargs', JSON.stringify(b.args));

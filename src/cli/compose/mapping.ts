@@ -22,6 +22,8 @@
 import { createHash } from 'node:crypto';
 import { applyEcsParams, type EcsParams } from './ecsParams.js';
 import type { ComposeProject, ComposeService } from './model.js';
+import { ecsConfigsOf } from './configs.js';
+import { ecsVolumesOf } from './volumes.js';
 
 /** The tags on everything compose creates. */
 export const PROJECT_TAG = 'berth:compose:project';
@@ -243,6 +245,12 @@ function planService(project: ComposeProject, svc: ComposeService, ports: Servic
   }
   if (svc.secrets.length) container.secrets = svc.secrets.map((s) => ({ name: s.target, valueFrom: inputs.secretRefs.get(s.source) ?? s.source }));
   const taskDefinition: Record<string, unknown> = { family: name, networkMode: 'bridge', containerDefinitions: [container] };
+  if (svc.volumes.length || svc.configs.length) {
+    const mounted = ecsVolumesOf(project.name, svc.volumes, project.volumes);
+    const configs = ecsConfigsOf(project.workingDir, project.name, svc.configs, project.configs);
+    container.mountPoints = [...mounted.mountPoints, ...configs.mountPoints];
+    taskDefinition.volumes = [...mounted.volumes, ...configs.volumes];
+  }
   const role = svc.extensions['x-aws-role'];
   if (typeof role === 'string' && role.startsWith('arn:')) taskDefinition.taskRoleArn = role;
   else if (role !== undefined) notes.push('x-aws-role: only a role ARN is used (an inline policy document is not)');

@@ -11,17 +11,12 @@ import { basename, dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseBuild, type ComposeBuild } from './buildSpec.js';
 import { ComposeError, interpolateTree, parseEnvFile } from './interpolate.js';
+import { bytesMiB, commandOf, durationS, listOf, parsePort, positive, wholeNumber, type ComposePort } from './values.js';
+import { parseServiceConfigs, parseTopConfigs, type ComposeConfig, type ComposeServiceConfig } from './configs.js';
+import { parseServiceVolumes, parseTopVolumes, type ComposeMount, type ComposeVolume } from './volumes.js';
 
 export { ComposeError } from './interpolate.js';
-
-/** A published or exposed port of a service (long syntax). */
-export interface ComposePort {
-  target: number;
-  published?: number;
-  protocol: 'tcp' | 'udp';
-  host_ip?: string;
-  app_protocol?: string;
-}
+export { bytesMiB, commandOf, durationS, parsePort, type ComposePort } from './values.js';
 
 /** A dependency of a service. */
 export interface ComposeDependency {
@@ -73,6 +68,10 @@ export interface ComposeService {
   user?: string;
   stop_grace_period?: number;
   read_only?: boolean;
+  /** Named, bind and anonymous volumes it mounts (volumes.ts). */
+  volumes: ComposeMount[];
+  /** Configs it mounts read-only (configs.ts). */
+  configs: ComposeServiceConfig[];
   profiles: string[];
   /** `x-aws-role` / `x-aws-policies` and other extension fields, as written. */
   extensions: Record<string, unknown>;
@@ -93,7 +92,8 @@ export interface ComposeProject {
   workingDir: string;
   services: Record<string, ComposeService>;
   secrets: Record<string, ComposeSecret>;
-  volumes: Record<string, unknown>;
+  volumes: Record<string, ComposeVolume>;
+  configs: Record<string, ComposeConfig>;
   networks: Record<string, unknown>;
   /** Key paths of the specification Berth does not carry out, each once. */
   unsupported: string[];
@@ -122,7 +122,7 @@ const SERVICE_KEYS = new Set(
 );
 /** The service keys Berth carries out (docs/compose.md says into what). */
 const SERVICE_SUPPORTED = new Set(
-  'build command cpu_shares cpus depends_on deploy entrypoint env_file environment expose extends healthcheck hostname image labels logging mem_limit mem_reservation networks ports profiles read_only restart scale secrets stop_grace_period user working_dir'.split(' '),
+  'build command configs cpu_shares cpus depends_on deploy entrypoint env_file environment expose extends healthcheck hostname image labels logging mem_limit mem_reservation networks ports profiles read_only restart scale secrets stop_grace_period user volumes working_dir'.split(' '),
 );
 const TOP_KEYS = new Set(['version', 'name', 'include', 'services', 'networks', 'volumes', 'secrets', 'configs', 'models']);
 const DEPLOY_SUPPORTED = new Set(['replicas', 'resources', 'mode']);
@@ -174,7 +174,6 @@ export function loadProject(opts: LoadOptions): ComposeProject {
 
   const unsupported = new Set<string>();
   if ('include' in merged) unsupported.add('include');
-  if ('configs' in merged) unsupported.add('configs');
   if ('models' in merged) unsupported.add('models');
 
   const rawServices = merged.services ?? {};
@@ -211,18 +210,22 @@ export function loadProject(opts: LoadOptions): ComposeProject {
     return out;
   };
 
+  const rawName = opts.projectName ?? env.COMPOSE_PROJECT_NAME ?? (typeof merged.name === 'string' && merged.name ? merged.name : basename(workingDir));
+  const name = normalizeProjectName(rawName);
+  const volumes = parseTopVolumes(merged.volumes, name, unsupported);
+  const configs = parseTopConfigs(merged.configs, workingDir, vars, unsupported);
   const activeProfiles = new Set(opts.profiles?.length ? opts.profiles : (env.COMPOSE_PROFILES ?? '').split(',').map((s) => s.trim()).filter(Boolean));
   const services: Record<string, ComposeService> = {};
   const disabled = new Set<string>();
-  for (const name of names) {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(name)) throw new ComposeError(`validating ${files[0]}: services Additional property ${name} is not allowed`);
-    const raw = resolveService(name, rawServices, files[0]!);
-    const svc = normalizeService(name, raw, workingDir, read, vars, unsupported);
+  for (const service of names) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(service)) throw new ComposeError(`validating ${files[0]}: services Additional property ${service} is not allowed`);
+    const raw = resolveService(service, rawServices, files[0]!);
+    const svc = normalizeService(service, raw, { workingDir, read, vars, volumes, configs }, unsupported);
     if (svc.profiles.length && !svc.profiles.some((p) => activeProfiles.has(p) || p === '*')) {
-      disabled.add(name);
+      disabled.add(service);
       continue;
     }
-    services[name] = svc;
+    services[service] = svc;
   }
   for (const svc of Object.values(services)) {
     for (const dep of Object.keys(svc.depends_on)) {
@@ -251,13 +254,8 @@ export function loadProject(opts: LoadOptions): ComposeProject {
   for (const svc of Object.values(services)) {
     for (const s of svc.secrets) if (!secrets[s.source]) throw new ComposeError(`service "${svc.name}" refers to undefined secret ${s.source}: invalid compose project`);
   }
-  const volumes = isObj(merged.volumes) ? merged.volumes : {};
-  for (const name of Object.keys(volumes)) unsupported.add(`volumes.${name}`);
   const networks = isObj(merged.networks) ? merged.networks : {};
-
-  const rawName = opts.projectName ?? env.COMPOSE_PROJECT_NAME ?? (typeof merged.name === 'string' && merged.name ? merged.name : basename(workingDir));
-  const name = normalizeProjectName(rawName);
-  return { name, workingDir, services, secrets, volumes, networks, unsupported: [...unsupported], warnings: [...warnings] };
+  return { name, workingDir, services, secrets, volumes, configs, networks, unsupported: [...unsupported], warnings: [...warnings] };
 }
 
 function readText(path: string): string {
@@ -363,7 +361,17 @@ function asMap(v: unknown, key: string): Obj {
 
 // ---- normalizing one service ----
 
-function normalizeService(name: string, raw: Obj, workingDir: string, read: (p: string) => string, vars: Record<string, string | undefined>, unsupported: Set<string>): ComposeService {
+/** What normalizing a service reads besides the service: the project directory, files, variables, top-level volumes. */
+interface ServiceContext {
+  workingDir: string;
+  read: (p: string) => string;
+  vars: Record<string, string | undefined>;
+  volumes: Record<string, ComposeVolume>;
+  configs: Record<string, ComposeConfig>;
+}
+
+function normalizeService(name: string, raw: Obj, sc: ServiceContext, unsupported: Set<string>): ComposeService {
+  const { workingDir, read, vars } = sc;
   const at = `services.${name}`;
   for (const k of Object.keys(raw)) {
     if (k.startsWith('x-')) continue;
@@ -520,143 +528,11 @@ function normalizeService(name: string, raw: Obj, workingDir: string, read: (p: 
     user: str('user'),
     stop_grace_period: durationS(raw.stop_grace_period, `${at}.stop_grace_period`),
     read_only: raw.read_only === undefined ? undefined : raw.read_only === true,
+    volumes: parseServiceVolumes(raw.volumes, at, workingDir, sc.volumes, unsupported),
+    configs: parseServiceConfigs(raw.configs, at, sc.configs, unsupported),
     profiles: listOf(raw.profiles, `${at}.profiles`).map(String),
     extensions,
   };
-}
-
-function listOf(v: unknown, path: string): unknown[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw new ComposeError(`validating compose file: ${path} must be a list`);
-  return v;
-}
-
-/** `"8080:80"`, `"127.0.0.1:8080:80/udp"`, `"80"`, `"9000-9001:9000-9001"`, or the long syntax. */
-export function parsePort(p: unknown, path: string): ComposePort[] {
-  if (isObj(p)) {
-    const target = portNumber(p.target, `${path}.target`);
-    const published = p.published === undefined || p.published === '' ? undefined : portNumber(p.published, `${path}.published`);
-    const protocol = String(p.protocol ?? 'tcp');
-    if (protocol !== 'tcp' && protocol !== 'udp') throw new ComposeError(`${path}.protocol must be tcp or udp`);
-    return [{ target, published, protocol, host_ip: p.host_ip === undefined ? undefined : String(p.host_ip), app_protocol: p.app_protocol === undefined ? undefined : String(p.app_protocol) }];
-  }
-  if (typeof p !== 'string' && typeof p !== 'number') throw new ComposeError(`validating compose file: ${path} must be a string, number or mapping`);
-  let s = String(p);
-  let protocol: 'tcp' | 'udp' = 'tcp';
-  const slash = s.lastIndexOf('/');
-  if (slash >= 0) {
-    const proto = s.slice(slash + 1);
-    if (proto !== 'tcp' && proto !== 'udp') throw new ComposeError(`invalid proto: ${proto}`);
-    protocol = proto;
-    s = s.slice(0, slash);
-  }
-  const parts = s.split(':');
-  if (parts.length > 3) throw new ComposeError(`invalid port "${String(p)}" (${path}): expected [[ip:]published:]target`);
-  const targetPart = parts[parts.length - 1]!;
-  const publishedPart = parts.length >= 2 ? parts[parts.length - 2]! : '';
-  const host_ip = parts.length === 3 ? parts[0] : undefined;
-  const range = (r: string): [number, number] => {
-    const [a, b] = r.split('-');
-    const lo = portNumber(a, path);
-    const hi = b === undefined ? lo : portNumber(b, path);
-    if (hi < lo || hi - lo > 1000) throw new ComposeError(`invalid port range: ${r}`);
-    return [lo, hi];
-  };
-  const [tLo, tHi] = range(targetPart);
-  const pub = publishedPart ? range(publishedPart) : undefined;
-  if (pub && pub[1] - pub[0] !== tHi - tLo && pub[0] !== pub[1]) throw new ComposeError(`invalid port range: ${publishedPart}:${targetPart} (the ranges must have the same size)`);
-  const out: ComposePort[] = [];
-  for (let t = tLo; t <= tHi; t++) out.push({ target: t, published: pub ? (pub[0] === pub[1] ? pub[0] : pub[0] + (t - tLo)) : undefined, protocol, ...(host_ip ? { host_ip } : {}) });
-  return out;
-}
-
-function portNumber(v: unknown, path: string): number {
-  const n = Number(v);
-  if (v === undefined || v === '' || !Number.isInteger(n) || n < 1 || n > 65535) throw new ComposeError(`${path}: invalid port "${String(v)}"`);
-  return n;
-}
-
-function wholeNumber(v: unknown, path: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new ComposeError(`validating compose file: ${path} must be a whole number`);
-  return n;
-}
-
-function positive(v: unknown, path: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 1024) throw new ComposeError(`${path}: invalid number of cpus "${String(v)}"`);
-  return n;
-}
-
-/** A compose duration (`1m30s`, `500ms`, `2h`; a number is seconds) in seconds. */
-export function durationS(v: unknown, path: string): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'number') return v;
-  const s = String(v).trim();
-  const units: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-  let i = 0;
-  let total = 0;
-  if (!s || s.length > 64) throw new ComposeError(`${path}: invalid duration "${s}"`);
-  while (i < s.length) {
-    let j = i;
-    while (j < s.length && /[0-9.]/.test(s[j]!)) j++;
-    let k = j;
-    while (k < s.length && !/[0-9.]/.test(s[k]!)) k++;
-    const n = Number(s.slice(i, j));
-    const unit = units[s.slice(j, k)];
-    if (j === i || !Number.isFinite(n) || unit === undefined) throw new ComposeError(`${path}: invalid duration "${s}": use a number with a unit (ms, s, m, h), e.g. 1m30s`);
-    total += n * unit;
-    i = k;
-  }
-  return total;
-}
-
-/** A byte size (`512m`, `1g`, `1024k`, `1gb`, a number of bytes) in MiB, rounded up. */
-export function bytesMiB(v: unknown, path: string): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  const s = String(v).trim().toLowerCase();
-  let j = 0;
-  while (j < s.length && /[0-9.]/.test(s[j]!)) j++;
-  const n = Number(s.slice(0, j));
-  const unit = s.slice(j).replace(/b$/, '').replace(/i$/, '');
-  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-  if (j === 0 || !Number.isFinite(n) || mult[unit] === undefined) throw new ComposeError(`${path}: invalid size "${String(v)}": use bytes or a number with b, k, m or g`);
-  return Math.ceil((n * mult[unit]!) / 1024 ** 2);
-}
-
-/** A command: a list as is, a string split as a shell would (quotes and backslashes, no expansion). */
-export function commandOf(v: unknown, path: string): string[] | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (Array.isArray(v)) return v.map(String);
-  if (typeof v !== 'string') throw new ComposeError(`validating compose file: ${path} must be a string or a list`);
-  const out: string[] = [];
-  let cur = '';
-  let started = false;
-  let quote: string | undefined;
-  for (let i = 0; i < v.length; i++) {
-    const c = v[i]!;
-    if (quote) {
-      if (c === quote) quote = undefined;
-      else if (c === '\\' && quote === '"' && i + 1 < v.length && '"\\$`'.includes(v[i + 1]!)) cur += v[++i];
-      else cur += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      started = true;
-    } else if (c === '\\' && i + 1 < v.length) {
-      cur += v[++i];
-      started = true;
-    } else if (/\s/.test(c)) {
-      if (started) out.push(cur);
-      cur = '';
-      started = false;
-    } else {
-      cur += c;
-      started = true;
-    }
-  }
-  if (quote) throw new ComposeError(`${path}: unterminated quote in "${v}"`);
-  if (started) out.push(cur);
-  return out;
 }
 
 /**
@@ -676,45 +552,4 @@ export function startOrder(services: Record<string, ComposeService>): string[] {
   };
   for (const name of Object.keys(services).sort()) visit(name, []);
   return out;
-}
-
-/** The project in the shape `docker compose config` prints (normalized, long syntax). */
-export function configDocument(p: ComposeProject): Record<string, unknown> {
-  const services: Record<string, unknown> = {};
-  for (const name of Object.keys(p.services).sort()) {
-    const s = p.services[name]!;
-    const out: Record<string, unknown> = {};
-    if (s.build) {
-      const b = s.build;
-      out.build = { context: b.context, ...(b.dockerfileInline !== undefined ? { dockerfile_inline: b.dockerfileInline } : { dockerfile: b.dockerfile }), ...(Object.keys(b.args).length ? { args: b.args } : {}), ...(b.target ? { target: b.target } : {}), ...(Object.keys(b.labels).length ? { labels: b.labels } : {}), ...(b.noCache ? { no_cache: true } : {}), ...(b.network ? { network: b.network } : {}) };
-    }
-    if (s.command) out.command = s.command;
-    if (Object.keys(s.depends_on).length) out.depends_on = s.depends_on;
-    if (s.replicas !== 1 || s.mem_limit || s.cpus || s.mem_reservation) {
-      const limits = { ...(s.cpus ? { cpus: s.cpus } : {}), ...(s.mem_limit ? { memory: `${s.mem_limit}M` } : {}) };
-      out.deploy = { replicas: s.replicas, ...(Object.keys(limits).length || s.mem_reservation ? { resources: { ...(Object.keys(limits).length ? { limits } : {}), ...(s.mem_reservation ? { reservations: { memory: `${s.mem_reservation}M` } } : {}) } } : {}) };
-    }
-    if (s.entrypoint) out.entrypoint = s.entrypoint;
-    if (Object.keys(s.environment).length) out.environment = Object.fromEntries(Object.entries(s.environment).sort(([a], [b]) => a.localeCompare(b)));
-    if (s.expose.length) out.expose = s.expose.map(String);
-    if (s.healthcheck) out.healthcheck = { test: s.healthcheck.test, interval: `${s.healthcheck.interval}s`, timeout: `${s.healthcheck.timeout}s`, retries: s.healthcheck.retries, start_period: `${s.healthcheck.start_period}s` };
-    if (s.hostname) out.hostname = s.hostname;
-    if (s.image) out.image = s.image;
-    if (Object.keys(s.labels).length) out.labels = s.labels;
-    if (s.logging) out.logging = s.logging;
-    if (s.ports.length) out.ports = s.ports.map((pt) => ({ mode: 'ingress', ...(pt.host_ip ? { host_ip: pt.host_ip } : {}), target: pt.target, ...(pt.published ? { published: String(pt.published) } : {}), protocol: pt.protocol, ...(pt.app_protocol ? { app_protocol: pt.app_protocol } : {}) }));
-    if (s.profiles.length) out.profiles = s.profiles;
-    if (s.restart) out.restart = s.restart;
-    if (s.secrets.length) out.secrets = s.secrets;
-    if (s.stop_grace_period !== undefined) out.stop_grace_period = `${s.stop_grace_period}s`;
-    if (s.user) out.user = s.user;
-    if (s.working_dir) out.working_dir = s.working_dir;
-    Object.assign(out, s.extensions);
-    services[name] = out;
-  }
-  const doc: Record<string, unknown> = { name: p.name, services };
-  if (Object.keys(p.secrets).length) doc.secrets = p.secrets;
-  if (Object.keys(p.volumes).length) doc.volumes = p.volumes;
-  if (Object.keys(p.networks).length) doc.networks = p.networks;
-  return doc;
 }

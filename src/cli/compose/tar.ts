@@ -2,11 +2,15 @@
  * A build context as the tar archive the Docker Engine's `/build` endpoint reads: a directory's
  * regular files, directories and symbolic links (ustar, names up to 255 bytes through the prefix
  * field), plus extra files (a Dockerfile from outside the context, or an inline one). Bounded in
- * size and entries; anything else in the tree (sockets, devices) is skipped.
+ * size and entries; anything else in the tree (sockets, devices) is skipped; `.dockerignore`
+ * patterns leave paths out.
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ComposeError } from './interpolate.js';
+import { hasExceptions, isExcluded, type parseDockerignore } from './dockerignore.js';
+
+type IgnorePatterns = ReturnType<typeof parseDockerignore>;
 
 /** The largest context sent to the engine (bytes, archive included). */
 export const MAX_CONTEXT_BYTES = 1024 * 1024 * 1024;
@@ -58,8 +62,13 @@ function header(e: Entry): Buffer {
   return h;
 }
 
-/** The archive of `dir` (its contents at the archive's root) with `extra` files added at its root. */
-export function tarDirectory(dir: string, extra: Array<{ name: string; data: Buffer }> = []): Buffer {
+/**
+ * The archive of `dir` (its contents at the archive's root) with `extra` files added at its root,
+ * leaving out what `ignore` (a parsed `.dockerignore`, see dockerignore.ts) excludes. An excluded
+ * directory is not walked unless the patterns have exceptions (which may take files inside back).
+ */
+export function tarDirectory(dir: string, extra: Array<{ name: string; data: Buffer }> = [], ignore: IgnorePatterns = []): Buffer {
+  const walkExcluded = hasExceptions(ignore);
   const entries: Entry[] = [];
   let bytes = 0;
   const add = (e: Entry) => {
@@ -79,10 +88,12 @@ export function tarDirectory(dir: string, extra: Array<{ name: string; data: Buf
       const p = join(abs, n);
       const r = rel ? `${rel}/${n}` : n;
       const st = lstatSync(p);
+      const excluded = ignore.length > 0 && isExcluded(ignore, r);
       if (st.isDirectory()) {
-        add({ name: `${r}/`, type: 'dir', mode: st.mode, mtime: st.mtimeMs });
-        walk(p, r);
-      } else if (st.isFile()) add({ name: r, type: 'file', mode: st.mode, data: readFileSync(p), mtime: st.mtimeMs });
+        if (!excluded) add({ name: `${r}/`, type: 'dir', mode: st.mode, mtime: st.mtimeMs });
+        if (!excluded || walkExcluded) walk(p, r);
+      } else if (excluded) continue;
+      else if (st.isFile()) add({ name: r, type: 'file', mode: st.mode, data: readFileSync(p), mtime: st.mtimeMs });
       else if (st.isSymbolicLink()) add({ name: r, type: 'symlink', mode: st.mode, link: readlinkSync(p), mtime: st.mtimeMs });
     }
   };

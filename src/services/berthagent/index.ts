@@ -71,9 +71,23 @@ async function specOf(s: Scope, t: TaskRecord, cache: TaskDefinitionCache): Prom
     memory: def.memory,
     group: t.group,
     startedBy: t.startedBy,
+    volumes: (def.volumes ?? []).map(agentVolumeOf),
     // A service deployment's pinned digests come with the containers: the agent pulls those.
     containers: (def.containerDefinitions ?? []).map((c) => ({ ...agentContainerOf(c), imageDigest: t.containers.find((x) => x.name === c.name)?.imageDigest })),
   };
+}
+
+/**
+ * An ECS volume as the agent mounts it: a host path, a docker volume (scope, driver, labels,
+ * options), an empty volume of the task's own (neither given), or a kind Berth does not mount.
+ */
+function agentVolumeOf(v: ECS.Volume): Agent.AgentVolume {
+  const name = v.name ?? '';
+  const d = v.dockerVolumeConfiguration;
+  if (d) return { name, kind: 'docker', docker: { scope: d.scope ?? 'task', autoprovision: d.autoprovision, driver: d.driver ?? 'local', labels: d.labels, driverOpts: d.driverOpts } };
+  if (v.efsVolumeConfiguration || v.fsxWindowsFileServerVolumeConfiguration || v.s3filesVolumeConfiguration) return { name, kind: 'unsupported' };
+  if (v.host?.sourcePath) return { name, kind: 'bind', sourcePath: v.host.sourcePath };
+  return { name, kind: 'task' };
 }
 
 /**
@@ -111,6 +125,8 @@ function agentContainerOf(c: ECS.ContainerDefinition): Agent.AgentContainerDefin
     hostname: c.hostname,
     logConfiguration: c.logConfiguration && { logDriver: c.logConfiguration.logDriver, options: c.logConfiguration.options },
     readonlyRootFilesystem: c.readonlyRootFilesystem,
+    mountPoints: c.mountPoints?.length ? c.mountPoints.map((m) => ({ sourceVolume: m.sourceVolume ?? '', containerPath: m.containerPath ?? '', readOnly: m.readOnly })) : undefined,
+    volumesFrom: c.volumesFrom?.length ? c.volumesFrom.map((f) => ({ sourceContainer: f.sourceContainer ?? '', readOnly: f.readOnly })) : undefined,
   };
 }
 

@@ -10,6 +10,7 @@ import { ecsErrors } from '../../domain/ecs/errors.js';
 import { listTaskDefinitionFamilies, listTaskDefinitions } from '../../domain/ecs/listing.js';
 import { findTaskDefinition, parseCpu, parseMemory, parseTaskDefinitionRef, registerRevision, requireTaskDefinition, setTaskDefinitionStatus } from '../../domain/ecs/taskDefinitions.js';
 import { checkMaxResults } from './validation.js';
+import { checkContainerMounts, normalizeVolumes, volumeAttributes } from './taskDefinitionVolumes.js';
 import type { Handlers } from '../types.js';
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
@@ -59,13 +60,8 @@ function normalize(input: ECS.RegisterTaskDefinitionRequest): ECS.TaskDefinition
   }
   if (input.containerDefinitions.length === 0) client('Container list cannot be empty.');
   if (input.containerDefinitions.length > 10) client('A task definition can have at most 10 containers.');
-  const volumes = (input.volumes ?? []).map(normalizeVolume);
-  const volumeNames = new Set<string>();
-  for (const v of volumes) {
-    if (!v.name || !NAME_RE.test(v.name)) client(`Volume name '${v.name ?? ''}' is not valid: up to 255 letters, numbers, hyphens and underscores.`);
-    if (volumeNames.has(v.name)) client(`Volume names must be unique within a task definition: '${v.name}' is used twice.`);
-    volumeNames.add(v.name);
-  }
+  const volumes = normalizeVolumes(input.volumes);
+  const volumeNames = new Set(volumes.map((v) => v.name!));
   const names = new Set<string>();
   for (const c of input.containerDefinitions) {
     if (!c.name) client('Container.name should not be null or empty.');
@@ -99,13 +95,7 @@ function normalize(input: ECS.RegisterTaskDefinitionRequest): ECS.TaskDefinition
         client(`${where} dependsOn names container '${d.containerName}', which is not another container in this task definition.`);
       }
     }
-    for (const m of c.mountPoints ?? []) {
-      if (!m.sourceVolume || !volumeNames.has(m.sourceVolume)) client(`${where} Unknown volume '${m.sourceVolume ?? ''}': mountPoints.sourceVolume must name one of the task's volumes.`);
-      if (!m.containerPath) client(`${where} mountPoints.containerPath should not be empty.`);
-    }
-    for (const v of c.volumesFrom ?? []) {
-      if (!v.sourceContainer || !names.has(v.sourceContainer)) client(`${where} volumesFrom names container '${v.sourceContainer ?? ''}', which is not in this task definition.`);
-    }
+    const mounts = checkContainerMounts(c, volumeNames, names);
     const portMappings = (c.portMappings ?? []).map((p): ECS.PortMapping => {
       if (p.containerPort === undefined && !p.containerPortRange) client(`${where} A port mapping needs 'containerPort'.`);
       if (p.containerPort !== undefined && (p.containerPort < 0 || p.containerPort > 65535)) client(`${where} containerPort ${p.containerPort} is outside 0-65535.`);
@@ -146,8 +136,8 @@ function normalize(input: ECS.RegisterTaskDefinitionRequest): ECS.TaskDefinition
       portMappings,
       essential: c.essential ?? true,
       environment: c.environment ?? [],
-      mountPoints: c.mountPoints ?? [],
-      volumesFrom: c.volumesFrom ?? [],
+      mountPoints: mounts.mountPoints ?? [],
+      volumesFrom: mounts.volumesFrom ?? [],
       ...(hc ? { healthCheck: hc } : {}),
     };
   });
@@ -174,7 +164,7 @@ function normalize(input: ECS.RegisterTaskDefinitionRequest): ECS.TaskDefinition
     placementConstraints: input.placementConstraints ?? [],
     requiresCompatibilities: input.requiresCompatibilities,
     compatibilities,
-    requiresAttributes: requiredAttributes(input, networkMode, containers),
+    requiresAttributes: requiredAttributes(input, networkMode, containers, volumes),
     cpu: taskCpu !== undefined ? String(taskCpu) : undefined,
     memory: taskMem !== undefined ? String(taskMem) : undefined,
     pidMode: input.pidMode,
@@ -209,35 +199,8 @@ function fargateContainerProblem(volumes: ECS.Volume[], containers: ECS.Containe
   return undefined;
 }
 
-/**
- * A volume with ECS's defaults filled in and its EFS settings checked as ECS checks them: an EFS
- * volume's `rootDirectory` defaults to `/`; an access point needs the root directory `/` (or
- * none) and transit encryption; IAM authorization needs transit encryption; a transit
- * encryption port needs transit encryption.
- */
-function normalizeVolume(v: ECS.Volume): ECS.Volume {
-  const efs = v.efsVolumeConfiguration;
-  if (!efs) return v;
-  const where = `Invalid setting for volume '${v.name ?? ''}'.`;
-  if (!efs.fileSystemId) client(`${where} efsVolumeConfiguration.fileSystemId should not be null or empty.`);
-  const encrypted = efs.transitEncryption === 'ENABLED';
-  const auth = efs.authorizationConfig;
-  if (auth?.accessPointId) {
-    if (efs.rootDirectory !== undefined && efs.rootDirectory !== '/') {
-      client(`${where} When an access point is specified in authorizationConfig, the root directory must either be omitted or set to '/'.`);
-    }
-    if (!encrypted) client(`${where} Transit encryption must be enabled when an access point is specified in authorizationConfig.`);
-  }
-  if (auth?.iam === 'ENABLED' && !encrypted) client(`${where} Transit encryption must be enabled when IAM authorization is enabled.`);
-  if (efs.transitEncryptionPort !== undefined && !encrypted) client(`${where} A transit encryption port can only be set when transit encryption is enabled.`);
-  if (efs.transitEncryptionPort !== undefined && (efs.transitEncryptionPort < 1 || efs.transitEncryptionPort > 65535)) {
-    client(`${where} transitEncryptionPort ${efs.transitEncryptionPort} is outside 1-65535.`);
-  }
-  return { ...v, efsVolumeConfiguration: { ...efs, rootDirectory: efs.rootDirectory ?? '/' } };
-}
-
-function requiredAttributes(input: ECS.RegisterTaskDefinitionRequest, networkMode: ECS.NetworkMode, cs: ECS.ContainerDefinition[]): ECS.Attribute[] {
-  const names = new Set<string>();
+function requiredAttributes(input: ECS.RegisterTaskDefinitionRequest, networkMode: ECS.NetworkMode, cs: ECS.ContainerDefinition[], volumes: ECS.Volume[]): ECS.Attribute[] {
+  const names = new Set<string>(volumeAttributes(volumes, cs));
   if (networkMode === 'awsvpc') names.add('ecs.capability.task-eni');
   if (input.taskRoleArn) names.add('com.amazonaws.ecs.capability.task-iam-role');
   for (const c of cs) {
