@@ -347,11 +347,12 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
       const silent = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`the store did not answer within ${HEALTH_STORE_TIMEOUT_MS} ms`)), HEALTH_STORE_TIMEOUT_MS);
       });
-      const reads = Promise.all([leadership.replicas(), agentStatuses(store, HEALTH_AGENTS_LIMIT)]);
+      const reads = Promise.all([leadership.report(), agentStatuses(store, HEALTH_AGENTS_LIMIT)]);
       reads.catch(() => undefined); // still running when the timeout answered
       const shared = await Promise.race([reads, silent]).finally(() => clearTimeout(timer)).then(
-        ([replicas, { agents, total }]) => ({ replicas, agents, agentsTotal: total }),
-        (e: unknown) => ({ storeError: String((e as Error).message ?? e) }),
+        ([{ replicas, duties }, { agents, total }]) => ({ replicas, duties, agents, agentsTotal: total }),
+        // Without the store, the duties as this replica last saw them.
+        (e: unknown) => ({ storeError: String((e as Error).message ?? e), duties: leadership.status() }),
       );
       sendJson(res, 200, {
         status: 'storeError' in shared ? 'degraded' : 'ok',
@@ -362,7 +363,6 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
         region: platform.defaultRegion,
         uptimeSeconds: Math.round((clock.now() - started) / 1000),
         replica: leadership.replicaId,
-        duties: leadership.status(),
         ...shared,
       });
       return true;

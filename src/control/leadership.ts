@@ -13,7 +13,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Platform } from '../domain/platform.js';
-import { EPOCH_KIND, REPLICA_FORGET_MS, claimLeases, forgetReplicas, listReplicas, recordReplica, releaseLeases, removeReplica, type Claim } from '../domain/leases.js';
+import { EPOCH_KIND, REPLICA_FORGET_MS, claimLeases, forgetReplicas, listLeases, listReplicas, recordReplica, releaseLeases, removeReplica, type Claim, type LeaseRecord } from '../domain/leases.js';
 import { VERSION } from '../version.js';
 import { fencedStore } from '../store/fenced.js';
 import type { Guard } from '../store/types.js';
@@ -165,23 +165,35 @@ export class Leadership {
     await this.heartbeat().catch((e) => this.onError(e));
   }
 
-  /** Every replica that heartbeated within the last hour: where it answers, whether it is alive, what it leads. */
-  async replicas(): Promise<ReplicaStatus[]> {
+  /**
+   * Every replica that heartbeated within the last hour (where it answers, whether it is alive,
+   * what it leads) and every duty (who performs it, until when), from one read of the store's
+   * leases, so the two agree: a duty's holder is a replica that lists it, and a lease that ran
+   * out has no holder (whatever this replica last saw).
+   */
+  async report(): Promise<{ replicas: ReplicaStatus[]; duties: DutyStatus[] }> {
+    const [leases, replicas] = await Promise.all([listLeases(this.platform.store), listReplicas(this.platform.store)]);
     const now = this.platform.clock.now();
+    const current = new Map<string, LeaseRecord>();
+    for (const l of leases) if (this.duties.has(l.key) && l.value.holder && l.value.expiresAt > now) current.set(l.key, l.value);
     const leads = new Map<string, string[]>();
-    for (const [duty, c] of this.last) {
-      if (c.holder && (c.expiresAt ?? 0) > now) leads.set(c.holder, [...(leads.get(c.holder) ?? []), duty]);
-    }
-    return (await listReplicas(this.platform.store)).map((r) => ({
-      id: r.id,
-      url: r.url,
-      version: r.version,
-      startedAt: r.startedAt,
-      heartbeatAt: r.heartbeatAt,
-      alive: r.heartbeatAt >= now - this.ttlMs,
-      self: r.id === this.replicaId,
-      leads: (leads.get(r.id) ?? []).sort(),
-    }));
+    for (const [duty, l] of current) leads.set(l.holder, [...(leads.get(l.holder) ?? []), duty]);
+    return {
+      replicas: replicas.map((r) => ({
+        id: r.id,
+        url: r.url,
+        version: r.version,
+        startedAt: r.startedAt,
+        heartbeatAt: r.heartbeatAt,
+        alive: r.heartbeatAt >= now - this.ttlMs,
+        self: r.id === this.replicaId,
+        leads: (leads.get(r.id) ?? []).sort(),
+      })),
+      duties: [...this.duties.keys()].map((duty) => {
+        const l = current.get(duty);
+        return { duty, leading: this.held.has(duty), holder: l?.holder, expiresAt: l?.expiresAt, refusedWrites: this.refused.get(duty) ?? 0 };
+      }),
+    };
   }
 
   /** Claims and renews now (after the store was reset, say), instead of at the next period. */

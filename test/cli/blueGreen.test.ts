@@ -54,6 +54,9 @@ before(async () => {
   const blue = (await ecs.send(new CreateTaskSetCommand({ cluster: 'default', service: 'web', taskDefinition: 'web:1', loadBalancers: [{ targetGroupArn: blueTg, containerName: 'web', containerPort: 8080 }] }))).taskSet!;
   await ecs.send(new UpdateServicePrimaryTaskSetCommand({ cluster: 'default', service: 'web', primaryTaskSet: blue.id! }));
   await eventually(async () => (await healthy(blueTg)) === 2, { what: 'blue: 2 healthy targets', timeoutMs: 30_000 });
+  // Health is checked by the control plane; the listeners are served by a data-plane process that
+  // may still be starting (a loaded machine): the deploy starts once both answer.
+  for (const port of [prodPort, testPort]) await eventually(async () => (await get(port, '/').catch(() => undefined))?.status === 200, { what: `the listener on ${port} answering`, timeoutMs: 30_000 });
 });
 after(async () => {
   ecs.destroy();

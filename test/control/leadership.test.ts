@@ -90,7 +90,7 @@ test('replicas heartbeat at each round: a silent one is shown gone after a TTL, 
   await a.l.start();
   await b.l.start();
   await b.l.announce('http://b.example:4566');
-  let list = await a.l.replicas();
+  let list = (await a.l.report()).replicas;
   assert.deepEqual(
     list.map((r) => [r.id, r.url, r.alive, r.self, r.leads]),
     [
@@ -101,10 +101,10 @@ test('replicas heartbeat at each round: a silent one is shown gone after a TTL, 
   // b goes silent (SIGKILL): gone once a TTL passed without its heartbeat, then forgotten.
   await (b.l as unknown as { loop: { stop(): Promise<void> } }).loop.stop();
   await clock.advance(12_000);
-  list = await a.l.replicas();
+  list = (await a.l.report()).replicas;
   assert.deepEqual(list.map((r) => [r.id, r.alive]), [['a', true], ['b', false]]);
   await clock.advance(3_700_000);
-  assert.deepEqual((await a.l.replicas()).map((r) => r.id), ['a'], 'forgotten after an hour');
+  assert.deepEqual(((await a.l.report()).replicas).map((r) => r.id), ['a'], 'forgotten after an hour');
   await a.l.stop();
   assert.deepEqual(await store.list('berth.replica'), [], 'a stopped replica removes itself');
   await store.close();
