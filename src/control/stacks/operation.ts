@@ -35,8 +35,10 @@ class StackOperation extends StackSteps {
     const restarted = 'Berth restarted while this operation was in progress';
     switch (s.status) {
       case 'CREATE_IN_PROGRESS':
-        if (interrupted) return this.failCreate(s, restarted);
-        return this.create(s);
+        // Interrupted while only resumable creates were in flight (wait conditions, custom
+        // resources waiting for their response): they carry on; otherwise roll back.
+        if (interrupted && [...this.resources.values()].some((r) => r.status === 'CREATE_IN_PROGRESS' && !providerFor(r.type)?.resumable)) return this.failCreate(s, restarted);
+        return this.create(s, interrupted);
       case 'ROLLBACK_IN_PROGRESS':
         return this.rollbackCreate(s);
       case 'UPDATE_IN_PROGRESS':
@@ -57,7 +59,7 @@ class StackOperation extends StackSteps {
 
   // ---- create ----
 
-  private async create(s: StackRecord): Promise<void> {
+  private async create(s: StackRecord, resume = false): Promise<void> {
     let prepared: Awaited<ReturnType<StackOperation['prepare']>>;
     try {
       prepared = await this.prepare(s);
@@ -68,7 +70,7 @@ class StackOperation extends StackSteps {
     const failed = await this.inParallel(order, deps, async (id) => {
       const cur = this.resources.get(id);
       if (cur?.status === 'CREATE_COMPLETE') return;
-      await this.createResource(s, t, ctx, id, null);
+      await this.createResource(s, t, ctx, id, null, undefined, resume);
     });
     if (failed.size) return this.failCreate(s, `The following resource(s) failed to create: [${[...failed.keys()].sort().join(', ')}]. `, failed);
     try {
@@ -158,6 +160,9 @@ class StackOperation extends StackSteps {
       await this.record(s, cur, 'UPDATE_IN_PROGRESS');
       try {
         const out = await provider.update(cur.physicalId, props, cur.properties, this.providerContext(s, id, cur.plannedName ?? ''), cur.notes ?? {});
+        // A new physical id (a custom resource's response may give one): the old one is
+        // replaced, and deleted in the cleanup as AWS does.
+        if (out.physicalId !== before.physicalId) cur.replaced = [...(cur.replaced ?? []), before];
         cur.properties = props;
         cur.attributes = out.attributes;
         cur.physicalId = out.physicalId;

@@ -20,6 +20,7 @@ import { resourceDependencies, referencesOf } from '../../domain/cloudformation/
 import type { Template } from '../../domain/cloudformation/template/template.js';
 import { providerFor, unsupportedReason } from './providers/index.js';
 import type { ProviderContext } from './providers/types.js';
+import { stackSignals, type SignalSettings } from './signalPort.js';
 
 
 /** What an operation runs with. */
@@ -33,6 +34,8 @@ export interface OperationEnv {
   stabilizeTimeoutMs: number;
   /** Where nested stacks' `file://` templates may live (ProviderContext.templateDirs). */
   templateDirs: readonly string[];
+  /** Where signal URLs point and what signs them; absent: WaitConditionHandles and custom resources fail saying so. */
+  signals?: SignalSettings;
 }
 
 /** A failure whose message is already the reason the stack records. */
@@ -118,7 +121,7 @@ export abstract class StackSteps {
   }
 
   /** What a provider works with; `calls` (when given) counts the API calls through it that succeeded. */
-  protected providerContext(s: StackRecord, logicalId: string, planned: string, calls?: { succeeded: number }): ProviderContext {
+  protected providerContext(s: StackRecord, logicalId: string, planned: string, calls?: { succeeded: number }, resumedFrom?: number): ProviderContext {
     return {
       scope: this.scope,
       invoker: actingAs(this.env.invoker, s.operator, calls),
@@ -131,6 +134,10 @@ export abstract class StackSteps {
       tags: s.tags,
       stabilizeTimeoutMs: this.env.stabilizeTimeoutMs,
       templateDirs: this.env.templateDirs,
+      resourceType: this.resources.get(logicalId)?.type ?? '',
+      startedAt: resumedFrom ?? this.env.clock.now(),
+      resumed: resumedFrom !== undefined,
+      signals: stackSignals(this.scope, this.env.clock, this.env.signal, this.env.signals, s.stackId, logicalId),
     };
   }
 
@@ -232,10 +239,17 @@ export abstract class StackSteps {
     return { t, ctx, order, imports, deps: (id: string) => resourceDependencies(id, t.Resources[id]!, t.Resources) };
   }
 
-  /** Creates one resource (a new one, or the replacement of `replacing`), recording each step. */
-  protected async createResource(s: StackRecord, t: Template, ctx: EvalContext, id: string, replacing: ResourceRecord | null, before?: ResourceSnapshot | null): Promise<void> {
+  /**
+   * Creates one resource (a new one, or the replacement of `replacing`), recording each step.
+   * `resume`: a create of this resource that a restart interrupted is run again with its planned
+   * name and start time, if its provider is `resumable`.
+   */
+  protected async createResource(s: StackRecord, t: Template, ctx: EvalContext, id: string, replacing: ResourceRecord | null, before?: ResourceSnapshot | null, resume = false): Promise<void> {
     const decl = t.Resources[id]!;
-    const planned = plannedName(s.stackName, id);
+    const earlier = this.resources.get(id);
+    const resumed = resume && !replacing && earlier?.status === 'CREATE_IN_PROGRESS' && earlier.type === decl.Type && providerFor(decl.Type)?.resumable ? earlier : undefined;
+    const planned = resumed?.plannedName ?? plannedName(s.stackName, id);
+    const startedAt = resumed?.lastUpdated ?? this.env.clock.now();
     const r: ResourceRecord = {
       stackId: s.stackId,
       logicalId: id,
@@ -261,10 +275,17 @@ export abstract class StackSteps {
       await this.record(s, r, 'CREATE_FAILED', errorText(e));
       throw new StackFailure(errorText(e));
     }
-    await this.record(s, r, 'CREATE_IN_PROGRESS', replacing ? 'Requested update requires the creation of a new physical resource; hence creating one.' : undefined);
-    const calls = { succeeded: 0 };
+    if (resumed) {
+      // The record keeps its first start (a second restart resumes from the same deadline).
+      r.lastUpdated = startedAt;
+      this.resources.set(id, r);
+      await this.event(s, r, 'CREATE_IN_PROGRESS', 'Resumed after Berth restarted');
+    } else {
+      await this.record(s, r, 'CREATE_IN_PROGRESS', replacing ? 'Requested update requires the creation of a new physical resource; hence creating one.' : undefined);
+    }
+    const calls = { succeeded: resumed ? 1 : 0 };
     try {
-      const made = await provider.create(r.properties, this.providerContext(s, id, planned, calls));
+      const made = await provider.create(r.properties, this.providerContext(s, id, planned, calls, resumed ? startedAt : undefined));
       r.physicalId = made.physicalId;
       r.attributes = made.attributes;
       r.notes = made.notes;
