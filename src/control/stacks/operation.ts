@@ -37,7 +37,7 @@ class StackOperation extends StackSteps {
       case 'CREATE_IN_PROGRESS':
         // Interrupted while only resumable creates were in flight (wait conditions, custom
         // resources waiting for their response): they carry on; otherwise roll back.
-        if (interrupted && [...this.resources.values()].some((r) => r.status === 'CREATE_IN_PROGRESS' && !providerFor(r.type)?.resumable)) return this.failCreate(s, restarted);
+        if (interrupted && !this.onlyResumableInFlight()) return this.failCreate(s, restarted);
         return this.create(s, interrupted);
       case 'ROLLBACK_IN_PROGRESS':
         return this.rollbackCreate(s);
@@ -58,6 +58,12 @@ class StackOperation extends StackSteps {
   }
 
   // ---- create ----
+
+  /** Whether the resources caught in creation are all resumable ones (and there is one). */
+  private onlyResumableInFlight(): boolean {
+    const inFlight = [...this.resources.values()].filter((r) => r.status === 'CREATE_IN_PROGRESS');
+    return inFlight.length > 0 && inFlight.every((r) => providerFor(r.type)?.resumable);
+  }
 
   private async create(s: StackRecord, resume = false): Promise<void> {
     let prepared: Awaited<ReturnType<StackOperation['prepare']>>;
