@@ -43,6 +43,8 @@ ONLY = {
         "DescribeAvailabilityZones", "DescribeRegions", "DescribeAccountAttributes",
         "CreateTags", "DeleteTags", "DescribeTags", "DescribeInstances",
         "CreateVpcEndpoint", "DescribeVpcEndpoints", "ModifyVpcEndpoint", "DeleteVpcEndpoints",
+        "CreateLaunchTemplate", "CreateLaunchTemplateVersion", "DescribeLaunchTemplates",
+        "DescribeLaunchTemplateVersions", "ModifyLaunchTemplate", "DeleteLaunchTemplate",
     ],
     # Cloud Map: namespaces, services and instances (src/services/servicediscovery/).
     "servicediscovery": [

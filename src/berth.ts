@@ -59,6 +59,7 @@ import { startApplicationAutoScaling } from './control/applicationAutoScaling.js
 import { LoadBalancerPlane } from './lb/plane.js';
 import { InProcessInvoker } from './server/invoker.js';
 import { StackWorker } from './control/stacks/worker.js';
+import { cfnSignalRoute } from './server/cfnSignals.js';
 import { FsBlobStore } from './store/blobs/fs.js';
 import type { BlobStore } from './store/blobs/types.js';
 import { RegistryTokens } from './domain/ecr/authToken.js';
@@ -322,6 +323,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   });
   const routes: OperatorRoute[] = [
     webConsole.route,
+    cfnSignalRoute(platform, masterKey, clock),
     async (req, res, url) => {
       if (url.pathname !== '/_berth/console-link') return false;
       if (req.method !== 'POST') {
@@ -417,7 +419,14 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
     ),
   );
   leadership.add(loopDuty('agent-sweep', () => startAgentSweep(leadership.fencedPlatform('agent-sweep'), { agentTimeoutMs, onError: report('agent-timeout sweep') })));
-  const stackWorker = new StackWorker(leadership.fencedPlatform('stack-worker'), invoker, { templateDirs: (env.BERTH_CFN_TEMPLATE_DIRS ?? '').split(':').filter(Boolean), onError: report('stack worker') });
+  // WaitConditionHandles and custom resources get presigned URLs on this replica's endpoint (known once it listens).
+  let listening: (url: string) => void = () => {};
+  const endpointKnown = new Promise<string>((resolve) => (listening = resolve));
+  const stackWorker = new StackWorker(leadership.fencedPlatform('stack-worker'), invoker, {
+    templateDirs: (env.BERTH_CFN_TEMPLATE_DIRS ?? '').split(':').filter(Boolean),
+    signals: { signer: masterKey, endpoint: () => endpointKnown },
+    onError: report('stack worker'),
+  });
   leadership.add({ name: 'stack-worker', start: () => stackWorker.start(), stop: () => stackWorker.stop() });
   if (sharedTrail) {
     const fenced = leadership.fencedPlatform('audit-retention');
@@ -470,6 +479,7 @@ export async function startBerth(opts: BerthOptions = {}): Promise<Berth> {
   if (!registryAddress) registryAddress = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   await leadership.announce(url);
   agentEndpoint = url;
+  listening(url);
 
   let closed = false;
   return {

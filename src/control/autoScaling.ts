@@ -11,7 +11,7 @@
  * - a group being deleted goes once its instances are gone.
  */
 import type { Platform, Scope } from '../domain/platform.js';
-import { addInstance, changeInstance, finishGroupDelete, getLaunchConfiguration, listGroups, regionsWithGroups } from '../domain/autoscaling/groups.js';
+import { addInstance, changeInstance, finishGroupDelete, launchSpecOf, listGroups, regionsWithGroups } from '../domain/autoscaling/groups.js';
 import { clusterFromUserData, type AgentHostSupervisor } from '../domain/autoscaling/hosts.js';
 import type { GroupInstance, GroupRecord } from '../domain/autoscaling/records.js';
 import { newInstanceId, recordInstance, removeInstance } from '../domain/ec2/instances.js';
@@ -115,7 +115,7 @@ function placement(g: GroupRecord): { subnetId?: string; zone?: string } {
 }
 
 async function launchOne(s: Scope, g: GroupRecord, hosts: AgentHostSupervisor): Promise<void> {
-  const lc = await getLaunchConfiguration(s, g.launchConfigurationName);
+  const lc = await launchSpecOf(s, g);
   if (!lc) return;
   const where = placement(g);
   const subnet = where.subnetId ? await getEc2(s, 'subnet', where.subnetId).catch(() => undefined) : undefined;
@@ -128,7 +128,8 @@ async function launchOne(s: Scope, g: GroupRecord, hosts: AgentHostSupervisor): 
     subnetId: subnet?.id,
     lifecycleState: 'Pending',
     healthStatus: 'Healthy',
-    launchConfigurationName: lc.name,
+    launchConfigurationName: lc.launchConfigurationName,
+    launchTemplate: lc.launchTemplate,
     imageId: lc.imageId,
     instanceType: lc.instanceType,
     protectedFromScaleIn: g.newInstancesProtectedFromScaleIn,

@@ -7,70 +7,26 @@
  * operation found half-done after a restart (its run is gone) is failed and rolled back, and
  * resources caught mid-create are deleted by the name chosen for them before the call.
  */
-import { randomBytes } from 'node:crypto';
-import type { Clock } from '../../clock.js';
-import type { ServiceInvoker } from '../../domain/invoker.js';
-import type { CallerPrincipal } from '../../domain/iam/credentials.js';
-import type { Platform, Scope } from '../../domain/platform.js';
-import type { Store, Write } from '../../store/types.js';
-import { cfnErrors } from '../../domain/cloudformation/errors.js';
-import { evaluateOutputs, includedResources, parameterValues, readTemplate, resourceProperties, stackContext } from '../../domain/cloudformation/engine.js';
-import type { ResourceRecord, ResourceSnapshot, StackDefinition, StackRecord, StackStatus } from '../../domain/cloudformation/records.js';
-import { eventWrite, exportValue, exportWrites, getStack, resourceWrite, stackResources, transitionStack } from '../../domain/cloudformation/stacks.js';
-import { evaluate, type EvalContext } from '../../domain/cloudformation/template/evaluate.js';
-import { resourceDependencies, referencesOf } from '../../domain/cloudformation/template/graph.js';
+import type { ResourceRecord, StackRecord } from '../../domain/cloudformation/records.js';
+import { exportWrites, getStack, resourceWrite, stackResources } from '../../domain/cloudformation/stacks.js';
+import { evaluateOutputs, includedResources, readTemplate, resourceProperties } from '../../domain/cloudformation/engine.js';
+import { referencesOf } from '../../domain/cloudformation/template/graph.js';
 import { compareProperties } from '../../domain/cloudformation/template/spec.js';
-import type { Template } from '../../domain/cloudformation/template/template.js';
-import { providerFor, unsupportedReason } from './providers/index.js';
-import type { ProviderContext } from './providers/types.js';
+import type { Write } from '../../store/types.js';
+import { providerFor } from './providers/index.js';
+import { StackFailure, StackSteps, errorText, snapshot, type OperationEnv } from './steps.js';
 
-/** What an operation runs with. */
-export interface OperationEnv {
-  platform: Platform;
-  invoker: ServiceInvoker;
-  clock: Clock;
-  signal: AbortSignal;
-  /** Most resources worked on at once per stack. */
-  concurrency: number;
-  stabilizeTimeoutMs: number;
-  /** Where nested stacks' `file://` templates may live (ProviderContext.templateDirs). */
-  templateDirs: readonly string[];
-}
-
-class StackFailure extends Error {}
-
-const RANDOM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-function plannedName(stackName: string, logicalId: string): string {
-  const bytes = randomBytes(12);
-  const suffix = [...bytes].map((b) => RANDOM[b % RANDOM.length]).join('');
-  return `${stackName}-${logicalId}-${suffix}`;
-}
-
-function snapshot(r: ResourceRecord): ResourceSnapshot {
-  return { type: r.type, physicalId: r.physicalId, plannedName: r.plannedName, status: r.status, properties: r.properties, attributes: r.attributes, notes: r.notes, deletionPolicy: r.deletionPolicy, updateReplacePolicy: r.updateReplacePolicy };
-}
-
-function errorText(e: unknown): string {
-  const code = (e as { code?: string })?.code;
-  const msg = String((e as Error)?.message ?? e).slice(0, 900);
-  return code && code !== 'ValidationError' ? `${msg} (Service: ${code})` : msg;
-}
+export type { OperationEnv } from './steps.js';
 
 /** Performs the operation a stack's status asks for; `interrupted`: a previous run of it is gone. */
 export async function runStackOperation(env: OperationEnv, stackId: string, region: string, interrupted: boolean): Promise<void> {
-  const op = new StackOperation(env, { platform: env.platform, region });
+  const op = new StackOperation(env, region);
   await op.run(stackId, interrupted);
 }
 
-class StackOperation {
-  private readonly store: Store;
-  private resources = new Map<string, ResourceRecord>();
-
-  constructor(
-    private readonly env: OperationEnv,
-    private readonly scope: Scope,
-  ) {
-    this.store = scope.platform.store;
+class StackOperation extends StackSteps {
+  constructor(env: OperationEnv, region: string) {
+    super(env, { platform: env.platform, region });
   }
 
   async run(stackId: string, interrupted: boolean): Promise<void> {
@@ -79,8 +35,10 @@ class StackOperation {
     const restarted = 'Berth restarted while this operation was in progress';
     switch (s.status) {
       case 'CREATE_IN_PROGRESS':
-        if (interrupted) return this.failCreate(s, restarted);
-        return this.create(s);
+        // Interrupted while only resumable creates were in flight (wait conditions, custom
+        // resources waiting for their response): they carry on; otherwise roll back.
+        if (interrupted && !this.onlyResumableInFlight()) return this.failCreate(s, restarted);
+        return this.create(s, interrupted);
       case 'ROLLBACK_IN_PROGRESS':
         return this.rollbackCreate(s);
       case 'UPDATE_IN_PROGRESS':
@@ -99,173 +57,15 @@ class StackOperation {
     }
   }
 
-  // ---- plumbing ----
-
-  private async setStatus(s: StackRecord, status: StackStatus, reason: string | undefined, opts: { done?: boolean; patch?: Partial<StackRecord>; extra?: Write[] } = {}): Promise<StackRecord> {
-    const cur = await getStack(this.scope, s.stackId);
-    const next: StackRecord = { ...cur.value, ...opts.patch, status, statusReason: reason };
-    await transitionStack(this.scope, cur, next, { now: this.env.clock.now(), reason, done: opts.done, extra: opts.extra });
-    return next;
-  }
-
-  /** Records a resource's new status and its event (after `earlier`, events that come first), durably. */
-  private async record(s: StackRecord, r: ResourceRecord, status: ResourceRecord['status'], reason?: string, earlier: Write[] = []): Promise<void> {
-    r.status = status;
-    r.statusReason = reason;
-    r.lastUpdated = this.env.clock.now();
-    this.resources.set(r.logicalId, r);
-    // A snapshot: the record may change again before another step's writes join this commit.
-    const value = structuredClone(r);
-    await this.commitTogether([...earlier, resourceWrite(value), eventWrite(s, r.lastUpdated, { logicalResourceId: r.logicalId, physicalResourceId: r.physicalId ?? '', resourceType: r.type, resourceStatus: status, resourceStatusReason: reason })]);
-  }
-
-  private resourceEvent(s: StackRecord, r: { logicalId: string; physicalId?: string; type: string }, status: string, reason?: string): Write {
-    return eventWrite(s, this.env.clock.now(), { logicalResourceId: r.logicalId, physicalResourceId: r.physicalId ?? '', resourceType: r.type, resourceStatus: status, resourceStatusReason: reason });
-  }
-
-  private async event(s: StackRecord, r: { logicalId: string; physicalId?: string; type: string }, status: string, reason?: string): Promise<void> {
-    await this.commitTogether([this.resourceEvent(s, r, status, reason)]);
-  }
-
-  private pending: Write[] = [];
-  private flush: Promise<void> | undefined;
-
-  /**
-   * Commits `writes` in one durable commit with whatever the operation's other resource steps
-   * write in the same turn of the event loop (a group commit: with one fsync per commit, ten
-   * resources in flight cost one commit per step instead of ten). Resolves once on disk, so a
-   * step still records its planned name before it calls its provider.
-   */
-  private commitTogether(writes: Write[]): Promise<void> {
-    this.pending.push(...writes);
-    this.flush ??= new Promise<void>((resolve, reject) =>
-      setImmediate(() => {
-        const batch = this.pending;
-        this.pending = [];
-        this.flush = undefined;
-        this.store.commit(batch).then(() => resolve(), reject);
-      }),
-    );
-    return this.flush;
-  }
-
-  /** What a provider works with; `calls` (when given) counts the API calls through it that succeeded. */
-  private providerContext(s: StackRecord, logicalId: string, planned: string, calls?: { succeeded: number }): ProviderContext {
-    return {
-      scope: this.scope,
-      invoker: actingAs(this.env.invoker, s.operator, calls),
-      clock: this.env.clock,
-      signal: this.env.signal,
-      stackId: s.stackId,
-      stackName: s.stackName,
-      logicalId,
-      plannedName: planned,
-      tags: s.tags,
-      stabilizeTimeoutMs: this.env.stabilizeTimeoutMs,
-      templateDirs: this.env.templateDirs,
-    };
-  }
-
-  private context(t: Template, s: StackRecord, def: StackDefinition, imports?: Set<string>): EvalContext {
-    return stackContext(t, {
-      identity: { stackId: s.stackId, stackName: s.stackName, region: s.region, accountId: this.scope.platform.accountId, notificationARNs: s.notificationARNs },
-      parameters: parameterValues(t, def),
-      resources: (id) => {
-        const r = this.resources.get(id);
-        return r?.physicalId && r.status !== 'DELETE_COMPLETE' ? { ref: r.physicalId, attributes: r.attributes } : undefined;
-      },
-      importValue: (name) => {
-        imports?.add(name);
-        return this.importCache.get(name);
-      },
-    });
-  }
-
-  private readonly importCache = new Map<string, string>();
-  /**
-   * Reads the exports the template imports into the cache `importValue` answers from. A computed
-   * name (`Fn::ImportValue: !Sub '${EnvironmentName}:VpcId'`) is evaluated with the stack's
-   * parameters first (an import's name cannot depend on a resource, as on CloudFormation).
-   */
-  private async loadImports(t: Template, ctx: EvalContext): Promise<void> {
-    const names = new Set<string>();
-    const walk = (v: unknown): void => {
-      if (Array.isArray(v)) v.forEach(walk);
-      else if (v && typeof v === 'object') {
-        const o = v as Record<string, unknown>;
-        const arg = o['Fn::ImportValue'];
-        if (typeof arg === 'string') names.add(arg);
-        else if (arg !== undefined) {
-          try {
-            const name = evaluate(arg, ctx);
-            if (typeof name === 'string') names.add(name);
-          } catch {
-            // Not computable from parameters alone: the evaluation proper reports it.
-          }
-        }
-        Object.values(o).forEach(walk);
-      }
-    };
-    walk(t.Resources);
-    walk(t.Outputs);
-    for (const n of names) {
-      const e = await exportValue(this.scope, this.scope.region, n);
-      if (e) this.importCache.set(n, e.value);
-    }
-  }
-
-  /**
-   * Runs `step` for each of `ids` once the ids it waits for (`waitsFor`) are done, at most
-   * `concurrency` at once. Stops starting new steps after the first failure; returns the
-   * failures (logical id → reason) once the running steps end.
-   */
-  private async inParallel(ids: string[], waitsFor: (id: string) => Set<string>, step: (id: string) => Promise<void>): Promise<Map<string, string>> {
-    const failed = new Map<string, string>();
-    const done = new Set<string>();
-    const started = new Set<string>();
-    const running = new Set<Promise<void>>();
-    const idSet = new Set(ids);
-    const waits = new Map<string, string[]>();
-    const waitsOn = (id: string) => waits.get(id) ?? waits.set(id, [...waitsFor(id)].filter((d) => idSet.has(d))).get(id)!;
-    while (true) {
-      if (!failed.size && !this.env.signal.aborted) {
-        for (const id of ids) {
-          if (running.size >= this.env.concurrency) break;
-          if (started.has(id)) continue;
-          if (waitsOn(id).some((d) => !done.has(d))) continue;
-          started.add(id);
-          const p: Promise<void> = step(id)
-            .then(() => void done.add(id))
-            .catch((e) => void failed.set(id, e instanceof StackFailure ? e.message : errorText(e)))
-            .finally(() => running.delete(p));
-          running.add(p);
-        }
-      }
-      if (!running.size) break;
-      await Promise.race(running);
-    }
-    if (this.env.signal.aborted) throw new Error('the stack worker stopped');
-    if (!failed.size && done.size < ids.length) for (const id of ids) if (!done.has(id)) failed.set(id, 'a resource it depends on was not created');
-    return failed;
-  }
-
   // ---- create ----
 
-  /**
-   * The stack's template read and evaluated for a create or an update: the template, the
-   * evaluation context, the resources its conditions include (in template order) and how each
-   * depends on the others. Throws what makes the template unusable.
-   */
-  private async prepare(s: StackRecord): Promise<{ t: Template; ctx: EvalContext; order: string[]; imports: Set<string>; deps: (id: string) => Set<string> }> {
-    const imports = new Set<string>();
-    const t = readTemplate(s.templateBody);
-    const ctx = this.context(t, s, s, imports);
-    await this.loadImports(t, ctx);
-    const order = includedResources(t, ctx);
-    return { t, ctx, order, imports, deps: (id: string) => resourceDependencies(id, t.Resources[id]!, t.Resources) };
+  /** Whether the resources caught in creation are all resumable ones (and there is one). */
+  private onlyResumableInFlight(): boolean {
+    const inFlight = [...this.resources.values()].filter((r) => r.status === 'CREATE_IN_PROGRESS');
+    return inFlight.length > 0 && inFlight.every((r) => providerFor(r.type)?.resumable);
   }
 
-  private async create(s: StackRecord): Promise<void> {
+  private async create(s: StackRecord, resume = false): Promise<void> {
     let prepared: Awaited<ReturnType<StackOperation['prepare']>>;
     try {
       prepared = await this.prepare(s);
@@ -276,7 +76,7 @@ class StackOperation {
     const failed = await this.inParallel(order, deps, async (id) => {
       const cur = this.resources.get(id);
       if (cur?.status === 'CREATE_COMPLETE') return;
-      await this.createResource(s, t, ctx, id, null);
+      await this.createResource(s, t, ctx, id, null, undefined, resume);
     });
     if (failed.size) return this.failCreate(s, `The following resource(s) failed to create: [${[...failed.keys()].sort().join(', ')}]. `, failed);
     try {
@@ -288,52 +88,6 @@ class StackOperation {
     }
   }
 
-  /** Creates one resource (a new one, or the replacement of `replacing`), recording each step. */
-  private async createResource(s: StackRecord, t: Template, ctx: EvalContext, id: string, replacing: ResourceRecord | null, before?: ResourceSnapshot | null): Promise<void> {
-    const decl = t.Resources[id]!;
-    const planned = plannedName(s.stackName, id);
-    const r: ResourceRecord = {
-      stackId: s.stackId,
-      logicalId: id,
-      type: decl.Type,
-      plannedName: planned,
-      status: 'CREATE_IN_PROGRESS',
-      properties: {},
-      attributes: {},
-      deletionPolicy: decl.DeletionPolicy,
-      updateReplacePolicy: decl.UpdateReplacePolicy,
-      lastUpdated: this.env.clock.now(),
-      before: replacing ? snapshot(replacing) : before,
-      replaced: replacing ? [...(replacing.replaced ?? []), snapshot(replacing)] : undefined,
-    };
-    const provider = providerFor(decl.Type);
-    if (!provider) {
-      await this.record(s, r, 'CREATE_FAILED', unsupportedReason(decl.Type));
-      throw new StackFailure(unsupportedReason(decl.Type));
-    }
-    try {
-      r.properties = resourceProperties(t, id, ctx);
-    } catch (e) {
-      await this.record(s, r, 'CREATE_FAILED', errorText(e));
-      throw new StackFailure(errorText(e));
-    }
-    await this.record(s, r, 'CREATE_IN_PROGRESS', replacing ? 'Requested update requires the creation of a new physical resource; hence creating one.' : undefined);
-    const calls = { succeeded: 0 };
-    try {
-      const made = await provider.create(r.properties, this.providerContext(s, id, planned, calls));
-      r.physicalId = made.physicalId;
-      r.attributes = made.attributes;
-      r.notes = made.notes;
-    } catch (e) {
-      // Not one API call went through (the first was refused, say for want of permission):
-      // nothing was made, so a rollback has nothing to delete (as AWS skips a resource that
-      // failed without a physical id). Providers make everything through ctx.invoker.
-      if (calls.succeeded === 0) r.plannedName = undefined;
-      await this.record(s, r, 'CREATE_FAILED', errorText(e));
-      throw new StackFailure(errorText(e));
-    }
-    await this.record(s, r, replacing ? 'UPDATE_COMPLETE' : 'CREATE_COMPLETE', undefined, [this.resourceEvent(s, r, 'CREATE_IN_PROGRESS', 'Resource creation Initiated')]);
-  }
 
   private async failCreate(s: StackRecord, reason: string, failed?: Map<string, string>): Promise<void> {
     if (failed) for (const [id, why] of failed) if (!this.resources.get(id) || this.resources.get(id)!.status === 'CREATE_IN_PROGRESS') void why;
@@ -354,56 +108,6 @@ class StackOperation {
   }
 
   // ---- delete ----
-
-  /**
-   * Deletes the stack's resources, dependents first (from the references recorded between
-   * them and the template's DependsOn). `honourRetain`: Retain policies and RetainResources
-   * keep a resource (DELETE_SKIPPED). Returns the failures.
-   */
-  private async deleteAll(s: StackRecord, honourRetain: boolean): Promise<Map<string, string>> {
-    const live = [...this.resources.values()].filter((r) => r.status !== 'DELETE_COMPLETE' && r.status !== 'DELETE_SKIPPED');
-    const ids = live.map((r) => r.logicalId);
-    let t: Template | undefined;
-    try {
-      t = readTemplate(s.templateBody);
-    } catch {
-      t = undefined;
-    }
-    // A resource waits until every resource that depends on it is gone.
-    const dependents = new Map<string, Set<string>>(ids.map((i) => [i, new Set<string>()]));
-    for (const r of live) {
-      const decl = t?.Resources[r.logicalId];
-      const on = decl && t ? resourceDependencies(r.logicalId, decl, t.Resources) : new Set<string>();
-      for (const x of referencesOf(r.properties)) on.add(x.name);
-      for (const d of on) dependents.get(d)?.add(r.logicalId);
-    }
-    for (const r of live) for (const p of JSON.stringify(r.properties).matchAll(/arn:aws:[^"]+/g)) for (const o of live) if (o.physicalId && o !== r && p[0] === o.physicalId) dependents.get(o.logicalId)!.add(r.logicalId);
-    return this.inParallel(ids, (id) => dependents.get(id)!, async (id) => {
-      const r = this.resources.get(id)!;
-      if (honourRetain && (r.deletionPolicy === 'Retain' || r.deletionPolicy === 'RetainExceptOnCreate' || s.retainResources?.includes(id))) {
-        await this.record(s, r, 'DELETE_SKIPPED');
-        return;
-      }
-      await this.deleteResource(s, r);
-    });
-  }
-
-  private async deleteResource(s: StackRecord, r: ResourceRecord): Promise<void> {
-    const provider = providerFor(r.type);
-    // Never created (failed before its provider ran, or no provider): nothing to delete.
-    if (!provider || (!r.physicalId && r.status === 'CREATE_FAILED' && !r.plannedName)) {
-      await this.record(s, r, 'DELETE_COMPLETE');
-      return;
-    }
-    await this.record(s, r, 'DELETE_IN_PROGRESS');
-    try {
-      await provider.delete(r.physicalId, r.properties, this.providerContext(s, r.logicalId, r.plannedName ?? ''), r.notes ?? {});
-    } catch (e) {
-      await this.record(s, r, 'DELETE_FAILED', errorText(e));
-      throw new StackFailure(errorText(e));
-    }
-    await this.record(s, r, 'DELETE_COMPLETE');
-  }
 
   private async delete(s: StackRecord): Promise<void> {
     try {
@@ -462,6 +166,9 @@ class StackOperation {
       await this.record(s, cur, 'UPDATE_IN_PROGRESS');
       try {
         const out = await provider.update(cur.physicalId, props, cur.properties, this.providerContext(s, id, cur.plannedName ?? ''), cur.notes ?? {});
+        // A new physical id (a custom resource's response may give one): the old one is
+        // replaced, and deleted in the cleanup as AWS does.
+        if (out.physicalId !== before.physicalId) cur.replaced = [...(cur.replaced ?? []), before];
         cur.properties = props;
         cur.attributes = out.attributes;
         cur.physicalId = out.physicalId;
@@ -515,17 +222,6 @@ class StackOperation {
     await this.setStatus(s, 'UPDATE_COMPLETE', undefined, { done: true, patch: { previous: undefined, cancelRequested: undefined } });
   }
 
-  private async deleteSnapshot(s: StackRecord, logicalId: string, old: ResourceSnapshot): Promise<void> {
-    const provider = providerFor(old.type);
-    if (!provider) return;
-    await this.event(s, { logicalId, physicalId: old.physicalId, type: old.type }, 'DELETE_IN_PROGRESS');
-    try {
-      await provider.delete(old.physicalId, old.properties, this.providerContext(s, logicalId, old.plannedName ?? ''), old.notes ?? {});
-      await this.event(s, { logicalId, physicalId: old.physicalId, type: old.type }, 'DELETE_COMPLETE');
-    } catch (e) {
-      await this.event(s, { logicalId, physicalId: old.physicalId, type: old.type }, 'DELETE_FAILED', errorText(e));
-    }
-  }
 
   private async failUpdate(s: StackRecord, reason: string): Promise<void> {
     const cur = (await getStack(this.scope, s.stackId)).value;
@@ -592,20 +288,3 @@ class StackOperation {
   }
 }
 
-export { cfnErrors };
-
-/**
- * The invoker a stack's providers call through: every call is made as the stack's operator
- * (its service role's session, or whoever started the operation) and authorized by IAM like a
- * signed request, so a stack can do no more than the principal behind it; root when none.
- */
-function actingAs(invoker: ServiceInvoker, operator: CallerPrincipal | undefined, calls?: { succeeded: number }): ServiceInvoker {
-  if (!operator && !calls) return invoker;
-  return {
-    async call(scope, service, operation, input, as) {
-      const out = await invoker.call<never>(scope, service, operation, input, as ?? operator);
-      if (calls) calls.succeeded++;
-      return out;
-    },
-  };
-}

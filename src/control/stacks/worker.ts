@@ -16,6 +16,7 @@ import { claimWork, pendingWork } from '../../domain/cloudformation/stacks.js';
 import { ConflictError } from '../../store/types.js';
 import { startLoop, type Loop } from '../loop.js';
 import { runStackOperation } from './operation.js';
+import type { SignalSettings } from './signalPort.js';
 
 export interface StackWorkerOptions {
   /** How often the queue is read even without a change (default 1 s). */
@@ -26,6 +27,8 @@ export interface StackWorkerOptions {
   stabilizeTimeoutMs: number;
   /** Directories nested stacks may read `file://` templates from (default none). */
   templateDirs: readonly string[];
+  /** Where WaitConditionHandle and custom resource URLs point, and what signs them (absent: those resources fail saying so). */
+  signals?: SignalSettings;
   onError: (e: unknown) => void;
 }
 
@@ -82,7 +85,7 @@ export class StackWorker {
         if (e instanceof ConflictError) continue; // requeued meanwhile: read again next time
         throw e;
       }
-      const env = { platform: this.platform, invoker: this.invoker, clock: this.platform.clock, signal: this.abort.signal, concurrency: this.opts.concurrency, stabilizeTimeoutMs: this.opts.stabilizeTimeoutMs, templateDirs: this.opts.templateDirs };
+      const env = { platform: this.platform, invoker: this.invoker, clock: this.platform.clock, signal: this.abort.signal, concurrency: this.opts.concurrency, stabilizeTimeoutMs: this.opts.stabilizeTimeoutMs, templateDirs: this.opts.templateDirs, signals: this.opts.signals };
       const p = runStackOperation(env, w.value.stackId, w.value.region, interrupted)
         .catch((e) => {
           if (!this.abort.signal.aborted) this.opts.onError(e);

@@ -8,8 +8,9 @@ import { mutate } from '../mutate.js';
 import type { Scope } from '../platform.js';
 import { resolveSubnets } from '../ec2/lookup.js';
 import { zonesOf } from '../ec2/zones.js';
+import { getLaunchTemplate, getLaunchTemplateVersion } from '../ec2/launchTemplates.js';
 import { asgErrors } from './errors.js';
-import { GROUP_KIND, LAUNCH_CONFIG_KIND, MAX_GROUPS, MAX_INSTANCES_PER_GROUP, MAX_LAUNCH_CONFIGURATIONS, asgKey, type GroupInstance, type GroupRecord, type LaunchConfigurationRecord } from './records.js';
+import { GROUP_KIND, LAUNCH_CONFIG_KIND, MAX_GROUPS, MAX_INSTANCES_PER_GROUP, MAX_LAUNCH_CONFIGURATIONS, asgKey, type GroupInstance, type GroupLaunchTemplate, type GroupRecord, type LaunchConfigurationRecord } from './records.js';
 
 const arnOf = (s: Scope, kind: 'autoScalingGroup' | 'launchConfiguration', name: string) =>
   `arn:aws:autoscaling:${s.region}:${s.platform.accountId}:${kind}:${randomUUID()}:${kind}Name/${name}`;
@@ -58,6 +59,8 @@ export async function getGroup(s: Scope, name: string): Promise<GroupRecord | un
 /** What a create or update gives of a group's shape. */
 export interface GroupShape {
   launchConfigurationName?: string;
+  /** A LaunchTemplateSpecification: the template by id or name, and its version (default `$Default`). */
+  launchTemplate?: { id?: string; name?: string; version?: string };
   minSize?: number;
   maxSize?: number;
   desiredCapacity?: number;
@@ -92,13 +95,34 @@ async function checkedShape(s: Scope, g: GroupRecord): Promise<GroupRecord> {
   return g;
 }
 
-export async function createGroup(s: Scope, name: string, shape: GroupShape & { launchConfigurationName: string; minSize: number; maxSize: number }, tags: GroupRecord['tags']): Promise<GroupRecord> {
+/** A group's launch template, checked: the template exists and has the version (resolved when an instance launches). */
+async function checkedTemplate(s: Scope, spec: NonNullable<GroupShape['launchTemplate']>): Promise<GroupLaunchTemplate> {
+  if (!!spec.id === !!spec.name) throw asgErrors.validation('A launch template is named by exactly one of LaunchTemplateId and LaunchTemplateName.');
+  const version = spec.version ?? '$Default';
+  const ref = { id: spec.id, name: spec.name };
+  const t = (await getLaunchTemplate(s, ref).catch(() => undefined))?.value;
+  if (!t) throw asgErrors.validation(`The launch template ${spec.id ?? spec.name} does not exist.`);
+  if (!(await getLaunchTemplateVersion(s, ref, version).catch(() => undefined))) throw asgErrors.validation(`The launch template ${t.id} has no version ${version.slice(0, 20)}.`);
+  return { id: t.id, name: t.name, version };
+}
+
+/** Where a group launches from: exactly one of a launch configuration and a launch template. */
+async function launchSource(s: Scope, shape: GroupShape): Promise<Pick<GroupRecord, 'launchConfigurationName' | 'launchTemplate'> | undefined> {
+  if (shape.launchConfigurationName !== undefined && shape.launchTemplate !== undefined) throw asgErrors.validation('Specify either LaunchConfigurationName or LaunchTemplate, not both.');
+  if (shape.launchTemplate) return { launchConfigurationName: '', launchTemplate: await checkedTemplate(s, shape.launchTemplate) };
+  if (shape.launchConfigurationName === undefined) return undefined;
   if (!(await getLaunchConfiguration(s, shape.launchConfigurationName))) throw asgErrors.launchConfigurationNotFound(shape.launchConfigurationName);
+  return { launchConfigurationName: shape.launchConfigurationName, launchTemplate: undefined };
+}
+
+export async function createGroup(s: Scope, name: string, shape: GroupShape & { minSize: number; maxSize: number }, tags: GroupRecord['tags']): Promise<GroupRecord> {
+  const source = await launchSource(s, shape);
+  if (!source) throw asgErrors.validation('Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.');
   if ((await listGroups(s)).length >= MAX_GROUPS) throw asgErrors.limitExceeded(`You have ${MAX_GROUPS} Auto Scaling groups in ${s.region}, the most allowed.`);
   const rec = await checkedShape(s, {
     name,
     arn: arnOf(s, 'autoScalingGroup', name),
-    launchConfigurationName: shape.launchConfigurationName,
+    ...source,
     minSize: shape.minSize,
     maxSize: shape.maxSize,
     desiredCapacity: shape.desiredCapacity ?? shape.minSize,
@@ -123,11 +147,13 @@ export async function createGroup(s: Scope, name: string, shape: GroupShape & { 
 
 /** Changes a group; sizes are checked together (a new min or max moves desired into range, as AWS does). */
 export async function updateGroup(s: Scope, name: string, shape: GroupShape): Promise<GroupRecord> {
-  if (shape.launchConfigurationName !== undefined && !(await getLaunchConfiguration(s, shape.launchConfigurationName))) throw asgErrors.launchConfigurationNotFound(shape.launchConfigurationName);
+  const source = await launchSource(s, shape);
   const cur = await getGroup(s, name);
   if (!cur) throw asgErrors.groupNotFound(name);
   const next: GroupRecord = { ...structuredClone(cur) };
-  for (const [k, v] of Object.entries(shape)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+  const { launchConfigurationName: _lc, launchTemplate: _lt, ...rest } = shape;
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+  if (source) Object.assign(next, source);
   if (shape.desiredCapacity === undefined) next.desiredCapacity = Math.min(next.maxSize, Math.max(next.minSize, next.desiredCapacity));
   if (shape.subnetIds !== undefined && shape.subnetIds.length === 0 && shape.availabilityZones === undefined) next.subnetIds = cur.subnetIds;
   const checked = await checkedShape(s, next);
@@ -212,4 +238,35 @@ export async function addInstance(s: Scope, groupName: string, instance: GroupIn
 export async function finishGroupDelete(s: Scope, name: string): Promise<boolean> {
   const out = await mutate<GroupRecord>(s.platform.store, GROUP_KIND, asgKey(s.region, name), (g) => (g && g.status && g.instances.length === 0 ? null : undefined));
   return out.changed;
+}
+
+/** What an instance of a group launches as, from its launch configuration or its launch template's version (resolved now, as `$Latest` moves). */
+export interface LaunchSpec {
+  imageId: string;
+  instanceType: string;
+  securityGroups: string[];
+  /** Base64, as given. */
+  userData?: string;
+  launchConfigurationName: string;
+  launchTemplate?: GroupLaunchTemplate;
+}
+
+/** The group's launch spec; undefined when what it launches from is gone. */
+export async function launchSpecOf(s: Scope, g: GroupRecord): Promise<LaunchSpec | undefined> {
+  if (g.launchTemplate) {
+    const v = await getLaunchTemplateVersion(s, { id: g.launchTemplate.id }, g.launchTemplate.version).catch(() => undefined);
+    if (!v) return undefined;
+    const d = v.data;
+    const strings = (x: unknown) => (Array.isArray(x) ? x.filter((e): e is string => typeof e === 'string') : []);
+    return {
+      imageId: typeof d.ImageId === 'string' ? d.ImageId : '',
+      instanceType: typeof d.InstanceType === 'string' ? d.InstanceType : '',
+      securityGroups: [...strings(d.SecurityGroupIds), ...strings(d.SecurityGroups)],
+      userData: typeof d.UserData === 'string' ? d.UserData : undefined,
+      launchConfigurationName: '',
+      launchTemplate: { ...g.launchTemplate, version: String(v.number) },
+    };
+  }
+  const lc = await getLaunchConfiguration(s, g.launchConfigurationName);
+  return lc && { imageId: lc.imageId, instanceType: lc.instanceType, securityGroups: lc.securityGroups, userData: lc.userData, launchConfigurationName: lc.name };
 }

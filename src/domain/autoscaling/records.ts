@@ -32,13 +32,22 @@ export interface LaunchConfigurationRecord {
 /** `Pending` (launched, its agent not registered yet), `InService`, `Terminating` (draining, then stopped). */
 export type LifecycleState = 'Pending' | 'InService' | 'Terminating';
 
+/** The launch template a group (or an instance) launches from: its version as given ($Default, $Latest or a number). */
+export interface GroupLaunchTemplate {
+  id: string;
+  name: string;
+  version: string;
+}
+
 export interface GroupInstance {
   instanceId: string;
   availabilityZone: string;
   subnetId?: string;
   lifecycleState: LifecycleState;
   healthStatus: 'Healthy' | 'Unhealthy';
+  /** The launch configuration it launched from ('' when from a launch template). */
   launchConfigurationName: string;
+  launchTemplate?: GroupLaunchTemplate;
   imageId: string;
   instanceType: string;
   protectedFromScaleIn: boolean;
@@ -52,7 +61,9 @@ export interface GroupInstance {
 export interface GroupRecord {
   name: string;
   arn: string;
+  /** The launch configuration it launches from ('' when it launches from `launchTemplate`). */
   launchConfigurationName: string;
+  launchTemplate?: GroupLaunchTemplate;
   minSize: number;
   maxSize: number;
   desiredCapacity: number;

@@ -13,7 +13,7 @@
  * existing data dir holds. The base64 text is also what GetParameter returns without
  * WithDecryption.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -75,6 +75,16 @@ export class MasterKey {
     c.setAAD(Buffer.from(aad, 'utf8'));
     const ct = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
     return Buffer.concat([Buffer.from([FORMAT]), iv, c.getAuthTag(), ct]).toString('base64');
+  }
+
+  /**
+   * An HMAC-SHA256 of `message` under a key derived from this one for `purpose` (HKDF-SHA256):
+   * tokens only this Berth can make (CloudFormation's presigned signal URLs), each purpose with
+   * its own key, the master key itself never used for them.
+   */
+  mac(purpose: string, message: string): Buffer {
+    const derived = Buffer.from(hkdfSync('sha256', this.#key, Buffer.alloc(0), `berth mac: ${purpose}`, 32));
+    return createHmac('sha256', derived).update(message, 'utf8').digest();
   }
 
   /** Decrypts a value made by {@link seal}; throws if the key, the AAD or the blob do not match. */

@@ -18,7 +18,7 @@ import {
   updateGroup,
   type GroupShape,
 } from '../../domain/autoscaling/groups.js';
-import type { GroupInstance, GroupRecord, LaunchConfigurationRecord } from '../../domain/autoscaling/records.js';
+import type { GroupInstance, GroupLaunchTemplate, GroupRecord, LaunchConfigurationRecord } from '../../domain/autoscaling/records.js';
 import { decodeToken, encodeToken } from '../../domain/common.js';
 import type { Handlers, ServiceDefinition } from '../types.js';
 
@@ -36,9 +36,11 @@ function page<T>(items: T[], keyOf: (t: T) => string, token: string | undefined,
 const subnetsOf = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 
 function shapeOf(input: ASG.CreateAutoScalingGroupType | ASG.UpdateAutoScalingGroupType): GroupShape {
-  if (input.LaunchTemplate || input.MixedInstancesPolicy) throw asgErrors.validation('Berth launches instances from launch configurations; launch templates and mixed instances policies are not supported yet.');
+  if (input.MixedInstancesPolicy) throw asgErrors.validation('Berth launches instances from a launch configuration or a launch template; mixed instances policies are not supported yet.');
+  const lt = input.LaunchTemplate;
   return {
     launchConfigurationName: input.LaunchConfigurationName,
+    launchTemplate: lt ? { id: lt.LaunchTemplateId, name: lt.LaunchTemplateName, version: lt.Version } : undefined,
     minSize: input.MinSize,
     maxSize: input.MaxSize,
     desiredCapacity: input.DesiredCapacity,
@@ -70,12 +72,15 @@ function describeLc(lc: LaunchConfigurationRecord): ASG.LaunchConfiguration {
   };
 }
 
+const templateSpec = (t: GroupLaunchTemplate | undefined): ASG.LaunchTemplateSpecification | undefined => (t ? { LaunchTemplateId: t.id, LaunchTemplateName: t.name, Version: t.version } : undefined);
+
 const describeInstance = (i: GroupInstance): ASG.Instance => ({
   InstanceId: i.instanceId,
   AvailabilityZone: i.availabilityZone,
   LifecycleState: i.lifecycleState,
   HealthStatus: i.healthStatus,
-  LaunchConfigurationName: i.launchConfigurationName,
+  LaunchConfigurationName: i.launchConfigurationName || undefined,
+  LaunchTemplate: templateSpec(i.launchTemplate),
   InstanceType: i.instanceType,
   ProtectedFromScaleIn: i.protectedFromScaleIn,
 });
@@ -84,7 +89,8 @@ function describeGroup(g: GroupRecord): ASG.AutoScalingGroup {
   return {
     AutoScalingGroupName: g.name,
     AutoScalingGroupARN: g.arn,
-    LaunchConfigurationName: g.launchConfigurationName,
+    LaunchConfigurationName: g.launchConfigurationName || undefined,
+    LaunchTemplate: templateSpec(g.launchTemplate),
     MinSize: g.minSize,
     MaxSize: g.maxSize,
     DesiredCapacity: g.desiredCapacity,
@@ -135,11 +141,10 @@ export const autoScalingHandlers: Handlers<ASG.Operations> = {
     return {};
   },
   async CreateAutoScalingGroup(input, ctx) {
-    if (!input.LaunchConfigurationName) throw asgErrors.validation('Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.');
     const shape = shapeOf(input);
     if ((input.Tags?.length ?? 0) > 50) throw asgErrors.validation('A group takes at most 50 tags.');
     const tags = (input.Tags ?? []).map((t) => ({ key: t.Key, value: t.Value ?? '', propagateAtLaunch: t.PropagateAtLaunch ?? false }));
-    await createGroup(ctx, input.AutoScalingGroupName, { ...shape, launchConfigurationName: input.LaunchConfigurationName, minSize: input.MinSize, maxSize: input.MaxSize }, tags);
+    await createGroup(ctx, input.AutoScalingGroupName, { ...shape, minSize: input.MinSize, maxSize: input.MaxSize }, tags);
     return {};
   },
   async UpdateAutoScalingGroup(input, ctx) {

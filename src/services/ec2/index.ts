@@ -11,9 +11,10 @@ import { networkHandlers } from './network.js';
 import { securityGroupHandlers } from './securityGroups.js';
 import { accountHandlers } from './account.js';
 import { endpointHandlers } from './endpoints.js';
+import { launchTemplateHandlers } from './launchTemplates.js';
 
 /** Every EC2 handler, typed; a CloudFormation provider calls these as the API would. */
-export const ec2Handlers: Handlers<EC2.Operations> = { ...networkHandlers, ...securityGroupHandlers, ...accountHandlers, ...endpointHandlers };
+export const ec2Handlers: Handlers<EC2.Operations> = { ...networkHandlers, ...securityGroupHandlers, ...accountHandlers, ...endpointHandlers, ...launchTemplateHandlers };
 
 /** `DryRun`: the request is checked (decoded and validated) and answered DryRunOperation, with nothing done, as EC2 does. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -31,7 +32,7 @@ export function ec2Service(): ServiceDefinition {
     model: ServiceModel.load('ec2'),
     protocol: 'ec2',
     signingNames: ['ec2'],
-    servedPart: 'the networking model (VPCs, subnets, internet and NAT gateways, route tables, security groups, elastic IPs, VPC endpoints, tags), DescribeAvailabilityZones, DescribeRegions, DescribeAccountAttributes and DescribeInstances',
+    servedPart: 'the networking model (VPCs, subnets, internet and NAT gateways, route tables, security groups, elastic IPs, VPC endpoints, tags), launch templates, DescribeAvailabilityZones, DescribeRegions, DescribeAccountAttributes and DescribeInstances',
     validationErrorCode: 'InvalidParameterValue',
     handlers,
   };

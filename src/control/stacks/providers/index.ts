@@ -5,6 +5,7 @@
  * naming it (`unsupportedReason`).
  */
 import type { ResourceProvider } from './types.js';
+import { isCustomResourceType } from '../../../domain/cloudformation/template/spec.js';
 import { ecsProviders } from './ecs/index.js';
 import { elbv2Providers } from './elbv2/index.js';
 import { logsProviders } from './logs/index.js';
@@ -23,7 +24,7 @@ const REGISTRY: ReadonlyMap<string, ResourceProvider> = new Map(
 
 /** The provider of a resource type, if Berth has one. */
 export function providerFor(type: string): ResourceProvider | undefined {
-  return REGISTRY.get(type);
+  return REGISTRY.get(type) ?? (isCustomResourceType(type) ? REGISTRY.get('AWS::CloudFormation::CustomResource') : undefined);
 }
 
 /** Every resource type Berth can create. */
@@ -37,6 +38,5 @@ export function unsupportedReason(type: string): string {
   if (service === 'EC2' || service === 'AutoScaling') {
     return `Resource type ${type} is not supported by Berth yet: ${service === 'EC2' ? 'Berth models EC2 networking (VPCs, subnets, gateways, routes, addresses, security groups, VPC endpoints); its instances are agent hosts launched by Auto Scaling groups' : 'Berth serves launch configurations and Auto Scaling groups'}`;
   }
-  if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') return `Resource type ${type} is not supported by Berth: custom resources are not available yet`;
   return `Resource type ${type} is not supported by Berth (supported: ${[...new Set(supportedTypes().map((t) => t.split('::').slice(0, 2).join('::')))].join(', ')})`;
 }

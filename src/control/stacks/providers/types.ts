@@ -7,6 +7,7 @@
 import type { Clock } from '../../../clock.js';
 import type { ServiceInvoker } from '../../../domain/invoker.js';
 import type { Scope } from '../../../domain/platform.js';
+import type { StackSignals } from '../signalPort.js';
 
 /** What a provider gets for one call. */
 export interface ProviderContext {
@@ -24,6 +25,8 @@ export interface ProviderContext {
   stackId: string;
   stackName: string;
   logicalId: string;
+  /** The resource's type (`Custom::Thing`...). */
+  resourceType: string;
   /**
    * The physical name chosen for this resource before it was created (a name the template did
    * not give): `<stack>-<logical id>-<random>`, cut to the service's limits by `nameWithin`.
@@ -38,6 +41,15 @@ export interface ProviderContext {
    * BERTH_CFN_TEMPLATE_DIRS); empty: nested stacks cannot read templates.
    */
   templateDirs: readonly string[];
+  /**
+   * When this resource's step began: for a create resumed after a restart (a `resumable`
+   * provider), when the first attempt began, so deadlines run from there.
+   */
+  startedAt: number;
+  /** Whether this create resumes one a restart interrupted (same planned name and start). */
+  resumed: boolean;
+  /** Presigned signal URLs for this resource and what they received (WaitCondition, custom resources). */
+  signals: StackSignals;
 }
 
 /** What a created or updated resource is: its Ref value, its GetAtt attributes, and notes kept for later calls. */
@@ -61,6 +73,12 @@ export interface ResourceProvider {
    * planned name (or the name in `props`), so nothing is left behind.
    */
   delete(physicalId: string | undefined, props: Record<string, unknown>, ctx: ProviderContext, notes: Record<string, unknown>): Promise<void>;
+  /**
+   * Whether a create interrupted by a restart may simply be run again (same planned name and
+   * `startedAt`) instead of rolling the stack back: the provider picks up where it was (a wait
+   * condition waits on; a custom resource waits for the response to the same request).
+   */
+  resumable?: boolean;
 }
 
 /** The name a provider gives a resource the template did not name: the planned name cut to `max` characters, keeping its random end. */

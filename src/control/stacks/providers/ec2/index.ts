@@ -1,13 +1,14 @@
 /**
  * EC2 networking resources (VPC, Subnet, InternetGateway, VPCGatewayAttachment, NatGateway, EIP,
  * RouteTable, Route, SubnetRouteTableAssociation, SecurityGroup, SecurityGroupIngress/Egress,
- * VPCEndpoint in endpoint.ts),
+ * VPCEndpoint in endpoint.ts, LaunchTemplate in launchTemplate.ts),
  * through the EC2 API (the in-process invoker, as a client would call it). Ref and GetAtt answer
  * as CloudFormation documents for each type.
  */
 import { ServiceError } from '../../../../errors.js';
 import { ignoreNotFound, mergedTags, nameWithin, type ProviderContext, type ResourceProvider } from '../types.js';
 import { vpcEndpoint } from './endpoint.js';
+import { launchTemplate } from './launchTemplate.js';
 
 type Out = Record<string, unknown>;
 const ec2 = <T = Out>(ctx: ProviderContext, op: string, input: Record<string, unknown>) => ctx.invoker.call<T>(ctx.scope, 'ec2', op, input);
@@ -302,6 +303,7 @@ function standaloneRule(direction: 'ingress' | 'egress'): ResourceProvider {
 }
 
 export const ec2Providers: Record<string, ResourceProvider> = {
+  'AWS::EC2::LaunchTemplate': launchTemplate,
   'AWS::EC2::VPC': vpc,
   'AWS::EC2::Subnet': subnet,
   'AWS::EC2::InternetGateway': internetGateway,
