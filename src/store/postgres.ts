@@ -75,6 +75,12 @@ export class PostgresStore implements Store {
     // An idle connection the server closed (a PostgreSQL restart) is dropped by the pool, which
     // opens a new one at the next query; the error must not end the process.
     this.pool.on('error', () => undefined);
+    // A connection checked out of the pool has no listener of the pool's: one the server ends
+    // between two statements of a transaction (its idle_in_transaction timeout passed while this
+    // process was paused; a restart) would emit an unhandled 'error' and end the process. The
+    // next statement on it fails instead (the transaction is refused, the caller retries), and
+    // the pool drops it when it is released.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /**
