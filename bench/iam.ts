@@ -10,6 +10,7 @@
  *
  *   npx tsc -p . && node dist/bench/iam.js [iterations]
  */
+import { interleavedPairs } from './interleaved.js';
 import { startBerth } from '../src/berth.js';
 import { callJson, type ClientConfig } from '../src/client/awsClient.js';
 import { IAMClient, CreateUserCommand, CreatePolicyCommand, AttachUserPolicyCommand, CreateAccessKeyCommand } from '@aws-sdk/client-iam';
@@ -73,19 +74,7 @@ async function main(): Promise<void> {
     );
     if (denied !== 'AccessDeniedException') throw new Error(`the user should be denied another cluster, got ${denied}`);
 
-    const asRoot: number[] = [];
-    const asUser: number[] = [];
-    for (let k = 0; k < WARMUP + N; k++) {
-      // Alternate which goes first, so neither always follows the other.
-      const first = k % 2 === 0;
-      const r = first ? await describe(root) : 0;
-      const u = await describe(user);
-      const r2 = first ? r : await describe(root);
-      if (k >= WARMUP) {
-        asRoot.push(r2);
-        asUser.push(u);
-      }
-    }
+    const { peer: asRoot, subject: asUser } = await interleavedPairs(() => describe(root), () => describe(user), WARMUP, N);
 
     // The decision alone, on an authorizer of its own over the same store (its cache warm after the first).
     const authorizer = new Authorizer(berth.platform);

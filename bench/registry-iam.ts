@@ -9,6 +9,7 @@
  *
  *   npx tsc -p . && node dist/bench/registry-iam.js [iterations]
  */
+import { interleavedPairs } from './interleaved.js';
 import { startBerth } from '../src/berth.js';
 import { callJson, type ClientConfig } from '../src/client/awsClient.js';
 import { IAMClient, CreateUserCommand, CreatePolicyCommand, AttachUserPolicyCommand, CreateAccessKeyCommand } from '@aws-sdk/client-iam';
@@ -84,18 +85,7 @@ async function main(): Promise<void> {
     const denied = await fetch(`${berth.url}/v2/${REPO}/blobs/uploads/`, { method: 'POST', headers: { authorization: userAuth } });
     if (denied.status !== 403) throw new Error(`the user should be denied pushing, got ${denied.status}`);
 
-    const asRoot: number[] = [];
-    const asUser: number[] = [];
-    for (let k = 0; k < WARMUP + N; k++) {
-      const first = k % 2 === 0;
-      const r = first ? await pull(rootAuth) : 0;
-      const u = await pull(userAuth);
-      const r2 = first ? r : await pull(rootAuth);
-      if (k >= WARMUP) {
-        asRoot.push(r2);
-        asUser.push(u);
-      }
-    }
+    const { peer: asRoot, subject: asUser } = await interleavedPairs(() => pull(rootAuth), () => pull(userAuth), WARMUP, N);
     const f = (x: number) => x.toFixed(3).padStart(8);
     console.log(`GET /v2/${REPO}/manifests/v1 over HTTP, ${N} each, interleaved; user has ${POLICIES} policies x ${STATEMENTS} statements, the repository a policy`);
     console.log(`                      p50 ms   p90 ms   p99 ms`);
