@@ -57,6 +57,8 @@ export class LoadBalancerPlane implements DataPlaneView {
   private table: CompiledTable | undefined;
   private snapshot: Elbv2Snapshot | undefined;
   private certificates: [string, PemPair | string][] = [];
+  /** The ports of the listeners forwarding to each target group, in the latest table. */
+  private groupPorts = new Map<string, number[]>();
   private generation = 0;
   private unwatch: (() => void) | undefined;
   private building = false;
@@ -176,9 +178,31 @@ export class LoadBalancerPlane implements DataPlaneView {
 
   // ---- DataPlaneView ---------------------------------------------------------------------------
 
+  /**
+   * A target passes for healthy only once the listeners that forward to its group are served:
+   * the checks run here and can pass before a data-plane process (starting, or a haproxy
+   * reloading) has bound a new listener's port, and the rest of Berth (a deployment's progress,
+   * DescribeTargetHealth) must be able to take "healthy" to mean reachable through the load
+   * balancer. A port that failed to bind does not hold its targets back (its error is reported).
+   */
   targetHealth(tgArn: string, rec: TargetRecord): ObservedTargetHealth | undefined {
     const h = this.health.status(targetIdentity(tgArn, rec));
-    return h && { state: h.state, reason: h.reason, description: h.description };
+    if (!h) return undefined;
+    if (h.state === 'healthy' && this.listenerPending(tgArn)) return { state: 'initial', reason: 'Elb.RegistrationInProgress', description: 'Target registration is in progress' };
+    return { state: h.state, reason: h.reason, description: h.description };
+  }
+
+  /** Whether a listener forwarding to the target group is not served yet (nor failed to bind). */
+  private listenerPending(tgArn: string): boolean {
+    const ports = this.groupPorts.get(tgArn);
+    if (!ports) return false;
+    let errors: ReadonlyMap<number, string> | undefined;
+    for (const port of ports) {
+      if (this.serving(port)) continue;
+      errors ??= this.bindErrors;
+      if (!errors.has(port)) return true;
+    }
+    return false;
   }
 
   serving(port: number): boolean {
@@ -253,6 +277,7 @@ export class LoadBalancerPlane implements DataPlaneView {
     this.metrics.retain(table.loadBalancerArns, table.groups.keys());
     for (const arn of table.groups.keys()) this.metrics.targetGroup(arn);
     this.metrics.setOwners(targetGroupOwners(table));
+    this.groupPorts = targetGroupPorts(table);
     // Health first, so the forwarding's eligibility sees the targets' current state.
     this.health.adopt(table);
     if (this.local) {
@@ -298,6 +323,22 @@ export class LoadBalancerPlane implements DataPlaneView {
     if (!g) return;
     this.pool!.health(tgArn, g.targets.map((t) => [t.identity, this.health.status(t.identity) ?? null]));
   }
+}
+
+/** The ports of the listeners forwarding to each target group (by a rule or the default action). */
+function targetGroupPorts(table: CompiledTable): Map<string, number[]> {
+  const ports = new Map<string, number[]>();
+  for (const l of table.listeners.values()) {
+    for (const action of [l.defaultAction, ...l.rules.map((r) => r.action)]) {
+      if (action.type !== 'forward') continue;
+      for (const g of action.groups) {
+        const list = ports.get(g) ?? [];
+        if (!list.includes(l.port)) list.push(l.port);
+        ports.set(g, list);
+      }
+    }
+  }
+  return ports;
 }
 
 /** The load balancer forwarding to each target group, from the listeners' rules and default actions. */

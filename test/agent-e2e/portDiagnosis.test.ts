@@ -10,21 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, DescribeTasksCommand, StopTaskCommand, type Container } from '@aws-sdk/client-ecs';
 import { startTestBerth, eventually, freePort } from '../helpers/fixture.js';
-import { Agent } from '../../src/agent/agent.js';
-import { ProcessDriver } from '../../src/agent/drivers/process.js';
 import { killTaskProcessesUnder } from '../helpers/processes.js';
+import { testAgent } from '../helpers/agents.js';
 
 test('process driver: a mapped host port nothing listens on is shown in DescribeTasks (task RUNNING), and cleared once something listens', async () => {
   const berth = await startTestBerth();
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-portdiag-'));
-  const agent = new Agent({
-    client: { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
-    cluster: 'default',
-    driver: new ProcessDriver({ dataDir: join(stateDir, 'process') }),
-    stateDir,
-    pollSeconds: 1,
-    log: () => undefined,
-  });
+  const agent = testAgent(berth, stateDir);
   const ecs = new ECSClient(berth.clientConfig);
   try {
     await agent.start();

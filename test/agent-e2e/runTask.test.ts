@@ -15,6 +15,7 @@ import type { Driver } from '../../src/agent/drivers/driver.js';
 import { existsSync } from 'node:fs';
 import { ensureBusyboxImage } from '../helpers/images.js';
 import { defaultDockerSocket } from '../../src/agent/drivers/dockerApi.js';
+import { testAgent } from '../helpers/agents.js';
 
 const WEB_JS = "require('http').createServer((q,s)=>s.end('hello from '+process.env.GREETING)).listen(process.env.PORT)";
 
@@ -35,14 +36,7 @@ async function withAgent(driverName: 'process' | 'docker', fn: (berth: TestBerth
   const berth = await startTestBerth();
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-agent-'));
   const driver: Driver = driverName === 'process' ? new ProcessDriver({ dataDir: join(stateDir, 'process') }) : new DockerDriver();
-  const agent = new Agent({
-    client: { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
-    cluster: 'default',
-    driver,
-    stateDir,
-    pollSeconds: 2,
-    log: () => undefined,
-  });
+  const agent = testAgent(berth, stateDir, { driver, pollSeconds: 2 });
   try {
     await agent.start();
     await fn(berth, agent);

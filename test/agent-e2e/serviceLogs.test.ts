@@ -19,12 +19,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { startTestBerth, awsOk, hasAwsCli, eventually, type TestBerth } from '../helpers/fixture.js';
-import { Agent } from '../../src/agent/agent.js';
 import { ProcessDriver } from '../../src/agent/drivers/process.js';
 import { DockerDriver } from '../../src/agent/drivers/docker.js';
 import { defaultDockerSocket } from '../../src/agent/drivers/dockerApi.js';
 import type { Driver } from '../../src/agent/drivers/driver.js';
 import { ensureBusyboxImage } from '../helpers/images.js';
+import { testAgent } from '../helpers/agents.js';
 
 const GROUP = '/svc/web';
 
@@ -51,14 +51,7 @@ async function withAgent(driverName: 'process' | 'docker', fn: (berth: TestBerth
   berth.controller.configure({ intervalMs: 100 });
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-svclogs-'));
   const driver: Driver = driverName === 'process' ? new ProcessDriver({ dataDir: join(stateDir, 'process') }) : new DockerDriver();
-  const agent = new Agent({
-    client: { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
-    cluster: 'default',
-    driver,
-    stateDir,
-    pollSeconds: 1,
-    log: () => undefined,
-  });
+  const agent = testAgent(berth, stateDir, { driver });
   try {
     await agent.start();
     await fn(berth);

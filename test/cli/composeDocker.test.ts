@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../../src/agent/agent.js';
 import { DockerDriver } from '../../src/agent/drivers/docker.js';
 import { DockerEngine, defaultDockerSocket } from '../../src/agent/drivers/dockerApi.js';
 import { eventually, startTestBerth } from '../helpers/fixture.js';
 import { ensureBusyboxImage } from '../helpers/images.js';
 import { berth } from './helpers.js';
+import { testAgent } from '../helpers/agents.js';
 
 const skip = existsSync(defaultDockerSocket()) ? false : `no docker engine socket at ${defaultDockerSocket()}`;
 
@@ -22,14 +22,7 @@ test('compose on docker: names resolve across services on the project network; d
   const server = await startTestBerth();
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-compose-docker-'));
   const project = `dk${process.pid}`;
-  const agent = new Agent({
-    client: { endpoint: server.url, region: 'us-east-1', accessKeyId: server.credentials.accessKeyId, secretAccessKey: server.credentials.secretAccessKey },
-    cluster: 'default',
-    driver: new DockerDriver(),
-    stateDir,
-    pollSeconds: 1,
-    log: () => undefined,
-  });
+  const agent = testAgent(server, stateDir, { driver: new DockerDriver() });
   const env = { AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey, AWS_ENDPOINT_URL: server.url };
   const file = join(stateDir, 'compose.yaml');
   writeFileSync(

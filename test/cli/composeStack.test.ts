@@ -14,11 +14,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../../src/agent/agent.js';
 import { DockerDriver } from '../../src/agent/drivers/docker.js';
 import { DockerEngine, defaultDockerSocket } from '../../src/agent/drivers/dockerApi.js';
 import { awsEnvFor, awsOk, eventually, freePort, hasAwsCli, startTestBerth } from '../helpers/fixture.js';
 import { berth, REPO_ROOT, shell } from './helpers.js';
+import { testAgent } from '../helpers/agents.js';
 
 const APP = join(REPO_ROOT, 'examples', 'compose-stack');
 const FILE = join(APP, 'compose.yaml');
@@ -38,14 +38,7 @@ test('compose up --build on docker: the API reads and writes PostgreSQL and Redi
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-compose-stack-'));
   const contexts = join(stateDir, 'contexts');
   const project = `st${process.pid}`;
-  const agent = new Agent({
-    client: { endpoint: server.url, region: 'us-east-1', accessKeyId: server.credentials.accessKeyId, secretAccessKey: server.credentials.secretAccessKey },
-    cluster: 'default',
-    driver: new DockerDriver(),
-    stateDir: join(stateDir, 'agent'),
-    pollSeconds: 1,
-    log: () => undefined,
-  });
+  const agent = testAgent(server, join(stateDir, 'agent'), { driver: new DockerDriver() });
   const frontPort = await freePort();
   const env: NodeJS.ProcessEnv = { AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey, AWS_ENDPOINT_URL: server.url, CONTEXTS: contexts, FRONT_PORT: String(frontPort) };
   const awsEnv = awsEnvFor(server.url, server.credentials);
@@ -148,8 +141,8 @@ test('compose up --build on docker: the API reads and writes PostgreSQL and Redi
     const down = await compose(['down']);
     assert.equal(down.status, 0, down.stderr);
     // Deleted services leave the list once the controller has seen their tasks stopped (DRAINING ->
-    // INACTIVE): a container that ignores SIGTERM (a process as PID 1 without a handler) is killed
-    // only after ECS's 30 s stop timeout, so this waits past that.
+    // INACTIVE). The example's processes end on SIGTERM (node handlers; postgres stops on SIGINT,
+    // its image's STOPSIGNAL); the deadline is past ECS's 30 s stop timeout all the same.
     await eventually(async () => (await awsOk(awsEnv, ['ecs', 'list-services', '--cluster', 'default'])).serviceArns.length === 0, { timeoutMs: 90_000, what: 'no service left' });
     assert.deepEqual((await awsOk(awsEnv, ['ecs', 'list-tasks', '--cluster', 'default'])).taskArns, []);
     assert.deepEqual((await awsOk(awsEnv, ['ecs', 'list-task-definitions', '--family-prefix', `${project}-`])).taskDefinitionArns, []);

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../../src/agent/agent.js';
 import { DockerDriver } from '../../src/agent/drivers/docker.js';
 import { DockerEngine, defaultDockerSocket } from '../../src/agent/drivers/dockerApi.js';
 import { eventually, startTestBerth } from '../helpers/fixture.js';
 import { ensureBusyboxImage } from '../helpers/images.js';
 import { berth } from './helpers.js';
+import { testAgent } from '../helpers/agents.js';
 
 const skip = existsSync(defaultDockerSocket()) ? false : `no docker engine socket at ${defaultDockerSocket()}`;
 
@@ -22,14 +22,7 @@ test('compose volumes on docker: a named volume survives down and up, down -v re
   const server = await startTestBerth();
   const dir = mkdtempSync(join(tmpdir(), 'berth-compose-volumes-'));
   const project = `vol${process.pid}`;
-  const agent = new Agent({
-    client: { endpoint: server.url, region: 'us-east-1', accessKeyId: server.credentials.accessKeyId, secretAccessKey: server.credentials.secretAccessKey },
-    cluster: 'default',
-    driver: new DockerDriver(),
-    stateDir: join(dir, 'agent'),
-    pollSeconds: 1,
-    log: () => undefined,
-  });
+  const agent = testAgent(server, join(dir, 'agent'), { driver: new DockerDriver() });
   const env = { AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey, AWS_ENDPOINT_URL: server.url };
   const file = join(dir, 'compose.yaml');
   mkdirSync(join(dir, 'out'));

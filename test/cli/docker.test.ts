@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
-import { Agent } from '../../src/agent/agent.js';
 import { DockerDriver } from '../../src/agent/drivers/docker.js';
 import { defaultDockerSocket } from '../../src/agent/drivers/dockerApi.js';
 import { startTestBerth } from '../helpers/fixture.js';
 import { berth } from './helpers.js';
+import { testAgent } from '../helpers/agents.js';
 
 const skip = existsSync(defaultDockerSocket()) ? false : `no docker engine socket at ${defaultDockerSocket()}`;
 
@@ -20,14 +20,7 @@ test('berth run of an image that cannot be pulled: CannotPullContainerError, exi
   const server = await startTestBerth();
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-cli-docker-'));
   const ecs = new ECSClient(server.clientConfig);
-  const agent = new Agent({
-    client: { endpoint: server.url, region: 'us-east-1', accessKeyId: server.credentials.accessKeyId, secretAccessKey: server.credentials.secretAccessKey },
-    cluster: 'dock',
-    driver: new DockerDriver(),
-    stateDir,
-    pollSeconds: 1,
-    log: () => undefined,
-  });
+  const agent = testAgent(server, stateDir, { cluster: 'dock', driver: new DockerDriver() });
   try {
     await ecs.send(new CreateClusterCommand({ clusterName: 'dock' }));
     await agent.start();

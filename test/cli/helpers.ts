@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import { Agent } from '../../src/agent/agent.js';
-import { ProcessDriver } from '../../src/agent/drivers/process.js';
 import type { BerthOptions } from '../../src/berth.js';
 import { eventually, startTestBerth, type TestBerth } from '../helpers/fixture.js';
 import { BERTH_BIN, killTaskProcessesUnder } from '../helpers/processes.js';
+import { testAgent } from '../helpers/agents.js';
 
 /** What a finished `berth` run printed and its exit status. */
 export interface CliRun {
@@ -88,16 +88,7 @@ export async function startCliBerth(opts: BerthOptions = {}): Promise<CliBerth> 
   b.controller.configure({ intervalMs: 100 });
   b.loadBalancer.configure({ secondMs: 50 });
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-cli-agent-'));
-  const agent = new Agent({
-    client: { endpoint: b.url, region: 'us-east-1', accessKeyId: b.credentials.accessKeyId, secretAccessKey: b.credentials.secretAccessKey },
-    cluster: 'default',
-    driver: new ProcessDriver({ dataDir: join(stateDir, 'process') }),
-    stateDir,
-    cpu: 4096,
-    memoryMiB: 4096,
-    pollSeconds: 1,
-    log: () => undefined,
-  });
+  const agent = testAgent(b, stateDir, { cpu: 4096, memoryMiB: 4096 });
   await agent.start();
   return {
     berth: b,

@@ -1,7 +1,8 @@
 // `aws cloudformation deploy` (change sets and waiters) against a real Berth with the real aws
 // CLI: create, an update with --parameter-overrides, an update that fails and rolls back with
 // the reason in describe-stack-events, exports, delete; and an EC2 type failing the stack with
-// a reason naming it.
+// a reason naming it. The CLI's waiters poll each second (test/helpers/awsWaiters.ts): deploy's
+// own 30 s between DescribeStacks calls would be most of this file's time.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand, ValidateTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { aws, awsOk, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
+import { withFastWaiters } from '../helpers/awsWaiters.js';
 
 const TEMPLATE = `
 AWSTemplateFormatVersion: '2010-09-09'
@@ -52,7 +54,7 @@ after(async () => {
 const param = (env: NodeJS.ProcessEnv, name: string) => awsOk(env, ['ssm', 'get-parameter', '--name', name, '--query', 'Parameter.Value', '--output', 'text']);
 
 test('aws cloudformation deploy: create, update with --parameter-overrides, failed update rolled back, delete', { skip: !hasAwsCli() && 'aws CLI not installed' }, async () => {
-  const env = berth.awsEnv;
+  const env = withFastWaiters(berth.awsEnv);
   const deploy = (...extra: string[]) => aws(env, ['cloudformation', 'deploy', '--stack-name', 'app', '--template-file', join(dir, 'stack.yaml'), ...extra]);
   const noCaps = await deploy();
   assert.notEqual(noCaps.status, 0);
@@ -98,7 +100,7 @@ test('aws cloudformation deploy: create, update with --parameter-overrides, fail
 });
 
 test('a resource type Berth does not provide fails the stack with a reason naming the type, then rolls back', { skip: !hasAwsCli() && 'aws CLI not installed' }, async () => {
-  const env = berth.awsEnv;
+  const env = withFastWaiters(berth.awsEnv);
   const body = JSON.stringify({ Resources: { Group: { Type: 'AWS::Logs::LogGroup' }, Vm: { Type: 'AWS::EC2::Instance', DependsOn: 'Group', Properties: { ImageId: 'ami-0000000000000be27' } } } });
   await awsOk(env, ['cloudformation', 'create-stack', '--stack-name', 'net', '--template-body', body]);
   const r = await aws(env, ['cloudformation', 'wait', 'stack-create-complete', '--stack-name', 'net']);

@@ -28,7 +28,10 @@ import { aws, awsOk, errorOf, startTestBerth, type CliResult, type TestBerth } f
 let berth: TestBerth;
 let cw: CloudWatchClient;
 let logs: CloudWatchLogsClient;
-const clock = new ManualClock(Date.now());
+// One second into the current minute: alarms judge the period that holds `now`, so a datum put
+// at clock.now() and judged a few advances later must not cross a minute boundary on the way
+// (the file's advances before its last evaluation sum to 80 s; the wall clock must not decide).
+const clock = new ManualClock(Math.floor(Date.now() / 60_000) * 60_000 + 1_000);
 let dataDir: string;
 
 /** The aws CLI v1 of this machine's python3 (botocore 1.43, which knows CBOR), or undefined. */

@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { CreateServiceCommand, DeleteServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { awsOk, eventually, hasAwsCli, startTestBerth } from '../helpers/fixture.js';
 import { killTaskProcessesUnder } from '../helpers/processes.js';
-import { Agent } from '../../src/agent/agent.js';
-import { ProcessDriver } from '../../src/agent/drivers/process.js';
 import { cpuUnits, memoryMiB } from '../../src/control/ecsMetrics.js';
+import { testAgent } from '../helpers/agents.js';
 
 test('task sizes as ECS writes them', () => {
   assert.equal(cpuUnits('256'), 256);
@@ -28,14 +27,7 @@ test('task sizes as ECS writes them', () => {
 test('AWS/ECS CPUUtilization and MemoryUtilization of services, through the aws CLI', { skip: !hasAwsCli() && 'no aws CLI' }, async () => {
   const berth = await startTestBerth({ env: { BERTH_METRICS_PUBLISH_MS: '1000' } });
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-ecsmetrics-'));
-  const agent = new Agent({
-    client: { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
-    cluster: 'default',
-    driver: new ProcessDriver({ dataDir: join(stateDir, 'process') }),
-    stateDir,
-    pollSeconds: 1,
-    log: () => undefined,
-  });
+  const agent = testAgent(berth, stateDir);
   const ecs = new ECSClient(berth.clientConfig);
   const started = new Date(Date.now() - 120_000);
   try {

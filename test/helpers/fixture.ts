@@ -3,7 +3,10 @@
  * state, plus ready-made SDK client settings and a runner for the real `aws` CLI.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { startBerth, type Berth, type BerthOptions } from '../../src/berth.js';
 import { signRequest } from '../../src/protocol/sigv4.js';
@@ -30,8 +33,11 @@ export async function startTestBerth(opts: BerthOptions = {}): Promise<TestBerth
 }
 
 export function awsEnvFor(url: string, creds: { accessKeyId: string; secretAccessKey: string }): NodeJS.ProcessEnv {
+  const fork = awsFork();
   return {
-    PATH: process.env.PATH,
+    // Scripts run with this environment find the fork server's `aws` first (see awsFork).
+    PATH: fork ? `${fork.dir}:${process.env.PATH}` : process.env.PATH,
+    ...(fork ? { BERTH_AWS_FORK_SOCKET: fork.socket } : {}),
     HOME: process.env.HOME,
     AWS_ACCESS_KEY_ID: creds.accessKeyId,
     AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
@@ -54,10 +60,52 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A running aws CLI fork server: the folder of its `aws` executable, and its socket. */
+interface AwsFork {
+  dir: string;
+  socket: string;
+}
+let forkServer: AwsFork | null | undefined;
+
+/**
+ * The aws CLI, forked from an interpreter that has already imported it
+ * (test/helpers/aws_fork_server.py): the CLI's own `main()` runs for each call with the call's
+ * argv, environment, working directory and stdio, so only its import (two thirds of a short
+ * call's CPU) is shared. Started on first use, one per test process, gone when the process is;
+ * null when AWS_CLI is not a Python script of awscli's, or with BERTH_TEST_AWS_FORK=0 (then every
+ * call runs AWS_CLI itself).
+ */
+function awsFork(): AwsFork | null {
+  if (forkServer !== undefined) return forkServer;
+  forkServer = null;
+  const server = fileURLToPath(new URL('../../../test/helpers/aws_fork_server.py', import.meta.url));
+  if (process.env.BERTH_TEST_AWS_FORK === '0' || !existsSync(server) || !existsSync(AWS_CLI)) return null;
+  const script = readFileSync(AWS_CLI, 'utf8').slice(0, 4096);
+  const python = /^#!(\/\S*python3[\d.]*)\s*\n/.exec(script)?.[1];
+  if (!python || !script.includes('awscli.clidriver')) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'berth-aws-fork-'));
+  const socket = join(dir, 'server.sock');
+  writeFileSync(join(dir, 'aws'), `#!/bin/sh\nexec '${python}' -S '${server}' --call "$@"\n`);
+  chmodSync(join(dir, 'aws'), 0o755);
+  const child = spawn(python, [server, socket, String(process.pid)], { stdio: 'ignore' });
+  child.on('error', () => undefined);
+  child.unref();
+  process.on('exit', () => {
+    child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  forkServer = { dir, socket };
+  return forkServer;
+}
+
 /** Runs the real aws CLI against a server (asynchronously, so the in-process server can answer). */
 export function aws(env: NodeJS.ProcessEnv, args: string[]): Promise<CliResult> {
+  const fork = awsFork();
   return new Promise((resolve, reject) => {
-    const p = spawn(AWS_CLI, ['--endpoint-url', env.AWS_ENDPOINT_URL!, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = ['--endpoint-url', env.AWS_ENDPOINT_URL!, ...args];
+    const p = fork
+      ? spawn(join(fork.dir, 'aws'), argv, { env: { ...env, BERTH_AWS_FORK_SOCKET: fork.socket }, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(AWS_CLI, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -76,9 +124,12 @@ export async function awsOk(env: NodeJS.ProcessEnv, args: string[]): Promise<any
   return out ? JSON.parse(out) : undefined;
 }
 
-/** Whether the aws CLI is installed at all (so tests can say clearly when it is not). */
+let awsCliInstalled: boolean | undefined;
+
+/** Whether the aws CLI is installed at all (so tests can say clearly when it is not); asked once per process. */
 export function hasAwsCli(): boolean {
-  return spawnSync(AWS_CLI, ['--version'], { stdio: 'ignore' }).status === 0;
+  awsCliInstalled ??= spawnSync(AWS_CLI, ['--version'], { stdio: 'ignore' }).status === 0;
+  return awsCliInstalled;
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes. */

@@ -15,9 +15,9 @@ import { ECSClient, CreateClusterCommand, RegisterTaskDefinitionCommand, CreateS
 import { ElasticLoadBalancingV2Client, CreateLoadBalancerCommand, CreateListenerCommand, ModifyTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startTestBerth, eventually } from '../helpers/fixture.js';
 import { Agent } from '../../src/agent/agent.js';
-import { ProcessDriver } from '../../src/agent/drivers/process.js';
 import type { LbPlaneKind } from '../../src/lb/options.js';
 import { createTestTargetGroup, freePort } from './backends.js';
+import { testAgent } from '../helpers/agents.js';
 
 const HAPROXY = spawnSync('sh', ['-c', 'command -v haproxy']).stdout?.toString().trim() ?? '';
 const WEB_JS = "require('http').createServer((q,s)=>s.end(process.env.VERSION)).listen(process.env.PORT)";
@@ -53,17 +53,7 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
         for (const az of ['us-east-1a', 'us-east-1b', 'us-east-1c']) {
           const stateDir = mkdtempSync(join(tmpdir(), 'berth-roll-agent-'));
           dirs.push(stateDir);
-          const agent = new Agent({
-            client: { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
-            cluster: C,
-            driver: new ProcessDriver({ dataDir: join(stateDir, 'process') }),
-            stateDir,
-            attributes: { 'ecs.availability-zone': az },
-            cpu: 1024,
-            memoryMiB: 1024,
-            pollSeconds: 1,
-            log: () => undefined,
-          });
+          const agent = testAgent(berth, stateDir, { cluster: C, attributes: { 'ecs.availability-zone': az }, cpu: 1024, memoryMiB: 1024 });
           await agent.start();
           agents.push(agent);
         }
@@ -86,7 +76,9 @@ for (const plane of ['embedded', 'haproxy'] as LbPlaneKind[]) {
         await ecs.send(new CreateServiceCommand({ cluster: C, serviceName: 'web', taskDefinition: `${C}:1`, desiredCount: 4, loadBalancers: [{ targetGroupArn: tg, containerName: 'web', containerPort: 8080 }] }));
         const describeService = async (): Promise<Service> => (await ecs.send(new DescribeServicesCommand({ cluster: C, services: ['web'] }))).services![0]!;
         await eventually(async () => (await describeService()).events!.some((e) => e.message!.includes('steady state')), { what: 'v1 steady', timeoutMs: 60_000 });
-        assert.equal((await get(port)).body, 'v1');
+        // Steady state comes from the control plane's health checks; the data plane serving the
+        // new listener's port (a haproxy reload, a process start on a busy machine) can lag it.
+        await eventually(async () => (await get(port)).body === 'v1', { what: 'the listener answering v1', timeoutMs: 30_000 });
 
         const replies: { status: number; body: string }[] = [];
         let sampling = true;

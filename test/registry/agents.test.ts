@@ -18,6 +18,7 @@ import { DockerDriver } from '../../src/agent/drivers/docker.js';
 import { AWS_CLI, awsOk, eventually, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from '../helpers/images.js';
 import { dockerWorks } from './helpers.js';
+import { testAgent } from '../helpers/agents.js';
 
 const why = !hasAwsCli() ? 'aws CLI not installed' : !dockerWorks() ? 'docker daemon not reachable' : undefined;
 
@@ -106,15 +107,7 @@ before(async () => {
   for (const az of ['a', 'b']) {
     const stateDir = join(work, `agent-${az}`);
     mkdirSync(stateDir);
-    const agent = new Agent({
-      client: { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
-      cluster: 'default',
-      driver: new DockerDriver(),
-      stateDir,
-      pollSeconds: 2,
-      attributes: { 'ecs.availability-zone': `us-east-1${az}` },
-      log: () => undefined,
-    });
+    const agent = testAgent(berth, stateDir, { driver: new DockerDriver(), pollSeconds: 2, attributes: { 'ecs.availability-zone': `us-east-1${az}` } });
     await agent.start();
     agents.push(agent);
   }

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../../src/agent/agent.js';
-import { ProcessDriver } from '../../src/agent/drivers/process.js';
 import { awsOk, eventually, hasAwsCli, startTestBerth } from '../helpers/fixture.js';
 import { startHostPrefixProxy } from './hostPrefixProxy.js';
+import { testAgent } from '../helpers/agents.js';
 
 const WEB_JS = "require('http').createServer((q,s)=>s.end('hello from '+process.env.HOSTNAME_TAG)).listen(process.env.PORT)";
 
@@ -18,14 +17,7 @@ test('a service with serviceRegistries: its tasks are discovered at address:port
   const berth = await startTestBerth();
   const proxy = await startHostPrefixProxy(berth.url);
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-agent-'));
-  const agent = new Agent({
-    client: { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
-    cluster: 'default',
-    driver: new ProcessDriver({ dataDir: join(stateDir, 'process') }),
-    stateDir,
-    pollSeconds: 2,
-    log: () => undefined,
-  });
+  const agent = testAgent(berth, stateDir, { pollSeconds: 2 });
   try {
     await agent.start();
     const env = berth.awsEnv;

@@ -25,9 +25,9 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startTestBerth, awsOk, hasAwsCli, eventually } from '../helpers/fixture.js';
 import { Agent } from '../../src/agent/agent.js';
-import { ProcessDriver } from '../../src/agent/drivers/process.js';
 import {  } from '../../src/control/serviceController.js';
 import { freePort } from '../lb/backends.js';
+import { testAgent } from '../helpers/agents.js';
 
 const WEB_JS = "require('http').createServer((q,s)=>s.end(process.env.VERSION)).listen(process.env.PORT)";
 
@@ -58,17 +58,7 @@ test('real agents (process driver): service behind a load balancer, rolling upda
     for (const az of ['us-east-1a', 'us-east-1b']) {
       const stateDir = mkdtempSync(join(tmpdir(), 'berth-svc-agent-'));
       dirs.push(stateDir);
-      const agent = new Agent({
-        client: { endpoint: berth.url, region: 'us-east-1', accessKeyId: berth.credentials.accessKeyId, secretAccessKey: berth.credentials.secretAccessKey },
-        cluster: C,
-        driver: new ProcessDriver({ dataDir: join(stateDir, 'process') }),
-        stateDir,
-        attributes: { 'ecs.availability-zone': az },
-        cpu: 1024,
-        memoryMiB: 1024,
-        pollSeconds: 1,
-        log: () => undefined,
-      });
+      const agent = testAgent(berth, stateDir, { cluster: C, attributes: { 'ecs.availability-zone': az }, cpu: 1024, memoryMiB: 1024 });
       await agent.start();
       agents.push(agent);
     }

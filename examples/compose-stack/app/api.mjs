@@ -4,6 +4,9 @@
 import http from 'node:http';
 import { cache, postgres } from './db.mjs';
 
+// Node as PID 1 has no default SIGTERM handler: without this, a stop waits out the stop timeout.
+process.on('SIGTERM', () => process.exit(0));
+
 const db = postgres();
 const kv = cache();
 const startedAt = new Date().toISOString();

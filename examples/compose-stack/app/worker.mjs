@@ -3,6 +3,9 @@
 import { hostname } from 'node:os';
 import { cache, postgres } from './db.mjs';
 
+// Node as PID 1 has no default SIGTERM handler: without this, a stop waits out the stop timeout.
+process.on('SIGTERM', () => process.exit(0));
+
 const db = postgres();
 const kv = cache();
 console.log('worker started');
