@@ -19,7 +19,7 @@
  */
 import type { Platform } from '../domain/platform.js';
 import type { Change } from '../store/types.js';
-import type { DataPlaneView, ObservedTargetHealth } from '../domain/elbv2/dataPlane.js';
+import type { DataPlaneView, ListenerState, ObservedTargetHealth } from '../domain/elbv2/dataPlane.js';
 import type { TargetRecord } from '../domain/elbv2/records.js';
 import { changesElbv2Snapshot, readElbv2Snapshot, type Elbv2Snapshot } from '../domain/elbv2/snapshot.js';
 import { loadCertificate, type PemPair } from '../domain/elbv2/certificates.js';
@@ -194,20 +194,17 @@ export class LoadBalancerPlane implements DataPlaneView {
 
   /** Whether a listener forwarding to the target group is not served yet (nor failed to bind). */
   private listenerPending(tgArn: string): boolean {
-    const ports = this.groupPorts.get(tgArn);
-    if (!ports) return false;
-    let errors: ReadonlyMap<number, string> | undefined;
-    for (const port of ports) {
-      if (this.serving(port)) continue;
-      errors ??= this.bindErrors;
-      if (!errors.has(port)) return true;
-    }
-    return false;
+    return this.groupPorts.get(tgArn)?.some((port) => this.listenerState(port) === 'pending') ?? false;
   }
 
   serving(port: number): boolean {
     if (this.haproxy) return this.haproxy.serving(port);
     return this.local ? this.local.serving(port) : this.pool!.serving(port);
+  }
+
+  listenerState(port: number): ListenerState {
+    if (this.serving(port)) return 'served';
+    return this.bindErrors.has(port) ? 'failed' : 'pending';
   }
 
   canBind(port: number): Promise<boolean> {

@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startTestBerth, awsOk, eventually, type TestBerth } from '../helpers/fixture.js';
 import { startBackend, freePort, get, createTestTargetGroup, type Backend } from './backends.js';
+import { withFastWaiters } from '../helpers/awsWaiters.js';
 
 let berth: TestBerth;
 let elb: ElasticLoadBalancingV2Client;
@@ -89,6 +90,14 @@ before(async () => {
     rule(30, [{ Field: 'host-header', HostHeaderConfig: { Values: ['admin.example.com'] } }], tgArns.admin!),
   ]);
   for (const n of ['users', 'posts', 'admin']) await allHealthy(tgArns[n]!, 1);
+  // The load balancer is active once its data plane serves the listener, as the CLI's waiter
+  // (polling each second here) sees: from then on the port takes connections.
+  await awsOk(withFastWaiters(berth.awsEnv), ['elbv2', 'wait', 'load-balancer-available', '--load-balancer-arns', lbArn]);
+  assert.equal((await cli(['describe-load-balancers', '--names', 'web'])).LoadBalancers[0].State.Code, 'active');
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(resolve));
+    socket.on('error', reject);
+  });
 });
 
 after(async () => {

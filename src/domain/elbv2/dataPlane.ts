@@ -16,6 +16,9 @@ export interface ObservedTargetHealth {
   description?: string;
 }
 
+/** Where a listener stands on the data plane (see `DataPlaneView.listenerState`). */
+export type ListenerState = 'served' | 'pending' | 'failed';
+
 /** The data plane's answers about targets and ports (see the module doc). */
 export interface DataPlaneView {
   /**
@@ -25,6 +28,13 @@ export interface DataPlaneView {
   targetHealth(tgArn: string, rec: TargetRecord): ObservedTargetHealth | undefined;
   /** Whether the data plane serves a listener on this port right now. */
   serving(port: number): boolean;
+  /**
+   * Where the listener on this port stands: `served`; `failed` when its port could not be bound
+   * (the error is in the data plane's log); `pending` until the data plane has applied it (a
+   * data-plane process starting, a haproxy reloading). A load balancer is `active` once all its
+   * listeners are served.
+   */
+  listenerState(port: number): ListenerState;
   /** Whether a listener could bind this port on the data plane's host right now. */
   canBind(port: number): Promise<boolean>;
   /**
@@ -42,6 +52,7 @@ export interface DataPlaneView {
 export const noDataPlane: DataPlaneView = {
   targetHealth: () => undefined,
   serving: () => false,
+  listenerState: () => 'pending',
   canBind: async () => true,
   requestsInFlight: () => 0,
 };

@@ -21,6 +21,6 @@ export function elbv2Service(plane: DataPlaneView): ServiceDefinition {
     protocol: 'query',
     signingNames: ['elasticloadbalancing'],
     validationErrorCode: 'ValidationError',
-    handlers: { ...accountHandlers, ...loadBalancerHandlers, ...targetGroupHandlers, ...listenerHandlers(plane), ...targetHandlers(plane), ...tagHandlers },
+    handlers: { ...accountHandlers, ...loadBalancerHandlers(plane), ...targetGroupHandlers, ...listenerHandlers(plane), ...targetHandlers(plane), ...tagHandlers },
   };
 }

@@ -8,6 +8,8 @@ import { changeLoadBalancer, createLoadBalancer, deleteLoadBalancer, listLoadBal
 import { requireLb } from '../../domain/elbv2/lookup.js';
 import { LB_ATTRIBUTES, applyAttributes, attributeList, checkElbName, defaultAttributes, mergeElbTags, paginate } from './attributes.js';
 import { elbArn, newId, type LoadBalancerRecord } from '../../domain/elbv2/records.js';
+import { listAllListeners } from '../../domain/elbv2/listeners.js';
+import type { DataPlaneView } from '../../domain/elbv2/dataPlane.js';
 
 /** The hosted zone id ALBs report (Berth answers for every region with one fixed id). */
 export const CANONICAL_HOSTED_ZONE_ID = 'Z35SXDOTRQ7X7K';
@@ -20,7 +22,20 @@ export function dnsNameOf(name: string, id: string, region: string, scheme: stri
   return `${scheme === 'internal' ? 'internal-' : ''}${name}-${id}.${region}.elb.localhost`.toLowerCase();
 }
 
-export function describeLb(lb: LoadBalancerRecord, state: 'provisioning' | 'active' = 'active'): ELB.LoadBalancer {
+/**
+ * A load balancer's state from its data plane: `active` once every listener is served,
+ * `active_impaired` while one could not bind its port, `provisioning` while one is not applied yet.
+ */
+export async function loadBalancerStates(ctx: Scope, plane: DataPlaneView): Promise<(lb: LoadBalancerRecord) => ELB.LoadBalancerStateEnum> {
+  const ports = new Map<string, number[]>();
+  for (const l of await listAllListeners(ctx)) ports.set(l.value.lbArn, [...(ports.get(l.value.lbArn) ?? []), l.value.port]);
+  return (lb) => {
+    const states = (ports.get(lb.arn) ?? []).map((port) => plane.listenerState(port));
+    return states.includes('failed') ? 'active_impaired' : states.includes('pending') ? 'provisioning' : 'active';
+  };
+}
+
+export function describeLb(lb: LoadBalancerRecord, state: ELB.LoadBalancerStateEnum): ELB.LoadBalancer {
   return {
     LoadBalancerArn: lb.arn,
     DNSName: lb.dnsName,
@@ -78,7 +93,8 @@ function checkIpAddressType(type: string, scheme: string): void {
   }
 }
 
-export const loadBalancerHandlers: Handlers<ELB.Operations> = {
+/** The load balancer operations; `plane` tells their state (see `loadBalancerStates`). */
+export const loadBalancerHandlers = (plane: DataPlaneView): Handlers<ELB.Operations> => ({
   async CreateLoadBalancer(input, ctx) {
     const name = input.Name;
     checkElbName('Load balancer', name);
@@ -115,7 +131,7 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
         JSON.stringify(cur.availabilityZones.map((z) => z.SubnetId)) === JSON.stringify(zones.map((z) => z.SubnetId)) &&
         JSON.stringify(cur.securityGroups) === JSON.stringify(record.securityGroups),
     );
-    return { LoadBalancers: [describeLb(lb, created ? 'provisioning' : 'active')] };
+    return { LoadBalancers: [describeLb(lb, created ? 'provisioning' : (await loadBalancerStates(ctx, plane))(lb))] };
   },
 
   async DescribeLoadBalancers(input, ctx) {
@@ -131,7 +147,8 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
       items = items.filter((r) => input.LoadBalancerArns!.includes(r.value.arn));
     }
     const { page, nextMarker } = paginate(items, input.Marker, input.PageSize);
-    return { LoadBalancers: page.map((lb) => describeLb(lb)), NextMarker: nextMarker };
+    const stateOf = await loadBalancerStates(ctx, plane);
+    return { LoadBalancers: page.map((lb) => describeLb(lb, stateOf(lb))), NextMarker: nextMarker };
   },
 
   async DeleteLoadBalancer(input, ctx) {
@@ -186,4 +203,4 @@ export const loadBalancerHandlers: Handlers<ELB.Operations> = {
     await requireLb(ctx, input.LoadBalancerArn);
     return { CapacityReservationState: [] };
   },
-};
+});
