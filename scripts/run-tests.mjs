@@ -21,5 +21,5 @@ if (files.length === 0) {
 // TAP as before, and at the end the files by duration (where the suite's time goes).
 const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${fileURLToPath(new URL('./test-durations-reporter.mjs', import.meta.url))}`, '--test-reporter-destination=stdout'];
 const concurrency = process.env.BERTH_TEST_CONCURRENCY ?? '3';
-const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...reporters, ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...reporters, ...files], { stdio: 'inherit', env: { ...process.env, BERTH_TEST_CONCURRENCY: concurrency } });
 process.exit(r.status ?? 1);

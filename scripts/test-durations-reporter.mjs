@@ -16,6 +16,6 @@ export default async function* durations(source) {
   }
   const rows = [...files].map(([file, f]) => ({ file: file.replace(/^.*?dist\//, ''), s: f.ms / 1000, tests: f.tests })).sort((a, b) => b.s - a.s);
   const total = rows.reduce((n, r) => n + r.s, 0);
-  yield `\n# test files by the time their tests took (${rows.length} files, ${total.toFixed(0)} s summed; run ${process.env.BERTH_TEST_CONCURRENCY ?? 2} at a time; the slowest ${Math.min(SHOWN, rows.length)}):\n`;
+  yield `\n# test files by the time their tests took (${rows.length} files, ${total.toFixed(0)} s summed; run ${process.env.BERTH_TEST_CONCURRENCY ?? '?'} at a time; the slowest ${Math.min(SHOWN, rows.length)}):\n`;
   for (const r of rows.slice(0, SHOWN)) yield `#   ${r.s.toFixed(1).padStart(7)} s  ${String(r.tests).padStart(3)} tests  ${r.file}\n`;
 }

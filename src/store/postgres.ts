@@ -43,8 +43,13 @@ function schemaLockKey(schema: string): number {
 
 /** A session idle inside a transaction this long is ended by the server (its locks released). */
 const IDLE_IN_TRANSACTION_MS = 5_000;
-/** Longest wait for a row or advisory lock before the statement fails (the caller retries). */
-const LOCK_WAIT_MS = 5_000;
+/**
+ * Longest wait for a row or advisory lock before the statement fails (the caller retries). Well
+ * past IDLE_IN_TRANSACTION_MS: the lock a waiter wants is held for a commit's few statements, or
+ * by a session paused in one (SIGSTOP, a stalled host), which the server ends first. With equal
+ * bounds the two timers raced, and a commit made just after another replica's pause could fail.
+ */
+const LOCK_WAIT_MS = 2 * IDLE_IN_TRANSACTION_MS;
 /** Longest a statement may run. */
 const STATEMENT_MS = 60_000;
 
