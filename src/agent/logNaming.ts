@@ -6,7 +6,7 @@
  * created as needed. Used by the agent to write and by `berth logs` to read.
  */
 import type { AgentContainerDefinition } from './protocol.js';
-import type { LogDestination } from './logShipper.js';
+import type { LogDestination } from './logStream.js';
 
 /** The default log group of a cluster (same convention as the logs service). */
 export function defaultLogGroup(cluster: string): string {

@@ -38,21 +38,17 @@
  * State files: `<stateDir>/<hash of group and stream>.json`, mode 0600, written atomically; they
  * hold cursors, counts and times, never a message. Without a state dir nothing is
  * persisted (lines queued at a crash are then lost, as with any in-memory buffer).
+ *
+ * Here: the shipper, its streams and what it does per step. One stream's bookkeeping (the queue,
+ * the batch in flight, acknowledged cursors) is in logStream.ts, its state file in
+ * logStreamFile.ts, the batches and the read-back in logBatch.ts.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
 import { AwsApiError } from '../client/awsClient.js';
 import { LOGS_LIMITS } from '../logsLimits.js';
-import { writeAtomic } from './files.js';
-
-/** Where one container's lines go. */
-export interface LogDestination {
-  group: string;
-  stream: string;
-  /** Create the group if it does not exist (awslogs-create-group). */
-  createGroup: boolean;
-}
+import { batchLength, fitMessage, storedEventCounts, type CallLogs } from './logBatch.js';
+import { countOf, inFlightOf, landed, newStream, notStored, RecentEvents, skipOne, type LogDestination, type Stream } from './logStream.js';
+import { readStreamFile, removeStreamFilesExcept, streamFilePath, writeStreamFile } from './logStreamFile.js';
 
 /** One line for a destination. */
 export interface ShippedLine {
@@ -64,8 +60,6 @@ export interface ShippedLine {
   /** The driver's cursor just after the line; without one the line cannot be read again. */
   cursor?: string;
 }
-
-type CallLogs = <T = Record<string, unknown>>(operation: string, input: unknown) => Promise<T>;
 
 /** Options of a LogShipper. */
 export interface LogShipperOptions {
@@ -81,129 +75,9 @@ export interface LogShipperOptions {
   log?: (msg: string) => void;
 }
 
-/** A queued line, its message as it will be sent. */
-interface Queued {
-  timestamp: number;
-  message: string;
-  bytes: number;
-  source: string;
-  cursor?: string;
-}
-
-/** A batch that may have landed: what a restart or a doubtful answer must resolve. */
-interface InFlight {
-  /** Per source: its lines in the batch and the cursor after its last one. */
-  sources: Record<string, { count: number; cursor?: string }>;
-  /** Newest event time in the batch. */
-  maxTs: number;
-  /** [time (epoch ms), events of that time the stream held before the batch]. */
-  evidence: Array<[number, number]>;
-}
-
-/** The state file's content. */
-interface StreamFile {
-  v: 1;
-  group: string;
-  stream: string;
-  /** Per source, the cursor of the last acknowledged line. */
-  acked: Record<string, string>;
-  /** Newest acknowledged event time (null: none). */
-  maxAckedTs: number | null;
-  inflight?: InFlight;
-}
-
-/**
- * How many acknowledged events a stream holds per millisecond, for the newest ones: at most
- * RECENT_MAX events, and none older than `floor` (below it a count may be short, so no evidence
- * is taken from there).
- */
-class RecentEvents {
-  private readonly counts = new Map<number, number>();
-  private readonly order: number[] = [];
-  private head = 0;
-
-  constructor(public floor: number) {}
-
-  add(ts: number): void {
-    if (ts < this.floor) return;
-    this.counts.set(ts, (this.counts.get(ts) ?? 0) + 1);
-    this.order.push(ts);
-    while (this.order.length - this.head > RECENT_MAX) {
-      const old = this.order[this.head++]!;
-      const n = this.counts.get(old)! - 1;
-      if (n > 0) this.counts.set(old, n);
-      else this.counts.delete(old);
-      this.floor = Math.max(this.floor, old + 1);
-    }
-    if (this.head > RECENT_MAX) {
-      this.order.splice(0, this.head);
-      this.head = 0;
-    }
-  }
-
-  /** How many acknowledged events have this time, or undefined when that is not known. */
-  count(ts: number): number | undefined {
-    return ts < this.floor ? undefined : (this.counts.get(ts) ?? 0);
-  }
-}
-
-/** Everything about one stream. */
-interface Stream {
-  id: string;
-  dest: LogDestination;
-  file?: string;
-  queue: Queued[];
-  queuedBytes: number;
-  ready: boolean;
-  /** The stream's creation, while under way. */
-  opening?: Promise<void>;
-  acked: Record<string, string>;
-  maxAckedTs: number;
-  recent: RecentEvents;
-  /** A batch whose fate is not known: resolve before sending anything. */
-  inflight?: InFlight;
-  /** Set while `inflight` is the queue's head, sent in this process. */
-  inflightQueued: boolean;
-  /** Per source, lines still to drop as they come again (their batch landed before a restart). */
-  skip: Record<string, number>;
-  /** The cursor each skipped run must end at (checked, for the log). */
-  skipUntil: Record<string, string | undefined>;
-  /** Per source, the cursor of the last line taken into the queue. */
-  tail: Record<string, string | undefined>;
-  /** Sources not taking lines (the stream is full): read again after `tail[source]` once it drains. */
-  stalled: Set<string>;
-  /** Lines lost for lack of a rereader, not yet reported. */
-  dropped: number;
-  released: boolean;
-  /** The state file is behind memory. */
-  dirty: boolean;
-}
-
-/** Acknowledged events remembered per stream for evidence counts. */
-const RECENT_MAX = 4096;
-/** Evidence events recorded per batch. */
-const EVIDENCE_MAX = 16;
-/** Pages read back when resolving a batch, at most. */
-const RESOLVE_MAX_PAGES = 50;
 /** Streams sending at once. */
 const CONCURRENT_STREAMS = 8;
 const DEFAULT_MAX_BUFFER = 32 * 1024 * 1024;
-const MAX_MESSAGE_BYTES = LOGS_LIMITS.maxEventBytes - LOGS_LIMITS.perEventOverhead;
-
-/** A message cut to the event size limit at a character boundary (never over it), and never empty. */
-export function fitMessage(message: string): string {
-  if (message.length === 0) return ' ';
-  if (message.length * 3 <= MAX_MESSAGE_BYTES || Buffer.byteLength(message) <= MAX_MESSAGE_BYTES) return message;
-  const b = Buffer.from(message).subarray(0, MAX_MESSAGE_BYTES);
-  // Back up to the start of a character: continuation bytes are 10xxxxxx.
-  let end = b.length;
-  let i = end - 1;
-  while (i > 0 && (b[i]! & 0xc0) === 0x80) i--;
-  const lead = b[i]!;
-  const need = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-  if (i + need > end) end = i;
-  return b.subarray(0, end).toString('utf8');
-}
 
 /** Ships lines to CloudWatch Logs exactly once (see the module comment). */
 export class LogShipper {
@@ -252,7 +126,7 @@ export class LogShipper {
     if (p.inflight && !p.inflightQueued) {
       // Resolution pending after a restart: keep the lines; they are dropped if their batch landed.
     } else if ((p.skip[source] ?? 0) > 0) {
-      this.skipOne(p, source, line.cursor);
+      skipOne(p, source, line.cursor, this.opts.log);
       return;
     }
     const message = fitMessage(line.message);
@@ -286,13 +160,8 @@ export class LogShipper {
   restore(dest: LogDestination): Record<string, string> {
     const p = this.streamFor(dest);
     if (!p.file) return {};
-    let raw: string;
-    try {
-      raw = readFileSync(p.file, 'utf8');
-    } catch {
-      return { ...p.acked };
-    }
-    const f = parseStreamFile(raw, dest);
+    const f = readStreamFile(p.file, dest);
+    if (f === undefined) return { ...p.acked };
     if (!f) {
       this.opts.log?.(`logs for ${dest.group}/${dest.stream}: unreadable state file ${p.file} ignored; lines since the last acknowledged one may be sent twice`);
       return { ...p.acked };
@@ -309,14 +178,7 @@ export class LogShipper {
   pruneStateFiles(): void {
     const dir = this.opts.stateDir;
     if (!dir) return;
-    const kept = new Set([...this.streams.values()].map((p) => p.file));
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const n of names) if (n.endsWith('.json') && !kept.has(join(dir, n))) rmSync(join(dir, n), { force: true });
+    removeStreamFilesExcept(dir, new Set([...this.streams.values()].map((p) => p.file)));
   }
 
   /**
@@ -339,26 +201,7 @@ export class LogShipper {
     const id = `${dest.group}\u0000${dest.stream}`;
     let p = this.streams.get(id);
     if (!p) {
-      const file = this.opts.stateDir ? join(this.opts.stateDir, `${createHash('sha256').update(id).digest('hex').slice(0, 32)}.json`) : undefined;
-      p = {
-        id,
-        dest,
-        file,
-        queue: [],
-        queuedBytes: 0,
-        ready: false,
-        acked: {},
-        maxAckedTs: -Infinity,
-        recent: new RecentEvents(-Infinity),
-        inflightQueued: false,
-        skip: {},
-        skipUntil: {},
-        tail: {},
-        stalled: new Set(),
-        dropped: 0,
-        released: false,
-        dirty: false,
-      };
+      p = newStream(id, dest, this.opts.stateDir ? streamFilePath(this.opts.stateDir, id) : undefined);
       this.streams.set(id, p);
     }
     return p;
@@ -438,13 +281,7 @@ export class LogShipper {
   private async send(p: Stream): Promise<void> {
     const n = batchLength(p.queue);
     const batch = p.queue.slice(0, n);
-    const sources: InFlight['sources'] = {};
-    for (const e of batch) {
-      const s = (sources[e.source] ??= { count: 0 });
-      s.count++;
-      s.cursor = e.cursor;
-    }
-    p.inflight = { sources, maxTs: Math.max(...batch.map((e) => e.timestamp)), evidence: this.evidenceOf(p, batch) };
+    p.inflight = inFlightOf(p, batch);
     p.inflightQueued = true;
     this.writeState(p);
     const sorted = batch.map((e) => ({ timestamp: e.timestamp, message: e.message })).sort((a, b) => a.timestamp - b.timestamp);
@@ -456,30 +293,15 @@ export class LogShipper {
         if (e.code === 'InvalidParameterException') {
           // The same batch would be refused forever: say so and go on without it.
           this.opts.log?.(`logs for ${p.dest.group}/${p.dest.stream}: ${n} line(s) refused for good (${e.message}); they are skipped`);
-          this.landed(p);
+          landed(p, this.opts.log);
           return;
         }
-        p.inflight = undefined;
-        p.inflightQueued = false;
-        p.dirty = true;
+        notStored(p);
       }
       // Otherwise it may have been stored: `inflight` stays, and is resolved before anything else is sent.
       throw e;
     }
-    this.landed(p);
-  }
-
-  /** A batch's milliseconds worth recognising it by: its newest ones whose count in the stream is known. */
-  private evidenceOf(p: Stream, batch: Queued[]): InFlight['evidence'] {
-    const seen = new Map<number, number>();
-    const byTime = [...batch].sort((a, b) => b.timestamp - a.timestamp);
-    for (const e of byTime) {
-      if (seen.size >= EVIDENCE_MAX) break;
-      if (seen.has(e.timestamp)) continue;
-      const prior = p.recent.count(e.timestamp);
-      if (prior !== undefined) seen.set(e.timestamp, prior);
-    }
-    return [...seen.entries()];
+    landed(p, this.opts.log);
   }
 
   /**
@@ -488,95 +310,18 @@ export class LogShipper {
    */
   private async resolve(p: Stream): Promise<void> {
     const inf = p.inflight!;
-    let landed = false;
+    let stored = false;
     if (inf.evidence.length === 0) {
       this.opts.log?.(`logs for ${p.dest.group}/${p.dest.stream}: cannot tell whether a batch of ${countOf(inf)} line(s) was stored; sending it again (it may appear twice)`);
     } else {
-      const startTime = Math.min(...inf.evidence.map((e) => e[0]));
-      const endTime = Math.max(...inf.evidence.map((e) => e[0])) + 1;
-      const wanted = new Map(inf.evidence.map(([ts]) => [ts, 0]));
-      let token: string | undefined;
-      let complete = false;
-      try {
-        for (let page = 0; page < RESOLVE_MAX_PAGES; page++) {
-          const out = await this.logs<{ events?: Array<{ timestamp?: number }>; nextForwardToken?: string }>('GetLogEvents', {
-            logGroupName: p.dest.group,
-            logStreamName: p.dest.stream,
-            startTime,
-            endTime,
-            startFromHead: true,
-            nextToken: token,
-          });
-          const events = out.events ?? [];
-          for (const e of events) {
-            const n = e.timestamp === undefined ? undefined : wanted.get(e.timestamp);
-            if (n !== undefined) wanted.set(e.timestamp!, n + 1);
-          }
-          if (events.length === 0 || !out.nextForwardToken || out.nextForwardToken === token) {
-            complete = true;
-            break;
-          }
-          token = out.nextForwardToken;
-        }
-      } catch (e) {
-        // A stream or group that is not there holds nothing of the batch.
-        if (!(e instanceof AwsApiError && e.code === 'ResourceNotFoundException')) throw e;
-        complete = true;
-      }
-      landed = inf.evidence.some(([ts, prior]) => (wanted.get(ts) ?? 0) > prior);
-      if (!complete && !landed) {
+      const { counts, complete } = await storedEventCounts(this.logs, p.dest, inf.evidence.map(([ts]) => ts));
+      stored = inf.evidence.some(([ts, prior]) => (counts.get(ts) ?? 0) > prior);
+      if (!complete && !stored) {
         this.opts.log?.(`logs for ${p.dest.group}/${p.dest.stream}: too many events to tell whether a batch of ${countOf(inf)} line(s) was stored; sending it again (it may appear twice)`);
       }
     }
-    if (landed) this.landed(p);
-    else {
-      p.inflight = undefined;
-      p.inflightQueued = false;
-      p.dirty = true;
-    }
-  }
-
-  /**
-   * The batch in flight is stored: its cursors become the acknowledged ones and its lines leave
-   * the queue (or, after a restart, are dropped as they are read again).
-   */
-  private landed(p: Stream): void {
-    const inf = p.inflight!;
-    for (const [source, s] of Object.entries(inf.sources)) {
-      if (s.cursor !== undefined) p.acked[source] = s.cursor;
-      p.skip[source] = (p.skip[source] ?? 0) + s.count;
-      p.skipUntil[source] = s.cursor;
-    }
-    p.maxAckedTs = Math.max(p.maxAckedTs, inf.maxTs);
-    if (!p.inflightQueued) p.recent = new RecentEvents(p.maxAckedTs + 1);
-    p.inflight = undefined;
-    p.inflightQueued = false;
-    p.dirty = true;
-    // Its lines at the head of the queue (all of them, when it was sent from here).
-    const kept: Queued[] = [];
-    for (const e of p.queue) {
-      if ((p.skip[e.source] ?? 0) > 0) {
-        this.skipOne(p, e.source, e.cursor);
-        p.queuedBytes -= e.bytes;
-        p.recent.add(e.timestamp);
-      } else kept.push(e);
-    }
-    p.queue = kept;
-  }
-
-  /** Drops one line that was already stored (counted down in `skip`). */
-  private skipOne(p: Stream, source: string, cursor: string | undefined): void {
-    const left = (p.skip[source] ?? 0) - 1;
-    if (left > 0) {
-      p.skip[source] = left;
-      return;
-    }
-    delete p.skip[source];
-    const until = p.skipUntil[source];
-    delete p.skipUntil[source];
-    if (until !== undefined && cursor !== undefined && until !== cursor) {
-      this.opts.log?.(`logs for ${p.dest.group}/${p.dest.stream}: lines read again after a restart do not match what was sent (cursor ${cursor}, expected ${until})`);
-    }
+    if (stored) landed(p, this.opts.log);
+    else notStored(p);
   }
 
   /** Bookkeeping after each step: the state file, lines lost, stalled sources, released streams. */
@@ -598,16 +343,8 @@ export class LogShipper {
   private writeState(p: Stream): void {
     p.dirty = false;
     if (!p.file) return;
-    const f: StreamFile = {
-      v: 1,
-      group: p.dest.group,
-      stream: p.dest.stream,
-      acked: p.acked,
-      maxAckedTs: Number.isFinite(p.maxAckedTs) ? p.maxAckedTs : null,
-      inflight: p.inflight,
-    };
     try {
-      writeAtomic(p.file, JSON.stringify(f));
+      writeStreamFile(p.file, p);
     } catch (e) {
       p.dirty = true;
       this.opts.log?.(`logs for ${p.dest.group}/${p.dest.stream}: cannot write ${p.file}: ${(e as Error).message}`);
@@ -675,59 +412,4 @@ export class LogShipper {
 
 function rereaderKey(p: Stream, source: string): string {
   return `${p.id}\u0000${source}`;
-}
-
-function countOf(inf: InFlight): number {
-  return Object.values(inf.sources).reduce((n, s) => n + s.count, 0);
-}
-
-/**
- * How many lines from the queue's head make the next batch: at most LOGS_LIMITS.maxEvents events
- * and maxBatchBytes bytes, spanning at most maxSpanMs (at least one line).
- */
-export function batchLength(queue: ReadonlyArray<{ timestamp: number; bytes: number }>): number {
-  let n = 0;
-  let bytes = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  while (n < queue.length && n < LOGS_LIMITS.maxEvents) {
-    const e = queue[n]!;
-    const lo = Math.min(min, e.timestamp);
-    const hi = Math.max(max, e.timestamp);
-    if (n > 0 && (bytes + e.bytes > LOGS_LIMITS.maxBatchBytes || hi - lo > LOGS_LIMITS.maxSpanMs)) break;
-    bytes += e.bytes;
-    min = lo;
-    max = hi;
-    n++;
-  }
-  return n;
-}
-
-/** A state file's content, or undefined when it is not one (damaged, or another version's). */
-function parseStreamFile(raw: string, dest: LogDestination): StreamFile | undefined {
-  let f: unknown;
-  try {
-    f = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  const o = f as Partial<StreamFile> | null;
-  if (!o || typeof o !== 'object' || o.v !== 1 || o.group !== dest.group || o.stream !== dest.stream) return undefined;
-  if (!isCursorMap(o.acked)) return undefined;
-  if (o.maxAckedTs !== null && !Number.isSafeInteger(o.maxAckedTs)) return undefined;
-  if (o.inflight !== undefined) {
-    const inf = o.inflight as Partial<InFlight> | null;
-    if (!inf || typeof inf !== 'object' || !Number.isSafeInteger(inf.maxTs) || !Array.isArray(inf.evidence) || !inf.sources || typeof inf.sources !== 'object') return undefined;
-    for (const e of inf.evidence) {
-      if (!Array.isArray(e) || e.length !== 2 || !Number.isSafeInteger(e[0]) || !Number.isSafeInteger(e[1]) || (e[1] as number) < 0) return undefined;
-    }
-    for (const s of Object.values(inf.sources)) {
-      if (!s || typeof s !== 'object' || !Number.isSafeInteger(s.count) || s.count < 0 || (s.cursor !== undefined && typeof s.cursor !== 'string')) return undefined;
-    }
-  }
-  return o as StreamFile;
-}
-
-function isCursorMap(v: unknown): v is Record<string, string> {
-  return !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((c) => typeof c === 'string');
 }

@@ -17,10 +17,17 @@
  * restarted) and continues from where the task was. A recovered container's output is read on
  * from a cursor (`logCursors`, or the record's), whether it still runs or exited meanwhile, so
  * what it printed while nobody followed is delivered too.
+ *
+ * Here: the lifecycle's steps (pulls, starts in dependency order, exits, stops, clean-up) and
+ * the containers' output. The state and its reports are in knownTaskState.ts, the dependency
+ * rules in containerDependencies.ts, health checks and diagnoses in containerChecks.ts.
  */
 import { systemClock, type Clock } from '../clock.js';
+import { ContainerChecks, taskHealth, type CheckedContainer } from './containerChecks.js';
+import { dependencyVerdict, linkAliases, stopFirst } from './containerDependencies.js';
 import { OOM_REASON, type ContainerStats, type Driver, type DriverHandle, type ExitInfo, type PullResult, type RecoverResult, type Subscription } from './drivers/driver.js';
-import { TASK_STATUSES, type ContainerSpec, type ContainerState, type HealthStatus, type LogLine, type StopCode, type TaskSpec, type TaskState, type TaskStatus } from './types.js';
+import { KnownTaskState, statusRank as rank } from './knownTaskState.js';
+import type { LogLine, StopCode, TaskSpec, TaskState, TaskStatus } from './types.js';
 
 /** ECS's reason for a task stopped because an essential container exited. */
 export const ESSENTIAL_EXITED_REASON = 'Essential container in task exited';
@@ -53,7 +60,7 @@ export interface TaskRunnerOptions {
   onPersist?: (record: PersistedTask) => void;
   /** Overrides DEFAULT_STOP_TIMEOUT_S (seconds) for containers without stopTimeout. */
   defaultStopTimeoutS?: number;
-  /** Grace before a running container is first diagnosed (Driver.diagnose) when its health check has no startPeriod (default DIAGNOSE_GRACE_MS). */
+  /** Grace before a running container is first diagnosed (Driver.diagnose) when its health check has no startPeriod (default DIAGNOSE_GRACE_MS, containerChecks.ts). */
   diagnoseGraceMs?: number;
   /**
    * Pulls an image in the agent's way (registry credentials, a failure explained); default the
@@ -77,31 +84,17 @@ export interface StopRequest {
   reason?: string;
 }
 
-interface Live {
-  spec: ContainerSpec;
-  handle?: DriverHandle;
+/** The runner's record of one container (its checks' part: containerChecks.ts). */
+interface Live extends CheckedContainer {
   exited?: Promise<void>;
   logs?: Subscription;
   /** Resolves once the container's output has been read to its end (one promise, across re-reads). */
   logsEnded?: Promise<void>;
   endLogs?: () => void;
-  healthTimer?: NodeJS.Timeout;
-  diagnoseTimer?: NodeJS.Timeout;
-  healthFailures: number;
-  startedAtMs?: number;
   everRunning: boolean;
 }
 
-const rank = (s: TaskStatus) => TASK_STATUSES.indexOf(s);
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
-
-/**
- * A running container with port mappings is first diagnosed (Driver.diagnose: the process driver
- * looks for a listener on each host port) after its health check's startPeriod, or this long.
- */
-export const DIAGNOSE_GRACE_MS = 10_000;
-/** Then again this often, until the driver finds nothing wrong. */
-const DIAGNOSE_INTERVAL_MS = 5_000;
 
 /** How long a stopped task waits for its containers' last output lines before removing them. */
 const LOGS_END_WAIT_MS = 30_000;
@@ -112,26 +105,18 @@ function boundedWait(p: Promise<unknown>, ms: number): Promise<void> {
   return Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]).then(() => clearTimeout(timer));
 }
 
-/** Maps an ECS healthCheck command to argv (CMD-SHELL runs through /bin/sh -c, as Docker does). */
-export function healthCheckArgv(command: string[]): string[] {
-  if (command[0] === 'CMD-SHELL') return ['/bin/sh', '-c', command.slice(1).join(' ')];
-  if (command[0] === 'CMD') return command.slice(1);
-  return command;
-}
-
 /** Drives one task to its desired status. See the module comment. */
 export class TaskRunner {
   private readonly driver: Driver;
   private readonly clock: Clock;
   private readonly opts: TaskRunnerOptions;
   private readonly task: TaskSpec;
-  private st: TaskState;
+  private readonly known: KnownTaskState;
+  private readonly checks: ContainerChecks;
   private readonly live = new Map<string, Live>();
   /** The most CPU time each container was seen to have used, in ms (for `usage()`). */
   private readonly cpuTimeMs = new Map<string, number>();
   private readonly logCursors: Record<string, string> = {};
-  private waiters: Array<() => void> = [];
-  private lastEmitted = '';
   private running?: Promise<TaskState>;
   private detached = false;
   private readonly abort = new AbortController();
@@ -143,7 +128,7 @@ export class TaskRunner {
     this.task = clone(restored?.task ?? opts.task);
     for (const c of this.task.containers) this.live.set(c.name, { spec: c, healthFailures: 0, everRunning: false, handle: restored?.handles[c.name] });
     Object.assign(this.logCursors, restored ? (opts.logCursors ?? restored.logCursors ?? {}) : {});
-    this.st = restored
+    const state: TaskState = restored
       ? clone(restored.state)
       : {
           taskId: this.task.id,
@@ -154,7 +139,22 @@ export class TaskRunner {
           createdAt: this.clock.now(),
           containers: this.task.containers.map((c) => ({ name: c.name, image: c.image, lastStatus: 'PENDING', healthStatus: 'UNKNOWN', networkBindings: [], essential: c.essential !== false })),
         };
-    if (this.task.desiredStatus === 'STOPPED' && this.st.desiredStatus !== 'STOPPED') this.requestStop({ stopCode: 'UserInitiated', reason: 'Task stopped by user' });
+    this.known = new KnownTaskState(state, {
+      clock: this.clock,
+      onStateChange: opts.onStateChange,
+      persist: () => this.opts.onPersist?.(this.persisted()),
+      taskHealth: () => taskHealth(this.known.state.containers, this.live),
+    });
+    this.checks = new ContainerChecks({
+      driver: this.driver,
+      clock: this.clock,
+      diagnoseGraceMs: opts.diagnoseGraceMs,
+      isDetached: () => this.detached,
+      live: (name) => this.live.get(name)!,
+      state: (name) => this.known.container(name),
+      emit: (persist) => this.known.emit(persist),
+    });
+    if (this.task.desiredStatus === 'STOPPED' && this.known.state.desiredStatus !== 'STOPPED') this.known.requestStop({ stopCode: 'UserInitiated', reason: 'Task stopped by user' });
   }
 
   /** Re-creates a runner after an agent restart from `persisted()` output; call `start()` on it. */
@@ -164,14 +164,14 @@ export class TaskRunner {
 
   /** The current known state (a copy). */
   get state(): TaskState {
-    return clone(this.st);
+    return clone(this.known.state);
   }
 
   /** The record to persist for recovery after a restart. */
   persisted(): PersistedTask {
     const handles: Record<string, DriverHandle> = {};
     for (const [n, l] of this.live) if (l.handle) handles[n] = l.handle;
-    return clone({ task: this.task, state: this.st, handles, logCursors: this.logCursors });
+    return clone({ task: this.task, state: this.known.state, handles, logCursors: this.logCursors });
   }
 
   /** Starts driving the task (idempotent); resolves with the final state once STOPPED. */
@@ -186,11 +186,11 @@ export class TaskRunner {
    * run. Undefined when the driver cannot say, or no container of the task runs.
    */
   async usage(): Promise<ContainerStats | undefined> {
-    if (!this.driver.stats || this.detached || this.st.lastStatus !== 'RUNNING') return undefined;
+    if (!this.driver.stats || this.detached || this.known.state.lastStatus !== 'RUNNING') return undefined;
     let memoryBytes = 0;
     let running = 0;
     for (const [name, l] of this.live) {
-      if (!l.handle || this.cstate(name).lastStatus !== 'RUNNING') continue;
+      if (!l.handle || this.known.container(name).lastStatus !== 'RUNNING') continue;
       const s = await this.driver.stats(l.handle).catch(() => undefined);
       if (!s) continue;
       running++;
@@ -205,7 +205,7 @@ export class TaskRunner {
 
   /** Sets the desired status to STOPPED (the first reason given wins). */
   stop(req: StopRequest = {}): void {
-    this.requestStop({ stopCode: req.stopCode ?? 'UserInitiated', reason: req.reason ?? 'Task stopped by user' });
+    this.known.requestStop({ stopCode: req.stopCode ?? 'UserInitiated', reason: req.reason ?? 'Task stopped by user' });
   }
 
   /**
@@ -220,12 +220,9 @@ export class TaskRunner {
     for (const l of this.live.values()) {
       l.logs?.close();
       l.logs = undefined;
-      if (l.healthTimer) clearTimeout(l.healthTimer);
-      l.healthTimer = undefined;
-      if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
-      l.diagnoseTimer = undefined;
+      this.checks.stop(l);
     }
-    this.notify();
+    this.known.notify();
   }
 
   /**
@@ -243,84 +240,26 @@ export class TaskRunner {
 
   /** Resolves once the task's lastStatus has reached `status` (or passed it). */
   async waitFor(status: TaskStatus): Promise<TaskState> {
-    while (rank(this.st.lastStatus) < rank(status)) await this.changed();
+    while (rank(this.known.state.lastStatus) < rank(status)) await this.known.changed();
     return this.state;
   }
 
   // ---- internals ----
 
-  private requestStop(r: { stopCode: StopCode; reason: string }): void {
-    if (this.st.desiredStatus !== 'STOPPED') this.st.desiredStatus = 'STOPPED';
-    if (!this.st.stopCode) {
-      this.st.stopCode = r.stopCode;
-      this.st.stoppedReason = r.reason;
-    }
-    this.emit();
-  }
-
-  private changed(): Promise<void> {
-    return new Promise((r) => this.waiters.push(r));
-  }
-
-  private notify(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const r of w) r();
-  }
-
-  private emit(persist = false): void {
-    this.st.healthStatus = this.taskHealth();
-    const snap = JSON.stringify(this.st);
-    if (snap !== this.lastEmitted) {
-      const statusChanged = this.lastEmitted === '' || (JSON.parse(this.lastEmitted) as TaskState).lastStatus !== this.st.lastStatus;
-      this.lastEmitted = snap;
-      this.opts.onStateChange?.(JSON.parse(snap) as TaskState);
-      if (statusChanged) persist = true;
-    }
-    if (persist) this.opts.onPersist?.(this.persisted());
-    this.notify();
-  }
-
-  private setStatus(s: TaskStatus): void {
-    if (rank(s) <= rank(this.st.lastStatus)) return;
-    this.st.lastStatus = s;
-    const now = this.clock.now();
-    if (s === 'RUNNING') this.st.startedAt ??= now;
-    if (s === 'STOPPING') this.st.stoppingAt ??= now;
-    if (s === 'STOPPED') this.st.stoppedAt ??= now;
-    this.emit(true);
-  }
-
-  private cstate(name: string): ContainerState {
-    return this.st.containers.find((c) => c.name === name)!;
-  }
-
-  private taskHealth(): HealthStatus {
-    const checked = this.st.containers.filter((c) => c.essential && this.live.get(c.name)?.spec.healthCheck);
-    if (checked.length === 0) return 'UNKNOWN';
-    if (checked.some((c) => c.healthStatus === 'UNHEALTHY')) return 'UNHEALTHY';
-    if (checked.every((c) => c.healthStatus === 'HEALTHY')) return 'HEALTHY';
-    return 'UNKNOWN';
-  }
-
-  private stopWanted(): boolean {
-    return this.st.desiredStatus === 'STOPPED';
-  }
-
   private async run(): Promise<TaskState> {
-    this.emit(true);
+    this.known.emit(true);
     try {
       await this.reattach();
-      if (!this.stopWanted() && rank(this.st.lastStatus) < rank('DEACTIVATING')) {
+      if (!this.known.stopWanted() && rank(this.known.state.lastStatus) < rank('DEACTIVATING')) {
         await this.provisionAndStart();
-        if (!this.stopWanted()) {
-          this.setStatus('ACTIVATING');
-          this.setStatus('RUNNING');
-          while (!this.stopWanted() && !this.detached) await this.changed();
+        if (!this.known.stopWanted()) {
+          this.known.setStatus('ACTIVATING');
+          this.known.setStatus('RUNNING');
+          while (!this.known.stopWanted() && !this.detached) await this.known.changed();
         }
       }
     } catch (e) {
-      if (!this.detached) this.requestStop({ stopCode: 'TaskFailedToStart', reason: `Task failed: ${(e as Error).message}` });
+      if (!this.detached) this.known.requestStop({ stopCode: 'TaskFailedToStart', reason: `Task failed: ${(e as Error).message}` });
     }
     if (this.detached) return this.state;
     await this.stopAll();
@@ -331,7 +270,7 @@ export class TaskRunner {
   private async reattach(): Promise<void> {
     for (const [name, l] of this.live) {
       if (!l.handle) continue;
-      if (this.cstate(name).lastStatus === 'STOPPED') {
+      if (this.known.container(name).lastStatus === 'STOPPED') {
         // Stopped before the restart, maybe with lines not yet delivered: read on to its end.
         this.followLogs(name, l.handle);
         continue;
@@ -363,100 +302,62 @@ export class TaskRunner {
   }
 
   private async provisionAndStart(): Promise<void> {
-    if (rank(this.st.lastStatus) <= rank('PROVISIONING')) {
+    if (rank(this.known.state.lastStatus) <= rank('PROVISIONING')) {
       if (this.sharesNetwork()) await this.driver.prepareTask(this.task.id);
-      this.setStatus('PENDING');
+      this.known.setStatus('PENDING');
     }
-    if (this.stopWanted()) return;
-    if (this.st.pullStoppedAt === undefined) {
-      this.st.pullStartedAt = this.clock.now();
-      this.emit();
+    if (this.known.stopWanted()) return;
+    if (this.known.state.pullStoppedAt === undefined) {
+      this.known.state.pullStartedAt = this.clock.now();
+      this.known.emit();
       for (const image of new Set(this.task.containers.map((c) => c.image))) {
-        if (this.stopWanted()) return;
+        if (this.known.stopWanted()) return;
         try {
           const pulled = await (this.opts.pullImage ? this.opts.pullImage(image) : this.driver.pullImage(image));
-          if (pulled.digest) for (const c of this.task.containers) if (c.image === image) this.cstate(c.name).imageDigest = pulled.digest;
+          if (pulled.digest) for (const c of this.task.containers) if (c.image === image) this.known.container(c.name).imageDigest = pulled.digest;
         } catch (e) {
           const reason = `CannotPullContainerError: ${(e as Error).message}`;
-          for (const c of this.task.containers) if (c.image === image) this.cstate(c.name).reason = reason;
-          this.st.pullStoppedAt = this.clock.now();
-          this.requestStop({ stopCode: 'TaskFailedToStart', reason });
+          for (const c of this.task.containers) if (c.image === image) this.known.container(c.name).reason = reason;
+          this.known.state.pullStoppedAt = this.clock.now();
+          this.known.requestStop({ stopCode: 'TaskFailedToStart', reason });
           return;
         }
       }
-      this.st.pullStoppedAt = this.clock.now();
-      this.emit(true);
+      this.known.state.pullStoppedAt = this.clock.now();
+      this.known.emit(true);
     }
     // Start containers as their dependencies allow.
     for (;;) {
-      if (this.stopWanted() || this.detached) return;
-      const pending = [...this.live.entries()].filter(([, l]) => !l.handle && this.cstate(l.spec.name).lastStatus === 'PENDING');
+      if (this.known.stopWanted() || this.detached) return;
+      const pending = [...this.live.entries()].filter(([, l]) => !l.handle && this.known.container(l.spec.name).lastStatus === 'PENDING');
       if (pending.length === 0) return;
       let startedAny = false;
       for (const [name, l] of pending) {
-        const verdict = this.dependencyVerdict(l.spec);
+        const verdict = dependencyVerdict(l.spec, this.known.state.containers, this.live);
         if (verdict === 'wait') continue;
         if (verdict !== 'ok') {
-          this.cstate(name).reason = verdict;
-          this.requestStop({ stopCode: 'TaskFailedToStart', reason: verdict });
+          this.known.container(name).reason = verdict;
+          this.known.requestStop({ stopCode: 'TaskFailedToStart', reason: verdict });
           return;
         }
         await this.startContainer(name, l);
         startedAny = true;
-        if (this.stopWanted()) return;
+        if (this.known.stopWanted()) return;
       }
-      if (!startedAny) await this.changed();
+      if (!startedAny) await this.known.changed();
     }
-  }
-
-  /** 'ok' to start, 'wait' to wait, or the reason the dependency can never be met. */
-  private dependencyVerdict(c: ContainerSpec): string {
-    for (const d of c.dependsOn ?? []) {
-      const dep = this.st.containers.find((x) => x.name === d.containerName);
-      const dl = this.live.get(d.containerName);
-      if (!dep || !dl) return `DependencyError: container ${c.name} depends on unknown container ${d.containerName}`;
-      const failed = `DependencyError: dependency condition ${d.condition} of container ${c.name} on ${d.containerName} was not met`;
-      switch (d.condition) {
-        case 'START':
-          if (!dl.everRunning && dep.lastStatus !== 'STOPPED') return 'wait';
-          if (!dl.everRunning) return failed;
-          break;
-        case 'COMPLETE':
-          if (dep.lastStatus !== 'STOPPED') return 'wait';
-          break;
-        case 'SUCCESS':
-          if (dep.lastStatus !== 'STOPPED') return 'wait';
-          if (dep.exitCode !== 0) return failed;
-          break;
-        case 'HEALTHY':
-          if (dep.healthStatus === 'HEALTHY') break;
-          if (dep.healthStatus === 'UNHEALTHY' || dep.lastStatus === 'STOPPED') return failed;
-          return 'wait';
-      }
-    }
-    return 'ok';
-  }
-
-  private aliasesFor(name: string): string[] {
-    const out: string[] = [];
-    for (const c of this.task.containers)
-      for (const link of c.links ?? []) {
-        const [target, alias] = link.split(':');
-        if (target === name && alias) out.push(alias);
-      }
-    return out;
   }
 
   private async startContainer(name: string, l: Live): Promise<void> {
     const spec = { ...l.spec, networkMode: l.spec.networkMode ?? this.task.networkMode };
     try {
-      l.handle = await this.driver.start({ taskId: this.task.id, taskArn: this.task.arn, container: spec, aliases: this.aliasesFor(name), taskNetwork: this.sharesNetwork() });
+      l.handle = await this.driver.start({ taskId: this.task.id, taskArn: this.task.arn, container: spec, aliases: linkAliases(this.task.containers, name), taskNetwork: this.sharesNetwork() });
     } catch (e) {
       const reason = `CannotStartContainerError: ${(e as Error).message}`;
-      const cs = this.cstate(name);
+      const cs = this.known.container(name);
       cs.reason = reason;
       cs.lastStatus = 'STOPPED';
-      this.requestStop({ stopCode: 'TaskFailedToStart', reason });
+      this.known.requestStop({ stopCode: 'TaskFailedToStart', reason });
       return;
     }
     this.attach(name, l.handle);
@@ -465,7 +366,7 @@ export class TaskRunner {
   /** Follows a started (or recovered) container: RUNNING state, logs, health checks, exit. */
   private attach(name: string, h: DriverHandle): void {
     const l = this.live.get(name)!;
-    const cs = this.cstate(name);
+    const cs = this.known.container(name);
     l.everRunning = true;
     l.startedAtMs = this.clock.now();
     cs.lastStatus = 'RUNNING';
@@ -473,8 +374,7 @@ export class TaskRunner {
     cs.networkBindings = h.networkBindings;
     if (l.spec.healthCheck && cs.healthStatus !== 'HEALTHY' && cs.healthStatus !== 'UNHEALTHY') cs.healthStatus = 'UNKNOWN';
     this.followLogs(name, h);
-    if (l.spec.healthCheck) this.scheduleHealthCheck(name, true);
-    this.scheduleDiagnosis(name, true);
+    this.checks.start(name);
     l.exited = this.driver.wait(h, { signal: this.abort.signal }).then(
       (exit) => {
         if (!this.detached) this.recordExit(name, exit);
@@ -483,7 +383,7 @@ export class TaskRunner {
         if (!this.detached) this.recordExit(name, { code: -1, oomKilled: false, finishedAt: this.clock.now(), unknown: true });
       },
     );
-    this.emit(true);
+    this.known.emit(true);
   }
 
   /** Reads a container's output from its cursor on, handing each line to onLog; `logsEnded` resolves at its end. */
@@ -502,53 +402,10 @@ export class TaskRunner {
     );
   }
 
-  /**
-   * Asks the driver what may be wrong with a running container with port mappings, once its
-   * grace is over, then every DIAGNOSE_INTERVAL_MS until nothing is: the problem is reported as
-   * the container's reason (the task keeps running), and cleared once it is gone.
-   */
-  private scheduleDiagnosis(name: string, first: boolean): void {
-    const l = this.live.get(name)!;
-    if (!this.driver.diagnose || !l.spec.portMappings?.length) return;
-    const startPeriodMs = (l.spec.healthCheck?.startPeriod ?? 0) * 1000;
-    const delay = first ? (startPeriodMs > 0 ? startPeriodMs : (this.opts.diagnoseGraceMs ?? DIAGNOSE_GRACE_MS)) : DIAGNOSE_INTERVAL_MS;
-    if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
-    l.diagnoseTimer = setTimeout(() => void this.runDiagnosis(name), delay);
-  }
-
-  private async runDiagnosis(name: string): Promise<void> {
-    const l = this.live.get(name)!;
-    const cs = this.cstate(name);
-    l.diagnoseTimer = undefined;
-    if (this.detached || !l.handle || cs.lastStatus !== 'RUNNING') return;
-    const problem = await this.driver.diagnose!(l.handle).catch(() => undefined);
-    if (this.detached || cs.lastStatus !== 'RUNNING') return;
-    if (problem) {
-      // A reason of another kind (an earlier one, set by the runner) is not overwritten.
-      if (!cs.reason || cs.diagnosis) {
-        const reason = problem.slice(0, 255);
-        if (cs.reason !== reason) {
-          cs.reason = reason;
-          cs.diagnosis = true;
-          this.emit(true);
-        }
-      }
-      this.scheduleDiagnosis(name, false);
-    } else if (cs.diagnosis) {
-      // An empty reason clears it on the control plane too.
-      cs.reason = '';
-      cs.diagnosis = undefined;
-      this.emit(true);
-    }
-  }
-
   private recordExit(name: string, exit: ExitInfo): void {
     const l = this.live.get(name)!;
-    const cs = this.cstate(name);
-    if (l.healthTimer) clearTimeout(l.healthTimer);
-    l.healthTimer = undefined;
-    if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
-    l.diagnoseTimer = undefined;
+    const cs = this.known.container(name);
+    this.checks.stop(l);
     if (cs.diagnosis) {
       // What was wrong with the running container is no reason for its exit.
       cs.reason = '';
@@ -558,59 +415,26 @@ export class TaskRunner {
     if (!exit.unknown) cs.exitCode = exit.code;
     if (exit.oomKilled) cs.reason = OOM_REASON;
     else if (exit.unknown && !cs.reason) cs.reason = 'The container could not be located when the agent recovered it';
-    if (l.spec.essential !== false && !this.stopWanted()) this.requestStop({ stopCode: 'EssentialContainerExited', reason: ESSENTIAL_EXITED_REASON });
-    this.emit(true);
-  }
-
-  private scheduleHealthCheck(name: string, first: boolean): void {
-    const l = this.live.get(name)!;
-    const hc = l.spec.healthCheck!;
-    const interval = (hc.interval ?? 30) * 1000;
-    // Like Docker, the first probe runs one interval after start (capped at 1 s so status appears early).
-    const delay = first ? Math.min(interval, 1000) : interval;
-    l.healthTimer = setTimeout(() => void this.runHealthCheck(name), delay);
-  }
-
-  private async runHealthCheck(name: string): Promise<void> {
-    if (this.detached) return;
-    const l = this.live.get(name)!;
-    const cs = this.cstate(name);
-    if (!l.handle || cs.lastStatus !== 'RUNNING') return;
-    const hc = l.spec.healthCheck!;
-    const r = await this.driver.exec(l.handle, healthCheckArgv(hc.command), (hc.timeout ?? 5) * 1000).catch((e: Error) => ({ exitCode: 1, output: e.message, timedOut: false }));
-    if (cs.lastStatus !== 'RUNNING') return;
-    if (r.exitCode === 0 && !r.timedOut) {
-      l.healthFailures = 0;
-      cs.healthStatus = 'HEALTHY';
-    } else {
-      const inStartPeriod = this.clock.now() - (l.startedAtMs ?? 0) < (hc.startPeriod ?? 0) * 1000;
-      if (!(inStartPeriod && cs.healthStatus !== 'HEALTHY')) {
-        l.healthFailures++;
-        if (l.healthFailures >= (hc.retries ?? 3)) cs.healthStatus = 'UNHEALTHY';
-      }
-    }
-    this.emit();
-    if (cs.lastStatus === 'RUNNING' && !this.detached) this.scheduleHealthCheck(name, false);
+    if (l.spec.essential !== false && !this.known.stopWanted()) this.known.requestStop({ stopCode: 'EssentialContainerExited', reason: ESSENTIAL_EXITED_REASON });
+    this.known.emit(true);
   }
 
   /** DEACTIVATING -> STOPPING -> DEPROVISIONING -> STOPPED. */
   private async stopAll(): Promise<void> {
-    if (this.st.lastStatus === 'STOPPED') return;
-    if (!this.st.stopCode) this.requestStop({ stopCode: 'UserInitiated', reason: 'Task stopped' });
-    this.setStatus('DEACTIVATING');
-    this.setStatus('STOPPING');
+    if (this.known.state.lastStatus === 'STOPPED') return;
+    if (!this.known.state.stopCode) this.known.requestStop({ stopCode: 'UserInitiated', reason: 'Task stopped' });
+    this.known.setStatus('DEACTIVATING');
+    this.known.setStatus('STOPPING');
     for (const [name, l] of this.live) {
-      const cs = this.cstate(name);
+      const cs = this.known.container(name);
       if (!l.handle && cs.lastStatus === 'PENDING') cs.lastStatus = 'STOPPED';
     }
-    this.emit();
+    this.known.emit();
     for (;;) {
-      const running = [...this.live.entries()].filter(([n, l]) => l.handle && this.cstate(n).lastStatus !== 'STOPPED');
+      const running = [...this.live.entries()].filter(([n, l]) => l.handle && this.known.container(n).lastStatus !== 'STOPPED');
       if (running.length === 0) break;
-      let batch = running.filter(([n]) => !running.some(([, o]) => (o.spec.dependsOn ?? []).some((d) => d.containerName === n)));
-      if (batch.length === 0) batch = running; // a dependency cycle: stop everything
       await Promise.all(
-        batch.map(async ([, l]) => {
+        stopFirst(running).map(async ([, l]) => {
           const timeoutS = l.spec.stopTimeout ?? this.opts.defaultStopTimeoutS ?? DEFAULT_STOP_TIMEOUT_S;
           try {
             await this.driver.stop(l.handle!, timeoutS * 1000);
@@ -621,20 +445,19 @@ export class TaskRunner {
         }),
       );
     }
-    this.st.executionStoppedAt ??= this.clock.now();
-    this.emit(true);
-    this.setStatus('DEPROVISIONING');
+    this.known.state.executionStoppedAt ??= this.clock.now();
+    this.known.emit(true);
+    this.known.setStatus('DEPROVISIONING');
     // Deliver the last output lines before removing anything (bounded: a runtime that never ends a stream must not keep the task).
     await Promise.all([...this.live.values()].map((l) => (l.logsEnded ? boundedWait(l.logsEnded, LOGS_END_WAIT_MS) : undefined)));
     await this.opts.beforeCleanup?.().catch(() => undefined);
     for (const l of this.live.values()) {
       l.logs?.close();
       l.logs = undefined;
-      if (l.healthTimer) clearTimeout(l.healthTimer);
-      if (l.diagnoseTimer) clearTimeout(l.diagnoseTimer);
+      this.checks.stop(l);
       if (l.handle) await this.driver.destroy(l.handle).catch(() => {});
     }
     await this.driver.cleanupTask(this.task.id).catch(() => {});
-    this.setStatus('STOPPED');
+    this.known.setStatus('STOPPED');
   }
 }

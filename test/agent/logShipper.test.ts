@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { startTestBerth, type TestBerth } from '../helpers/fixture.js';
 import { jsonService } from '../../src/client/awsClient.js';
-import { LogShipper, batchLength, fitMessage, type LogDestination } from '../../src/agent/logShipper.js';
+import { LogShipper } from '../../src/agent/logShipper.js';
+import { batchLength, fitMessage } from '../../src/agent/logBatch.js';
+import type { LogDestination } from '../../src/agent/logStream.js';
 import { LOGS_LIMITS } from '../../src/logsLimits.js';
 
 let berth: TestBerth;

@@ -27,7 +27,8 @@ import {
 import { ManualClock } from '../../src/clock.js';
 import { aws, awsOk, eventually, startTestBerth, type TestBerth, errorOf, resetBerth } from '../helpers/fixture.js';
 import { AwsApiError, jsonService } from '../../src/client/awsClient.js';
-import { LogShipper, type LogDestination } from '../../src/agent/logShipper.js';
+import { LogShipper } from '../../src/agent/logShipper.js';
+import type { LogDestination } from '../../src/agent/logStream.js';
 import { defaultLogGroup } from '../../src/agent/logNaming.js';
 import { LIMITS } from '../../src/domain/logs/limits.js';
 
