@@ -14,7 +14,7 @@ import { UPDATABLE, changeSetDeletes, commitChangeSet, commitWrites, findChangeS
 import type { Authorizer } from '../../domain/iam/authorizer.js';
 import { operatorOf } from './acting.js';
 import { page, parametersOut } from './output.js';
-import { checkStackName, defineStack, startUpdate, templateOf } from './stackDefinition.js';
+import { checkStackName, defineStack, newStackRecord, startUpdate, templateOf } from './stackDefinition.js';
 
 /** The change set handlers; `invoker` reaches SSM for SSM parameter types, `authorizer` checks service roles. */
 export function changeSetHandlers(invoker: ServiceInvoker, authorizer: Authorizer): Handlers<cfn.Operations> {
@@ -35,23 +35,8 @@ export function changeSetHandlers(invoker: ServiceInvoker, authorizer: Authorize
       const { def, changes } = await defineStack(invoker, ctx, { stackId, stackName: input.StackName }, body, input.Parameters ?? [], input.Capabilities ?? [], { stack: stack?.value, resources });
       const now = ctx.platform.clock.now();
       if (!stack) {
-        const s: StackRecord = {
-          ...def,
-          templateBody: body,
-          outputs: [],
-          stackId,
-          stackName: input.StackName,
-          region: ctx.region,
-          status: 'REVIEW_IN_PROGRESS',
-          statusReason: 'User Initiated',
-          creationTime: now,
-          capabilities: input.Capabilities ?? [],
-          tags: input.Tags ?? [],
-          notificationARNs: input.NotificationARNs ?? [],
-          disableRollback: false,
-          terminationProtection: false,
-          roleARN: input.RoleARN,
-        };
+        // The definition's template is `body` and it has no outputs yet.
+        const s = newStackRecord(ctx, def, stackId, input, 'REVIEW_IN_PROGRESS', now, { disableRollback: false, terminationProtection: false, roleARN: input.RoleARN });
         await insertStack(ctx, s);
         stack = { rev: 0, value: s };
       }

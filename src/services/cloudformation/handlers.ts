@@ -32,7 +32,7 @@ import type { Authorizer } from '../../domain/iam/authorizer.js';
 import { operatorOf } from './acting.js';
 import { changeSetHandlers } from './changeSetHandlers.js';
 import { page, resourceOut, stackOut } from './output.js';
-import { checkStackName, defineStack, startUpdate, templateOf } from './stackDefinition.js';
+import { checkStackName, defineStack, newStackRecord, startUpdate, templateOf } from './stackDefinition.js';
 
 type Ops = cfn.Operations;
 
@@ -84,23 +84,13 @@ export function cloudFormationHandlers(invoker: ServiceInvoker, authorizer: Auth
       const operator = await operatorOf(ctx, authorizer, input.RoleARN);
       const { def } = await defineStack(invoker, ctx, { stackId, stackName: input.StackName }, body, input.Parameters ?? [], input.Capabilities ?? []);
       const now = ctx.platform.clock.now();
-      const stack: StackRecord = {
-        ...def,
-        stackId,
-        stackName: input.StackName,
-        region: ctx.region,
-        status: 'CREATE_IN_PROGRESS',
-        statusReason: 'User Initiated',
-        creationTime: now,
-        capabilities: input.Capabilities ?? [],
-        tags: input.Tags ?? [],
-        notificationARNs: input.NotificationARNs ?? [],
+      const stack = newStackRecord(ctx, def, stackId, input, 'CREATE_IN_PROGRESS', now, {
         disableRollback: input.DisableRollback ?? input.OnFailure === 'DO_NOTHING',
         terminationProtection: input.EnableTerminationProtection ?? false,
         timeoutInMinutes: input.TimeoutInMinutes,
         roleARN: input.RoleARN,
         operator,
-      };
+      });
       await insertStack(ctx, stack, input.ClientRequestToken);
       return { StackId: stackId };
     },

@@ -87,6 +87,35 @@ export function checkStackName(name: string): void {
   }
 }
 
+/**
+ * A stack record new with a request (CreateStack's, or the REVIEW_IN_PROGRESS stack of a first
+ * CreateChangeSet): its definition, identity and region, `status` "User Initiated" at `now`, the
+ * request's capabilities, tags and notifications, then the settings `rest` gives.
+ */
+export function newStackRecord(
+  ctx: RequestContext,
+  def: StackDefinition,
+  stackId: string,
+  input: Pick<cfn.CreateStackInput, 'StackName' | 'Capabilities' | 'Tags' | 'NotificationARNs'>,
+  status: StackRecord['status'],
+  now: number,
+  rest: Pick<StackRecord, 'disableRollback' | 'terminationProtection' | 'roleARN'> & Partial<Pick<StackRecord, 'timeoutInMinutes' | 'operator'>>,
+): StackRecord {
+  return {
+    ...def,
+    stackId,
+    stackName: input.StackName,
+    region: ctx.region,
+    status,
+    statusReason: 'User Initiated',
+    creationTime: now,
+    capabilities: input.Capabilities ?? [],
+    tags: input.Tags ?? [],
+    notificationARNs: input.NotificationARNs ?? [],
+    ...rest,
+  };
+}
+
 /** Moves a stack into UPDATE_IN_PROGRESS with `def`, keeping what it was for a rollback. */
 export async function startUpdate(
   ctx: RequestContext,
