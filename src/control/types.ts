@@ -2,7 +2,7 @@
  * Plain input/output types of the service reconciler (./reconciler.ts): the service as desired,
  * its tasks as observed, and the actions that move one towards the other. They mirror the ECS
  * records but are independent of them, so `decide` stays pure; ./observe.ts maps the records
- * onto them and ./serviceController.ts applies the actions.
+ * onto them and ./serviceController.ts applies the actions (through ./serviceActions.ts).
  *
  * All times are epoch milliseconds. Nothing here is mutated by the reconciler.
  */

@@ -6,7 +6,9 @@
  */
 import { ServiceError } from '../errors.js';
 import { commonErrors } from './errors.js';
-import { Problems, scalarProblem, toDate, wireName, type ServiceModel, type ShapeRef, type SpecialErrors } from './model.js';
+import { toDate, type ServiceModel } from './model.js';
+import type { ShapeRef } from './modelShapes.js';
+import { Problems, scalarProblem, wireName, type SpecialErrors } from './modelValidation.js';
 
 /** A form body as a tree of its dotted key segments (`Filter.1.Name` is Filter -> 1 -> Name). */
 export type Tree = { value?: string; children: Map<string, Tree> };

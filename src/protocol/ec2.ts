@@ -7,7 +7,8 @@
  */
 import { ServiceError } from '../errors.js';
 import { decodeFormStruct, encodeXmlValue, formKey, type Tree } from './awsQuery.js';
-import { Problems, type ServiceModel, type SpecialErrors } from './model.js';
+import type { ServiceModel } from './model.js';
+import { Problems, type SpecialErrors } from './modelValidation.js';
 
 /** EC2's error for a request member of the wrong type or outside its constraints. */
 export const EC2_INVALID_PARAMETER = 'InvalidParameterValue';

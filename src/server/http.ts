@@ -14,7 +14,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { AwsGateway, type Admission, type HttpReply } from './gateway.js';
+import { AwsGateway } from './gateway.js';
+import type { Admission } from './admission.js';
+import type { HttpReply } from './replies.js';
 import type { ServerLog } from './serverLog.js';
 
 /** A route outside the AWS namespace. Returns false to fall through. */

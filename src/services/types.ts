@@ -7,7 +7,8 @@
  * sweeps) is started by the composition root (src/berth.ts), which also hands each service the
  * typed ports it needs (its factory's parameters) instead of a shared bag of hooks.
  */
-import type { ServiceModel, SpecialErrors } from '../protocol/model.js';
+import type { ServiceModel } from '../protocol/model.js';
+import type { SpecialErrors } from '../protocol/modelValidation.js';
 import type { WireProtocol } from '../protocol/errors.js';
 import type { Scope } from '../domain/platform.js';
 import type { CallerPrincipal } from '../domain/iam/credentials.js';

@@ -27,7 +27,7 @@ import { startBackend, createTestTargetGroup, get, type Backend } from '../lb/ba
 import { freePort, eventually, type TestBerth } from './fixture.js';
 import type { Berth } from '../../src/berth.js';
 import { signRequest } from '../../src/protocol/sigv4.js';
-import type { Shape, ShapeRef } from '../../src/protocol/model.js';
+import type { Shape, ShapeRef } from '../../src/protocol/modelShapes.js';
 import { allServices, type ServiceDeps } from '../../src/services/index.js';
 import type { ServiceDefinition } from '../../src/services/types.js';
 import { REPLICA_KIND } from '../../src/domain/leases.js';

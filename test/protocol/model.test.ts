@@ -5,7 +5,8 @@
 // what it receives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServiceModel, type ModelDocument } from '../../src/protocol/model.js';
+import { ServiceModel } from '../../src/protocol/model.js';
+import type { ModelDocument } from '../../src/protocol/modelShapes.js';
 import { ServiceError } from '../../src/errors.js';
 
 const doc: ModelDocument = {

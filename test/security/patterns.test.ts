@@ -10,7 +10,7 @@ import { compileGlob } from '../../src/domain/glob.js';
 import { compileLinearRegex, RegexSyntaxError, MAX_REGEX_SOURCE } from '../../src/domain/regex.js';
 import { compileFilterPattern, FilterPatternError } from '../../src/domain/logs/filterPattern.js';
 import { CqlError, compileCql } from '../../src/domain/placement/cql.js';
-import { compileModelPattern, hasNestedQuantifier } from '../../src/protocol/model.js';
+import { compileModelPattern, hasNestedQuantifier } from '../../src/protocol/modelPatterns.js';
 import { startTestBerth, errorOf, type TestBerth } from '../helpers/fixture.js';
 
 /** A small deterministic PRNG (mulberry32), so failures reproduce from the seed. */
