@@ -231,6 +231,18 @@ test('ECR API: names, missing things, digests, layer parts, policies and tags ge
   await ecrRefused('GetLifecyclePolicyPreview', { repositoryName: 'app' }, 'LifecyclePolicyPreviewNotFoundException');
   await ecrRefused('GetRepositoryPolicy', { repositoryName: 'app' }, 'RepositoryPolicyNotFoundException');
   await ecrRefused('SetRepositoryPolicy', { repositoryName: 'app', policyText: 'not json' }, 'InvalidParameterException');
+  // Documents IAM could not apply are refused with what is wrong, and nothing is stored.
+  const statement = { Effect: 'Allow', Principal: '*', Action: 'ecr:BatchGetImage' };
+  for (const [bad, why] of [
+    [{ Version: '2012-10-17', Statement: [{ ...statement, Effect: 'Permit' }] }, /Effect must be/],
+    [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ecr:BatchGetImage' }] }, /Principal/],
+    [{ Version: '2012-10-17', Statement: [{ ...statement, Condition: { StringEquals: 'x' } }] }, /StringEquals must map condition keys/],
+    [{ Version: '2013-01-01', Statement: [statement] }, /Version/],
+  ] as const) {
+    const refused = await ecrRefused('SetRepositoryPolicy', { repositoryName: 'app', policyText: JSON.stringify(bad) }, 'InvalidParameterException');
+    assert.match(String(refused.message), why);
+  }
+  await ecrRefused('GetRepositoryPolicy', { repositoryName: 'app' }, 'RepositoryPolicyNotFoundException');
   const policy = (rules: unknown) => JSON.stringify({ rules, padding: 'x'.repeat(100) });
   const rule = { rulePriority: 1, selection: { tagStatus: 'untagged', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } };
   for (const bad of [

@@ -7,6 +7,8 @@
 import type * as ECR from '../../generated/ecr.js';
 import { decodeToken, encodeToken, parseArn } from '../../domain/common.js';
 import { ecrErrors } from '../../domain/ecr/errors.js';
+import { compilePolicy } from '../../domain/iam/policy/document.js';
+import { ServiceError } from '../../errors.js';
 import { findImage } from '../../domain/ecr/images.js';
 import { getPreview, parseLifecyclePolicy, previewLifecycle, savePreview } from '../../domain/ecr/lifecycle.js';
 import { repositoryArn } from '../../domain/ecr/names.js';
@@ -69,13 +71,14 @@ function repositoryOfArn(ctx: RequestContext, resourceArn: string): string {
 
 /** Checks a repository policy document: a JSON object with a Statement (stored as given, not enforced). */
 function checkPolicy(text: string): void {
-  let doc: unknown;
+  // The document IAM evaluation will apply to the repository, compiled as it will be: one that
+  // could not be compiled would otherwise be stored and then ignored.
   try {
-    doc = JSON.parse(text);
-  } catch {
-    throw ecrErrors.invalidPolicy('the policy is not valid JSON');
+    compilePolicy(text, 'resource');
+  } catch (e) {
+    if (e instanceof ServiceError) throw ecrErrors.invalidPolicy(e.message);
+    throw e;
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !('Statement' in doc)) throw ecrErrors.invalidPolicy('a policy is a JSON object with a Statement');
 }
 
 export function repositoryHandlers(reg: Registry): Handlers<ECR.Operations> {
