@@ -41,13 +41,17 @@ function schemaLockKey(schema: string): number {
   return h | 0;
 }
 
-/** A session idle inside a transaction this long is ended by the server (its locks released). */
-const IDLE_IN_TRANSACTION_MS = 5_000;
+/**
+ * A session idle inside a transaction this long is ended by the server (its locks released). A
+ * replica sends a commit's statements back to back, so only a paused or cut-off one gets near it.
+ */
+const IDLE_IN_TRANSACTION_MS = 2_500;
 /**
  * Longest wait for a row or advisory lock before the statement fails (the caller retries). Well
  * past IDLE_IN_TRANSACTION_MS: the lock a waiter wants is held for a commit's few statements, or
  * by a session paused in one (SIGSTOP, a stalled host), which the server ends first. With equal
- * bounds the two timers raced, and a commit made just after another replica's pause could fail.
+ * bounds (5 s each) the two timers raced, and a commit made just after another replica's pause
+ * could fail.
  */
 const LOCK_WAIT_MS = 2 * IDLE_IN_TRANSACTION_MS;
 /** Longest a statement may run. */

@@ -15,7 +15,7 @@ import {
   DescribeTargetHealthCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { eventually } from '../helpers/fixture.js';
-import { createTestTargetGroup, freePort, loadGenerator } from '../lb/backends.js';
+import { createTestTargetGroup, TASK_TARGET_HEALTH, freePort, loadGenerator } from '../lb/backends.js';
 import { berth, startCliBerth, type CliBerth } from './helpers.js';
 
 /** The container: answers every request with its VERSION (body and x-backend header). */
@@ -41,7 +41,7 @@ before(async () => {
   ecs = new ECSClient(cb.berth.clientConfig);
   elb = new ElasticLoadBalancingV2Client(cb.berth.clientConfig);
   const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'cli', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
-  targetGroup = await createTestTargetGroup(elb, 'cli-web', { HealthCheckPath: '/' });
+  targetGroup = await createTestTargetGroup(elb, 'cli-web', { HealthCheckPath: '/', ...TASK_TARGET_HEALTH });
   await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: targetGroup, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '1' }] }));
   port = await freePort();
   await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb, Protocol: 'HTTP', Port: port, DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroup }] }));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ECSClient, RegisterTaskDefinitionCommand, CreateServiceCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client, CreateLoadBalancerCommand, CreateListenerCommand, ModifyTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { eventually } from '../helpers/fixture.js';
-import { createTestTargetGroup, freePort } from '../lb/backends.js';
+import { createTestTargetGroup, TASK_TARGET_HEALTH, freePort } from '../lb/backends.js';
 import { BERTH_COMMAND, berth, hasTmux, startCliBerth, TmuxSession, type CliBerth } from './helpers.js';
 
 const skip = hasTmux() ? false : 'tmux is not installed: the terminal tests need a real terminal';
@@ -42,7 +42,7 @@ function session(): TmuxSession {
 
 test('berth deploy in a terminal: status lines redrawn in place, a clock, then the final state and the result', { skip }, async () => {
   const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'tty', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
-  const tg = await createTestTargetGroup(elb, 'tty-web', { HealthCheckPath: '/' });
+  const tg = await createTestTargetGroup(elb, 'tty-web', { HealthCheckPath: '/', ...TASK_TARGET_HEALTH });
   await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: tg, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '1' }] }));
   await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb, Protocol: 'HTTP', Port: await freePort(), DefaultActions: [{ Type: 'forward', TargetGroupArn: tg }] }));
   await ecs.send(

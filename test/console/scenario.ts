@@ -12,7 +12,7 @@ import { ElasticLoadBalancingV2Client, CreateLoadBalancerCommand, CreateListener
 import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { eventually } from '../helpers/fixture.js';
-import { createTestTargetGroup, freePort } from '../lb/backends.js';
+import { createTestTargetGroup, TASK_TARGET_HEALTH, freePort } from '../lb/backends.js';
 import { startCliBerth, type CliBerth } from '../cli/helpers.js';
 
 /** Debian's chromium, which the browser tests drive. */
@@ -79,7 +79,7 @@ async function populate(cb: CliBerth): Promise<Scenario> {
   const elb = new ElasticLoadBalancingV2Client(cb.berth.clientConfig);
   await new SSMClient(cb.berth.clientConfig).send(new PutParameterCommand({ Name: '/web/db-password', Type: 'SecureString', Value: 'correct-horse-battery-staple' }));
   const lb = (await elb.send(new CreateLoadBalancerCommand({ Name: 'front', Subnets: ['subnet-a', 'subnet-b'] }))).LoadBalancers![0]!.LoadBalancerArn!;
-  const targetGroup = await createTestTargetGroup(elb, 'web', { HealthCheckPath: '/', HealthCheckIntervalSeconds: 5 });
+  const targetGroup = await createTestTargetGroup(elb, 'web', { HealthCheckPath: '/', HealthCheckIntervalSeconds: 5, ...TASK_TARGET_HEALTH });
   await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: targetGroup, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '1' }] }));
   const port = await freePort();
   await elb.send(new CreateListenerCommand({ LoadBalancerArn: lb, Protocol: 'HTTP', Port: port, DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroup }] }));

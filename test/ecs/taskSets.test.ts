@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client, CreateLoadBalancerCommand, CreateListenerCommand, DescribeTargetHealthCommand, ModifyTargetGroupAttributesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { aws, awsEnvFor, awsOk, errorOf, eventually, hasAwsCli, startTestBerth, type TestBerth } from '../helpers/fixture.js';
-import { createTestTargetGroup, freePort } from '../lb/backends.js';
+import { createTestTargetGroup, TASK_TARGET_HEALTH, freePort } from '../lb/backends.js';
 import { AgentSimulator } from '../services-control/simulator.js';
 
 let berth: TestBerth;
@@ -60,7 +60,7 @@ async function taskSets(service: string): Promise<TaskSet[]> {
 }
 
 async function targetGroup(name: string): Promise<string> {
-  const tg = await createTestTargetGroup(elb, name, { HealthCheckPath: '/' });
+  const tg = await createTestTargetGroup(elb, name, { HealthCheckPath: '/', ...TASK_TARGET_HEALTH });
   await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: tg, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '1' }] }));
   return tg;
 }

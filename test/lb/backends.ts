@@ -148,6 +148,15 @@ export function loadGenerator(port: number, path: string, concurrency: number) {
 }
 
 /**
+ * Health-check settings for target groups of tasks an agent starts: with a health-check "second"
+ * of 50 ms, two failed checks (the default here) take ~350 ms, less than a node process may need
+ * to listen on a busy machine, and the service would replace a healthy revision's task as
+ * unhealthy. Ten failures in a row (2.5 s) leave it room; a target still turns healthy after two
+ * passing checks.
+ */
+export const TASK_TARGET_HEALTH = { UnhealthyThresholdCount: 10 } as const;
+
+/**
  * Creates an HTTP `ip` target group with the health check the load balancer tests use
  * (/health, 5 s interval, 2 s timeout, thresholds 2); `extra` overrides any of it.
  */
