@@ -23,7 +23,7 @@ import type { DataPlaneView, ListenerState, ObservedTargetHealth } from '../doma
 import type { TargetRecord } from '../domain/elbv2/records.js';
 import { changesElbv2Snapshot, readElbv2Snapshot, type Elbv2Snapshot } from '../domain/elbv2/snapshot.js';
 import { loadCertificate, type PemPair } from '../domain/elbv2/certificates.js';
-import { compileTable, targetIdentity, type CompiledTable } from './compile.js';
+import { compileTable, targetIdentity, type CompiledListener, type CompiledTable } from './compile.js';
 import { Forwarding } from './forwarding.js';
 import { HealthChecker, type HealthProbe, type TargetHealthStatus } from './health.js';
 import { LoadBalancerMetrics, type MetricSeries, type TargetGroupSnapshot } from './metrics.js';
@@ -322,29 +322,29 @@ export class LoadBalancerPlane implements DataPlaneView {
   }
 }
 
-/** The ports of the listeners forwarding to each target group (by a rule or the default action). */
-function targetGroupPorts(table: CompiledTable): Map<string, number[]> {
-  const ports = new Map<string, number[]>();
+/** Each (listener, target group) pair where the listener forwards to the group, by a rule or its default action. */
+function* forwards(table: CompiledTable): Generator<[CompiledListener, string]> {
   for (const l of table.listeners.values()) {
     for (const action of [l.defaultAction, ...l.rules.map((r) => r.action)]) {
-      if (action.type !== 'forward') continue;
-      for (const g of action.groups) {
-        const list = ports.get(g) ?? [];
-        if (!list.includes(l.port)) list.push(l.port);
-        ports.set(g, list);
-      }
+      if (action.type === 'forward') for (const g of action.groups) yield [l, g];
     }
+  }
+}
+
+/** The ports of the listeners forwarding to each target group. */
+function targetGroupPorts(table: CompiledTable): Map<string, number[]> {
+  const ports = new Map<string, number[]>();
+  for (const [l, g] of forwards(table)) {
+    const list = ports.get(g) ?? [];
+    if (!list.includes(l.port)) list.push(l.port);
+    ports.set(g, list);
   }
   return ports;
 }
 
-/** The load balancer forwarding to each target group, from the listeners' rules and default actions. */
+/** The load balancer forwarding to each target group (the first listener's that does). */
 function targetGroupOwners(table: CompiledTable): Map<string, string> {
   const owners = new Map<string, string>();
-  for (const l of table.listeners.values()) {
-    for (const action of [l.defaultAction, ...l.rules.map((r) => r.action)]) {
-      if (action.type === 'forward') for (const g of action.groups) if (!owners.has(g)) owners.set(g, l.lbArn);
-    }
-  }
+  for (const [l, g] of forwards(table)) if (!owners.has(g)) owners.set(g, l.lbArn);
   return owners;
 }
